@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what building and testing anyclaude needs, on Debian/Ubuntu (apt)
+# or macOS (Homebrew), and the pinned npm packages of tests/package.json into
+# a cache outside the repo (linked as tests/node_modules). Idempotent and
+# quiet when everything is already there.
+#   ANYCLAUDE_CACHE   cache directory (default ~/.cache/anyclaude)
+#   ANYCLAUDE_NO_NPM=1  skip the npm packages (build only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE="${ANYCLAUDE_CACHE:-$HOME/.cache/anyclaude}"
+mkdir -p "$CACHE"
+
+have_pc() { pkg-config --exists libevent libcurl libcjson 2>/dev/null; }
+
+if [ "$(uname)" = Darwin ]; then
+  if ! have_pc; then
+    command -v brew >/dev/null || { echo "deps: Homebrew is needed: https://brew.sh" >&2; exit 1; }
+    brew install pkg-config libevent curl cjson
+  fi
+else
+  APT_PKGS="build-essential pkg-config libevent-dev libcurl4-openssl-dev libcjson-dev"
+  if [ "${1:-}" != "--build-only" ]; then
+    APT_PKGS="$APT_PKGS cmake git nodejs npm python3 tmux clang valgrind"
+  fi
+  missing=""
+  for p in $APT_PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+  done
+  if [ -n "$missing" ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    echo "deps: installing$missing" >&2
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+  fi
+fi
+
+[ "${1:-}" = "--build-only" ] && exit 0
+[ "${ANYCLAUDE_NO_NPM:-}" = 1 ] && exit 0
+
+# Pinned npm packages, cached by the hash of tests/package.json.
+H=$(sha256sum tests/package.json | cut -c1-16)
+NM="$CACHE/npm-$H"
+if [ ! -f "$NM/.done" ]; then
+  echo "deps: installing pinned npm packages into $NM" >&2
+  rm -rf "$NM" && mkdir -p "$NM"
+  cp tests/package.json "$NM/"
+  (cd "$NM" && npm install --no-audit --no-fund --loglevel=error >&2)
+  touch "$NM/.done"
+fi
+if [ "$(readlink tests/node_modules 2>/dev/null)" != "$NM/node_modules" ]; then
+  rm -rf tests/node_modules
+  ln -s "$NM/node_modules" tests/node_modules
+fi

@@ -1,0 +1,52 @@
+/*
+ * xlate_request: Anthropic Messages request → OpenAI Chat Completions request
+ * (pure). Validates the Anthropic body as it goes, so a bad field becomes a
+ * 400 naming it.
+ *
+ * client body ─▶ xlate_request_build ─▶ upstream JSON bytes (+ facts the
+ * shell needs: stream flag, client model name, input-token estimate, tools)
+ *
+ * Deterministic: the same body and options always give the same bytes, and
+ * keys are written in a fixed order with "messages" last, so a conversation
+ * that grows by a turn becomes bytes that extend the previous request's.
+ */
+#ifndef ANYCLAUDE_XLATE_REQUEST_H
+#define ANYCLAUDE_XLATE_REQUEST_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+#define XLATE_EINVALID (-1) /* the client's request is bad: 400, err says why */
+#define XLATE_ENOMEM (-2)
+#define XLATE_ETOOBIG (-3) /* output would pass the buffer's max */
+
+typedef struct xlate_request_opts {
+    const char *model;   /* model sent upstream; NULL: omit the field */
+    long max_tokens_cap; /* clamp max_tokens to this; <= 0: no clamp */
+    int cache_prompt;    /* add "cache_prompt": true (llama.cpp) */
+} xlate_request_opts;
+
+typedef struct xlate_request_info {
+    int stream;          /* the client asked for SSE */
+    char model[256];     /* the client's "model", echoed back in responses */
+    long input_estimate; /* estimated prompt tokens, >= 1 */
+    cJSON *tools;        /* copy of the Anthropic "tools" array, or NULL; owned */
+} xlate_request_info;
+
+/* Parse and validate an Anthropic /v1/messages body (len bytes, need not be
+ * NUL-terminated) and append the upstream request JSON to out.
+ * Returns 0; XLATE_EINVALID with a message naming the field in err; or
+ * XLATE_ENOMEM / XLATE_ETOOBIG. info is filled on success (free it with
+ * xlate_request_info_free) and zeroed on failure. */
+int xlate_request_build(const char *body, size_t len, const xlate_request_opts *opts, buf *out,
+                        xlate_request_info *info, char *err, size_t errlen);
+void xlate_request_info_free(xlate_request_info *info);
+
+/* Estimate the prompt tokens of an Anthropic /v1/messages/count_tokens body.
+ * Returns 0 and sets *tokens, or XLATE_EINVALID with err. */
+int xlate_request_count_tokens(const char *body, size_t len, long *tokens, char *err,
+                               size_t errlen);
+
+#endif
