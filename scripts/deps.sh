@@ -20,7 +20,10 @@ if [ "$(uname)" = Darwin ]; then
 else
   APT_PKGS="build-essential pkg-config libevent-dev libcurl4-openssl-dev libcjson-dev"
   if [ "${1:-}" != "--build-only" ]; then
-    APT_PKGS="$APT_PKGS cmake git nodejs npm python3 tmux clang valgrind"
+    APT_PKGS="$APT_PKGS cmake git python3 tmux clang valgrind"
+    # Node.js may come from elsewhere (nodesource): only ask apt when absent.
+    command -v node >/dev/null || APT_PKGS="$APT_PKGS nodejs"
+    command -v npm >/dev/null || APT_PKGS="$APT_PKGS npm"
   fi
   missing=""
   for p in $APT_PKGS; do

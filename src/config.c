@@ -1,0 +1,385 @@
+/*
+ * config: settings resolution (see config.h). Order of application:
+ * defaults < config file < environment < flags; the mode is resolved first
+ * because it decides which environment variables name the backend.
+ */
+#include "config.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void config_defaults(config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->mode = mode_default();
+    snprintf(c->host, sizeof c->host, "127.0.0.1");
+    c->port = -1;
+    c->max_tokens = 16384;
+    c->max_body = 32u * 1024 * 1024;
+    c->ping_ms = 5000;
+    c->max_streams = 1024;
+}
+
+int config_check_url(const char *url)
+{
+    const char *p;
+    if (strncmp(url, "http://", 7) == 0)
+        p = url + 7;
+    else if (strncmp(url, "https://", 8) == 0)
+        p = url + 8;
+    else
+        return -1;
+    size_t host = strcspn(p, ":/?#");
+    if (host == 0) return -1;
+    for (size_t i = 0; i < host; i++) {
+        char ch = p[i];
+        if (ch <= ' ' || ch == '@' || ch == '\\') return -1;
+    }
+    p += host;
+    if (*p == ':') {
+        p++;
+        size_t d = strspn(p, "0123456789");
+        if (d == 0 || d > 5) return -1;
+        long port = strtol(p, NULL, 10);
+        if (port < 1 || port > 65535) return -1;
+        p += d;
+    }
+    if (*p && *p != '/') return -1;
+    for (; *p; p++)
+        if (*p <= ' ') return -1;
+    return 0;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int copy(char *dst, size_t n, const char *src)
+{
+    if (strlen(src) >= n) return -1;
+    memcpy(dst, src, strlen(src) + 1);
+    return 0;
+}
+
+/* Setting names shared by flags, environment and config file. */
+enum key { K_MODE, K_BACKEND, K_KEY, K_MODEL, K_HOST, K_PORT, K_MAXTOK, K_MAXBODY, K_PING,
+           K_STREAMS, K_DEBUG, K_CLAUDE, K_AUTH, K_NONE };
+
+static enum key flag_key(const char *name)
+{
+    static const struct {
+        const char *n;
+        enum key k;
+    } t[] = {{"mode", K_MODE},       {"backend", K_BACKEND},        {"api-key", K_KEY},
+             {"model", K_MODEL},     {"host", K_HOST},              {"port", K_PORT},
+             {"max-tokens", K_MAXTOK}, {"max-body", K_MAXBODY},     {"ping-ms", K_PING},
+             {"max-streams", K_STREAMS}, {"debug", K_DEBUG},        {"claude", K_CLAUDE},
+             {"auth-token", K_AUTH}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(t[i].n, name) == 0) return t[i].k;
+    return K_NONE;
+}
+
+/* Apply one setting; `src` names where it came from for the error line. */
+static int apply(config *c, enum key k, const char *v, const char *src, char *err, size_t errlen)
+{
+    long n;
+    switch (k) {
+    case K_MODE: {
+        const mode_profile *m = mode_find(v);
+        if (!m) {
+            snprintf(err, errlen, "%s: unknown mode \"%s\"; accepted: %s", src, v, mode_names());
+            return -1;
+        }
+        c->mode = m;
+        return 0;
+    }
+    case K_BACKEND: {
+        if (config_check_url(v) || copy(c->backend, sizeof c->backend, v)) {
+            snprintf(err, errlen,
+                     "%s: malformed backend URL \"%s\"; expected http(s)://host[:port][/path], "
+                     "e.g. http://localhost:8081/v1",
+                     src, v);
+            return -1;
+        }
+        size_t l = strlen(c->backend);
+        while (l > 0 && c->backend[l - 1] == '/') c->backend[--l] = '\0';
+        return 0;
+    }
+    case K_KEY:
+        if (copy(c->api_key, sizeof c->api_key, v)) goto toolong;
+        return 0;
+    case K_MODEL:
+        if (copy(c->model, sizeof c->model, v)) goto toolong;
+        return 0;
+    case K_HOST:
+        if (!*v || copy(c->host, sizeof c->host, v)) goto toolong;
+        return 0;
+    case K_PORT:
+        if (parse_long(v, 0, 65535, &n)) {
+            snprintf(err, errlen, "%s: bad port \"%s\"; expected 0 (any free port) to 65535", src, v);
+            return -1;
+        }
+        c->port = (int)n;
+        return 0;
+    case K_MAXTOK:
+        if (parse_long(v, 1, 100000000, &n)) {
+            snprintf(err, errlen, "%s: bad max output tokens \"%s\"; expected a positive integer",
+                     src, v);
+            return -1;
+        }
+        c->max_tokens = n;
+        return 0;
+    case K_MAXBODY:
+        if (parse_long(v, 1024, 1L << 31, &n)) {
+            snprintf(err, errlen, "%s: bad body limit \"%s\"; expected bytes, 1024 to 2147483648",
+                     src, v);
+            return -1;
+        }
+        c->max_body = (size_t)n;
+        return 0;
+    case K_PING:
+        if (parse_long(v, 10, 600000, &n)) {
+            snprintf(err, errlen, "%s: bad ping interval \"%s\"; expected 10 to 600000 ms", src, v);
+            return -1;
+        }
+        c->ping_ms = n;
+        return 0;
+    case K_STREAMS:
+        if (parse_long(v, 1, 100000, &n)) {
+            snprintf(err, errlen, "%s: bad max streams \"%s\"; expected 1 to 100000", src, v);
+            return -1;
+        }
+        c->max_streams = (int)n;
+        return 0;
+    case K_DEBUG:
+        if (parse_long(v, 0, 3, &n)) {
+            snprintf(err, errlen, "%s: bad debug level \"%s\"; expected 0, 1, 2 or 3", src, v);
+            return -1;
+        }
+        c->debug = (int)n;
+        return 0;
+    case K_CLAUDE:
+        if (copy(c->claude, sizeof c->claude, v)) goto toolong;
+        return 0;
+    case K_AUTH:
+        if (copy(c->auth_token, sizeof c->auth_token, v)) goto toolong;
+        return 0;
+    case K_NONE:
+        break;
+    }
+    snprintf(err, errlen, "%s: unknown setting", src);
+    return -1;
+toolong:
+    snprintf(err, errlen, "%s: value empty or too long", src);
+    return -1;
+}
+
+static const char *flag_value(const config_flag *f, size_t n, const char *name)
+{
+    const char *v = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(f[i].name, name) == 0) v = f[i].value;
+    return v;
+}
+
+static cJSON *load_file(const char *path, int required, char *err, size_t errlen, int *failed)
+{
+    *failed = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        if (required || errno != ENOENT) {
+            snprintf(err, errlen, "config file %s: %s; pass a readable JSON file with --config",
+                     path, strerror(errno));
+            *failed = 1;
+        }
+        return NULL;
+    }
+    char *data = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (cap - len < 4096) {
+            if (cap > (1u << 20)) break;
+            char *nd = realloc(data, cap + 8192);
+            if (!nd) break;
+            data = nd;
+            cap += 8192;
+        }
+        size_t r = fread(data + len, 1, cap - len, fp);
+        if (r == 0) break;
+        len += r;
+    }
+    fclose(fp);
+    cJSON *j = data ? cJSON_ParseWithLength(data, len) : NULL;
+    free(data);
+    if (!cJSON_IsObject(j)) {
+        snprintf(err, errlen,
+                 "config file %s: not a JSON object; expected e.g. {\"mode\":\"llamacpp\","
+                 "\"backend\":\"http://localhost:8080/v1\"}",
+                 path);
+        cJSON_Delete(j);
+        *failed = 1;
+        return NULL;
+    }
+    return j;
+}
+
+/* Map a config-file key to a setting key. */
+static enum key file_key(const char *name)
+{
+    static const struct {
+        const char *n;
+        enum key k;
+    } t[] = {{"mode", K_MODE},           {"backend", K_BACKEND},       {"apiKey", K_KEY},
+             {"api_key", K_KEY},         {"model", K_MODEL},           {"host", K_HOST},
+             {"port", K_PORT},           {"maxOutputTokens", K_MAXTOK}, {"max_tokens", K_MAXTOK},
+             {"maxBody", K_MAXBODY},     {"pingMs", K_PING},           {"maxStreams", K_STREAMS},
+             {"debug", K_DEBUG},         {"claude", K_CLAUDE},         {"authToken", K_AUTH}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(t[i].n, name) == 0) return t[i].k;
+    return K_NONE;
+}
+
+static int apply_json(config *c, enum key k, const cJSON *v, const char *src, char *err,
+                      size_t errlen)
+{
+    char num[32];
+    if (cJSON_IsString(v)) return apply(c, k, v->valuestring, src, err, errlen);
+    if (cJSON_IsNumber(v)) {
+        snprintf(num, sizeof num, "%.0f", v->valuedouble);
+        return apply(c, k, num, src, err, errlen);
+    }
+    snprintf(err, errlen, "%s: expected a string or a number", src);
+    return -1;
+}
+
+int config_resolve(config *c, const config_flag *flags, size_t nflags, config_getenv_fn ge,
+                   char *err, size_t errlen)
+{
+    char src[600];
+    int rc = -1;
+    cJSON *file = NULL;
+    /* 1. the config file */
+    const char *path = flag_value(flags, nflags, "config");
+    int required = path != NULL;
+    if (!path && ge("ANYCLAUDE_CONFIG")) {
+        path = ge("ANYCLAUDE_CONFIG");
+        required = 1;
+    }
+    char def[512];
+    if (!path) {
+        const char *xdg = ge("XDG_CONFIG_HOME");
+        const char *home = ge("HOME");
+        if (xdg && *xdg)
+            snprintf(def, sizeof def, "%s/anyclaude/config.json", xdg);
+        else if (home && *home)
+            snprintf(def, sizeof def, "%s/.config/anyclaude/config.json", home);
+        else
+            def[0] = '\0';
+        if (def[0]) path = def;
+    }
+    if (path) {
+        int failed;
+        file = load_file(path, required, err, errlen, &failed);
+        if (failed) goto out;
+        if (file) copy(c->config_file, sizeof c->config_file, path);
+    }
+    /* 2. the mode, since it decides which variables name the backend */
+    const char *fm = flag_value(flags, nflags, "mode");
+    const char *em = ge("ANYCLAUDE_MODE");
+    const cJSON *jm = file ? cJSON_GetObjectItemCaseSensitive(file, "mode") : NULL;
+    if (fm) {
+        if (apply(c, K_MODE, fm, "--mode", err, errlen)) goto out;
+    } else if (em && *em) {
+        if (apply(c, K_MODE, em, "ANYCLAUDE_MODE", err, errlen)) goto out;
+    } else if (jm) {
+        snprintf(src, sizeof src, "%s: \"mode\"", path);
+        if (apply_json(c, K_MODE, jm, src, err, errlen)) goto out;
+    }
+    /* 3. the rest of the file: top-level keys, then the mode's own section
+     * ("backends": {"llamacpp": {"backend": ..., "model": ...}}) */
+    if (file) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, file)
+        {
+            if (strcmp(it->string, "mode") == 0 || strcmp(it->string, "backends") == 0) continue;
+            enum key k = file_key(it->string);
+            snprintf(src, sizeof src, "%s: \"%s\"", path, it->string);
+            if (k == K_NONE) {
+                snprintf(err, errlen,
+                         "%s: unknown key; accepted: mode, backend, apiKey, model, host, port, "
+                         "maxOutputTokens, maxBody, pingMs, maxStreams, debug, claude, authToken, "
+                         "backends",
+                         src);
+                goto out;
+            }
+            if (apply_json(c, k, it, src, err, errlen)) goto out;
+        }
+        const cJSON *bs = cJSON_GetObjectItemCaseSensitive(file, "backends");
+        const cJSON *mine = cJSON_IsObject(bs) ? cJSON_GetObjectItemCaseSensitive(bs, c->mode->name)
+                                              : NULL;
+        if (cJSON_IsObject(mine)) {
+            cJSON_ArrayForEach(it, mine)
+            {
+                enum key k = file_key(it->string);
+                snprintf(src, sizeof src, "%s: \"backends.%s.%s\"", path, c->mode->name,
+                         it->string);
+                if (k == K_NONE || k == K_MODE) {
+                    snprintf(err, errlen, "%s: unknown key; accepted: backend, apiKey, model",
+                             src);
+                    goto out;
+                }
+                if (apply_json(c, k, it, src, err, errlen)) goto out;
+            }
+        }
+    }
+    /* 4. the environment */
+    struct {
+        const char *name;
+        enum key k;
+    } env[] = {
+        {c->mode->url_env, K_BACKEND}, {c->mode->key_env, K_KEY},
+        {c->mode->model_env, K_MODEL}, {"ANYCLAUDE_HOST", K_HOST},
+        {"ANYCLAUDE_PORT", K_PORT},    {"ANYCLAUDE_MAX_OUTPUT_TOKENS", K_MAXTOK},
+        {"ANYCLAUDE_MAX_BODY", K_MAXBODY}, {"ANYCLAUDE_PING_MS", K_PING},
+        {"ANYCLAUDE_MAX_STREAMS", K_STREAMS}, {"ANYCLAUDE_DEBUG", K_DEBUG},
+        {"ANYCLAUDE_CLAUDE", K_CLAUDE}, {"ANYCLAUDE_AUTH_TOKEN", K_AUTH},
+    };
+    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
+        const char *v = ge(env[i].name);
+        if (v && *v && apply(c, env[i].k, v, env[i].name, err, errlen)) goto out;
+    }
+    /* 5. flags */
+    for (size_t i = 0; i < nflags; i++) {
+        if (strcmp(flags[i].name, "config") == 0 || strcmp(flags[i].name, "mode") == 0) continue;
+        enum key k = flag_key(flags[i].name);
+        snprintf(src, sizeof src, "--%s", flags[i].name);
+        if (apply(c, k, flags[i].value, src, err, errlen)) goto out;
+    }
+    /* 6. mode defaults for what is still unset */
+    if (!c->backend[0]) {
+        if (!c->mode->default_backend) {
+            snprintf(err, errlen,
+                     "mode %s needs a backend URL: pass --backend URL or set %s "
+                     "(e.g. https://api.example.com/v1)",
+                     c->mode->name, c->mode->url_env);
+            goto out;
+        }
+        copy(c->backend, sizeof c->backend, c->mode->default_backend);
+    }
+    if (!c->api_key[0] && c->mode->default_key) copy(c->api_key, sizeof c->api_key, c->mode->default_key);
+    rc = 0;
+out:
+    cJSON_Delete(file);
+    return rc;
+}

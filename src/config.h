@@ -1,0 +1,55 @@
+/*
+ * config: the gateway's settings, from (highest first) command-line flags,
+ * the environment, a JSON config file and the mode's defaults. Pure apart
+ * from reading the config file: the environment is passed in as a lookup
+ * function so tests can drive it.
+ */
+#ifndef ANYCLAUDE_CONFIG_H
+#define ANYCLAUDE_CONFIG_H
+
+#include <stddef.h>
+
+#include "mode.h"
+
+typedef struct config {
+    const mode_profile *mode;
+    char backend[512];   /* base URL, e.g. http://localhost:8081/v1 (no trailing /) */
+    char api_key[512];   /* "" = none */
+    char model[256];     /* "" = none configured */
+    char host[128];      /* listen address */
+    int port;            /* 0 = pick a free port; -1 = not set (serve: 8082, launcher: free) */
+    long max_tokens;     /* clamp on max_tokens sent upstream */
+    size_t max_body;     /* request body limit */
+    long ping_ms;        /* ping interval while the backend is silent */
+    int max_streams;     /* concurrent requests in flight */
+    int debug;           /* 0..3 */
+    char claude[512];    /* path of the claude binary ("" = search PATH) */
+    char config_file[512]; /* the file that was read, "" if none */
+    char auth_token[256];  /* required from clients when set */
+} config;
+
+/* Look up an environment variable; returns NULL when unset. */
+typedef const char *(*config_getenv_fn)(const char *name);
+
+/* Set defaults (mlx-lm mode, 127.0.0.1, port -1, 16384, 32 MiB, 5000 ms,
+ * 1024 streams, debug 0). */
+void config_defaults(config *c);
+
+/* One option the command line gave (name without dashes, value). */
+typedef struct config_flag {
+    const char *name;
+    const char *value;
+} config_flag;
+
+/* Resolve the configuration: defaults, then the config file (flag "config",
+ * else $ANYCLAUDE_CONFIG, else $XDG_CONFIG_HOME/anyclaude/config.json or
+ * ~/.config/anyclaude/config.json when it exists), then the environment,
+ * then flags. Returns 0, or -1 with one line in err saying what is wrong and
+ * what is accepted. */
+int config_resolve(config *c, const config_flag *flags, size_t nflags, config_getenv_fn getenv_fn,
+                   char *err, size_t errlen);
+
+/* Check that url is http(s)://host[:port][/path]. Returns 0 or -1. */
+int config_check_url(const char *url);
+
+#endif

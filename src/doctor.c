@@ -1,0 +1,314 @@
+/*
+ * doctor: setup checks (see doctor.h). Backend probes are blocking libcurl
+ * calls (nothing else runs yet); the round trip runs the real gateway on an
+ * event loop and sends it a request through the upstream module.
+ */
+#include "doctor.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "launcher.h"
+#include "server.h"
+#include "upstream.h"
+
+static int failures;
+
+static void verdict(int ok, const char *what, const char *detail, const char *fix)
+{
+    printf("%s %s%s%s\n", ok ? "[ ok ]" : "[FAIL]", what, detail && *detail ? ": " : "",
+           detail ? detail : "");
+    if (!ok) {
+        failures++;
+        if (fix) printf("       fix: %s\n", fix);
+    }
+    fflush(stdout);
+}
+
+static size_t collect(char *p, size_t s, size_t n, void *ud)
+{
+    return buf_append(ud, p, s * n) == BUF_OK ? s * n : 0;
+}
+
+/* Blocking GET; returns the HTTP status (0: no answer, reason in err). */
+static long http_get(const char *url, const char *key, buf *out, char *err, size_t errlen)
+{
+    CURL *e = curl_easy_init();
+    if (!e) return 0;
+    char eb[CURL_ERROR_SIZE] = "";
+    struct curl_slist *h = NULL;
+    char auth[700];
+    if (key && *key) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+        h = curl_slist_append(h, auth);
+    }
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, eb);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    long status = 0;
+    CURLcode c = curl_easy_perform(e);
+    if (c == CURLE_OK)
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    else
+        snprintf(err, errlen, "%s", eb[0] ? eb : curl_easy_strerror(c));
+    curl_slist_free_all(h);
+    curl_easy_cleanup(e);
+    return status;
+}
+
+static void check_claude(const config *cfg)
+{
+    char path[1024];
+    if (launcher_find_claude(cfg, path, sizeof path) < 0) {
+        verdict(0, "claude", cfg->claude[0] ? cfg->claude : "not found on PATH",
+                "install Claude Code: npm install -g @anthropic-ai/claude-code (or pass --claude PATH)");
+        return;
+    }
+    int fds[2];
+    char ver[256] = "";
+    if (pipe(fds) == 0) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            dup2(fds[1], 1);
+            dup2(fds[1], 2);
+            close(fds[0]);
+            close(fds[1]);
+            setenv("DISABLE_AUTOUPDATER", "1", 1);
+            setenv("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1", 1);
+            execl(path, path, "--version", (char *)NULL);
+            _exit(127);
+        }
+        close(fds[1]);
+        size_t n = 0;
+        ssize_t r;
+        while (n + 1 < sizeof ver && (r = read(fds[0], ver + n, sizeof ver - 1 - n)) > 0) n += (size_t)r;
+        ver[n] = '\0';
+        close(fds[0]);
+        int st = 0;
+        if (pid > 0) waitpid(pid, &st, 0);
+        ver[strcspn(ver, "\r\n")] = '\0';
+    }
+    char d[1400];
+    snprintf(d, sizeof d, "%s (%s)", path, ver[0] ? ver : "version unknown");
+    verdict(ver[0] != '\0', "claude", d, "reinstall Claude Code: npm install -g @anthropic-ai/claude-code");
+}
+
+static const char *start_hint(const config *cfg)
+{
+    const char *m = cfg->mode->name;
+    if (strcmp(m, "mlx-lm") == 0)
+        return "start the model server: mlx_lm.server --model <model> --port 8081 (or set "
+               "MLX_LM_URL / --backend to where it listens)";
+    if (strcmp(m, "lmstudio") == 0)
+        return "open LM Studio, load a model and start its server (Developer tab, port 1234), or set "
+               "LMSTUDIO_URL / --backend";
+    if (strcmp(m, "llamacpp") == 0)
+        return "start llama-server --jinja -m <model.gguf> --port 8080 (or set LLAMACPP_URL / "
+               "--backend)";
+    return "check OPENAI_BASE_URL / --backend and that the service is up";
+}
+
+/* Returns 1 when the backend answered its model list. */
+static int check_backend(const config *cfg)
+{
+    char url[700], err[CURL_ERROR_SIZE + 64] = "", d[1600];
+    buf b;
+    buf_init(&b, 4u << 20);
+    snprintf(url, sizeof url, "%s/models", cfg->backend);
+    long st = http_get(url, cfg->api_key, &b, err, sizeof err);
+    if (st == 0) {
+        snprintf(d, sizeof d, "%s: %s (mode %s)", cfg->backend, err, cfg->mode->name);
+        verdict(0, "backend answers", d, start_hint(cfg));
+        buf_free(&b);
+        return 0;
+    }
+    if (st == 401 || st == 403) {
+        snprintf(d, sizeof d, "%s refused the API key (HTTP %ld)", url, st);
+        verdict(0, "backend answers", d, "set the key with --api-key or the mode's *_API_KEY variable");
+        buf_free(&b);
+        return 0;
+    }
+    if (st == 404) {
+        snprintf(d, sizeof d, "%s is not an OpenAI-compatible API (HTTP 404)", url);
+        verdict(0, "backend answers", d,
+                "the backend URL usually ends in /v1 (e.g. http://localhost:8081/v1); check the port "
+                "and the mode (--mode)");
+        buf_free(&b);
+        return 0;
+    }
+    snprintf(d, sizeof d, "%s (HTTP %ld)", cfg->backend, st);
+    verdict(st >= 200 && st < 300, "backend answers", d, start_hint(cfg));
+    cJSON *j = cJSON_ParseWithLength(b.data ? b.data : "", b.len);
+    const cJSON *data = j ? cJSON_GetObjectItemCaseSensitive(j, "data") : NULL;
+    buf names;
+    buf_init(&names, 4096);
+    const cJSON *m;
+    int n = 0;
+    if (cJSON_IsArray(data)) {
+        cJSON_ArrayForEach(m, data)
+        {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+            if (!cJSON_IsString(id)) continue;
+            buf_appendf(&names, "%s%s", n++ ? ", " : "", id->valuestring);
+        }
+    }
+    verdict(n > 0, "models served", n ? names.data : "the backend lists no model",
+            "load a model in the backend");
+    if (n > 0 && cfg->model[0] && !strstr(names.data, cfg->model))
+        printf("       note: configured model \"%s\" is not in that list\n", cfg->model);
+    buf_free(&names);
+    cJSON_Delete(j);
+    buf_free(&b);
+    /* context length, where the backend tells: llama.cpp /props, LM Studio /api/v0/models */
+    char root[600];
+    snprintf(root, sizeof root, "%s", cfg->backend);
+    size_t rl = strlen(root);
+    if (rl >= 3 && strcmp(root + rl - 3, "/v1") == 0) root[rl - 3] = '\0';
+    buf_init(&b, 4u << 20);
+    snprintf(url, sizeof url, "%s/props", root);
+    long ctx = 0;
+    if (http_get(url, cfg->api_key, &b, err, sizeof err) == 200) {
+        j = cJSON_ParseWithLength(b.data, b.len);
+        const cJSON *g = j ? cJSON_GetObjectItemCaseSensitive(j, "default_generation_settings") : NULL;
+        const cJSON *c = g ? cJSON_GetObjectItemCaseSensitive(g, "n_ctx") : NULL;
+        if (cJSON_IsNumber(c)) ctx = (long)c->valuedouble;
+        cJSON_Delete(j);
+    }
+    buf_reset(&b);
+    snprintf(url, sizeof url, "%s/api/v0/models", root);
+    if (!ctx && http_get(url, cfg->api_key, &b, err, sizeof err) == 200) {
+        j = cJSON_ParseWithLength(b.data, b.len);
+        const cJSON *arr = j ? cJSON_GetObjectItemCaseSensitive(j, "data") : NULL;
+        cJSON_ArrayForEach(m, arr)
+        {
+            const cJSON *state = cJSON_GetObjectItemCaseSensitive(m, "state");
+            const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "loaded_context_length");
+            if (!cJSON_IsNumber(c)) c = cJSON_GetObjectItemCaseSensitive(m, "max_context_length");
+            if (cJSON_IsString(state) && strcmp(state->valuestring, "loaded") == 0 && cJSON_IsNumber(c)) {
+                ctx = (long)c->valuedouble;
+                break;
+            }
+        }
+        cJSON_Delete(j);
+    }
+    buf_free(&b);
+    if (ctx > 0) {
+        snprintf(d, sizeof d, "%ld tokens", ctx);
+        verdict(ctx >= 32768, "context length", d,
+                "Claude Code's system prompt and tools take ~12-20k tokens and sessions grow; "
+                "load the model with at least 32768 tokens of context (llama-server -c, LM Studio "
+                "context slider)");
+    } else {
+        printf("[ -- ] context length: this backend does not report it\n");
+    }
+    return 1;
+}
+
+typedef struct trip {
+    struct event_base *base;
+    buf body;
+    long status;
+    int ok;
+    char err[300];
+} trip;
+
+static int trip_hdr(void *ud, long st)
+{
+    ((trip *)ud)->status = st;
+    return 0;
+}
+static int trip_data(void *ud, const char *p, size_t n)
+{
+    return buf_append(&((trip *)ud)->body, p, n) == BUF_OK ? 0 : 1;
+}
+static void trip_done(void *ud, int ok, int refused, long status, const char *err)
+{
+    trip *t = ud;
+    t->ok = ok;
+    t->status = status;
+    snprintf(t->err, sizeof t->err, "%s", err);
+    event_base_loopbreak(t->base);
+}
+
+static void check_round_trip(const config *cfg)
+{
+    config local = *cfg;
+    local.port = 0;
+    snprintf(local.host, sizeof local.host, "127.0.0.1");
+    local.auth_token[0] = '\0';
+    char err[512], url[128], d[1200];
+    struct event_base *base = event_base_new();
+    server *srv = base ? server_new(base, &local, err, sizeof err) : NULL;
+    upstream *up = base ? upstream_new(base) : NULL;
+    if (!srv || !up) {
+        verdict(0, "round trip through the gateway", srv ? "cannot start a client" : err, NULL);
+        goto out;
+    }
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/messages", server_port(srv));
+    static const char body[] = "{\"model\":\"anyclaude-doctor\",\"max_tokens\":16,\"messages\":"
+                               "[{\"role\":\"user\",\"content\":\"Say OK.\"}]}";
+    trip t = {.base = base};
+    buf_init(&t.body, 1u << 20);
+    upstream_opts o = {.method = "POST", .url = url, .body = body, .body_len = sizeof body - 1,
+                       .total_timeout_ms = 180000};
+    upstream_cbs cbs = {NULL, trip_hdr, trip_data, trip_done};
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    if (!upstream_start(up, &o, &cbs, &t)) {
+        verdict(0, "round trip through the gateway", "cannot start the request", NULL);
+        buf_free(&t.body);
+        goto out;
+    }
+    printf("[ .. ] round trip: asking the model for a short answer (a cold model can take a minute)\n");
+    fflush(stdout);
+    event_base_dispatch(base);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    cJSON *j = cJSON_ParseWithLength(t.body.data ? t.body.data : "", t.body.len);
+    const cJSON *type = j ? cJSON_GetObjectItemCaseSensitive(j, "type") : NULL;
+    int good = t.ok && t.status == 200 && cJSON_IsString(type) && strcmp(type->valuestring, "message") == 0;
+    if (good) {
+        snprintf(d, sizeof d, "an answer in %.1f s", secs);
+        verdict(1, "round trip through the gateway", d, NULL);
+        if (secs > 20)
+            printf("       note: slow; the first request after loading a model prefills from cold. "
+                   "Follow-ups reuse the backend's prompt cache.\n");
+    } else {
+        const cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
+        const cJSON *msg = e ? cJSON_GetObjectItemCaseSensitive(e, "message") : NULL;
+        snprintf(d, sizeof d, "HTTP %ld: %s", t.status,
+                 cJSON_IsString(msg) ? msg->valuestring : (t.err[0] ? t.err : "no valid message"));
+        verdict(0, "round trip through the gateway", d,
+                "run with --debug 2 and check the backend's own log; see README Troubleshooting");
+    }
+    cJSON_Delete(j);
+    buf_free(&t.body);
+out:
+    upstream_free(up);
+    server_free(srv);
+    if (base) event_base_free(base);
+}
+
+int doctor_run(const config *cfg)
+{
+    failures = 0;
+    printf("anyclaude doctor: mode %s, backend %s%s%s\n", cfg->mode->name, cfg->backend,
+           cfg->config_file[0] ? ", config " : "", cfg->config_file);
+    check_claude(cfg);
+    if (check_backend(cfg)) check_round_trip(cfg);
+    printf("%s\n", failures ? "doctor: some checks failed (see fix: lines above)" : "doctor: all checks passed");
+    return failures ? 1 : 0;
+}

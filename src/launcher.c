@@ -1,0 +1,266 @@
+/*
+ * launcher: gateway + claude in one command (see launcher.h).
+ *
+ * The child inherits the terminal untouched. The parent keeps serving on its
+ * event loop; Ctrl-C reaches claude through the terminal's process group
+ * (the parent ignores SIGINT so it keeps serving claude's last requests),
+ * SIGTERM and SIGHUP are forwarded, and SIGCHLD ends the loop.
+ */
+#include "launcher.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+
+static int is_exec(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
+}
+
+int launcher_find_claude(const config *cfg, char *out, size_t outlen)
+{
+    if (cfg->claude[0]) {
+        if (!is_exec(cfg->claude)) return -1;
+        snprintf(out, outlen, "%s", cfg->claude);
+        return 0;
+    }
+    const char *path = getenv("PATH");
+    if (!path) path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        if (n > 0 && n < outlen - 8) {
+            snprintf(out, outlen, "%.*s/claude", (int)n, path);
+            if (is_exec(out)) return 0;
+        }
+        path += n;
+        if (*path == ':') path++;
+    }
+    return -1;
+}
+
+static int mkdir_p(char *p)
+{
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        if (mkdir(p, 0700) < 0 && errno != EEXIST) return -1;
+        *s = '/';
+    }
+    return mkdir(p, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+int launcher_state_dir(char *out, size_t outlen)
+{
+    const char *x = getenv("XDG_STATE_HOME");
+    const char *h = getenv("HOME");
+    if (x && *x)
+        snprintf(out, outlen, "%s/anyclaude", x);
+    else if (h && *h)
+        snprintf(out, outlen, "%s/.local/state/anyclaude", h);
+    else
+        snprintf(out, outlen, "/tmp/anyclaude-%d", (int)getuid());
+    return mkdir_p(out);
+}
+
+/* Claude Code shows first-run screens until ~/.claude.json says onboarding
+ * is done; an API-key user has no reason to see them. Set the flag, keeping
+ * the rest of the file. A file that is not JSON is left alone. */
+static void mark_onboarded(void)
+{
+    const char *h = getenv("HOME");
+    if (!h || !*h) return;
+    char path[1024], tmp[1100];
+    snprintf(path, sizeof path, "%s/.claude.json", h);
+    cJSON *j = NULL;
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        char *data = NULL;
+        size_t len = 0, cap = 0;
+        for (;;) {
+            if (cap - len < 65536) {
+                if (cap > (64u << 20)) break;
+                char *nd = realloc(data, cap + 262144);
+                if (!nd) break;
+                data = nd;
+                cap += 262144;
+            }
+            size_t r = fread(data + len, 1, cap - len, f);
+            if (r == 0) break;
+            len += r;
+        }
+        fclose(f);
+        j = data ? cJSON_ParseWithLength(data, len) : NULL;
+        free(data);
+        if (!cJSON_IsObject(j)) {
+            cJSON_Delete(j);
+            return;
+        }
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "hasCompletedOnboarding"))) {
+            cJSON_Delete(j);
+            return;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "hasCompletedOnboarding");
+    } else {
+        j = cJSON_CreateObject();
+    }
+    cJSON_AddBoolToObject(j, "hasCompletedOnboarding", 1);
+    char *txt = cJSON_Print(j);
+    cJSON_Delete(j);
+    if (!txt) return;
+    snprintf(tmp, sizeof tmp, "%s.anyclaude-%d", path, (int)getpid());
+    f = fopen(tmp, "wb");
+    if (f) {
+        int ok = fputs(txt, f) >= 0;
+        ok = (fclose(f) == 0) && ok;
+        if (ok && rename(tmp, path) == 0)
+            log_line(1, "marked Claude Code onboarding complete in %s", path);
+        else
+            unlink(tmp);
+    }
+    cJSON_free(txt);
+}
+
+typedef struct run_state {
+    struct event_base *base;
+    pid_t child;
+    int status;
+    int exited;
+} run_state;
+
+static void on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+    run_state *st = arg;
+    int status;
+    pid_t p;
+    while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (p == st->child) {
+            st->status = status;
+            st->exited = 1;
+            event_base_loopbreak(st->base);
+        }
+    }
+}
+
+static void on_forward(evutil_socket_t sig, short what, void *arg)
+{
+    run_state *st = arg;
+    if (st->child > 0) kill(st->child, (int)sig);
+}
+
+static void on_ignore(evutil_socket_t sig, short what, void *arg)
+{
+    /* Ctrl-C: claude got it from the terminal and decides what it means */
+}
+
+static void set_model_env(const config *cfg)
+{
+    const char *m = cfg->model[0] ? cfg->model : cfg->mode->name;
+    const char *vars[] = {"ANTHROPIC_MODEL", "ANTHROPIC_SMALL_FAST_MODEL",
+                          "ANTHROPIC_DEFAULT_OPUS_MODEL", "ANTHROPIC_DEFAULT_SONNET_MODEL",
+                          "ANTHROPIC_DEFAULT_HAIKU_MODEL"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) setenv(vars[i], m, 0);
+}
+
+int launcher_run(const config *cfg, char *const *args, int nargs)
+{
+    char claude[1024], dir[900], logpath[1024], err[512];
+    if (launcher_find_claude(cfg, claude, sizeof claude) < 0) {
+        if (cfg->claude[0])
+            fprintf(stderr, "anyclaude: %s is not an executable file; fix --claude / ANYCLAUDE_CLAUDE\n",
+                    cfg->claude);
+        else
+            fprintf(stderr, "anyclaude: claude not found on PATH; install Claude Code with "
+                            "`npm install -g @anthropic-ai/claude-code`, or pass --claude PATH\n");
+        return 1;
+    }
+    logpath[0] = '\0';
+    if (launcher_state_dir(dir, sizeof dir) == 0) {
+        snprintf(logpath, sizeof logpath, "%s/anyclaude.log", dir);
+        if (log_init(cfg->debug, logpath) < 0) logpath[0] = '\0';
+    }
+    if (!logpath[0]) log_init(cfg->debug, "/dev/null");
+    config local = *cfg;
+    struct event_base *base = event_base_new();
+    if (!base) {
+        fprintf(stderr, "anyclaude: cannot create the event loop\n");
+        return 1;
+    }
+    server *srv = server_new(base, &local, err, sizeof err);
+    if (!srv) {
+        fprintf(stderr, "anyclaude: %s\n", err);
+        event_base_free(base);
+        return 1;
+    }
+    log_line(0, "gateway on http://127.0.0.1:%d mode=%s backend=%s claude=%s", server_port(srv),
+             cfg->mode->name, cfg->backend, claude);
+    mark_onboarded();
+
+    run_state st = {base, -1, 0, 0};
+    struct event *ev_chld = evsignal_new(base, SIGCHLD, on_sigchld, &st);
+    struct event *ev_term = evsignal_new(base, SIGTERM, on_forward, &st);
+    struct event *ev_hup = evsignal_new(base, SIGHUP, on_forward, &st);
+    struct event *ev_int = evsignal_new(base, SIGINT, on_ignore, &st);
+    struct event *ev_quit = evsignal_new(base, SIGQUIT, on_ignore, &st);
+    evsignal_add(ev_chld, NULL);
+    evsignal_add(ev_term, NULL);
+    evsignal_add(ev_hup, NULL);
+    evsignal_add(ev_int, NULL);
+    evsignal_add(ev_quit, NULL);
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "anyclaude: fork failed: %s\n", strerror(errno));
+        st.status = 1 << 8;
+    } else if (pid == 0) {
+        char url[128], tok[300];
+        snprintf(url, sizeof url, "http://127.0.0.1:%d", server_port(srv));
+        snprintf(tok, sizeof tok, "%s", cfg->auth_token[0] ? cfg->auth_token : "anyclaude");
+        setenv("ANTHROPIC_BASE_URL", url, 1);
+        setenv("ANTHROPIC_AUTH_TOKEN", tok, 1);
+        unsetenv("ANTHROPIC_API_KEY");
+        setenv("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1", 1);
+        setenv("DISABLE_AUTOUPDATER", "1", 1);
+        setenv("DISABLE_TELEMETRY", "1", 1);
+        setenv("DISABLE_ERROR_REPORTING", "1", 1);
+        char mt[32];
+        snprintf(mt, sizeof mt, "%ld", cfg->max_tokens);
+        setenv("CLAUDE_CODE_MAX_OUTPUT_TOKENS", mt, 0);
+        set_model_env(cfg);
+        signal(SIGPIPE, SIG_DFL);
+        char **argv = calloc((size_t)nargs + 2, sizeof *argv);
+        if (!argv) _exit(127);
+        argv[0] = claude;
+        for (int i = 0; i < nargs; i++) argv[i + 1] = args[i];
+        execv(claude, argv);
+        fprintf(stderr, "anyclaude: cannot run %s: %s\n", claude, strerror(errno));
+        _exit(127);
+    } else {
+        st.child = pid;
+        event_base_dispatch(base);
+        if (!st.exited) { /* loop ended otherwise: wait for claude */
+            waitpid(pid, &st.status, 0);
+        }
+    }
+    event_free(ev_chld);
+    event_free(ev_term);
+    event_free(ev_hup);
+    event_free(ev_int);
+    event_free(ev_quit);
+    server_free(srv);
+    event_base_free(base);
+    if (cfg->debug > 0 && logpath[0]) fprintf(stderr, "anyclaude: log written to %s\n", logpath);
+    if (WIFEXITED(st.status)) return WEXITSTATUS(st.status);
+    if (WIFSIGNALED(st.status)) return 128 + WTERMSIG(st.status);
+    return 1;
+}

@@ -1,0 +1,97 @@
+/*
+ * log: leveled lines to stderr or a file, with secret redaction (see log.h).
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int g_level;
+static FILE *g_out;
+static char *g_secrets[8];
+static int g_nsecrets;
+
+int log_init(int level, const char *path)
+{
+    g_level = level;
+    if (path) {
+        FILE *f = fopen(path, "a");
+        if (!f) return -1;
+        setvbuf(f, NULL, _IOLBF, 0);
+        if (g_out && g_out != stderr) fclose(g_out);
+        g_out = f;
+    }
+    return 0;
+}
+
+int log_level(void)
+{
+    return g_level;
+}
+
+void log_add_secret(const char *secret)
+{
+    if (!secret || strlen(secret) < 4 || g_nsecrets >= 8) return;
+    for (int i = 0; i < g_nsecrets; i++)
+        if (strcmp(g_secrets[i], secret) == 0) return;
+    char *c = strdup(secret);
+    if (c) g_secrets[g_nsecrets++] = c;
+}
+
+static void mask_run(char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) p[i] = '*';
+}
+
+void log_redact(char *s)
+{
+    for (int i = 0; i < g_nsecrets; i++) {
+        size_t n = strlen(g_secrets[i]);
+        char *p = s;
+        while ((p = strstr(p, g_secrets[i]))) {
+            mask_run(p, n);
+            p += n;
+        }
+    }
+    char *p = s;
+    while ((p = strstr(p, "Bearer "))) {
+        p += 7;
+        size_t n = strcspn(p, " \t\r\n\",'");
+        mask_run(p, n);
+        p += n;
+    }
+    p = s;
+    while ((p = strstr(p, "sk-"))) {
+        size_t n = strspn(p + 3, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_");
+        if (n >= 8) mask_run(p + 3, n);
+        p += 3 + n;
+    }
+}
+
+void log_line(int level, const char *fmt, ...)
+{
+    if (level > g_level) return;
+    char msg[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_redact(msg);
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%H:%M:%S", &tm);
+    fprintf(g_out ? g_out : stderr, "[anyclaude %s] %s\n", ts, msg);
+}
+
+void log_close(void)
+{
+    if (g_out && g_out != stderr) fclose(g_out);
+    g_out = NULL;
+    for (int i = 0; i < g_nsecrets; i++) free(g_secrets[i]);
+    g_nsecrets = 0;
+}

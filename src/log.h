@@ -1,0 +1,28 @@
+/*
+ * log: the gateway's diagnostics. Level 0 prints only warnings and errors;
+ * 1 adds one line per request; 2 request/response summaries; 3 full traces
+ * written to files. Lines go to stderr or to a log file. Secrets are never
+ * passed here: callers log summaries, and log_redact() scrubs anything that
+ * looks like a key before it is written.
+ */
+#ifndef ANYCLAUDE_LOG_H
+#define ANYCLAUDE_LOG_H
+
+#include <stddef.h>
+
+/* Set the level and destination (path NULL: stderr). Returns 0 or -1 when
+ * the file cannot be opened. */
+int log_init(int level, const char *path);
+int log_level(void);
+/* Write one line (a newline is added) when level <= the configured level;
+ * level 0 lines are always written. */
+void log_line(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Register a secret (API key, token) so that log output never shows it;
+ * it is replaced by "***". Up to 8 secrets; shorter than 4 bytes ignored. */
+void log_add_secret(const char *secret);
+/* Replace every registered secret and every "Bearer xxx" / "sk-..." run in
+ * s (NUL-terminated, in place) with asterisks. */
+void log_redact(char *s);
+void log_close(void);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * main: the command line. `anyclaude serve` runs the gateway alone;
+ * `anyclaude [options] [-- claude args]` runs the gateway and Claude Code
+ * together (launcher.c); `anyclaude doctor` checks the setup.
+ */
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "version.h"
+
+static const char *env_lookup(const char *name)
+{
+    return getenv(name);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct event_base *base = arg;
+    log_line(1, "signal %d: shutting down", (int)sig);
+    event_base_loopbreak(base);
+}
+
+/* Run the gateway until SIGINT/SIGTERM. */
+static int cmd_serve(const config *cfg)
+{
+    int rc = 1;
+    char err[512];
+    struct event_base *base = event_base_new();
+    server *srv = NULL;
+    struct event *sint = NULL, *sterm = NULL;
+    if (!base) {
+        fprintf(stderr, "anyclaude: cannot create the event loop\n");
+        goto out;
+    }
+    srv = server_new(base, cfg, err, sizeof err);
+    if (!srv) {
+        fprintf(stderr, "anyclaude: %s\n", err);
+        goto out;
+    }
+    sint = evsignal_new(base, SIGINT, on_signal, base);
+    sterm = evsignal_new(base, SIGTERM, on_signal, base);
+    evsignal_add(sint, NULL);
+    evsignal_add(sterm, NULL);
+    fprintf(stderr, "anyclaude %s listening on http://%s:%d mode=%s backend=%s\n",
+            ANYCLAUDE_VERSION, strchr(cfg->host, ':') ? "[::1]" : cfg->host, server_port(srv),
+            cfg->mode->name, cfg->backend);
+    fflush(stderr);
+    event_base_dispatch(base);
+    rc = 0;
+out:
+    if (sint) event_free(sint);
+    if (sterm) event_free(sterm);
+    server_free(srv);
+    if (base) event_base_free(base);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    cli_args a;
+    char err[1024];
+    int rc = cli_parse(argc, argv, &a, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "anyclaude: %s\n", err);
+        return 2;
+    }
+    if (a.help) {
+        cli_print_help(stdout);
+        return 0;
+    }
+    if (a.version) {
+        printf("anyclaude %s\n", ANYCLAUDE_VERSION);
+        return 0;
+    }
+    config cfg;
+    config_defaults(&cfg);
+    if (config_resolve(&cfg, a.flags, a.nflags, env_lookup, err, sizeof err) < 0) {
+        fprintf(stderr, "anyclaude: %s\n", err);
+        return 2;
+    }
+    if (cli_check_exposure(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "anyclaude: %s\n", err);
+        return 2;
+    }
+    if (cfg.api_key[0]) log_add_secret(cfg.api_key);
+    if (cfg.auth_token[0]) log_add_secret(cfg.auth_token);
+    log_init(cfg.debug, NULL);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    switch (a.cmd) {
+    case CLI_SERVE:
+        if (cfg.port < 0) cfg.port = ANYCLAUDE_SERVE_PORT;
+        rc = cmd_serve(&cfg);
+        break;
+    default:
+        if (cfg.port < 0) cfg.port = 0;
+        rc = cli_run_other(&a, &cfg);
+        break;
+    }
+    curl_global_cleanup();
+    log_close();
+    return rc;
+}

@@ -1,0 +1,767 @@
+/*
+ * server: evhttp front and the life of one exchange (see server.h).
+ *
+ * An exchange for POST /v1/messages goes through:
+ *   translate ─▶ upstream started ─▶ (connected) ─▶ committed ─▶ streaming ─▶ finished
+ * "Committed" means the client got 200 and message_start. It happens when the
+ * backend answers 2xx, or when the backend is connected but silent for a
+ * short grace period (a cold prefill can take a minute; llama.cpp sends no
+ * headers until its first token). Before commit every failure is an HTTP
+ * error status; after it, an `event: error`. While committed and the backend
+ * is silent, a ping goes out every ping_ms.
+ *
+ * Lifetimes: libevent owns the request; we own the exchange. The exchange is
+ * freed exactly once: when its reply is complete, or when the client's
+ * connection closes (evhttp then frees the request itself). The upstream
+ * request is cancelled in both cases.
+ */
+#include "server.h"
+
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "anthropic.h"
+#include "buf.h"
+#include "log.h"
+#include "upstream.h"
+#include "version.h"
+#include "xlate_request.h"
+#include "xlate_stream.h"
+
+#define GRACE_MS 1000                        /* silent backend: commit after this */
+#define MAX_UPSTREAM_BODY (64u * 1024 * 1024) /* non-streamed answer / error body */
+#define MAX_CLIENT_BACKLOG (64u * 1024 * 1024)
+#define MAX_SSE_LINE (16u * 1024 * 1024)
+
+struct server {
+    struct event_base *base;
+    const config *cfg;
+    struct evhttp *http;
+    upstream *up;
+    int port;
+    int active;
+    struct exchange *exchanges; /* all live exchanges, for server_free */
+};
+
+enum ex_kind { EX_MESSAGES, EX_MODELS, EX_HEALTH };
+
+typedef struct exchange {
+    server *srv;
+    enum ex_kind kind;
+    struct evhttp_request *req;
+    struct evhttp_connection *evcon;
+    upstream_req *up;
+    buf upbody;  /* translated request; must outlive the transfer */
+    buf resp;    /* non-streamed body or error body from the backend */
+    buf out;     /* pending bytes for the client */
+    struct evbuffer *chunk;
+    xlate_request_info info;
+    xlate_stream *xs;
+    xlate_stream_opts xopts;
+    struct event *grace;
+    struct event *ping;
+    long up_status;
+    int stream;
+    int committed;
+    int connected;
+    char msg_id[40];
+    char url[600];
+    double t_start, t_first;
+    struct exchange *next, *prev;
+} exchange;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void make_id(char *dst, size_t n, const char *prefix)
+{
+    unsigned char r[12];
+    arc4random_buf(r, sizeof r);
+    size_t k = (size_t)snprintf(dst, n, "%s", prefix);
+    for (size_t i = 0; i < sizeof r && k + 2 < n; i++) k += (size_t)snprintf(dst + k, n - k, "%02x", r[i]);
+}
+
+/* ---- exchange lifetime ---------------------------------------------------- */
+
+static void client_closed(struct evhttp_connection *evcon, void *arg);
+
+static void exchange_free(exchange *ex)
+{
+    server *s = ex->srv;
+    if (ex->evcon) evhttp_connection_set_closecb(ex->evcon, NULL, NULL);
+    upstream_cancel(ex->up);
+    if (ex->grace) event_free(ex->grace);
+    if (ex->ping) event_free(ex->ping);
+    if (ex->chunk) evbuffer_free(ex->chunk);
+    xlate_stream_free(ex->xs);
+    xlate_request_info_free(&ex->info);
+    buf_free(&ex->upbody);
+    buf_free(&ex->resp);
+    buf_free(&ex->out);
+    if (ex->prev)
+        ex->prev->next = ex->next;
+    else
+        s->exchanges = ex->next;
+    if (ex->next) ex->next->prev = ex->prev;
+    s->active--;
+    free(ex);
+}
+
+static exchange *exchange_new(server *s, struct evhttp_request *req, enum ex_kind kind)
+{
+    exchange *ex = calloc(1, sizeof *ex);
+    if (!ex) return NULL;
+    ex->srv = s;
+    ex->kind = kind;
+    ex->req = req;
+    ex->evcon = evhttp_request_get_connection(req);
+    ex->chunk = evbuffer_new();
+    buf_init(&ex->upbody, s->cfg->max_body * 2 + 1024 * 1024);
+    buf_init(&ex->resp, MAX_UPSTREAM_BODY);
+    buf_init(&ex->out, MAX_CLIENT_BACKLOG);
+    ex->t_start = now_ms();
+    ex->next = s->exchanges;
+    if (s->exchanges) s->exchanges->prev = ex;
+    s->exchanges = ex;
+    s->active++;
+    if (!ex->chunk) {
+        exchange_free(ex);
+        return NULL;
+    }
+    evhttp_connection_set_closecb(ex->evcon, client_closed, ex);
+    return ex;
+}
+
+/* The client's connection closed before we finished: evhttp frees the
+ * request; we cancel the backend request and forget the exchange. */
+static void client_closed(struct evhttp_connection *evcon, void *arg)
+{
+    exchange *ex = arg;
+    log_line(1, "client disconnected after %.0f ms; upstream request cancelled",
+             now_ms() - ex->t_start);
+    ex->req = NULL;
+    ex->evcon = NULL;
+    exchange_free(ex);
+}
+
+/* ---- replies ------------------------------------------------------------- */
+
+static void add_common_headers(exchange *ex, const char *ctype)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(ex->req);
+    evhttp_add_header(h, "Content-Type", ctype);
+    if (ex->msg_id[0]) evhttp_add_header(h, "request-id", ex->msg_id);
+}
+
+/* Send a complete (non-streamed) reply and free the exchange. */
+static void reply_whole(exchange *ex, int status, const char *body, size_t len)
+{
+    if (ex->req) {
+        add_common_headers(ex, "application/json");
+        evbuffer_add(ex->chunk, body, len);
+        evhttp_send_reply(ex->req, status, NULL, ex->chunk);
+    }
+    exchange_free(ex);
+}
+
+static void reply_error(exchange *ex, const char *type, const char *msg)
+{
+    buf b;
+    buf_init(&b, 0);
+    anthropic_error_json(&b, type, msg);
+    log_line(1, "error %d %s: %s", anthropic_error_status(type), type, msg);
+    reply_whole(ex, anthropic_error_status(type), b.data ? b.data : "", b.len);
+    buf_free(&b);
+}
+
+/* Error on a request that has no exchange yet. */
+static void send_error_req(struct evhttp_request *req, const char *type, const char *msg)
+{
+    buf b;
+    buf_init(&b, 0);
+    anthropic_error_json(&b, type, msg);
+    struct evbuffer *eb = evbuffer_new();
+    if (eb) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          "application/json");
+        evbuffer_add(eb, b.data ? b.data : "", b.len);
+        evhttp_send_reply(req, anthropic_error_status(type), NULL, eb);
+        evbuffer_free(eb);
+    }
+    buf_free(&b);
+}
+
+/* Write pending stream output to the client. Returns -1 when the client is
+ * not keeping up (backlog past the limit). */
+static int flush_out(exchange *ex)
+{
+    if (!ex->req || ex->out.len == 0) return 0;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(ex->evcon);
+    if (bev && evbuffer_get_length(bufferevent_get_output(bev)) > MAX_CLIENT_BACKLOG) return -1;
+    evbuffer_add(ex->chunk, ex->out.data, ex->out.len);
+    buf_reset(&ex->out);
+    evhttp_send_reply_chunk(ex->req, ex->chunk);
+    return 0;
+}
+
+static void log_request_line(exchange *ex, int status)
+{
+    if (log_level() < 1) return;
+    xlate_stream_stats st = {0};
+    if (ex->xs) xlate_stream_get_stats(ex->xs, &st);
+    else {
+        st.input_tokens = ex->info.input_estimate;
+    }
+    double total = now_ms() - ex->t_start;
+    double ttft = ex->t_first > 0 ? ex->t_first - ex->t_start : -1;
+    long prompt = st.input_tokens + st.cached_tokens;
+    double gen_s = ex->t_first > 0 ? (now_ms() - ex->t_first) / 1000.0 : 0;
+    log_line(1,
+             "%s model=%s stream=%d status=%d prompt=%ld cached=%ld (%.0f%%) ttft=%.0fms "
+             "total=%.0fms out=%ld tok/s=%.1f stop=%s",
+             ex->srv->cfg->mode->name, ex->info.model, ex->stream, status, prompt, st.cached_tokens,
+             prompt > 0 ? 100.0 * (double)st.cached_tokens / (double)prompt : 0.0, ttft, total,
+             st.output_tokens, gen_s > 0 ? (double)st.output_tokens / gen_s : 0.0,
+             st.stop_reason ? st.stop_reason : "-");
+}
+
+/* Finish a committed stream and free the exchange. */
+static void stream_end(exchange *ex)
+{
+    flush_out(ex);
+    log_request_line(ex, 200);
+    if (ex->req) evhttp_send_reply_end(ex->req);
+    exchange_free(ex);
+}
+
+static void ping_cb(evutil_socket_t fd, short what, void *arg)
+{
+    exchange *ex = arg;
+    xlate_stream_ping(&ex->out);
+    if (flush_out(ex) < 0) {
+        log_line(0, "client is not reading its stream; closing it");
+        if (ex->req) evhttp_send_reply_end(ex->req);
+        exchange_free(ex);
+        return;
+    }
+    struct timeval tv = {ex->srv->cfg->ping_ms / 1000, (ex->srv->cfg->ping_ms % 1000) * 1000};
+    evtimer_add(ex->ping, &tv);
+}
+
+static void arm_ping(exchange *ex)
+{
+    struct timeval tv = {ex->srv->cfg->ping_ms / 1000, (ex->srv->cfg->ping_ms % 1000) * 1000};
+    if (ex->ping) evtimer_add(ex->ping, &tv);
+}
+
+/* Start the client's stream: 200, SSE headers, message_start. */
+static void commit(exchange *ex)
+{
+    if (ex->committed || !ex->req) return;
+    ex->committed = 1;
+    if (ex->grace) evtimer_del(ex->grace);
+    add_common_headers(ex, "text/event-stream; charset=utf-8");
+    struct evkeyvalq *h = evhttp_request_get_output_headers(ex->req);
+    evhttp_add_header(h, "Cache-Control", "no-cache");
+    evhttp_send_reply_start(ex->req, 200, "OK");
+    xlate_stream_begin(ex->xs, &ex->out);
+    flush_out(ex);
+    arm_ping(ex);
+}
+
+static void grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+    commit(arg);
+}
+
+/* ---- upstream callbacks for /v1/messages ---------------------------------- */
+
+static void up_connected(void *ud)
+{
+    exchange *ex = ud;
+    ex->connected = 1;
+    if (ex->stream && !ex->committed) {
+        struct timeval tv = {GRACE_MS / 1000, (GRACE_MS % 1000) * 1000};
+        evtimer_add(ex->grace, &tv);
+    }
+}
+
+static int up_headers(void *ud, long status)
+{
+    exchange *ex = ud;
+    ex->up_status = status;
+    if (ex->stream && status >= 200 && status < 300) commit(ex);
+    return 0;
+}
+
+static int up_data(void *ud, const char *p, size_t n)
+{
+    exchange *ex = ud;
+    if (!(ex->up_status >= 200 && ex->up_status < 300) || !ex->stream) {
+        if (buf_append(&ex->resp, p, n) != BUF_OK) {
+            /* too big: keep what we have (it is an error body or an answer
+             * we will refuse anyway) and stop reading */
+            return 1;
+        }
+        return 0;
+    }
+    if (ex->t_first == 0) ex->t_first = now_ms();
+    commit(ex);
+    int rc = xlate_stream_feed(ex->xs, p, n, &ex->out);
+    arm_ping(ex);
+    if (flush_out(ex) < 0) rc = -1;
+    if (rc < 0 || xlate_stream_over(ex->xs)) {
+        /* the translator ended the stream (error event or done): finish now */
+        ex->up = NULL; /* upstream aborts this transfer without callbacks */
+        stream_end(ex);
+        return 1;
+    }
+    return 0;
+}
+
+/* Turn a failed upstream answer into the client's error (status before
+ * commit, `event: error` after). */
+static void fail_exchange(exchange *ex, const char *type, const char *msg)
+{
+    if (ex->committed) {
+        log_line(1, "stream error %s: %s", type, msg);
+        xlate_stream_fail(ex->xs, type, msg, &ex->out);
+        stream_end(ex);
+    } else {
+        reply_error(ex, type, msg);
+    }
+}
+
+static void up_done(void *ud, int ok, int refused, long status, const char *err)
+{
+    exchange *ex = ud;
+    ex->up = NULL;
+    char msg[1400];
+    if (!ok && (status == 0 || refused)) {
+        if (refused || !ex->connected) {
+            snprintf(msg, sizeof msg,
+                     "backend %s is not reachable (%s). Is the model server running? "
+                     "Start it, or point anyclaude at it with --backend URL.",
+                     ex->srv->cfg->backend, err);
+            fail_exchange(ex, "overloaded_error", msg);
+        } else {
+            snprintf(msg, sizeof msg, "backend %s failed: %s", ex->srv->cfg->backend, err);
+            fail_exchange(ex, "api_error", msg);
+        }
+        return;
+    }
+    if (status < 200 || status >= 300) {
+        int st;
+        const char *type;
+        anthropic_error_from_backend(status, ex->resp.data ? ex->resp.data : "", ex->resp.len, &st,
+                                     &type, msg, sizeof msg);
+        fail_exchange(ex, type, msg);
+        return;
+    }
+    if (!ok) {
+        snprintf(msg, sizeof msg, "backend stream ended before the answer was complete (%s)", err);
+        fail_exchange(ex, "api_error", msg);
+        return;
+    }
+    if (ex->stream) {
+        commit(ex);
+        xlate_stream_end(ex->xs, &ex->out);
+        stream_end(ex);
+        return;
+    }
+    buf out;
+    buf_init(&out, 0);
+    xlate_stream_stats st = {0};
+    char err2[512];
+    ex->t_first = now_ms();
+    if (xlate_response_build(ex->resp.data ? ex->resp.data : "", ex->resp.len, &ex->xopts, &out, &st,
+                             err2, sizeof err2) < 0) {
+        snprintf(msg, sizeof msg, "backend answer could not be translated: %s", err2);
+        buf_free(&out);
+        reply_error(ex, "api_error", msg);
+        return;
+    }
+    if (log_level() >= 1) {
+        long prompt = st.input_tokens + st.cached_tokens;
+        log_line(1, "%s model=%s stream=0 status=200 prompt=%ld cached=%ld total=%.0fms out=%ld stop=%s",
+                 ex->srv->cfg->mode->name, ex->info.model, prompt, st.cached_tokens,
+                 now_ms() - ex->t_start, st.output_tokens, st.stop_reason ? st.stop_reason : "-");
+    }
+    reply_whole(ex, 200, out.data ? out.data : "", out.len);
+    buf_free(&out);
+}
+
+/* ---- routes ---------------------------------------------------------------- */
+
+static int body_of(struct evhttp_request *req, const char **p, size_t *n)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    *n = evbuffer_get_length(in);
+    *p = *n ? (const char *)evbuffer_pullup(in, -1) : "";
+    return *p ? 0 : -1;
+}
+
+static int authorized(server *s, struct evhttp_request *req)
+{
+    const char *tok = s->cfg->auth_token;
+    if (!tok[0]) return 1;
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const char *k = evhttp_find_header(h, "x-api-key");
+    const char *a = evhttp_find_header(h, "Authorization");
+    if (!k && a && strncmp(a, "Bearer ", 7) == 0) k = a + 7;
+    if (!k) return 0;
+    size_t lt = strlen(tok), lk = strlen(k);
+    unsigned char diff = (unsigned char)(lt != lk);
+    for (size_t i = 0; i < lt; i++) diff |= (unsigned char)(tok[i] ^ (i < lk ? k[i] : 0));
+    return diff == 0;
+}
+
+static void handle_messages(server *s, struct evhttp_request *req)
+{
+    const char *body;
+    size_t len;
+    if (s->active >= s->cfg->max_streams) {
+        char m[200];
+        snprintf(m, sizeof m, "anyclaude is at its limit of %d concurrent requests; retry shortly",
+                 s->cfg->max_streams);
+        send_error_req(req, "overloaded_error", m);
+        return;
+    }
+    exchange *ex = exchange_new(s, req, EX_MESSAGES);
+    if (!ex) {
+        send_error_req(req, "api_error", "out of memory");
+        return;
+    }
+    if (body_of(req, &body, &len) < 0) {
+        reply_error(ex, "api_error", "out of memory");
+        return;
+    }
+    xlate_request_opts o = {
+        .model = s->cfg->model[0] ? s->cfg->model : NULL,
+        .max_tokens_cap = s->cfg->max_tokens,
+        .cache_prompt = s->cfg->mode->cache_prompt,
+    };
+    char err[1024];
+    int rc = xlate_request_build(body, len, &o, &ex->upbody, &ex->info, err, sizeof err);
+    if (rc == XLATE_EINVALID) {
+        reply_error(ex, "invalid_request_error", err);
+        return;
+    }
+    if (rc < 0) {
+        reply_error(ex, rc == XLATE_ETOOBIG ? "request_too_large" : "api_error",
+                    rc == XLATE_ETOOBIG ? "request too large to translate" : "out of memory");
+        return;
+    }
+    ex->stream = ex->info.stream;
+    make_id(ex->msg_id, sizeof ex->msg_id, "msg_");
+    ex->xopts.model = ex->info.model;
+    ex->xopts.msg_id = ex->msg_id;
+    ex->xopts.input_estimate = ex->info.input_estimate;
+    ex->xopts.tools = ex->info.tools;
+    ex->xopts.max_line = MAX_SSE_LINE;
+    ex->xopts.max_tool_args = MAX_SSE_LINE;
+    if (ex->stream) {
+        ex->xs = xlate_stream_new(&ex->xopts);
+        ex->grace = evtimer_new(s->base, grace_cb, ex);
+        ex->ping = evtimer_new(s->base, ping_cb, ex);
+        if (!ex->xs || !ex->grace || !ex->ping) {
+            reply_error(ex, "api_error", "out of memory");
+            return;
+        }
+    }
+    if (log_level() >= 2)
+        log_line(2, "request model=%s stream=%d est_tokens=%ld upstream_bytes=%zu", ex->info.model,
+                 ex->stream, ex->info.input_estimate, ex->upbody.len);
+    snprintf(ex->url, sizeof ex->url, "%s/chat/completions", s->cfg->backend);
+    upstream_opts uo = {
+        .method = "POST",
+        .url = ex->url,
+        .body = ex->upbody.data,
+        .body_len = ex->upbody.len,
+        .bearer = s->cfg->api_key[0] ? s->cfg->api_key : NULL,
+        .sse = ex->stream,
+    };
+    upstream_cbs cbs = {up_connected, up_headers, up_data, up_done};
+    ex->up = upstream_start(s->up, &uo, &cbs, ex);
+    if (!ex->up) reply_error(ex, "api_error", "could not start the backend request");
+}
+
+static void handle_count_tokens(server *s, struct evhttp_request *req)
+{
+    const char *body;
+    size_t len;
+    if (body_of(req, &body, &len) < 0) {
+        send_error_req(req, "api_error", "out of memory");
+        return;
+    }
+    long n = 0;
+    char err[1024];
+    if (xlate_request_count_tokens(body, len, &n, err, sizeof err) < 0) {
+        send_error_req(req, "invalid_request_error", err);
+        return;
+    }
+    char out[64];
+    int k = snprintf(out, sizeof out, "{\"input_tokens\":%ld}", n);
+    struct evbuffer *eb = evbuffer_new();
+    if (!eb) return;
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evbuffer_add(eb, out, (size_t)k);
+    evhttp_send_reply(req, 200, "OK", eb);
+    evbuffer_free(eb);
+}
+
+/* /v1/models and /health both ask the backend for its models. */
+static int models_data(void *ud, const char *p, size_t n)
+{
+    exchange *ex = ud;
+    return buf_append(&ex->resp, p, n) == BUF_OK ? 0 : 1;
+}
+
+static int models_headers(void *ud, long status)
+{
+    ((exchange *)ud)->up_status = status;
+    return 0;
+}
+
+static void iso_time(long t, char *dst, size_t n)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(dst, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void models_done(void *ud, int ok, int refused, long status, const char *err)
+{
+    exchange *ex = ud;
+    ex->up = NULL;
+    server *s = ex->srv;
+    cJSON *in = ok && status >= 200 && status < 300
+                    ? cJSON_ParseWithLength(ex->resp.data ? ex->resp.data : "", ex->resp.len)
+                    : NULL;
+    cJSON *data = in ? cJSON_GetObjectItemCaseSensitive(in, "data") : NULL;
+    if (!cJSON_IsArray(data) && in) data = cJSON_GetObjectItemCaseSensitive(in, "models");
+    if (ex->kind == EX_HEALTH) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "status", "ok");
+        cJSON_AddStringToObject(o, "version", ANYCLAUDE_VERSION);
+        cJSON_AddStringToObject(o, "mode", s->cfg->mode->name);
+        cJSON_AddStringToObject(o, "backend", s->cfg->backend);
+        cJSON *b = cJSON_AddObjectToObject(o, "backend_status");
+        cJSON_AddBoolToObject(b, "reachable", ok && status > 0);
+        cJSON_AddBoolToObject(b, "ok", ok && status >= 200 && status < 300);
+        if (status) cJSON_AddNumberToObject(b, "http_status", (double)status);
+        if (!ok) cJSON_AddStringToObject(b, "error", err);
+        if (cJSON_IsArray(data)) {
+            cJSON *ids = cJSON_AddArrayToObject(b, "models");
+            const cJSON *m;
+            cJSON_ArrayForEach(m, data)
+            {
+                const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+                if (!cJSON_IsString(id)) id = cJSON_GetObjectItemCaseSensitive(m, "name");
+                if (cJSON_IsString(id)) cJSON_AddItemToArray(ids, cJSON_CreateString(id->valuestring));
+            }
+        }
+        cJSON_AddNumberToObject(o, "active_requests", s->active - 1);
+        char *txt = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        reply_whole(ex, 200, txt ? txt : "{}", txt ? strlen(txt) : 2);
+        cJSON_free(txt);
+        cJSON_Delete(in);
+        return;
+    }
+    if (!cJSON_IsArray(data)) {
+        char msg[1200];
+        if (!ok || status == 0)
+            snprintf(msg, sizeof msg, "backend %s is not reachable (%s). Is the model server running?",
+                     s->cfg->backend, err);
+        else
+            snprintf(msg, sizeof msg, "backend %s/models answered HTTP %ld without a model list",
+                     s->cfg->backend, status);
+        cJSON_Delete(in);
+        reply_error(ex, ok && status ? "api_error" : "overloaded_error", msg);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(o, "data");
+    const cJSON *m;
+    const char *first = NULL, *last = NULL;
+    cJSON_ArrayForEach(m, data)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+        if (!cJSON_IsString(id)) id = cJSON_GetObjectItemCaseSensitive(m, "name");
+        if (!cJSON_IsString(id)) continue;
+        const cJSON *cr = cJSON_GetObjectItemCaseSensitive(m, "created");
+        char ts[40];
+        iso_time(cJSON_IsNumber(cr) ? (long)cr->valuedouble : 0, ts, sizeof ts);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "type", "model");
+        cJSON_AddStringToObject(e, "id", id->valuestring);
+        cJSON_AddStringToObject(e, "display_name", id->valuestring);
+        cJSON_AddStringToObject(e, "created_at", ts);
+        cJSON_AddItemToArray(arr, e);
+        if (!first) first = id->valuestring;
+        last = id->valuestring;
+    }
+    cJSON_AddBoolToObject(o, "has_more", 0);
+    if (first) {
+        cJSON_AddStringToObject(o, "first_id", first);
+        cJSON_AddStringToObject(o, "last_id", last);
+    } else {
+        cJSON_AddNullToObject(o, "first_id");
+        cJSON_AddNullToObject(o, "last_id");
+    }
+    char *txt = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    cJSON_Delete(in);
+    reply_whole(ex, 200, txt ? txt : "{}", txt ? strlen(txt) : 2);
+    cJSON_free(txt);
+}
+
+static void handle_models(server *s, struct evhttp_request *req, enum ex_kind kind)
+{
+    exchange *ex = exchange_new(s, req, kind);
+    if (!ex) {
+        send_error_req(req, "api_error", "out of memory");
+        return;
+    }
+    buf_init(&ex->resp, 4u * 1024 * 1024);
+    snprintf(ex->url, sizeof ex->url, "%s/models", s->cfg->backend);
+    upstream_opts uo = {
+        .method = "GET",
+        .url = ex->url,
+        .bearer = s->cfg->api_key[0] ? s->cfg->api_key : NULL,
+        .connect_timeout_ms = 3000,
+        .total_timeout_ms = kind == EX_HEALTH ? 5000 : 30000,
+    };
+    upstream_cbs cbs = {NULL, models_headers, models_data, models_done};
+    ex->up = upstream_start(s->up, &uo, &cbs, ex);
+    if (!ex->up) reply_error(ex, "api_error", "could not start the backend request");
+}
+
+static void route(struct evhttp_request *req, void *arg)
+{
+    server *s = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    size_t plen = strcspn(uri, "?#");
+    char path[256];
+    if (plen >= sizeof path) plen = sizeof path - 1;
+    memcpy(path, uri, plen);
+    path[plen] = '\0';
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (log_level() >= 2) log_line(2, "%s %s", cmd == EVHTTP_REQ_GET ? "GET" : "POST", path);
+    if (strcmp(path, "/health") == 0 || strcmp(path, "/") == 0) {
+        if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) goto method;
+        handle_models(s, req, EX_HEALTH);
+        return;
+    }
+    if (!authorized(s, req)) {
+        send_error_req(req, "authentication_error",
+                       "missing or wrong token: send the gateway's --auth-token as x-api-key or "
+                       "Authorization: Bearer");
+        return;
+    }
+    if (strcmp(path, "/v1/messages") == 0) {
+        if (cmd != EVHTTP_REQ_POST) goto method;
+        handle_messages(s, req);
+        return;
+    }
+    if (strcmp(path, "/v1/messages/count_tokens") == 0) {
+        if (cmd != EVHTTP_REQ_POST) goto method;
+        handle_count_tokens(s, req);
+        return;
+    }
+    if (strcmp(path, "/v1/models") == 0) {
+        if (cmd != EVHTTP_REQ_GET) goto method;
+        handle_models(s, req, EX_MODELS);
+        return;
+    }
+    {
+        char m[400];
+        snprintf(m, sizeof m,
+                 "no route for %s; anyclaude serves POST /v1/messages, POST "
+                 "/v1/messages/count_tokens, GET /v1/models and GET /health",
+                 path);
+        send_error_req(req, "not_found_error", m);
+        return;
+    }
+method:
+    send_error_req(req, "invalid_request_error", "method not allowed for this path");
+}
+
+server *server_new(struct event_base *base, const config *cfg, char *err, size_t errlen)
+{
+    server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->base = base;
+    s->cfg = cfg;
+    s->http = evhttp_new(base);
+    s->up = upstream_new(base);
+    if (!s->http || !s->up) {
+        snprintf(err, errlen, "could not initialise the HTTP server");
+        server_free(s);
+        return NULL;
+    }
+    evhttp_set_max_body_size(s->http, (ev_ssize_t)cfg->max_body);
+    evhttp_set_max_headers_size(s->http, 256 * 1024);
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(s->http, route, s);
+    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(s->http, cfg->host, (ev_uint16_t)cfg->port);
+    if (!bs) {
+        snprintf(err, errlen,
+                 "cannot listen on %s:%d (in use, or not an address of this machine); pick another "
+                 "with --port or ANYCLAUDE_PORT",
+                 cfg->host, cfg->port);
+        server_free(s);
+        return NULL;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET)
+            s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        else if (ss.ss_family == AF_INET6)
+            s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    return s;
+}
+
+int server_port(const server *s)
+{
+    return s->port;
+}
+
+int server_active(const server *s)
+{
+    return s->active;
+}
+
+void server_free(server *s)
+{
+    if (!s) return;
+    while (s->exchanges) {
+        exchange *ex = s->exchanges;
+        if (ex->req && ex->committed) evhttp_send_reply_end(ex->req);
+        exchange_free(ex);
+    }
+    if (s->http) evhttp_free(s->http);
+    upstream_free(s->up);
+    free(s);
+}

@@ -1,0 +1,61 @@
+/*
+ * upstream: HTTP requests to the backend, driven by libcurl's multi-socket
+ * API on the gateway's libevent loop (the hiperfifo pattern). One upstream
+ * per process; many requests in flight. Moves bytes only: what they mean is
+ * the translators' business.
+ *
+ *   server ─▶ upstream_start ─▶ curl ─▶ on_headers, on_data..., on_done
+ *   server ─▶ upstream_cancel (client gone): the connection closes at once
+ */
+#ifndef ANYCLAUDE_UPSTREAM_H
+#define ANYCLAUDE_UPSTREAM_H
+
+#include <stddef.h>
+
+struct event_base;
+typedef struct upstream upstream;
+typedef struct upstream_req upstream_req;
+
+typedef struct upstream_cbs {
+    /* The TCP (or TLS) connection to the backend is up and the request is
+     * being sent. May be NULL. */
+    void (*on_connected)(void *ud);
+    /* Response status line and headers have arrived. Return 0 to go on. */
+    int (*on_headers)(void *ud, long status);
+    /* Body bytes, in order. Return 0 to go on; nonzero aborts the transfer
+     * (on_done then reports it as cancelled). */
+    int (*on_data)(void *ud, const char *p, size_t n);
+    /* The transfer is over: ok=1 when the whole response arrived; otherwise
+     * err is a one-line reason and refused=1 when the backend could not be
+     * reached at all (connection refused, DNS failure, connect timeout).
+     * Called exactly once unless the request was cancelled; the request is
+     * freed right after it returns. */
+    void (*on_done)(void *ud, int ok, int refused, long status, const char *err);
+} upstream_cbs;
+
+typedef struct upstream_opts {
+    const char *method;       /* "GET" or "POST" */
+    const char *url;
+    const char *body;         /* POST body, borrowed until on_done/cancel */
+    size_t body_len;
+    const char *bearer;       /* API key sent as Authorization: Bearer; NULL: none */
+    int sse;                  /* ask for text/event-stream */
+    long connect_timeout_ms;  /* 0: 10 s */
+    long total_timeout_ms;    /* 0: none */
+} upstream_opts;
+
+/* Create the driver on `base`. NULL on failure. */
+upstream *upstream_new(struct event_base *base);
+/* Cancel every request in flight (no callbacks) and free. NULL is a no-op. */
+void upstream_free(upstream *u);
+/* Start a request. Returns a handle, or NULL (on_done is then not called). */
+upstream_req *upstream_start(upstream *u, const upstream_opts *o, const upstream_cbs *cbs,
+                             void *ud);
+/* Abort a request: no callback fires after this returns and the socket is
+ * closed. Safe to call from inside the request's own callbacks. NULL is a
+ * no-op. */
+void upstream_cancel(upstream_req *r);
+/* Requests in flight. */
+int upstream_active(const upstream *u);
+
+#endif

@@ -1,0 +1,251 @@
+/* Tests for src/config.c and src/cli.c: precedence (flags > environment >
+ * config file > defaults), each mode's defaults and variables, and the
+ * one-line message for every bad value. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../src/cli.h"
+#include "../../src/config.h"
+#include "test.h"
+
+/* A fake environment: NAME=VALUE pairs. */
+static const char *const *fake_env;
+static const char *env_get(const char *name)
+{
+    for (const char *const *e = fake_env; e && *e; e++) {
+        size_t n = strlen(name);
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+    }
+    return NULL;
+}
+
+static int resolve(config *c, const char *const *env, const config_flag *f, size_t nf, char *err)
+{
+    fake_env = env;
+    config_defaults(c);
+    return config_resolve(c, f, nf, env_get, err, 512);
+}
+
+static const char *write_tmp(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/anyclaude-test-%d.json", (int)getpid());
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+    return path;
+}
+
+TEST(config_defaults_are_mlx_lm)
+{
+    config c;
+    char err[512];
+    const char *env[] = {"HOME=/nonexistent", NULL};
+    REQUIRE(resolve(&c, env, NULL, 0, err) == 0);
+    CHECK_STR(c.mode->name, "mlx-lm");
+    CHECK_STR(c.backend, "http://localhost:8081/v1");
+    CHECK_STR(c.api_key, "mlx-lm");
+    CHECK_STR(c.model, "");
+    CHECK_STR(c.host, "127.0.0.1");
+    CHECK(c.max_tokens == 16384);
+    CHECK(c.port == -1);
+}
+
+TEST(config_mode_defaults)
+{
+    config c;
+    char err[512];
+    const char *env1[] = {"HOME=/nonexistent", "ANYCLAUDE_MODE=lmstudio", NULL};
+    REQUIRE(resolve(&c, env1, NULL, 0, err) == 0);
+    CHECK_STR(c.backend, "http://localhost:1234/v1");
+    const char *env2[] = {"HOME=/nonexistent", "ANYCLAUDE_MODE=llamacpp", NULL};
+    REQUIRE(resolve(&c, env2, NULL, 0, err) == 0);
+    CHECK_STR(c.backend, "http://localhost:8080/v1");
+    CHECK(c.mode->cache_prompt == 1);
+    const char *env3[] = {"HOME=/nonexistent", "ANYCLAUDE_MODE=openai",
+                          "OPENAI_BASE_URL=https://api.example.com/v1/", "OPENAI_API_KEY=sk-abc",
+                          NULL};
+    REQUIRE(resolve(&c, env3, NULL, 0, err) == 0);
+    CHECK_STR(c.backend, "https://api.example.com/v1");
+    CHECK_STR(c.api_key, "sk-abc");
+}
+
+TEST(config_original_environment)
+{
+    config c;
+    char err[512];
+    const char *env[] = {"HOME=/nonexistent", "ANYCLAUDE_MODE=mlx-lm",
+                         "MLX_LM_URL=http://127.0.0.1:9999/v1", "MLX_LM_API_KEY=k1",
+                         "MLX_LM_MODEL=qwen", "ANYCLAUDE_DEBUG=2", "ANYCLAUDE_PORT=7000",
+                         "ANYCLAUDE_MAX_OUTPUT_TOKENS=4096", NULL};
+    REQUIRE(resolve(&c, env, NULL, 0, err) == 0);
+    CHECK_STR(c.backend, "http://127.0.0.1:9999/v1");
+    CHECK_STR(c.api_key, "k1");
+    CHECK_STR(c.model, "qwen");
+    CHECK(c.debug == 2);
+    CHECK(c.port == 7000);
+    CHECK(c.max_tokens == 4096);
+}
+
+TEST(config_precedence_flags_env_file)
+{
+    config c;
+    char err[512];
+    const char *path = write_tmp("{\"mode\":\"llamacpp\",\"port\":1111,\"model\":\"from-file\","
+                                 "\"backends\":{\"llamacpp\":{\"backend\":\"http://file:1/v1\"}},"
+                                 "\"debug\":1}");
+    char envcfg[128];
+    snprintf(envcfg, sizeof envcfg, "ANYCLAUDE_CONFIG=%s", path);
+    /* file only */
+    const char *env1[] = {envcfg, NULL};
+    REQUIRE(resolve(&c, env1, NULL, 0, err) == 0);
+    CHECK_STR(c.mode->name, "llamacpp");
+    CHECK_STR(c.backend, "http://file:1/v1");
+    CHECK(c.port == 1111);
+    CHECK_STR(c.model, "from-file");
+    /* environment beats file */
+    const char *env2[] = {envcfg, "ANYCLAUDE_PORT=2222", "LLAMACPP_URL=http://env:2/v1",
+                          "LLAMACPP_MODEL=from-env", NULL};
+    REQUIRE(resolve(&c, env2, NULL, 0, err) == 0);
+    CHECK(c.port == 2222);
+    CHECK_STR(c.backend, "http://env:2/v1");
+    CHECK_STR(c.model, "from-env");
+    CHECK(c.debug == 1);
+    /* flags beat environment */
+    config_flag f[] = {{"port", "3333"}, {"backend", "http://flag:3/v1"}, {"model", "from-flag"}};
+    REQUIRE(resolve(&c, env2, f, 3, err) == 0);
+    CHECK(c.port == 3333);
+    CHECK_STR(c.backend, "http://flag:3/v1");
+    CHECK_STR(c.model, "from-flag");
+    /* a mode flag switches which variables name the backend */
+    const char *env3[] = {envcfg, "LLAMACPP_URL=http://env:2/v1", "LMSTUDIO_URL=http://lms:4/v1",
+                          NULL};
+    config_flag f2[] = {{"mode", "lmstudio"}};
+    REQUIRE(resolve(&c, env3, f2, 1, err) == 0);
+    CHECK_STR(c.mode->name, "lmstudio");
+    CHECK_STR(c.backend, "http://lms:4/v1");
+    unlink(path);
+}
+
+TEST(config_xdg_file)
+{
+    config c;
+    char err[512];
+    char dir[128], file[200];
+    snprintf(dir, sizeof dir, "/tmp/anyclaude-xdg-%d", (int)getpid());
+    snprintf(file, sizeof file, "%s/anyclaude", dir);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", file);
+    REQUIRE(system(cmd) == 0);
+    snprintf(file, sizeof file, "%s/anyclaude/config.json", dir);
+    FILE *fp = fopen(file, "w");
+    REQUIRE(fp != NULL);
+    fputs("{\"mode\":\"lmstudio\"}", fp);
+    fclose(fp);
+    char xdg[200];
+    snprintf(xdg, sizeof xdg, "XDG_CONFIG_HOME=%s", dir);
+    const char *env[] = {xdg, NULL};
+    REQUIRE(resolve(&c, env, NULL, 0, err) == 0);
+    CHECK_STR(c.mode->name, "lmstudio");
+    CHECK_STR(c.config_file, file);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* Every bad value stops with one line naming what is wrong and what is
+ * accepted. */
+TEST(config_bad_values)
+{
+    config c;
+    char err[512];
+    struct {
+        const char *env;
+        const char *want;
+    } cases[] = {
+        {"ANYCLAUDE_MODE=ollama", "ANYCLAUDE_MODE: unknown mode \"ollama\"; accepted: mlx-lm, lmstudio, llamacpp, openai"},
+        {"MLX_LM_URL=localhost:8081", "MLX_LM_URL: malformed backend URL \"localhost:8081\"; expected http(s)://host[:port][/path]"},
+        {"MLX_LM_URL=http://host:99999/v1", "malformed backend URL"},
+        {"ANYCLAUDE_PORT=http", "ANYCLAUDE_PORT: bad port \"http\"; expected 0 (any free port) to 65535"},
+        {"ANYCLAUDE_DEBUG=9", "ANYCLAUDE_DEBUG: bad debug level \"9\"; expected 0, 1, 2 or 3"},
+        {"ANYCLAUDE_MAX_OUTPUT_TOKENS=-5", "ANYCLAUDE_MAX_OUTPUT_TOKENS: bad max output tokens \"-5\""},
+        {"ANYCLAUDE_CONFIG=/nonexistent/x.json", "config file /nonexistent/x.json: No such file or directory; pass a readable JSON file"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *env[] = {"HOME=/nonexistent", cases[i].env, NULL};
+        err[0] = '\0';
+        CHECK(resolve(&c, env, NULL, 0, err) == -1);
+        if (!strstr(err, cases[i].want)) {
+            fprintf(stderr, "  case %s: got \"%s\"\n", cases[i].env, err);
+            CHECK(0);
+        }
+        CHECK(strchr(err, '\n') == NULL);
+    }
+    const char *env[] = {"HOME=/nonexistent", "ANYCLAUDE_MODE=openai", NULL};
+    CHECK(resolve(&c, env, NULL, 0, err) == -1);
+    CHECK(strstr(err, "mode openai needs a backend URL: pass --backend URL or set OPENAI_BASE_URL") != NULL);
+    const char *path = write_tmp("{\"mode\": llamacpp}");
+    char envcfg[128];
+    snprintf(envcfg, sizeof envcfg, "ANYCLAUDE_CONFIG=%s", path);
+    const char *env2[] = {envcfg, NULL};
+    CHECK(resolve(&c, env2, NULL, 0, err) == -1);
+    CHECK(strstr(err, "not a JSON object") != NULL);
+    write_tmp("{\"colour\":\"red\"}");
+    CHECK(resolve(&c, env2, NULL, 0, err) == -1);
+    CHECK(strstr(err, "\"colour\": unknown key; accepted: mode, backend") != NULL);
+    unlink(path);
+    config_flag f[] = {{"backend", "ftp://x"}};
+    const char *env3[] = {"HOME=/nonexistent", NULL};
+    CHECK(resolve(&c, env3, f, 1, err) == -1);
+    CHECK(strstr(err, "--backend: malformed backend URL \"ftp://x\"") != NULL);
+}
+
+TEST(cli_parse_passes_unknown_to_claude)
+{
+    char *argv[] = {"anyclaude", "--mode", "llamacpp", "-p", "fix the bug", "--allowedTools",
+                    "Write,Bash", "--port=9000", "--", "--mode", "x", NULL};
+    cli_args a;
+    char err[256];
+    REQUIRE(cli_parse(11, argv, &a, err, sizeof err) == 0);
+    CHECK(a.cmd == CLI_RUN);
+    REQUIRE(a.nflags == 2);
+    CHECK_STR(a.flags[0].name, "mode");
+    CHECK_STR(a.flags[0].value, "llamacpp");
+    CHECK_STR(a.flags[1].name, "port");
+    CHECK_STR(a.flags[1].value, "9000");
+    REQUIRE(a.npass == 6);
+    CHECK_STR(a.pass[0], "-p");
+    CHECK_STR(a.pass[1], "fix the bug");
+    CHECK_STR(a.pass[2], "--allowedTools");
+    CHECK_STR(a.pass[3], "Write,Bash");
+    CHECK_STR(a.pass[4], "--mode");
+    CHECK_STR(a.pass[5], "x");
+}
+
+TEST(cli_parse_serve_rejects_unknown)
+{
+    char *argv[] = {"anyclaude", "serve", "--bogus", NULL};
+    cli_args a;
+    char err[256];
+    CHECK(cli_parse(3, argv, &a, err, sizeof err) == -1);
+    CHECK(strstr(err, "unknown option \"--bogus\" for serve") != NULL);
+    char *argv2[] = {"anyclaude", "serve", "--port", NULL};
+    CHECK(cli_parse(3, argv2, &a, err, sizeof err) == -1);
+    CHECK(strstr(err, "--port needs a value") != NULL);
+}
+
+TEST(cli_exposure_needs_token)
+{
+    config c;
+    config_defaults(&c);
+    char err[512];
+    CHECK(cli_check_exposure(&c, err, sizeof err) == 0);
+    snprintf(c.host, sizeof c.host, "0.0.0.0");
+    CHECK(cli_check_exposure(&c, err, sizeof err) == -1);
+    CHECK(strstr(err, "--auth-token") != NULL);
+    snprintf(c.auth_token, sizeof c.auth_token, "secret-token");
+    CHECK(cli_check_exposure(&c, err, sizeof err) == 0);
+}
