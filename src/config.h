@@ -26,6 +26,7 @@ typedef struct config {
     char claude[512];    /* path of the claude binary ("" = search PATH) */
     char config_file[512]; /* the file that was read, "" if none */
     char auth_token[256];  /* required from clients when set */
+    char trace_dir[600];   /* where debug level 3 writes traces (set by main) */
 } config;
 
 /* Look up an environment variable; returns NULL when unset. */

@@ -95,3 +95,47 @@ void log_close(void)
     for (int i = 0; i < g_nsecrets; i++) free(g_secrets[i]);
     g_nsecrets = 0;
 }
+
+struct log_trace {
+    FILE *f;
+};
+
+log_trace *log_trace_open(const char *dir, const char *id)
+{
+    if (g_level < 3 || !dir || !*dir) return NULL;
+    char path[1024], ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
+    snprintf(path, sizeof path, "%s/%s-%s.trace", dir, ts, id);
+    log_trace *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->f = fopen(path, "w");
+    if (!t->f) {
+        free(t);
+        return NULL;
+    }
+    log_line(3, "trace: %s", path);
+    return t;
+}
+
+void log_trace_write(log_trace *t, const char *label, const char *data, size_t len)
+{
+    if (!t) return;
+    char *copy = malloc(len + 1);
+    if (!copy) return;
+    memcpy(copy, data, len);
+    copy[len] = '\0';
+    /* redaction works on C strings: a NUL inside data ends the section */
+    log_redact(copy);
+    fprintf(t->f, "--- %s (%zu bytes)\n%s\n", label, len, copy);
+    free(copy);
+}
+
+void log_trace_close(log_trace *t)
+{
+    if (!t) return;
+    fclose(t->f);
+    free(t);
+}

@@ -26,3 +26,13 @@ void log_redact(char *s);
 void log_close(void);
 
 #endif
+
+/* Full traces (debug level 3): one file per request under dir, named after
+ * id. Every chunk written is redacted like log lines. */
+typedef struct log_trace log_trace;
+/* Open dir/<YYYYmmdd-HHMMSS>-<id>.trace; NULL when the level is below 3 or
+ * the file cannot be created. */
+log_trace *log_trace_open(const char *dir, const char *id);
+/* Append a labelled section: "--- label (N bytes)\n" + data + "\n". */
+void log_trace_write(log_trace *t, const char *label, const char *data, size_t len);
+void log_trace_close(log_trace *t);

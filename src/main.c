@@ -4,6 +4,8 @@
  * together (launcher.c); `anyclaude doctor` checks the setup.
  */
 #include <curl/curl.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "launcher.h"
 #include "log.h"
 #include "server.h"
 #include "version.h"
@@ -94,6 +97,17 @@ int main(int argc, char **argv)
     if (cfg.api_key[0]) log_add_secret(cfg.api_key);
     if (cfg.auth_token[0]) log_add_secret(cfg.auth_token);
     log_init(cfg.debug, NULL);
+    if (cfg.debug >= 3) {
+        char dir[512];
+        if (launcher_state_dir(dir, sizeof dir) == 0) {
+            snprintf(cfg.trace_dir, sizeof cfg.trace_dir, "%s/traces", dir);
+            if (mkdir(cfg.trace_dir, 0700) < 0 && errno != EEXIST) cfg.trace_dir[0] = '\0';
+        }
+        if (!cfg.trace_dir[0])
+            fprintf(stderr, "anyclaude: cannot create a trace directory; traces are off\n");
+        else
+            fprintf(stderr, "anyclaude: writing full traces (keys redacted) to %s\n", cfg.trace_dir);
+    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     switch (a.cmd) {
     case CLI_SERVE:

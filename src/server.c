@@ -1,5 +1,5 @@
 /*
- * server: evhttp front and the life of one exchange (see server.h).
+ * server: the HTTP routes and the life of one exchange (see server.h).
  *
  * An exchange for POST /v1/messages goes through:
  *   translate ─▶ upstream started ─▶ (connected) ─▶ committed ─▶ streaming ─▶ finished
@@ -10,28 +10,23 @@
  * error status; after it, an `event: error`. While committed and the backend
  * is silent, a ping goes out every ping_ms.
  *
- * Lifetimes: libevent owns the request; we own the exchange. The exchange is
+ * Lifetimes: httpd owns the request; we own the exchange. The exchange is
  * freed exactly once: when its reply is complete, or when the client's
- * connection closes (evhttp then frees the request itself). The upstream
+ * connection closes (httpd then frees the request itself). The upstream
  * request is cancelled in both cases.
  */
 #include "server.h"
 
 #include <cjson/cJSON.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "anthropic.h"
 #include "buf.h"
+#include "httpd.h"
 #include "log.h"
 #include "upstream.h"
 #include "version.h"
@@ -46,7 +41,7 @@
 struct server {
     struct event_base *base;
     const config *cfg;
-    struct evhttp *http;
+    httpd *http;
     upstream *up;
     int port;
     int active;
@@ -58,13 +53,11 @@ enum ex_kind { EX_MESSAGES, EX_MODELS, EX_HEALTH };
 typedef struct exchange {
     server *srv;
     enum ex_kind kind;
-    struct evhttp_request *req;
-    struct evhttp_connection *evcon;
+    httpd_req *req;
     upstream_req *up;
     buf upbody;  /* translated request; must outlive the transfer */
     buf resp;    /* non-streamed body or error body from the backend */
     buf out;     /* pending bytes for the client */
-    struct evbuffer *chunk;
     xlate_request_info info;
     xlate_stream *xs;
     xlate_stream_opts xopts;
@@ -76,6 +69,7 @@ typedef struct exchange {
     int connected;
     char msg_id[40];
     char url[600];
+    log_trace *trace;
     double t_start, t_first;
     struct exchange *next, *prev;
 } exchange;
@@ -97,16 +91,16 @@ static void make_id(char *dst, size_t n, const char *prefix)
 
 /* ---- exchange lifetime ---------------------------------------------------- */
 
-static void client_closed(struct evhttp_connection *evcon, void *arg);
+static void client_closed(httpd_req *r, void *arg);
 
 static void exchange_free(exchange *ex)
 {
     server *s = ex->srv;
-    if (ex->evcon) evhttp_connection_set_closecb(ex->evcon, NULL, NULL);
+    if (ex->req) httpd_req_on_close(ex->req, NULL, NULL);
     upstream_cancel(ex->up);
+    log_trace_close(ex->trace);
     if (ex->grace) event_free(ex->grace);
     if (ex->ping) event_free(ex->ping);
-    if (ex->chunk) evbuffer_free(ex->chunk);
     xlate_stream_free(ex->xs);
     xlate_request_info_free(&ex->info);
     buf_free(&ex->upbody);
@@ -121,15 +115,13 @@ static void exchange_free(exchange *ex)
     free(ex);
 }
 
-static exchange *exchange_new(server *s, struct evhttp_request *req, enum ex_kind kind)
+static exchange *exchange_new(server *s, httpd_req *req, enum ex_kind kind)
 {
     exchange *ex = calloc(1, sizeof *ex);
     if (!ex) return NULL;
     ex->srv = s;
     ex->kind = kind;
     ex->req = req;
-    ex->evcon = evhttp_request_get_connection(req);
-    ex->chunk = evbuffer_new();
     buf_init(&ex->upbody, s->cfg->max_body * 2 + 1024 * 1024);
     buf_init(&ex->resp, MAX_UPSTREAM_BODY);
     buf_init(&ex->out, MAX_CLIENT_BACKLOG);
@@ -138,42 +130,36 @@ static exchange *exchange_new(server *s, struct evhttp_request *req, enum ex_kin
     if (s->exchanges) s->exchanges->prev = ex;
     s->exchanges = ex;
     s->active++;
-    if (!ex->chunk) {
-        exchange_free(ex);
-        return NULL;
-    }
-    evhttp_connection_set_closecb(ex->evcon, client_closed, ex);
+    httpd_req_on_close(req, client_closed, ex);
     return ex;
 }
 
-/* The client's connection closed before we finished: evhttp frees the
+/* The client's connection closed before we finished: httpd frees the
  * request; we cancel the backend request and forget the exchange. */
-static void client_closed(struct evhttp_connection *evcon, void *arg)
+static void client_closed(httpd_req *r, void *arg)
 {
     exchange *ex = arg;
     log_line(1, "client disconnected after %.0f ms; upstream request cancelled",
              now_ms() - ex->t_start);
     ex->req = NULL;
-    ex->evcon = NULL;
     exchange_free(ex);
 }
 
 /* ---- replies ------------------------------------------------------------- */
 
-static void add_common_headers(exchange *ex, const char *ctype)
+static void add_common_headers(exchange *ex)
 {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(ex->req);
-    evhttp_add_header(h, "Content-Type", ctype);
-    if (ex->msg_id[0]) evhttp_add_header(h, "request-id", ex->msg_id);
+    if (ex->msg_id[0]) httpd_add_header(ex->req, "request-id", ex->msg_id);
 }
 
 /* Send a complete (non-streamed) reply and free the exchange. */
 static void reply_whole(exchange *ex, int status, const char *body, size_t len)
 {
+    log_trace_write(ex->trace, "reply to client", body, len);
     if (ex->req) {
-        add_common_headers(ex, "application/json");
-        evbuffer_add(ex->chunk, body, len);
-        evhttp_send_reply(ex->req, status, NULL, ex->chunk);
+        add_common_headers(ex);
+        httpd_reply(ex->req, status, "application/json", body, len);
+        ex->req = NULL;
     }
     exchange_free(ex);
 }
@@ -189,19 +175,13 @@ static void reply_error(exchange *ex, const char *type, const char *msg)
 }
 
 /* Error on a request that has no exchange yet. */
-static void send_error_req(struct evhttp_request *req, const char *type, const char *msg)
+static void send_error_req(httpd_req *req, const char *type, const char *msg)
 {
     buf b;
     buf_init(&b, 0);
     anthropic_error_json(&b, type, msg);
-    struct evbuffer *eb = evbuffer_new();
-    if (eb) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                          "application/json");
-        evbuffer_add(eb, b.data ? b.data : "", b.len);
-        evhttp_send_reply(req, anthropic_error_status(type), NULL, eb);
-        evbuffer_free(eb);
-    }
+    log_line(1, "error %d %s: %s", anthropic_error_status(type), type, msg);
+    httpd_reply(req, anthropic_error_status(type), "application/json", b.data ? b.data : "", b.len);
     buf_free(&b);
 }
 
@@ -210,12 +190,10 @@ static void send_error_req(struct evhttp_request *req, const char *type, const c
 static int flush_out(exchange *ex)
 {
     if (!ex->req || ex->out.len == 0) return 0;
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(ex->evcon);
-    if (bev && evbuffer_get_length(bufferevent_get_output(bev)) > MAX_CLIENT_BACKLOG) return -1;
-    evbuffer_add(ex->chunk, ex->out.data, ex->out.len);
+    log_trace_write(ex->trace, "to client", ex->out.data, ex->out.len);
+    size_t queued = httpd_reply_chunk(ex->req, ex->out.data, ex->out.len);
     buf_reset(&ex->out);
-    evhttp_send_reply_chunk(ex->req, ex->chunk);
-    return 0;
+    return queued > MAX_CLIENT_BACKLOG ? -1 : 0;
 }
 
 static void log_request_line(exchange *ex, int status)
@@ -244,7 +222,10 @@ static void stream_end(exchange *ex)
 {
     flush_out(ex);
     log_request_line(ex, 200);
-    if (ex->req) evhttp_send_reply_end(ex->req);
+    if (ex->req) {
+        httpd_reply_end(ex->req);
+        ex->req = NULL;
+    }
     exchange_free(ex);
 }
 
@@ -254,7 +235,10 @@ static void ping_cb(evutil_socket_t fd, short what, void *arg)
     xlate_stream_ping(&ex->out);
     if (flush_out(ex) < 0) {
         log_line(0, "client is not reading its stream; closing it");
-        if (ex->req) evhttp_send_reply_end(ex->req);
+        if (ex->req) {
+            httpd_reply_end(ex->req);
+            ex->req = NULL;
+        }
         exchange_free(ex);
         return;
     }
@@ -274,10 +258,9 @@ static void commit(exchange *ex)
     if (ex->committed || !ex->req) return;
     ex->committed = 1;
     if (ex->grace) evtimer_del(ex->grace);
-    add_common_headers(ex, "text/event-stream; charset=utf-8");
-    struct evkeyvalq *h = evhttp_request_get_output_headers(ex->req);
-    evhttp_add_header(h, "Cache-Control", "no-cache");
-    evhttp_send_reply_start(ex->req, 200, "OK");
+    add_common_headers(ex);
+    httpd_add_header(ex->req, "Cache-Control", "no-cache");
+    httpd_reply_start(ex->req, 200, "text/event-stream; charset=utf-8");
     xlate_stream_begin(ex->xs, &ex->out);
     flush_out(ex);
     arm_ping(ex);
@@ -311,6 +294,7 @@ static int up_headers(void *ud, long status)
 static int up_data(void *ud, const char *p, size_t n)
 {
     exchange *ex = ud;
+    log_trace_write(ex->trace, "from backend", p, n);
     if (!(ex->up_status >= 200 && ex->up_status < 300) || !ex->stream) {
         if (buf_append(&ex->resp, p, n) != BUF_OK) {
             /* too big: keep what we have (it is an error body or an answer
@@ -407,21 +391,18 @@ static void up_done(void *ud, int ok, int refused, long status, const char *err)
 
 /* ---- routes ---------------------------------------------------------------- */
 
-static int body_of(struct evhttp_request *req, const char **p, size_t *n)
+static int body_of(httpd_req *req, const char **p, size_t *n)
 {
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    *n = evbuffer_get_length(in);
-    *p = *n ? (const char *)evbuffer_pullup(in, -1) : "";
-    return *p ? 0 : -1;
+    *p = httpd_req_body(req, n);
+    return 0;
 }
 
-static int authorized(server *s, struct evhttp_request *req)
+static int authorized(server *s, httpd_req *req)
 {
     const char *tok = s->cfg->auth_token;
     if (!tok[0]) return 1;
-    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
-    const char *k = evhttp_find_header(h, "x-api-key");
-    const char *a = evhttp_find_header(h, "Authorization");
+    const char *k = httpd_req_header(req, "x-api-key");
+    const char *a = httpd_req_header(req, "Authorization");
     if (!k && a && strncmp(a, "Bearer ", 7) == 0) k = a + 7;
     if (!k) return 0;
     size_t lt = strlen(tok), lk = strlen(k);
@@ -430,7 +411,7 @@ static int authorized(server *s, struct evhttp_request *req)
     return diff == 0;
 }
 
-static void handle_messages(server *s, struct evhttp_request *req)
+static void handle_messages(server *s, httpd_req *req)
 {
     const char *body;
     size_t len;
@@ -468,6 +449,11 @@ static void handle_messages(server *s, struct evhttp_request *req)
     }
     ex->stream = ex->info.stream;
     make_id(ex->msg_id, sizeof ex->msg_id, "msg_");
+    if (log_level() >= 3) {
+        ex->trace = log_trace_open(s->cfg->trace_dir, ex->msg_id);
+        log_trace_write(ex->trace, "client request", body, len);
+        log_trace_write(ex->trace, "upstream request", ex->upbody.data, ex->upbody.len);
+    }
     ex->xopts.model = ex->info.model;
     ex->xopts.msg_id = ex->msg_id;
     ex->xopts.input_estimate = ex->info.input_estimate;
@@ -500,7 +486,7 @@ static void handle_messages(server *s, struct evhttp_request *req)
     if (!ex->up) reply_error(ex, "api_error", "could not start the backend request");
 }
 
-static void handle_count_tokens(server *s, struct evhttp_request *req)
+static void handle_count_tokens(server *s, httpd_req *req)
 {
     const char *body;
     size_t len;
@@ -516,12 +502,7 @@ static void handle_count_tokens(server *s, struct evhttp_request *req)
     }
     char out[64];
     int k = snprintf(out, sizeof out, "{\"input_tokens\":%ld}", n);
-    struct evbuffer *eb = evbuffer_new();
-    if (!eb) return;
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    evbuffer_add(eb, out, (size_t)k);
-    evhttp_send_reply(req, 200, "OK", eb);
-    evbuffer_free(eb);
+    httpd_reply(req, 200, "application/json", out, (size_t)k);
 }
 
 /* /v1/models and /health both ask the backend for its models. */
@@ -632,7 +613,7 @@ static void models_done(void *ud, int ok, int refused, long status, const char *
     cJSON_free(txt);
 }
 
-static void handle_models(server *s, struct evhttp_request *req, enum ex_kind kind)
+static void handle_models(server *s, httpd_req *req, enum ex_kind kind)
 {
     exchange *ex = exchange_new(s, req, kind);
     if (!ex) {
@@ -653,19 +634,16 @@ static void handle_models(server *s, struct evhttp_request *req, enum ex_kind ki
     if (!ex->up) reply_error(ex, "api_error", "could not start the backend request");
 }
 
-static void route(struct evhttp_request *req, void *arg)
+static void route(httpd_req *req, void *arg)
 {
     server *s = arg;
-    const char *uri = evhttp_request_get_uri(req);
-    size_t plen = strcspn(uri, "?#");
-    char path[256];
-    if (plen >= sizeof path) plen = sizeof path - 1;
-    memcpy(path, uri, plen);
-    path[plen] = '\0';
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    if (log_level() >= 2) log_line(2, "%s %s", cmd == EVHTTP_REQ_GET ? "GET" : "POST", path);
+    const char *path = httpd_req_path(req);
+    const char *method = httpd_req_method(req);
+    int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    int post = strcmp(method, "POST") == 0;
+    if (log_level() >= 2) log_line(2, "%s %s", method, path);
     if (strcmp(path, "/health") == 0 || strcmp(path, "/") == 0) {
-        if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) goto method;
+        if (!get) goto method;
         handle_models(s, req, EX_HEALTH);
         return;
     }
@@ -676,24 +654,24 @@ static void route(struct evhttp_request *req, void *arg)
         return;
     }
     if (strcmp(path, "/v1/messages") == 0) {
-        if (cmd != EVHTTP_REQ_POST) goto method;
+        if (!post) goto method;
         handle_messages(s, req);
         return;
     }
     if (strcmp(path, "/v1/messages/count_tokens") == 0) {
-        if (cmd != EVHTTP_REQ_POST) goto method;
+        if (!post) goto method;
         handle_count_tokens(s, req);
         return;
     }
     if (strcmp(path, "/v1/models") == 0) {
-        if (cmd != EVHTTP_REQ_GET) goto method;
+        if (!get) goto method;
         handle_models(s, req, EX_MODELS);
         return;
     }
     {
         char m[400];
         snprintf(m, sizeof m,
-                 "no route for %s; anyclaude serves POST /v1/messages, POST "
+                 "no route for %.200s; anyclaude serves POST /v1/messages, POST "
                  "/v1/messages/count_tokens, GET /v1/models and GET /health",
                  path);
         send_error_req(req, "not_found_error", m);
@@ -701,6 +679,23 @@ static void route(struct evhttp_request *req, void *arg)
     }
 method:
     send_error_req(req, "invalid_request_error", "method not allowed for this path");
+}
+
+/* JSON bodies for the errors httpd detects itself. */
+static size_t httpd_error_body(int status, const char *msg, char *out, size_t outlen)
+{
+    const char *type = status == 413   ? "request_too_large"
+                       : status >= 500 ? "api_error"
+                                       : "invalid_request_error";
+    buf b;
+    buf_init(&b, outlen - 1);
+    size_t n = 0;
+    if (anthropic_error_json(&b, type, msg) == 0 && b.len < outlen) {
+        memcpy(out, b.data, b.len + 1);
+        n = b.len;
+    }
+    buf_free(&b);
+    return n;
 }
 
 server *server_new(struct event_base *base, const config *cfg, char *err, size_t errlen)
@@ -712,34 +707,24 @@ server *server_new(struct event_base *base, const config *cfg, char *err, size_t
     }
     s->base = base;
     s->cfg = cfg;
-    s->http = evhttp_new(base);
     s->up = upstream_new(base);
-    if (!s->http || !s->up) {
-        snprintf(err, errlen, "could not initialise the HTTP server");
+    if (!s->up) {
+        snprintf(err, errlen, "could not initialise the HTTP client");
         server_free(s);
         return NULL;
     }
-    evhttp_set_max_body_size(s->http, (ev_ssize_t)cfg->max_body);
-    evhttp_set_max_headers_size(s->http, 256 * 1024);
-    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
-    evhttp_set_gencb(s->http, route, s);
-    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(s->http, cfg->host, (ev_uint16_t)cfg->port);
-    if (!bs) {
-        snprintf(err, errlen,
-                 "cannot listen on %s:%d (in use, or not an address of this machine); pick another "
-                 "with --port or ANYCLAUDE_PORT",
-                 cfg->host, cfg->port);
+    httpd_limits lim = {
+        .max_body = cfg->max_body,
+        .max_header = 256 * 1024,
+        .max_conns = cfg->max_streams + 1024,
+        .error_body = httpd_error_body,
+    };
+    s->http = httpd_new(base, cfg->host, cfg->port, &lim, route, s, err, errlen);
+    if (!s->http) {
         server_free(s);
         return NULL;
     }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_INET)
-            s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        else if (ss.ss_family == AF_INET6)
-            s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    }
+    s->port = httpd_port(s->http);
     return s;
 }
 
@@ -758,10 +743,13 @@ void server_free(server *s)
     if (!s) return;
     while (s->exchanges) {
         exchange *ex = s->exchanges;
-        if (ex->req && ex->committed) evhttp_send_reply_end(ex->req);
+        if (ex->req && ex->committed) {
+            httpd_reply_end(ex->req);
+            ex->req = NULL;
+        }
         exchange_free(ex);
     }
-    if (s->http) evhttp_free(s->http);
+    httpd_free(s->http);
     upstream_free(s->up);
     free(s);
 }

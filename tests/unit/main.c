@@ -1,5 +1,5 @@
 /*
- * The unit test runner: runs every TEST registered by tests/unit/*.c, or only
+ * The unit test runner: runs every TEST registered by the files in tests/unit, or only
  * those whose name contains argv[1]. Prints one line per failing test and a
  * closing "N passed, N failed".
  */

@@ -1,0 +1,1206 @@
+/*
+ * xlate_request: Anthropic Messages request → OpenAI Chat Completions request
+ * (see xlate_request.h). It sits between the server, which has read a client
+ * body, and upstream, which sends the bytes made here. Pure: bytes in, bytes
+ * out; no I/O, no globals, no clock.
+ *
+ * How it works: the body is parsed with cJSON and checked field by field; the
+ * upstream JSON is written by hand into a buf, keys in a fixed order with
+ * "messages" last, so the bytes depend only on the input and never on how a
+ * cJSON tree happened to be built. Messages are written one by one as they
+ * are translated; only the newest user message is held back ("pending"),
+ * because a role:"system" message that follows it is merged into it.
+ *
+ * Prefix stability is the point of most choices below: turn N+1's request is
+ * turn N's plus new messages, and its bytes must extend turn N's so that a
+ * backend's prefix (KV) cache hits. Anything that varies between sessions or
+ * turns without changing meaning (the billing header, cache_control markers,
+ * string vs block-list content, tool order, old reasoning) is normalised away.
+ */
+#include "xlate_request.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Claude Code's first system block: per-session (older versions: per-request)
+ * values that would put a different token at the start of every prompt. */
+#define BILLING_PREFIX "x-anthropic-billing-header:"
+/* Rough prompt-token cost of one image for the estimate (vision encoders
+ * spend a few hundred to ~1.6k tokens on a typical screenshot). */
+#define IMAGE_TOKENS 1000L
+/* Chat-template tokens around each message (role markers, separators). */
+#define MESSAGE_TOKENS 4L
+/* How much of a client-supplied string an error message quotes. */
+#define QUOTE_MAX 64
+
+/* Block types Anthropic defines that have no OpenAI counterpart and that are
+ * dropped wherever they appear (results of tools the server ran, tool
+ * references the client resolves itself). */
+static const char *const skipped_types[] = {
+    "server_tool_use",
+    "web_search_tool_result",
+    "web_fetch_tool_result",
+    "code_execution_tool_result",
+    "bash_code_execution_tool_result",
+    "text_editor_code_execution_tool_result",
+    "tool_search_tool_result",
+    "tool_reference",
+    "mcp_tool_use",
+    "mcp_tool_result",
+    "container_upload",
+    NULL,
+};
+
+/* A JSON writer over a buf whose first error sticks, so a run of writes can
+ * be checked once. */
+typedef struct jw {
+    buf *b;
+    int rc; /* first BUF_* error, or 0 */
+} jw;
+
+/* One part of the pending user message: text (adjacent text is joined) or
+ * an image URL. */
+typedef struct part {
+    int image;
+    buf data;
+} part;
+
+/* The newest user message, not yet written. */
+typedef struct pending {
+    int open; /* a user message is pending (possibly with no parts) */
+    part *parts;
+    size_t n, cap;
+} pending;
+
+typedef struct xctx {
+    jw w;
+    char *err;
+    size_t errlen;
+    pending user;
+    int nmsgs;         /* OpenAI messages written */
+    size_t text_bytes; /* prompt text and tool JSON written, for the estimate */
+    long images;       /* images written, for the estimate */
+} xctx;
+
+/* ---- errors ---------------------------------------------------------- */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+#define FAIL(c, ...) (set_err((c)->err, (c)->errlen, __VA_ARGS__), XLATE_EINVALID)
+
+static int from_buf_rc(int rc)
+{
+    if (rc == BUF_ETOOBIG) return XLATE_ETOOBIG;
+    if (rc) return XLATE_ENOMEM;
+    return 0;
+}
+
+/* ---- JSON writing ---------------------------------------------------- */
+
+static void jw_raw(jw *w, const char *s, size_t n)
+{
+    if (!w->rc) w->rc = buf_append(w->b, s, n);
+}
+
+static void jw_lit(jw *w, const char *s)
+{
+    jw_raw(w, s, strlen(s));
+}
+
+/* A JSON string, escaped as cJSON escapes (quote, backslash, control
+ * characters); other bytes, UTF-8 included, pass through. */
+static void jw_str(jw *w, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t run = 0;
+    jw_raw(w, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        char u[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+        const char *esc = NULL;
+        size_t elen = 2;
+        switch (ch) {
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\b':
+            esc = "\\b";
+            break;
+        case '\f':
+            esc = "\\f";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        default:
+            if (ch < 0x20) {
+                esc = u;
+                elen = 6;
+            }
+        }
+        if (!esc) continue;
+        jw_raw(w, s + run, i - run);
+        jw_raw(w, esc, elen);
+        run = i + 1;
+    }
+    jw_raw(w, s + run, n - run);
+    jw_raw(w, "\"", 1);
+}
+
+static void jw_cstr(jw *w, const char *s)
+{
+    jw_str(w, s, strlen(s));
+}
+
+/* A number: integral values as integers (max_tokens 16384, not 16384.0 or
+ * 1.6384e+04), others in the shortest of %.15g / %.17g that reads back
+ * exactly (0.7 stays 0.7). */
+/* Exactly representable as an integer (|d| < 2^53). */
+static int is_integral(double d)
+{
+    return d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(long long)d;
+}
+
+static void jw_num(jw *w, double d)
+{
+    char s[40];
+    if (is_integral(d)) {
+        snprintf(s, sizeof s, "%lld", (long long)d);
+    } else {
+        snprintf(s, sizeof s, "%.15g", d);
+        if (strtod(s, NULL) != d) snprintf(s, sizeof s, "%.17g", d);
+    }
+    jw_lit(w, s);
+}
+
+/* Write `"key":` preceded by a comma unless it is the object's first key. */
+static void jw_key(jw *w, int *first, const char *key)
+{
+    if (!*first) jw_raw(w, ",", 1);
+    *first = 0;
+    jw_str(w, key, strlen(key));
+    jw_raw(w, ":", 1);
+}
+
+/* Prompt text: written as a JSON string and counted for the estimate. */
+static void put_text(xctx *c, const char *s, size_t n)
+{
+    jw_str(&c->w, s, n);
+    c->text_bytes += n;
+}
+
+/* Start the next element of the "messages" array. */
+static void msg_begin(xctx *c)
+{
+    if (c->nmsgs) jw_raw(&c->w, ",", 1);
+    c->nmsgs++;
+}
+
+/* ---- small helpers --------------------------------------------------- */
+
+/* A member, with JSON null treated as absent (some clients send nulls for
+ * optional fields). */
+static const cJSON *get(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return v && !cJSON_IsNull(v) ? v : NULL;
+}
+
+static int is_str(const cJSON *v)
+{
+    return cJSON_IsString(v) && v->valuestring;
+}
+
+static int is_nonempty_str(const cJSON *v)
+{
+    return is_str(v) && v->valuestring[0];
+}
+
+static int is_finite_num(const cJSON *v)
+{
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble);
+}
+
+static int starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Append s to b, preceded by "\n" when *any (the join used for every list of
+ * text blocks); sets *any. Returns 0 or an XLATE code. */
+static int join_add(buf *b, int *any, const char *s, size_t n)
+{
+    int rc = 0;
+    if (*any) rc = buf_append(b, "\n", 1);
+    if (!rc) rc = buf_append(b, s, n);
+    *any = 1;
+    return from_buf_rc(rc);
+}
+
+static int is_skipped_type(const char *t)
+{
+    for (int i = 0; skipped_types[i]; i++)
+        if (strcmp(t, skipped_types[i]) == 0) return 1;
+    return 0;
+}
+
+static int is_known_type(const char *t)
+{
+    static const char *const known[] = {
+        "text",     "image",         "tool_use", "tool_result", "thinking", "redacted_thinking",
+        "document", "search_result", NULL,
+    };
+    for (int i = 0; known[i]; i++)
+        if (strcmp(t, known[i]) == 0) return 1;
+    return is_skipped_type(t);
+}
+
+/* Check that blk at path is an object with a known "type"; *type is set. */
+static int block_type(xctx *c, const cJSON *blk, const char *path, const char **type)
+{
+    if (!cJSON_IsObject(blk)) return FAIL(c, "%s: must be an object", path);
+    const cJSON *t = get(blk, "type");
+    if (!t) return FAIL(c, "%s.type: field required", path);
+    if (!is_str(t)) return FAIL(c, "%s.type: must be a string", path);
+    if (!is_known_type(t->valuestring))
+        return FAIL(c, "%s.type: unknown content block type \"%.*s\"", path, QUOTE_MAX,
+                    t->valuestring);
+    *type = t->valuestring;
+    return 0;
+}
+
+/* The "text" of a text block at path. */
+static int block_text(xctx *c, const cJSON *blk, const char *path, const cJSON **text)
+{
+    const cJSON *t = get(blk, "text");
+    if (!is_str(t)) return FAIL(c, "%s.text: must be a string", path);
+    *text = t;
+    return 0;
+}
+
+/* ---- the pending user message ---------------------------------------- */
+
+static part *user_new_part(xctx *c, int image)
+{
+    pending *p = &c->user;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 4;
+        part *np = realloc(p->parts, cap * sizeof *np);
+        if (!np) return NULL;
+        p->parts = np;
+        p->cap = cap;
+    }
+    part *pt = &p->parts[p->n++];
+    pt->image = image;
+    buf_init(&pt->data, 0);
+    p->open = 1;
+    return pt;
+}
+
+/* Add text to the pending user message (opening it), joined with "\n" to
+ * text right before it. */
+static int user_add_text(xctx *c, const char *s, size_t n)
+{
+    pending *p = &c->user;
+    int any = 1;
+    part *pt = p->n && !p->parts[p->n - 1].image ? &p->parts[p->n - 1] : NULL;
+    if (!pt) {
+        pt = user_new_part(c, 0);
+        if (!pt) return XLATE_ENOMEM;
+        any = 0;
+    }
+    return join_add(&pt->data, &any, s, n);
+}
+
+/* Validate an image block at path and add it to the pending user message:
+ * base64 sources become data: URLs, url sources pass through. */
+static int user_add_image(xctx *c, const cJSON *blk, const char *path)
+{
+    const cJSON *src = get(blk, "source");
+    if (!cJSON_IsObject(src)) return FAIL(c, "%s.source: must be an object", path);
+    const cJSON *st = get(src, "type");
+    if (!is_str(st)) return FAIL(c, "%s.source.type: must be a string", path);
+    const char *type = st->valuestring;
+    int rc;
+    part *pt;
+    if (strcmp(type, "base64") == 0) {
+        const cJSON *mt = get(src, "media_type"), *data = get(src, "data");
+        if (!is_nonempty_str(mt))
+            return FAIL(c, "%s.source.media_type: must be a non-empty string", path);
+        if (!is_str(data)) return FAIL(c, "%s.source.data: must be a string", path);
+        if (!(pt = user_new_part(c, 1))) return XLATE_ENOMEM;
+        rc = buf_appends(&pt->data, "data:");
+        if (!rc) rc = buf_appends(&pt->data, mt->valuestring);
+        if (!rc) rc = buf_appends(&pt->data, ";base64,");
+        if (!rc) rc = buf_appends(&pt->data, data->valuestring);
+    } else if (strcmp(type, "url") == 0) {
+        const cJSON *url = get(src, "url");
+        if (!is_nonempty_str(url))
+            return FAIL(c, "%s.source.url: must be a non-empty string", path);
+        if (!(pt = user_new_part(c, 1))) return XLATE_ENOMEM;
+        rc = buf_appends(&pt->data, url->valuestring);
+    } else {
+        return FAIL(c,
+                    "%s.source.type: image source type \"%.*s\" is not supported; use \"base64\" "
+                    "or \"url\"",
+                    path, QUOTE_MAX, type);
+    }
+    c->images++;
+    return from_buf_rc(rc);
+}
+
+static void user_reset(pending *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        buf_free(&p->parts[i].data);
+    p->n = 0;
+    p->open = 0;
+}
+
+/* Write the pending user message, if any: a single text as a string, else
+ * an array of text and image_url parts. */
+static int user_flush(xctx *c)
+{
+    pending *p = &c->user;
+    jw *w = &c->w;
+    if (!p->open) return 0;
+    msg_begin(c);
+    jw_lit(w, "{\"role\":\"user\",\"content\":");
+    if (p->n == 0) {
+        jw_lit(w, "\"\"");
+    } else if (p->n == 1 && !p->parts[0].image) {
+        put_text(c, p->parts[0].data.data, p->parts[0].data.len);
+    } else {
+        jw_raw(w, "[", 1);
+        for (size_t i = 0; i < p->n; i++) {
+            const buf *d = &p->parts[i].data;
+            if (i) jw_raw(w, ",", 1);
+            if (p->parts[i].image) {
+                jw_lit(w, "{\"type\":\"image_url\",\"image_url\":{\"url\":");
+                jw_str(w, d->data ? d->data : "", d->len);
+                jw_lit(w, "}}");
+            } else {
+                jw_lit(w, "{\"type\":\"text\",\"text\":");
+                put_text(c, d->data ? d->data : "", d->len);
+                jw_raw(w, "}", 1);
+            }
+        }
+        jw_raw(w, "]", 1);
+    }
+    jw_raw(w, "}", 1);
+    user_reset(p);
+    return from_buf_rc(w->rc);
+}
+
+/* ---- documents ------------------------------------------------------- */
+
+/* Append the text of a document or search_result block at path to dst.
+ * Plain-text and content-list documents are inlined (with their title);
+ * PDFs, URLs and files cannot be, and are refused with a message that says
+ * so rather than silently dropped. */
+static int doc_render(xctx *c, const cJSON *blk, const char *type, const char *path, buf *dst)
+{
+    const cJSON *title = get(blk, "title");
+    int any = 0, rc = 0;
+    if (title && !is_str(title)) return FAIL(c, "%s.title: must be a string", path);
+    if (strcmp(type, "search_result") == 0) {
+        const cJSON *source = get(blk, "source"), *content = get(blk, "content");
+        if (!is_str(source)) return FAIL(c, "%s.source: must be a string", path);
+        if (!cJSON_IsArray(content)) return FAIL(c, "%s.content: must be an array", path);
+        rc = from_buf_rc(buf_appendf(dst, "Search result: %s\nSource: %s\n\n",
+                                     title ? title->valuestring : "", source->valuestring));
+        if (rc) return rc;
+        int k = 0;
+        const cJSON *b;
+        cJSON_ArrayForEach(b, content)
+        {
+            char sub[128];
+            const cJSON *text;
+            snprintf(sub, sizeof sub, "%s.content.%d", path, k++);
+            if (!cJSON_IsObject(b) || !is_str(get(b, "type")) ||
+                strcmp(get(b, "type")->valuestring, "text") != 0)
+                return FAIL(c, "%s: search result content must be text blocks", sub);
+            rc = block_text(c, b, sub, &text);
+            if (!rc) rc = join_add(dst, &any, text->valuestring, strlen(text->valuestring));
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    const cJSON *src = get(blk, "source");
+    if (!cJSON_IsObject(src)) return FAIL(c, "%s.source: must be an object", path);
+    const cJSON *st = get(src, "type");
+    if (!is_str(st)) return FAIL(c, "%s.source.type: must be a string", path);
+    if (title) rc = from_buf_rc(buf_appendf(dst, "Document: %s\n\n", title->valuestring));
+    if (rc) return rc;
+    if (strcmp(st->valuestring, "text") == 0) {
+        const cJSON *data = get(src, "data");
+        if (!is_str(data)) return FAIL(c, "%s.source.data: must be a string", path);
+        return from_buf_rc(buf_appends(dst, data->valuestring));
+    }
+    if (strcmp(st->valuestring, "content") == 0) {
+        const cJSON *content = get(src, "content"), *b;
+        if (is_str(content)) return from_buf_rc(buf_appends(dst, content->valuestring));
+        if (!cJSON_IsArray(content))
+            return FAIL(c, "%s.source.content: must be a string or an array of text blocks", path);
+        int k = 0;
+        cJSON_ArrayForEach(b, content)
+        {
+            char sub[128];
+            const cJSON *text;
+            snprintf(sub, sizeof sub, "%s.source.content.%d", path, k++);
+            if (!cJSON_IsObject(b) || !is_str(get(b, "type")))
+                return FAIL(c, "%s: must be a content block", sub);
+            if (strcmp(get(b, "type")->valuestring, "text") != 0)
+                return FAIL(c,
+                            "%s: document content of type \"%.*s\" is not supported; only text "
+                            "blocks can be sent to OpenAI-compatible backends",
+                            sub, QUOTE_MAX, get(b, "type")->valuestring);
+            rc = block_text(c, b, sub, &text);
+            if (!rc) rc = join_add(dst, &any, text->valuestring, strlen(text->valuestring));
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    const cJSON *mt = get(src, "media_type");
+    if (is_str(mt))
+        return FAIL(c,
+                    "%s: document with source type \"%.*s\" (%.*s) is not supported by "
+                    "OpenAI-compatible backends; send the text instead",
+                    path, QUOTE_MAX, st->valuestring, QUOTE_MAX, mt->valuestring);
+    return FAIL(c,
+                "%s: document with source type \"%.*s\" is not supported by OpenAI-compatible "
+                "backends; send the text instead",
+                path, QUOTE_MAX, st->valuestring);
+}
+
+/* Render a document block and add it to the pending user message. */
+static int user_add_doc(xctx *c, const cJSON *blk, const char *type, const char *path)
+{
+    buf d;
+    buf_init(&d, 0);
+    int rc = doc_render(c, blk, type, path, &d);
+    if (!rc) rc = user_add_text(c, d.data ? d.data : "", d.len);
+    buf_free(&d);
+    return rc;
+}
+
+/* ---- messages -------------------------------------------------------- */
+
+/* A tool_result block at path → {"role":"tool",...}. Its text blocks are
+ * joined; its images go to the pending user message that follows the tool
+ * messages (tool messages carry text only), with "(image)" standing in when
+ * there is no text. is_error prefixes "Error: ". */
+static int tool_message(xctx *c, const cJSON *blk, const char *path)
+{
+    const cJSON *id = get(blk, "tool_use_id"), *content = get(blk, "content");
+    const cJSON *is_error = get(blk, "is_error");
+    buf text;
+    int rc = 0, any = 0;
+    long images = 0;
+    buf_init(&text, 0);
+    if (!is_nonempty_str(id)) {
+        rc = FAIL(c, "%s.tool_use_id: must be a non-empty string", path);
+        goto out;
+    }
+    if (is_error && !cJSON_IsBool(is_error)) {
+        rc = FAIL(c, "%s.is_error: must be a boolean", path);
+        goto out;
+    }
+    if (is_str(content)) {
+        rc = join_add(&text, &any, content->valuestring, strlen(content->valuestring));
+    } else if (cJSON_IsArray(content)) {
+        const cJSON *b;
+        int k = 0;
+        cJSON_ArrayForEach(b, content)
+        {
+            char sub[128];
+            const char *type;
+            const cJSON *t;
+            snprintf(sub, sizeof sub, "%s.content.%d", path, k++);
+            if ((rc = block_type(c, b, sub, &type))) goto out;
+            if (strcmp(type, "text") == 0) {
+                rc = block_text(c, b, sub, &t);
+                if (!rc) rc = join_add(&text, &any, t->valuestring, strlen(t->valuestring));
+            } else if (strcmp(type, "image") == 0) {
+                rc = user_add_image(c, b, sub);
+                images++;
+            } else if (strcmp(type, "document") == 0 || strcmp(type, "search_result") == 0) {
+                if (any) rc = from_buf_rc(buf_append(&text, "\n", 1));
+                if (!rc) rc = doc_render(c, b, type, sub, &text);
+                any = 1;
+            } else if (strcmp(type, "tool_use") == 0 || strcmp(type, "tool_result") == 0) {
+                rc = FAIL(c, "%s: %s blocks are not allowed inside tool_result", sub, type);
+            }
+            /* thinking and skipped server-tool types: nothing to send */
+            if (rc) goto out;
+        }
+    } else if (content) {
+        rc = FAIL(c, "%s.content: must be a string or an array of content blocks", path);
+        goto out;
+    }
+    if (rc) goto out;
+    if (!text.len && images) rc = from_buf_rc(buf_appends(&text, "(image)"));
+    if (rc) goto out;
+    msg_begin(c);
+    jw_lit(&c->w, "{\"role\":\"tool\",\"tool_call_id\":");
+    jw_cstr(&c->w, id->valuestring);
+    jw_lit(&c->w, ",\"content\":");
+    if (cJSON_IsTrue(is_error)) {
+        if (text.len) {
+            buf e;
+            buf_init(&e, 0);
+            rc = from_buf_rc(buf_appends(&e, "Error: "));
+            if (!rc) rc = from_buf_rc(buf_append(&e, text.data, text.len));
+            if (!rc) put_text(c, e.data, e.len);
+            buf_free(&e);
+            if (rc) goto out;
+        } else {
+            put_text(c, "Error", 5);
+        }
+    } else {
+        put_text(c, text.data ? text.data : "", text.len);
+    }
+    jw_raw(&c->w, "}", 1);
+    rc = from_buf_rc(c->w.rc);
+out:
+    buf_free(&text);
+    return rc;
+}
+
+/* A user message: its tool_result blocks become tool messages first (they
+ * must follow the assistant's tool_calls), then everything else, together
+ * with any images from those tool results, becomes one user message. */
+static int user_message(xctx *c, const cJSON *content, int mi)
+{
+    char path[96];
+    int rc = user_flush(c), ntool = 0, k;
+    const cJSON *b;
+    if (rc) return rc;
+    if (is_str(content))
+        return user_add_text(c, content->valuestring, strlen(content->valuestring));
+    k = 0;
+    cJSON_ArrayForEach(b, content)
+    {
+        const char *type;
+        snprintf(path, sizeof path, "messages.%d.content.%d", mi, k++);
+        if ((rc = block_type(c, b, path, &type))) return rc;
+        if (strcmp(type, "tool_result") == 0) {
+            if ((rc = tool_message(c, b, path))) return rc;
+            ntool++;
+        }
+    }
+    k = 0;
+    cJSON_ArrayForEach(b, content)
+    {
+        const char *type = get(b, "type")->valuestring;
+        const cJSON *t;
+        snprintf(path, sizeof path, "messages.%d.content.%d", mi, k++);
+        if (strcmp(type, "text") == 0) {
+            rc = block_text(c, b, path, &t);
+            if (!rc) rc = user_add_text(c, t->valuestring, strlen(t->valuestring));
+        } else if (strcmp(type, "image") == 0) {
+            rc = user_add_image(c, b, path);
+        } else if (strcmp(type, "document") == 0 || strcmp(type, "search_result") == 0) {
+            rc = user_add_doc(c, b, type, path);
+        } else if (strcmp(type, "tool_use") == 0) {
+            rc = FAIL(c, "%s: tool_use blocks are only allowed in assistant messages", path);
+        }
+        /* tool_result: done above; thinking and server-tool blocks: dropped */
+        if (rc) return rc;
+    }
+    if (!ntool) c->user.open = 1; /* even an empty message keeps its turn */
+    return 0;
+}
+
+/* An assistant message: text blocks joined into "content", tool_use blocks
+ * into "tool_calls" (content null when there is no text).
+ *
+ * thinking and redacted_thinking blocks are dropped: OpenAI chat templates
+ * either strip reasoning from earlier turns or re-render it in their own
+ * format, the signature means nothing to a local model, and Claude Code may
+ * send or omit old thinking between turns; dropping it keeps the prefix
+ * stable. */
+static int assistant_message(xctx *c, const cJSON *content, int mi)
+{
+    char path[96];
+    buf text, calls;
+    jw cw = {&calls, 0};
+    int rc, any = 0, ncalls = 0, k = 0;
+    const cJSON *b;
+    const cJSON *blocks = is_str(content) ? NULL : content;
+    buf_init(&text, 0);
+    buf_init(&calls, 0);
+    if ((rc = user_flush(c))) goto out;
+    if (is_str(content)) {
+        rc = join_add(&text, &any, content->valuestring, strlen(content->valuestring));
+        if (rc) goto out;
+    }
+    cJSON_ArrayForEach(b, blocks)
+    {
+        const char *type;
+        const cJSON *t;
+        snprintf(path, sizeof path, "messages.%d.content.%d", mi, k++);
+        if ((rc = block_type(c, b, path, &type))) goto out;
+        if (strcmp(type, "text") == 0) {
+            rc = block_text(c, b, path, &t);
+            if (!rc) rc = join_add(&text, &any, t->valuestring, strlen(t->valuestring));
+        } else if (strcmp(type, "tool_use") == 0) {
+            const cJSON *id = get(b, "id"), *name = get(b, "name"), *input = get(b, "input");
+            if (!is_nonempty_str(id)) {
+                rc = FAIL(c, "%s.id: must be a non-empty string", path);
+                goto out;
+            }
+            if (!is_nonempty_str(name)) {
+                rc = FAIL(c, "%s.name: must be a non-empty string", path);
+                goto out;
+            }
+            if (!cJSON_IsObject(input)) {
+                rc = FAIL(c, "%s.input: must be an object", path);
+                goto out;
+            }
+            char *args = cJSON_PrintUnformatted(input);
+            if (!args) {
+                rc = XLATE_ENOMEM;
+                goto out;
+            }
+            if (ncalls++) jw_raw(&cw, ",", 1);
+            jw_lit(&cw, "{\"id\":");
+            jw_cstr(&cw, id->valuestring);
+            jw_lit(&cw, ",\"type\":\"function\",\"function\":{\"name\":");
+            jw_cstr(&cw, name->valuestring);
+            jw_lit(&cw, ",\"arguments\":");
+            jw_cstr(&cw, args);
+            jw_lit(&cw, "}}");
+            c->text_bytes += strlen(args) + strlen(name->valuestring);
+            cJSON_free(args);
+            rc = from_buf_rc(cw.rc);
+        } else if (strcmp(type, "image") == 0 || strcmp(type, "document") == 0 ||
+                   strcmp(type, "search_result") == 0 || strcmp(type, "tool_result") == 0) {
+            rc = FAIL(c, "%s: %s blocks are not allowed in assistant messages", path, type);
+        }
+        /* thinking, redacted_thinking, server-tool blocks: dropped (see above) */
+        if (rc) goto out;
+    }
+    msg_begin(c);
+    jw_lit(&c->w, "{\"role\":\"assistant\",\"content\":");
+    if (ncalls && !text.len)
+        jw_lit(&c->w, "null");
+    else
+        put_text(c, text.data ? text.data : "", text.len);
+    if (ncalls) {
+        jw_lit(&c->w, ",\"tool_calls\":[");
+        jw_raw(&c->w, calls.data, calls.len);
+        jw_raw(&c->w, "]", 1);
+    }
+    jw_raw(&c->w, "}", 1);
+    rc = from_buf_rc(c->w.rc);
+out:
+    buf_free(&text);
+    buf_free(&calls);
+    return rc;
+}
+
+/* A role:"system" message inside "messages" (Claude Code's environment block
+ * and reminders). Most chat templates accept one system message, first, so
+ * it is sent as user-visible text "<system-reminder>\nTEXT\n</system-reminder>",
+ * merged into the pending user message when the previous message is a user
+ * message (joined with "\n"), else as a new user message. Both the block-list
+ * and the string form render the same bytes, and since the message that
+ * precedes it arrives in the same request, turn N's prefix does not move in
+ * turn N+1. */
+static int system_message(xctx *c, const cJSON *content, int mi)
+{
+    char path[96];
+    buf text;
+    int rc = 0, any = 0, k = 0;
+    const cJSON *b, *blocks = is_str(content) ? NULL : content;
+    buf_init(&text, 0);
+    rc = from_buf_rc(buf_appends(&text, "<system-reminder>\n"));
+    if (rc) goto out;
+    if (is_str(content)) {
+        rc = from_buf_rc(buf_appends(&text, content->valuestring));
+        if (rc) goto out;
+    }
+    cJSON_ArrayForEach(b, blocks)
+    {
+        const char *type;
+        const cJSON *t;
+        snprintf(path, sizeof path, "messages.%d.content.%d", mi, k++);
+        if ((rc = block_type(c, b, path, &type))) goto out;
+        if (strcmp(type, "text") != 0) {
+            rc = FAIL(c, "%s: a system message may only contain text blocks, not %s", path, type);
+            goto out;
+        }
+        if ((rc = block_text(c, b, path, &t))) goto out;
+        if (any) rc = from_buf_rc(buf_append(&text, "\n", 1));
+        if (!rc) rc = from_buf_rc(buf_appends(&text, t->valuestring));
+        any = 1;
+        if (rc) goto out;
+    }
+    rc = from_buf_rc(buf_appends(&text, "\n</system-reminder>"));
+    if (!rc) rc = user_add_text(c, text.data, text.len);
+out:
+    buf_free(&text);
+    return rc;
+}
+
+/* The leading system message: the "system" string or text blocks joined
+ * with "\n", without Claude Code's billing-header block (its per-session
+ * value would otherwise make every session's prompt differ from the first
+ * token). Nothing is written when no text remains. */
+static int system_prompt(xctx *c, const cJSON *system)
+{
+    buf text;
+    int rc = 0, any = 0, k = 0;
+    const cJSON *b;
+    buf_init(&text, 0);
+    if (is_str(system)) {
+        const char *s = system->valuestring;
+        if (starts_with(s, BILLING_PREFIX)) {
+            const char *nl = strchr(s, '\n');
+            s = nl ? nl + 1 : s + strlen(s);
+        }
+        rc = from_buf_rc(buf_appends(&text, s));
+        any = text.len > 0;
+    } else {
+        cJSON_ArrayForEach(b, system)
+        {
+            if (!cJSON_IsObject(b)) {
+                rc = FAIL(c, "system.%d: must be an object", k);
+                goto out;
+            }
+            const cJSON *t = get(b, "type"), *tx = get(b, "text");
+            if (!is_str(t) || strcmp(t->valuestring, "text") != 0) {
+                rc = FAIL(c, "system.%d.type: must be \"text\"", k);
+                goto out;
+            }
+            if (!is_str(tx)) {
+                rc = FAIL(c, "system.%d.text: must be a string", k);
+                goto out;
+            }
+            k++;
+            if (starts_with(tx->valuestring, BILLING_PREFIX)) continue;
+            if ((rc = join_add(&text, &any, tx->valuestring, strlen(tx->valuestring)))) goto out;
+        }
+    }
+    if (rc || !any || !text.len) goto out;
+    msg_begin(c);
+    jw_lit(&c->w, "{\"role\":\"system\",\"content\":");
+    put_text(c, text.data, text.len);
+    jw_raw(&c->w, "}", 1);
+    rc = from_buf_rc(c->w.rc);
+out:
+    buf_free(&text);
+    return rc;
+}
+
+static int messages(xctx *c, const cJSON *system, const cJSON *msgs)
+{
+    const cJSON *m;
+    int rc = 0, mi = 0;
+    if (system && (rc = system_prompt(c, system))) return rc;
+    cJSON_ArrayForEach(m, msgs)
+    {
+        const cJSON *role, *content;
+        if (!cJSON_IsObject(m)) return FAIL(c, "messages.%d: must be an object", mi);
+        role = get(m, "role");
+        content = get(m, "content");
+        if (!role) return FAIL(c, "messages.%d.role: field required", mi);
+        if (!content) return FAIL(c, "messages.%d.content: field required", mi);
+        if (!is_str(content) && !cJSON_IsArray(content))
+            return FAIL(c, "messages.%d.content: must be a string or an array of content blocks",
+                        mi);
+        if (is_str(role) && strcmp(role->valuestring, "user") == 0)
+            rc = user_message(c, content, mi);
+        else if (is_str(role) && strcmp(role->valuestring, "assistant") == 0)
+            rc = assistant_message(c, content, mi);
+        else if (is_str(role) && strcmp(role->valuestring, "system") == 0)
+            rc = system_message(c, content, mi);
+        else
+            return FAIL(c, "messages.%d.role: must be \"user\", \"assistant\" or \"system\"", mi);
+        if (rc) return rc;
+        mi++;
+    }
+    return user_flush(c);
+}
+
+/* ---- tools ----------------------------------------------------------- */
+
+typedef struct tool_ref {
+    const char *name;
+    const cJSON *tool;
+    int idx;
+} tool_ref;
+
+static int tool_cmp(const void *a, const void *b)
+{
+    const tool_ref *x = a, *y = b;
+    int r = strcmp(x->name, y->name);
+    return r ? r : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* Validate "tools" and collect the function tools sorted by name (ties in
+ * client order), so the bytes do not depend on the order the client sent.
+ * Tools without an input_schema (Anthropic server tools such as
+ * web_search_20250305) have no OpenAI form and are skipped. *refs is
+ * malloc'd (or NULL when there are none). */
+static int tools_collect(xctx *c, const cJSON *tools, tool_ref **refs, int *n)
+{
+    const cJSON *t;
+    int i = 0, count = 0;
+    *refs = NULL;
+    *n = 0;
+    if (!tools) return 0;
+    int size = cJSON_GetArraySize(tools);
+    tool_ref *r = size ? malloc((size_t)size * sizeof *r) : NULL;
+    if (size && !r) return XLATE_ENOMEM;
+    cJSON_ArrayForEach(t, tools)
+    {
+        const cJSON *name = get(t, "name"), *type = get(t, "type");
+        const cJSON *schema = get(t, "input_schema"), *desc = get(t, "description");
+        int rc = 0;
+        if (!cJSON_IsObject(t))
+            rc = FAIL(c, "tools.%d: must be an object", i);
+        else if (!is_nonempty_str(name))
+            rc = FAIL(c, "tools.%d.name: must be a non-empty string", i);
+        else if (type && !is_str(type))
+            rc = FAIL(c, "tools.%d.type: must be a string", i);
+        else if (schema && !cJSON_IsObject(schema))
+            rc = FAIL(c, "tools.%d.input_schema: must be an object", i);
+        else if (!schema && (!type || strcmp(type->valuestring, "custom") == 0))
+            rc = FAIL(c, "tools.%d.input_schema: field required", i);
+        else if (desc && !is_str(desc))
+            rc = FAIL(c, "tools.%d.description: must be a string", i);
+        if (rc) {
+            free(r);
+            return rc;
+        }
+        if (schema) {
+            r[count].name = name->valuestring;
+            r[count].tool = t;
+            r[count].idx = i;
+            count++;
+        }
+        i++;
+    }
+    if (count) qsort(r, (size_t)count, sizeof *r, tool_cmp);
+    if (!count) {
+        free(r);
+        r = NULL;
+    }
+    *refs = r;
+    *n = count;
+    return 0;
+}
+
+static int tools_write(xctx *c, const tool_ref *refs, int n)
+{
+    size_t start = c->w.b->len;
+    jw_raw(&c->w, "[", 1);
+    for (int i = 0; i < n; i++) {
+        const cJSON *desc = get(refs[i].tool, "description");
+        char *schema = cJSON_PrintUnformatted(get(refs[i].tool, "input_schema"));
+        if (!schema) return XLATE_ENOMEM;
+        if (i) jw_raw(&c->w, ",", 1);
+        jw_lit(&c->w, "{\"type\":\"function\",\"function\":{\"name\":");
+        jw_cstr(&c->w, refs[i].name);
+        if (desc) {
+            jw_lit(&c->w, ",\"description\":");
+            jw_cstr(&c->w, desc->valuestring);
+        }
+        jw_lit(&c->w, ",\"parameters\":");
+        jw_lit(&c->w, schema);
+        jw_lit(&c->w, "}}");
+        cJSON_free(schema);
+    }
+    jw_raw(&c->w, "]", 1);
+    if (!c->w.rc) c->text_bytes += c->w.b->len - start;
+    return from_buf_rc(c->w.rc);
+}
+
+/* ---- the request ------------------------------------------------------ */
+
+/* Validate the top-level fields that are not translated message by message. */
+static int check_top(xctx *c, const cJSON *root, int need_max_tokens)
+{
+    const cJSON *v;
+    v = get(root, "model");
+    if (!v) return FAIL(c, "model: field required");
+    if (!is_nonempty_str(v)) return FAIL(c, "model: must be a non-empty string");
+    v = get(root, "max_tokens");
+    if (!v && need_max_tokens) return FAIL(c, "max_tokens: field required");
+    if (v && (!is_finite_num(v) || !is_integral(v->valuedouble) || v->valuedouble < 1))
+        return FAIL(c, "max_tokens: must be a positive integer");
+    v = get(root, "messages");
+    if (!v) return FAIL(c, "messages: field required");
+    if (!cJSON_IsArray(v) || !cJSON_GetArraySize(v))
+        return FAIL(c, "messages: must be a non-empty array");
+    v = get(root, "system");
+    if (v && !is_str(v) && !cJSON_IsArray(v))
+        return FAIL(c, "system: must be a string or an array of text blocks");
+    if ((v = get(root, "temperature")) && !is_finite_num(v))
+        return FAIL(c, "temperature: must be a number");
+    if ((v = get(root, "top_p")) && !is_finite_num(v)) return FAIL(c, "top_p: must be a number");
+    v = get(root, "top_k");
+    if (v && (!is_finite_num(v) || !is_integral(v->valuedouble) || v->valuedouble < 0))
+        return FAIL(c, "top_k: must be a non-negative integer");
+    if ((v = get(root, "stream")) && !cJSON_IsBool(v)) return FAIL(c, "stream: must be a boolean");
+    if ((v = get(root, "stop_sequences"))) {
+        const cJSON *s;
+        int i = 0;
+        if (!cJSON_IsArray(v)) return FAIL(c, "stop_sequences: must be an array of strings");
+        cJSON_ArrayForEach(s, v)
+        {
+            if (!is_str(s)) return FAIL(c, "stop_sequences.%d: must be a string", i);
+            i++;
+        }
+    }
+    /* metadata (user_id) is checked but not forwarded: it is a per-user
+     * identifier for Anthropic's abuse handling that local backends do not
+     * use, and it would only add bytes that differ between users. */
+    if ((v = get(root, "metadata"))) {
+        if (!cJSON_IsObject(v)) return FAIL(c, "metadata: must be an object");
+        const cJSON *u = get(v, "user_id");
+        if (u && !is_str(u)) return FAIL(c, "metadata.user_id: must be a string");
+    }
+    if ((v = get(root, "tools")) && !cJSON_IsArray(v)) return FAIL(c, "tools: must be an array");
+    if ((v = get(root, "tool_choice"))) {
+        if (!cJSON_IsObject(v)) return FAIL(c, "tool_choice: must be an object");
+        const cJSON *t = get(v, "type"), *dp = get(v, "disable_parallel_tool_use");
+        if (!is_str(t) || (strcmp(t->valuestring, "auto") && strcmp(t->valuestring, "any") &&
+                           strcmp(t->valuestring, "tool") && strcmp(t->valuestring, "none")))
+            return FAIL(c, "tool_choice.type: must be \"auto\", \"any\", \"tool\" or \"none\"");
+        if (strcmp(t->valuestring, "tool") == 0 && !is_nonempty_str(get(v, "name")))
+            return FAIL(c, "tool_choice.name: must be a non-empty string");
+        if (dp && !cJSON_IsBool(dp))
+            return FAIL(c, "tool_choice.disable_parallel_tool_use: must be a boolean");
+    }
+    return 0;
+}
+
+/* The upstream body: header fields in fixed order, then "messages". */
+static int write_request(xctx *c, const cJSON *root, const xlate_request_opts *opts)
+{
+    jw *w = &c->w;
+    int first = 1, ntools = 0, rc;
+    tool_ref *refs = NULL;
+    const cJSON *v, *tc = get(root, "tool_choice");
+    int stream = cJSON_IsTrue(get(root, "stream"));
+
+    if ((rc = tools_collect(c, get(root, "tools"), &refs, &ntools))) return rc;
+    jw_raw(w, "{", 1);
+    if (opts->model) {
+        jw_key(w, &first, "model");
+        jw_cstr(w, opts->model);
+    }
+    if ((v = get(root, "max_tokens"))) {
+        double mt = v->valuedouble;
+        if (opts->max_tokens_cap > 0 && mt > (double)opts->max_tokens_cap)
+            mt = (double)opts->max_tokens_cap;
+        jw_key(w, &first, "max_tokens");
+        jw_num(w, mt);
+    }
+    if ((v = get(root, "temperature"))) {
+        jw_key(w, &first, "temperature");
+        jw_num(w, v->valuedouble);
+    }
+    if ((v = get(root, "top_p"))) {
+        jw_key(w, &first, "top_p");
+        jw_num(w, v->valuedouble);
+    }
+    if ((v = get(root, "top_k"))) {
+        jw_key(w, &first, "top_k");
+        jw_num(w, v->valuedouble);
+    }
+    if ((v = get(root, "stop_sequences")) && cJSON_GetArraySize(v)) {
+        const cJSON *s;
+        int i = 0;
+        jw_key(w, &first, "stop");
+        jw_raw(w, "[", 1);
+        cJSON_ArrayForEach(s, v)
+        {
+            if (i++) jw_raw(w, ",", 1);
+            jw_cstr(w, s->valuestring);
+        }
+        jw_raw(w, "]", 1);
+    }
+    jw_key(w, &first, "stream");
+    jw_lit(w, stream ? "true" : "false");
+    if (stream) {
+        jw_key(w, &first, "stream_options");
+        jw_lit(w, "{\"include_usage\":true}");
+    }
+    if (opts->cache_prompt) {
+        jw_key(w, &first, "cache_prompt");
+        jw_lit(w, "true");
+    }
+    if (ntools && tc) {
+        const char *type = get(tc, "type")->valuestring;
+        jw_key(w, &first, "tool_choice");
+        if (strcmp(type, "auto") == 0) {
+            jw_lit(w, "\"auto\"");
+        } else if (strcmp(type, "any") == 0) {
+            jw_lit(w, "\"required\"");
+        } else if (strcmp(type, "none") == 0) {
+            jw_lit(w, "\"none\"");
+        } else {
+            jw_lit(w, "{\"type\":\"function\",\"function\":{\"name\":");
+            jw_cstr(w, get(tc, "name")->valuestring);
+            jw_lit(w, "}}");
+        }
+        if (cJSON_IsTrue(get(tc, "disable_parallel_tool_use"))) {
+            jw_key(w, &first, "parallel_tool_calls");
+            jw_lit(w, "false");
+        }
+    }
+    if (ntools) {
+        jw_key(w, &first, "tools");
+        rc = tools_write(c, refs, ntools);
+    }
+    free(refs);
+    if (rc) return rc;
+    jw_key(w, &first, "messages");
+    jw_raw(w, "[", 1);
+    if ((rc = messages(c, get(root, "system"), get(root, "messages")))) return rc;
+    jw_lit(w, "]}");
+    return from_buf_rc(w->rc);
+}
+
+/* Parse body as one JSON object; trailing bytes other than whitespace make
+ * it invalid. Returns the tree or NULL with err set. */
+static cJSON *parse_body(const char *body, size_t len, char *err, size_t errlen)
+{
+    const char *end = NULL;
+    cJSON *root = body && len ? cJSON_ParseWithLengthOpts(body, len, &end, 0) : NULL;
+    if (root && end) {
+        while (end < body + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+            end++;
+        if (end < body + len) {
+            cJSON_Delete(root);
+            root = NULL;
+        }
+    }
+    if (!root) {
+        size_t off = end && end >= body && end <= body + len ? (size_t)(end - body) : 0;
+        set_err(err, errlen, "request body is not valid JSON (near byte %zu)", off);
+        return NULL;
+    }
+    if (!cJSON_IsObject(root)) {
+        set_err(err, errlen, "request body must be a JSON object");
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* Everything both entry points share: parse, validate, translate into out,
+ * estimate. */
+static int translate(const char *body, size_t len, const xlate_request_opts *opts,
+                     int need_max_tokens, buf *out, cJSON **rootp, long *estimate, char *err,
+                     size_t errlen)
+{
+    static const xlate_request_opts no_opts = {NULL, 0, 0};
+    xctx c;
+    int rc;
+    memset(&c, 0, sizeof c);
+    c.w.b = out;
+    c.err = err;
+    c.errlen = errlen;
+    if (err && errlen) err[0] = '\0';
+    *rootp = parse_body(body, len, err, errlen);
+    if (!*rootp) return XLATE_EINVALID;
+    rc = check_top(&c, *rootp, need_max_tokens);
+    if (!rc) rc = write_request(&c, *rootp, opts ? opts : &no_opts);
+    user_reset(&c.user);
+    free(c.user.parts);
+    if (rc) return rc;
+    *estimate = (long)((c.text_bytes + 3) / 4) + MESSAGE_TOKENS * c.nmsgs + IMAGE_TOKENS * c.images;
+    if (*estimate < 1) *estimate = 1;
+    return 0;
+}
+
+/* Copy s into dst[size], cut at a UTF-8 character boundary if it is long. */
+static void copy_utf8(char *dst, size_t size, const char *s)
+{
+    size_t n = strlen(s);
+    if (n >= size) {
+        n = size - 1;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
+int xlate_request_build(const char *body, size_t len, const xlate_request_opts *opts, buf *out,
+                        xlate_request_info *info, char *err, size_t errlen)
+{
+    cJSON *root = NULL;
+    size_t start = out->len;
+    long estimate = 0;
+    int rc;
+    if (info) memset(info, 0, sizeof *info);
+    rc = translate(body, len, opts, 1, out, &root, &estimate, err, errlen);
+    if (rc) goto out;
+    if (info) {
+        const cJSON *tools = get(root, "tools");
+        info->stream = cJSON_IsTrue(get(root, "stream"));
+        copy_utf8(info->model, sizeof info->model, get(root, "model")->valuestring);
+        info->input_estimate = estimate;
+        if (tools && !(info->tools = cJSON_Duplicate(tools, 1))) rc = XLATE_ENOMEM;
+    }
+out:
+    if (rc) {
+        if (info) xlate_request_info_free(info);
+        out->len = start;
+        if (out->data) out->data[start] = '\0';
+        if (rc == XLATE_ENOMEM) set_err(err, errlen, "out of memory");
+        if (rc == XLATE_ETOOBIG) set_err(err, errlen, "translated request is too large");
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+void xlate_request_info_free(xlate_request_info *info)
+{
+    if (!info) return;
+    cJSON_Delete(info->tools);
+    memset(info, 0, sizeof *info);
+}
+
+int xlate_request_count_tokens(const char *body, size_t len, long *tokens, char *err, size_t errlen)
+{
+    cJSON *root = NULL;
+    buf scratch;
+    long estimate = 0;
+    buf_init(&scratch, 0);
+    int rc = translate(body, len, NULL, 0, &scratch, &root, &estimate, err, errlen);
+    if (!rc) *tokens = estimate;
+    if (rc == XLATE_ENOMEM) set_err(err, errlen, "out of memory");
+    if (rc == XLATE_ETOOBIG) set_err(err, errlen, "request is too large");
+    buf_free(&scratch);
+    cJSON_Delete(root);
+    return rc;
+}

@@ -1,0 +1,470 @@
+/*
+ * Tests for src/xlate_request.c.
+ *
+ * Golden cases live in tests/golden/request/ and are found by listing the
+ * directory, so adding a case needs no C change:
+ *   NAME.json       an Anthropic /v1/messages body
+ *   NAME.out.json   the exact upstream bytes expected (one line + "\n")
+ *   NAME.err        or: a substring of the expected XLATE_EINVALID message
+ *   NAME.opts.json  optional {"model":"m","max_tokens_cap":N,"cache_prompt":true}
+ *                   (default: model NULL, cap 16384, no cache_prompt)
+ * ANYCLAUDE_UPDATE_GOLDEN=1 rewrites NAME.out.json from the current output
+ * (and writes NAME.err with the full message for a failing case that has
+ * none); review the diff by eye.
+ *
+ * The C tests below assert what a golden file cannot say on its own: prefix
+ * growth between turns, pairs of inputs that must give identical bytes,
+ * determinism, info, count_tokens, bounds and failure hygiene.
+ */
+#include <dirent.h>
+#include <stdlib.h>
+
+#include "../../src/xlate_request.h"
+#include "test.h"
+
+#define DEFAULT_CAP 16384
+#define MAX_CASES 512
+
+static int update_mode(void)
+{
+    const char *u = getenv("ANYCLAUDE_UPDATE_GOLDEN");
+    return u && *u && strcmp(u, "0") != 0;
+}
+
+static void case_path(char *dst, size_t size, const char *name, const char *ext)
+{
+    snprintf(dst, size, "%s/golden/request/%s%s", test_dir(), name, ext);
+}
+
+static int write_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(data, 1, len, f);
+    int rc = fclose(f);
+    return w == len && rc == 0 ? 0 : -1;
+}
+
+/* Drop one trailing "\n" (golden files end with a newline). */
+static void chomp(char *s, size_t *len)
+{
+    while (*len && (s[*len - 1] == '\n' || s[*len - 1] == '\r'))
+        s[--*len] = '\0';
+}
+
+/* Options for a case: defaults, overridden by NAME.opts.json. model_store
+ * holds the model string. */
+static void case_opts(const char *name, xlate_request_opts *o, char *model_store, size_t size)
+{
+    char path[512];
+    o->model = NULL;
+    o->max_tokens_cap = DEFAULT_CAP;
+    o->cache_prompt = 0;
+    case_path(path, sizeof path, name, ".opts.json");
+    char *text = test_read_file(path, NULL);
+    if (!text) return;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    CHECK(j != NULL);
+    if (!j) return;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
+    const cJSON *cap = cJSON_GetObjectItemCaseSensitive(j, "max_tokens_cap");
+    const cJSON *cp = cJSON_GetObjectItemCaseSensitive(j, "cache_prompt");
+    if (cJSON_IsString(m)) {
+        snprintf(model_store, size, "%s", m->valuestring);
+        o->model = model_store;
+    }
+    if (cJSON_IsNumber(cap)) o->max_tokens_cap = (long)cap->valuedouble;
+    o->cache_prompt = cJSON_IsTrue(cp);
+    cJSON_Delete(j);
+}
+
+/* Build golden case NAME into out (with its options). Returns the build's
+ * return code, or -100 when the input cannot be read. */
+static int build_case(const char *name, buf *out, xlate_request_info *info, char *err,
+                      size_t errlen)
+{
+    char path[512], model[256];
+    xlate_request_opts o;
+    xlate_request_info scratch;
+    size_t len;
+    case_path(path, sizeof path, name, ".json");
+    char *body = test_read_file(path, &len);
+    if (!body) {
+        fprintf(stderr, "  cannot read %s\n", path);
+        return -100;
+    }
+    case_opts(name, &o, model, sizeof model);
+    int rc = xlate_request_build(body, len, &o, out, info ? info : &scratch, err, errlen);
+    if (!info && rc == 0) xlate_request_info_free(&scratch);
+    free(body);
+    return rc;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One golden case: check (or, in update mode, rewrite) its expectation, and
+ * that a second build gives the same bytes. */
+static void run_case(const char *name)
+{
+    char path[512], err[512], err2[512];
+    buf out, again;
+    xlate_request_info info;
+    buf_init(&out, 0);
+    buf_init(&again, 0);
+    int rc = build_case(name, &out, &info, err, sizeof err);
+    int rc2 = build_case(name, &again, NULL, err2, sizeof err2);
+    int before = test_failed_checks;
+
+    CHECK(rc == rc2);
+    CHECK(out.len == again.len && (!out.len || memcmp(out.data, again.data, out.len) == 0));
+    if (rc == 0) {
+        CHECK(info.input_estimate >= 1);
+        CHECK(info.model[0] != '\0');
+        xlate_request_info_free(&info);
+        case_path(path, sizeof path, name, ".out.json");
+        if (update_mode()) {
+            CHECK(buf_append(&out, "\n", 1) == 0);
+            CHECK(write_file(path, out.data, out.len) == 0);
+            goto out;
+        }
+        size_t len;
+        char *want = test_read_file(path, &len);
+        if (!want) {
+            fprintf(stderr, "  %s: missing %s (or %s.err); got:\n%s\n", name, path, name, out.data);
+            test_failed_checks++;
+            goto out;
+        }
+        chomp(want, &len);
+        if (len != out.len || memcmp(want, out.data, len) != 0) {
+            fprintf(stderr, "  %s: output differs\n    got:  %s\n    want: %s\n", name, out.data,
+                    want);
+            test_failed_checks++;
+        }
+        free(want);
+    } else {
+        CHECK_STR(err, err2);
+        case_path(path, sizeof path, name, ".err");
+        size_t len;
+        char *want = test_read_file(path, &len);
+        if (!want && update_mode()) {
+            /* a new error case: record the whole message (existing .err
+             * files hold hand-picked substrings and are kept) */
+            char line[520];
+            int n = snprintf(line, sizeof line, "%s\n", err);
+            CHECK(write_file(path, line, (size_t)n) == 0);
+            goto out;
+        }
+        if (!want) {
+            fprintf(stderr, "  %s: rc %d: %s (no %s)\n", name, rc, err, path);
+            test_failed_checks++;
+            goto out;
+        }
+        chomp(want, &len);
+        if (rc != XLATE_EINVALID || !strstr(err, want)) {
+            fprintf(stderr, "  %s: rc %d, error \"%s\" does not contain \"%s\"\n", name, rc, err,
+                    want);
+            test_failed_checks++;
+        }
+        CHECK(out.len == 0);
+        free(want);
+    }
+out:
+    if (test_failed_checks != before) fprintf(stderr, "  (golden case %s)\n", name);
+    buf_free(&out);
+    buf_free(&again);
+}
+
+TEST(xlate_request_golden)
+{
+    char dir[512], *names[MAX_CASES];
+    int n = 0;
+    snprintf(dir, sizeof dir, "%s/golden/request", test_dir());
+    DIR *d = opendir(dir);
+    REQUIRE(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) && n < MAX_CASES) {
+        const char *f = e->d_name;
+        if (f[0] == '.' || !ends_with(f, ".json") || ends_with(f, ".out.json") ||
+            ends_with(f, ".opts.json"))
+            continue;
+        size_t len = strlen(f) - strlen(".json");
+        names[n] = malloc(len + 1);
+        REQUIRE(names[n] != NULL);
+        memcpy(names[n], f, len);
+        names[n][len] = '\0';
+        n++;
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof names[0], cmp_names);
+    CHECK(n >= 40);
+    for (int i = 0; i < n; i++) {
+        run_case(names[i]);
+        free(names[i]);
+    }
+}
+
+/* Build two golden cases and require byte-identical success output. */
+static void check_same(const char *a, const char *b)
+{
+    char err[512];
+    buf x, y;
+    buf_init(&x, 0);
+    buf_init(&y, 0);
+    CHECK(build_case(a, &x, NULL, err, sizeof err) == 0);
+    CHECK(build_case(b, &y, NULL, err, sizeof err) == 0);
+    CHECK(x.len > 0);
+    if (x.len != y.len || memcmp(x.data, y.data, x.len) != 0) {
+        fprintf(stderr, "  %s and %s differ:\n    %s\n    %s\n", a, b, x.data, y.data);
+        test_failed_checks++;
+    }
+    buf_free(&x);
+    buf_free(&y);
+}
+
+/* Turn 1's bytes minus the closing "]}" must be a byte prefix of turn 2's:
+ * that is what lets a backend's prefix cache serve turn 2. */
+TEST(xlate_request_turn_prefix)
+{
+    char err[512];
+    buf t1, t2, t3;
+    buf_init(&t1, 0);
+    buf_init(&t2, 0);
+    buf_init(&t3, 0);
+    CHECK(build_case("claude_code_turn1", &t1, NULL, err, sizeof err) == 0);
+    CHECK(build_case("claude_code_turn2", &t2, NULL, err, sizeof err) == 0);
+    CHECK(build_case("claude_code_turn3", &t3, NULL, err, sizeof err) == 0);
+    REQUIRE(t1.len > 2 && t2.len > t1.len && t3.len > t2.len);
+    CHECK(memcmp(t1.data + t1.len - 2, "]}", 2) == 0);
+    CHECK(memcmp(t1.data, t2.data, t1.len - 2) == 0);
+    CHECK(t2.data[t1.len - 2] == ',');
+    CHECK(memcmp(t2.data, t3.data, t2.len - 2) == 0);
+    CHECK(t3.data[t2.len - 2] == ',');
+    /* the billing header is gone, whatever its value */
+    CHECK(strstr(t1.data, "billing") == NULL);
+    CHECK(strstr(t2.data, "cc_version") == NULL);
+    buf_free(&t1);
+    buf_free(&t2);
+    buf_free(&t3);
+}
+
+TEST(xlate_request_equivalent_inputs)
+{
+    check_same("system_blocks", "system_string");
+    check_same("billing_a", "billing_b");
+    check_same("msg_system_blocks", "msg_system_string");
+    check_same("text_string", "text_one_block");
+    check_same("tools_order_a", "tools_order_b");
+}
+
+static int build_str(const char *body, const xlate_request_opts *o, buf *out,
+                     xlate_request_info *info, char *err, size_t errlen)
+{
+    return xlate_request_build(body, strlen(body), o, out, info, err, errlen);
+}
+
+TEST(xlate_request_info_and_numbers)
+{
+    static const char body[] =
+        "{\"model\":\"claude-x\",\"max_tokens\":1000,\"temperature\":0.7,\"top_p\":0.95,"
+        "\"top_k\":40,\"stream\":true,\"tools\":[{\"name\":\"b\",\"input_schema\":{}},"
+        "{\"name\":\"a\",\"input_schema\":{\"type\":\"object\"}}],"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"hello world\"}]}";
+    xlate_request_opts o = {NULL, 0, 0};
+    xlate_request_info info;
+    char err[256];
+    buf out;
+    buf_init(&out, 0);
+    REQUIRE(build_str(body, &o, &out, &info, err, sizeof err) == 0);
+    CHECK(strstr(out.data, "\"max_tokens\":1000,\"temperature\":0.7,\"top_p\":0.95,\"top_k\":40,"));
+    CHECK(strstr(out.data, "\"stream\":true,\"stream_options\":{\"include_usage\":true}"));
+    CHECK(info.stream == 1);
+    CHECK_STR(info.model, "claude-x");
+    CHECK(info.input_estimate >= 1 && info.input_estimate < 100);
+    REQUIRE(cJSON_IsArray(info.tools));
+    CHECK(cJSON_GetArraySize(info.tools) == 2);
+    /* info keeps the client's order; the upstream body sorts */
+    CHECK_STR(cJSON_GetArrayItem(info.tools, 0)->child->valuestring, "b");
+    CHECK(strstr(out.data, "\"name\":\"a\"") < strstr(out.data, "\"name\":\"b\""));
+    xlate_request_info_free(&info);
+    CHECK(info.tools == NULL);
+    xlate_request_info_free(NULL);
+    buf_free(&out);
+}
+
+TEST(xlate_request_model_truncated)
+{
+    /* 300 bytes of 3-byte characters: cut at a character boundary */
+    char body[1200], model[400];
+    size_t n = 0;
+    for (int i = 0; i < 100; i++) {
+        memcpy(model + n, "\xe2\x82\xac", 3);
+        n += 3;
+    }
+    model[n] = '\0';
+    snprintf(
+        body, sizeof body,
+        "{\"model\":\"%s\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+        model);
+    xlate_request_info info;
+    char err[256];
+    buf out;
+    buf_init(&out, 0);
+    REQUIRE(build_str(body, NULL, &out, &info, err, sizeof err) == 0);
+    CHECK(strlen(info.model) == 255);
+    CHECK(memcmp(info.model, model, 255) == 0);
+    CHECK(info.stream == 0 && info.tools == NULL);
+    CHECK(strstr(out.data, "\"model\"") == NULL); /* opts NULL: no model upstream */
+    CHECK(strstr(out.data, "\"max_tokens\":5,\"stream\":false,\"messages\""));
+    xlate_request_info_free(&info);
+    buf_free(&out);
+}
+
+TEST(xlate_request_append_and_failure_hygiene)
+{
+    static const char good[] =
+        "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    static const char bad[] =
+        "{\"model\":\"m\",\"max_tokens\":5,\"tools\":[{\"name\":\"t\","
+        "\"input_schema\":{}}],\"messages\":[{\"role\":\"user\","
+        "\"content\":[{\"type\":\"text\",\"text\":\"x\"},{\"type\":\"foo\"}]}]}";
+    xlate_request_info info;
+    char err[256];
+    buf out;
+    buf_init(&out, 0);
+    CHECK(buf_appends(&out, "PRE") == 0);
+    CHECK(build_str(bad, NULL, &out, &info, err, sizeof err) == XLATE_EINVALID);
+    CHECK_STR(err, "messages.0.content.1.type: unknown content block type \"foo\"");
+    CHECK_STR(out.data, "PRE");
+    CHECK(info.tools == NULL && info.model[0] == '\0' && info.input_estimate == 0);
+    CHECK(build_str(good, NULL, &out, &info, err, sizeof err) == 0);
+    CHECK(strncmp(out.data, "PRE{", 4) == 0);
+    xlate_request_info_free(&info);
+    buf_free(&out);
+
+    /* a bounded buffer: too small → XLATE_ETOOBIG and nothing left behind */
+    buf small;
+    buf_init(&small, 40);
+    CHECK(build_str(good, NULL, &small, &info, err, sizeof err) == XLATE_ETOOBIG);
+    CHECK(small.len == 0);
+    buf_free(&small);
+
+    /* err may be NULL */
+    buf_init(&out, 0);
+    CHECK(build_str("nope", NULL, &out, &info, NULL, 0) == XLATE_EINVALID);
+    buf_free(&out);
+}
+
+TEST(xlate_request_body_bounds)
+{
+    /* len is honoured: bytes past it are not read; trailing junk inside it is
+     * an error */
+    static const char body[] = "{\"model\":\"m\",\"max_tokens\":5,"
+                               "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}GARBAGE";
+    size_t json_len = strlen(body) - strlen("GARBAGE");
+    xlate_request_info info;
+    char err[256];
+    buf out;
+    buf_init(&out, 0);
+    CHECK(xlate_request_build(body, json_len, NULL, &out, &info, err, sizeof err) == 0);
+    xlate_request_info_free(&info);
+    buf_reset(&out);
+    CHECK(xlate_request_build(body, strlen(body), NULL, &out, &info, err, sizeof err) ==
+          XLATE_EINVALID);
+    CHECK(strstr(err, "request body is not valid JSON (near byte") != NULL);
+    CHECK(xlate_request_build(body, 0, NULL, &out, &info, err, sizeof err) == XLATE_EINVALID);
+    CHECK(strstr(err, "not valid JSON") != NULL);
+    CHECK(xlate_request_build("{\"model\":", 9, NULL, &out, &info, err, sizeof err) ==
+          XLATE_EINVALID);
+    CHECK(strstr(err, "near byte 9") != NULL || strstr(err, "near byte 8") != NULL);
+    buf_free(&out);
+}
+
+TEST(xlate_request_count_tokens)
+{
+    static const char body[] =
+        "{\"model\":\"m\",\"system\":\"You are terse.\",\"messages\":[{\"role\":\"user\","
+        "\"content\":\"count these tokens please\"}],\"tools\":[{\"name\":\"t\","
+        "\"input_schema\":{\"type\":\"object\"}}]}";
+    static const char with_max[] =
+        "{\"model\":\"m\",\"max_tokens\":9,\"system\":\"You are terse.\",\"messages\":[{\"role\":"
+        "\"user\",\"content\":\"count these tokens please\"}],\"tools\":[{\"name\":\"t\","
+        "\"input_schema\":{\"type\":\"object\"}}]}";
+    long tokens = 0;
+    char err[256];
+    xlate_request_info info;
+    buf out;
+    buf_init(&out, 0);
+    CHECK(xlate_request_count_tokens(body, strlen(body), &tokens, err, sizeof err) == 0);
+    CHECK(tokens >= 1);
+    REQUIRE(build_str(with_max, NULL, &out, &info, err, sizeof err) == 0);
+    CHECK(info.input_estimate == tokens);
+    xlate_request_info_free(&info);
+    /* the same validation, except max_tokens */
+    CHECK(build_str(body, NULL, &out, &info, err, sizeof err) == XLATE_EINVALID);
+    CHECK_STR(err, "max_tokens: field required");
+    static const char bad[] =
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"robot\",\"content\":\"x\"}]}";
+    CHECK(xlate_request_count_tokens(bad, strlen(bad), &tokens, err, sizeof err) == XLATE_EINVALID);
+    CHECK(strstr(err, "messages.0.role") != NULL);
+    CHECK(xlate_request_count_tokens("{", 1, &tokens, err, sizeof err) == XLATE_EINVALID);
+    buf_free(&out);
+}
+
+/* The estimate grows with text and stays near bytes/4. */
+TEST(xlate_request_estimate_scale)
+{
+    size_t n = 40000;
+    char *body = malloc(n + 200);
+    REQUIRE(body != NULL);
+    size_t off = (size_t)snprintf(body, 200,
+                                  "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
+                                  "\"user\",\"content\":\"");
+    for (size_t i = 0; i < n; i++)
+        body[off++] = "abcd efgh "[i % 10];
+    memcpy(body + off, "\"}]}", 5);
+    xlate_request_info info;
+    char err[256];
+    buf out;
+    buf_init(&out, 0);
+    CHECK(build_str(body, NULL, &out, &info, err, sizeof err) == 0);
+    CHECK(info.input_estimate >= 9900 && info.input_estimate <= 10100);
+    xlate_request_info_free(&info);
+    buf_free(&out);
+    free(body);
+}
+
+/* Every prefix of a real-shaped body is either a valid request or a clean
+ * XLATE_EINVALID, with nothing left in out (run under ASan by make asan). */
+TEST(xlate_request_truncated_bodies)
+{
+    char path[512], err[512];
+    size_t len;
+    case_path(path, sizeof path, "claude_code_turn2", ".json");
+    char *body = test_read_file(path, &len);
+    REQUIRE(body != NULL);
+    buf out;
+    buf_init(&out, 0);
+    for (size_t n = 0; n < len; n++) {
+        xlate_request_info info;
+        int rc = xlate_request_build(body, n, NULL, &out, &info, err, sizeof err);
+        if (rc == 0) {
+            xlate_request_info_free(&info);
+            buf_reset(&out);
+            continue;
+        }
+        CHECK(rc == XLATE_EINVALID);
+        CHECK(out.len == 0);
+    }
+    buf_free(&out);
+    free(body);
+}
