@@ -1,0 +1,1163 @@
+/*
+ * xlate_stream: OpenAI Chat Completions → Anthropic Messages, streaming and
+ * whole (see xlate_stream.h; the state machine is described in
+ * docs/xlate_stream.md). Sits between `upstream` (raw bytes in) and `server`
+ * (Anthropic SSE bytes out); it owns an sse_parser and is pure: no sockets,
+ * no clocks, no globals.
+ *
+ * All model text on its way to a text block passes through
+ * emit_content_text()/flush_content_text(): that is the seam where
+ * toolcall_text (tool calls written as text) will plug in.
+ */
+#include "xlate_stream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "anthropic.h"
+#include "sse.h"
+
+#define XS_DEFAULT_MAX_LINE ((size_t)16 << 20)
+#define XS_DEFAULT_MAX_TOOL_ARGS ((size_t)4 << 20)
+#define XS_MAX_TOOL_CALLS 1024
+#define XS_MAX_ERROR_MSG 1024 /* bytes of a backend's text quoted in an error */
+
+#define XS_EFAILED (-20) /* an error event was appended; the stream is over */
+#define XS_EOVER (-21)   /* called again after the stream failed */
+#define XS_EBODY (-22)   /* xlate_response_build: not a usable chat completion */
+
+enum block_kind { BLOCK_NONE, BLOCK_TEXT, BLOCK_THINKING, BLOCK_TOOL };
+enum call_state { CALL_PENDING, CALL_OPEN, CALL_CLOSED };
+
+/* One upstream tool call, from its first fragment to its block's stop. */
+typedef struct tool_call {
+    long up_index; /* upstream "index" when has_index */
+    int has_index;
+    char *up_id;    /* the backend's id, or NULL */
+    char *name;     /* NULL until known */
+    char *id;       /* the id shown to the client, set when the block opens */
+    buf pending;    /* arguments that arrived before the name */
+    size_t emitted; /* argument bytes sent as input_json_delta */
+    enum call_state state;
+} tool_call;
+
+/* Token counts as the backend reported them; -1 where unknown. */
+typedef struct usage_info {
+    long prompt, completion, cached;
+    long t_prompt_n, t_cache_n, t_predicted_n; /* llama.cpp "timings" */
+} usage_info;
+
+struct xlate_stream {
+    char *model;
+    char *msg_id;
+    char *signature; /* for thinking blocks */
+    long estimate;
+    const cJSON *tools; /* borrowed; for toolcall_text later */
+    size_t max_line;
+    size_t max_tool_args;
+    sse_parser sse;
+    buf *out; /* the caller's output during feed/end */
+
+    int begun;        /* message_start appended */
+    int finished;     /* finish_reason or [DONE] seen */
+    int message_done; /* message_stop appended */
+    int failed;       /* error event appended */
+    int at_end;       /* upstream closed: the last event may be cut short */
+
+    int next_index; /* next Anthropic block index */
+    enum block_kind open_kind;
+    int open_index;
+    size_t open_call; /* calls[] index when open_kind == BLOCK_TOOL */
+
+    tool_call *calls;
+    size_t ncalls, capcalls;
+    int any_tool_use;
+
+    const char *finish_mapped; /* stop_reason from finish_reason, or NULL */
+    char *stop_sequence;       /* matched stop string, or NULL */
+    usage_info usage;
+    long content_deltas; /* upstream content pieces seen */
+    int first_content;
+};
+
+/* ---- small helpers shared by both paths ---- */
+
+static char *xs_strndup(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (!p) return NULL;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+static char *xs_strdup(const char *s)
+{
+    return xs_strndup(s, strlen(s));
+}
+
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Parse exactly [s, s+n) as JSON (trailing whitespace allowed). */
+static cJSON *parse_json(const char *s, size_t n)
+{
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+    if (!j) return NULL;
+    for (const char *p = end; p && p < s + n; p++) {
+        if (!is_ws(*p)) {
+            cJSON_Delete(j);
+            return NULL;
+        }
+    }
+    return j;
+}
+
+/* A non-empty string member, or NULL. */
+static const char *get_str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) && v->valuestring && v->valuestring[0] ? v->valuestring : NULL;
+}
+
+static long get_long(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0) return -1;
+    return v->valuedouble > 1e15 ? (long)1e15 : (long)v->valuedouble;
+}
+
+/* The choice with "index" 0 (or the first one). */
+static const cJSON *first_choice(const cJSON *root)
+{
+    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+    const cJSON *c;
+    if (!cJSON_IsArray(choices)) return NULL;
+    cJSON_ArrayForEach(c, choices)
+    {
+        long ix = get_long(c, "index");
+        if (cJSON_IsObject(c) && (ix == 0 || ix == -1)) return c;
+    }
+    return NULL;
+}
+
+static void usage_init(usage_info *u)
+{
+    u->prompt = u->completion = u->cached = -1;
+    u->t_prompt_n = u->t_cache_n = u->t_predicted_n = -1;
+}
+
+/* Pick up "usage" and llama.cpp's "timings" from a chunk or a body. */
+static void usage_read(usage_info *u, const cJSON *root)
+{
+    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+    if (cJSON_IsObject(usage)) {
+        long v;
+        if ((v = get_long(usage, "prompt_tokens")) >= 0) u->prompt = v;
+        if ((v = get_long(usage, "completion_tokens")) >= 0) u->completion = v;
+        const cJSON *det = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
+        if (cJSON_IsObject(det) && (v = get_long(det, "cached_tokens")) >= 0) u->cached = v;
+    }
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "timings");
+    if (cJSON_IsObject(t)) {
+        long v;
+        if ((v = get_long(t, "prompt_n")) >= 0) u->t_prompt_n = v;
+        if ((v = get_long(t, "cache_n")) >= 0) u->t_cache_n = v;
+        if ((v = get_long(t, "predicted_n")) >= 0) u->t_predicted_n = v;
+    }
+}
+
+/* Anthropic semantics: input = prompt - cached, cache_read = cached. */
+static void usage_final(const usage_info *u, long estimate, long counted, long *in, long *cached,
+                        long *outp)
+{
+    long c = u->cached >= 0 ? u->cached : (u->t_cache_n >= 0 ? u->t_cache_n : 0);
+    long prompt = u->prompt > 0 ? u->prompt : -1;
+    if (prompt < 0 && u->t_prompt_n >= 0)
+        prompt = u->t_prompt_n + (u->t_cache_n > 0 ? u->t_cache_n : 0);
+    if (prompt > 0) {
+        *in = prompt > c ? prompt - c : 0;
+        *cached = c < prompt ? c : prompt;
+    } else {
+        *in = estimate;
+        *cached = 0;
+    }
+    if (u->completion > 0)
+        *outp = u->completion;
+    else if (u->t_predicted_n > 0)
+        *outp = u->t_predicted_n;
+    else
+        *outp = counted;
+}
+
+static const char *map_finish(const char *fr)
+{
+    if (!fr) return NULL;
+    if (strcmp(fr, "length") == 0) return "max_tokens";
+    if (strcmp(fr, "tool_calls") == 0 || strcmp(fr, "function_call") == 0) return "tool_use";
+    return "end_turn"; /* stop, content_filter, eos, anything else */
+}
+
+/* Tool use beats everything; a matched stop string beats a plain stop. The
+ * content decides about tools: "tool_calls" with no tool_use block (its
+ * call was unusable and shown as text) ends the turn instead. */
+static const char *final_stop_reason(const char *mapped, int any_tool, const char *stop_seq)
+{
+    if (any_tool) return "tool_use";
+    if (mapped && strcmp(mapped, "tool_use") == 0) return "end_turn";
+    if (stop_seq && (!mapped || strcmp(mapped, "end_turn") == 0)) return "stop_sequence";
+    return mapped ? mapped : "end_turn";
+}
+
+/* vLLM: choice.stop_reason as a string; llama.cpp: "stopping_word". */
+static const char *find_stop_string(const cJSON *root, const cJSON *choice)
+{
+    const char *s = get_str(choice, "stop_reason");
+    if (!s) s = get_str(choice, "stopping_word");
+    if (!s) s = get_str(root, "stopping_word");
+    return s;
+}
+
+static char *make_signature(const char *msg_id)
+{
+    buf b;
+    buf_init(&b, 0);
+    if (buf_appendf(&b, "anyclaude-sig-%s", msg_id)) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_detach(&b, NULL);
+}
+
+/* "toolu_" + msg_id without its "msg_" prefix + "_" + ordinal. */
+static char *make_tool_id(const char *msg_id, size_t ordinal)
+{
+    buf b;
+    const char *suffix = strncmp(msg_id, "msg_", 4) == 0 ? msg_id + 4 : msg_id;
+    buf_init(&b, 0);
+    if (buf_appendf(&b, "toolu_%s_%zu", suffix, ordinal)) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_detach(&b, NULL);
+}
+
+/* The readable message of an error payload ({"error":{...}}, {"error":"..."},
+ * or a bare {"message":...}) into msg; sets *overloaded from its words. */
+static void error_message(const cJSON *j, const char *raw, size_t rawlen, char *msg, size_t msglen,
+                          int *overloaded)
+{
+    const char *m = NULL, *type = NULL;
+    const cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
+    if (cJSON_IsObject(e)) {
+        m = get_str(e, "message");
+        type = get_str(e, "type");
+        if (!type) type = get_str(e, "code");
+    } else if (cJSON_IsString(e)) {
+        m = e->valuestring;
+    }
+    if (!m && j) m = get_str(j, "message");
+    if (!m && j) m = get_str(j, "detail");
+    if (m) {
+        snprintf(msg, msglen, "%s", m);
+    } else {
+        size_t k = 0;
+        for (size_t i = 0; i < rawlen && k + 1 < msglen; i++) {
+            unsigned char c = (unsigned char)raw[i];
+            msg[k++] = c < 0x20 ? ' ' : (char)c;
+        }
+        msg[k] = '\0';
+        if (k == 0) snprintf(msg, msglen, "backend reported an error");
+    }
+    *overloaded = 0;
+    const char *words[] = {"overload", "unavailable", "busy"};
+    for (size_t w = 0; w < sizeof words / sizeof words[0]; w++) {
+        for (int pass = 0; pass < 2; pass++) {
+            const char *s = pass ? type : msg;
+            if (!s) continue;
+            size_t wl = strlen(words[w]);
+            for (; *s; s++)
+                if (strncasecmp(s, words[w], wl) == 0) *overloaded = 1;
+        }
+    }
+}
+
+/* ---- a tiny JSON writer over buf with a sticky error ---- */
+
+typedef struct jw {
+    buf *b;
+    size_t mark;
+    int rc;
+} jw;
+
+static void jw_start(jw *w, buf *b, const char *event)
+{
+    w->b = b;
+    w->mark = b->len;
+    w->rc = buf_appendf(b, "event: %s\ndata: ", event);
+}
+
+static void jw_raw(jw *w, const char *s)
+{
+    if (!w->rc) w->rc = buf_appends(w->b, s);
+}
+
+static void jw_long(jw *w, long v)
+{
+    if (!w->rc) w->rc = buf_appendf(w->b, "%ld", v);
+}
+
+/* A JSON string literal; bytes >= 0x80 pass through as they came. */
+static void jw_str(jw *w, const char *s, size_t n)
+{
+    size_t run = 0;
+    if (!w->rc) w->rc = buf_append(w->b, "\"", 1);
+    for (size_t i = 0; i < n && !w->rc; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char tmp[8];
+        if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
+        else if (c == '\n')
+            esc = "\\n";
+        else if (c == '\r')
+            esc = "\\r";
+        else if (c == '\t')
+            esc = "\\t";
+        else if (c == '\b')
+            esc = "\\b";
+        else if (c == '\f')
+            esc = "\\f";
+        else if (c < 0x20) {
+            snprintf(tmp, sizeof tmp, "\\u%04x", c);
+            esc = tmp;
+        }
+        if (!esc) continue;
+        if (i > run) w->rc = buf_append(w->b, s + run, i - run);
+        if (!w->rc) w->rc = buf_appends(w->b, esc);
+        run = i + 1;
+    }
+    if (!w->rc && n > run) w->rc = buf_append(w->b, s + run, n - run);
+    if (!w->rc) w->rc = buf_append(w->b, "\"", 1);
+}
+
+static void jw_cstr(jw *w, const char *s)
+{
+    if (s)
+        jw_str(w, s, strlen(s));
+    else
+        jw_raw(w, "null");
+}
+
+/* Finish the event; on failure take back everything it appended. */
+static int jw_end(jw *w)
+{
+    jw_raw(w, "\n\n");
+    if (w->rc) {
+        w->b->len = w->mark;
+        if (w->b->data) w->b->data[w->mark] = '\0';
+    }
+    return w->rc;
+}
+
+/* ---- stream: events ---- */
+
+static int fail(xlate_stream *xs, const char *type, const char *msg)
+{
+    int rc = anthropic_error_event(xs->out, type, msg);
+    xs->failed = 1;
+    return rc ? rc : XS_EFAILED;
+}
+
+static int emit_delta(xlate_stream *xs, const char *dtype, const char *field, const char *s,
+                      size_t n)
+{
+    jw w;
+    jw_start(&w, xs->out, "content_block_delta");
+    jw_raw(&w, "{\"type\":\"content_block_delta\",\"index\":");
+    jw_long(&w, xs->open_index);
+    jw_raw(&w, ",\"delta\":{\"type\":\"");
+    jw_raw(&w, dtype);
+    jw_raw(&w, "\",\"");
+    jw_raw(&w, field);
+    jw_raw(&w, "\":");
+    jw_str(&w, s, n);
+    jw_raw(&w, "}}");
+    return jw_end(&w);
+}
+
+/* Close the open block: thinking gets its signature first, a tool call
+ * that never sent arguments gets "{}" so the client's JSON is valid. */
+static int close_block(xlate_stream *xs)
+{
+    int rc = 0;
+    if (xs->open_kind == BLOCK_NONE) return 0;
+    if (xs->open_kind == BLOCK_THINKING) {
+        rc = emit_delta(xs, "signature_delta", "signature", xs->signature, strlen(xs->signature));
+    } else if (xs->open_kind == BLOCK_TOOL) {
+        tool_call *c = &xs->calls[xs->open_call];
+        if (c->emitted == 0) rc = emit_delta(xs, "input_json_delta", "partial_json", "{}", 2);
+        c->state = CALL_CLOSED;
+    }
+    if (rc) return rc;
+    jw w;
+    jw_start(&w, xs->out, "content_block_stop");
+    jw_raw(&w, "{\"type\":\"content_block_stop\",\"index\":");
+    jw_long(&w, xs->open_index);
+    jw_raw(&w, "}");
+    rc = jw_end(&w);
+    if (rc) return rc;
+    xs->open_kind = BLOCK_NONE;
+    return 0;
+}
+
+/* Close whatever is open and start a block of `kind` (c: the tool call). */
+static int open_block(xlate_stream *xs, enum block_kind kind, tool_call *c)
+{
+    int rc = close_block(xs);
+    if (rc) return rc;
+    jw w;
+    jw_start(&w, xs->out, "content_block_start");
+    jw_raw(&w, "{\"type\":\"content_block_start\",\"index\":");
+    jw_long(&w, xs->next_index);
+    jw_raw(&w, ",\"content_block\":");
+    if (kind == BLOCK_TEXT) {
+        jw_raw(&w, "{\"type\":\"text\",\"text\":\"\"}}");
+    } else if (kind == BLOCK_THINKING) {
+        jw_raw(&w, "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}");
+    } else {
+        jw_raw(&w, "{\"type\":\"tool_use\",\"id\":");
+        jw_cstr(&w, c->id);
+        jw_raw(&w, ",\"name\":");
+        jw_cstr(&w, c->name);
+        jw_raw(&w, ",\"input\":{}}}");
+    }
+    rc = jw_end(&w);
+    if (rc) return rc;
+    xs->open_kind = kind;
+    xs->open_index = xs->next_index++;
+    if (c) xs->open_call = (size_t)(c - xs->calls);
+    return 0;
+}
+
+static int text_delta(xlate_stream *xs, const char *s, size_t n)
+{
+    int rc;
+    if (n == 0) return 0;
+    if (xs->open_kind != BLOCK_TEXT && (rc = open_block(xs, BLOCK_TEXT, NULL))) return rc;
+    xs->first_content = 1;
+    return emit_delta(xs, "text_delta", "text", s, n);
+}
+
+static int thinking_delta(xlate_stream *xs, const char *s, size_t n)
+{
+    int rc;
+    if (n == 0) return 0;
+    if (xs->open_kind != BLOCK_THINKING && (rc = open_block(xs, BLOCK_THINKING, NULL))) return rc;
+    xs->first_content = 1;
+    return emit_delta(xs, "thinking_delta", "thinking", s, n);
+}
+
+/* The seam for toolcall_text: every piece of model text meant for a text
+ * block comes through here. Today it goes straight to a text block. */
+static int emit_content_text(xlate_stream *xs, const char *s, size_t n)
+{
+    return text_delta(xs, s, n);
+}
+
+/* The seam's end: text held back by a future toolcall_text is flushed here
+ * before the message ends. Nothing is held back today. */
+static int flush_content_text(xlate_stream *xs)
+{
+    (void)xs;
+    return 0;
+}
+
+/* ---- stream: tool calls ---- */
+
+static int call_differs(const tool_call *c, const char *id, const char *name)
+{
+    return (id && c->up_id && strcmp(id, c->up_id) != 0) ||
+           (name && c->name && strcmp(name, c->name) != 0);
+}
+
+/* The call a tool_calls[] element continues, or a new one. *rc is set
+ * (after an error event where that applies) when it returns NULL. */
+static tool_call *find_call(xlate_stream *xs, int has_index, long idx, const char *id,
+                            const char *name, int *rc)
+{
+    tool_call *f = NULL;
+    if (has_index) {
+        for (size_t i = xs->ncalls; i-- > 0;) {
+            if (xs->calls[i].has_index && xs->calls[i].up_index == idx) {
+                f = &xs->calls[i];
+                break;
+            }
+        }
+    } else if (xs->ncalls) {
+        f = &xs->calls[xs->ncalls - 1];
+    }
+    if (f && !call_differs(f, id, name)) return f;
+
+    if (xs->ncalls >= XS_MAX_TOOL_CALLS) {
+        *rc = fail(xs, "api_error", "backend sent more tool calls than the gateway accepts");
+        return NULL;
+    }
+    if (xs->ncalls == xs->capcalls) {
+        size_t cap = xs->capcalls ? xs->capcalls * 2 : 4;
+        tool_call *p = realloc(xs->calls, cap * sizeof *p);
+        if (!p) {
+            *rc = BUF_ENOMEM;
+            return NULL;
+        }
+        xs->calls = p;
+        xs->capcalls = cap;
+    }
+    f = &xs->calls[xs->ncalls++];
+    memset(f, 0, sizeof *f);
+    f->has_index = has_index;
+    f->up_index = idx;
+    f->state = CALL_PENDING;
+    buf_init(&f->pending, xs->max_tool_args);
+    return f;
+}
+
+/* Is `id` already shown to the client for another call? */
+static int id_taken(const xlate_stream *xs, const char *id)
+{
+    for (size_t i = 0; i < xs->ncalls; i++)
+        if (xs->calls[i].id && strcmp(xs->calls[i].id, id) == 0) return 1;
+    return 0;
+}
+
+static int open_tool(xlate_stream *xs, tool_call *c)
+{
+    size_t ordinal = (size_t)(c - xs->calls);
+    int rc;
+    if (c->up_id && !id_taken(xs, c->up_id))
+        c->id = xs_strdup(c->up_id);
+    else
+        c->id = make_tool_id(xs->msg_id, ordinal);
+    if (!c->id) return BUF_ENOMEM;
+    c = &xs->calls[ordinal];
+    if ((rc = open_block(xs, BLOCK_TOOL, c))) return rc;
+    c->state = CALL_OPEN;
+    xs->any_tool_use = 1;
+    if (c->pending.len) {
+        rc = emit_delta(xs, "input_json_delta", "partial_json", c->pending.data, c->pending.len);
+        if (rc) return rc;
+        c->emitted += c->pending.len;
+        xs->first_content = 1;
+    }
+    buf_free(&c->pending);
+    return 0;
+}
+
+/* One element of delta.tool_calls (or a legacy delta.function_call, which
+ * is its own "function" object and carries no index or id). */
+static int handle_tool_call(xlate_stream *xs, const cJSON *tc, int legacy)
+{
+    const cJSON *fn = legacy ? tc : cJSON_GetObjectItemCaseSensitive(tc, "function");
+    const cJSON *ix = legacy ? NULL : cJSON_GetObjectItemCaseSensitive(tc, "index");
+    const char *id = legacy ? NULL : get_str(tc, "id");
+    const char *name = cJSON_IsObject(fn) ? get_str(fn, "name") : NULL;
+    const cJSON *a = cJSON_IsObject(fn) ? cJSON_GetObjectItemCaseSensitive(fn, "arguments") : NULL;
+    const char *args = NULL;
+    char *printed = NULL;
+    size_t n = 0;
+    int rc = 0;
+
+    if (cJSON_IsString(a) && a->valuestring) {
+        args = a->valuestring;
+        n = strlen(args);
+    } else if (cJSON_IsObject(a) || cJSON_IsArray(a)) {
+        printed = cJSON_PrintUnformatted(a);
+        if (!printed) return BUF_ENOMEM;
+        args = printed;
+        n = strlen(args);
+    }
+    long idx = cJSON_IsNumber(ix) ? (long)ix->valuedouble : -1;
+    tool_call *c = find_call(xs, cJSON_IsNumber(ix), idx, id, name, &rc);
+    if (!c) goto out;
+    if (c->state == CALL_CLOSED) {
+        if (n > 0)
+            rc = fail(xs, "api_error",
+                      "backend sent more arguments for a tool call after another block began");
+        goto out;
+    }
+    if (id && !c->up_id && !(c->up_id = xs_strdup(id))) {
+        rc = BUF_ENOMEM;
+        goto out;
+    }
+    if (name && !c->name && !(c->name = xs_strdup(name))) {
+        rc = BUF_ENOMEM;
+        goto out;
+    }
+    if (n) xs->content_deltas++;
+    if (c->state == CALL_PENDING) {
+        if (!c->name) {
+            rc = buf_append(&c->pending, args ? args : "", n);
+            if (rc == BUF_ETOOBIG) {
+                char msg[160];
+                snprintf(msg, sizeof msg,
+                         "backend sent more than %zu bytes of tool call arguments before the "
+                         "tool's name",
+                         xs->max_tool_args);
+                rc = fail(xs, "api_error", msg);
+            }
+            goto out;
+        }
+        size_t ordinal = (size_t)(c - xs->calls);
+        if ((rc = open_tool(xs, c))) goto out;
+        c = &xs->calls[ordinal];
+    }
+    if (n) {
+        rc = emit_delta(xs, "input_json_delta", "partial_json", args, n);
+        if (!rc) {
+            c->emitted += n;
+            xs->first_content = 1;
+        }
+    }
+out:
+    cJSON_free(printed);
+    return rc;
+}
+
+/* A finish_reason arrived (or the message ends): flush the text seam,
+ * close the open block, and show calls that never got a name as text. */
+static int finish_content(xlate_stream *xs)
+{
+    int rc = flush_content_text(xs);
+    if (rc) return rc;
+    for (size_t i = 0; i < xs->ncalls; i++) {
+        tool_call *c = &xs->calls[i];
+        if (c->state != CALL_PENDING) continue;
+        c->state = CALL_CLOSED;
+        if (c->pending.len == 0) continue;
+        buf t;
+        buf_init(&t, 0);
+        rc = buf_appends(&t, "[tool call without a name: ");
+        if (!rc) rc = buf_append(&t, c->pending.data, c->pending.len);
+        if (!rc) rc = buf_appends(&t, "]");
+        if (!rc) rc = text_delta(xs, t.data, t.len);
+        buf_free(&t);
+        buf_free(&c->pending);
+        if (rc) return rc;
+    }
+    return close_block(xs);
+}
+
+static int finish_message(xlate_stream *xs)
+{
+    long in, cached, outn;
+    int rc;
+    xs->finished = 1;
+    if ((rc = finish_content(xs))) return rc;
+    usage_final(&xs->usage, xs->estimate, xs->content_deltas, &in, &cached, &outn);
+    jw w;
+    jw_start(&w, xs->out, "message_delta");
+    const char *stop = final_stop_reason(xs->finish_mapped, xs->any_tool_use, xs->stop_sequence);
+    jw_raw(&w, "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":");
+    jw_cstr(&w, stop);
+    jw_raw(&w, ",\"stop_sequence\":");
+    jw_cstr(&w, strcmp(stop, "stop_sequence") == 0 ? xs->stop_sequence : NULL);
+    jw_raw(&w, "},\"usage\":{\"input_tokens\":");
+    jw_long(&w, in);
+    jw_raw(&w, ",\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":");
+    jw_long(&w, cached);
+    jw_raw(&w, ",\"output_tokens\":");
+    jw_long(&w, outn);
+    jw_raw(&w, "}}");
+    if ((rc = jw_end(&w))) return rc;
+    jw_start(&w, xs->out, "message_stop");
+    jw_raw(&w, "{\"type\":\"message_stop\"}");
+    if ((rc = jw_end(&w))) return rc;
+    xs->message_done = 1;
+    return 0;
+}
+
+/* ---- stream: upstream chunks ---- */
+
+static int handle_chunk(xlate_stream *xs, const cJSON *root)
+{
+    int rc = 0;
+    usage_read(&xs->usage, root);
+    const cJSON *choice = first_choice(root);
+    if (!choice) return 0;
+    const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
+    if (cJSON_IsObject(delta)) {
+        const char *r = get_str(delta, "reasoning_content");
+        if (!r) r = get_str(delta, "reasoning");
+        if (r) {
+            xs->content_deltas++;
+            if ((rc = thinking_delta(xs, r, strlen(r)))) return rc;
+        }
+        const char *text = get_str(delta, "content");
+        if (text) {
+            xs->content_deltas++;
+            if ((rc = emit_content_text(xs, text, strlen(text)))) return rc;
+        }
+        const cJSON *tcs = cJSON_GetObjectItemCaseSensitive(delta, "tool_calls");
+        const cJSON *tc;
+        if (cJSON_IsArray(tcs)) {
+            cJSON_ArrayForEach(tc, tcs)
+            {
+                if (cJSON_IsObject(tc) && (rc = handle_tool_call(xs, tc, 0))) return rc;
+            }
+        }
+        const cJSON *fc = cJSON_GetObjectItemCaseSensitive(delta, "function_call");
+        if (cJSON_IsObject(fc) && (rc = handle_tool_call(xs, fc, 1))) return rc;
+    }
+    const char *seq = find_stop_string(root, choice);
+    if (seq && !xs->stop_sequence && !(xs->stop_sequence = xs_strdup(seq))) return BUF_ENOMEM;
+    const char *fr = get_str(choice, "finish_reason");
+    if (fr) {
+        xs->finished = 1;
+        xs->finish_mapped = map_finish(fr);
+        rc = finish_content(xs);
+    }
+    return rc;
+}
+
+static int fail_from_payload(xlate_stream *xs, const cJSON *j, const char *data, size_t len)
+{
+    char msg[XS_MAX_ERROR_MSG];
+    int overloaded;
+    error_message(j, data, len < XS_MAX_ERROR_MSG ? len : XS_MAX_ERROR_MSG, msg, sizeof msg,
+                  &overloaded);
+    return fail(xs, overloaded ? "overloaded_error" : "api_error", msg);
+}
+
+static int on_event(void *ud, const char *event, size_t event_len, const char *data, size_t len)
+{
+    xlate_stream *xs = ud;
+    int named = event_len && !(event_len == 7 && memcmp(event, "message", 7) == 0);
+    int is_error_event = event_len == 5 && memcmp(event, "error", 5) == 0;
+    const char *s = data, *e = data + len;
+    int rc = 0;
+
+    if (xs->failed || xs->message_done) return 0;
+    while (s < e && is_ws(*s))
+        s++;
+    while (e > s && is_ws(e[-1]))
+        e--;
+    if (!named && e - s == 6 && memcmp(s, "[DONE]", 6) == 0) return finish_message(xs);
+
+    cJSON *j = parse_json(s, (size_t)(e - s));
+    const cJSON *err = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
+    if (is_error_event || (err && !cJSON_IsNull(err))) {
+        rc = fail_from_payload(xs, j, s, (size_t)(e - s));
+    } else if (named) {
+        rc = 0; /* some other named event: not ours */
+    } else if (!cJSON_IsObject(j) && xs->at_end) {
+        /* an unterminated last event that does not parse: the connection
+         * was cut, not the backend talking nonsense */
+        rc = fail(xs, "api_error", "backend stream ended before the answer was complete");
+    } else if (!cJSON_IsObject(j)) {
+        buf m;
+        buf_init(&m, 0);
+        size_t show = (size_t)(e - s) < 200 ? (size_t)(e - s) : 200;
+        rc = buf_appends(&m, "backend sent malformed stream data: ");
+        for (size_t i = 0; !rc && i < show; i++) {
+            char c = (unsigned char)s[i] < 0x20 ? ' ' : s[i];
+            rc = buf_append(&m, &c, 1);
+        }
+        if (!rc && show < (size_t)(e - s)) rc = buf_appends(&m, "...");
+        if (!rc) rc = fail(xs, "api_error", m.data);
+        buf_free(&m);
+    } else {
+        rc = handle_chunk(xs, j);
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* ---- stream: public ---- */
+
+xlate_stream *xlate_stream_new(const xlate_stream_opts *opts)
+{
+    xlate_stream *xs = calloc(1, sizeof *xs);
+    if (!xs) return NULL;
+    xs->model = xs_strdup(opts->model ? opts->model : "");
+    xs->msg_id = xs_strdup(opts->msg_id ? opts->msg_id : "msg_anyclaude");
+    xs->signature = xs->msg_id ? make_signature(xs->msg_id) : NULL;
+    if (!xs->model || !xs->msg_id || !xs->signature) {
+        xlate_stream_free(xs);
+        return NULL;
+    }
+    xs->estimate = opts->input_estimate >= 1 ? opts->input_estimate : 1;
+    xs->tools = opts->tools;
+    xs->max_line = opts->max_line ? opts->max_line : XS_DEFAULT_MAX_LINE;
+    xs->max_tool_args = opts->max_tool_args ? opts->max_tool_args : XS_DEFAULT_MAX_TOOL_ARGS;
+    xs->open_kind = BLOCK_NONE;
+    usage_init(&xs->usage);
+    sse_parser_init(&xs->sse, xs->max_line, on_event, NULL, xs);
+    return xs;
+}
+
+void xlate_stream_free(xlate_stream *xs)
+{
+    if (!xs) return;
+    for (size_t i = 0; i < xs->ncalls; i++) {
+        free(xs->calls[i].up_id);
+        free(xs->calls[i].name);
+        free(xs->calls[i].id);
+        buf_free(&xs->calls[i].pending);
+    }
+    free(xs->calls);
+    sse_parser_free(&xs->sse);
+    free(xs->model);
+    free(xs->msg_id);
+    free(xs->signature);
+    free(xs->stop_sequence);
+    free(xs);
+}
+
+int xlate_stream_begin(xlate_stream *xs, buf *out)
+{
+    if (xs->begun) return 0;
+    jw w;
+    jw_start(&w, out, "message_start");
+    jw_raw(&w, "{\"type\":\"message_start\",\"message\":{\"id\":");
+    jw_cstr(&w, xs->msg_id);
+    jw_raw(&w, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
+    jw_cstr(&w, xs->model);
+    jw_raw(&w, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
+               "\"usage\":{\"input_tokens\":");
+    jw_long(&w, xs->estimate);
+    jw_raw(&w, ",\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
+               "\"output_tokens\":1}}}");
+    int rc = jw_end(&w);
+    if (!rc) xs->begun = 1;
+    return rc;
+}
+
+/* After the SSE parser stopped with rc: make sure the client hears why. */
+static int after_parse(xlate_stream *xs, int rc)
+{
+    if (rc == 0 || xs->failed) return rc;
+    if (rc == SSE_ETOOLONG) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "backend sent an SSE line or event longer than %zu bytes",
+                 xs->max_line);
+        return fail(xs, "api_error", msg);
+    }
+    xs->failed = 1; /* the output itself failed: nothing more can be said */
+    return rc;
+}
+
+int xlate_stream_feed(xlate_stream *xs, const char *bytes, size_t len, buf *out)
+{
+    int rc;
+    if (xs->failed) return XS_EOVER;
+    if (xs->message_done) return 0;
+    if ((rc = xlate_stream_begin(xs, out))) return rc;
+    xs->out = out;
+    rc = sse_parser_feed(&xs->sse, bytes, len);
+    rc = after_parse(xs, rc);
+    xs->out = NULL;
+    return rc;
+}
+
+int xlate_stream_end(xlate_stream *xs, buf *out)
+{
+    int rc;
+    if (xs->failed) return XS_EOVER;
+    if (xs->message_done) return 0;
+    if ((rc = xlate_stream_begin(xs, out))) return rc;
+    xs->out = out;
+    xs->at_end = 1;
+    rc = after_parse(xs, sse_parser_finish(&xs->sse));
+    if (!rc && !xs->message_done) {
+        if (xs->finished)
+            rc = finish_message(xs);
+        else
+            rc = fail(xs, "api_error", "backend stream ended before the answer was complete");
+    }
+    xs->out = NULL;
+    return rc;
+}
+
+int xlate_stream_fail(xlate_stream *xs, const char *type, const char *msg, buf *out)
+{
+    if (xs->failed || xs->message_done) return XS_EOVER;
+    xs->out = out;
+    int rc = fail(xs, type ? type : "api_error", msg ? msg : "backend request failed");
+    xs->out = NULL;
+    return rc == XS_EFAILED ? 0 : rc;
+}
+
+int xlate_stream_ping(buf *out)
+{
+    return buf_appends(out, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
+}
+
+int xlate_stream_over(const xlate_stream *xs)
+{
+    return xs->message_done || xs->failed;
+}
+
+void xlate_stream_get_stats(const xlate_stream *xs, xlate_stream_stats *st)
+{
+    long in, cached, outn;
+    usage_final(&xs->usage, xs->estimate, xs->content_deltas, &in, &cached, &outn);
+    st->input_tokens = in;
+    st->output_tokens = outn;
+    st->cached_tokens = cached;
+    st->stop_reason =
+        xs->finished ? final_stop_reason(xs->finish_mapped, xs->any_tool_use, xs->stop_sequence)
+                     : NULL;
+    st->first_content = xs->first_content;
+}
+
+/* ---- whole responses ---- */
+
+static void set_err(char *err, size_t errlen, const char *msg)
+{
+    if (err && errlen) snprintf(err, errlen, "%s", msg);
+}
+
+/* message.content as text: a string, or an array of {"type":"text"} parts. */
+static int message_text(const cJSON *msg, buf *t)
+{
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(msg, "content");
+    const cJSON *part;
+    if (cJSON_IsString(c) && c->valuestring) return buf_appends(t, c->valuestring);
+    if (!cJSON_IsArray(c)) return 0;
+    cJSON_ArrayForEach(part, c)
+    {
+        const char *s = cJSON_IsObject(part) ? get_str(part, "text") : NULL;
+        int rc = s ? buf_appends(t, s) : 0;
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static cJSON *text_block(const char *s)
+{
+    cJSON *b = cJSON_CreateObject();
+    if (!b) return NULL;
+    if (!cJSON_AddStringToObject(b, "type", "text") || !cJSON_AddStringToObject(b, "text", s)) {
+        cJSON_Delete(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* One tool call of a whole response → a tool_use block, or a text block
+ * saying what could not be used. NULL with *skip set when there is nothing. */
+static cJSON *tool_block(const cJSON *fn, const char *up_id, size_t ordinal, const char *msg_id,
+                         cJSON *content, int *is_tool, int *skip)
+{
+    const char *name = cJSON_IsObject(fn) ? get_str(fn, "name") : NULL;
+    const cJSON *a = cJSON_IsObject(fn) ? cJSON_GetObjectItemCaseSensitive(fn, "arguments") : NULL;
+    const char *args = cJSON_IsString(a) && a->valuestring ? a->valuestring : "";
+    cJSON *input = NULL, *b = NULL;
+    char *idgen = NULL;
+    buf t;
+    buf_init(&t, 0);
+    *is_tool = 0;
+    *skip = 0;
+
+    if (cJSON_IsObject(a)) {
+        input = cJSON_Duplicate(a, 1);
+    } else {
+        const char *p = args;
+        while (*p && is_ws(*p))
+            p++;
+        input = *p ? parse_json(args, strlen(args)) : cJSON_CreateObject();
+        if (input && !cJSON_IsObject(input)) {
+            cJSON_Delete(input);
+            input = NULL;
+        }
+    }
+    if (!name) {
+        if (!args[0] && !cJSON_IsObject(a)) {
+            *skip = 1;
+            goto out;
+        }
+        if (buf_appends(&t, "[tool call without a name: ") || buf_appends(&t, args) ||
+            buf_appends(&t, "]"))
+            goto out;
+        b = text_block(t.data);
+        goto out;
+    }
+    if (!input) {
+        if (buf_appendf(&t, "[tool call %s with unparseable arguments: %s]", name, args)) goto out;
+        b = text_block(t.data);
+        goto out;
+    }
+    /* An id already used in this message is replaced, as in the stream. */
+    const cJSON *blk;
+    int taken = 0;
+    cJSON_ArrayForEach(blk, content)
+    {
+        const char *bid = get_str(blk, "id");
+        if (up_id && bid && strcmp(bid, up_id) == 0) taken = 1;
+    }
+    if (!up_id || taken) {
+        if (!(idgen = make_tool_id(msg_id, ordinal))) goto out;
+    }
+    b = cJSON_CreateObject();
+    if (!b || !cJSON_AddStringToObject(b, "type", "tool_use") ||
+        !cJSON_AddStringToObject(b, "id", idgen ? idgen : up_id) ||
+        !cJSON_AddStringToObject(b, "name", name)) {
+        cJSON_Delete(b);
+        b = NULL;
+        goto out;
+    }
+    if (!cJSON_AddItemToObject(b, "input", input)) {
+        cJSON_Delete(b);
+        b = NULL;
+        goto out;
+    }
+    input = NULL;
+    *is_tool = 1;
+out:
+    cJSON_Delete(input);
+    free(idgen);
+    buf_free(&t);
+    return b;
+}
+
+int xlate_response_build(const char *body, size_t len, const xlate_stream_opts *opts, buf *out,
+                         xlate_stream_stats *st, char *err, size_t errlen)
+{
+    int rc = XS_EBODY;
+    cJSON *root = NULL, *res = NULL, *content = NULL, *blk;
+    char *printed = NULL;
+    const char *msg_id = opts->msg_id ? opts->msg_id : "msg_anyclaude";
+    char *sig = NULL;
+    buf t;
+    usage_info u;
+    int any_tool = 0;
+    long pieces = 0;
+
+    buf_init(&t, 0);
+    usage_init(&u);
+    set_err(err, errlen, "");
+    root = parse_json(body, len);
+    if (!cJSON_IsObject(root)) {
+        set_err(err, errlen, "backend response is not a JSON object");
+        goto out;
+    }
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+    if (e && !cJSON_IsNull(e)) {
+        char msg[XS_MAX_ERROR_MSG];
+        int overloaded;
+        error_message(root, body, len < XS_MAX_ERROR_MSG ? len : XS_MAX_ERROR_MSG, msg, sizeof msg,
+                      &overloaded);
+        set_err(err, errlen, msg);
+        goto out;
+    }
+    const cJSON *choice = first_choice(root);
+    const cJSON *msg = choice ? cJSON_GetObjectItemCaseSensitive(choice, "message") : NULL;
+    if (!cJSON_IsObject(msg)) {
+        set_err(err, errlen, "backend response has no choices[0].message");
+        goto out;
+    }
+    rc = BUF_ENOMEM;
+    res = cJSON_CreateObject();
+    content = cJSON_CreateArray();
+    sig = make_signature(msg_id);
+    if (!res || !content || !sig) goto out;
+
+    const char *r = get_str(msg, "reasoning_content");
+    if (!r) r = get_str(msg, "reasoning");
+    if (r) {
+        if (!(blk = cJSON_CreateObject())) goto out;
+        cJSON_AddItemToArray(content, blk);
+        if (!cJSON_AddStringToObject(blk, "type", "thinking") ||
+            !cJSON_AddStringToObject(blk, "thinking", r) ||
+            !cJSON_AddStringToObject(blk, "signature", sig))
+            goto out;
+        pieces++;
+    }
+    if (message_text(msg, &t)) goto out;
+    if (t.len) {
+        if (!(blk = text_block(t.data))) goto out;
+        cJSON_AddItemToArray(content, blk);
+        pieces++;
+    }
+    const cJSON *tcs = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls");
+    const cJSON *fc = cJSON_GetObjectItemCaseSensitive(msg, "function_call");
+    size_t ordinal = 0;
+    if (cJSON_IsArray(tcs) || cJSON_IsObject(fc)) {
+        const cJSON *tc = cJSON_IsArray(tcs) ? tcs->child : fc;
+        for (; tc; tc = cJSON_IsArray(tcs) ? tc->next : NULL, ordinal++) {
+            int is_tool, skip;
+            const cJSON *fn = tc == fc ? fc : cJSON_GetObjectItemCaseSensitive(tc, "function");
+            const char *up_id = tc == fc ? NULL : get_str(tc, "id");
+            blk = tool_block(fn, up_id, ordinal, msg_id, content, &is_tool, &skip);
+            if (skip) continue;
+            if (!blk) goto out;
+            cJSON_AddItemToArray(content, blk);
+            any_tool |= is_tool;
+            pieces++;
+        }
+    }
+
+    usage_read(&u, root);
+    const char *seq = find_stop_string(root, choice);
+    const char *mapped = map_finish(get_str(choice, "finish_reason"));
+    const char *stop = final_stop_reason(mapped, any_tool, seq);
+    long in, cached, outn;
+    usage_final(&u, opts->input_estimate >= 1 ? opts->input_estimate : 1, pieces, &in, &cached,
+                &outn);
+
+    cJSON *usage = cJSON_CreateObject();
+    if (!cJSON_AddStringToObject(res, "id", msg_id) ||
+        !cJSON_AddStringToObject(res, "type", "message") ||
+        !cJSON_AddStringToObject(res, "role", "assistant") ||
+        !cJSON_AddStringToObject(res, "model", opts->model ? opts->model : "")) {
+        cJSON_Delete(usage);
+        goto out;
+    }
+    if (!cJSON_AddItemToObject(res, "content", content)) {
+        cJSON_Delete(usage);
+        goto out;
+    }
+    content = NULL;
+    if (!usage || !cJSON_AddStringToObject(res, "stop_reason", stop) ||
+        !(strcmp(stop, "stop_sequence") == 0 ? cJSON_AddStringToObject(res, "stop_sequence", seq)
+                                             : cJSON_AddNullToObject(res, "stop_sequence"))) {
+        cJSON_Delete(usage);
+        goto out;
+    }
+    if (!cJSON_AddItemToObject(res, "usage", usage)) {
+        cJSON_Delete(usage);
+        goto out;
+    }
+    if (!cJSON_AddNumberToObject(usage, "input_tokens", (double)in) ||
+        !cJSON_AddNumberToObject(usage, "cache_creation_input_tokens", 0) ||
+        !cJSON_AddNumberToObject(usage, "cache_read_input_tokens", (double)cached) ||
+        !cJSON_AddNumberToObject(usage, "output_tokens", (double)outn))
+        goto out;
+    if (!(printed = cJSON_PrintUnformatted(res))) goto out;
+    if ((rc = buf_appends(out, printed))) goto out;
+    if (st) {
+        st->input_tokens = in;
+        st->output_tokens = outn;
+        st->cached_tokens = cached;
+        st->stop_reason = stop;
+        st->first_content = pieces > 0;
+    }
+    rc = 0;
+out:
+    if (rc == BUF_ENOMEM || rc == BUF_ETOOBIG)
+        set_err(err, errlen, rc == BUF_ETOOBIG ? "response too large" : "out of memory");
+    cJSON_free(printed);
+    cJSON_Delete(content);
+    cJSON_Delete(res);
+    cJSON_Delete(root);
+    free(sig);
+    buf_free(&t);
+    return rc;
+}

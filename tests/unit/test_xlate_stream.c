@@ -1,0 +1,662 @@
+/* Tests for src/xlate_stream.c: the golden cases under tests/golden/stream
+ * (NAME.sse → NAME.out, fed whole, split in two at every byte, and one byte
+ * at a time) and tests/golden/response (NAME.json → NAME.out.json); the
+ * equivalence of both paths where a stream and a response case share a
+ * name; and the edges the golden files cannot show (bounds, calls after an
+ * error, pings, stats).
+ *
+ * ANYCLAUDE_UPDATE_GOLDEN=1 rewrites the expected files from the current
+ * output: review every changed file by eye, they define correctness. */
+#include <dirent.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "../../src/sse.h"
+#include "../../src/xlate_stream.h"
+#include "test.h"
+
+static const xlate_stream_opts golden_opts = {"claude-test", "msg_test", 42, NULL, 0, 0};
+
+static int update_golden(void)
+{
+    const char *u = getenv("ANYCLAUDE_UPDATE_GOLDEN");
+    return u && *u && strcmp(u, "0") != 0;
+}
+
+static int write_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(data, 1, len, f);
+    return fclose(f) == 0 && w == len ? 0 : -1;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted base names (suffix removed) of the files in dir ending in suffix.
+ * Returns the count; *names is malloc'd (free with free_names). */
+static size_t list_cases(const char *dir, const char *suffix, char ***names)
+{
+    size_t n = 0, cap = 0, sl = strlen(suffix);
+    char **v = NULL;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    *names = NULL;
+    if (!d) return 0;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l <= sl || strcmp(e->d_name + l - sl, suffix) != 0) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            char **nv = realloc(v, cap * sizeof *v);
+            if (!nv) break;
+            v = nv;
+        }
+        v[n] = malloc(l - sl + 1);
+        if (!v[n]) break;
+        memcpy(v[n], e->d_name, l - sl);
+        v[n][l - sl] = '\0';
+        n++;
+    }
+    closedir(d);
+    if (n) qsort(v, n, sizeof *v, cmp_names);
+    *names = v;
+    return n;
+}
+
+static void free_names(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static char *path_of(const char *sub, const char *name, const char *suffix)
+{
+    buf b;
+    buf_init(&b, 0);
+    buf_appendf(&b, "%s/golden/%s/%s%s", test_dir(), sub, name, suffix);
+    return buf_detach(&b, NULL);
+}
+
+/* ---- running the translator ---- */
+
+/* Translate `in` fed in pieces of `step` bytes after a first piece of
+ * `first` bytes (step 0: the rest in one piece), then end. *end_rc gets
+ * xlate_stream_end's return. */
+static void run_stream(const char *in, size_t len, size_t first, size_t step,
+                       const xlate_stream_opts *opts, buf *out, int *end_rc)
+{
+    xlate_stream *xs = xlate_stream_new(opts);
+    buf_reset(out);
+    if (!xs) return;
+    xlate_stream_begin(xs, out);
+    size_t off = first < len ? first : len;
+    xlate_stream_feed(xs, in, off, out);
+    while (off < len) {
+        size_t n = step && step < len - off ? step : len - off;
+        xlate_stream_feed(xs, in + off, n, out);
+        off += n;
+    }
+    int rc = xlate_stream_end(xs, out);
+    if (end_rc) *end_rc = rc;
+    xlate_stream_free(xs);
+}
+
+/* ---- a client's view: accumulate Anthropic events into a message ---- */
+
+typedef struct acc {
+    cJSON *msg;
+    buf partial[64]; /* input_json_delta text per block index */
+    int errors;      /* event: error seen */
+    int stops;       /* message_stop seen */
+    int bad;         /* something a client would reject */
+} acc;
+
+static cJSON *content_at(acc *a, const cJSON *ev)
+{
+    const cJSON *ix = cJSON_GetObjectItemCaseSensitive(ev, "index");
+    cJSON *content = cJSON_GetObjectItemCaseSensitive(a->msg, "content");
+    if (!cJSON_IsNumber(ix) || !content) return NULL;
+    return cJSON_GetArrayItem(content, ix->valueint);
+}
+
+static void append_field(cJSON *obj, const char *key, const char *more)
+{
+    const cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, key);
+    buf b;
+    buf_init(&b, 0);
+    buf_appends(&b, cJSON_IsString(old) ? old->valuestring : "");
+    buf_appends(&b, more);
+    cJSON_ReplaceItemInObjectCaseSensitive(obj, key, cJSON_CreateString(b.data ? b.data : ""));
+    buf_free(&b);
+}
+
+static int acc_event(void *ud, const char *event, size_t evlen, const char *data, size_t len)
+{
+    acc *a = ud;
+    cJSON *ev = cJSON_ParseWithLength(data, len);
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev, "type"));
+    if (!ev || !type || strlen(type) != evlen || memcmp(type, event, evlen) != 0) {
+        if (!(evlen == 4 && memcmp(event, "ping", 4) == 0)) a->bad++;
+        cJSON_Delete(ev);
+        return 0;
+    }
+    if (strcmp(type, "message_start") == 0) {
+        a->msg = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ev, "message"), 1);
+    } else if (strcmp(type, "content_block_start") == 0) {
+        cJSON *content = cJSON_GetObjectItemCaseSensitive(a->msg, "content");
+        const cJSON *ix = cJSON_GetObjectItemCaseSensitive(ev, "index");
+        if (!cJSON_IsNumber(ix) || ix->valueint != cJSON_GetArraySize(content)) a->bad++;
+        cJSON_AddItemToArray(
+            content, cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(ev, "content_block"), 1));
+    } else if (strcmp(type, "content_block_delta") == 0) {
+        cJSON *blk = content_at(a, ev);
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(ev, "delta");
+        const char *dt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "type"));
+        int ix = cJSON_GetObjectItemCaseSensitive(ev, "index")->valueint;
+        if (!blk || !dt) {
+            a->bad++;
+        } else if (strcmp(dt, "text_delta") == 0) {
+            append_field(blk, "text", cJSON_GetStringValue(cJSON_GetObjectItem(d, "text")));
+        } else if (strcmp(dt, "thinking_delta") == 0) {
+            append_field(blk, "thinking", cJSON_GetStringValue(cJSON_GetObjectItem(d, "thinking")));
+        } else if (strcmp(dt, "signature_delta") == 0) {
+            append_field(blk, "signature",
+                         cJSON_GetStringValue(cJSON_GetObjectItem(d, "signature")));
+        } else if (strcmp(dt, "input_json_delta") == 0 && ix < 64) {
+            buf_appends(&a->partial[ix],
+                        cJSON_GetStringValue(cJSON_GetObjectItem(d, "partial_json")));
+        } else {
+            a->bad++;
+        }
+    } else if (strcmp(type, "content_block_stop") == 0) {
+        cJSON *blk = content_at(a, ev);
+        int ix = cJSON_GetObjectItemCaseSensitive(ev, "index")->valueint;
+        const char *bt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(blk, "type"));
+        if (bt && strcmp(bt, "tool_use") == 0 && ix < 64) {
+            cJSON *in =
+                a->partial[ix].len ? cJSON_Parse(a->partial[ix].data) : cJSON_CreateObject();
+            if (!cJSON_IsObject(in)) a->bad++;
+            cJSON_ReplaceItemInObjectCaseSensitive(blk, "input", in ? in : cJSON_CreateNull());
+        }
+    } else if (strcmp(type, "message_delta") == 0) {
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(ev, "delta");
+        const cJSON *u = cJSON_GetObjectItemCaseSensitive(ev, "usage");
+        cJSON_ReplaceItemInObjectCaseSensitive(
+            a->msg, "stop_reason", cJSON_Duplicate(cJSON_GetObjectItem(d, "stop_reason"), 1));
+        cJSON_ReplaceItemInObjectCaseSensitive(
+            a->msg, "stop_sequence", cJSON_Duplicate(cJSON_GetObjectItem(d, "stop_sequence"), 1));
+        cJSON_ReplaceItemInObjectCaseSensitive(a->msg, "usage", cJSON_Duplicate(u, 1));
+    } else if (strcmp(type, "message_stop") == 0) {
+        a->stops++;
+    } else if (strcmp(type, "error") == 0) {
+        a->errors++;
+    } else {
+        a->bad++;
+    }
+    cJSON_Delete(ev);
+    return 0;
+}
+
+/* The message a client would hold after these events (NULL if none). */
+static cJSON *accumulate(const char *sse, size_t len, acc *a)
+{
+    sse_parser p;
+    memset(a, 0, sizeof *a);
+    for (int i = 0; i < 64; i++)
+        buf_init(&a->partial[i], 0);
+    sse_parser_init(&p, 0, acc_event, NULL, a);
+    if (sse_parser_feed(&p, sse, len) || sse_parser_finish(&p)) a->bad++;
+    sse_parser_free(&p);
+    for (int i = 0; i < 64; i++)
+        buf_free(&a->partial[i]);
+    return a->msg;
+}
+
+/* ---- golden: stream ---- */
+
+static int check_stream_case(const char *name)
+{
+    char *in_path = path_of("stream", name, ".sse");
+    char *out_path = path_of("stream", name, ".out");
+    size_t len = 0, want_len = 0;
+    char *in = test_read_file(in_path, &len);
+    char *want = NULL;
+    buf got;
+    int end_rc = 0, failures = 0;
+    buf_init(&got, 0);
+    if (!in) {
+        fprintf(stderr, "  cannot read %s\n", in_path);
+        failures++;
+        goto out;
+    }
+    run_stream(in, len, len, 0, &golden_opts, &got, &end_rc);
+    if (update_golden()) write_file(out_path, got.data ? got.data : "", got.len);
+    want = test_read_file(out_path, &want_len);
+    if (!want) {
+        fprintf(stderr, "  %s: cannot read %s\n", name, out_path);
+        failures++;
+        goto out;
+    }
+    if (got.len != want_len || memcmp(got.data, want, want_len) != 0) {
+        fprintf(stderr, "  %s (whole): output differs from %s:\n%s\n", name, out_path, got.data);
+        failures++;
+        goto out;
+    }
+    /* end returns <0 exactly when the client was told of an error */
+    int has_error = strstr(want, "event: error\n") != NULL;
+    if ((end_rc < 0) != has_error) {
+        fprintf(stderr, "  %s: xlate_stream_end returned %d\n", name, end_rc);
+        failures++;
+    }
+    /* the output is something a client accepts */
+    acc a;
+    cJSON *m = accumulate(want, want_len, &a);
+    if (a.bad || !m || a.stops + a.errors != 1) {
+        fprintf(stderr, "  %s: output is not a well-formed Anthropic stream\n", name);
+        failures++;
+    }
+    cJSON_Delete(m);
+    for (size_t k = 0; k <= len && !failures; k++) {
+        run_stream(in, len, k, 0, &golden_opts, &got, NULL);
+        if (got.len != want_len || memcmp(got.data, want, want_len) != 0) {
+            fprintf(stderr, "  %s: split at byte %zu differs:\n%s\n", name, k, got.data);
+            failures++;
+        }
+    }
+    if (!failures) {
+        run_stream(in, len, 0, 1, &golden_opts, &got, NULL);
+        if (got.len != want_len || memcmp(got.data, want, want_len) != 0) {
+            fprintf(stderr, "  %s: byte-at-a-time differs:\n%s\n", name, got.data);
+            failures++;
+        }
+    }
+out:
+    free(in);
+    free(want);
+    free(in_path);
+    free(out_path);
+    buf_free(&got);
+    return failures;
+}
+
+TEST(xlate_stream_golden)
+{
+    char **names;
+    char *dir = path_of("stream", "", "");
+    size_t n = list_cases(dir, ".sse", &names);
+    free(dir);
+    CHECK(n >= 20);
+    for (size_t i = 0; i < n; i++) {
+        if (check_stream_case(names[i])) {
+            fprintf(stderr, "  golden stream case %s failed\n", names[i]);
+            CHECK(0);
+        }
+    }
+    free_names(names, n);
+}
+
+/* ---- golden: response ---- */
+
+/* xlate_response_build's result, pretty-printed for the .out.json files
+ * ({"build_error": msg} when it fails). */
+static char *build_pretty(const char *body, size_t len, int *rc_out)
+{
+    buf out;
+    char err[512];
+    cJSON *j;
+    buf_init(&out, 0);
+    int rc = xlate_response_build(body, len, &golden_opts, &out, NULL, err, sizeof err);
+    if (rc_out) *rc_out = rc;
+    if (rc == 0) {
+        j = cJSON_Parse(out.data ? out.data : "");
+    } else {
+        j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "build_error", err);
+        if (out.len) cJSON_AddStringToObject(j, "unexpected_output", out.data);
+    }
+    buf_free(&out);
+    char *s = j ? cJSON_Print(j) : NULL;
+    cJSON_Delete(j);
+    if (!s) return NULL;
+    buf b;
+    buf_init(&b, 0);
+    buf_appends(&b, s);
+    buf_appends(&b, "\n");
+    cJSON_free(s);
+    return buf_detach(&b, NULL);
+}
+
+TEST(xlate_response_golden)
+{
+    char **names;
+    char *dir = path_of("response", "", "");
+    size_t n = list_cases(dir, ".json", &names), cases = 0;
+    free(dir);
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(names[i]);
+        if (l > 4 && strcmp(names[i] + l - 4, ".out") == 0) continue; /* NAME.out.json */
+        cases++;
+        char *in_path = path_of("response", names[i], ".json");
+        char *out_path = path_of("response", names[i], ".out.json");
+        size_t len;
+        char *in = test_read_file(in_path, &len);
+        char *got = in ? build_pretty(in, len, NULL) : NULL;
+        if (got && update_golden()) write_file(out_path, got, strlen(got));
+        char *want = test_read_file(out_path, NULL);
+        if (!got || !want || strcmp(got, want) != 0) {
+            fprintf(stderr, "  golden response case %s differs from %s:\n%s\n", names[i], out_path,
+                    got ? got : "(null)");
+            CHECK(0);
+        }
+        free(in);
+        free(got);
+        free(want);
+        free(in_path);
+        free(out_path);
+    }
+    CHECK(cases >= 8);
+    free_names(names, n);
+}
+
+/* Where stream/NAME.sse and response/NAME.json both exist, a client that
+ * accumulates the stream must hold exactly the message the response gives. */
+TEST(xlate_stream_response_equivalence)
+{
+    char **names;
+    char *dir = path_of("stream", "", "");
+    size_t n = list_cases(dir, ".sse", &names), pairs = 0;
+    free(dir);
+    for (size_t i = 0; i < n; i++) {
+        char *resp_path = path_of("response", names[i], ".json");
+        char *sse_path = path_of("stream", names[i], ".sse");
+        size_t rlen, slen;
+        char *resp = test_read_file(resp_path, &rlen);
+        char *sse = resp ? test_read_file(sse_path, &slen) : NULL;
+        if (resp && sse) {
+            pairs++;
+            buf out, built;
+            acc a;
+            buf_init(&out, 0);
+            buf_init(&built, 0);
+            run_stream(sse, slen, slen, 0, &golden_opts, &out, NULL);
+            cJSON *m = accumulate(out.data, out.len, &a);
+            char *from_stream = m ? cJSON_PrintUnformatted(m) : NULL;
+            CHECK(xlate_response_build(resp, rlen, &golden_opts, &built, NULL, NULL, 0) == 0);
+            if (!from_stream || !built.data || strcmp(from_stream, built.data) != 0) {
+                fprintf(stderr, "  %s: stream accumulates to\n    %s\n  response builds\n    %s\n",
+                        names[i], from_stream ? from_stream : "(null)",
+                        built.data ? built.data : "(null)");
+                CHECK(0);
+            }
+            cJSON_free(from_stream);
+            cJSON_Delete(m);
+            buf_free(&out);
+            buf_free(&built);
+        }
+        free(resp);
+        free(sse);
+        free(resp_path);
+        free(sse_path);
+    }
+    CHECK(pairs >= 4);
+    free_names(names, n);
+}
+
+/* ---- edges ---- */
+
+static const char *feed_str(xlate_stream *xs, const char *s, buf *out, int *rc)
+{
+    *rc = xlate_stream_feed(xs, s, strlen(s), out);
+    return out->data ? out->data : "";
+}
+
+TEST(xlate_stream_ping_bytes)
+{
+    buf out;
+    buf_init(&out, 0);
+    CHECK(xlate_stream_ping(&out) == 0);
+    CHECK_STR(out.data, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
+    buf_free(&out);
+}
+
+TEST(xlate_stream_estimate_never_zero)
+{
+    xlate_stream_opts o = {"m", "msg_x", 0, NULL, 0, 0};
+    xlate_stream *xs = xlate_stream_new(&o);
+    buf out;
+    buf_init(&out, 0);
+    REQUIRE(xs);
+    CHECK(xlate_stream_begin(xs, &out) == 0);
+    CHECK(xlate_stream_begin(xs, &out) == 0); /* once only */
+    CHECK_STR(out.data, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
+                        "{\"id\":\"msg_x\",\"type\":\"message\",\"role\":\"assistant\","
+                        "\"model\":\"m\",\"content\":[],\"stop_reason\":null,"
+                        "\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,"
+                        "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
+                        "\"output_tokens\":1}}}\n\n");
+    xlate_stream_free(xs);
+    xlate_stream_free(NULL);
+    buf_free(&out);
+}
+
+TEST(xlate_stream_over_after_error)
+{
+    xlate_stream *xs = xlate_stream_new(&golden_opts);
+    buf out;
+    int rc;
+    buf_init(&out, 0);
+    REQUIRE(xs);
+    xlate_stream_begin(xs, &out);
+    feed_str(xs, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n", &out,
+             &rc);
+    CHECK(rc == 0);
+    CHECK(!xlate_stream_over(xs));
+    feed_str(xs, "data: {\"error\":{\"message\":\"server busy\"}}\n\n", &out, &rc);
+    CHECK(rc < 0);
+    CHECK(xlate_stream_over(xs));
+    CHECK(strstr(out.data, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
+                           "\"overloaded_error\",\"message\":\"server busy\"}}\n\n") != NULL);
+    size_t len = out.len;
+    feed_str(xs, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n", &out,
+             &rc);
+    CHECK(rc < 0);
+    CHECK(xlate_stream_end(xs, &out) < 0);
+    CHECK(xlate_stream_fail(xs, "api_error", "late", &out) < 0);
+    CHECK(out.len == len);
+    xlate_stream_stats st;
+    xlate_stream_get_stats(xs, &st);
+    CHECK(st.first_content == 1);
+    CHECK(st.stop_reason == NULL);
+    xlate_stream_free(xs);
+    buf_free(&out);
+}
+
+TEST(xlate_stream_fail_from_shell)
+{
+    xlate_stream *xs = xlate_stream_new(&golden_opts);
+    buf out;
+    buf_init(&out, 0);
+    REQUIRE(xs);
+    CHECK(xlate_stream_fail(xs, "overloaded_error", "upstream timed out", &out) == 0);
+    CHECK_STR(out.data, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
+                        "\"overloaded_error\",\"message\":\"upstream timed out\"}}\n\n");
+    CHECK(xlate_stream_over(xs));
+    CHECK(xlate_stream_feed(xs, "data: [DONE]\n\n", 14, &out) < 0);
+    xlate_stream_free(xs);
+    buf_free(&out);
+}
+
+TEST(xlate_stream_after_message_stop)
+{
+    xlate_stream *xs = xlate_stream_new(&golden_opts);
+    buf out;
+    int rc;
+    buf_init(&out, 0);
+    REQUIRE(xs);
+    feed_str(xs,
+             "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},"
+             "\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n",
+             &out, &rc);
+    CHECK(rc == 0);
+    CHECK(xlate_stream_over(xs));
+    size_t len = out.len;
+    feed_str(xs, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"}}]}\n\n", &out,
+             &rc);
+    CHECK(rc == 0);
+    CHECK(xlate_stream_end(xs, &out) == 0);
+    CHECK(xlate_stream_fail(xs, "api_error", "late", &out) < 0);
+    CHECK(out.len == len);
+    xlate_stream_stats st;
+    xlate_stream_get_stats(xs, &st);
+    CHECK_STR(st.stop_reason, "end_turn");
+    CHECK(st.input_tokens == 42 && st.output_tokens == 1 && st.cached_tokens == 0);
+    xlate_stream_free(xs);
+    buf_free(&out);
+}
+
+TEST(xlate_stream_max_line)
+{
+    xlate_stream_opts o = golden_opts;
+    o.max_line = 64;
+    xlate_stream *xs = xlate_stream_new(&o);
+    buf out;
+    int rc;
+    buf_init(&out, 0);
+    REQUIRE(xs);
+    feed_str(xs,
+             "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"this line is far "
+             "too long for the limit\"}}]}\n\n",
+             &out, &rc);
+    CHECK(rc < 0);
+    CHECK(strstr(out.data, "event: error\n") != NULL);
+    CHECK(strstr(out.data, "longer than 64 bytes") != NULL);
+    CHECK(xlate_stream_end(xs, &out) < 0);
+    xlate_stream_free(xs);
+    buf_free(&out);
+}
+
+TEST(xlate_stream_max_tool_args)
+{
+    xlate_stream_opts o = golden_opts;
+    o.max_tool_args = 8;
+    xlate_stream *xs = xlate_stream_new(&o);
+    buf out;
+    int rc;
+    buf_init(&out, 0);
+    REQUIRE(xs);
+    /* before the name: buffered, and the bound applies */
+    feed_str(xs,
+             "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+             "\"function\":{\"arguments\":\"{\\\"a\\\":\"}}]}}]}\n\n",
+             &out, &rc);
+    CHECK(rc == 0);
+    CHECK(strstr(out.data, "content_block") == NULL);
+    feed_str(xs,
+             "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+             "\"function\":{\"arguments\":\"12345\"}}]}}]}\n\n",
+             &out, &rc);
+    CHECK(rc < 0);
+    CHECK(strstr(out.data, "more than 8 bytes of tool call arguments") != NULL);
+    xlate_stream_free(xs);
+
+    /* once the block is open arguments stream through, unbuffered */
+    xs = xlate_stream_new(&o);
+    buf_reset(&out);
+    REQUIRE(xs);
+    feed_str(xs,
+             "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+             "\"id\":\"c1\",\"function\":{\"name\":\"Read\",\"arguments\":\"{\\\"file_path\\\":"
+             "\\\"/a/long/path/name\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n",
+             &out, &rc);
+    CHECK(rc == 0);
+    CHECK(xlate_stream_end(xs, &out) == 0);
+    xlate_stream_stats st;
+    xlate_stream_get_stats(xs, &st);
+    CHECK_STR(st.stop_reason, "tool_use");
+    CHECK(st.first_content == 1);
+    xlate_stream_free(xs);
+    buf_free(&out);
+}
+
+TEST(xlate_stream_interleaved_tool_args)
+{
+    xlate_stream *xs = xlate_stream_new(&golden_opts);
+    buf out;
+    int rc;
+    buf_init(&out, 0);
+    REQUIRE(xs);
+    feed_str(xs,
+             "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":["
+             "{\"index\":0,\"id\":\"a\",\"function\":{\"name\":\"A\",\"arguments\":\"{\"}},"
+             "{\"index\":1,\"id\":\"b\",\"function\":{\"name\":\"B\",\"arguments\":\"{\"}}]}}]}"
+             "\n\n",
+             &out, &rc);
+    CHECK(rc == 0);
+    feed_str(xs,
+             "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":["
+             "{\"index\":0,\"function\":{\"arguments\":\"}\"}}]}}]}\n\n",
+             &out, &rc);
+    CHECK(rc < 0);
+    CHECK(strstr(out.data, "after another block began") != NULL);
+    xlate_stream_free(xs);
+    buf_free(&out);
+}
+
+TEST(xlate_stream_stats_usage)
+{
+    xlate_stream *xs = xlate_stream_new(&golden_opts);
+    buf out;
+    int rc;
+    buf_init(&out, 0);
+    REQUIRE(xs);
+    xlate_stream_stats st;
+    xlate_stream_get_stats(xs, &st);
+    CHECK(st.input_tokens == 42 && st.output_tokens == 0 && st.first_content == 0);
+    CHECK(st.stop_reason == NULL);
+    feed_str(xs,
+             "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},"
+             "\"finish_reason\":\"length\"}]}\n\n"
+             "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":7,"
+             "\"prompt_tokens_details\":{\"cached_tokens\":60}}}\n\n",
+             &out, &rc);
+    CHECK(rc == 0);
+    xlate_stream_get_stats(xs, &st);
+    CHECK(st.input_tokens == 40 && st.cached_tokens == 60 && st.output_tokens == 7);
+    CHECK_STR(st.stop_reason, "max_tokens");
+    CHECK(!xlate_stream_over(xs));
+    CHECK(xlate_stream_end(xs, &out) == 0);
+    CHECK(xlate_stream_over(xs));
+    CHECK(strstr(out.data, "\"usage\":{\"input_tokens\":40,\"cache_creation_input_tokens\":0,"
+                           "\"cache_read_input_tokens\":60,\"output_tokens\":7}") != NULL);
+    xlate_stream_free(xs);
+    buf_free(&out);
+}
+
+TEST(xlate_response_errors)
+{
+    buf out;
+    char err[256];
+    xlate_stream_stats st;
+    buf_init(&out, 0);
+    const char *e = "{\"error\":{\"message\":\"model not loaded\",\"type\":\"invalid_request\"}}";
+    CHECK(xlate_response_build(e, strlen(e), &golden_opts, &out, NULL, err, sizeof err) < 0);
+    CHECK_STR(err, "model not loaded");
+    CHECK(out.len == 0);
+    CHECK(xlate_response_build("nope", 4, &golden_opts, &out, NULL, err, sizeof err) < 0);
+    CHECK(out.len == 0);
+    const char *nochoice = "{\"choices\":[]}";
+    CHECK(xlate_response_build(nochoice, strlen(nochoice), &golden_opts, &out, NULL, err,
+                               sizeof err) < 0);
+    /* not NUL-terminated: only len bytes count */
+    const char *ok = "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                     "\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}GARBAGE";
+    CHECK(xlate_response_build(ok, strlen(ok) - 7, &golden_opts, &out, &st, err, sizeof err) == 0);
+    CHECK_STR(st.stop_reason, "end_turn");
+    CHECK(st.input_tokens == 42 && st.output_tokens == 1 && st.first_content == 1);
+    buf_free(&out);
+}
