@@ -25,7 +25,7 @@ ASAN_OBJ  := $(patsubst src/%.c,build/asan/%.o,$(SRC))
 ASAN_CORE := $(patsubst src/%.c,build/asan/%.o,$(CORE_SRC))
 ASAN_UNIT := $(patsubst tests/unit/%.c,build/asan/unit/%.o,$(UNIT_SRC))
 
-.PHONY: all test unit asan deps format clean check
+.PHONY: all test unit asan deps format clean check run
 all: build/anyclaude
 
 build/obj/%.o: src/%.c $(HDRS)
@@ -67,3 +67,10 @@ format:
 
 clean:
 	rm -rf build
+
+# Build (installing missing build dependencies) and start anyclaude:
+#   make run ARGS="--mode llamacpp"
+run:
+	bash scripts/deps.sh --build-only
+	$(MAKE) all
+	./build/anyclaude $(ARGS)
