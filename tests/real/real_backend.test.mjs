@@ -1,0 +1,192 @@
+// The gateway in front of a real llama-server (small random-weight model, see
+// tests/real/README.md), driven by the official Anthropic SDK.
+//   node --test tests/real/          (from the repo root; needs build/anyclaude)
+// ANYCLAUDE_BIN overrides the gateway binary. First run builds llama-server (~10 min).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Anthropic from '@anthropic-ai/sdk';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const LLAMA_SH = path.join(HERE, 'llama.sh');
+const GATEWAY = process.env.ANYCLAUDE_BIN || path.join(ROOT, 'build/anyclaude');
+const MODEL = 'claude-test-model';
+
+let llamaPort = 0;
+let gateway = null; // ChildProcess
+let gatewayLog = '';
+let client = null;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function stopLlama() {
+  if (!llamaPort) return;
+  spawnSync('bash', [LLAMA_SH, 'stop', String(llamaPort)], { stdio: 'inherit' });
+  llamaPort = 0;
+}
+
+async function stopGateway() {
+  const g = gateway;
+  gateway = null;
+  if (!g || g.exitCode !== null || g.signalCode !== null) return;
+  const exited = new Promise((r) => g.once('exit', r));
+  g.kill('SIGTERM');
+  const t = setTimeout(() => g.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(t);
+}
+
+// Last-resort cleanup if the runner dies between before() and after().
+process.on('exit', () => {
+  if (gateway && gateway.exitCode === null) gateway.kill('SIGKILL');
+  stopLlama();
+});
+
+before(async () => {
+  assert.ok(existsSync(GATEWAY), `${GATEWAY} missing: run make first`);
+
+  llamaPort = await freePort();
+  const r = spawnSync('bash', [LLAMA_SH, 'start', String(llamaPort)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (r.status !== 0) {
+    llamaPort = 0; // llama.sh cleans up after a failed start
+    assert.fail(`llama.sh start failed (status ${r.status})`);
+  }
+  const llamaUrl = r.stdout.trim().split('\n').pop();
+
+  const port = await freePort();
+  gateway = spawn(GATEWAY, ['serve', '--port', String(port), '--mode', 'llamacpp',
+    '--backend', `${llamaUrl}/v1`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  gateway.stderr.setEncoding('utf8');
+  gateway.stderr.on('data', (d) => {
+    gatewayLog += d;
+    if (process.env.ANYCLAUDE_TEST_VERBOSE) process.stderr.write(d);
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    if (gateway.exitCode !== null || gateway.signalCode !== null) {
+      assert.fail(`gateway exited (${gateway.exitCode ?? gateway.signalCode}):\n${gatewayLog}`);
+    }
+    try {
+      const res = await fetch(`${base}/health`);
+      if (res.ok) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) assert.fail(`gateway /health not OK after 15 s:\n${gatewayLog}`);
+    await sleep(100);
+  }
+  client = new Anthropic({ baseURL: base, apiKey: 'test', maxRetries: 0, timeout: 120000 });
+}, { timeout: 30 * 60 * 1000 });
+
+after(async () => {
+  await stopGateway();
+  stopLlama();
+});
+
+const STOP_REASONS = ['end_turn', 'max_tokens', 'stop_sequence', 'tool_use', 'pause_turn', 'refusal'];
+
+function checkMessage(m) {
+  assert.equal(m.type, 'message');
+  assert.equal(m.role, 'assistant');
+  assert.equal(typeof m.id, 'string');
+  assert.ok(Array.isArray(m.content), 'content is an array');
+  for (const b of m.content) {
+    assert.ok(['text', 'tool_use', 'thinking'].includes(b.type), `block type ${b.type}`);
+    if (b.type === 'text') assert.equal(typeof b.text, 'string');
+    if (b.type === 'tool_use') {
+      assert.equal(typeof b.id, 'string');
+      assert.equal(typeof b.name, 'string');
+      assert.equal(typeof b.input, 'object');
+    }
+  }
+  assert.ok(STOP_REASONS.includes(m.stop_reason), `stop_reason ${m.stop_reason}`);
+  assert.equal(typeof m.usage, 'object');
+  assert.ok(m.usage.input_tokens > 0, `usage.input_tokens ${m.usage.input_tokens}`);
+  assert.ok(m.usage.output_tokens >= 0, `usage.output_tokens ${m.usage.output_tokens}`);
+}
+
+test('non-streamed messages.create returns a valid message', async () => {
+  const m = await client.messages.create({
+    model: MODEL, max_tokens: 64,
+    messages: [{ role: 'user', content: 'Say hello.' }],
+  });
+  checkMessage(m);
+});
+
+test('messages.stream() yields a valid event sequence and final message', async () => {
+  const stream = client.messages.stream({
+    model: MODEL, max_tokens: 64,
+    messages: [{ role: 'user', content: 'Count to three.' }],
+  });
+  const types = [];
+  for await (const ev of stream) types.push(ev.type);
+  const m = await stream.finalMessage();
+  checkMessage(m);
+  assert.equal(types[0], 'message_start');
+  assert.equal(types.at(-1), 'message_stop');
+  assert.ok(types.includes('message_delta'), `events: ${types.join(',')}`);
+});
+
+test('a repeated ~10 KB system prompt is served from the prefix cache', async (t) => {
+  let system = '';
+  for (let i = 0; system.length < 10240; i++) {
+    system += `Rule ${i}: when editing file src/module_${i}.c keep functions short, ` +
+      `check every return value, and never log secrets (${(i * 7919) % 1000}).\n`;
+  }
+  const req = {
+    model: MODEL, max_tokens: 16,
+    system: [{ type: 'text', text: system, cache_control: { type: 'ephemeral' } }],
+    messages: [{ role: 'user', content: 'Which rule covers module 42?' }],
+  };
+  const first = await client.messages.create(req);
+  checkMessage(first);
+  const second = await client.messages.create(req);
+  checkMessage(second);
+  const u = second.usage;
+  t.diagnostic(`first ${JSON.stringify(first.usage)} second ${JSON.stringify(u)}`);
+  assert.ok(u.cache_read_input_tokens > 0,
+    `second request: cache_read_input_tokens ${u.cache_read_input_tokens} (usage ${JSON.stringify(u)})`);
+  // ~10 KB of English is > 1500 tokens; nearly all of it must be cached.
+  assert.ok(u.cache_read_input_tokens > 1500, `usage ${JSON.stringify(u)}`);
+});
+
+test('a request with tools gets a valid answer', async () => {
+  const m = await client.messages.create({
+    model: MODEL, max_tokens: 64,
+    tools: [{
+      name: 'get_weather',
+      description: 'Current weather for a city.',
+      input_schema: {
+        type: 'object',
+        properties: { city: { type: 'string' }, days: { type: 'integer' } },
+        required: ['city'],
+      },
+    }],
+    messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
+  });
+  checkMessage(m);
+  if (m.stop_reason === 'tool_use') {
+    const uses = m.content.filter((b) => b.type === 'tool_use');
+    assert.ok(uses.length > 0, 'stop_reason tool_use without a tool_use block');
+    for (const b of uses) assert.equal(b.name, 'get_weather');
+  }
+});
