@@ -59,6 +59,8 @@ struct conn {
     size_t body_left;   /* Content-Length left, or current chunk left */
     int chunk_phase;    /* chunked: 0 size line, 1 data, 2 CRLF after data, 3 trailers */
     int close_after;    /* close once the output drains */
+    int lingering;      /* write side shut; reading and discarding until EOF */
+    size_t discarded;
     conn *next, *prev;
 };
 
@@ -174,10 +176,10 @@ static void fail_conn(conn *c, int status, const char *msg)
     }
     c->st = ST_CLOSING;
     c->close_after = 1;
-    bufferevent_disable(c->bev, EV_READ);
-    set_timeout(c, 0);
-    struct timeval wt = {10, 0};
-    bufferevent_set_timeouts(c->bev, NULL, &wt);
+    /* keep reading (and discarding) so that a client still uploading does
+     * not get a reset that would destroy this answer; see linger() */
+    struct timeval rt = {10, 0}, wt = {10, 0};
+    bufferevent_set_timeouts(c->bev, &rt, &wt);
 }
 
 /* Parse the buffered head (request line + headers, ending in a blank line). */
@@ -440,16 +442,33 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
         return;
     }
     if (c->st == ST_CLOSING) {
-        evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+        size_t n = evbuffer_get_length(bufferevent_get_input(bev));
+        evbuffer_drain(bufferevent_get_input(bev), n);
+        c->discarded += n;
+        if (c->discarded > 4 * c->h->lim.max_body + (64u << 20)) conn_free(c);
         return;
     }
     start_request(c);
 }
 
+/* The answer is out: shut our side and wait (bounded) for the client's EOF,
+ * discarding what it still sends. Closing at once while the client is still
+ * uploading makes the kernel reset the connection, and the reset can reach
+ * the client before it has read our answer (a 413 for a huge body). */
+static void linger(conn *c)
+{
+    if (c->lingering) return;
+    c->lingering = 1;
+    shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+    struct timeval rt = {5, 0};
+    bufferevent_set_timeouts(c->bev, &rt, NULL);
+    bufferevent_enable(c->bev, EV_READ);
+}
+
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
     conn *c = arg;
-    if (c->close_after && evbuffer_get_length(bufferevent_get_output(bev)) == 0) conn_free(c);
+    if (c->close_after && evbuffer_get_length(bufferevent_get_output(bev)) == 0) linger(c);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -616,8 +635,7 @@ static void finish(httpd_req *r)
     if (!keep) {
         c->st = ST_CLOSING;
         c->close_after = 1;
-        bufferevent_disable(c->bev, EV_READ);
-        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) conn_free(c);
+        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) linger(c);
         return;
     }
     c->st = ST_HEAD;
