@@ -12,7 +12,7 @@
 static const char *const value_opts[] = {"mode",     "backend",   "model",       "api-key",
                                          "host",     "port",      "max-tokens",  "max-body",
                                          "ping-ms",  "max-streams", "debug",     "claude",
-                                         "auth-token", "config"};
+                                         "auth-token", "config", "slots", "warm-start"};
 
 static int is_value_opt(const char *name, size_t n)
 {
@@ -140,13 +140,19 @@ void cli_print_help(FILE *f)
 "                      summaries, 3 full traces to files (keys redacted)\n"
 "  --claude PATH       the claude binary (default: claude on PATH)\n"
 "  --auth-token TOKEN  token clients must send as x-api-key or Bearer\n"
+"  --slots N|auto      llamacpp: pin each conversation to a server slot with\n"
+"                      id_slot (auto: ask /props; 0: off; default auto)\n"
+"  --warm-start on|off prefill the last session's system prompt and tools at\n"
+"                      start, so a new session's first turn hits the cache\n"
+"                      (default on)\n"
 "  --config FILE       JSON config file (default\n"
 "                      $XDG_CONFIG_HOME/anyclaude/config.json)\n"
 "\n"
 "Environment (flags win over these; these win over the config file):\n"
 "  ANYCLAUDE_MODE, ANYCLAUDE_HOST, ANYCLAUDE_PORT, ANYCLAUDE_MAX_OUTPUT_TOKENS,\n"
 "  ANYCLAUDE_MAX_BODY, ANYCLAUDE_PING_MS, ANYCLAUDE_MAX_STREAMS, ANYCLAUDE_DEBUG,\n"
-"  ANYCLAUDE_CLAUDE, ANYCLAUDE_AUTH_TOKEN, ANYCLAUDE_CONFIG, and per mode:\n"
+"  ANYCLAUDE_CLAUDE, ANYCLAUDE_AUTH_TOKEN, ANYCLAUDE_CONFIG, ANYCLAUDE_SLOTS,\n"
+"  ANYCLAUDE_WARM_START, and per mode:\n"
 "    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL\n"
 "    lmstudio  LMSTUDIO_URL, LMSTUDIO_API_KEY, LMSTUDIO_MODEL\n"
 "    llamacpp  LLAMACPP_URL, LLAMACPP_API_KEY, LLAMACPP_MODEL\n"

@@ -22,6 +22,8 @@ void config_defaults(config *c)
     c->max_body = 32u * 1024 * 1024;
     c->ping_ms = 5000;
     c->max_streams = 1024;
+    c->slots = -1;
+    c->warm = 1;
 }
 
 int config_check_url(const char *url)
@@ -73,7 +75,7 @@ static int copy(char *dst, size_t n, const char *src)
 
 /* Setting names shared by flags, environment and config file. */
 enum key { K_MODE, K_BACKEND, K_KEY, K_MODEL, K_HOST, K_PORT, K_MAXTOK, K_MAXBODY, K_PING,
-           K_STREAMS, K_DEBUG, K_CLAUDE, K_AUTH, K_NONE };
+           K_STREAMS, K_DEBUG, K_CLAUDE, K_AUTH, K_SLOTS, K_WARM, K_NONE };
 
 static enum key flag_key(const char *name)
 {
@@ -84,7 +86,7 @@ static enum key flag_key(const char *name)
              {"model", K_MODEL},     {"host", K_HOST},              {"port", K_PORT},
              {"max-tokens", K_MAXTOK}, {"max-body", K_MAXBODY},     {"ping-ms", K_PING},
              {"max-streams", K_STREAMS}, {"debug", K_DEBUG},        {"claude", K_CLAUDE},
-             {"auth-token", K_AUTH}};
+             {"auth-token", K_AUTH}, {"slots", K_SLOTS},            {"warm-start", K_WARM}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -175,6 +177,28 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
     case K_AUTH:
         if (copy(c->auth_token, sizeof c->auth_token, v)) goto toolong;
         return 0;
+    case K_SLOTS:
+        if (strcmp(v, "auto") == 0) {
+            c->slots = -1;
+            return 0;
+        }
+        if (parse_long(v, 0, 64, &n)) {
+            snprintf(err, errlen, "%s: bad slot count \"%s\"; expected auto, 0 (off) or 1 to 64",
+                     src, v);
+            return -1;
+        }
+        c->slots = (int)n;
+        return 0;
+    case K_WARM:
+        if (strcmp(v, "1") == 0 || strcmp(v, "on") == 0 || strcmp(v, "true") == 0)
+            c->warm = 1;
+        else if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0 || strcmp(v, "false") == 0)
+            c->warm = 0;
+        else {
+            snprintf(err, errlen, "%s: bad warm-start value \"%s\"; expected on or off", src, v);
+            return -1;
+        }
+        return 0;
     case K_NONE:
         break;
     }
@@ -244,7 +268,8 @@ static enum key file_key(const char *name)
              {"api_key", K_KEY},         {"model", K_MODEL},           {"host", K_HOST},
              {"port", K_PORT},           {"maxOutputTokens", K_MAXTOK}, {"max_tokens", K_MAXTOK},
              {"maxBody", K_MAXBODY},     {"pingMs", K_PING},           {"maxStreams", K_STREAMS},
-             {"debug", K_DEBUG},         {"claude", K_CLAUDE},         {"authToken", K_AUTH}};
+             {"debug", K_DEBUG},         {"claude", K_CLAUDE},         {"authToken", K_AUTH},
+             {"slots", K_SLOTS},         {"warmStart", K_WARM}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -255,6 +280,7 @@ static int apply_json(config *c, enum key k, const cJSON *v, const char *src, ch
 {
     char num[32];
     if (cJSON_IsString(v)) return apply(c, k, v->valuestring, src, err, errlen);
+    if (cJSON_IsBool(v)) return apply(c, k, cJSON_IsTrue(v) ? "1" : "0", src, err, errlen);
     if (cJSON_IsNumber(v)) {
         snprintf(num, sizeof num, "%.0f", v->valuedouble);
         return apply(c, k, num, src, err, errlen);
@@ -319,7 +345,7 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
                 snprintf(err, errlen,
                          "%s: unknown key; accepted: mode, backend, apiKey, model, host, port, "
                          "maxOutputTokens, maxBody, pingMs, maxStreams, debug, claude, authToken, "
-                         "backends",
+                         "slots, warmStart, backends",
                          src);
                 goto out;
             }
@@ -354,6 +380,7 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         {"ANYCLAUDE_MAX_BODY", K_MAXBODY}, {"ANYCLAUDE_PING_MS", K_PING},
         {"ANYCLAUDE_MAX_STREAMS", K_STREAMS}, {"ANYCLAUDE_DEBUG", K_DEBUG},
         {"ANYCLAUDE_CLAUDE", K_CLAUDE}, {"ANYCLAUDE_AUTH_TOKEN", K_AUTH},
+        {"ANYCLAUDE_SLOTS", K_SLOTS},   {"ANYCLAUDE_WARM_START", K_WARM},
     };
     for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
         const char *v = ge(env[i].name);

@@ -27,6 +27,9 @@ typedef struct config {
     char config_file[512]; /* the file that was read, "" if none */
     char auth_token[256];  /* required from clients when set */
     char trace_dir[600];   /* where debug level 3 writes traces (set by main) */
+    int slots;             /* llama.cpp slot affinity: -1 auto (ask /props), 0 off, N slots */
+    int warm;              /* warm start: prefill the last session's prompt prefix at start */
+    char state_dir[512];   /* where the warm-start prefix is kept (set by main) */
 } config;
 
 /* Look up an environment variable; returns NULL when unset. */

@@ -538,17 +538,22 @@ httpd *httpd_new(struct event_base *base, const char *host, int port, const http
     struct sockaddr_storage ss;
     int sl = sizeof ss;
     char addr[200];
+    /* evutil_parse_sockaddr_port refuses port 0: parse with 1, then set it */
     if (strchr(host, ':'))
-        snprintf(addr, sizeof addr, "[%s]:%d", host, port);
+        snprintf(addr, sizeof addr, "[%s]:1", host);
     else
-        snprintf(addr, sizeof addr, "%s:%d", strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
-                 port);
+        snprintf(addr, sizeof addr, "%s:1", strcmp(host, "localhost") == 0 ? "127.0.0.1" : host);
     memset(&ss, 0, sizeof ss);
-    if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sl) < 0) {
+    if (port < 0 || port > 65535 ||
+        evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &sl) < 0) {
         snprintf(err, errlen, "cannot listen on %s: not an IP address (use e.g. 127.0.0.1)", host);
         free(h);
         return NULL;
     }
+    if (ss.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
     h->lis = evconnlistener_new_bind(base, accept_cb, h,
                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
                                      1024, (struct sockaddr *)&ss, sl);

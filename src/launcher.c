@@ -163,9 +163,14 @@ static void on_ignore(evutil_socket_t sig, short what, void *arg)
     /* Ctrl-C: claude got it from the terminal and decides what it means */
 }
 
+/* With --model, Claude Code shows and sends that name. Without it Claude
+ * Code keeps its own model names: the gateway decides what goes upstream
+ * either way, and a name Claude Code does not know makes it warn and assume
+ * a 1M-token context. Variables the user set win. */
 static void set_model_env(const config *cfg)
 {
-    const char *m = cfg->model[0] ? cfg->model : cfg->mode->name;
+    if (!cfg->model[0]) return;
+    const char *m = cfg->model;
     const char *vars[] = {"ANTHROPIC_MODEL", "ANTHROPIC_SMALL_FAST_MODEL",
                           "ANTHROPIC_DEFAULT_OPUS_MODEL", "ANTHROPIC_DEFAULT_SONNET_MODEL",
                           "ANTHROPIC_DEFAULT_HAIKU_MODEL"};

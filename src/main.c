@@ -97,6 +97,11 @@ int main(int argc, char **argv)
     if (cfg.api_key[0]) log_add_secret(cfg.api_key);
     if (cfg.auth_token[0]) log_add_secret(cfg.auth_token);
     log_init(cfg.debug, NULL);
+    {
+        char dir[512];
+        if (launcher_state_dir(dir, sizeof dir) == 0)
+            snprintf(cfg.state_dir, sizeof cfg.state_dir, "%s", dir);
+    }
     if (cfg.debug >= 3) {
         char dir[512];
         if (launcher_state_dir(dir, sizeof dir) == 0) {

@@ -24,10 +24,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "affinity.h"
 #include "anthropic.h"
 #include "buf.h"
 #include "httpd.h"
 #include "log.h"
+#include "metrics.h"
 #include "upstream.h"
 #include "version.h"
 #include "xlate_request.h"
@@ -46,9 +48,19 @@ struct server {
     int port;
     int active;
     struct exchange *exchanges; /* all live exchanges, for server_free */
+    metrics m;
+    affinity aff;
+    int use_slots;           /* send id_slot (llamacpp with slots known) */
+    double est_ratio;        /* calibration: real prompt tokens / estimate */
+    uint64_t saved_kind;     /* kind of the prefix last saved for warm start */
+    int warm_slot;           /* slot prefilled at start, -1 none */
+    uint64_t warm_kind;
+    upstream_req *probe;     /* /props, /models or warm-start request in flight */
+    char auto_model[256];    /* openai mode without --model: the backend's first model */
+    struct probe *probe_ctx;
 };
 
-enum ex_kind { EX_MESSAGES, EX_MODELS, EX_HEALTH };
+enum ex_kind { EX_MESSAGES, EX_MODELS, EX_HEALTH, EX_COUNT };
 
 typedef struct exchange {
     server *srv;
@@ -67,6 +79,10 @@ typedef struct exchange {
     int stream;
     int committed;
     int connected;
+    int slot;         /* llama.cpp slot used, -1 none */
+    int slot_reuse;   /* affinity: 0 new, 1 same conversation, 2 same kind */
+    int warm_hit;     /* first use of the warm-started slot */
+    int count_step;   /* count_tokens: 1 apply-template, 2 tokenize */
     char msg_id[40];
     char url[600];
     log_trace *trace;
@@ -126,6 +142,7 @@ static exchange *exchange_new(server *s, httpd_req *req, enum ex_kind kind)
     buf_init(&ex->resp, MAX_UPSTREAM_BODY);
     buf_init(&ex->out, MAX_CLIENT_BACKLOG);
     ex->t_start = now_ms();
+    ex->slot = -1;
     ex->next = s->exchanges;
     if (s->exchanges) s->exchanges->prev = ex;
     s->exchanges = ex;
@@ -141,6 +158,7 @@ static void client_closed(httpd_req *r, void *arg)
     exchange *ex = arg;
     log_line(1, "client disconnected after %.0f ms; upstream request cancelled",
              now_ms() - ex->t_start);
+    ex->srv->m.client_disconnects++;
     ex->req = NULL;
     exchange_free(ex);
 }
@@ -166,6 +184,8 @@ static void reply_whole(exchange *ex, int status, const char *body, size_t len)
 
 static void reply_error(exchange *ex, const char *type, const char *msg)
 {
+    metrics_error(&ex->srv->m, type);
+    if (ex->kind == EX_MESSAGES) ex->srv->m.responses_error++;
     buf b;
     buf_init(&b, 0);
     anthropic_error_json(&b, type, msg);
@@ -196,32 +216,57 @@ static int flush_out(exchange *ex)
     return queued > MAX_CLIENT_BACKLOG ? -1 : 0;
 }
 
-static void log_request_line(exchange *ex, int status)
+/* Account for a finished /v1/messages exchange: metrics, the estimate's
+ * calibration, and the per-request log line (debug level 1). */
+static void finish_accounting(exchange *ex, const xlate_stream_stats *st)
 {
-    if (log_level() < 1) return;
-    xlate_stream_stats st = {0};
-    if (ex->xs) xlate_stream_get_stats(ex->xs, &st);
-    else {
-        st.input_tokens = ex->info.input_estimate;
+    server *s = ex->srv;
+    double now = now_ms();
+    long prompt = st->input_tokens + st->cached_tokens;
+    int ok = st->stop_reason != NULL;
+    if (ok) s->m.responses_ok++;
+    else s->m.responses_error++;
+    if (st->usage_known) {
+        s->m.tokens_in += (unsigned long long)st->input_tokens;
+        s->m.tokens_cached += (unsigned long long)st->cached_tokens;
+        /* calibrate the estimate against the backend's tokenizer */
+        if (ex->info.input_estimate > 0 && prompt > 0) {
+            double r = (double)prompt / (double)ex->info.input_estimate;
+            if (r > 0.2 && r < 5) s->est_ratio = 0.7 * s->est_ratio + 0.3 * r;
+        }
     }
-    double total = now_ms() - ex->t_start;
-    double ttft = ex->t_first > 0 ? ex->t_first - ex->t_start : -1;
-    long prompt = st.input_tokens + st.cached_tokens;
-    double gen_s = ex->t_first > 0 ? (now_ms() - ex->t_first) / 1000.0 : 0;
+    s->m.tokens_out += (unsigned long long)st->output_tokens;
+    if (ex->t_first > 0) metrics_observe(&s->m.ttft, (ex->t_first - ex->t_start) / 1000.0);
+    metrics_observe(&s->m.upstream, (now - ex->t_start) / 1000.0);
+    if (log_level() < 1) return;
+    double gen_s = ex->t_first > 0 ? (now - ex->t_first) / 1000.0 : 0;
+    char slot[64] = "";
+    if (ex->slot >= 0)
+        snprintf(slot, sizeof slot, " slot=%d%s%s", ex->slot,
+                 ex->slot_reuse == 1 ? "" : ex->slot_reuse == 2 ? "(took same-prefix slot)" : "(new)",
+                 ex->warm_hit ? " warm-start-hit" : "");
+    char prefill[48] = "";
+    if (st->prefill_ms >= 0) snprintf(prefill, sizeof prefill, " prefill=%.0fms", st->prefill_ms);
     log_line(1,
-             "%s model=%s stream=%d status=%d prompt=%ld cached=%ld (%.0f%%) ttft=%.0fms "
-             "total=%.0fms out=%ld tok/s=%.1f stop=%s",
-             ex->srv->cfg->mode->name, ex->info.model, ex->stream, status, prompt, st.cached_tokens,
-             prompt > 0 ? 100.0 * (double)st.cached_tokens / (double)prompt : 0.0, ttft, total,
-             st.output_tokens, gen_s > 0 ? (double)st.output_tokens / gen_s : 0.0,
-             st.stop_reason ? st.stop_reason : "-");
+             "%s model=%s stream=%d prompt=%ld%s cached=%ld (%.1f%%)%s ttft=%.0fms total=%.0fms "
+             "out=%ld tok/s=%.1f stop=%s%s",
+             s->cfg->mode->name, ex->info.model, ex->stream, prompt,
+             st->usage_known ? "" : "(est)", st->cached_tokens,
+             prompt > 0 ? 100.0 * (double)st->cached_tokens / (double)prompt : 0.0, prefill,
+             ex->t_first > 0 ? ex->t_first - ex->t_start : -1.0, now - ex->t_start,
+             st->output_tokens, gen_s > 0 ? (double)st->output_tokens / gen_s : 0.0,
+             st->stop_reason ? st->stop_reason : "error", slot);
 }
 
 /* Finish a committed stream and free the exchange. */
 static void stream_end(exchange *ex)
 {
     flush_out(ex);
-    log_request_line(ex, 200);
+    xlate_stream_stats st;
+    memset(&st, 0, sizeof st);
+    st.prefill_ms = -1;
+    if (ex->xs) xlate_stream_get_stats(ex->xs, &st);
+    finish_accounting(ex, &st);
     if (ex->req) {
         httpd_reply_end(ex->req);
         ex->req = NULL;
@@ -323,6 +368,7 @@ static void fail_exchange(exchange *ex, const char *type, const char *msg)
 {
     if (ex->committed) {
         log_line(1, "stream error %s: %s", type, msg);
+        metrics_error(&ex->srv->m, type);
         xlate_stream_fail(ex->xs, type, msg, &ex->out);
         stream_end(ex);
     } else {
@@ -369,7 +415,9 @@ static void up_done(void *ud, int ok, int refused, long status, const char *err)
     }
     buf out;
     buf_init(&out, 0);
-    xlate_stream_stats st = {0};
+    xlate_stream_stats st;
+    memset(&st, 0, sizeof st);
+    st.prefill_ms = -1;
     char err2[512];
     ex->t_first = now_ms();
     if (xlate_response_build(ex->resp.data ? ex->resp.data : "", ex->resp.len, &ex->xopts, &out, &st,
@@ -379,12 +427,7 @@ static void up_done(void *ud, int ok, int refused, long status, const char *err)
         reply_error(ex, "api_error", msg);
         return;
     }
-    if (log_level() >= 1) {
-        long prompt = st.input_tokens + st.cached_tokens;
-        log_line(1, "%s model=%s stream=0 status=200 prompt=%ld cached=%ld total=%.0fms out=%ld stop=%s",
-                 ex->srv->cfg->mode->name, ex->info.model, prompt, st.cached_tokens,
-                 now_ms() - ex->t_start, st.output_tokens, st.stop_reason ? st.stop_reason : "-");
-    }
+    finish_accounting(ex, &st);
     reply_whole(ex, 200, out.data ? out.data : "", out.len);
     buf_free(&out);
 }
@@ -411,6 +454,307 @@ static int authorized(server *s, httpd_req *req)
     return diff == 0;
 }
 
+/* The model name sent upstream: --model, else (openai mode) the backend's
+ * first listed model, else none. */
+static const char *upstream_model(const server *s)
+{
+    if (s->cfg->model[0]) return s->cfg->model;
+    return s->auto_model[0] ? s->auto_model : NULL;
+}
+
+/* ---- prefix cache: slot affinity and warm start ---------------------------- */
+
+/* The backend's root (its base URL without a trailing /v1). */
+static void backend_root(const server *s, char *out, size_t n)
+{
+    snprintf(out, n, "%s", s->cfg->backend);
+    size_t l = strlen(out);
+    if (l >= 3 && strcmp(out + l - 3, "/v1") == 0) out[l - 3] = '\0';
+}
+
+/* The conversation a request belongs to: Claude Code's session and agent
+ * ids with the kind of prompt (system + tools), else the first turn. */
+static uint64_t conversation_key(httpd_req *req, const xlate_request_info *info)
+{
+    const char *sid = httpd_req_header(req, "X-Claude-Code-Session-Id");
+    const char *aid = httpd_req_header(req, "x-claude-code-agent-id");
+    if (!sid) return info->first_hash;
+    uint64_t h = affinity_hash(AFFINITY_HASH_INIT, sid, strlen(sid));
+    h = affinity_hash(h, "\n", 1);
+    if (aid) h = affinity_hash(h, aid, strlen(aid));
+    return affinity_hash(h, &info->kind_hash, sizeof info->kind_hash);
+}
+
+/* Write slot (0..99) into the two characters xlate_request reserved. */
+static void write_slot(char *at, int slot)
+{
+    unsigned v = slot < 0 ? 0u : slot > 99 ? 99u : (unsigned)slot;
+    at[0] = v >= 10 ? (char)('0' + v / 10) : ' ';
+    at[1] = (char)('0' + v % 10);
+}
+
+/* Choose the llama.cpp slot and write it into the translated request. */
+static void pin_slot(server *s, exchange *ex, httpd_req *req)
+{
+    uint64_t key = conversation_key(req, &ex->info);
+    ex->slot = affinity_slot(&s->aff, key, ex->info.kind_hash, &ex->slot_reuse);
+    if (ex->slot < 0) return;
+    write_slot(ex->upbody.data + ex->info.id_slot_off, ex->slot);
+    if (ex->slot == s->warm_slot && ex->info.kind_hash == s->warm_kind) {
+        ex->warm_hit = 1;
+        s->warm_slot = -1;
+    }
+}
+
+static void warm_path(const server *s, char *out, size_t n)
+{
+    uint64_t h = affinity_hash(AFFINITY_HASH_INIT, s->cfg->mode->name, strlen(s->cfg->mode->name));
+    h = affinity_hash(h, s->cfg->backend, strlen(s->cfg->backend));
+    h = affinity_hash(h, s->cfg->model, strlen(s->cfg->model));
+    snprintf(out, n, "%s/warm-%016llx.json", s->cfg->state_dir, (unsigned long long)h);
+}
+
+/* Remember the system prompt and tools of the newest conversation with
+ * tools, so the next start can prefill them (warm start). Written only when
+ * they change. */
+static void warm_save(server *s, const char *body, size_t len, const xlate_request_info *info)
+{
+    if (!s->cfg->warm || !s->cfg->state_dir[0] || info->kind_hash == s->saved_kind) return;
+    s->saved_kind = info->kind_hash;
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (!root) return;
+    cJSON *w = cJSON_CreateObject();
+    cJSON_AddStringToObject(w, "model", "anyclaude-warm-start");
+    cJSON_AddNumberToObject(w, "max_tokens", 1);
+    cJSON *sys = cJSON_DetachItemFromObjectCaseSensitive(root, "system");
+    if (sys) cJSON_AddItemToObject(w, "system", sys);
+    cJSON *tools = cJSON_DetachItemFromObjectCaseSensitive(root, "tools");
+    if (tools) cJSON_AddItemToObject(w, "tools", tools);
+    cJSON *msgs = cJSON_AddArrayToObject(w, "messages");
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", "user");
+    cJSON_AddStringToObject(m, "content", "hi");
+    cJSON_AddItemToArray(msgs, m);
+    char *txt = cJSON_PrintUnformatted(w);
+    cJSON_Delete(w);
+    cJSON_Delete(root);
+    if (!txt) return;
+    char path[700], tmp[720];
+    warm_path(s, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f) {
+        int ok = fputs(txt, f) >= 0;
+        if (fclose(f) == 0 && ok && rename(tmp, path) == 0)
+            log_line(2, "warm start: saved the prompt prefix to %s", path);
+        else
+            remove(tmp);
+    }
+    cJSON_free(txt);
+}
+
+typedef struct probe {
+    server *s;
+    buf body;
+    buf req;
+    long status;
+    int kind; /* 0 /props, 1 warm start, 2 /models */
+    double t0;
+    int slot;
+} probe;
+
+static void probe_free(probe *p)
+{
+    if (!p) return;
+    buf_free(&p->body);
+    buf_free(&p->req);
+    free(p);
+}
+
+static int probe_headers(void *ud, long status)
+{
+    ((probe *)ud)->status = status;
+    return 0;
+}
+
+static int probe_data(void *ud, const char *d, size_t n)
+{
+    return buf_append(&((probe *)ud)->body, d, n) == BUF_OK ? 0 : 1;
+}
+
+static void warm_start(server *s);
+
+static void probe_done(void *ud, int ok, int refused, long status, const char *err)
+{
+    probe *p = ud;
+    server *s = p->s;
+    s->probe = NULL;
+    s->probe_ctx = NULL;
+    cJSON *j = ok && status == 200 ? cJSON_ParseWithLength(p->body.data ? p->body.data : "", p->body.len) : NULL;
+    if (p->kind == 2) {
+        const cJSON *data = j ? cJSON_GetObjectItemCaseSensitive(j, "data") : NULL;
+        const cJSON *first = cJSON_IsArray(data) ? cJSON_GetArrayItem(data, 0) : NULL;
+        const cJSON *id = first ? cJSON_GetObjectItemCaseSensitive(first, "id") : NULL;
+        if (cJSON_IsString(id) && strlen(id->valuestring) < sizeof s->auto_model) {
+            snprintf(s->auto_model, sizeof s->auto_model, "%s", id->valuestring);
+            log_line(0, "no --model given: using %s, the first model %s/models lists", s->auto_model,
+                     s->cfg->backend);
+        } else {
+            log_line(0, "no --model given and %s/models did not list one (%s); requests go without "
+                        "a model name",
+                     s->cfg->backend, ok ? "no model list" : err);
+        }
+        cJSON_Delete(j);
+        probe_free(p);
+        warm_start(s);
+        return;
+    }
+    if (p->kind == 0) {
+        const cJSON *n = j ? cJSON_GetObjectItemCaseSensitive(j, "total_slots") : NULL;
+        if (cJSON_IsNumber(n) && n->valuedouble >= 1) {
+            affinity_init(&s->aff, (int)n->valuedouble);
+            s->use_slots = 1;
+            log_line(1, "llama.cpp has %d slots: each conversation keeps its own (id_slot)",
+                     s->aff.nslots);
+        } else {
+            log_line(1, "slot affinity off: %s/props did not say how many slots there are",
+                     s->cfg->backend);
+        }
+        cJSON_Delete(j);
+        probe_free(p);
+        warm_start(s);
+        return;
+    }
+    /* warm start finished */
+    const cJSON *u = j ? cJSON_GetObjectItemCaseSensitive(j, "usage") : NULL;
+    const cJSON *pt = u ? cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens") : NULL;
+    const cJSON *d = u ? cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details") : NULL;
+    const cJSON *ct = d ? cJSON_GetObjectItemCaseSensitive(d, "cached_tokens") : NULL;
+    if (j && cJSON_IsNumber(pt)) {
+        s->m.warm_starts++;
+        char slot[32] = "";
+        if (p->slot >= 0) snprintf(slot, sizeof slot, " into slot %d", p->slot);
+        log_line(0, "warm start: prefilled the last session's system prompt and tools (%.0f tokens, "
+                    "%.0f already cached) in %.0f ms%s",
+                 pt->valuedouble, cJSON_IsNumber(ct) ? ct->valuedouble : 0.0, now_ms() - p->t0, slot);
+    } else {
+        s->warm_slot = -1;
+        log_line(1, "warm start failed (HTTP %ld%s%s); the first request will prefill from cold",
+                 status, err && *err ? ": " : "", err ? err : "");
+    }
+    cJSON_Delete(j);
+    probe_free(p);
+}
+
+static void probe_start(server *s, probe *p, const char *method, const char *url)
+{
+    upstream_opts o = {
+        .method = method,
+        .url = url,
+        .body = p->req.data,
+        .body_len = p->req.len,
+        .bearer = s->cfg->api_key[0] ? s->cfg->api_key : NULL,
+        .connect_timeout_ms = 3000,
+        .total_timeout_ms = p->kind == 1 ? 600000 : 5000,
+    };
+    upstream_cbs cbs = {NULL, probe_headers, probe_data, probe_done};
+    p->t0 = now_ms();
+    s->probe_ctx = p;
+    s->probe = upstream_start(s->up, &o, &cbs, p);
+    if (!s->probe) {
+        s->probe_ctx = NULL;
+        probe_free(p);
+    }
+}
+
+/* Prefill the saved prefix on the backend, once, at start. */
+static void warm_start(server *s)
+{
+    if (!s->cfg->warm || !s->cfg->state_dir[0]) return;
+    char path[700];
+    warm_path(s, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return;
+    buf in;
+    buf_init(&in, 16u << 20);
+    char chunk[65536];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_append(&in, chunk, r) != BUF_OK) break;
+    fclose(f);
+    probe *p = calloc(1, sizeof *p);
+    if (!p) {
+        buf_free(&in);
+        return;
+    }
+    p->s = s;
+    p->kind = 1;
+    p->slot = -1;
+    buf_init(&p->body, 1u << 20);
+    buf_init(&p->req, 64u << 20);
+    xlate_request_opts o = {
+        .model = upstream_model(s),
+        .max_tokens_cap = s->cfg->max_tokens,
+        .cache_prompt = s->cfg->mode->cache_prompt,
+        .use_id_slot = s->use_slots,
+    };
+    xlate_request_info info;
+    char err[256];
+    if (xlate_request_build(in.data ? in.data : "", in.len, &o, &p->req, &info, err, sizeof err) < 0) {
+        log_line(1, "warm start: ignoring %s (%s)", path, err);
+        buf_free(&in);
+        probe_free(p);
+        return;
+    }
+    buf_free(&in);
+    if (s->use_slots && info.id_slot_off) {
+        p->slot = affinity_slot(&s->aff, info.first_hash, info.kind_hash, NULL);
+        if (p->slot >= 0) write_slot(p->req.data + info.id_slot_off, p->slot);
+        s->warm_slot = p->slot;
+        s->warm_kind = info.kind_hash;
+    }
+    xlate_request_info_free(&info);
+    char url[700];
+    snprintf(url, sizeof url, "%s/chat/completions", s->cfg->backend);
+    log_line(1, "warm start: prefilling the last session's prompt prefix (%zu bytes)", p->req.len);
+    probe_start(s, p, "POST", url);
+}
+
+/* At start: learn the backend's slots (llama.cpp), then warm start. */
+static void backend_probe(server *s)
+{
+    if (s->cfg->slots > 0 && s->cfg->mode->cache_prompt) {
+        affinity_init(&s->aff, s->cfg->slots);
+        s->use_slots = 1;
+    }
+    if (!s->cfg->model[0] && strcmp(s->cfg->mode->name, "openai") == 0) {
+        probe *p = calloc(1, sizeof *p);
+        if (!p) return;
+        p->s = s;
+        p->kind = 2;
+        buf_init(&p->body, 4u << 20);
+        buf_init(&p->req, 0);
+        char url[700];
+        snprintf(url, sizeof url, "%s/models", s->cfg->backend);
+        probe_start(s, p, "GET", url);
+        return;
+    }
+    if (s->cfg->slots < 0 && s->cfg->mode->cache_prompt) {
+        probe *p = calloc(1, sizeof *p);
+        if (!p) return;
+        p->s = s;
+        p->kind = 0;
+        buf_init(&p->body, 1u << 20);
+        buf_init(&p->req, 0);
+        char root[600], url[700];
+        backend_root(s, root, sizeof root);
+        snprintf(url, sizeof url, "%s/props", root);
+        probe_start(s, p, "GET", url);
+        return;
+    }
+    warm_start(s);
+}
+
 static void handle_messages(server *s, httpd_req *req)
 {
     const char *body;
@@ -431,10 +775,12 @@ static void handle_messages(server *s, httpd_req *req)
         reply_error(ex, "api_error", "out of memory");
         return;
     }
+    s->m.requests_messages++;
     xlate_request_opts o = {
-        .model = s->cfg->model[0] ? s->cfg->model : NULL,
+        .model = upstream_model(s),
         .max_tokens_cap = s->cfg->max_tokens,
         .cache_prompt = s->cfg->mode->cache_prompt,
+        .use_id_slot = s->use_slots,
     };
     char err[1024];
     int rc = xlate_request_build(body, len, &o, &ex->upbody, &ex->info, err, sizeof err);
@@ -449,6 +795,12 @@ static void handle_messages(server *s, httpd_req *req)
     }
     ex->stream = ex->info.stream;
     make_id(ex->msg_id, sizeof ex->msg_id, "msg_");
+    if (s->use_slots && ex->info.id_slot_off) pin_slot(s, ex, req);
+    if (ex->info.tools) warm_save(s, body, len, &ex->info);
+    if (s->est_ratio > 0) {
+        double e = (double)ex->info.input_estimate * s->est_ratio;
+        ex->info.input_estimate = e < 1 ? 1 : (long)e;
+    }
     if (log_level() >= 3) {
         ex->trace = log_trace_open(s->cfg->trace_dir, ex->msg_id);
         log_trace_write(ex->trace, "client request", body, len);
@@ -486,10 +838,91 @@ static void handle_messages(server *s, httpd_req *req)
     if (!ex->up) reply_error(ex, "api_error", "could not start the backend request");
 }
 
+static void reply_count(exchange *ex, long n, const char *how)
+{
+    char out[64];
+    int k = snprintf(out, sizeof out, "{\"input_tokens\":%ld}", n);
+    log_line(2, "count_tokens: %ld (%s)", n, how);
+    reply_whole(ex, 200, out, (size_t)k);
+}
+
+static int count_data(void *ud, const char *p, size_t n)
+{
+    return buf_append(&((exchange *)ud)->resp, p, n) == BUF_OK ? 0 : 1;
+}
+
+static int count_headers(void *ud, long status)
+{
+    ((exchange *)ud)->up_status = status;
+    return 0;
+}
+
+static void count_done(void *ud, int ok, int refused, long status, const char *err);
+
+static void count_send(exchange *ex, const char *path)
+{
+    char root[600];
+    backend_root(ex->srv, root, sizeof root);
+    snprintf(ex->url, sizeof ex->url, "%s%s", root, path);
+    buf_reset(&ex->resp);
+    upstream_opts uo = {
+        .method = "POST",
+        .url = ex->url,
+        .body = ex->upbody.data,
+        .body_len = ex->upbody.len,
+        .bearer = ex->srv->cfg->api_key[0] ? ex->srv->cfg->api_key : NULL,
+        .connect_timeout_ms = 3000,
+        .total_timeout_ms = 30000,
+    };
+    upstream_cbs cbs = {NULL, count_headers, count_data, count_done};
+    ex->up = upstream_start(ex->srv->up, &uo, &cbs, ex);
+    if (!ex->up) reply_count(ex, ex->info.input_estimate, "estimate");
+}
+
+/* llama.cpp: /apply-template renders the prompt exactly as a completion
+ * would, /tokenize counts it. Any failure falls back to the estimate. */
+static void count_done(void *ud, int ok, int refused, long status, const char *err)
+{
+    exchange *ex = ud;
+    ex->up = NULL;
+    cJSON *j = ok && status == 200 ? cJSON_ParseWithLength(ex->resp.data ? ex->resp.data : "", ex->resp.len) : NULL;
+    if (ex->count_step == 1) {
+        const cJSON *pr = j ? cJSON_GetObjectItemCaseSensitive(j, "prompt") : NULL;
+        if (!cJSON_IsString(pr)) {
+            cJSON_Delete(j);
+            reply_count(ex, ex->info.input_estimate, "estimate: apply-template failed");
+            return;
+        }
+        cJSON *t = cJSON_CreateObject();
+        cJSON_AddStringToObject(t, "content", pr->valuestring);
+        cJSON_AddBoolToObject(t, "add_special", 1);
+        char *txt = cJSON_PrintUnformatted(t);
+        cJSON_Delete(t);
+        cJSON_Delete(j);
+        buf_reset(&ex->upbody);
+        if (!txt || buf_appends(&ex->upbody, txt) != BUF_OK) {
+            cJSON_free(txt);
+            reply_count(ex, ex->info.input_estimate, "estimate");
+            return;
+        }
+        cJSON_free(txt);
+        ex->count_step = 2;
+        count_send(ex, "/tokenize");
+        return;
+    }
+    const cJSON *toks = j ? cJSON_GetObjectItemCaseSensitive(j, "tokens") : NULL;
+    if (cJSON_IsArray(toks))
+        reply_count(ex, cJSON_GetArraySize(toks), "backend tokenizer");
+    else
+        reply_count(ex, ex->info.input_estimate, "estimate: tokenize failed");
+    cJSON_Delete(j);
+}
+
 static void handle_count_tokens(server *s, httpd_req *req)
 {
     const char *body;
     size_t len;
+    s->m.requests_count_tokens++;
     if (body_of(req, &body, &len) < 0) {
         send_error_req(req, "api_error", "out of memory");
         return;
@@ -500,9 +933,47 @@ static void handle_count_tokens(server *s, httpd_req *req)
         send_error_req(req, "invalid_request_error", err);
         return;
     }
-    char out[64];
-    int k = snprintf(out, sizeof out, "{\"input_tokens\":%ld}", n);
-    httpd_reply(req, 200, "application/json", out, (size_t)k);
+    if (s->est_ratio > 0) n = (long)((double)n * s->est_ratio) > 0 ? (long)((double)n * s->est_ratio) : 1;
+    exchange *ex = exchange_new(s, req, EX_COUNT);
+    if (!ex) {
+        send_error_req(req, "api_error", "out of memory");
+        return;
+    }
+    ex->info.input_estimate = n;
+    if (!s->cfg->mode->cache_prompt) { /* only llama.cpp has a tokenizer endpoint */
+        reply_count(ex, n, "calibrated estimate");
+        return;
+    }
+    /* count_tokens has no max_tokens: add one so the body translates */
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (root && !cJSON_GetObjectItemCaseSensitive(root, "max_tokens"))
+        cJSON_AddNumberToObject(root, "max_tokens", 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "stream");
+    char *txt = root ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    xlate_request_opts o = {.model = upstream_model(s)};
+    xlate_request_info info;
+    int rc = txt ? xlate_request_build(txt, strlen(txt), &o, &ex->upbody, &info, err, sizeof err) : -1;
+    cJSON_free(txt);
+    if (rc < 0) {
+        reply_count(ex, n, "estimate");
+        return;
+    }
+    xlate_request_info_free(&info);
+    ex->count_step = 1;
+    count_send(ex, "/apply-template");
+}
+
+static void handle_metrics(server *s, httpd_req *req)
+{
+    buf b;
+    buf_init(&b, 0);
+    s->m.active_streams = s->active;
+    if (metrics_render(&s->m, &b) == 0)
+        httpd_reply(req, 200, "text/plain; version=0.0.4", b.data, b.len);
+    else
+        send_error_req(req, "api_error", "out of memory");
+    buf_free(&b);
 }
 
 /* /v1/models and /health both ask the backend for its models. */
@@ -644,6 +1115,7 @@ static void route(httpd_req *req, void *arg)
     if (log_level() >= 2) log_line(2, "%s %s", method, path);
     if (strcmp(path, "/health") == 0 || strcmp(path, "/") == 0) {
         if (!get) goto method;
+        s->m.requests_health++;
         handle_models(s, req, EX_HEALTH);
         return;
     }
@@ -651,6 +1123,11 @@ static void route(httpd_req *req, void *arg)
         send_error_req(req, "authentication_error",
                        "missing or wrong token: send the gateway's --auth-token as x-api-key or "
                        "Authorization: Bearer");
+        return;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        if (!get) goto method;
+        handle_metrics(s, req);
         return;
     }
     if (strcmp(path, "/v1/messages") == 0) {
@@ -665,6 +1142,7 @@ static void route(httpd_req *req, void *arg)
     }
     if (strcmp(path, "/v1/models") == 0) {
         if (!get) goto method;
+        s->m.requests_models++;
         handle_models(s, req, EX_MODELS);
         return;
     }
@@ -672,7 +1150,7 @@ static void route(httpd_req *req, void *arg)
         char m[400];
         snprintf(m, sizeof m,
                  "no route for %.200s; anyclaude serves POST /v1/messages, POST "
-                 "/v1/messages/count_tokens, GET /v1/models and GET /health",
+                 "/v1/messages/count_tokens, GET /v1/models, GET /health and GET /metrics",
                  path);
         send_error_req(req, "not_found_error", m);
         return;
@@ -725,6 +1203,10 @@ server *server_new(struct event_base *base, const config *cfg, char *err, size_t
         return NULL;
     }
     s->port = httpd_port(s->http);
+    s->est_ratio = 1.0;
+    s->warm_slot = -1;
+    affinity_init(&s->aff, 0);
+    backend_probe(s);
     return s;
 }
 
@@ -750,6 +1232,8 @@ void server_free(server *s)
         exchange_free(ex);
     }
     httpd_free(s->http);
+    if (s->probe) upstream_cancel(s->probe);
+    probe_free(s->probe_ctx);
     upstream_free(s->up);
     free(s);
 }

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "affinity.h"
+
 /* Claude Code's first system block: per-session (older versions: per-request)
  * values that would put a different token at the start of every prompt. */
 #define BILLING_PREFIX "x-anthropic-billing-header:"
@@ -81,6 +83,10 @@ typedef struct xctx {
     size_t errlen;
     pending user;
     int nmsgs;         /* OpenAI messages written */
+    size_t msg_off[3]; /* where the first three messages start in the output */
+    size_t tools_off, tools_end, msgs_end;
+    size_t id_slot_off; /* where the two id_slot characters are, 0 if none */
+    int sys_first;     /* message 0 is the system prompt */
     size_t text_bytes; /* prompt text and tool JSON written, for the estimate */
     long images;       /* images written, for the estimate */
 } xctx;
@@ -215,6 +221,7 @@ static void put_text(xctx *c, const char *s, size_t n)
 static void msg_begin(xctx *c)
 {
     if (c->nmsgs) jw_raw(&c->w, ",", 1);
+    if (c->nmsgs < 3) c->msg_off[c->nmsgs] = c->w.b->len;
     c->nmsgs++;
 }
 
@@ -807,6 +814,7 @@ static int system_prompt(xctx *c, const cJSON *system)
     }
     if (rc || !any || !text.len) goto out;
     msg_begin(c);
+    c->sys_first = 1;
     jw_lit(&c->w, "{\"role\":\"system\",\"content\":");
     put_text(c, text.data, text.len);
     jw_raw(&c->w, "}", 1);
@@ -1056,6 +1064,16 @@ static int write_request(xctx *c, const cJSON *root, const xlate_request_opts *o
         jw_key(w, &first, "cache_prompt");
         jw_lit(w, "true");
     }
+    if (opts->use_id_slot) {
+        /* fixed width (two characters, space-padded) so the caller can set
+         * the slot after translation, once the conversation is known */
+        char slot[8];
+        int sl = opts->id_slot < 0 ? 0 : opts->id_slot > 99 ? 99 : opts->id_slot;
+        snprintf(slot, sizeof slot, "%2d", sl);
+        jw_key(w, &first, "id_slot");
+        c->id_slot_off = w->b->len;
+        jw_lit(w, slot);
+    }
     if (ntools && tc) {
         const char *type = get(tc, "type")->valuestring;
         jw_key(w, &first, "tool_choice");
@@ -1077,13 +1095,16 @@ static int write_request(xctx *c, const cJSON *root, const xlate_request_opts *o
     }
     if (ntools) {
         jw_key(w, &first, "tools");
+        c->tools_off = w->b->len;
         rc = tools_write(c, refs, ntools);
+        c->tools_end = w->b->len;
     }
     free(refs);
     if (rc) return rc;
     jw_key(w, &first, "messages");
     jw_raw(w, "[", 1);
     if ((rc = messages(c, get(root, "system"), get(root, "messages")))) return rc;
+    c->msgs_end = w->b->len;
     jw_lit(w, "]}");
     return from_buf_rc(w->rc);
 }
@@ -1118,10 +1139,11 @@ static cJSON *parse_body(const char *body, size_t len, char *err, size_t errlen)
 /* Everything both entry points share: parse, validate, translate into out,
  * estimate. */
 static int translate(const char *body, size_t len, const xlate_request_opts *opts,
-                     int need_max_tokens, buf *out, cJSON **rootp, long *estimate, char *err,
-                     size_t errlen)
+                     int need_max_tokens, buf *out, cJSON **rootp, long *estimate,
+                     xlate_request_info *info, char *err, size_t errlen)
 {
-    static const xlate_request_opts no_opts = {NULL, 0, 0};
+    static const xlate_request_opts no_opts = {NULL, 0, 0, 0, 0};
+    size_t start = out->len;
     xctx c;
     int rc;
     memset(&c, 0, sizeof c);
@@ -1138,6 +1160,21 @@ static int translate(const char *body, size_t len, const xlate_request_opts *opt
     if (rc) return rc;
     *estimate = (long)((c.text_bytes + 3) / 4) + MESSAGE_TOKENS * c.nmsgs + IMAGE_TOKENS * c.images;
     if (*estimate < 1) *estimate = 1;
+    if (info) {
+        /* kind: the system prompt and the tools; first: kind + the first
+         * conversational message. Offsets are relative to this output. */
+        size_t sys_end = c.sys_first ? (c.nmsgs > 1 ? c.msg_off[1] : c.msgs_end) : c.msg_off[0];
+        size_t first_idx = c.sys_first ? 1 : 0;
+        size_t first_end = (size_t)c.nmsgs > first_idx + 1 ? c.msg_off[first_idx + 1] : c.msgs_end;
+        uint64_t h = AFFINITY_HASH_INIT;
+        if (c.tools_end > c.tools_off) h = affinity_hash(h, out->data + c.tools_off, c.tools_end - c.tools_off);
+        if (c.sys_first) h = affinity_hash(h, out->data + c.msg_off[0], sys_end - c.msg_off[0]);
+        info->kind_hash = h;
+        info->first_hash = affinity_hash(h, out->data + sys_end, first_end > sys_end ? first_end - sys_end : 0);
+        info->messages_off = (c.nmsgs ? c.msg_off[0] : c.msgs_end) - start;
+        info->system_end = sys_end - start;
+        info->id_slot_off = c.id_slot_off ? c.id_slot_off - start : 0;
+    }
     return 0;
 }
 
@@ -1162,7 +1199,7 @@ int xlate_request_build(const char *body, size_t len, const xlate_request_opts *
     long estimate = 0;
     int rc;
     if (info) memset(info, 0, sizeof *info);
-    rc = translate(body, len, opts, 1, out, &root, &estimate, err, errlen);
+    rc = translate(body, len, opts, 1, out, &root, &estimate, info, err, errlen);
     if (rc) goto out;
     if (info) {
         const cJSON *tools = get(root, "tools");
@@ -1196,7 +1233,7 @@ int xlate_request_count_tokens(const char *body, size_t len, long *tokens, char 
     buf scratch;
     long estimate = 0;
     buf_init(&scratch, 0);
-    int rc = translate(body, len, NULL, 0, &scratch, &root, &estimate, err, errlen);
+    int rc = translate(body, len, NULL, 0, &scratch, &root, &estimate, NULL, err, errlen);
     if (!rc) *tokens = estimate;
     if (rc == XLATE_ENOMEM) set_err(err, errlen, "out of memory");
     if (rc == XLATE_ETOOBIG) set_err(err, errlen, "request is too large");

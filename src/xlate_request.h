@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -26,6 +27,9 @@ typedef struct xlate_request_opts {
     const char *model;   /* model sent upstream; NULL: omit the field */
     long max_tokens_cap; /* clamp max_tokens to this; <= 0: no clamp */
     int cache_prompt;    /* add "cache_prompt": true (llama.cpp) */
+    int use_id_slot;     /* add "id_slot": id_slot, two characters wide (llama.cpp slot
+                            affinity; see info.id_slot_off to set it later) */
+    int id_slot;
 } xlate_request_opts;
 
 typedef struct xlate_request_info {
@@ -33,6 +37,11 @@ typedef struct xlate_request_info {
     char model[256];     /* the client's "model", echoed back in responses */
     long input_estimate; /* estimated prompt tokens, >= 1 */
     cJSON *tools;        /* copy of the Anthropic "tools" array, or NULL; owned */
+    uint64_t kind_hash;  /* hash of the rendered system prompt and tools */
+    uint64_t first_hash; /* kind_hash extended by the first conversational message */
+    size_t messages_off; /* offset in the output where the first message starts */
+    size_t system_end;   /* offset where the system message ends (== messages_off if none) */
+    size_t id_slot_off;  /* offset of id_slot's two characters ("%2d"), 0 if not written */
 } xlate_request_info;
 
 /* Parse and validate an Anthropic /v1/messages body (len bytes, need not be

@@ -47,6 +47,7 @@ typedef struct tool_call {
 typedef struct usage_info {
     long prompt, completion, cached;
     long t_prompt_n, t_cache_n, t_predicted_n; /* llama.cpp "timings" */
+    double t_prompt_ms;                         /* llama.cpp prefill time, -1 unknown */
 } usage_info;
 
 struct xlate_stream {
@@ -150,6 +151,7 @@ static void usage_init(usage_info *u)
 {
     u->prompt = u->completion = u->cached = -1;
     u->t_prompt_n = u->t_cache_n = u->t_predicted_n = -1;
+    u->t_prompt_ms = -1;
 }
 
 /* Pick up "usage" and llama.cpp's "timings" from a chunk or a body. */
@@ -169,6 +171,8 @@ static void usage_read(usage_info *u, const cJSON *root)
         if ((v = get_long(t, "prompt_n")) >= 0) u->t_prompt_n = v;
         if ((v = get_long(t, "cache_n")) >= 0) u->t_cache_n = v;
         if ((v = get_long(t, "predicted_n")) >= 0) u->t_predicted_n = v;
+        const cJSON *pm = cJSON_GetObjectItemCaseSensitive(t, "prompt_ms");
+        if (cJSON_IsNumber(pm) && pm->valuedouble >= 0) u->t_prompt_ms = pm->valuedouble;
     }
 }
 
@@ -915,6 +919,8 @@ void xlate_stream_get_stats(const xlate_stream *xs, xlate_stream_stats *st)
         xs->finished ? final_stop_reason(xs->finish_mapped, xs->any_tool_use, xs->stop_sequence)
                      : NULL;
     st->first_content = xs->first_content;
+    st->usage_known = xs->usage.prompt > 0 || xs->usage.t_prompt_n >= 0;
+    st->prefill_ms = xs->usage.t_prompt_ms;
 }
 
 /* ---- whole responses ---- */
@@ -1148,6 +1154,8 @@ int xlate_response_build(const char *body, size_t len, const xlate_stream_opts *
         st->cached_tokens = cached;
         st->stop_reason = stop;
         st->first_content = pieces > 0;
+        st->usage_known = u.prompt > 0 || u.t_prompt_n >= 0;
+        st->prefill_ms = u.t_prompt_ms;
     }
     rc = 0;
 out:

@@ -57,6 +57,8 @@ typedef struct xlate_stream_stats {
     long cached_tokens; /* upstream cached prompt tokens (0 if unknown) */
     const char *stop_reason; /* NULL until known */
     int first_content;  /* 1 once any content delta was produced */
+    int usage_known;    /* the backend reported prompt tokens (not the estimate) */
+    double prefill_ms;  /* backend's prefill time (llama.cpp timings), -1 unknown */
 } xlate_stream_stats;
 void xlate_stream_get_stats(const xlate_stream *xs, xlate_stream_stats *st);
 

@@ -1,0 +1,44 @@
+/*
+ * affinity: which backend slot a conversation uses (pure).
+ *
+ * llama.cpp keeps one KV cache per slot. Left to itself it gives a request
+ * the idle slot with the longest common prefix, so a subagent or a small
+ * background request can land on the main conversation's slot and evict its
+ * 15k-token prefix. The gateway pins each conversation (a key: session id,
+ * agent id and the hash of its system prompt and tools) to a slot with
+ * `id_slot`. A new conversation takes, in this order: the least recently
+ * used slot holding a conversation of the same kind (same system prompt and
+ * tools: a new session, or /clear, which reuses that whole prefix), a free
+ * slot, the least recently used slot of a one-shot conversation (seen once:
+ * title and topic requests), the least recently used slot.
+ */
+#ifndef ANYCLAUDE_AFFINITY_H
+#define ANYCLAUDE_AFFINITY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AFFINITY_MAX_SLOTS 64
+
+typedef struct affinity {
+    int nslots;
+    uint64_t clock;
+    struct {
+        uint64_t key; /* 0 = free */
+        uint64_t kind;
+        uint64_t last;
+        uint64_t uses;
+    } slot[AFFINITY_MAX_SLOTS];
+} affinity;
+
+/* Start with n slots (clamped to AFFINITY_MAX_SLOTS; 0 disables). */
+void affinity_init(affinity *a, int nslots);
+/* The slot for conversation key (nonzero) of the given kind; -1 when
+ * disabled. *reused is set to 1 when the key already held that slot, 2 when
+ * it took over a slot of the same kind. */
+int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int *reused);
+/* FNV-1a over bytes, continuing from h (start with AFFINITY_HASH_INIT). */
+#define AFFINITY_HASH_INIT 14695981039346656037ULL
+uint64_t affinity_hash(uint64_t h, const void *p, size_t n);
+
+#endif

@@ -1,0 +1,68 @@
+/* Tests for src/affinity.c: conversations keep their slot; a new session
+ * takes the slot of the same kind; one-shot requests are evicted before
+ * conversations that came back; LRU otherwise. */
+#include "../../src/affinity.h"
+#include "test.h"
+
+enum { MAIN = 1, SUB = 2, BG = 3 }; /* kinds: system prompt + tools */
+
+TEST(affinity_disabled)
+{
+    affinity a;
+    affinity_init(&a, 0);
+    CHECK(affinity_slot(&a, 42, MAIN, NULL) == -1);
+}
+
+TEST(affinity_main_survives_background_and_subagent)
+{
+    affinity a;
+    affinity_init(&a, 2);
+    int reused;
+    int main_slot = affinity_slot(&a, 100, MAIN, &reused);
+    CHECK(reused == 0);
+    CHECK(affinity_slot(&a, 100, MAIN, &reused) == main_slot); /* turn 2 */
+    CHECK(reused == 1);
+    int bg = affinity_slot(&a, 200, BG, NULL); /* title request: one-shot */
+    CHECK(bg != main_slot);
+    int sub = affinity_slot(&a, 300, SUB, NULL); /* subagent: takes the one-shot's slot */
+    CHECK(sub == bg);
+    CHECK(affinity_slot(&a, 100, MAIN, &reused) == main_slot);
+    CHECK(reused == 1);
+    CHECK(affinity_slot(&a, 300, SUB, &reused) == sub); /* subagent turn 2 */
+    CHECK(reused == 1);
+    /* a new session (same kind as the main conversation) takes its slot */
+    CHECK(affinity_slot(&a, 500, MAIN, &reused) == main_slot);
+    CHECK(reused == 2);
+    /* with three slots the main conversation keeps its slot */
+    affinity_init(&a, 3);
+    main_slot = affinity_slot(&a, 100, MAIN, NULL);
+    affinity_slot(&a, 100, MAIN, NULL);
+    int s1 = affinity_slot(&a, 300, SUB, NULL);
+    affinity_slot(&a, 300, SUB, NULL);
+    int b1 = affinity_slot(&a, 200, BG, NULL);
+    int b2 = affinity_slot(&a, 201, BG, NULL); /* same kind as b1: takes it */
+    CHECK(b2 == b1);
+    int b3 = affinity_slot(&a, 202, 9, NULL); /* other kind: LRU one-shot, not main or sub */
+    CHECK(b3 == b1);
+    CHECK(affinity_slot(&a, 100, MAIN, &reused) == main_slot && reused == 1);
+    CHECK(affinity_slot(&a, 300, SUB, &reused) == s1 && reused == 1);
+}
+
+TEST(affinity_lru_when_all_returned)
+{
+    affinity a;
+    affinity_init(&a, 2);
+    int x = affinity_slot(&a, 1, 10, NULL);
+    affinity_slot(&a, 1, 10, NULL);
+    int y = affinity_slot(&a, 2, 20, NULL);
+    affinity_slot(&a, 2, 20, NULL);
+    affinity_slot(&a, 1, 10, NULL); /* x is most recent now */
+    CHECK(affinity_slot(&a, 3, 30, NULL) == y);
+    CHECK(x != y);
+}
+
+TEST(affinity_hash_is_fnv1a)
+{
+    CHECK(affinity_hash(AFFINITY_HASH_INIT, "", 0) == 14695981039346656037ULL);
+    CHECK(affinity_hash(AFFINITY_HASH_INIT, "a", 1) == 0xaf63dc4c8601ec8cULL);
+}
