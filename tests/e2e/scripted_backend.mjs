@@ -1,0 +1,205 @@
+// scripted_backend: an OpenAI-compatible Chat Completions server (node:http,
+// no dependencies) for the end-to-end tests that put the real Claude Code in
+// front of anyclaude. It plays a scenario by looking at the conversation it
+// receives, answers anything it does not recognise with a short plain text,
+// handles streaming (SSE ending in `data: [DONE]`) and whole answers, and
+// records every request so a failing test can print them.
+//
+//   const be = await startScriptedBackend({ scenario });
+//   be.url        // "http://127.0.0.1:PORT/v1"
+//   be.requests   // [{ t, method, path, headers, body, raw, reply, scripted }]
+//   be.summary()  // one line per request, for logs
+//   await be.close();
+//
+// scenario(body, record) returns undefined (use the fallback text) or
+//   { text: 'answer' } or { toolCalls: [{ name, arguments: {...} }] }.
+
+import http from 'node:http';
+
+export const FALLBACK_TEXT = 'OK.';
+
+let callSeq = 0;
+
+// --- helpers to read an OpenAI request ------------------------------------------
+
+export function textOf(content) {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content))
+    return content.map((p) => (typeof p === 'string' ? p : p && typeof p.text === 'string' ? p.text : '')).join('');
+  return '';
+}
+
+export function toolNames(body) {
+  return (Array.isArray(body?.tools) ? body.tools : []).map((t) => t?.function?.name ?? t?.name).filter(Boolean);
+}
+
+export function toolMessages(body) {
+  return (Array.isArray(body?.messages) ? body.messages : []).filter((m) => m?.role === 'tool');
+}
+
+export function userTexts(body) {
+  return (Array.isArray(body?.messages) ? body.messages : [])
+    .filter((m) => m?.role === 'user')
+    .map((m) => textOf(m.content));
+}
+
+// The assistant tool calls in the conversation, in order: [{ id, name, args }]
+export function assistantToolCalls(body) {
+  const out = [];
+  for (const m of Array.isArray(body?.messages) ? body.messages : []) {
+    if (m?.role !== 'assistant' || !Array.isArray(m.tool_calls)) continue;
+    for (const c of m.tool_calls) out.push({ id: c.id, name: c.function?.name, args: c.function?.arguments });
+  }
+  return out;
+}
+
+// --- answers -------------------------------------------------------------------
+
+function usage(body, completion) {
+  const prompt = Math.max(1, Math.round(JSON.stringify(body?.messages ?? []).length / 4));
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+function streamChunks(body, answer, id, model) {
+  const created = Math.floor(Date.now() / 1000);
+  const base = (delta, finish = null) => ({
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model,
+    choices: [{ index: 0, delta, finish_reason: finish }],
+  });
+  const out = [base({ role: 'assistant', content: '' })];
+  if (answer.toolCalls) {
+    answer.toolCalls.forEach((c, i) => {
+      const args = JSON.stringify(c.arguments ?? {});
+      const cut = Math.max(1, Math.floor(args.length / 2));
+      out.push(base({ tool_calls: [{ index: i, id: c.id, type: 'function', function: { name: c.name, arguments: '' } }] }));
+      out.push(base({ tool_calls: [{ index: i, function: { arguments: args.slice(0, cut) } }] }));
+      out.push(base({ tool_calls: [{ index: i, function: { arguments: args.slice(cut) } }] }));
+    });
+    out.push(base({}, 'tool_calls'));
+  } else {
+    const words = answer.text.split(/(?<= )/);
+    for (const w of words) out.push(base({ content: w }));
+    out.push(base({}, 'stop'));
+  }
+  if (body?.stream_options?.include_usage)
+    out.push({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usage(body, 7) });
+  return out;
+}
+
+function wholeAnswer(body, answer, id, model) {
+  const message = { role: 'assistant', content: answer.text ?? null };
+  if (answer.toolCalls)
+    message.tool_calls = answer.toolCalls.map((c) => ({
+      id: c.id,
+      type: 'function',
+      function: { name: c.name, arguments: JSON.stringify(c.arguments ?? {}) },
+    }));
+  return {
+    id,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [{ index: 0, message, finish_reason: answer.toolCalls ? 'tool_calls' : 'stop' }],
+    usage: usage(body, 7),
+  };
+}
+
+// --- server --------------------------------------------------------------------
+
+export async function startScriptedBackend({ scenario = () => undefined, port = 0, models = ['scripted-model'] } = {}) {
+  const requests = [];
+  const sockets = new Set();
+  const t0 = Date.now();
+
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (d) => chunks.push(d));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body = null;
+      try {
+        body = raw ? JSON.parse(raw) : null;
+      } catch {
+        body = null;
+      }
+      const rec = { t: Date.now() - t0, method: req.method, path: req.url, headers: req.headers, body, raw, reply: null };
+      requests.push(rec);
+      const path = req.url.split('?')[0];
+
+      if (req.method === 'GET' && /\/models$/.test(path)) {
+        rec.reply = 'models';
+        const data = models.map((id) => ({ id, object: 'model', created: 1700000000, owned_by: 'scripted' }));
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ object: 'list', data }));
+        return;
+      }
+      if (req.method !== 'POST' || !/\/chat\/completions$/.test(path) || !body) {
+        // Anything else gets a short plain text, as asked of a tolerant backend.
+        rec.reply = 'plain';
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(FALLBACK_TEXT);
+        return;
+      }
+
+      let answer;
+      try {
+        answer = scenario(body, rec);
+      } catch (e) {
+        answer = { text: `scenario error: ${e.message}` };
+      }
+      rec.scripted = !!answer;
+      if (!answer) answer = { text: FALLBACK_TEXT };
+      if (answer.toolCalls) answer.toolCalls = answer.toolCalls.map((c) => ({ id: c.id ?? `call_${++callSeq}`, ...c }));
+      rec.reply = answer.toolCalls ? `tool_calls:${answer.toolCalls.map((c) => c.name).join(',')}` : `text:${answer.text}`;
+
+      const id = `chatcmpl-${requests.length}`;
+      const model = typeof body.model === 'string' && body.model ? body.model : models[0];
+      if (body.stream) {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+        for (const c of streamChunks(body, answer, id, model)) res.write(`data: ${JSON.stringify(c)}\n\n`);
+        res.end('data: [DONE]\n\n');
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(wholeAnswer(body, answer, id, model)));
+      }
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const actual = server.address().port;
+
+  return {
+    port: actual,
+    url: `http://127.0.0.1:${actual}/v1`,
+    requests,
+    chat: () => requests.filter((r) => r.body && /\/chat\/completions/.test(r.path)),
+    summary: () => requests.map(describe).join('\n'),
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+// One line per request: time, path, model, stream, max_tokens, sizes, reply.
+export function describe(r) {
+  const b = r.body ?? {};
+  const msgs = Array.isArray(b.messages) ? b.messages : [];
+  const roles = msgs.map((m) => m.role?.[0] ?? '?').join('');
+  const tools = toolNames(b);
+  return (
+    `+${(r.t / 1000).toFixed(1)}s ${r.method} ${r.path} model=${JSON.stringify(b.model)} stream=${b.stream} ` +
+    `max_tokens=${b.max_tokens ?? b.max_completion_tokens} msgs=${msgs.length}[${roles}] tools=${tools.length} ` +
+    `bytes=${r.raw.length} -> ${r.reply}`
+  );
+}

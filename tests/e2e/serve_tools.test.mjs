@@ -1,0 +1,110 @@
+// e2e 2: the same Write + Bash task with `anyclaude serve` and Claude Code
+// started separately (ANTHROPIC_BASE_URL, ANTHROPIC_AUTH_TOKEN=x). A
+// recording proxy between them notes what Claude Code sent.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startScriptedBackend } from './scripted_backend.mjs';
+import {
+  BIN,
+  CLAUDE,
+  Children,
+  HELLO,
+  HELLO_PROMPT,
+  DONE_TEXT,
+  makeSandbox,
+  missingPrereq,
+  helloScenario,
+  report,
+  explainFailure,
+  checkBackendConversation,
+  freePort,
+  waitPort,
+  startRecordingProxy,
+  killTree,
+} from './helpers.mjs';
+
+const children = new Children();
+const cleanups = [];
+after(async () => {
+  children.killAll();
+  for (const c of cleanups.reverse()) await c();
+});
+
+// Start `anyclaude serve` on a probed free port (retrying if another process
+// grabbed it first). Returns { child, port, out() }.
+async function startServe(be, env) {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    const child = children.start(BIN, ['serve', '--port', String(port), '--mode', 'openai', '--backend', be.url], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    let dead = false;
+    child.once('exit', () => (dead = true));
+    if (await waitPort(port, 15_000, () => dead)) return { child, port, out: () => out };
+    killTree(child, 'SIGKILL');
+    if (!/cannot listen|in use/i.test(out)) throw new Error(`anyclaude serve did not come up on ${port}: ${out}`);
+  }
+  throw new Error('anyclaude serve: no free port after 5 attempts');
+}
+
+test('anyclaude serve + separately started claude: Write + Bash', { timeout: 240_000 }, async (t) => {
+  const missing = missingPrereq();
+  if (missing) return t.skip(missing);
+  const sb = makeSandbox('serve');
+  cleanups.push(() => sb.cleanup());
+  const be = await startScriptedBackend({ scenario: helloScenario(sb.work) });
+  cleanups.push(() => be.close());
+  const gw = await startServe(be, sb.env);
+  const proxy = await startRecordingProxy(gw.port);
+  cleanups.push(() => proxy.close());
+
+  const t0 = Date.now();
+  const env = { ...sb.env, ANTHROPIC_BASE_URL: `http://127.0.0.1:${proxy.port}`, ANTHROPIC_AUTH_TOKEN: 'x' };
+  const args = ['-p', HELLO_PROMPT, '--allowedTools', 'Write,Bash', '--output-format', 'json'];
+  const r = await children.run(CLAUDE, args, { cwd: sb.work, env, timeoutMs: 180_000 });
+
+  await explainFailure(
+    async () => {
+      assert.equal(r.timedOut, false, 'claude did not finish within 180 s');
+      assert.equal(r.code, 0, `claude exited ${r.code} (signal ${r.signal})`);
+      const file = path.join(sb.work, 'hello.txt');
+      assert.ok(fs.existsSync(file), 'hello.txt was not created');
+      assert.equal(fs.readFileSync(file, 'utf8'), HELLO);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.is_error, false, 'result is an error');
+      assert.match(out.result, /DONE/);
+      assert.equal(out.result, DONE_TEXT);
+      checkBackendConversation(be, sb.work);
+      // Every Anthropic request Claude Code made got a 2xx from the gateway.
+      const bad = proxy.seen.filter((s) => !(s.status >= 200 && s.status < 300));
+      assert.deepEqual(bad.map((s) => `${s.method} ${s.url} ${s.status}`), [], 'gateway refused some requests');
+      assert.equal(gw.child.exitCode, null, 'the gateway died during the run');
+    },
+    () =>
+      report(be, {
+        'claude -> gateway': proxy.summary(),
+        stdout: r.stdout,
+        stderr: r.stderr,
+        'anyclaude serve output': gw.out(),
+      }),
+  );
+
+  // The gateway stops on SIGTERM.
+  const exited = new Promise((resolve) => gw.child.once('exit', (code, signal) => resolve({ code, signal })));
+  gw.child.kill('SIGTERM');
+  let timer;
+  const ex = await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(() => resolve('timeout'), 10_000)))]);
+  clearTimeout(timer);
+  assert.notEqual(ex, 'timeout', 'anyclaude serve did not exit within 10 s of SIGTERM');
+
+  t.diagnostic(`claude took ${r.ms} ms (whole test ${Date.now() - t0} ms); stderr: ${JSON.stringify(r.stderr.trim())}`);
+  for (const line of proxy.summary().split('\n')) t.diagnostic(`claude sent ${line}`);
+  for (const line of be.summary().split('\n')) t.diagnostic(`backend got ${line}`);
+});
