@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Command-line tests: exit codes and the one-line messages for bad values,
+# --help against the README, `serve` start line and clean exit, `doctor`
+# verdicts. Uses ANYCLAUDE_BIN (default build/anyclaude).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BIN=${ANYCLAUDE_BIN:-build/anyclaude}
+pass=0; fail=0
+T=$(mktemp -d); trap 'rm -rf "$T"; kill $(jobs -p) 2>/dev/null' EXIT
+export HOME="$T/home" XDG_CONFIG_HOME="$T/config" XDG_STATE_HOME="$T/state"
+mkdir -p "$HOME"
+unset ANYCLAUDE_MODE MLX_LM_URL LMSTUDIO_URL LLAMACPP_URL OPENAI_BASE_URL ANYCLAUDE_PORT ANYCLAUDE_DEBUG
+
+ok() { pass=$((pass+1)); echo "ok   $1"; }
+ko() { fail=$((fail+1)); echo "FAIL $1"; shift; printf '     %s\n' "$@"; }
+
+# expect_error NAME WANT_SUBSTRING CMD...: exit 2, exactly one line on stderr containing WANT
+expect_error() {
+  local name=$1 want=$2; shift 2
+  local out rc
+  out=$("$@" 2>&1 >/dev/null); rc=$?
+  local lines; lines=$(printf '%s' "$out" | grep -c '')
+  if [ "$rc" = 2 ] && [ "$lines" = 1 ] && [[ "$out" == *"$want"* ]]; then ok "$name"
+  else ko "$name" "rc=$rc lines=$lines" "got: $out" "want: $want"; fi
+}
+
+expect_error "unknown mode (env)" 'ANYCLAUDE_MODE: unknown mode "ollama"; accepted: mlx-lm, lmstudio, llamacpp, openai' \
+  env ANYCLAUDE_MODE=ollama "$BIN" serve
+expect_error "unknown mode (flag)" '--mode: unknown mode "vllm"; accepted:' "$BIN" serve --mode vllm
+expect_error "malformed URL" 'MLX_LM_URL: malformed backend URL "localhost:8081"; expected http(s)://host[:port][/path]' \
+  env MLX_LM_URL=localhost:8081 "$BIN" serve
+expect_error "bad port" '--port: bad port "abc"; expected 0 (any free port) to 65535' "$BIN" serve --port abc
+expect_error "bad debug" 'ANYCLAUDE_DEBUG: bad debug level "7"; expected 0, 1, 2 or 3' env ANYCLAUDE_DEBUG=7 "$BIN" serve
+expect_error "bad max tokens" 'ANYCLAUDE_MAX_OUTPUT_TOKENS: bad max output tokens "lots"' env ANYCLAUDE_MAX_OUTPUT_TOKENS=lots "$BIN" serve
+expect_error "unreadable config" "config file $T/nope.json: No such file or directory; pass a readable JSON file with --config" \
+  "$BIN" serve --config "$T/nope.json"
+echo '{"mode": llamacpp}' > "$T/bad.json"
+expect_error "config not JSON" "config file $T/bad.json: not a JSON object" "$BIN" serve --config "$T/bad.json"
+expect_error "openai needs backend" 'mode openai needs a backend URL: pass --backend URL or set OPENAI_BASE_URL' \
+  "$BIN" serve --mode openai
+expect_error "unknown serve option" 'unknown option "--bogus" for serve; see anyclaude --help' "$BIN" serve --bogus
+expect_error "missing value" '--port needs a value; see anyclaude --help' "$BIN" serve --port
+expect_error "exposed without token" 'refusing to listen on 0.0.0.0 without a token' "$BIN" serve --host 0.0.0.0
+expect_error "bad slots" '--slots: bad slot count "many"' "$BIN" serve --slots many
+
+# --help names every option and variable the README documents, and back
+help=$("$BIN" --help)
+missing=""
+for opt in $(grep -o -- '--[a-z][a-z-]*' README.md | sort -u); do
+  case "$opt" in --allowedTools|--output-format|--continue|--jinja|--parallel|--test-concurrency|--data|--help|--version|--slot-save-path|--cache-ram|--metrics|--max-body-|--no-*|--quick) continue;; esac
+  grep -q -- "$opt" <<<"$help" || missing="$missing $opt"
+done
+for opt in $(grep -o -- '^  --[a-z-]*' <<<"$help" | tr -d ' ' | sort -u); do
+  grep -q -- "\`$opt" README.md || missing="$missing (README lacks $opt)"
+done
+for var in $(grep -o 'ANYCLAUDE_[A-Z_]*\|MLX_LM_[A-Z_]*\|LMSTUDIO_[A-Z_]*\|LLAMACPP_[A-Z_]*\|OPENAI_[A-Z_]*' <<<"$help" | sort -u); do
+  grep -q "$var" README.md || missing="$missing (README lacks $var)"
+done
+if [ -z "$missing" ]; then ok "--help and README agree"; else ko "--help and README agree" "$missing"; fi
+"$BIN" --version | grep -Eq '^anyclaude [0-9]+\.[0-9]+\.[0-9]+$' && ok "--version" || ko "--version" "$("$BIN" --version)"
+
+# serve: one start line naming URL, mode and backend; SIGTERM exits 0
+"$BIN" serve --port 0 --mode lmstudio --warm-start off 2>"$T/serve.err" &
+pid=$!
+for _ in $(seq 50); do grep -q listening "$T/serve.err" && break; sleep 0.1; done
+line=$(head -1 "$T/serve.err")
+kill -TERM $pid; wait $pid; rc=$?
+if [[ "$line" =~ ^anyclaude\ [0-9.]+\ listening\ on\ http://127\.0\.0\.1:[0-9]+\ mode=lmstudio\ backend=http://localhost:1234/v1$ ]] && [ $rc = 0 ]; then
+  ok "serve start line and clean exit"; else ko "serve start line and clean exit" "line: $line" "rc: $rc"; fi
+
+# doctor with nothing running: exits 1 with a fix line for the backend
+out=$("$BIN" doctor --mode llamacpp --backend http://127.0.0.1:9/v1 --claude /bin/true 2>&1); rc=$?
+if [ $rc = 1 ] && grep -q '\[FAIL\] backend answers' <<<"$out" && grep -q 'fix: start llama-server --jinja' <<<"$out"; then
+  ok "doctor: backend down"; else ko "doctor: backend down" "rc=$rc" "$out"; fi
+out=$("$BIN" doctor --mode llamacpp --backend http://127.0.0.1:9/v1 --claude "$T/none" 2>&1); rc=$?
+if [ $rc = 1 ] && grep -q '\[FAIL\] claude' <<<"$out" && grep -q 'fix: ' <<<"$out"; then
+  ok "doctor: claude missing"; else ko "doctor: claude missing" "rc=$rc" "$out"; fi
+
+# the launcher without claude: one line with what to do
+expect_error_1() { local out rc; out=$("$@" 2>&1 >/dev/null); rc=$?; echo "$rc|$out"; }
+r=$(PATH=/usr/bin:/bin expect_error_1 "$BIN" -p hi)
+if [[ "$r" == "1|anyclaude: claude not found on PATH; install Claude Code with \`npm install -g @anthropic-ai/claude-code\`, or pass --claude PATH" ]]; then
+  ok "launcher: claude not found"; else ko "launcher: claude not found" "$r"; fi
+
+echo "cli: $pass passed, $fail failed"
+[ $fail = 0 ]
