@@ -264,7 +264,8 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
     event_free(ev_quit);
     server_free(srv);
     event_base_free(base);
-    if (cfg->debug > 0 && logpath[0]) fprintf(stderr, "anyclaude: log written to %s\n", logpath);
+    if (logpath[0] && (cfg->debug > 0 || log_warnings() > 1))
+        fprintf(stderr, "anyclaude: log written to %s\n", logpath);
     if (WIFEXITED(st.status)) return WEXITSTATUS(st.status);
     if (WIFSIGNALED(st.status)) return 128 + WTERMSIG(st.status);
     return 1;

@@ -13,6 +13,7 @@ static int g_level;
 static FILE *g_out;
 static char *g_secrets[8];
 static int g_nsecrets;
+static int g_warnings;
 
 int log_init(int level, const char *path)
 {
@@ -30,6 +31,11 @@ int log_init(int level, const char *path)
 int log_level(void)
 {
     return g_level;
+}
+
+int log_warnings(void)
+{
+    return g_warnings;
 }
 
 void log_add_secret(const char *secret)
@@ -74,6 +80,7 @@ void log_redact(char *s)
 void log_line(int level, const char *fmt, ...)
 {
     if (level > g_level) return;
+    if (level == 0) g_warnings++;
     char msg[4096];
     va_list ap;
     va_start(ap, fmt);

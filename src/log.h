@@ -14,6 +14,8 @@
  * the file cannot be opened. */
 int log_init(int level, const char *path);
 int log_level(void);
+/* How many level-0 lines (warnings, errors, notices) were written. */
+int log_warnings(void);
 /* Write one line (a newline is added) when level <= the configured level;
  * level 0 lines are always written. */
 void log_line(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

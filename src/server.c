@@ -85,6 +85,7 @@ typedef struct exchange {
     int count_step;   /* count_tokens: 1 apply-template, 2 tokenize */
     char msg_id[40];
     char url[600];
+    size_t bytes_out; /* sent to the client */
     log_trace *trace;
     double t_start, t_first;
     struct exchange *next, *prev;
@@ -211,6 +212,7 @@ static int flush_out(exchange *ex)
 {
     if (!ex->req || ex->out.len == 0) return 0;
     log_trace_write(ex->trace, "to client", ex->out.data, ex->out.len);
+    ex->bytes_out += ex->out.len;
     size_t queued = httpd_reply_chunk(ex->req, ex->out.data, ex->out.len);
     buf_reset(&ex->out);
     return queued > MAX_CLIENT_BACKLOG ? -1 : 0;
@@ -239,6 +241,9 @@ static void finish_accounting(exchange *ex, const xlate_stream_stats *st)
     if (ex->t_first > 0) metrics_observe(&s->m.ttft, (ex->t_first - ex->t_start) / 1000.0);
     metrics_observe(&s->m.upstream, (now - ex->t_start) / 1000.0);
     if (log_level() < 1) return;
+    if (log_level() >= 2)
+        log_line(2, "response %s: stop=%s output_tokens=%ld bytes_to_client=%zu", ex->msg_id,
+                 st->stop_reason ? st->stop_reason : "error", st->output_tokens, ex->bytes_out);
     double gen_s = ex->t_first > 0 ? (now - ex->t_first) / 1000.0 : 0;
     char slot[64] = "";
     if (ex->slot >= 0)
@@ -822,8 +827,13 @@ static void handle_messages(server *s, httpd_req *req)
         }
     }
     if (log_level() >= 2)
-        log_line(2, "request model=%s stream=%d est_tokens=%ld upstream_bytes=%zu", ex->info.model,
-                 ex->stream, ex->info.input_estimate, ex->upbody.len);
+        log_line(2, "request %s: model=%s stream=%d tools=%d est_tokens=%ld client_bytes=%zu "
+                    "upstream_bytes=%zu session=%s agent=%s",
+                 ex->msg_id, ex->info.model, ex->stream,
+                 ex->info.tools ? cJSON_GetArraySize(ex->info.tools) : 0, ex->info.input_estimate,
+                 len, ex->upbody.len,
+                 httpd_req_header(req, "X-Claude-Code-Session-Id") ? "yes" : "no",
+                 httpd_req_header(req, "x-claude-code-agent-id") ? "yes" : "no");
     snprintf(ex->url, sizeof ex->url, "%s/chat/completions", s->cfg->backend);
     upstream_opts uo = {
         .method = "POST",
