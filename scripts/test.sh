@@ -24,7 +24,14 @@ run asan-unit ./build/asan/unit_tests
 run integration node --test --test-concurrency=1 tests/integration/
 run asan-integration env ANYCLAUDE_BIN=build/asan/anyclaude ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   node --test --test-concurrency=1 tests/integration/
-if [ -d tests/cli ]; then run cli bash tests/cli/run.sh; fi
+run cli bash tests/cli/run.sh
+if [ -d tests/fault ]; then
+  run fault node --test --test-concurrency=1 tests/fault/
+  run asan-fault env ANYCLAUDE_BIN=build/asan/anyclaude ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    node --test --test-concurrency=1 tests/fault/
+fi
+if grep -q '^valgrind:' Makefile; then run valgrind make -s valgrind; fi
+if grep -q '^fuzz-smoke:' Makefile && command -v clang >/dev/null; then run fuzz-smoke make -s fuzz-smoke; fi
 if [ "${ANYCLAUDE_SKIP_REAL:-}" != 1 ] && [ -d tests/real ]; then
   run real-backend node --test --test-concurrency=1 tests/real/
 fi
