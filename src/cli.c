@@ -12,7 +12,8 @@
 static const char *const value_opts[] = {"mode",     "backend",   "model",       "api-key",
                                          "host",     "port",      "max-tokens",  "max-body",
                                          "ping-ms",  "max-streams", "debug",     "claude",
-                                         "auth-token", "config", "slots", "warm-start"};
+                                         "auth-token", "config", "slots", "warm-start",
+                                         "tool-recovery"};
 
 static int is_value_opt(const char *name, size_t n)
 {
@@ -145,6 +146,10 @@ void cli_print_help(FILE *f)
 "  --warm-start on|off prefill the last session's system prompt and tools at\n"
 "                      start, so a new session's first turn hits the cache\n"
 "                      (default on)\n"
+"  --tool-recovery on|off\n"
+"                      turn tool calls that models write as text (Hermes,\n"
+"                      Qwen3-Coder XML, Mistral, Llama JSON, GLM) into tool_use\n"
+"                      blocks (default on for mlx-lm, lmstudio, llamacpp)\n"
 "  --config FILE       JSON config file (default\n"
 "                      $XDG_CONFIG_HOME/anyclaude/config.json)\n"
 "\n"
@@ -152,7 +157,7 @@ void cli_print_help(FILE *f)
 "  ANYCLAUDE_MODE, ANYCLAUDE_HOST, ANYCLAUDE_PORT, ANYCLAUDE_MAX_OUTPUT_TOKENS,\n"
 "  ANYCLAUDE_MAX_BODY, ANYCLAUDE_PING_MS, ANYCLAUDE_MAX_STREAMS, ANYCLAUDE_DEBUG,\n"
 "  ANYCLAUDE_CLAUDE, ANYCLAUDE_AUTH_TOKEN, ANYCLAUDE_CONFIG, ANYCLAUDE_SLOTS,\n"
-"  ANYCLAUDE_WARM_START, and per mode:\n"
+"  ANYCLAUDE_WARM_START, ANYCLAUDE_TOOL_RECOVERY, and per mode:\n"
 "    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL\n"
 "    lmstudio  LMSTUDIO_URL, LMSTUDIO_API_KEY, LMSTUDIO_MODEL\n"
 "    llamacpp  LLAMACPP_URL, LLAMACPP_API_KEY, LLAMACPP_MODEL\n"

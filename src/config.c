@@ -24,6 +24,7 @@ void config_defaults(config *c)
     c->max_streams = 1024;
     c->slots = -1;
     c->warm = 1;
+    c->tool_recovery = -1;
 }
 
 int config_check_url(const char *url)
@@ -75,7 +76,7 @@ static int copy(char *dst, size_t n, const char *src)
 
 /* Setting names shared by flags, environment and config file. */
 enum key { K_MODE, K_BACKEND, K_KEY, K_MODEL, K_HOST, K_PORT, K_MAXTOK, K_MAXBODY, K_PING,
-           K_STREAMS, K_DEBUG, K_CLAUDE, K_AUTH, K_SLOTS, K_WARM, K_NONE };
+           K_STREAMS, K_DEBUG, K_CLAUDE, K_AUTH, K_SLOTS, K_WARM, K_TOOLREC, K_NONE };
 
 static enum key flag_key(const char *name)
 {
@@ -86,7 +87,8 @@ static enum key flag_key(const char *name)
              {"model", K_MODEL},     {"host", K_HOST},              {"port", K_PORT},
              {"max-tokens", K_MAXTOK}, {"max-body", K_MAXBODY},     {"ping-ms", K_PING},
              {"max-streams", K_STREAMS}, {"debug", K_DEBUG},        {"claude", K_CLAUDE},
-             {"auth-token", K_AUTH}, {"slots", K_SLOTS},            {"warm-start", K_WARM}};
+             {"auth-token", K_AUTH}, {"slots", K_SLOTS},            {"warm-start", K_WARM},
+             {"tool-recovery", K_TOOLREC}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -190,15 +192,18 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
         c->slots = (int)n;
         return 0;
     case K_WARM:
+    case K_TOOLREC: {
+        int *dst = k == K_WARM ? &c->warm : &c->tool_recovery;
         if (strcmp(v, "1") == 0 || strcmp(v, "on") == 0 || strcmp(v, "true") == 0)
-            c->warm = 1;
+            *dst = 1;
         else if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0 || strcmp(v, "false") == 0)
-            c->warm = 0;
+            *dst = 0;
         else {
-            snprintf(err, errlen, "%s: bad warm-start value \"%s\"; expected on or off", src, v);
+            snprintf(err, errlen, "%s: bad value \"%s\"; expected on or off", src, v);
             return -1;
         }
         return 0;
+    }
     case K_NONE:
         break;
     }
@@ -269,7 +274,7 @@ static enum key file_key(const char *name)
              {"port", K_PORT},           {"maxOutputTokens", K_MAXTOK}, {"max_tokens", K_MAXTOK},
              {"maxBody", K_MAXBODY},     {"pingMs", K_PING},           {"maxStreams", K_STREAMS},
              {"debug", K_DEBUG},         {"claude", K_CLAUDE},         {"authToken", K_AUTH},
-             {"slots", K_SLOTS},         {"warmStart", K_WARM}};
+             {"slots", K_SLOTS},         {"warmStart", K_WARM},        {"toolRecovery", K_TOOLREC}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -345,7 +350,7 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
                 snprintf(err, errlen,
                          "%s: unknown key; accepted: mode, backend, apiKey, model, host, port, "
                          "maxOutputTokens, maxBody, pingMs, maxStreams, debug, claude, authToken, "
-                         "slots, warmStart, backends",
+                         "slots, warmStart, toolRecovery, backends",
                          src);
                 goto out;
             }
@@ -381,6 +386,7 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         {"ANYCLAUDE_MAX_STREAMS", K_STREAMS}, {"ANYCLAUDE_DEBUG", K_DEBUG},
         {"ANYCLAUDE_CLAUDE", K_CLAUDE}, {"ANYCLAUDE_AUTH_TOKEN", K_AUTH},
         {"ANYCLAUDE_SLOTS", K_SLOTS},   {"ANYCLAUDE_WARM_START", K_WARM},
+        {"ANYCLAUDE_TOOL_RECOVERY", K_TOOLREC},
     };
     for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
         const char *v = ge(env[i].name);
@@ -405,6 +411,7 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         copy(c->backend, sizeof c->backend, c->mode->default_backend);
     }
     if (!c->api_key[0] && c->mode->default_key) copy(c->api_key, sizeof c->api_key, c->mode->default_key);
+    if (c->tool_recovery < 0) c->tool_recovery = c->mode->local;
     rc = 0;
 out:
     cJSON_Delete(file);

@@ -29,6 +29,7 @@ typedef struct config {
     char trace_dir[600];   /* where debug level 3 writes traces (set by main) */
     int slots;             /* llama.cpp slot affinity: -1 auto (ask /props), 0 off, N slots */
     int warm;              /* warm start: prefill the last session's prompt prefix at start */
+    int tool_recovery;     /* recover tool calls written as text: -1 mode default, 0 off, 1 on */
     char state_dir[512];   /* where the warm-start prefix is kept (set by main) */
 } config;
 

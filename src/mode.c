@@ -7,12 +7,12 @@
 
 static const mode_profile modes[] = {
     {"mlx-lm", "http://localhost:8081/v1", "MLX_LM_URL", "MLX_LM_API_KEY", "MLX_LM_MODEL",
-     "mlx-lm", 1, 0},
+     "mlx-lm", 1, 0, 1},
     {"lmstudio", "http://localhost:1234/v1", "LMSTUDIO_URL", "LMSTUDIO_API_KEY",
-     "LMSTUDIO_MODEL", "lm-studio", 0, 0},
+     "LMSTUDIO_MODEL", "lm-studio", 0, 0, 1},
     {"llamacpp", "http://localhost:8080/v1", "LLAMACPP_URL", "LLAMACPP_API_KEY",
-     "LLAMACPP_MODEL", NULL, 0, 1},
-    {"openai", NULL, "OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL", NULL, 0, 0},
+     "LLAMACPP_MODEL", NULL, 0, 1, 1},
+    {"openai", NULL, "OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL", NULL, 0, 0, 0},
 };
 
 const mode_profile *mode_find(const char *name)

@@ -15,6 +15,7 @@ typedef struct mode_profile {
     const char *default_key;     /* API key sent when none is configured, or NULL */
     int omit_model;              /* never send a model the user did not configure */
     int cache_prompt;            /* send "cache_prompt": true (llama.cpp) */
+    int local;                   /* a local model server: tool-call text recovery on by default */
 } mode_profile;
 
 /* The profile named `name`, or NULL. */

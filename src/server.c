@@ -817,6 +817,7 @@ static void handle_messages(server *s, httpd_req *req)
     ex->xopts.tools = ex->info.tools;
     ex->xopts.max_line = MAX_SSE_LINE;
     ex->xopts.max_tool_args = MAX_SSE_LINE;
+    ex->xopts.tool_recovery = s->cfg->tool_recovery;
     if (ex->stream) {
         ex->xs = xlate_stream_new(&ex->xopts);
         ex->grace = evtimer_new(s->base, grace_cb, ex);

@@ -25,6 +25,7 @@ typedef struct xlate_stream_opts {
     const cJSON *tools;   /* the request's Anthropic tools (may be NULL); borrowed */
     size_t max_line;      /* bound on one upstream SSE line / event */
     size_t max_tool_args; /* bound on one tool call's buffered arguments */
+    int tool_recovery;    /* recover tool calls written as text (needs tools) */
 } xlate_stream_opts;
 
 /* Create a translator; opts strings are copied. NULL on allocation failure. */
