@@ -279,7 +279,7 @@ TEST(xlate_request_info_and_numbers)
         "\"top_k\":40,\"stream\":true,\"tools\":[{\"name\":\"b\",\"input_schema\":{}},"
         "{\"name\":\"a\",\"input_schema\":{\"type\":\"object\"}}],"
         "\"messages\":[{\"role\":\"user\",\"content\":\"hello world\"}]}";
-    xlate_request_opts o = {NULL, 0, 0};
+    xlate_request_opts o = {NULL, 0, 0, 0, 0};
     xlate_request_info info;
     char err[256];
     buf out;
@@ -467,4 +467,52 @@ TEST(xlate_request_truncated_bodies)
     }
     buf_free(&out);
     free(body);
+}
+
+/* id_slot is written two characters wide where info.id_slot_off says, and
+ * the conversation hashes depend on what they should: kind on the system
+ * prompt and tools only, first on the first message too. */
+TEST(xlate_request_slot_and_hashes)
+{
+    const char *a = "{\"model\":\"m\",\"max_tokens\":5,\"system\":[{\"type\":\"text\",\"text\":"
+                    "\"x-anthropic-billing-header: cc_version=1.0.aaa; cc_entrypoint=cli;\"},"
+                    "{\"type\":\"text\",\"text\":\"You are helpful.\"}],\"tools\":[{\"name\":\"T\","
+                    "\"input_schema\":{\"type\":\"object\"}}],\"messages\":[{\"role\":\"user\","
+                    "\"content\":\"one\"}]}";
+    const char *b = "{\"model\":\"m\",\"max_tokens\":5,\"system\":[{\"type\":\"text\",\"text\":"
+                    "\"x-anthropic-billing-header: cc_version=1.0.bbb; cc_entrypoint=cli;\"},"
+                    "{\"type\":\"text\",\"text\":\"You are helpful.\"}],\"tools\":[{\"name\":\"T\","
+                    "\"input_schema\":{\"type\":\"object\"}}],\"messages\":[{\"role\":\"user\","
+                    "\"content\":\"two\"},{\"role\":\"assistant\",\"content\":\"ok\"}]}";
+    const char *c = "{\"model\":\"m\",\"max_tokens\":5,\"system\":\"Other.\",\"messages\":[{\"role\":"
+                    "\"user\",\"content\":\"one\"}]}";
+    xlate_request_opts o = {NULL, 0, 1, 1, 7};
+    xlate_request_info ia, ib, ic;
+    buf ba, bb, bc;
+    char err[256];
+    buf_init(&ba, 0);
+    buf_init(&bb, 0);
+    buf_init(&bc, 0);
+    REQUIRE(xlate_request_build(a, strlen(a), &o, &ba, &ia, err, sizeof err) == 0);
+    REQUIRE(xlate_request_build(b, strlen(b), &o, &bb, &ib, err, sizeof err) == 0);
+    REQUIRE(xlate_request_build(c, strlen(c), &o, &bc, &ic, err, sizeof err) == 0);
+    CHECK(strstr(ba.data, "\"cache_prompt\":true,\"id_slot\": 7,") != NULL);
+    REQUIRE(ia.id_slot_off > 0);
+    CHECK(memcmp(ba.data + ia.id_slot_off, " 7", 2) == 0);
+    CHECK(ia.kind_hash == ib.kind_hash);   /* billing header dropped, same tools */
+    CHECK(ia.first_hash != ib.first_hash); /* different first message */
+    CHECK(ia.kind_hash != ic.kind_hash);
+    CHECK(ia.system_end > ia.messages_off);
+    CHECK(memcmp(ba.data + ia.messages_off, "{\"role\":\"system\"", 16) == 0);
+    o.id_slot = 12;
+    buf_reset(&ba);
+    xlate_request_info_free(&ia);
+    REQUIRE(xlate_request_build(a, strlen(a), &o, &ba, &ia, err, sizeof err) == 0);
+    CHECK(memcmp(ba.data + ia.id_slot_off, "12", 2) == 0);
+    xlate_request_info_free(&ia);
+    xlate_request_info_free(&ib);
+    xlate_request_info_free(&ic);
+    buf_free(&ba);
+    buf_free(&bb);
+    buf_free(&bc);
 }
