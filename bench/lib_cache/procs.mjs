@@ -1,0 +1,226 @@
+// procs: the processes bench/cache starts (llama-server via tests/real/llama.sh,
+// the gateway, claude-code-router) and their cleanup. Every start registers a
+// stopper; stopAll() runs them (also from SIGINT/SIGTERM and on exit), each
+// killing only the pid it started.
+
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const stoppers = new Map(); // name -> sync function
+let seq = 0;
+
+export function register(name, fn) {
+  const key = `${name}#${++seq}`;
+  stoppers.set(key, fn);
+  return () => {
+    if (!stoppers.has(key)) return;
+    stoppers.delete(key);
+    try {
+      fn();
+    } catch {
+      /* already gone */
+    }
+  };
+}
+
+export function stopAll() {
+  for (const [key, fn] of [...stoppers].reverse()) {
+    stoppers.delete(key);
+    try {
+      fn();
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function alive(pid) {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+// SIGTERM a process group we created (detached child), then SIGKILL after a grace period.
+function killGroupSync(pid, graceMs = 3000) {
+  if (!pid || !alive(pid)) return;
+  try {
+    process.kill(-pid, 'SIGTERM');
+  } catch {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+  }
+  const until = Date.now() + graceMs;
+  while (alive(pid) && Date.now() < until) execFileSync('sleep', ['0.05']);
+  if (alive(pid)) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+}
+
+export async function waitHttp(url, { timeoutMs = 30000, isDead = () => false, ok = (r) => r.ok } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (isDead()) return false;
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (ok(r)) return true;
+    } catch {
+      /* not yet */
+    }
+    await sleep(100);
+  }
+  return false;
+}
+
+// A detached child (its own process group) with output to a log file.
+export function startLogged(name, cmd, args, { env = process.env, cwd, logFile }) {
+  const fd = fs.openSync(logFile, 'a');
+  const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', fd, fd], detached: true });
+  fs.closeSync(fd);
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  child.once('error', () => (exited = true));
+  const stop = register(name, () => killGroupSync(child.pid));
+  return { child, stop, isDead: () => exited, logFile };
+}
+
+// Waits until the log file matches re (resolves the match) or timeoutMs passes (null).
+export async function waitLog(file, re, timeoutMs) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    let text = '';
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      /* not yet */
+    }
+    const m = re.exec(text);
+    if (m) return m;
+    if (Date.now() > until) return null;
+    await sleep(100);
+  }
+}
+
+const tail = (file, n = 20) => {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-n).join('\n');
+  } catch {
+    return '(no log)';
+  }
+};
+
+// llama-server through tests/real/llama.sh (which daemonizes it and writes a pid file).
+export async function startLlama({ root, runDir, port, env, extraArgs = [] }) {
+  const script = path.join(root, 'tests/real/llama.sh');
+  const pidFile = path.join(runDir, `llama-${port}.pid`);
+  const fullEnv = { ...process.env, ...env, LLAMA_RUN_DIR: runDir };
+  const stop = register('llama-server', () => {
+    // as `llama.sh stop PORT` does, but only for the pid our start wrote
+    let pid = 0;
+    try {
+      pid = parseInt(fs.readFileSync(pidFile, 'utf8'), 10);
+    } catch {
+      return;
+    }
+    if (pid > 0 && alive(pid) && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('llama-server')) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+      const until = Date.now() + 5000;
+      while (alive(pid) && Date.now() < until) execFileSync('sleep', ['0.05']);
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    fs.rmSync(pidFile, { force: true });
+  });
+  const out = await new Promise((resolve) => {
+    const child = spawn('bash', [script, 'start', String(port), ...extraArgs], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let so = '';
+    let se = '';
+    child.stdout.on('data', (d) => (so += d));
+    child.stderr.on('data', (d) => (se += d));
+    child.once('close', (code) => resolve({ code, so, se }));
+  });
+  if (out.code !== 0) {
+    stop();
+    throw new Error(`llama.sh start ${port} failed (${out.code}):\n${out.se.slice(-3000)}`);
+  }
+  const base = out.so.trim().split('\n').pop();
+  return { base, v1: `${base}/v1`, stop, logFile: path.join(runDir, `llama-${port}.log`) };
+}
+
+// The gateway, with a private config dir (no user config file) and state dir
+// (its warm-start files: keyed by mode + backend URL + model).
+export async function startGateway({ root, port, backend, mode = 'llamacpp', logFile, stateDir, extraArgs = [] }) {
+  const bin = path.join(root, 'build/anyclaude');
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (/^(ANYCLAUDE_|LLAMACPP_|OPENAI_|MLX_LM_|LMSTUDIO_)/.test(k)) delete env[k];
+  env.XDG_CONFIG_HOME = path.join(path.dirname(logFile), 'gw-config');
+  env.XDG_STATE_HOME = stateDir ?? path.join(path.dirname(logFile), 'gw-state');
+  const args = ['serve', '--port', String(port), '--mode', mode, '--backend', backend, '--debug', '1', ...extraArgs];
+  const p = startLogged('anyclaude', bin, args, { env, logFile });
+  const url = `http://127.0.0.1:${port}`;
+  if (!(await waitHttp(`${url}/health`, { timeoutMs: 15000, isDead: p.isDead, ok: () => true }))) {
+    p.stop();
+    throw new Error(`anyclaude serve did not come up on ${url}; log:\n${tail(logFile)}`);
+  }
+  return { url, stop: p.stop, logFile };
+}
+
+// claude-code-router 2.0.0: `ccr start` runs the server in the foreground (it
+// writes its pid to ~/.claude-code-router/.claude-code-router.pid; `ccr stop`
+// just kills that pid). Readiness: GET /health answers {"status":"ok"}.
+export async function startCcr({ root, port, backendV1, home, logFile }) {
+  const cli = path.join(root, 'bench/node_modules/@musistudio/claude-code-router/dist/cli.js');
+  const cfgDir = path.join(home, '.claude-code-router');
+  const tmp = path.join(home, 'tmp');
+  fs.mkdirSync(cfgDir, { recursive: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  const config = {
+    LOG: false,
+    HOST: '127.0.0.1',
+    PORT: port,
+    API_TIMEOUT_MS: 600000,
+    Providers: [{ name: 'llama', api_base_url: `${backendV1}/chat/completions`, api_key: 'bench', models: ['local'] }],
+    Router: { default: 'llama,local' },
+  };
+  fs.writeFileSync(path.join(cfgDir, 'config.json'), JSON.stringify(config, null, 2));
+  const env = { ...process.env, HOME: home, TMPDIR: tmp };
+  for (const k of Object.keys(env)) if (/^(ANTHROPIC_|CLAUDE_)/.test(k)) delete env[k];
+  const p = startLogged('ccr', process.execPath, [cli, 'start'], { env, cwd: home, logFile });
+  const url = `http://127.0.0.1:${port}`;
+  if (!(await waitHttp(`${url}/health`, { timeoutMs: 30000, isDead: p.isDead }))) {
+    p.stop();
+    throw new Error(`ccr start did not come up on ${url}; log:\n${tail(logFile)}`);
+  }
+  return { url, stop: p.stop, logFile, config };
+}

@@ -1,0 +1,121 @@
+// record: runs the real `claude` binary against the recorder (recorder.mjs)
+// and saves what it sent. Two sessions in one fresh project:
+//   A: claude -p "BENCH-A ..." --allowedTools Write,Bash,Read,Agent,Task
+//      (6 main-loop turns with tool calls and a subagent between turns 5 and 6)
+//   B: a second claude -p "BENCH-B ..." in the same directory (a new session).
+// The result is cached as JSON under $ANYCLAUDE_CACHE/bench-recordings/,
+// keyed by claude's version and a hash of this script and the recorder, and
+// re-recorded when missing (or with BENCH_RERECORD=1).
+
+import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRecorder } from './recorder.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+export function claudeVersion(claude) {
+  const out = execFileSync(claude, ['--version'], { encoding: 'utf8', timeout: 30000, env: { ...process.env, DISABLE_AUTOUPDATER: '1' } });
+  return out.trim().split(/\s+/)[0];
+}
+
+function scriptHash() {
+  const h = crypto.createHash('sha256');
+  for (const f of ['record.mjs', 'recorder.mjs']) h.update(fs.readFileSync(path.join(HERE, f)));
+  return h.digest('hex').slice(0, 10);
+}
+
+function runClaude(claude, args, { cwd, env, timeoutMs, children }) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(claude, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, timeoutMs);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 });
+    });
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve({ code: null, signal: null, stdout, stderr: stderr + String(e), ms: Date.now() - t0 });
+    });
+  });
+}
+
+// Returns { file, recording, fresh }.
+export async function loadOrRecord({ claude, cacheDir, children, log = console.error, force = false }) {
+  const version = claudeVersion(claude);
+  const dir = path.join(cacheDir, 'bench-recordings');
+  const file = path.join(dir, `claude-${version}-${scriptHash()}.json`);
+  if (!force && fs.existsSync(file)) return { file, recording: JSON.parse(fs.readFileSync(file, 'utf8')), fresh: false };
+
+  log(`bench: recording Claude Code ${version} traffic (${path.basename(file)})`);
+  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'anyclaude-bench-rec-')));
+  const home = path.join(root, 'home');
+  const work = path.join(root, 'project');
+  fs.mkdirSync(home, { recursive: true });
+  fs.mkdirSync(work, { recursive: true });
+  fs.writeFileSync(
+    path.join(home, '.claude.json'),
+    JSON.stringify({ hasCompletedOnboarding: true, projects: { [work]: { hasTrustDialogAccepted: true, allowedTools: [] } } }, null, 2),
+  );
+  const rec = await startRecorder({ workDir: work });
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (/^(ANTHROPIC_|CLAUDE_|ANYCLAUDE_)/.test(k)) delete env[k];
+  Object.assign(env, {
+    HOME: home,
+    XDG_CONFIG_HOME: path.join(home, '.config'),
+    XDG_CACHE_HOME: path.join(home, '.cache'),
+    XDG_STATE_HOME: path.join(home, '.local/state'),
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_AUTOUPDATER: '1',
+    ANTHROPIC_AUTH_TOKEN: 'bench-token',
+    ANTHROPIC_BASE_URL: rec.url,
+  });
+  const tools = 'Write,Bash,Read,Agent,Task';
+  const runs = [];
+  try {
+    const marks = [];
+    const a = await runClaude(
+      claude,
+      ['-p', 'BENCH-A: create notes.txt, show it, read it back, count its lines, and ask a subagent to summarize it.', '--allowedTools', tools, '--output-format', 'json'],
+      { cwd: work, env, timeoutMs: 180000, children },
+    );
+    marks.push({ session: 'A', from: 0, to: rec.requests.length });
+    runs.push({ session: 'A', code: a.code, ms: a.ms, stdout: a.stdout.slice(-2000), stderr: a.stderr.slice(-2000) });
+    const nA = rec.requests.length;
+    const b = await runClaude(
+      claude,
+      ['-p', 'BENCH-B: what does notes.txt contain?', '--allowedTools', tools, '--output-format', 'json'],
+      { cwd: work, env, timeoutMs: 120000, children },
+    );
+    marks.push({ session: 'B', from: nA, to: rec.requests.length });
+    runs.push({ session: 'B', code: b.code, ms: b.ms, stdout: b.stdout.slice(-2000), stderr: b.stderr.slice(-2000) });
+    for (const m of marks) for (let i = m.from; i < m.to; i++) rec.requests[i].run = m.session;
+  } finally {
+    await rec.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+  for (const r of runs)
+    if (r.code !== 0) log(`bench: claude run ${r.session} exited ${r.code}: ${r.stderr || r.stdout}`);
+  const recording = { claudeVersion: version, recordedAt: new Date().toISOString(), workDir: work, runs, requests: rec.requests };
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(file + '.tmp', JSON.stringify(recording));
+  fs.renameSync(file + '.tmp', file);
+  return { file, recording, fresh: true };
+}
