@@ -57,6 +57,7 @@ static void chomp(char *s, size_t *len)
 static void case_opts(const char *name, xlate_request_opts *o, char *model_store, size_t size)
 {
     char path[512];
+    memset(o, 0, sizeof *o);
     o->model = NULL;
     o->max_tokens_cap = DEFAULT_CAP;
     o->cache_prompt = 0;
@@ -70,6 +71,11 @@ static void case_opts(const char *name, xlate_request_opts *o, char *model_store
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
     const cJSON *cap = cJSON_GetObjectItemCaseSensitive(j, "max_tokens_cap");
     const cJSON *cp = cJSON_GetObjectItemCaseSensitive(j, "cache_prompt");
+    const cJSON *slot = cJSON_GetObjectItemCaseSensitive(j, "id_slot");
+    if (cJSON_IsNumber(slot)) {
+        o->use_id_slot = 1;
+        o->id_slot = (int)slot->valuedouble;
+    }
     if (cJSON_IsString(m)) {
         snprintf(model_store, size, "%s", m->valuestring);
         o->model = model_store;

@@ -15,7 +15,7 @@
 #include "../../src/xlate_stream.h"
 #include "test.h"
 
-static const xlate_stream_opts golden_opts = {"claude-test", "msg_test", 42, NULL, 0, 0};
+static const xlate_stream_opts golden_opts = {"claude-test", "msg_test", 42, NULL, 0, 0, 0};
 
 static int update_golden(void)
 {
@@ -426,7 +426,7 @@ TEST(xlate_stream_ping_bytes)
 
 TEST(xlate_stream_estimate_never_zero)
 {
-    xlate_stream_opts o = {"m", "msg_x", 0, NULL, 0, 0};
+    xlate_stream_opts o = {"m", "msg_x", 0, NULL, 0, 0, 0};
     xlate_stream *xs = xlate_stream_new(&o);
     buf out;
     buf_init(&out, 0);
