@@ -6,8 +6,10 @@
  * no clocks, no globals.
  *
  * All model text on its way to a text block passes through
- * emit_content_text()/flush_content_text(): that is the seam where
- * toolcall_text (tool calls written as text) will plug in.
+ * emit_content_text()/flush_content_text(). With tool recovery on (and
+ * tools declared) that seam feeds a toolcall_text parser, which turns tool
+ * calls written as text into tool_use blocks, and native tool calls are
+ * buffered whole so that toolargs can repair their arguments.
  */
 #include "xlate_stream.h"
 
@@ -18,6 +20,8 @@
 
 #include "anthropic.h"
 #include "sse.h"
+#include "toolargs.h"
+#include "toolcall_text.h"
 
 #define XS_DEFAULT_MAX_LINE ((size_t)16 << 20)
 #define XS_DEFAULT_MAX_TOOL_ARGS ((size_t)4 << 20)
@@ -38,16 +42,17 @@ typedef struct tool_call {
     char *up_id;    /* the backend's id, or NULL */
     char *name;     /* NULL until known */
     char *id;       /* the id shown to the client, set when the block opens */
-    buf pending;    /* arguments that arrived before the name */
+    buf pending;    /* arguments that arrived before the name (with recovery: all of them) */
     size_t emitted; /* argument bytes sent as input_json_delta */
     enum call_state state;
+    int from_text; /* recovered from content text by toolcall_text */
 } tool_call;
 
 /* Token counts as the backend reported them; -1 where unknown. */
 typedef struct usage_info {
     long prompt, completion, cached;
     long t_prompt_n, t_cache_n, t_predicted_n; /* llama.cpp "timings" */
-    double t_prompt_ms;                         /* llama.cpp prefill time, -1 unknown */
+    double t_prompt_ms;                        /* llama.cpp prefill time, -1 unknown */
 } usage_info;
 
 struct xlate_stream {
@@ -55,7 +60,9 @@ struct xlate_stream {
     char *msg_id;
     char *signature; /* for thinking blocks */
     long estimate;
-    const cJSON *tools; /* borrowed; for toolcall_text later */
+    const cJSON *tools; /* borrowed; the request's tools */
+    int recover;        /* tool_recovery on and tools a non-empty array */
+    toolcall_text *tc;  /* with recover: the content parser, made on first content */
     size_t max_line;
     size_t max_tool_args;
     sse_parser sse;
@@ -81,6 +88,7 @@ struct xlate_stream {
     usage_info usage;
     long content_deltas; /* upstream content pieces seen */
     int first_content;
+    int tool_repairs, tool_failures, tool_recovered; /* see xlate_stream_stats */
 };
 
 /* ---- small helpers shared by both paths ---- */
@@ -262,7 +270,7 @@ static void error_message(const cJSON *j, const char *raw, size_t rawlen, char *
         m = get_str(e, "message");
         type = get_str(e, "type");
         if (!type) type = get_str(e, "code");
-    } else if (cJSON_IsString(e)) {
+    } else if (cJSON_IsString(e) && e->valuestring && e->valuestring[0]) {
         m = e->valuestring;
     }
     if (!m && j) m = get_str(j, "message");
@@ -469,21 +477,6 @@ static int thinking_delta(xlate_stream *xs, const char *s, size_t n)
     return emit_delta(xs, "thinking_delta", "thinking", s, n);
 }
 
-/* The seam for toolcall_text: every piece of model text meant for a text
- * block comes through here. Today it goes straight to a text block. */
-static int emit_content_text(xlate_stream *xs, const char *s, size_t n)
-{
-    return text_delta(xs, s, n);
-}
-
-/* The seam's end: text held back by a future toolcall_text is flushed here
- * before the message ends. Nothing is held back today. */
-static int flush_content_text(xlate_stream *xs)
-{
-    (void)xs;
-    return 0;
-}
-
 /* ---- stream: tool calls ---- */
 
 static int call_differs(const tool_call *c, const char *id, const char *name)
@@ -492,24 +485,11 @@ static int call_differs(const tool_call *c, const char *id, const char *name)
            (name && c->name && strcmp(name, c->name) != 0);
 }
 
-/* The call a tool_calls[] element continues, or a new one. *rc is set
- * (after an error event where that applies) when it returns NULL. */
-static tool_call *find_call(xlate_stream *xs, int has_index, long idx, const char *id,
-                            const char *name, int *rc)
+/* Append a new call to calls[]. *rc is set (after an error event where that
+ * applies) when it returns NULL. */
+static tool_call *new_call(xlate_stream *xs, int has_index, long idx, int *rc)
 {
-    tool_call *f = NULL;
-    if (has_index) {
-        for (size_t i = xs->ncalls; i-- > 0;) {
-            if (xs->calls[i].has_index && xs->calls[i].up_index == idx) {
-                f = &xs->calls[i];
-                break;
-            }
-        }
-    } else if (xs->ncalls) {
-        f = &xs->calls[xs->ncalls - 1];
-    }
-    if (f && !call_differs(f, id, name)) return f;
-
+    tool_call *f;
     if (xs->ncalls >= XS_MAX_TOOL_CALLS) {
         *rc = fail(xs, "api_error", "backend sent more tool calls than the gateway accepts");
         return NULL;
@@ -541,6 +521,17 @@ static int id_taken(const xlate_stream *xs, const char *id)
     return 0;
 }
 
+/* A generated id for the call at ordinal that no other call shows (a
+ * backend could have used "toolu_<msg>_<n>" itself). */
+static char *unique_tool_id(const xlate_stream *xs, size_t ordinal)
+{
+    for (size_t k = ordinal;; k += XS_MAX_TOOL_CALLS) {
+        char *id = make_tool_id(xs->msg_id, k);
+        if (!id || !id_taken(xs, id)) return id;
+        free(id);
+    }
+}
+
 static int open_tool(xlate_stream *xs, tool_call *c)
 {
     size_t ordinal = (size_t)(c - xs->calls);
@@ -548,7 +539,7 @@ static int open_tool(xlate_stream *xs, tool_call *c)
     if (c->up_id && !id_taken(xs, c->up_id))
         c->id = xs_strdup(c->up_id);
     else
-        c->id = make_tool_id(xs->msg_id, ordinal);
+        c->id = unique_tool_id(xs, ordinal);
     if (!c->id) return BUF_ENOMEM;
     c = &xs->calls[ordinal];
     if ((rc = open_block(xs, BLOCK_TOOL, c))) return rc;
@@ -562,6 +553,184 @@ static int open_tool(xlate_stream *xs, tool_call *c)
     }
     buf_free(&c->pending);
     return 0;
+}
+
+/* A whole tool_use block for calls[i]: start, one input_json_delta with
+ * `args` (a complete JSON object, not the call's own pending buffer), stop. */
+static int emit_whole_tool(xlate_stream *xs, size_t i, const char *args, size_t n)
+{
+    int rc;
+    buf_free(&xs->calls[i].pending);
+    if ((rc = open_tool(xs, &xs->calls[i]))) return rc;
+    if ((rc = emit_delta(xs, "input_json_delta", "partial_json", args, n))) return rc;
+    xs->calls[i].emitted += n;
+    xs->first_content = 1;
+    return close_block(xs);
+}
+
+/* Did repair change the arguments? (Only formatting differs: no.) */
+static int args_changed(const char *raw, size_t n, const char *fixed, size_t fixed_len)
+{
+    size_t i = 0;
+    int changed = 1;
+    while (i < n && is_ws(raw[i]))
+        i++;
+    if (i == n) return !(fixed_len == 2 && memcmp(fixed, "{}", 2) == 0);
+    cJSON *j = parse_json(raw, n);
+    if (cJSON_IsObject(j)) {
+        char *p = cJSON_PrintUnformatted(j);
+        changed = !p || strlen(p) != fixed_len || memcmp(p, fixed, fixed_len) != 0;
+        cJSON_free(p);
+    }
+    cJSON_Delete(j);
+    return changed;
+}
+
+/* The text shown instead of a named call whose arguments cannot be used. */
+static int unparseable_text(buf *t, const char *name, const char *raw, size_t n)
+{
+    int rc = buf_appends(t, "[tool call ");
+    if (!rc) rc = buf_appends(t, name);
+    if (!rc) rc = buf_appends(t, " with unparseable arguments: ");
+    if (!rc) rc = buf_append(t, raw, n);
+    if (!rc) rc = buf_appends(t, "]");
+    return rc;
+}
+
+/* With recovery: native call i has all its arguments (buffered in pending).
+ * Repair them against the tool's input_schema and emit the whole tool_use
+ * block; when nothing can be made of them, a text block with the raw call
+ * instead. Calls without a name wait for finish_content. */
+static int complete_call(xlate_stream *xs, size_t i)
+{
+    tool_call *c = &xs->calls[i];
+    const char *raw = c->pending.data ? c->pending.data : "";
+    size_t n = c->pending.len;
+    buf fixed, t;
+    int rc;
+    if (c->state != CALL_PENDING || !c->name) return 0;
+    buf_init(&fixed, 0);
+    buf_init(&t, 0);
+    rc = toolargs_repair(raw, n, toolargs_find_schema(xs->tools, c->name, strlen(c->name)), &fixed,
+                         NULL, 0);
+    if (rc == 0) {
+        if (args_changed(raw, n, fixed.data, fixed.len)) xs->tool_repairs++;
+        rc = emit_whole_tool(xs, i, fixed.data, fixed.len);
+    } else if (rc == TOOLARGS_ENOMEM) {
+        rc = BUF_ENOMEM;
+    } else {
+        xs->tool_failures++;
+        c->state = CALL_CLOSED;
+        rc = unparseable_text(&t, c->name, raw, n);
+        if (!rc) rc = close_block(xs); /* a block of its own, as in a whole response */
+        if (!rc) rc = text_delta(xs, t.data, t.len);
+        buf_free(&xs->calls[i].pending);
+    }
+    buf_free(&fixed);
+    buf_free(&t);
+    return rc;
+}
+
+/* With recovery: complete every named native call still buffered. */
+static int complete_calls(xlate_stream *xs)
+{
+    for (size_t i = 0; i < xs->ncalls; i++) {
+        int rc = complete_call(xs, i);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* The call a tool_calls[] element continues, or a new one. *rc is set
+ * (after an error event where that applies) when it returns NULL. With
+ * recovery a new call completes the buffered ones. */
+static tool_call *find_call(xlate_stream *xs, int has_index, long idx, const char *id,
+                            const char *name, int *rc)
+{
+    tool_call *f = NULL;
+    if (has_index) {
+        for (size_t i = xs->ncalls; i-- > 0;) {
+            if (xs->calls[i].has_index && xs->calls[i].up_index == idx) {
+                f = &xs->calls[i];
+                break;
+            }
+        }
+    } else {
+        for (size_t i = xs->ncalls; i-- > 0;) {
+            if (!xs->calls[i].from_text) {
+                f = &xs->calls[i];
+                break;
+            }
+        }
+    }
+    if (f && !call_differs(f, id, name)) return f;
+    if (xs->recover && (*rc = complete_calls(xs))) return NULL;
+    return new_call(xs, has_index, idx, rc);
+}
+
+/* ---- stream: the content text seam ---- */
+
+static int tc_text(void *ud, const char *p, size_t n)
+{
+    return text_delta(ud, p, n);
+}
+
+static int tc_thinking(void *ud, const char *p, size_t n)
+{
+    return thinking_delta(ud, p, n);
+}
+
+/* A call recovered from text: already repaired and coerced by toolargs. */
+static int tc_tool(void *ud, const char *name, size_t name_len, const char *args, size_t args_len)
+{
+    xlate_stream *xs = ud;
+    int rc = 0;
+    tool_call *c = new_call(xs, 0, -1, &rc);
+    if (!c) return rc;
+    c->from_text = 1;
+    if (!(c->name = xs_strndup(name, name_len))) return BUF_ENOMEM;
+    xs->tool_recovered++;
+    return emit_whole_tool(xs, (size_t)(c - xs->calls), args, args_len);
+}
+
+/* Every piece of model text meant for a text block comes through here.
+ * Without recovery it goes straight to a text block; with it, through a
+ * toolcall_text parser whose sinks stream text and reasoning at once and
+ * emit recovered calls as whole tool_use blocks. Buffered native calls are
+ * complete once text follows them. */
+static int emit_content_text(xlate_stream *xs, const char *s, size_t n)
+{
+    int rc;
+    if (!xs->recover) return text_delta(xs, s, n);
+    if ((rc = complete_calls(xs))) return rc;
+    if (!xs->tc) {
+        toolcall_text_sink sink = {tc_text, tc_thinking, tc_tool, xs};
+        if (!(xs->tc = toolcall_text_new(xs->tools, xs->max_tool_args, &sink))) return BUF_ENOMEM;
+    }
+    return toolcall_text_feed(xs->tc, s, n);
+}
+
+/* The seam's end: release what the parser holds (an unterminated call is
+ * emitted if it can be repaired, else as text) and drop the parser; content
+ * after this starts a new one. */
+static int flush_content_text(xlate_stream *xs)
+{
+    int rc;
+    if (!xs->tc) return 0;
+    rc = toolcall_text_finish(xs->tc);
+    toolcall_text_free(xs->tc);
+    xs->tc = NULL;
+    return rc;
+}
+
+/* Something other than content (reasoning, a native call) arrived while the
+ * parser holds back text: flush it so that block order stays arrival order. */
+static int flush_held_text(xlate_stream *xs)
+{
+    toolcall_text_stats st;
+    if (!xs->tc) return 0;
+    toolcall_text_get_stats(xs->tc, &st);
+    return st.held ? flush_content_text(xs) : 0;
 }
 
 /* One element of delta.tool_calls (or a legacy delta.function_call, which
@@ -587,7 +756,9 @@ static int handle_tool_call(xlate_stream *xs, const cJSON *tc, int legacy)
         args = printed;
         n = strlen(args);
     }
-    long idx = cJSON_IsNumber(ix) ? (long)ix->valuedouble : -1;
+    if (xs->recover && (rc = flush_held_text(xs))) goto out;
+    double dix = cJSON_IsNumber(ix) ? ix->valuedouble : -1;
+    long idx = dix > 1e15 ? (long)1e15 : dix < -1e15 ? (long)-1e15 : (long)dix;
     tool_call *c = find_call(xs, cJSON_IsNumber(ix), idx, id, name, &rc);
     if (!c) goto out;
     if (c->state == CALL_CLOSED) {
@@ -605,6 +776,19 @@ static int handle_tool_call(xlate_stream *xs, const cJSON *tc, int legacy)
         goto out;
     }
     if (n) xs->content_deltas++;
+    if (xs->recover) {
+        /* repair needs the whole arguments: buffer them until the call is
+         * complete (complete_call) */
+        rc = buf_append(&c->pending, args ? args : "", n);
+        if (rc == BUF_ETOOBIG) {
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "backend sent more than %zu bytes of arguments for one tool call",
+                     xs->max_tool_args);
+            rc = fail(xs, "api_error", msg);
+        }
+        goto out;
+    }
     if (c->state == CALL_PENDING) {
         if (!c->name) {
             rc = buf_append(&c->pending, args ? args : "", n);
@@ -635,7 +819,8 @@ out:
 }
 
 /* A finish_reason arrived (or the message ends): flush the text seam,
- * close the open block, and show calls that never got a name as text. */
+ * complete buffered calls, close the open block, and show calls that never
+ * got a name as text. */
 static int finish_content(xlate_stream *xs)
 {
     int rc = flush_content_text(xs);
@@ -643,6 +828,10 @@ static int finish_content(xlate_stream *xs)
     for (size_t i = 0; i < xs->ncalls; i++) {
         tool_call *c = &xs->calls[i];
         if (c->state != CALL_PENDING) continue;
+        if (xs->recover && c->name) { /* buffered whole */
+            if ((rc = complete_call(xs, i))) return rc;
+            continue;
+        }
         c->state = CALL_CLOSED;
         if (c->pending.len == 0) continue;
         buf t;
@@ -701,6 +890,7 @@ static int handle_chunk(xlate_stream *xs, const cJSON *root)
         if (!r) r = get_str(delta, "reasoning");
         if (r) {
             xs->content_deltas++;
+            if (xs->recover && ((rc = flush_held_text(xs)) || (rc = complete_calls(xs)))) return rc;
             if ((rc = thinking_delta(xs, r, strlen(r)))) return rc;
         }
         const char *text = get_str(delta, "content");
@@ -798,6 +988,7 @@ xlate_stream *xlate_stream_new(const xlate_stream_opts *opts)
     }
     xs->estimate = opts->input_estimate >= 1 ? opts->input_estimate : 1;
     xs->tools = opts->tools;
+    xs->recover = opts->tool_recovery && cJSON_IsArray(opts->tools) && opts->tools->child;
     xs->max_line = opts->max_line ? opts->max_line : XS_DEFAULT_MAX_LINE;
     xs->max_tool_args = opts->max_tool_args ? opts->max_tool_args : XS_DEFAULT_MAX_TOOL_ARGS;
     xs->open_kind = BLOCK_NONE;
@@ -816,6 +1007,7 @@ void xlate_stream_free(xlate_stream *xs)
         buf_free(&xs->calls[i].pending);
     }
     free(xs->calls);
+    toolcall_text_free(xs->tc);
     sse_parser_free(&xs->sse);
     free(xs->model);
     free(xs->msg_id);
@@ -847,6 +1039,7 @@ int xlate_stream_begin(xlate_stream *xs, buf *out)
 static int after_parse(xlate_stream *xs, int rc)
 {
     if (rc == 0 || xs->failed) return rc;
+    if (rc == SSE_ETOOLONG && xs->message_done) return 0; /* late bytes after [DONE] */
     if (rc == SSE_ETOOLONG) {
         char msg[128];
         snprintf(msg, sizeof msg, "backend sent an SSE line or event longer than %zu bytes",
@@ -921,6 +1114,9 @@ void xlate_stream_get_stats(const xlate_stream *xs, xlate_stream_stats *st)
     st->first_content = xs->first_content;
     st->usage_known = xs->usage.prompt > 0 || xs->usage.t_prompt_n >= 0;
     st->prefill_ms = xs->usage.t_prompt_ms;
+    st->tool_repairs = xs->tool_repairs;
+    st->tool_failures = xs->tool_failures;
+    st->tool_recovered = xs->tool_recovered;
 }
 
 /* ---- whole responses ---- */
@@ -957,10 +1153,69 @@ static cJSON *text_block(const char *s)
     return b;
 }
 
+/* Does a block in content carry this id? */
+static int content_has_id(const cJSON *content, const char *id)
+{
+    const cJSON *blk;
+    cJSON_ArrayForEach(blk, content)
+    {
+        const char *bid = get_str(blk, "id");
+        if (bid && strcmp(bid, id) == 0) return 1;
+    }
+    return 0;
+}
+
+/* As unique_tool_id, for a whole response's content. */
+static char *unique_content_id(const cJSON *content, const char *msg_id, size_t ordinal)
+{
+    for (size_t k = ordinal;; k += XS_MAX_TOOL_CALLS) {
+        char *id = make_tool_id(msg_id, k);
+        if (!id || !content_has_id(content, id)) return id;
+        free(id);
+    }
+}
+
+/* With recovery: a named call's arguments (a string, or LM Studio's object)
+ * repaired against the tool's input_schema. Returns the input object, or
+ * NULL with *failed set (the raw text is then in raw), or NULL on ENOMEM. */
+static cJSON *repaired_input(const cJSON *a, const char *name, const cJSON *tools, buf *raw,
+                             int *repaired, int *failed)
+{
+    buf fixed;
+    cJSON *input = NULL;
+    int rc;
+    char *printed = NULL;
+    if (cJSON_IsString(a) && a->valuestring) {
+        rc = buf_appends(raw, a->valuestring);
+    } else if (cJSON_IsObject(a) || cJSON_IsArray(a)) {
+        if (!(printed = cJSON_PrintUnformatted(a))) return NULL;
+        rc = buf_appends(raw, printed);
+        cJSON_free(printed);
+    } else {
+        rc = 0;
+    }
+    if (rc) return NULL;
+    buf_init(&fixed, 0);
+    rc = toolargs_repair(raw->data ? raw->data : "", raw->len,
+                         toolargs_find_schema(tools, name, strlen(name)), &fixed, NULL, 0);
+    if (rc == 0) {
+        input = parse_json(fixed.data, fixed.len);
+        if (input && args_changed(raw->data ? raw->data : "", raw->len, fixed.data, fixed.len))
+            *repaired = 1;
+    } else if (rc != TOOLARGS_ENOMEM) {
+        *failed = 1;
+    }
+    buf_free(&fixed);
+    return input;
+}
+
 /* One tool call of a whole response → a tool_use block, or a text block
- * saying what could not be used. NULL with *skip set when there is nothing. */
+ * saying what could not be used. NULL with *skip set when there is nothing.
+ * tools: with recovery, the request's tools (arguments are repaired against
+ * their schemas and *repaired / *failed report it); NULL without. */
 static cJSON *tool_block(const cJSON *fn, const char *up_id, size_t ordinal, const char *msg_id,
-                         cJSON *content, int *is_tool, int *skip)
+                         cJSON *content, const cJSON *tools, int *is_tool, int *skip, int *repaired,
+                         int *failed)
 {
     const char *name = cJSON_IsObject(fn) ? get_str(fn, "name") : NULL;
     const cJSON *a = cJSON_IsObject(fn) ? cJSON_GetObjectItemCaseSensitive(fn, "arguments") : NULL;
@@ -971,8 +1226,22 @@ static cJSON *tool_block(const cJSON *fn, const char *up_id, size_t ordinal, con
     buf_init(&t, 0);
     *is_tool = 0;
     *skip = 0;
+    *repaired = 0;
+    *failed = 0;
 
-    if (cJSON_IsObject(a)) {
+    if (tools && name) {
+        input = repaired_input(a, name, tools, &t, repaired, failed);
+        if (!input && !*failed) goto out;
+        if (!input) {
+            buf msg;
+            buf_init(&msg, 0);
+            if (!unparseable_text(&msg, name, t.data ? t.data : "", t.len))
+                b = text_block(msg.data);
+            buf_free(&msg);
+            goto out;
+        }
+        buf_reset(&t);
+    } else if (cJSON_IsObject(a)) {
         input = cJSON_Duplicate(a, 1);
     } else {
         const char *p = args;
@@ -1001,15 +1270,8 @@ static cJSON *tool_block(const cJSON *fn, const char *up_id, size_t ordinal, con
         goto out;
     }
     /* An id already used in this message is replaced, as in the stream. */
-    const cJSON *blk;
-    int taken = 0;
-    cJSON_ArrayForEach(blk, content)
-    {
-        const char *bid = get_str(blk, "id");
-        if (up_id && bid && strcmp(bid, up_id) == 0) taken = 1;
-    }
-    if (!up_id || taken) {
-        if (!(idgen = make_tool_id(msg_id, ordinal))) goto out;
+    if (!up_id || content_has_id(content, up_id)) {
+        if (!(idgen = unique_content_id(content, msg_id, ordinal))) goto out;
     }
     b = cJSON_CreateObject();
     if (!b || !cJSON_AddStringToObject(b, "type", "tool_use") ||
@@ -1033,6 +1295,123 @@ out:
     return b;
 }
 
+/* A whole response's content blocks from the parts of content text that
+ * toolcall_text gives: adjacent text (or reasoning) merges into one block,
+ * as a client accumulating the stream would see it. */
+typedef struct resp_blocks {
+    cJSON *content;
+    const char *sig;
+    const char *msg_id;
+    size_t ordinal; /* next generated tool id */
+    int any_tool;
+    long pieces;
+    int recovered;
+    int kind; /* BLOCK_TEXT or BLOCK_THINKING held in cur, or BLOCK_NONE */
+    buf cur;
+} resp_blocks;
+
+static int rb_flush(resp_blocks *rb)
+{
+    int kind = rb->kind, rc = 0;
+    const char *field = kind == BLOCK_TEXT ? "text" : "thinking";
+    rb->kind = BLOCK_NONE;
+    if (kind == BLOCK_NONE || rb->cur.len == 0) return 0;
+    cJSON *last = cJSON_GetArrayItem(rb->content, cJSON_GetArraySize(rb->content) - 1);
+    const char *lt = last ? get_str(last, "type") : NULL;
+    if (lt && strcmp(lt, field) == 0) { /* e.g. reasoning_content, then <think> in content */
+        const cJSON *old = cJSON_GetObjectItemCaseSensitive(last, field);
+        buf m;
+        buf_init(&m, 0);
+        rc = buf_appends(&m, cJSON_IsString(old) && old->valuestring ? old->valuestring : "");
+        if (!rc) rc = buf_append(&m, rb->cur.data, rb->cur.len);
+        cJSON *v = rc ? NULL : cJSON_CreateString(m.data);
+        if (!rc && (!v || !cJSON_ReplaceItemInObjectCaseSensitive(last, field, v))) {
+            cJSON_Delete(v);
+            rc = BUF_ENOMEM;
+        }
+        buf_free(&m);
+    } else {
+        cJSON *b = kind == BLOCK_TEXT ? text_block(rb->cur.data) : cJSON_CreateObject();
+        if (!b) return BUF_ENOMEM;
+        cJSON_AddItemToArray(rb->content, b);
+        if (kind == BLOCK_THINKING && (!cJSON_AddStringToObject(b, "type", "thinking") ||
+                                       !cJSON_AddStringToObject(b, "thinking", rb->cur.data) ||
+                                       !cJSON_AddStringToObject(b, "signature", rb->sig)))
+            rc = BUF_ENOMEM;
+        rb->pieces++;
+    }
+    buf_reset(&rb->cur);
+    return rc;
+}
+
+static int rb_add(resp_blocks *rb, int kind, const char *p, size_t n)
+{
+    int rc;
+    if (n == 0) return 0;
+    if (rb->kind != kind && (rc = rb_flush(rb))) return rc;
+    rb->kind = kind;
+    return buf_append(&rb->cur, p, n);
+}
+
+static int rb_text(void *ud, const char *p, size_t n)
+{
+    return rb_add(ud, BLOCK_TEXT, p, n);
+}
+
+static int rb_thinking(void *ud, const char *p, size_t n)
+{
+    return rb_add(ud, BLOCK_THINKING, p, n);
+}
+
+static int rb_tool(void *ud, const char *name, size_t name_len, const char *args, size_t args_len)
+{
+    resp_blocks *rb = ud;
+    int rc = rb_flush(rb);
+    char *id = NULL, *nm = NULL;
+    cJSON *b = NULL, *input = NULL;
+    if (rc) return rc;
+    rc = BUF_ENOMEM;
+    id = unique_content_id(rb->content, rb->msg_id, rb->ordinal++);
+    nm = xs_strndup(name, name_len);
+    input = parse_json(args, args_len);
+    b = cJSON_CreateObject();
+    if (!id || !nm || !cJSON_IsObject(input) || !b) goto out;
+    cJSON_AddItemToArray(rb->content, b);
+    if (!cJSON_AddStringToObject(b, "type", "tool_use") || !cJSON_AddStringToObject(b, "id", id) ||
+        !cJSON_AddStringToObject(b, "name", nm) || !cJSON_AddItemToObject(b, "input", input)) {
+        b = NULL;
+        goto out;
+    }
+    input = NULL;
+    b = NULL;
+    rb->any_tool = 1;
+    rb->recovered++;
+    rb->pieces++;
+    rc = 0;
+out:
+    cJSON_Delete(b);
+    cJSON_Delete(input);
+    free(id);
+    free(nm);
+    return rc;
+}
+
+/* With recovery: the message's content text through toolcall_text, whole,
+ * with the same bound on held bytes as the stream (max_tool_args). */
+static int recover_text(resp_blocks *rb, const cJSON *tools, size_t max_buffer, const char *text,
+                        size_t n)
+{
+    toolcall_text_sink sink = {rb_text, rb_thinking, rb_tool, rb};
+    toolcall_text *tc = toolcall_text_new(tools, max_buffer, &sink);
+    int rc;
+    if (!tc) return BUF_ENOMEM;
+    rc = toolcall_text_feed(tc, text, n);
+    if (!rc) rc = toolcall_text_finish(tc);
+    toolcall_text_free(tc);
+    if (!rc) rc = rb_flush(rb);
+    return rc;
+}
+
 int xlate_response_build(const char *body, size_t len, const xlate_stream_opts *opts, buf *out,
                          xlate_stream_stats *st, char *err, size_t errlen)
 {
@@ -1045,6 +1424,10 @@ int xlate_response_build(const char *body, size_t len, const xlate_stream_opts *
     usage_info u;
     int any_tool = 0;
     long pieces = 0;
+    int repairs = 0, failures = 0, recovered = 0;
+    const cJSON *rtools = opts->tool_recovery && cJSON_IsArray(opts->tools) && opts->tools->child
+                              ? opts->tools
+                              : NULL; /* with recovery: the tools */
 
     buf_init(&t, 0);
     usage_init(&u);
@@ -1070,6 +1453,7 @@ int xlate_response_build(const char *body, size_t len, const xlate_stream_opts *
         goto out;
     }
     rc = BUF_ENOMEM;
+    size_t ordinal = 0;
     res = cJSON_CreateObject();
     content = cJSON_CreateArray();
     sig = make_signature(msg_id);
@@ -1087,25 +1471,39 @@ int xlate_response_build(const char *body, size_t len, const xlate_stream_opts *
         pieces++;
     }
     if (message_text(msg, &t)) goto out;
-    if (t.len) {
+    if (t.len && rtools) {
+        resp_blocks rb = {content, sig, msg_id, 0, 0, 0, 0, BLOCK_NONE, {0}};
+        buf_init(&rb.cur, 0);
+        int trc = recover_text(&rb, rtools,
+                               opts->max_tool_args ? opts->max_tool_args : XS_DEFAULT_MAX_TOOL_ARGS,
+                               t.data, t.len);
+        buf_free(&rb.cur);
+        if (trc) goto out;
+        ordinal = rb.ordinal;
+        any_tool |= rb.any_tool;
+        pieces += rb.pieces;
+        recovered = rb.recovered;
+    } else if (t.len) {
         if (!(blk = text_block(t.data))) goto out;
         cJSON_AddItemToArray(content, blk);
         pieces++;
     }
     const cJSON *tcs = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls");
     const cJSON *fc = cJSON_GetObjectItemCaseSensitive(msg, "function_call");
-    size_t ordinal = 0;
     if (cJSON_IsArray(tcs) || cJSON_IsObject(fc)) {
         const cJSON *tc = cJSON_IsArray(tcs) ? tcs->child : fc;
         for (; tc; tc = cJSON_IsArray(tcs) ? tc->next : NULL, ordinal++) {
-            int is_tool, skip;
+            int is_tool, skip, repaired, failed;
             const cJSON *fn = tc == fc ? fc : cJSON_GetObjectItemCaseSensitive(tc, "function");
             const char *up_id = tc == fc ? NULL : get_str(tc, "id");
-            blk = tool_block(fn, up_id, ordinal, msg_id, content, &is_tool, &skip);
+            blk = tool_block(fn, up_id, ordinal, msg_id, content, rtools, &is_tool, &skip,
+                             &repaired, &failed);
             if (skip) continue;
             if (!blk) goto out;
             cJSON_AddItemToArray(content, blk);
             any_tool |= is_tool;
+            repairs += repaired;
+            failures += failed;
             pieces++;
         }
     }
@@ -1156,6 +1554,9 @@ int xlate_response_build(const char *body, size_t len, const xlate_stream_opts *
         st->first_content = pieces > 0;
         st->usage_known = u.prompt > 0 || u.t_prompt_n >= 0;
         st->prefill_ms = u.t_prompt_ms;
+        st->tool_repairs = repairs;
+        st->tool_failures = failures;
+        st->tool_recovered = recovered;
     }
     rc = 0;
 out:

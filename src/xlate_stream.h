@@ -60,13 +60,20 @@ typedef struct xlate_stream_stats {
     int first_content;  /* 1 once any content delta was produced */
     int usage_known;    /* the backend reported prompt tokens (not the estimate) */
     double prefill_ms;  /* backend's prefill time (llama.cpp timings), -1 unknown */
+    /* With tool_recovery (and tools): native calls whose arguments had to be
+     * repaired or coerced to the tool's input_schema; native calls whose
+     * arguments could not be repaired (shown as a text block instead); calls
+     * recovered from text. All 0 with recovery off. */
+    int tool_repairs, tool_failures;
+    int tool_recovered;
 } xlate_stream_stats;
 void xlate_stream_get_stats(const xlate_stream *xs, xlate_stream_stats *st);
 
 /* Non-streaming: translate a whole OpenAI chat.completion body into one
  * Anthropic message JSON appended to out. Uses opts like the streaming path
- * (model, msg_id, tools). Returns 0, or <0 with a message in err when the
- * body is not a chat completion. */
+ * (model, msg_id, tools; with tool_recovery, content text goes through
+ * toolcall_text and native arguments through toolargs_repair). Returns 0,
+ * or <0 with a message in err when the body is not a chat completion. */
 int xlate_response_build(const char *body, size_t len, const xlate_stream_opts *opts, buf *out,
                          xlate_stream_stats *st, char *err, size_t errlen);
 

@@ -1,6 +1,8 @@
 /* Tests for src/xlate_stream.c: the golden cases under tests/golden/stream
  * (NAME.sse → NAME.out, fed whole, split in two at every byte, and one byte
- * at a time) and tests/golden/response (NAME.json → NAME.out.json); the
+ * at a time) and tests/golden/response (NAME.json → NAME.out.json), each
+ * with optional options in NAME.opts.json ({"tool_recovery":true,
+ * "tools":[...]}; default: recovery off, no tools); the
  * equivalence of both paths where a stream and a response case share a
  * name; and the edges the golden files cannot show (bounds, calls after an
  * error, pings, stats).
@@ -80,6 +82,44 @@ static char *path_of(const char *sub, const char *name, const char *suffix)
     buf_init(&b, 0);
     buf_appendf(&b, "%s/golden/%s/%s%s", test_dir(), sub, name, suffix);
     return buf_detach(&b, NULL);
+}
+
+/* The options of case sub/NAME: golden_opts, plus tool_recovery and tools
+ * from NAME.opts.json when that file exists. *holder keeps the parsed file
+ * (tools point into it; cJSON_Delete it after). Returns 0, or -1 when the
+ * file is there but is not a JSON object. */
+static int case_opts(const char *sub, const char *name, xlate_stream_opts *o, cJSON **holder)
+{
+    char *path = path_of(sub, name, ".opts.json");
+    char *txt = test_read_file(path, NULL);
+    int rc = 0;
+    *o = golden_opts;
+    *holder = NULL;
+    if (txt) {
+        cJSON *j = cJSON_Parse(txt);
+        if (cJSON_IsObject(j)) {
+            o->tools = cJSON_GetObjectItemCaseSensitive(j, "tools");
+            o->tool_recovery = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "tool_recovery"));
+            *holder = j;
+        } else {
+            fprintf(stderr, "  %s is not a JSON object\n", path);
+            cJSON_Delete(j);
+            rc = -1;
+        }
+    }
+    free(txt);
+    free(path);
+    return rc;
+}
+
+/* Does sub/NAME have a NAME.opts.json? */
+static int has_opts(const char *sub, const char *name)
+{
+    char *path = path_of(sub, name, ".opts.json");
+    FILE *f = fopen(path, "rb");
+    free(path);
+    if (f) fclose(f);
+    return f != NULL;
 }
 
 /* ---- running the translator ---- */
@@ -228,13 +268,19 @@ static int check_stream_case(const char *name)
     char *want = NULL;
     buf got;
     int end_rc = 0, failures = 0;
+    xlate_stream_opts opts;
+    cJSON *holder;
     buf_init(&got, 0);
+    if (case_opts("stream", name, &opts, &holder)) {
+        failures++;
+        goto out;
+    }
     if (!in) {
         fprintf(stderr, "  cannot read %s\n", in_path);
         failures++;
         goto out;
     }
-    run_stream(in, len, len, 0, &golden_opts, &got, &end_rc);
+    run_stream(in, len, len, 0, &opts, &got, &end_rc);
     if (update_golden()) write_file(out_path, got.data ? got.data : "", got.len);
     want = test_read_file(out_path, &want_len);
     if (!want) {
@@ -262,20 +308,21 @@ static int check_stream_case(const char *name)
     }
     cJSON_Delete(m);
     for (size_t k = 0; k <= len && !failures; k++) {
-        run_stream(in, len, k, 0, &golden_opts, &got, NULL);
+        run_stream(in, len, k, 0, &opts, &got, NULL);
         if (got.len != want_len || memcmp(got.data, want, want_len) != 0) {
             fprintf(stderr, "  %s: split at byte %zu differs:\n%s\n", name, k, got.data);
             failures++;
         }
     }
     if (!failures) {
-        run_stream(in, len, 0, 1, &golden_opts, &got, NULL);
+        run_stream(in, len, 0, 1, &opts, &got, NULL);
         if (got.len != want_len || memcmp(got.data, want, want_len) != 0) {
             fprintf(stderr, "  %s: byte-at-a-time differs:\n%s\n", name, got.data);
             failures++;
         }
     }
 out:
+    cJSON_Delete(holder);
     free(in);
     free(want);
     free(in_path);
@@ -304,13 +351,13 @@ TEST(xlate_stream_golden)
 
 /* xlate_response_build's result, pretty-printed for the .out.json files
  * ({"build_error": msg} when it fails). */
-static char *build_pretty(const char *body, size_t len, int *rc_out)
+static char *build_pretty(const char *body, size_t len, const xlate_stream_opts *opts, int *rc_out)
 {
     buf out;
     char err[512];
     cJSON *j;
     buf_init(&out, 0);
-    int rc = xlate_response_build(body, len, &golden_opts, &out, NULL, err, sizeof err);
+    int rc = xlate_response_build(body, len, opts, &out, NULL, err, sizeof err);
     if (rc_out) *rc_out = rc;
     if (rc == 0) {
         j = cJSON_Parse(out.data ? out.data : "");
@@ -339,13 +386,17 @@ TEST(xlate_response_golden)
     free(dir);
     for (size_t i = 0; i < n; i++) {
         size_t l = strlen(names[i]);
-        if (l > 4 && strcmp(names[i] + l - 4, ".out") == 0) continue; /* NAME.out.json */
+        if (l > 4 && strcmp(names[i] + l - 4, ".out") == 0) continue;  /* NAME.out.json */
+        if (l > 5 && strcmp(names[i] + l - 5, ".opts") == 0) continue; /* NAME.opts.json */
         cases++;
         char *in_path = path_of("response", names[i], ".json");
         char *out_path = path_of("response", names[i], ".out.json");
         size_t len;
-        char *in = test_read_file(in_path, &len);
-        char *got = in ? build_pretty(in, len, NULL) : NULL;
+        xlate_stream_opts opts;
+        cJSON *holder;
+        int bad_opts = case_opts("response", names[i], &opts, &holder);
+        char *in = bad_opts ? NULL : test_read_file(in_path, &len);
+        char *got = in ? build_pretty(in, len, &opts, NULL) : NULL;
         if (got && update_golden()) write_file(out_path, got, strlen(got));
         char *want = test_read_file(out_path, NULL);
         if (!got || !want || strcmp(got, want) != 0) {
@@ -353,6 +404,7 @@ TEST(xlate_response_golden)
                     got ? got : "(null)");
             CHECK(0);
         }
+        cJSON_Delete(holder);
         free(in);
         free(got);
         free(want);
@@ -377,16 +429,22 @@ TEST(xlate_stream_response_equivalence)
         size_t rlen, slen;
         char *resp = test_read_file(resp_path, &rlen);
         char *sse = resp ? test_read_file(sse_path, &slen) : NULL;
-        if (resp && sse) {
+        xlate_stream_opts so, ro;
+        cJSON *sh = NULL, *rh = NULL;
+        if (resp && sse &&
+            (case_opts("stream", names[i], &so, &sh) ||
+             case_opts("response", names[i], &ro, &rh))) {
+            CHECK(0);
+        } else if (resp && sse) {
             pairs++;
             buf out, built;
             acc a;
             buf_init(&out, 0);
             buf_init(&built, 0);
-            run_stream(sse, slen, slen, 0, &golden_opts, &out, NULL);
+            run_stream(sse, slen, slen, 0, &so, &out, NULL);
             cJSON *m = accumulate(out.data, out.len, &a);
             char *from_stream = m ? cJSON_PrintUnformatted(m) : NULL;
-            CHECK(xlate_response_build(resp, rlen, &golden_opts, &built, NULL, NULL, 0) == 0);
+            CHECK(xlate_response_build(resp, rlen, &ro, &built, NULL, NULL, 0) == 0);
             if (!from_stream || !built.data || strcmp(from_stream, built.data) != 0) {
                 fprintf(stderr, "  %s: stream accumulates to\n    %s\n  response builds\n    %s\n",
                         names[i], from_stream ? from_stream : "(null)",
@@ -398,6 +456,8 @@ TEST(xlate_stream_response_equivalence)
             buf_free(&out);
             buf_free(&built);
         }
+        cJSON_Delete(sh);
+        cJSON_Delete(rh);
         free(resp);
         free(sse);
         free(resp_path);
@@ -658,5 +718,305 @@ TEST(xlate_response_errors)
     CHECK(xlate_response_build(ok, strlen(ok) - 7, &golden_opts, &out, &st, err, sizeof err) == 0);
     CHECK_STR(st.stop_reason, "end_turn");
     CHECK(st.input_tokens == 42 && st.output_tokens == 1 && st.first_content == 1);
+    buf_free(&out);
+}
+
+/* ---- tool recovery ---- */
+
+static const char *const recovery_tools_json =
+    "[{\"name\":\"Read\",\"input_schema\":{\"type\":\"object\",\"properties\":{"
+    "\"file_path\":{\"type\":\"string\"},\"offset\":{\"type\":\"integer\"}}}},"
+    "{\"name\":\"Bash\",\"input_schema\":{\"type\":\"object\",\"properties\":{"
+    "\"command\":{\"type\":\"string\"},\"timeout\":{\"type\":\"number\"}}}}]";
+
+/* Recovery off, or on without tools (NULL or []): every case without its
+ * own options gives exactly its .out, streamed and whole. */
+TEST(xlate_stream_recovery_off_identical)
+{
+    cJSON *tools = cJSON_Parse(recovery_tools_json), *empty = cJSON_CreateArray();
+    REQUIRE(tools && empty);
+    xlate_stream_opts variants[3] = {golden_opts, golden_opts, golden_opts};
+    variants[0].tools = tools;     /* tools, recovery off */
+    variants[1].tool_recovery = 1; /* recovery on, no tools */
+    variants[2].tool_recovery = 1;
+    variants[2].tools = empty;
+    char **names;
+    char *dir = path_of("stream", "", "");
+    size_t n = list_cases(dir, ".sse", &names), checked = 0;
+    free(dir);
+    buf got;
+    buf_init(&got, 0);
+    for (size_t i = 0; i < n; i++) {
+        if (has_opts("stream", names[i])) continue;
+        char *in_path = path_of("stream", names[i], ".sse");
+        char *out_path = path_of("stream", names[i], ".out");
+        size_t len = 0, want_len = 0;
+        char *in = test_read_file(in_path, &len);
+        char *want = test_read_file(out_path, &want_len);
+        for (int v = 0; in && want && v < 3; v++) {
+            run_stream(in, len, len, 0, &variants[v], &got, NULL);
+            if (got.len != want_len || memcmp(got.data, want, want_len) != 0) {
+                fprintf(stderr, "  %s: variant %d differs from %s\n", names[i], v, out_path);
+                CHECK(0);
+            }
+        }
+        checked += in && want;
+        free(in);
+        free(want);
+        free(in_path);
+        free(out_path);
+    }
+    CHECK(checked >= 20);
+    free_names(names, n);
+
+    dir = path_of("response", "", "");
+    n = list_cases(dir, ".out.json", &names);
+    free(dir);
+    for (size_t i = 0; i < n; i++) {
+        if (has_opts("response", names[i])) continue;
+        char *in_path = path_of("response", names[i], ".json");
+        char *out_path = path_of("response", names[i], ".out.json");
+        size_t len = 0;
+        char *in = test_read_file(in_path, &len);
+        char *want = test_read_file(out_path, NULL);
+        for (int v = 0; in && want && v < 3; v++) {
+            char *g = build_pretty(in, len, &variants[v], NULL);
+            if (!g || strcmp(g, want) != 0) {
+                fprintf(stderr, "  response %s: variant %d differs from %s\n", names[i], v,
+                        out_path);
+                CHECK(0);
+            }
+            free(g);
+        }
+        free(in);
+        free(want);
+        free(in_path);
+        free(out_path);
+    }
+    free_names(names, n);
+    buf_free(&got);
+    cJSON_Delete(tools);
+    cJSON_Delete(empty);
+}
+
+#define CHUNK(delta) "data: {\"choices\":[{\"index\":0,\"delta\":" delta "}]}\n\n"
+
+/* The accumulated message of a whole stream fed at once (caller frees). */
+static cJSON *stream_message(const xlate_stream_opts *o, const char *sse, xlate_stream_stats *st,
+                             int *bad)
+{
+    buf out;
+    acc a;
+    buf_init(&out, 0);
+    xlate_stream *xs = xlate_stream_new(o);
+    if (!xs) return NULL;
+    xlate_stream_feed(xs, sse, strlen(sse), &out);
+    xlate_stream_end(xs, &out);
+    if (st) xlate_stream_get_stats(xs, st);
+    xlate_stream_free(xs);
+    cJSON *m = accumulate(out.data ? out.data : "", out.len, &a);
+    if (bad) *bad = a.bad;
+    buf_free(&out);
+    return m;
+}
+
+static char *content_json(const cJSON *m)
+{
+    return cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(m, "content"));
+}
+
+TEST(xlate_stream_recovery_stats)
+{
+    cJSON *tools = cJSON_Parse(recovery_tools_json);
+    REQUIRE(tools);
+    xlate_stream_opts o = golden_opts;
+    o.tools = tools;
+    o.tool_recovery = 1;
+    xlate_stream_stats st;
+    const char *sse = CHUNK(
+        "{\"content\":\"<tool_call>{\\\"name\\\":\\\"Bash\\\",\\\"arguments\\\":"
+        "{\\\"command\\\":\\\"ls\\\"}}</tool_call>\"}")
+        CHUNK("{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"function\":{\"name\":\"Read\","
+              "\"arguments\":\"{\\\"file_path\\\":\\\"/a\\\",\\\"offset\\\":\\\"3\\\"}\"}}]}")
+            CHUNK("{\"tool_calls\":[{\"index\":1,\"id\":\"c2\",\"function\":{\"name\":\"Read\","
+                  "\"arguments\":\"{\\\"file_path\\\": \\\"/b\\\"}\"}}]}")
+                CHUNK("{\"tool_calls\":[{\"index\":2,\"id\":\"c3\",\"function\":{\"name\":\"Bash\","
+                      "\"arguments\":\"rm -rf\"}}]}") "data: [DONE]\n\n";
+    int bad = 0;
+    cJSON *m = stream_message(&o, sse, &st, &bad);
+    CHECK(bad == 0);
+    char *c = content_json(m);
+    CHECK_STR(c, "[{\"type\":\"tool_use\",\"id\":\"toolu_test_0\",\"name\":\"Bash\",\"input\":"
+                 "{\"command\":\"ls\"}},{\"type\":\"tool_use\",\"id\":\"c1\",\"name\":\"Read\","
+                 "\"input\":{\"file_path\":\"/a\",\"offset\":3}},{\"type\":\"tool_use\",\"id\":"
+                 "\"c2\",\"name\":\"Read\",\"input\":{\"file_path\":\"/b\"}},{\"type\":\"text\","
+                 "\"text\":\"[tool call Bash with unparseable arguments: rm -rf]\"}]");
+    CHECK(st.tool_recovered == 1 && st.tool_repairs == 1 && st.tool_failures == 1);
+    CHECK_STR(st.stop_reason, "tool_use");
+    cJSON_free(c);
+    cJSON_Delete(m);
+
+    /* the same answer whole */
+    const char *body =
+        "{\"choices\":[{\"index\":0,\"finish_reason\":\"tool_calls\",\"message\":{"
+        "\"content\":\"<tool_call>{\\\"name\\\":\\\"Bash\\\",\\\"arguments\\\":"
+        "{\\\"command\\\":\\\"ls\\\"}}</tool_call>\",\"tool_calls\":["
+        "{\"id\":\"c1\",\"function\":{\"name\":\"Read\","
+        "\"arguments\":\"{\\\"file_path\\\":\\\"/a\\\",\\\"offset\\\":\\\"3\\\"}\"}},"
+        "{\"id\":\"c2\",\"function\":{\"name\":\"Read\",\"arguments\":{\"file_path\":\"/b\"}}},"
+        "{\"id\":\"c3\",\"function\":{\"name\":\"Bash\",\"arguments\":\"rm -rf\"}}]}}]}";
+    buf out;
+    buf_init(&out, 0);
+    memset(&st, 0, sizeof st);
+    CHECK(xlate_response_build(body, strlen(body), &o, &out, &st, NULL, 0) == 0);
+    m = cJSON_Parse(out.data ? out.data : "");
+    c = content_json(m);
+    CHECK_STR(c, "[{\"type\":\"tool_use\",\"id\":\"toolu_test_0\",\"name\":\"Bash\",\"input\":"
+                 "{\"command\":\"ls\"}},{\"type\":\"tool_use\",\"id\":\"c1\",\"name\":\"Read\","
+                 "\"input\":{\"file_path\":\"/a\",\"offset\":3}},{\"type\":\"tool_use\",\"id\":"
+                 "\"c2\",\"name\":\"Read\",\"input\":{\"file_path\":\"/b\"}},{\"type\":\"text\","
+                 "\"text\":\"[tool call Bash with unparseable arguments: rm -rf]\"}]");
+    CHECK(st.tool_recovered == 1 && st.tool_repairs == 1 && st.tool_failures == 1);
+    CHECK_STR(st.stop_reason, "tool_use");
+    cJSON_free(c);
+    cJSON_Delete(m);
+
+    /* recovery off: nothing counted */
+    o.tool_recovery = 0;
+    m = stream_message(&o, sse, &st, &bad);
+    CHECK(bad == 1); /* as today: "rm -rf" streamed as partial_json */
+    CHECK(st.tool_recovered == 0 && st.tool_repairs == 0 && st.tool_failures == 0);
+    cJSON_Delete(m);
+    buf_free(&out);
+    cJSON_Delete(tools);
+}
+
+/* Text the parser holds back goes out before reasoning or a native call
+ * that arrives after it: blocks stay in arrival order. */
+TEST(xlate_stream_recovery_held_text_order)
+{
+    cJSON *tools = cJSON_Parse(recovery_tools_json);
+    REQUIRE(tools);
+    xlate_stream_opts o = golden_opts;
+    o.tools = tools;
+    o.tool_recovery = 1;
+    const char *sse = CHUNK("{\"content\":\"see <tool\"}") CHUNK("{\"reasoning_content\":\"hm\"}")
+        CHUNK("{\"content\":\"x <tool_c\"}")
+            CHUNK("{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"function\":{\"name\":\"Bash\","
+                  "\"arguments\":\"{\\\"command\\\":\\\"ls\\\"}\"}}]}") "data: [DONE]\n\n";
+    int bad = 0;
+    cJSON *m = stream_message(&o, sse, NULL, &bad);
+    CHECK(bad == 0);
+    char *c = content_json(m);
+    CHECK_STR(c, "[{\"type\":\"text\",\"text\":\"see <tool\"},{\"type\":\"thinking\",\"thinking\":"
+                 "\"hm\",\"signature\":\"anyclaude-sig-msg_test\"},{\"type\":\"text\",\"text\":"
+                 "\"x <tool_c\"},{\"type\":\"tool_use\",\"id\":\"c1\",\"name\":\"Bash\",\"input\":"
+                 "{\"command\":\"ls\"}}]");
+    cJSON_free(c);
+    cJSON_Delete(m);
+    cJSON_Delete(tools);
+}
+
+/* With recovery, native arguments are buffered whole: max_tool_args bounds
+ * them even after the name, and a named call's block waits for its end. */
+TEST(xlate_stream_recovery_max_tool_args)
+{
+    cJSON *tools = cJSON_Parse(recovery_tools_json);
+    REQUIRE(tools);
+    xlate_stream_opts o = golden_opts;
+    o.tools = tools;
+    o.tool_recovery = 1;
+    o.max_tool_args = 8;
+    xlate_stream *xs = xlate_stream_new(&o);
+    buf out;
+    int rc;
+    buf_init(&out, 0);
+    REQUIRE(xs);
+    feed_str(xs,
+             CHUNK("{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"function\":{\"name\":\"Bash\","
+                   "\"arguments\":\"{\\\"a\\\":\"}}]}"),
+             &out, &rc);
+    CHECK(rc == 0);
+    CHECK(strstr(out.data, "content_block") == NULL);
+    feed_str(xs, CHUNK("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"12345\"}}]}"),
+             &out, &rc);
+    CHECK(rc < 0);
+    CHECK(strstr(out.data, "more than 8 bytes of arguments for one tool call") != NULL);
+    xlate_stream_free(xs);
+    buf_free(&out);
+    cJSON_Delete(tools);
+}
+
+/* ---- found by tests/fuzz (tests/fuzz/crashes/stream-*) ---- */
+
+/* A generated id never repeats one the backend used. */
+TEST(xlate_stream_generated_id_unique)
+{
+    const char *sse = CHUNK("{\"tool_calls\":[{\"index\":0,\"id\":\"toolu_test_1\",\"function\":"
+                            "{\"name\":\"Bash\",\"arguments\":\"{}\"}},{\"index\":1,\"function\":"
+                            "{\"name\":\"Read\",\"arguments\":\"{}\"}}]}") "data: [DONE]\n\n";
+    cJSON *m = stream_message(&golden_opts, sse, NULL, NULL);
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content");
+    CHECK(cJSON_GetArraySize(c) == 2);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(c, 0), "id")),
+              "toolu_test_1");
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(c, 1), "id")),
+              "toolu_test_1025");
+    cJSON_Delete(m);
+
+    const char *body =
+        "{\"choices\":[{\"index\":0,\"message\":{\"tool_calls\":["
+        "{\"id\":\"toolu_test_1\",\"function\":{\"name\":\"Bash\",\"arguments\":\"{}\"}},"
+        "{\"function\":{\"name\":\"Read\",\"arguments\":\"{}\"}}]}}]}";
+    buf out;
+    buf_init(&out, 0);
+    CHECK(xlate_response_build(body, strlen(body), &golden_opts, &out, NULL, NULL, 0) == 0);
+    CHECK(out.data && strstr(out.data, "\"id\":\"toolu_test_1025\"") != NULL);
+    buf_free(&out);
+}
+
+/* Bytes after [DONE] in the same feed are ignored, even a line too long. */
+TEST(xlate_stream_late_long_line_after_done)
+{
+    xlate_stream_opts o = golden_opts;
+    o.max_line = 16;
+    xlate_stream *xs = xlate_stream_new(&o);
+    buf out;
+    int rc;
+    buf_init(&out, 0);
+    REQUIRE(xs);
+    feed_str(xs, "data: [DONE]\n\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n", &out, &rc);
+    CHECK(rc == 0);
+    CHECK(xlate_stream_over(xs));
+    CHECK(strstr(out.data, "event: error") == NULL);
+    CHECK(xlate_stream_end(xs, &out) == 0);
+    xlate_stream_free(xs);
+    buf_free(&out);
+}
+
+/* An index far outside long's range is not undefined behaviour. */
+TEST(xlate_stream_huge_tool_index)
+{
+    const char *sse = CHUNK("{\"tool_calls\":[{\"index\":1e300,\"id\":\"c\",\"function\":"
+                            "{\"name\":\"Bash\",\"arguments\":\"{}\"}}]}") "data: [DONE]\n\n";
+    int bad = 0;
+    cJSON *m = stream_message(&golden_opts, sse, NULL, &bad);
+    CHECK(m && bad == 0);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
+                  cJSON_GetArrayItem(cJSON_GetObjectItem(m, "content"), 0), "id")),
+              "c");
+    cJSON_Delete(m);
+}
+
+/* {"error":""} still gives a readable message. */
+TEST(xlate_response_empty_error_string)
+{
+    buf out;
+    char err[128];
+    buf_init(&out, 0);
+    CHECK(xlate_response_build("{\"error\":\"\"}", 12, &golden_opts, &out, NULL, err, sizeof err) <
+          0);
+    CHECK(err[0] != '\0');
+    CHECK(out.len == 0);
     buf_free(&out);
 }

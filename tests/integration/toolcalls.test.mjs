@@ -1,0 +1,190 @@
+// Tool calls that local models write as text (Qwen3-Coder XML, Hermes JSON),
+// and native tool_calls with sloppy arguments, through the gateway in
+// --mode llamacpp (tool recovery on by default) and with --tool-recovery off.
+// The official SDK's final message must hold tool_use blocks whose inputs
+// are typed by the tools' input_schema, streamed and whole alike.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { turn } from './fake_backend.mjs';
+import { useGateway, basicRequest } from './gateway.mjs';
+
+const on = useGateway({ mode: 'llamacpp' });
+const off = useGateway({ mode: 'llamacpp', args: ['--tool-recovery', 'off'] });
+
+// The parts of Claude Code's tools that matter here: typed parameters.
+const TOOLS = [
+  {
+    name: 'Read',
+    description: 'Read a file',
+    input_schema: {
+      type: 'object',
+      properties: { file_path: { type: 'string' }, offset: { type: 'integer' }, limit: { type: 'integer' } },
+      required: ['file_path'],
+    },
+  },
+  {
+    name: 'Edit',
+    description: 'Replace text in a file',
+    input_schema: {
+      type: 'object',
+      properties: {
+        file_path: { type: 'string' },
+        old_string: { type: 'string' },
+        new_string: { type: 'string' },
+        replace_all: { type: 'boolean' },
+      },
+      required: ['file_path', 'old_string', 'new_string'],
+    },
+  },
+  {
+    name: 'Bash',
+    description: 'Run a shell command',
+    input_schema: {
+      type: 'object',
+      properties: { command: { type: 'string' }, timeout: { type: 'number' } },
+      required: ['command'],
+    },
+  },
+];
+
+const USAGE = { prompt_tokens: 200, completion_tokens: 40 };
+
+const QWEN3_CODER =
+  'Let me do that.\n' +
+  '<tool_call>\n<function=Read>\n<parameter=file_path>\n/src/app.py\n</parameter>\n' +
+  '<parameter=offset>\n10\n</parameter>\n</function>\n</tool_call>\n' +
+  '<tool_call>\n<function=Edit>\n<parameter=file_path>\n/src/app.py\n</parameter>\n' +
+  '<parameter=old_string>\nif x < 3:\n</parameter>\n<parameter=new_string>\nif x <= 3:\n</parameter>\n' +
+  '<parameter=replace_all>\ntrue\n</parameter>\n</function>\n</tool_call>\n' +
+  '<tool_call>\n<function=Bash>\n<parameter=command>\npytest -q\n</parameter>\n' +
+  '<parameter=timeout>\n30000\n</parameter>\n</function>\n</tool_call>';
+
+const HERMES =
+  "I'll read the config first.\n\n<tool_call>\n" +
+  '{"name": "Read", "arguments": {"file_path": "/etc/app.conf", "limit": "20"}}\n</tool_call>';
+
+// Split text into pieces of n characters, as a backend streams tokens.
+const pieces = (s, n) => Array.from({ length: Math.ceil(s.length / n) }, (_, i) => s.slice(i * n, (i + 1) * n));
+
+// Ask the same question whole and streamed; return both final messages.
+async function bothWays(ctx, desc) {
+  const { be, client } = ctx;
+  be.reset();
+  be.script = turn(desc);
+  const req = basicRequest({ tools: TOOLS });
+  const whole = await client.messages.create(req);
+  const streamed = await client.messages.stream(req).finalMessage();
+  const chats = be.chatRequests();
+  assert.equal(chats.length, 2);
+  assert.ok(!chats[0].body.stream && chats[1].body.stream === true);
+  return { whole, streamed };
+}
+
+// The content with tool ids checked and replaced by a placeholder.
+function blocks(msg) {
+  const ids = new Set();
+  return msg.content.map((b) => {
+    if (b.type !== 'tool_use') return b;
+    assert.equal(typeof b.id, 'string');
+    assert.ok(b.id.length > 0, 'tool_use id must not be empty');
+    assert.ok(!ids.has(b.id), `tool_use ids must be unique: ${b.id}`);
+    ids.add(b.id);
+    return { ...b, id: '<id>' };
+  });
+}
+
+test('Qwen3-Coder XML in text becomes typed tool_use blocks (stream and create)', async () => {
+  const { whole, streamed } = await bothWays(on, { text: pieces(QWEN3_CODER, 6), finish: 'stop', usage: USAGE });
+  const want = [
+    { type: 'text', text: 'Let me do that.' },
+    { type: 'tool_use', id: '<id>', name: 'Read', input: { file_path: '/src/app.py', offset: 10 } },
+    {
+      type: 'tool_use',
+      id: '<id>',
+      name: 'Edit',
+      input: { file_path: '/src/app.py', old_string: 'if x < 3:', new_string: 'if x <= 3:', replace_all: true },
+    },
+    { type: 'tool_use', id: '<id>', name: 'Bash', input: { command: 'pytest -q', timeout: 30000 } },
+  ];
+  for (const [how, m] of [['create', whole], ['stream', streamed]]) {
+    assert.deepEqual(blocks(m), want, `${how}: ${JSON.stringify(m.content)}`);
+    assert.equal(m.stop_reason, 'tool_use', how);
+    assert.equal(typeof m.content[1].input.offset, 'number');
+    assert.equal(m.content[2].input.replace_all, true);
+  }
+});
+
+test('Hermes JSON in text becomes a tool_use block, text before it streams first', async () => {
+  const { be, client } = on;
+  const { whole, streamed } = await bothWays(on, { text: pieces(HERMES, 5), finish: 'stop', usage: USAGE });
+  const want = [
+    { type: 'text', text: "I'll read the config first." },
+    { type: 'tool_use', id: '<id>', name: 'Read', input: { file_path: '/etc/app.conf', limit: 20 } },
+  ];
+  for (const [how, m] of [['create', whole], ['stream', streamed]]) {
+    assert.deepEqual(blocks(m), want, `${how}: ${JSON.stringify(m.content)}`);
+    assert.equal(m.stop_reason, 'tool_use', how);
+  }
+  // Event order as the SDK sees it: the text block's deltas, then the call.
+  be.reset();
+  be.script = turn({ text: pieces(HERMES, 5), finish: 'stop', usage: USAGE });
+  const order = [];
+  const s = client.messages.stream(basicRequest({ tools: TOOLS }));
+  s.on('streamEvent', (ev) => {
+    if (ev.type === 'content_block_start') order.push(`start:${ev.content_block.type}`);
+    else if (ev.type === 'content_block_delta') order.push(ev.delta.type);
+  });
+  await s.finalMessage();
+  const textDeltas = order.filter((x) => x === 'text_delta').length;
+  assert.ok(textDeltas > 1, `text should stream in pieces: ${order.join(' ')}`);
+  assert.deepEqual(
+    order.filter((x) => x !== 'text_delta'),
+    ['start:text', 'start:tool_use', 'input_json_delta'],
+    order.join(' '),
+  );
+});
+
+test('native tool_calls: string numbers and broken JSON are repaired; unusable args stay text', async () => {
+  const { whole, streamed } = await bothWays(on, {
+    text: ['Checking.'],
+    tools: [
+      { id: 'call_1', name: 'Read', args: ['{"file_path": "/a.c", ', '"offset": "10",}'] },
+      { id: 'call_2', name: 'Bash', args: ['{"command": "make", "timeout": "30000"'] },
+      { id: 'call_3', name: 'Bash', args: ['<<<not ', 'json>>>'] },
+    ],
+    finish: 'tool_calls',
+    usage: USAGE,
+  });
+  const want = [
+    { type: 'text', text: 'Checking.' },
+    { type: 'tool_use', id: 'call_1', name: 'Read', input: { file_path: '/a.c', offset: 10 } },
+    { type: 'tool_use', id: 'call_2', name: 'Bash', input: { command: 'make', timeout: 30000 } },
+    { type: 'text', text: '[tool call Bash with unparseable arguments: <<<not json>>>]' },
+  ];
+  for (const [how, m] of [['create', whole], ['stream', streamed]]) {
+    assert.deepEqual(m.content, want, `${how}: ${JSON.stringify(m.content)}`);
+    assert.equal(m.stop_reason, 'tool_use', how);
+  }
+});
+
+test('--tool-recovery off: the same answers stay text', async () => {
+  for (const text of [QWEN3_CODER, HERMES]) {
+    const { whole, streamed } = await bothWays(off, { text: pieces(text, 6), finish: 'stop', usage: USAGE });
+    for (const [how, m] of [['create', whole], ['stream', streamed]]) {
+      assert.deepEqual(m.content, [{ type: 'text', text }], how);
+      assert.equal(m.stop_reason, 'end_turn', how);
+    }
+  }
+});
+
+test('recovery on, but the request has no tools: text stays text', async () => {
+  const { be, client } = on;
+  be.reset();
+  be.script = turn({ text: pieces(HERMES, 6), finish: 'stop', usage: USAGE });
+  const whole = await client.messages.create(basicRequest());
+  const streamed = await client.messages.stream(basicRequest()).finalMessage();
+  for (const m of [whole, streamed]) {
+    assert.deepEqual(m.content, [{ type: 'text', text: HERMES }]);
+    assert.equal(m.stop_reason, 'end_turn');
+  }
+});
