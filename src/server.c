@@ -252,6 +252,10 @@ static void finish_accounting(exchange *ex, const xlate_stream_stats *st)
                  ex->warm_hit ? " warm-start-hit" : "");
     char prefill[48] = "";
     if (st->prefill_ms >= 0) snprintf(prefill, sizeof prefill, " prefill=%.0fms", st->prefill_ms);
+    if (st->tool_recovered || st->tool_repairs || st->tool_failures)
+        log_line(1, "tool calls: %d recovered from text, %d arguments repaired, %d unrepairable "
+                    "(passed on as text)",
+                 st->tool_recovered, st->tool_repairs, st->tool_failures);
     log_line(1,
              "%s model=%s stream=%d prompt=%ld%s cached=%ld (%.1f%%)%s ttft=%.0fms total=%.0fms "
              "out=%ld tok/s=%.1f stop=%s%s",
