@@ -515,6 +515,8 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     h->conns = c;
     h->nconns++;
     bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+    /* libevent reads 4 KiB per pass by default: a 1 MiB body took 256 */
+    bufferevent_set_max_single_read(c->bev, 1024 * 1024);
     set_timeout(c, h->lim.header_timeout_ms);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
@@ -680,6 +682,13 @@ size_t httpd_reply_chunk(httpd_req *r, const char *p, size_t n)
             evbuffer_add(out, p, n);
             evbuffer_add(out, "\r\n", 2);
         }
+        /* write through now: libcurl may read a whole fast upstream stream in
+         * one curl_multi_socket_action(), and the loop would only write after
+         * it. The socket bufferevent keeps its output's start frozen except
+         * in its own write callback; we do its work early. */
+        evbuffer_unfreeze(out, 1);
+        evbuffer_write(out, bufferevent_getfd(r->c->bev));
+        evbuffer_freeze(out, 1);
     }
     return evbuffer_get_length(out);
 }

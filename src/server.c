@@ -21,6 +21,9 @@
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <time.h>
 
@@ -130,6 +133,10 @@ static void exchange_free(exchange *ex)
     if (ex->next) ex->next->prev = ex->prev;
     s->active--;
     free(ex);
+#ifdef __GLIBC__
+    /* after a burst, give the streams' memory back to the system */
+    if (s->active == 0) malloc_trim(0);
+#endif
 }
 
 static exchange *exchange_new(server *s, httpd_req *req, enum ex_kind kind)
@@ -363,10 +370,13 @@ static int up_data(void *ud, const char *p, size_t n)
     arm_ping(ex);
     if (flush_out(ex) < 0) rc = -1;
     if (rc < 0 || xlate_stream_over(ex->xs)) {
-        /* the translator ended the stream (error event or done): finish now */
-        ex->up = NULL; /* upstream aborts this transfer without callbacks */
+        /* the translator ended the stream (error event or done): finish now.
+         * After an error the transfer is aborted; after a normal end the
+         * rest ([DONE]) is drained so the backend connection is reused. No
+         * callback reaches this exchange either way. */
+        ex->up = NULL;
         stream_end(ex);
-        return 1;
+        return rc < 0 ? 1 : 2;
     }
     return 0;
 }

@@ -24,6 +24,8 @@ struct upstream_req {
     long status;
     int headers_seen;
     int cancelled; /* no more callbacks; remove when safe */
+    int drain;     /* no more callbacks, but let the transfer end (the connection is reused) */
+    size_t drained;
     int connected;
     char errbuf[CURL_ERROR_SIZE];
     upstream_req *next, *prev;
@@ -84,7 +86,7 @@ static void check_done(upstream *u)
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         if (!r) continue;
         CURLcode code = m->data.result;
-        if (!r->cancelled) {
+        if (!r->cancelled && !r->drain) {
             char err[CURL_ERROR_SIZE + 64];
             err[0] = '\0';
             if (code != CURLE_OK) {
@@ -168,7 +170,17 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg)
 {
     upstream_req *r = arg;
     if (r->cancelled) return 0;
-    if (r->cbs.on_data(r->ud, p, size * n) != 0) {
+    if (r->drain) {
+        /* bounded: a backend that keeps talking after the end is cut off */
+        r->drained += size * n;
+        return r->drained > (1u << 20) ? 0 : size * n;
+    }
+    int rc = r->cbs.on_data(r->ud, p, size * n);
+    if (rc == 2) { /* the caller is done: read the rest (the last chunk) and keep the connection */
+        r->drain = 1;
+        return size * n;
+    }
+    if (rc != 0) {
         r->cancelled = 1;
         return 0;
     }

@@ -22,8 +22,10 @@ typedef struct upstream_cbs {
     void (*on_connected)(void *ud);
     /* Response status line and headers have arrived. Return 0 to go on. */
     int (*on_headers)(void *ud, long status);
-    /* Body bytes, in order. Return 0 to go on; nonzero aborts the transfer
-     * (on_done then reports it as cancelled). */
+    /* Body bytes, in order. Return 0 to go on; 2 when the caller has all it
+     * needs (the rest of the body is read and dropped so the connection can
+     * be reused, and on_done is not called); anything else aborts the
+     * transfer (no on_done either). */
     int (*on_data)(void *ud, const char *p, size_t n);
     /* The transfer is over: ok=1 when the whole response arrived; otherwise
      * err is a one-line reason and refused=1 when the backend could not be

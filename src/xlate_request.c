@@ -130,45 +130,34 @@ static void jw_lit(jw *w, const char *s)
  * characters); other bytes, UTF-8 included, pass through. */
 static void jw_str(jw *w, const char *s, size_t n)
 {
+    static unsigned char tab[256]; /* 0: as is; else the escape letter */
+    static int init;
     static const char hex[] = "0123456789abcdef";
+    if (!init) {
+        for (int i = 0; i < 0x20; i++) tab[i] = 'u';
+        tab['"'] = '"';
+        tab['\\'] = '\\';
+        tab['\b'] = 'b';
+        tab['\f'] = 'f';
+        tab['\n'] = 'n';
+        tab['\r'] = 'r';
+        tab['\t'] = 't';
+        init = 1;
+    }
     size_t run = 0;
     jw_raw(w, "\"", 1);
     for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        char u[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
-        const char *esc = NULL;
-        size_t elen = 2;
-        switch (ch) {
-        case '"':
-            esc = "\\\"";
-            break;
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\b':
-            esc = "\\b";
-            break;
-        case '\f':
-            esc = "\\f";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        default:
-            if (ch < 0x20) {
-                esc = u;
-                elen = 6;
-            }
-        }
-        if (!esc) continue;
+        unsigned char t = tab[(unsigned char)s[i]];
+        if (!t) continue;
         jw_raw(w, s + run, i - run);
-        jw_raw(w, esc, elen);
+        if (t == 'u') {
+            unsigned char ch = (unsigned char)s[i];
+            char u[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+            jw_raw(w, u, 6);
+        } else {
+            char e[2] = {'\\', (char)t};
+            jw_raw(w, e, 2);
+        }
         run = i + 1;
     }
     jw_raw(w, s + run, n - run);
