@@ -61,6 +61,7 @@ struct conn {
     int close_after;    /* close once the output drains */
     int lingering;      /* write side shut; reading and discarding until EOF */
     size_t discarded;
+    struct event *next_ev; /* runs the next pipelined request on a fresh loop turn */
     conn *next, *prev;
 };
 
@@ -123,6 +124,7 @@ static void conn_free(conn *c)
         req_free(r);
     }
     if (c->bev) bufferevent_free(c->bev);
+    if (c->next_ev) event_free(c->next_ev);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -217,10 +219,16 @@ static int parse_head(conn *c, httpd_req *r, char *err, size_t errlen)
             return -1;
         }
         char *colon = strchr(p, ':');
-        if (!colon || colon == p) {
+        if (!colon || colon == p || colon[-1] == ' ' || colon[-1] == '\t') {
+            /* "Name : value" is refused: proxies disagree on what it means */
             snprintf(err, errlen, "malformed header line");
             return -1;
         }
+        for (char *vp = colon + 1; *vp; vp++)
+            if (*vp == '\r') {
+                snprintf(err, errlen, "control character in a header value");
+                return -1;
+            }
         if (r->nheaders >= MAX_HEADERS) {
             snprintf(err, errlen, "more than %d headers", MAX_HEADERS);
             return -1;
@@ -376,8 +384,30 @@ static void start_request(conn *c)
             }
             evbuffer_drain(in, headlen);
             char err[128];
+            if (memchr(r->head.data, '\0', r->head.len)) {
+                fail_conn(c, 400, "NUL byte in the request head");
+                return;
+            }
             if (parse_head(c, r, err, sizeof err) < 0) {
                 fail_conn(c, 400, err);
+                return;
+            }
+            /* one body length, stated once: anything else can desynchronise
+             * this server from a proxy in front of it */
+            int ncl = 0, nte = 0;
+            const char *cl0 = NULL;
+            for (int i = 0; i < r->nheaders; i++) {
+                if (strcasecmp(r->names[i], "Content-Length") == 0) {
+                    if (ncl++ && strcmp(cl0, r->values[i]) != 0) {
+                        fail_conn(c, 400, "conflicting Content-Length headers");
+                        return;
+                    }
+                    cl0 = r->values[i];
+                }
+                if (strcasecmp(r->names[i], "Transfer-Encoding") == 0) nte++;
+            }
+            if (nte > 1 || (nte && ncl)) {
+                fail_conn(c, 400, "both Content-Length and Transfer-Encoding, or several Transfer-Encodings");
                 return;
             }
             const char *conn_h = httpd_req_header(r, "Connection");
@@ -432,6 +462,23 @@ static void start_request(conn *c)
     }
 }
 
+#define MAX_PIPELINE_BACKLOG (1024 * 1024) /* unread replies before we stop parsing */
+
+static void next_cb(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    if (c->st != ST_HEAD) return;
+    /* a client that pipelines without reading: wait for its output to drain */
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) > MAX_PIPELINE_BACKLOG) return;
+    start_request(c);
+}
+
+static void schedule_next(conn *c)
+{
+    if (!c->next_ev) c->next_ev = event_new(c->h->base, -1, 0, next_cb, c);
+    if (c->next_ev) event_active(c->next_ev, 0, 0);
+}
+
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
     conn *c = arg;
@@ -468,7 +515,12 @@ static void linger(conn *c)
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
     conn *c = arg;
-    if (c->close_after && evbuffer_get_length(bufferevent_get_output(bev)) == 0) linger(c);
+    if (c->close_after && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+        linger(c);
+        return;
+    }
+    /* output drained: parse requests that waited for it */
+    if (c->st == ST_HEAD && evbuffer_get_length(bufferevent_get_input(bev)) > 0) schedule_next(c);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -647,7 +699,11 @@ static void finish(httpd_req *r)
     }
     c->st = ST_HEAD;
     set_timeout(c, c->h->lim.idle_timeout_ms);
-    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) start_request(c);
+    /* A pipelined request waits for a fresh loop turn: running it from here
+     * would nest one call chain per buffered request (thousands overflow
+     * the stack), and a reply finished inside libcurl's callback must not
+     * start a new upstream transfer from within it. */
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) schedule_next(c);
 }
 
 void httpd_reply(httpd_req *r, int status, const char *ctype, const char *body, size_t len)
@@ -691,6 +747,15 @@ size_t httpd_reply_chunk(httpd_req *r, const char *p, size_t n)
         evbuffer_freeze(out, 1);
     }
     return evbuffer_get_length(out);
+}
+
+void httpd_abort(httpd_req *r)
+{
+    conn *c = r->c;
+    r->finished = 1;
+    r->on_close = NULL;
+    if (!c) return;
+    conn_free(c); /* frees r */
 }
 
 void httpd_reply_end(httpd_req *r)

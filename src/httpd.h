@@ -69,5 +69,8 @@ void httpd_reply_start(httpd_req *r, int status, const char *ctype);
 size_t httpd_reply_chunk(httpd_req *r, const char *p, size_t n);
 /* End a chunked reply; r is finished after this. */
 void httpd_reply_end(httpd_req *r);
+/* Close the connection now, without ending the reply (the client sees a
+ * cut stream, not a complete one); r is freed and no close callback runs. */
+void httpd_abort(httpd_req *r);
 
 #endif

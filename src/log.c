@@ -52,6 +52,18 @@ static void mask_run(char *p, size_t n)
     for (size_t i = 0; i < n; i++) p[i] = '*';
 }
 
+void log_redact_secrets(char *p, size_t n)
+{
+    for (int i = 0; i < g_nsecrets; i++) {
+        size_t k = strlen(g_secrets[i]);
+        char *q = p, *end = p + n;
+        while ((size_t)(end - q) >= k && (q = memmem(q, (size_t)(end - q), g_secrets[i], k))) {
+            mask_run(q, k);
+            q += k;
+        }
+    }
+}
+
 void log_redact(char *s)
 {
     for (int i = 0; i < g_nsecrets; i++) {
@@ -103,9 +115,49 @@ void log_close(void)
     g_nsecrets = 0;
 }
 
+/* A trace keeps the tail of each section back until the next write of the
+ * same label, so a secret split across two reads is still whole when it is
+ * redacted. */
 struct log_trace {
     FILE *f;
+    char label[32];
+    char *carry;
+    size_t ncarry;
 };
+
+static size_t longest_secret(void)
+{
+    size_t m = 0;
+    for (int i = 0; i < g_nsecrets; i++)
+        if (strlen(g_secrets[i]) > m) m = strlen(g_secrets[i]);
+    return m < 64 ? 64 : m; /* 64: room for "Bearer " + a token, "sk-..." */
+}
+
+static void trace_emit(log_trace *t, const char *data, size_t len, int final)
+{
+    size_t keep = final ? 0 : longest_secret();
+    size_t total = t->ncarry + len;
+    char *all = malloc(total + 1);
+    if (!all) return;
+    if (t->ncarry) memcpy(all, t->carry, t->ncarry);
+    if (len) memcpy(all + t->ncarry, data, len);
+    all[total] = '\0';
+    /* redaction works on C strings: a NUL inside data ends what is checked */
+    log_redact(all);
+    size_t out = total > keep ? total - keep : 0;
+    if (out) fwrite(all, 1, out, t->f);
+    free(t->carry);
+    t->carry = NULL;
+    t->ncarry = 0;
+    if (total > out) {
+        t->carry = malloc(total - out);
+        if (t->carry) {
+            memcpy(t->carry, all + out, total - out);
+            t->ncarry = total - out;
+        }
+    }
+    free(all);
+}
 
 log_trace *log_trace_open(const char *dir, const char *id)
 {
@@ -130,19 +182,23 @@ log_trace *log_trace_open(const char *dir, const char *id)
 void log_trace_write(log_trace *t, const char *label, const char *data, size_t len)
 {
     if (!t) return;
-    char *copy = malloc(len + 1);
-    if (!copy) return;
-    memcpy(copy, data, len);
-    copy[len] = '\0';
-    /* redaction works on C strings: a NUL inside data ends the section */
-    log_redact(copy);
-    fprintf(t->f, "--- %s (%zu bytes)\n%s\n", label, len, copy);
-    free(copy);
+    if (strncmp(t->label, label, sizeof t->label - 1) != 0) {
+        if (t->label[0]) {
+            trace_emit(t, NULL, 0, 1);
+            fputc('\n', t->f);
+        }
+        snprintf(t->label, sizeof t->label, "%s", label);
+        fprintf(t->f, "--- %s\n", label);
+    }
+    trace_emit(t, data, len, 0);
 }
 
 void log_trace_close(log_trace *t)
 {
     if (!t) return;
+    trace_emit(t, NULL, 0, 1);
+    fputc('\n', t->f);
     fclose(t->f);
+    free(t->carry);
     free(t);
 }

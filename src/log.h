@@ -25,6 +25,9 @@ void log_add_secret(const char *secret);
 /* Replace every registered secret and every "Bearer xxx" / "sk-..." run in
  * s (NUL-terminated, in place) with asterisks. */
 void log_redact(char *s);
+/* Mask only the registered secrets in n bytes at p (for what goes to
+ * clients: a backend that echoes its key must not hand it on). */
+void log_redact_secrets(char *p, size_t n);
 void log_close(void);
 
 #endif
@@ -35,6 +38,7 @@ typedef struct log_trace log_trace;
 /* Open dir/<YYYYmmdd-HHMMSS>-<id>.trace; NULL when the level is below 3 or
  * the file cannot be created. */
 log_trace *log_trace_open(const char *dir, const char *id);
-/* Append a labelled section: "--- label (N bytes)\n" + data + "\n". */
+/* Append data under a "--- label" heading; consecutive writes with the same
+ * label continue one section. */
 void log_trace_write(log_trace *t, const char *label, const char *data, size_t len);
 void log_trace_close(log_trace *t);

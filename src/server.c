@@ -218,6 +218,7 @@ static void send_error_req(httpd_req *req, const char *type, const char *msg)
 static int flush_out(exchange *ex)
 {
     if (!ex->req || ex->out.len == 0) return 0;
+    log_redact_secrets(ex->out.data, ex->out.len);
     log_trace_write(ex->trace, "to client", ex->out.data, ex->out.len);
     ex->bytes_out += ex->out.len;
     size_t queued = httpd_reply_chunk(ex->req, ex->out.data, ex->out.len);
@@ -290,17 +291,26 @@ static void stream_end(exchange *ex)
     exchange_free(ex);
 }
 
+/* The client stopped reading and its backlog passed the limit: cut the
+ * connection (no final chunk, so it cannot mistake this for a complete
+ * answer) and cancel the backend request. */
+static void abort_client(exchange *ex)
+{
+    log_line(0, "client is not reading its stream (over %u MiB queued); closing it",
+             (unsigned)(MAX_CLIENT_BACKLOG >> 20));
+    if (ex->req) {
+        httpd_abort(ex->req);
+        ex->req = NULL;
+    }
+    exchange_free(ex);
+}
+
 static void ping_cb(evutil_socket_t fd, short what, void *arg)
 {
     exchange *ex = arg;
     xlate_stream_ping(&ex->out);
     if (flush_out(ex) < 0) {
-        log_line(0, "client is not reading its stream; closing it");
-        if (ex->req) {
-            httpd_reply_end(ex->req);
-            ex->req = NULL;
-        }
-        exchange_free(ex);
+        abort_client(ex);
         return;
     }
     struct timeval tv = {ex->srv->cfg->ping_ms / 1000, (ex->srv->cfg->ping_ms % 1000) * 1000};
@@ -368,7 +378,11 @@ static int up_data(void *ud, const char *p, size_t n)
     commit(ex);
     int rc = xlate_stream_feed(ex->xs, p, n, &ex->out);
     arm_ping(ex);
-    if (flush_out(ex) < 0) rc = -1;
+    if (flush_out(ex) < 0) {
+        ex->up = NULL; /* returning 1 aborts the transfer without callbacks */
+        abort_client(ex);
+        return 1;
+    }
     if (rc < 0 || xlate_stream_over(ex->xs)) {
         /* the translator ended the stream (error event or done): finish now.
          * After an error the transfer is aborted; after a normal end the
@@ -418,6 +432,7 @@ static void up_done(void *ud, int ok, int refused, long status, const char *err)
         const char *type;
         anthropic_error_from_backend(status, ex->resp.data ? ex->resp.data : "", ex->resp.len, &st,
                                      &type, msg, sizeof msg);
+        log_redact_secrets(msg, strlen(msg)); /* a backend may echo its key */
         fail_exchange(ex, type, msg);
         return;
     }
@@ -459,18 +474,24 @@ static int body_of(httpd_req *req, const char **p, size_t *n)
     return 0;
 }
 
+/* Constant-time comparison (the time does not depend on where they differ). */
+static int token_equal(const char *tok, const char *k)
+{
+    if (!k) return 0;
+    size_t lt = strlen(tok), lk = strlen(k);
+    unsigned char diff = (unsigned char)(lt != lk);
+    for (size_t i = 0; i < lt; i++) diff |= (unsigned char)(tok[i] ^ (i < lk ? k[i] : 0));
+    return diff == 0;
+}
+
 static int authorized(server *s, httpd_req *req)
 {
     const char *tok = s->cfg->auth_token;
     if (!tok[0]) return 1;
     const char *k = httpd_req_header(req, "x-api-key");
     const char *a = httpd_req_header(req, "Authorization");
-    if (!k && a && strncmp(a, "Bearer ", 7) == 0) k = a + 7;
-    if (!k) return 0;
-    size_t lt = strlen(tok), lk = strlen(k);
-    unsigned char diff = (unsigned char)(lt != lk);
-    for (size_t i = 0; i < lt; i++) diff |= (unsigned char)(tok[i] ^ (i < lk ? k[i] : 0));
-    return diff == 0;
+    const char *b = a && strncmp(a, "Bearer ", 7) == 0 ? a + 7 : NULL;
+    return token_equal(tok, k) | token_equal(tok, b);
 }
 
 /* The model name sent upstream: --model, else (openai mode) the backend's
