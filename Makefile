@@ -68,9 +68,52 @@ format:
 clean:
 	rm -rf build
 
-# Build (installing missing build dependencies) and start anyclaude:
+# Build (installing missing build dependencies, and Claude Code when no
+# claude is on PATH) and start anyclaude:
 #   make run ARGS="--mode llamacpp"
 run:
-	bash scripts/deps.sh --build-only
-	$(MAKE) all
+	@bash scripts/deps.sh --run
+	@$(MAKE) -s all
 	./build/anyclaude $(ARGS)
+
+# ---- fuzzing and valgrind (begin) -------------------------------------------
+# libFuzzer targets for the pure core (tests/fuzz/fuzz_*.c, built with clang,
+# ASan and UBSan into build/fuzz/), run by tests/fuzz/run.sh on corpora seeded
+# from tests/golden (build/fuzz/corpus/TARGET) with tests/fuzz/TARGET.dict.
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="stream sse"] [FUZZ_JOBS=2]
+#   make fuzz-smoke      every target for 10 s (make test)
+#   make valgrind        build/unit_tests under valgrind: fails on memory errors
+#                        and definite/indirect leaks
+# A crash is saved as build/fuzz/crashes/TARGET-crash-*; replay it with
+#   ./build/fuzz/fuzz_TARGET build/fuzz/crashes/TARGET-crash-*
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= request sse stream backend_error toolcall toolargs
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -g -O1 $(FUZZ_SAN) $(shell pkg-config --cflags libcjson)
+FUZZ_CORE    := buf sse anthropic affinity xlate_request xlate_stream toolargs toolcall_text
+FUZZ_OBJ     := $(patsubst %,build/fuzz/obj/%.o,$(FUZZ_CORE))
+FUZZ_BINS    := $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
+VALGRIND     ?= valgrind
+VALGRIND_FLAGS := -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
+	--errors-for-leak-kinds=definite,indirect --num-callers=30
+
+.PHONY: fuzz fuzz-build fuzz-smoke valgrind
+.SECONDARY: $(FUZZ_OBJ)
+# src/ is built without -Werror here: a clang-only warning in code being
+# edited should not stop the fuzzers (the harnesses keep -Werror).
+build/fuzz/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(filter-out -Werror,$(WARN)) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WARN) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) \
+		$(shell pkg-config --libs libcjson) -lm
+fuzz-build: $(FUZZ_BINS)
+fuzz: fuzz-build
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+fuzz-smoke: fuzz-build
+	bash tests/fuzz/run.sh 10 $(FUZZ_TARGETS)
+valgrind: build/unit_tests
+	$(VALGRIND) $(VALGRIND_FLAGS) ./build/unit_tests
+# ---- fuzzing and valgrind (end) ---------------------------------------------

@@ -5,6 +5,8 @@
 # quiet when everything is already there.
 #   ANYCLAUDE_CACHE   cache directory (default ~/.cache/anyclaude)
 #   ANYCLAUDE_NO_NPM=1  skip the npm packages (build only)
+# With --build-only: only what building needs. With --run: that, and Claude
+# Code itself (npm install -g) when no `claude` is on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${ANYCLAUDE_CACHE:-$HOME/.cache/anyclaude}"
@@ -19,7 +21,7 @@ if [ "$(uname)" = Darwin ]; then
   fi
 else
   APT_PKGS="build-essential pkg-config libevent-dev libcurl4-openssl-dev libcjson-dev"
-  if [ "${1:-}" != "--build-only" ]; then
+  if [ "${1:-}" != "--build-only" ] && [ "${1:-}" != "--run" ]; then
     APT_PKGS="$APT_PKGS cmake git python3 tmux clang valgrind"
     # Node.js may come from elsewhere (nodesource): only ask apt when absent.
     command -v node >/dev/null || APT_PKGS="$APT_PKGS nodejs"
@@ -38,6 +40,17 @@ else
 fi
 
 [ "${1:-}" = "--build-only" ] && exit 0
+if [ "${1:-}" = "--run" ]; then
+  if ! command -v claude >/dev/null; then
+    if ! command -v npm >/dev/null; then
+      echo "deps: Claude Code needs Node.js and npm: install them (apt install nodejs npm, brew install node), then run this again" >&2
+      exit 1
+    fi
+    echo "deps: installing Claude Code (npm install -g @anthropic-ai/claude-code)" >&2
+    npm install -g --no-audit --no-fund --loglevel=error @anthropic-ai/claude-code >&2
+  fi
+  exit 0
+fi
 [ "${ANYCLAUDE_NO_NPM:-}" = 1 ] && exit 0
 
 # Pinned npm packages, cached by the hash of tests/package.json.

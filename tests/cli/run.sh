@@ -82,5 +82,9 @@ r=$(PATH=/usr/bin:/bin expect_error_1 "$BIN" -p hi)
 if [[ "$r" == "1|anyclaude: claude not found on PATH; install Claude Code with \`npm install -g @anthropic-ai/claude-code\`, or pass --claude PATH" ]]; then
   ok "launcher: claude not found"; else ko "launcher: claude not found" "$r"; fi
 
+# the quick start's command, with the pinned claude on PATH (no global install)
+out=$(PATH="$PWD/tests/node_modules/.bin:$PATH" make -s run ARGS=--version 2>&1); rc=$?
+if [ $rc = 0 ] && grep -Eq '^anyclaude [0-9]+\.[0-9]+\.[0-9]+$' <<<"$out"; then ok "make run"; else ko "make run" "rc=$rc" "$out"; fi
+
 echo "cli: $pass passed, $fail failed"
 [ $fail = 0 ]
