@@ -141,6 +141,10 @@ void anthropic_error_from_backend(long http_status, const char *body, size_t len
                                   const char **type, char *msg, size_t msglen)
 {
     char detail[1024];
+    if (!body) {
+        body = "";
+        len = 0;
+    }
     backend_message(body, len, detail, sizeof detail);
     const char *end = body + len;
     long n = 0, m = 0;
