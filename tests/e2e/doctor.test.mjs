@@ -1,0 +1,56 @@
+// anyclaude doctor against a live scripted backend and the real claude: every
+// check passes, exit 0; and against a backend that is down: a FAIL verdict
+// with the fix to try, exit 1.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startScriptedBackend } from './scripted_backend.mjs';
+import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, freePort } from './helpers.mjs';
+
+const children = new Children();
+const cleanups = [];
+after(async () => {
+  children.killAll();
+  for (const c of cleanups.reverse()) await c();
+});
+
+test('doctor: claude, backend, models and a round trip all pass', { timeout: 120_000 }, async (t) => {
+  const missing = missingPrereq();
+  if (missing) return t.skip(missing);
+  const sb = makeSandbox('doctor');
+  cleanups.push(() => sb.cleanup());
+  const be = await startScriptedBackend({ models: ['qwen-local'] });
+  cleanups.push(() => be.close());
+  const r = await children.run(BIN, ['doctor', '--mode', 'openai', '--backend', be.url, '--claude', CLAUDE], {
+    cwd: sb.work,
+    env: sb.env,
+    timeoutMs: 90_000,
+  });
+  const out = `${r.stdout}\n${r.stderr}`;
+  assert.equal(r.code, 0, out);
+  assert.match(out, /\[ ok \] claude: .*claude \(2\.1\.\d+/, out);
+  assert.match(out, /\[ ok \] backend answers: http:\/\/127\.0\.0\.1:\d+\/v1 \(HTTP 200\)/, out);
+  assert.match(out, /\[ ok \] models served: qwen-local/, out);
+  assert.match(out, /\[ ok \] round trip through the gateway: an answer in [\d.]+ s/, out);
+  assert.match(out, /doctor: all checks passed/, out);
+  assert.ok(be.requests.some((q) => q.path.endsWith('/chat/completions')), 'the round trip reached the backend');
+});
+
+test('doctor: a backend that is down fails with the fix to try', { timeout: 60_000 }, async (t) => {
+  const missing = missingPrereq();
+  if (missing) return t.skip(missing);
+  const sb = makeSandbox('doctor-down');
+  cleanups.push(() => sb.cleanup());
+  const port = await freePort();
+  const r = await children.run(BIN, ['doctor', '--mode', 'mlx-lm', '--backend', `http://127.0.0.1:${port}/v1`, '--claude', CLAUDE], {
+    cwd: sb.work,
+    env: sb.env,
+    timeoutMs: 30_000,
+  });
+  const out = `${r.stdout}\n${r.stderr}`;
+  assert.equal(r.code, 1, out);
+  assert.match(out, /\[ ok \] claude/, out);
+  assert.match(out, /\[FAIL\] backend answers: .*Couldn't connect/, out);
+  assert.match(out, /fix: start the model server: mlx_lm\.server --model <model> --port 8081/, out);
+  assert.doesNotMatch(out, /round trip/, 'no round trip is attempted without a backend');
+});
