@@ -39,6 +39,7 @@
 #include "xlate_stream.h"
 
 #define GRACE_MS 1000                        /* silent backend: commit after this */
+#define TOK_WAIT_MS 250 /* how long message_start may wait for the tokenizer's count */
 #define MAX_UPSTREAM_BODY (64u * 1024 * 1024) /* non-streamed answer / error body */
 #define MAX_CLIENT_BACKLOG (64u * 1024 * 1024)
 #define MAX_SSE_LINE (16u * 1024 * 1024)
@@ -86,6 +87,12 @@ typedef struct exchange {
     int slot_reuse;   /* affinity: 0 new, 1 same conversation, 2 same kind */
     int warm_hit;     /* first use of the warm-started slot */
     int count_step;   /* count_tokens: 1 apply-template, 2 tokenize */
+    upstream_req *tok;    /* messages: the backend tokenizer counting this prompt */
+    buf tok_req;          /* its request body (curl reads it while sending) */
+    buf tok_resp;         /* its answer */
+    int tok_step;         /* 1 apply-template, 2 tokenize */
+    long exact_prompt;    /* the backend tokenizer's count, 0 unknown */
+    int commit_pending;   /* 2xx seen; waiting (briefly) for exact_prompt */
     char msg_id[40];
     char url[600];
     size_t bytes_out; /* sent to the client */
@@ -118,6 +125,9 @@ static void exchange_free(exchange *ex)
     server *s = ex->srv;
     if (ex->req) httpd_req_on_close(ex->req, NULL, NULL);
     upstream_cancel(ex->up);
+    upstream_cancel(ex->tok);
+    buf_free(&ex->tok_req);
+    buf_free(&ex->tok_resp);
     log_trace_close(ex->trace);
     if (ex->grace) event_free(ex->grace);
     if (ex->ping) event_free(ex->ping);
@@ -149,6 +159,8 @@ static exchange *exchange_new(server *s, httpd_req *req, enum ex_kind kind)
     buf_init(&ex->upbody, s->cfg->max_body * 2 + 1024 * 1024);
     buf_init(&ex->resp, MAX_UPSTREAM_BODY);
     buf_init(&ex->out, MAX_CLIENT_BACKLOG);
+    buf_init(&ex->tok_req, 64u << 20);
+    buf_init(&ex->tok_resp, 64u << 20);
     ex->t_start = now_ms();
     ex->slot = -1;
     ex->next = s->exchanges;
@@ -332,6 +344,7 @@ static void commit(exchange *ex)
     add_common_headers(ex);
     httpd_add_header(ex->req, "Cache-Control", "no-cache");
     httpd_reply_start(ex->req, 200, "text/event-stream; charset=utf-8");
+    if (ex->exact_prompt > 0) xlate_stream_set_estimate(ex->xs, ex->exact_prompt);
     xlate_stream_begin(ex->xs, &ex->out);
     flush_out(ex);
     arm_ping(ex);
@@ -340,6 +353,22 @@ static void commit(exchange *ex)
 static void grace_cb(evutil_socket_t fd, short what, void *arg)
 {
     commit(arg);
+}
+
+/* The backend said 2xx: commit, but give the tokenizer (asked alongside the
+ * request) up to TOK_WAIT_MS to return, so message_start carries the exact
+ * count. Data from the backend commits at once whatever happens. */
+static void want_commit(exchange *ex)
+{
+    if (ex->committed) return;
+    double left = TOK_WAIT_MS - (now_ms() - ex->t_start);
+    if (ex->tok && left > 1) {
+        ex->commit_pending = 1;
+        struct timeval tv = {0, (long)(left * 1000)};
+        evtimer_add(ex->grace, &tv);
+        return;
+    }
+    commit(ex);
 }
 
 /* ---- upstream callbacks for /v1/messages ---------------------------------- */
@@ -358,7 +387,7 @@ static int up_headers(void *ud, long status)
 {
     exchange *ex = ud;
     ex->up_status = status;
-    if (ex->stream && status >= 200 && status < 300) commit(ex);
+    if (ex->stream && status >= 200 && status < 300) want_commit(ex);
     return 0;
 }
 
@@ -795,6 +824,84 @@ static void backend_probe(server *s)
     warm_start(s);
 }
 
+/* ---- the backend tokenizer (llama.cpp) for message_start's count ---------- */
+
+static int tok_data(void *ud, const char *p, size_t n)
+{
+    return buf_append(&((exchange *)ud)->tok_resp, p, n) == BUF_OK ? 0 : 1;
+}
+
+static void tok_done(void *ud, int ok, int refused, long status, const char *err);
+
+static void tok_send(exchange *ex, const char *path)
+{
+    char root[600], url[700];
+    backend_root(ex->srv, root, sizeof root);
+    snprintf(url, sizeof url, "%s%s", root, path);
+    upstream_opts uo = {
+        .method = "POST",
+        .url = url,
+        .body = ex->tok_req.data,
+        .body_len = ex->tok_req.len,
+        .bearer = ex->srv->cfg->api_key[0] ? ex->srv->cfg->api_key : NULL,
+        .connect_timeout_ms = 3000,
+        .total_timeout_ms = 30000,
+    };
+    upstream_cbs cbs = {NULL, NULL, tok_data, tok_done};
+    ex->tok = upstream_start(ex->srv->up, &uo, &cbs, ex);
+}
+
+/* Count the prompt with llama.cpp's own template and tokenizer, alongside
+ * the real request: the answer is back in milliseconds, well before the
+ * first token of a prefill, and message_start then carries the exact
+ * count. Failure leaves the calibrated estimate. */
+static void tok_start(exchange *ex)
+{
+    ex->tok_step = 1;
+    if (buf_append(&ex->tok_req, ex->upbody.data, ex->upbody.len) != BUF_OK) return;
+    tok_send(ex, "/apply-template");
+}
+
+static void tok_done(void *ud, int ok, int refused, long status, const char *err)
+{
+    exchange *ex = ud;
+    ex->tok = NULL;
+    cJSON *j = ok && status == 200
+                   ? cJSON_ParseWithLength(ex->tok_resp.data ? ex->tok_resp.data : "", ex->tok_resp.len)
+                   : NULL;
+    buf_reset(&ex->tok_resp);
+    buf_reset(&ex->tok_req);
+    if (ex->tok_step == 1) {
+        const cJSON *pr = j ? cJSON_GetObjectItemCaseSensitive(j, "prompt") : NULL;
+        cJSON *t = cJSON_IsString(pr) ? cJSON_CreateObject() : NULL;
+        char *txt = NULL;
+        if (t) {
+            cJSON_AddStringToObject(t, "content", pr->valuestring);
+            cJSON_AddBoolToObject(t, "add_special", 1);
+            txt = cJSON_PrintUnformatted(t);
+            cJSON_Delete(t);
+        }
+        cJSON_Delete(j);
+        if (txt && buf_appends(&ex->tok_req, txt) == BUF_OK) {
+            ex->tok_step = 2;
+            tok_send(ex, "/tokenize");
+        }
+        cJSON_free(txt);
+        if (!ex->tok && ex->commit_pending) commit(ex); /* no count coming */
+        return;
+    }
+    const cJSON *toks = j ? cJSON_GetObjectItemCaseSensitive(j, "tokens") : NULL;
+    if (cJSON_IsArray(toks)) {
+        ex->exact_prompt = cJSON_GetArraySize(toks);
+        log_line(2, "prompt %s: %ld tokens by the backend's tokenizer (estimate %ld)", ex->msg_id,
+                 ex->exact_prompt, ex->info.input_estimate);
+    }
+    cJSON_Delete(j);
+    buf_free(&ex->tok_req);
+    buf_free(&ex->tok_resp);
+    if (ex->commit_pending) commit(ex);
+}
+
 static void handle_messages(server *s, httpd_req *req)
 {
     const char *body;
@@ -881,7 +988,11 @@ static void handle_messages(server *s, httpd_req *req)
     };
     upstream_cbs cbs = {up_connected, up_headers, up_data, up_done};
     ex->up = upstream_start(s->up, &uo, &cbs, ex);
-    if (!ex->up) reply_error(ex, "api_error", "could not start the backend request");
+    if (!ex->up) {
+        reply_error(ex, "api_error", "could not start the backend request");
+        return;
+    }
+    if (ex->stream && s->cfg->mode->cache_prompt) tok_start(ex);
 }
 
 static void reply_count(exchange *ex, long n, const char *how)

@@ -1016,6 +1016,11 @@ void xlate_stream_free(xlate_stream *xs)
     free(xs);
 }
 
+void xlate_stream_set_estimate(xlate_stream *xs, long tokens)
+{
+    if (tokens >= 1) xs->estimate = tokens;
+}
+
 int xlate_stream_begin(xlate_stream *xs, buf *out)
 {
     if (xs->begun) return 0;

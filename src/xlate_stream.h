@@ -32,6 +32,9 @@ typedef struct xlate_stream_opts {
 xlate_stream *xlate_stream_new(const xlate_stream_opts *opts);
 void xlate_stream_free(xlate_stream *xs);
 
+/* Replace the prompt-token estimate (e.g. with the backend tokenizer's
+ * count) before message_start is written; values < 1 are ignored. */
+void xlate_stream_set_estimate(xlate_stream *xs, long tokens);
 /* Append message_start. Call once, before anything else. Returns 0 or <0. */
 int xlate_stream_begin(xlate_stream *xs, buf *out);
 /* Push raw upstream bytes (any split). Appends whatever Anthropic events

@@ -9,6 +9,8 @@
 // repo root), so the suite can be re-run against build/asan/anyclaude.
 
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +21,12 @@ import { startBackend } from './fake_backend.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = path.resolve(ROOT, process.env.ANYCLAUDE_BIN ?? 'build/anyclaude');
+
+const TEST_DIRS = (() => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'anyclaude-it-'));
+  process.on('exit', () => fs.rmSync(base, { recursive: true, force: true }));
+  return { config: path.join(base, 'config'), state: path.join(base, 'state') };
+})();
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -54,7 +62,9 @@ export async function startGateway({ backend, mode = 'openai', model, apiKey, en
     argv.push(...args);
     const child = spawn(BIN, argv, {
       cwd: ROOT,
-      env: { ...process.env, ...env },
+      // private config and state: a user's config file or warm-start
+      // files must not change what the tests see, nor the tests leave any
+      env: { ...process.env, XDG_CONFIG_HOME: TEST_DIRS.config, XDG_STATE_HOME: TEST_DIRS.state, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

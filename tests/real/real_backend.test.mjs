@@ -5,7 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,7 @@ const MODEL = 'claude-test-model';
 let llamaPort = 0;
 let gateway = null; // ChildProcess
 let gatewayLog = '';
+let stateDir = null;
 let client = null;
 
 function freePort() {
@@ -74,8 +76,13 @@ before(async () => {
   const llamaUrl = r.stdout.trim().split('\n').pop();
 
   const port = await freePort();
+  // a private state directory: warm-start files from other runs stay out
+  stateDir = mkdtempSync(path.join(os.tmpdir(), 'anyclaude-real-state-'));
   gateway = spawn(GATEWAY, ['serve', '--port', String(port), '--mode', 'llamacpp',
-    '--backend', `${llamaUrl}/v1`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--backend', `${llamaUrl}/v1`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, XDG_STATE_HOME: stateDir },
+  });
   gateway.stderr.setEncoding('utf8');
   gateway.stderr.on('data', (d) => {
     gatewayLog += d;
@@ -100,6 +107,7 @@ before(async () => {
 after(async () => {
   await stopGateway();
   stopLlama();
+  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 });
 
 const STOP_REASONS = ['end_turn', 'max_tokens', 'stop_sequence', 'tool_use', 'pause_turn', 'refusal'];
@@ -189,4 +197,41 @@ test('a request with tools gets a valid answer', async () => {
     assert.ok(uses.length > 0, 'stop_reason tool_use without a tool_use block');
     for (const b of uses) assert.equal(b.name, 'get_weather');
   }
+});
+
+function bigSystem(tag, kb) {
+  let s = '';
+  for (let i = 0; s.length < kb * 1024; i++) {
+    s += `${tag} note ${i}: the parser in src/part_${i}.c must stay bounded; ` +
+      `measure before optimising (${(i * 104729) % 997}).\n`;
+  }
+  return s;
+}
+
+test('count_tokens uses llama.cpp\'s own template and tokenizer: it equals the prompt the backend counts', async () => {
+  const req = {
+    model: MODEL,
+    system: bigSystem('count', 4),
+    messages: [{ role: 'user', content: 'Summarise the notes.' }],
+  };
+  const counted = await client.messages.countTokens(req);
+  const m = await client.messages.create({ ...req, max_tokens: 8 });
+  const prompt = m.usage.input_tokens + (m.usage.cache_read_input_tokens ?? 0);
+  assert.equal(counted.input_tokens, prompt, `count_tokens ${counted.input_tokens}, backend prompt ${prompt}`);
+});
+
+test('message_start carries the backend tokenizer\'s count on a cold prefill', async () => {
+  // a prompt nobody sent before: its prefill takes far longer than the
+  // tokenizer's answer, which the gateway asks for alongside the request
+  const stream = client.messages.stream({
+    model: MODEL, max_tokens: 8,
+    system: bigSystem(`cold-${process.pid}-${Date.now()}`, 24),
+    messages: [{ role: 'user', content: 'Which part is first?' }],
+  });
+  let start;
+  // copy: the SDK keeps accumulating into the message_start snapshot
+  for await (const ev of stream) if (ev.type === 'message_start') start = { ...ev.message.usage };
+  const m = await stream.finalMessage();
+  const prompt = m.usage.input_tokens + (m.usage.cache_read_input_tokens ?? 0);
+  assert.equal(start.input_tokens, prompt, `message_start ${start.input_tokens}, final prompt ${prompt}`);
 });
