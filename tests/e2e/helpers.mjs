@@ -20,11 +20,14 @@ export const CLAUDE = path.resolve(
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Why the suite cannot run here, or null.
+// Why the suite cannot run here, or null. Under CI (CI set) a missing
+// prerequisite is an error, never a skip: a green run must have run.
 export function missingPrereq() {
-  if (!fs.existsSync(BIN)) return `${BIN} missing: run make`;
-  if (!fs.existsSync(CLAUDE)) return `${CLAUDE} missing: run bash scripts/deps.sh`;
-  return null;
+  let why = null;
+  if (!fs.existsSync(BIN)) why = `${BIN} missing: run make`;
+  else if (!fs.existsSync(CLAUDE)) why = `${CLAUDE} missing: run bash scripts/deps.sh`;
+  if (why && process.env.CI) throw new Error(`${why} (CI does not skip)`);
+  return why;
 }
 
 export function freePort() {
