@@ -25,9 +25,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadOrRecord } from './lib_cache/record.mjs';
-import { freePort, startCcr, startGateway, startLlama, stopAll, register, waitLog } from './lib_cache/procs.mjs';
+import { freePort, register, runScope, waitLog } from './lib/procs.mjs';
+import { startCcr, startGateway, startLlama } from './lib_cache/procs.mjs';
 import { idleMetrics, sendRecorded, slots, systemToolsPrefixTokens } from './lib_cache/replay.mjs';
-import { mdTable, ms, pct, sec } from './lib_cache/table.mjs';
+import { mdTable, ms, pct, sec } from './lib/table.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = process.env.ANYCLAUDE_CACHE ?? path.join(os.homedir(), '.cache/anyclaude');
@@ -48,7 +49,7 @@ const started = Date.now();
 
 // --- cleanup on every exit path -------------------------------------------------
 
-const tmpRoot = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'anyclaude-bench-cache-')));
+const { tmpRoot, cleanup } = runScope('cache', { label: 'bench', log });
 const claudeChildren = new Set();
 register('claude runs', () => {
   for (const c of claudeChildren) {
@@ -59,21 +60,6 @@ register('claude runs', () => {
     }
   }
 });
-let cleaned = false;
-function cleanup() {
-  if (cleaned) return;
-  cleaned = true;
-  stopAll();
-  if (!process.env.BENCH_KEEP) fs.rmSync(tmpRoot, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    log(`\nbench: ${sig}: stopping everything it started`);
-    cleanup();
-    process.exit(130);
-  });
-}
 
 // --- the replay plan --------------------------------------------------------------
 

@@ -41,7 +41,9 @@ import { fileURLToPath } from 'node:url';
 import { makeBackend } from './lib_overhead/backend.mjs';
 import { load, makeAgent, streamOnce } from './lib_overhead/client.mjs';
 import { captureFirstTurn, grow } from './lib_overhead/payloads.mjs';
-import { cpuNsOf, fdCount, freePort, memOf, openFilesLimit, register, sleep, startLogged, stopAll, tail, waitHttp } from './lib_overhead/procs.mjs';
+import { freePort, register, runScope, sleep, startLogged, tail, waitHttp } from './lib/procs.mjs';
+import { mdTable } from './lib/table.mjs';
+import { cpuNsOf, fdCount, memOf, openFilesLimit } from './lib_overhead/procs.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = process.env.ANYCLAUDE_CACHE ?? path.join(os.homedir(), '.cache/anyclaude');
@@ -128,22 +130,7 @@ const started = Date.now();
 
 // --- cleanup on every exit path -------------------------------------------------------
 
-const tmpRoot = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'anyclaude-bench-overhead-')));
-let cleaned = false;
-function cleanup() {
-  if (cleaned) return;
-  cleaned = true;
-  stopAll();
-  if (!process.env.BENCH_KEEP) fs.rmSync(tmpRoot, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    log(`\noverhead: ${sig}: stopping everything it started`);
-    cleanup();
-    process.exit(130);
-  });
-}
+const { tmpRoot, cleanup } = runScope('overhead', { log });
 process.on('uncaughtException', (e) => {
   log(`overhead: ${e.stack ?? e}`);
   cleanup();
@@ -173,15 +160,6 @@ const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
 const us = (ms) => (Number.isFinite(ms) ? (ms * 1000).toFixed(1) : 'n/a');
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 && a > 0 ? `${(a / b).toFixed(1)}x` : 'n/a');
 const mb = (kb) => (Number.isFinite(kb) && kb > 0 ? (kb / 1024).toFixed(1) : 'n/a');
-
-function mdTable(header, rows, align = []) {
-  const cells = [header, ...rows].map((r) => r.map((c) => (c === null || c === undefined ? '' : String(c))));
-  const w = header.map((_, i) => Math.max(3, ...cells.map((r) => r[i].length)));
-  const pad = (s, i) => (align[i] === 'r' ? s.padStart(w[i]) : s.padEnd(w[i]));
-  const line = (r) => `| ${r.map(pad).join(' | ')} |`;
-  const sep = `| ${w.map((n, i) => (align[i] === 'r' ? '-'.repeat(n - 1) + ':' : '-'.repeat(n))).join(' | ')} |`;
-  return [line(cells[0]), sep, ...cells.slice(1).map(line)].join('\n');
-}
 
 function sh(cmd, args) {
   try {

@@ -4,27 +4,24 @@
 //      (6 main-loop turns with tool calls and a subagent between turns 5 and 6)
 //   B: a second claude -p "BENCH-B ..." in the same directory (a new session).
 // The result is cached as JSON under $ANYCLAUDE_CACHE/bench-recordings/,
-// keyed by claude's version and a hash of this script and the recorder, and
+// keyed by claude's version and a hash of this script, the recorder and
+// ../lib/claude.mjs (claude's home and environment), and
 // re-recorded when missing (or with BENCH_RERECORD=1).
 
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { claudeEnv, claudeHome, claudeVersion } from '../lib/claude.mjs';
 import { startRecorder } from './recorder.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-export function claudeVersion(claude) {
-  const out = execFileSync(claude, ['--version'], { encoding: 'utf8', timeout: 30000, env: { ...process.env, DISABLE_AUTOUPDATER: '1' } });
-  return out.trim().split(/\s+/)[0];
-}
-
 function scriptHash() {
   const h = crypto.createHash('sha256');
-  for (const f of ['record.mjs', 'recorder.mjs']) h.update(fs.readFileSync(path.join(HERE, f)));
+  for (const f of ['record.mjs', 'recorder.mjs', '../lib/claude.mjs']) h.update(fs.readFileSync(path.join(HERE, f)));
   return h.digest('hex').slice(0, 10);
 }
 
@@ -66,27 +63,9 @@ export async function loadOrRecord({ claude, cacheDir, children, log = console.e
 
   log(`bench: recording Claude Code ${version} traffic (${path.basename(file)})`);
   const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'anyclaude-bench-rec-')));
-  const home = path.join(root, 'home');
-  const work = path.join(root, 'project');
-  fs.mkdirSync(home, { recursive: true });
-  fs.mkdirSync(work, { recursive: true });
-  fs.writeFileSync(
-    path.join(home, '.claude.json'),
-    JSON.stringify({ hasCompletedOnboarding: true, projects: { [work]: { hasTrustDialogAccepted: true, allowedTools: [] } } }, null, 2),
-  );
+  const { home, work } = claudeHome(root, { allowedTools: [] });
   const rec = await startRecorder({ workDir: work });
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (/^(ANTHROPIC_|CLAUDE_|ANYCLAUDE_)/.test(k)) delete env[k];
-  Object.assign(env, {
-    HOME: home,
-    XDG_CONFIG_HOME: path.join(home, '.config'),
-    XDG_CACHE_HOME: path.join(home, '.cache'),
-    XDG_STATE_HOME: path.join(home, '.local/state'),
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    DISABLE_AUTOUPDATER: '1',
-    ANTHROPIC_AUTH_TOKEN: 'bench-token',
-    ANTHROPIC_BASE_URL: rec.url,
-  });
+  const env = claudeEnv(home, rec.url);
   const tools = 'Write,Bash,Read,Agent,Task';
   const runs = [];
   try {

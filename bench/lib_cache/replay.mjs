@@ -3,7 +3,7 @@
 // session and agent ids, same body, stream:true) and consumes the whole SSE
 // stream, timing it; and reads llama-server's Prometheus counters around it.
 
-import { sleep } from './procs.mjs';
+import { sleep } from '../lib/procs.mjs';
 
 const SKIP_HEADERS = new Set(['host', 'content-length', 'connection', 'transfer-encoding', 'keep-alive', 'expect']);
 

@@ -12,11 +12,12 @@
 // cut so the size lands on the target (as a Read with a line limit would).
 // Deterministic: the same tree gives the same bytes.
 
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { claudeEnv, claudeHome, claudeVersion } from '../lib/claude.mjs';
 
 function recorder() {
   const requests = [];
@@ -48,33 +49,16 @@ function recorder() {
 }
 
 export async function captureFirstTurn({ claude, cacheDir, log, register }) {
-  const version = execFileSync(claude, ['--version'], { encoding: 'utf8', timeout: 30000, env: { ...process.env, DISABLE_AUTOUPDATER: '1' } })
-    .trim()
-    .split(/\s+/)[0];
+  const version = claudeVersion(claude);
   const dir = path.join(cacheDir, 'bench-overhead');
   const file = path.join(dir, `claude-${version}-first-turn.json`);
   if (fs.existsSync(file)) return { ...JSON.parse(fs.readFileSync(file, 'utf8')), file, fresh: false };
 
   log(`overhead: capturing a real Claude Code ${version} first-turn request (claude -p hi, offline)`);
   const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'anyclaude-overhead-cap-')));
-  const home = path.join(root, 'home');
-  const work = path.join(root, 'project');
-  fs.mkdirSync(home, { recursive: true });
-  fs.mkdirSync(work, { recursive: true });
-  fs.writeFileSync(path.join(home, '.claude.json'), JSON.stringify({ hasCompletedOnboarding: true, projects: { [work]: { hasTrustDialogAccepted: true } } }));
+  const { home, work } = claudeHome(root);
   const rec = await recorder();
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (/^(ANTHROPIC_|CLAUDE_|ANYCLAUDE_)/.test(k)) delete env[k];
-  Object.assign(env, {
-    HOME: home,
-    XDG_CONFIG_HOME: path.join(home, '.config'),
-    XDG_CACHE_HOME: path.join(home, '.cache'),
-    XDG_STATE_HOME: path.join(home, '.local/state'),
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    DISABLE_AUTOUPDATER: '1',
-    ANTHROPIC_AUTH_TOKEN: 'bench-token',
-    ANTHROPIC_BASE_URL: rec.url,
-  });
+  const env = claudeEnv(home, rec.url);
   let child;
   const unregister = register('claude (capture)', () => child && process.kill(-child.pid, 'SIGKILL'));
   try {
