@@ -10,6 +10,8 @@
  * or says it needs more bytes. A step decides only what no further byte
  * could change, so the outcome does not depend on how the input was split;
  * `final` (set by finish) is the one point where "no more bytes" is known.
+ * In particular a phase moves on only past a complete marker: a partial
+ * one (MK_PART) means "wait", never "go on and let the next phase look".
  *
  *   TEXT ──<tool_call>──▶ TAG ─┐   ──<function=──▶ FUNC ─┐
  *        ──[TOOL_CALLS]─▶ MISTRAL ─┤ ──{ at start, <|python_tag|>─▶ LLAMA ─┤
@@ -1316,9 +1318,17 @@ static int step_mistral(toolcall_text *t, int final)
         t->scan = i;
         if (i - t->m2 > MAX_NAME) return region_fail(t, i, M_TEXT);
         if (i >= n) return final ? region_fail(t, n, M_TEXT) : 0;
-        if (match_s(p + i, n - i, "[ARGS]") == MK_NONE) return region_fail(t, i, M_TEXT);
-        t->phase = MI_SEP;
-        return 1;
+        /* only [ARGS] may follow the id (deciding on a partial "[" here
+         * and letting MI_SEP see the rest would accept a second [CALL_ID]
+         * only when the input happened to be split after the "[") */
+        r = match_s(p + i, n - i, "[ARGS]");
+        if (r == MK_FULL) {
+            t->scan = i + 6;
+            t->phase = MI_ARGS;
+            return 1;
+        }
+        if (r == MK_PART && !final) return 0;
+        return region_fail(t, i, M_TEXT);
     case MI_ARGS:
         i = skip_ws(p, n, i);
         t->scan = i;
