@@ -824,6 +824,38 @@ static void backend_probe(server *s)
     warm_start(s);
 }
 
+/* ---- llama.cpp's template and tokenizer ----------------------------------- */
+
+/* Step 1 → 2: from an /apply-template answer, the /tokenize request body
+ * (written into out). Returns 0, or -1 when the answer has no prompt. */
+static int tokenize_request(const buf *answer, buf *out)
+{
+    cJSON *j = cJSON_ParseWithLength(answer->data ? answer->data : "", answer->len);
+    const cJSON *pr = j ? cJSON_GetObjectItemCaseSensitive(j, "prompt") : NULL;
+    cJSON *t = cJSON_IsString(pr) ? cJSON_CreateObject() : NULL;
+    char *txt = NULL;
+    if (t) {
+        cJSON_AddStringToObject(t, "content", pr->valuestring);
+        cJSON_AddBoolToObject(t, "add_special", 1);
+        txt = cJSON_PrintUnformatted(t);
+        cJSON_Delete(t);
+    }
+    cJSON_Delete(j);
+    int rc = txt && buf_appends(out, txt) == BUF_OK ? 0 : -1;
+    cJSON_free(txt);
+    return rc;
+}
+
+/* Step 2: the number of tokens in a /tokenize answer, or -1. */
+static long tokenize_count(const buf *answer)
+{
+    cJSON *j = cJSON_ParseWithLength(answer->data ? answer->data : "", answer->len);
+    const cJSON *toks = j ? cJSON_GetObjectItemCaseSensitive(j, "tokens") : NULL;
+    long n = cJSON_IsArray(toks) ? cJSON_GetArraySize(toks) : -1;
+    cJSON_Delete(j);
+    return n;
+}
+
 /* ---- the backend tokenizer (llama.cpp) for message_start's count ---------- */
 
 static int tok_data(void *ud, const char *p, size_t n)
@@ -866,37 +898,23 @@ static void tok_done(void *ud, int ok, int refused, long status, const char *err
 {
     exchange *ex = ud;
     ex->tok = NULL;
-    cJSON *j = ok && status == 200
-                   ? cJSON_ParseWithLength(ex->tok_resp.data ? ex->tok_resp.data : "", ex->tok_resp.len)
-                   : NULL;
-    buf_reset(&ex->tok_resp);
+    int good = ok && status == 200;
     buf_reset(&ex->tok_req);
     if (ex->tok_step == 1) {
-        const cJSON *pr = j ? cJSON_GetObjectItemCaseSensitive(j, "prompt") : NULL;
-        cJSON *t = cJSON_IsString(pr) ? cJSON_CreateObject() : NULL;
-        char *txt = NULL;
-        if (t) {
-            cJSON_AddStringToObject(t, "content", pr->valuestring);
-            cJSON_AddBoolToObject(t, "add_special", 1);
-            txt = cJSON_PrintUnformatted(t);
-            cJSON_Delete(t);
-        }
-        cJSON_Delete(j);
-        if (txt && buf_appends(&ex->tok_req, txt) == BUF_OK) {
+        if (good && tokenize_request(&ex->tok_resp, &ex->tok_req) == 0) {
+            buf_reset(&ex->tok_resp);
             ex->tok_step = 2;
             tok_send(ex, "/tokenize");
         }
-        cJSON_free(txt);
         if (!ex->tok && ex->commit_pending) commit(ex); /* no count coming */
         return;
     }
-    const cJSON *toks = j ? cJSON_GetObjectItemCaseSensitive(j, "tokens") : NULL;
-    if (cJSON_IsArray(toks)) {
-        ex->exact_prompt = cJSON_GetArraySize(toks);
+    long n = good ? tokenize_count(&ex->tok_resp) : -1;
+    if (n >= 0) {
+        ex->exact_prompt = n;
         log_line(2, "prompt %s: %ld tokens by the backend's tokenizer (estimate %ld)", ex->msg_id,
                  ex->exact_prompt, ex->info.input_estimate);
     }
-    cJSON_Delete(j);
     buf_free(&ex->tok_req);
     buf_free(&ex->tok_resp);
     if (ex->commit_pending) commit(ex);
@@ -1042,37 +1060,22 @@ static void count_done(void *ud, int ok, int refused, long status, const char *e
 {
     exchange *ex = ud;
     ex->up = NULL;
-    cJSON *j = ok && status == 200 ? cJSON_ParseWithLength(ex->resp.data ? ex->resp.data : "", ex->resp.len) : NULL;
+    int good = ok && status == 200;
     if (ex->count_step == 1) {
-        const cJSON *pr = j ? cJSON_GetObjectItemCaseSensitive(j, "prompt") : NULL;
-        if (!cJSON_IsString(pr)) {
-            cJSON_Delete(j);
+        buf_reset(&ex->upbody);
+        if (!good || tokenize_request(&ex->resp, &ex->upbody) < 0) {
             reply_count(ex, ex->info.input_estimate, "estimate: apply-template failed");
             return;
         }
-        cJSON *t = cJSON_CreateObject();
-        cJSON_AddStringToObject(t, "content", pr->valuestring);
-        cJSON_AddBoolToObject(t, "add_special", 1);
-        char *txt = cJSON_PrintUnformatted(t);
-        cJSON_Delete(t);
-        cJSON_Delete(j);
-        buf_reset(&ex->upbody);
-        if (!txt || buf_appends(&ex->upbody, txt) != BUF_OK) {
-            cJSON_free(txt);
-            reply_count(ex, ex->info.input_estimate, "estimate");
-            return;
-        }
-        cJSON_free(txt);
         ex->count_step = 2;
         count_send(ex, "/tokenize");
         return;
     }
-    const cJSON *toks = j ? cJSON_GetObjectItemCaseSensitive(j, "tokens") : NULL;
-    if (cJSON_IsArray(toks))
-        reply_count(ex, cJSON_GetArraySize(toks), "backend tokenizer");
+    long n = good ? tokenize_count(&ex->resp) : -1;
+    if (n >= 0)
+        reply_count(ex, n, "backend tokenizer");
     else
         reply_count(ex, ex->info.input_estimate, "estimate: tokenize failed");
-    cJSON_Delete(j);
 }
 
 static void handle_count_tokens(server *s, httpd_req *req)
