@@ -174,9 +174,7 @@ static int check_backend(const config *cfg)
     buf_free(&b);
     /* context length, where the backend tells: llama.cpp /props, LM Studio /api/v0/models */
     char root[600];
-    snprintf(root, sizeof root, "%s", cfg->backend);
-    size_t rl = strlen(root);
-    if (rl >= 3 && strcmp(root + rl - 3, "/v1") == 0) root[rl - 3] = '\0';
+    config_backend_root(cfg, root, sizeof root);
     buf_init(&b, 4u << 20);
     snprintf(url, sizeof url, "%s/props", root);
     long ctx = 0;

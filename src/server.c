@@ -533,14 +533,6 @@ static const char *upstream_model(const server *s)
 
 /* ---- prefix cache: slot affinity and warm start ---------------------------- */
 
-/* The backend's root (its base URL without a trailing /v1). */
-static void backend_root(const server *s, char *out, size_t n)
-{
-    snprintf(out, n, "%s", s->cfg->backend);
-    size_t l = strlen(out);
-    if (l >= 3 && strcmp(out + l - 3, "/v1") == 0) out[l - 3] = '\0';
-}
-
 /* The conversation a request belongs to: Claude Code's session and agent
  * ids with the kind of prompt (system + tools), else the first turn. */
 static uint64_t conversation_key(httpd_req *req, const xlate_request_info *info)
@@ -816,7 +808,7 @@ static void backend_probe(server *s)
         buf_init(&p->body, 1u << 20);
         buf_init(&p->req, 0);
         char root[600], url[700];
-        backend_root(s, root, sizeof root);
+        config_backend_root(s->cfg, root, sizeof root);
         snprintf(url, sizeof url, "%s/props", root);
         probe_start(s, p, "GET", url);
         return;
@@ -868,7 +860,7 @@ static void tok_done(void *ud, int ok, int refused, long status, const char *err
 static void tok_send(exchange *ex, const char *path)
 {
     char root[600], url[700];
-    backend_root(ex->srv, root, sizeof root);
+    config_backend_root(ex->srv->cfg, root, sizeof root);
     snprintf(url, sizeof url, "%s%s", root, path);
     upstream_opts uo = {
         .method = "POST",
@@ -1037,7 +1029,7 @@ static void count_done(void *ud, int ok, int refused, long status, const char *e
 static void count_send(exchange *ex, const char *path)
 {
     char root[600];
-    backend_root(ex->srv, root, sizeof root);
+    config_backend_root(ex->srv->cfg, root, sizeof root);
     snprintf(ex->url, sizeof ex->url, "%s%s", root, path);
     buf_reset(&ex->resp);
     upstream_opts uo = {
