@@ -54,16 +54,4 @@ fi
 [ "${ANYCLAUDE_NO_NPM:-}" = 1 ] && exit 0
 
 # Pinned npm packages, cached by the hash of tests/package.json.
-H=$(sha256sum tests/package.json | cut -c1-16)
-NM="$CACHE/npm-$H"
-if [ ! -f "$NM/.done" ]; then
-  echo "deps: installing pinned npm packages into $NM" >&2
-  rm -rf "$NM" && mkdir -p "$NM"
-  cp tests/package.json "$NM/"
-  (cd "$NM" && npm install --no-audit --no-fund --loglevel=error >&2)
-  touch "$NM/.done"
-fi
-if [ "$(readlink tests/node_modules 2>/dev/null)" != "$NM/node_modules" ]; then
-  rm -rf tests/node_modules
-  ln -s "$NM/node_modules" tests/node_modules
-fi
+bash scripts/npm-cache.sh tests npm
