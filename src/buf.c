@@ -89,6 +89,45 @@ int buf_appendf(buf *b, const char *fmt, ...)
     return rc;
 }
 
+int buf_append_json_string(buf *b, const char *s, size_t n)
+{
+    /* 0: as is; 'u': \u00xx; else the letter after the backslash */
+    static unsigned char tab[256];
+    static int init;
+    static const char hex[] = "0123456789abcdef";
+    if (!init) {
+        for (int i = 0; i < 0x20; i++) tab[i] = 'u';
+        tab['"'] = '"';
+        tab['\\'] = '\\';
+        tab['\b'] = 'b';
+        tab['\f'] = 'f';
+        tab['\n'] = 'n';
+        tab['\r'] = 'r';
+        tab['\t'] = 't';
+        init = 1;
+    }
+    size_t run = 0;
+    int rc = buf_append(b, "\"", 1);
+    for (size_t i = 0; i < n && !rc; i++) {
+        unsigned char t = tab[(unsigned char)s[i]];
+        if (!t) continue;
+        rc = buf_append(b, s + run, i - run);
+        if (rc) break;
+        if (t == 'u') {
+            unsigned char ch = (unsigned char)s[i];
+            char u[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+            rc = buf_append(b, u, 6);
+        } else {
+            char e[2] = {'\\', (char)t};
+            rc = buf_append(b, e, 2);
+        }
+        run = i + 1;
+    }
+    if (!rc) rc = buf_append(b, s + run, n - run);
+    if (!rc) rc = buf_append(b, "\"", 1);
+    return rc;
+}
+
 void buf_consume(buf *b, size_t n)
 {
     if (n >= b->len) {

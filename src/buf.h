@@ -38,6 +38,11 @@ int buf_appends(buf *b, const char *s);
 /* Append printf-formatted text. Same returns as buf_append. */
 int buf_appendf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vappendf(buf *b, const char *fmt, va_list ap);
+/* Append s (n bytes) as a JSON string literal, quotes included, escaped as
+ * cJSON escapes: quote, backslash, \b \f \n \r \t, other control bytes as
+ * \u00xx; every other byte (UTF-8 included) as it is. Same returns as
+ * buf_append; on failure the buffer may hold part of the literal. */
+int buf_append_json_string(buf *b, const char *s, size_t n);
 /* Drop the first n bytes (n > len drops all). */
 void buf_consume(buf *b, size_t n);
 /* Take ownership of the data (caller frees with free()); the buffer is left

@@ -126,42 +126,10 @@ static void jw_lit(jw *w, const char *s)
     jw_raw(w, s, strlen(s));
 }
 
-/* A JSON string, escaped as cJSON escapes (quote, backslash, control
- * characters); other bytes, UTF-8 included, pass through. */
+/* A JSON string (see buf_append_json_string for the escaping). */
 static void jw_str(jw *w, const char *s, size_t n)
 {
-    static unsigned char tab[256]; /* 0: as is; else the escape letter */
-    static int init;
-    static const char hex[] = "0123456789abcdef";
-    if (!init) {
-        for (int i = 0; i < 0x20; i++) tab[i] = 'u';
-        tab['"'] = '"';
-        tab['\\'] = '\\';
-        tab['\b'] = 'b';
-        tab['\f'] = 'f';
-        tab['\n'] = 'n';
-        tab['\r'] = 'r';
-        tab['\t'] = 't';
-        init = 1;
-    }
-    size_t run = 0;
-    jw_raw(w, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char t = tab[(unsigned char)s[i]];
-        if (!t) continue;
-        jw_raw(w, s + run, i - run);
-        if (t == 'u') {
-            unsigned char ch = (unsigned char)s[i];
-            char u[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
-            jw_raw(w, u, 6);
-        } else {
-            char e[2] = {'\\', (char)t};
-            jw_raw(w, e, 2);
-        }
-        run = i + 1;
-    }
-    jw_raw(w, s + run, n - run);
-    jw_raw(w, "\"", 1);
+    if (!w->rc) w->rc = buf_append_json_string(w->b, s, n);
 }
 
 static void jw_cstr(jw *w, const char *s)

@@ -324,40 +324,11 @@ static void jw_long(jw *w, long v)
     if (!w->rc) w->rc = buf_appendf(w->b, "%ld", v);
 }
 
-/* A JSON string literal; bytes >= 0x80 pass through as they came. */
+/* A JSON string literal (see buf_append_json_string); bytes >= 0x80 pass
+ * through as they came. */
 static void jw_str(jw *w, const char *s, size_t n)
 {
-    size_t run = 0;
-    if (!w->rc) w->rc = buf_append(w->b, "\"", 1);
-    for (size_t i = 0; i < n && !w->rc; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        char tmp[8];
-        if (c == '"')
-            esc = "\\\"";
-        else if (c == '\\')
-            esc = "\\\\";
-        else if (c == '\n')
-            esc = "\\n";
-        else if (c == '\r')
-            esc = "\\r";
-        else if (c == '\t')
-            esc = "\\t";
-        else if (c == '\b')
-            esc = "\\b";
-        else if (c == '\f')
-            esc = "\\f";
-        else if (c < 0x20) {
-            snprintf(tmp, sizeof tmp, "\\u%04x", c);
-            esc = tmp;
-        }
-        if (!esc) continue;
-        if (i > run) w->rc = buf_append(w->b, s + run, i - run);
-        if (!w->rc) w->rc = buf_appends(w->b, esc);
-        run = i + 1;
-    }
-    if (!w->rc && n > run) w->rc = buf_append(w->b, s + run, n - run);
-    if (!w->rc) w->rc = buf_append(w->b, "\"", 1);
+    if (!w->rc) w->rc = buf_append_json_string(w->b, s, n);
 }
 
 static void jw_cstr(jw *w, const char *s)

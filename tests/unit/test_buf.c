@@ -28,3 +28,19 @@ TEST(buf_append_and_limit)
     buf_free(&b);
     buf_free(NULL);
 }
+
+TEST(buf_json_string_escapes_like_cjson)
+{
+    buf b;
+    buf_init(&b, 0);
+    const char in[] = "a\"b\\c\nd\re\tf\bg\fh\x01i\x1f\xc3\xa9";
+    REQUIRE(buf_append_json_string(&b, in, sizeof in - 1) == BUF_OK);
+    CHECK_STR(b.data, "\"a\\\"b\\\\c\\nd\\re\\tf\\bg\\fh\\u0001i\\u001f\xc3\xa9\"");
+    buf_reset(&b);
+    CHECK(buf_append_json_string(&b, "", 0) == BUF_OK);
+    CHECK_STR(b.data, "\"\"");
+    buf_free(&b);
+    buf_init(&b, 4);
+    CHECK(buf_append_json_string(&b, "abcdef", 6) == BUF_ETOOBIG);
+    buf_free(&b);
+}
