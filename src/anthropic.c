@@ -67,10 +67,14 @@ int anthropic_error_status(const char *type)
         const char *type;
         int status;
     } map[] = {
-        {"invalid_request_error", 400}, {"authentication_error", 401},
-        {"permission_error", 403},      {"not_found_error", 404},
-        {"request_too_large", 413},     {"rate_limit_error", 429},
-        {"api_error", 500},             {"overloaded_error", 529},
+        {"invalid_request_error", 400},
+        {"authentication_error", 401},
+        {"permission_error", 403},
+        {"not_found_error", 404},
+        {"request_too_large", 413},
+        {"rate_limit_error", 429},
+        {"api_error", 500},
+        {"overloaded_error", 529},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i].type, type) == 0) return map[i].status;
@@ -80,7 +84,8 @@ int anthropic_error_status(const char *type)
 /* Find the first run of digits after `from` (within end), parse it. */
 static long number_after(const char *from, const char *end)
 {
-    while (from < end && (*from < '0' || *from > '9')) from++;
+    while (from < end && (*from < '0' || *from > '9'))
+        from++;
     long v = 0;
     int any = 0;
     while (from < end && *from >= '0' && *from <= '9' && v < 1000000000L) {
@@ -199,8 +204,8 @@ void anthropic_error_from_backend(long http_status, const char *body, size_t len
     if (http_status == 503 || http_status == 529) {
         *status = 529;
         *type = "overloaded_error";
-        snprintf(msg, msglen, "backend is overloaded or still loading (HTTP %ld): %s",
-                 http_status, detail);
+        snprintf(msg, msglen, "backend is overloaded or still loading (HTTP %ld): %s", http_status,
+                 detail);
         return;
     }
     if (http_status >= 400 && http_status < 500) {

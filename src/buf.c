@@ -43,7 +43,8 @@ static int buf_reserve(buf *b, size_t extra)
     size_t need = b->len + extra + 1;
     if (need <= b->cap) return BUF_OK;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < need) cap = cap * 2;
+    while (cap < need)
+        cap = cap * 2;
     char *p = realloc(b->data, cap);
     if (!p) return BUF_ENOMEM;
     b->data = p;
@@ -96,7 +97,8 @@ int buf_append_json_string(buf *b, const char *s, size_t n)
     static int init;
     static const char hex[] = "0123456789abcdef";
     if (!init) {
-        for (int i = 0; i < 0x20; i++) tab[i] = 'u';
+        for (int i = 0; i < 0x20; i++)
+            tab[i] = 'u';
         tab['"'] = '"';
         tab['\\'] = '\\';
         tab['\b'] = 'b';

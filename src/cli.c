@@ -9,11 +9,10 @@
 #include "launcher.h"
 #include "mode.h"
 
-static const char *const value_opts[] = {"mode",     "backend",   "model",       "api-key",
-                                         "host",     "port",      "max-tokens",  "max-body",
-                                         "ping-ms",  "max-streams", "debug",     "claude",
-                                         "auth-token", "config", "slots", "warm-start",
-                                         "tool-recovery"};
+static const char *const value_opts[] = {
+    "mode",       "backend",  "model",   "api-key",     "host",         "port",
+    "max-tokens", "max-body", "ping-ms", "max-streams", "debug",        "claude",
+    "auth-token", "config",   "slots",   "warm-start",  "tool-recovery"};
 
 static int is_value_opt(const char *name, size_t n)
 {
@@ -47,7 +46,9 @@ int cli_parse(int argc, char **argv, cli_args *a, char *err, size_t errlen)
         char *arg = argv[i];
         if (strcmp(arg, "--") == 0) {
             if (a->cmd != CLI_RUN) {
-                snprintf(err, errlen, "`--` only makes sense without a subcommand (it starts claude's arguments)");
+                snprintf(
+                    err, errlen,
+                    "`--` only makes sense without a subcommand (it starts claude's arguments)");
                 return -1;
             }
             for (i++; i < argc; i++)
@@ -80,7 +81,8 @@ int cli_parse(int argc, char **argv, cli_args *a, char *err, size_t errlen)
                     val = eq + 1;
                 } else {
                     if (i + 1 >= argc) {
-                        snprintf(err, errlen, "--%.*s needs a value; see anyclaude --help", (int)n, name);
+                        snprintf(err, errlen, "--%.*s needs a value; see anyclaude --help", (int)n,
+                                 name);
                         return -1;
                     }
                     val = argv[++i];
@@ -105,67 +107,67 @@ int cli_parse(int argc, char **argv, cli_args *a, char *err, size_t errlen)
 void cli_print_help(FILE *f)
 {
     fprintf(f,
-"anyclaude: run Claude Code on a model you serve yourself (MLX-LM, LM Studio,\n"
-"llama.cpp, vLLM, Ollama or any OpenAI-compatible endpoint).\n"
-"\n"
-"Usage:\n"
-"  anyclaude [options] [claude arguments] [-- claude arguments]\n"
-"                      start the gateway on a free loopback port and run claude\n"
-"                      against it; exits with claude's status\n"
-"  anyclaude serve [options]\n"
-"                      run the gateway alone (default port 8082); point clients\n"
-"                      at it with ANTHROPIC_BASE_URL=http://127.0.0.1:8082\n"
-"  anyclaude doctor [options]\n"
-"                      check claude, the backend, its models and a round trip\n"
-"  anyclaude --help | --version\n"
-"\n"
-"Arguments anyclaude does not know, and everything after --, go to claude:\n"
-"  anyclaude -p \"fix the bug\" --allowedTools Edit,Bash\n"
-"\n"
-"Options:\n"
-"  --mode MODE         %s (default mlx-lm)\n"
-"  --backend URL       backend base URL ending in /v1. Defaults: mlx-lm\n"
-"                      http://localhost:8081/v1, lmstudio http://localhost:1234/v1,\n"
-"                      llamacpp http://localhost:8080/v1; openai needs one\n"
-"  --api-key KEY       key sent to the backend (Authorization: Bearer)\n"
-"  --model NAME        model name sent to the backend; mlx-lm omits it unless\n"
-"                      set, so the loaded model answers\n"
-"  --host ADDR         listen address (default 127.0.0.1; any other address\n"
-"                      needs --auth-token)\n"
-"  --port N            listen port (serve: 8082; otherwise a free port; 0: any)\n"
-"  --max-tokens N      clamp on the max_tokens sent upstream (default 16384)\n"
-"  --max-body BYTES    request body limit (default 33554432)\n"
-"  --ping-ms N         ping interval while the backend is silent (default 5000)\n"
-"  --max-streams N     concurrent requests (default 1024)\n"
-"  --debug N           0 quiet, 1 a line per request, 2 request/response\n"
-"                      summaries, 3 full traces to files (keys redacted)\n"
-"  --claude PATH       the claude binary (default: claude on PATH)\n"
-"  --auth-token TOKEN  token clients must send as x-api-key or Bearer\n"
-"  --slots N|auto      llamacpp: pin each conversation to a server slot with\n"
-"                      id_slot (auto: ask /props; 0: off; default auto)\n"
-"  --warm-start on|off prefill the last session's system prompt and tools at\n"
-"                      start, so a new session's first turn hits the cache\n"
-"                      (default on)\n"
-"  --tool-recovery on|off\n"
-"                      turn tool calls that models write as text (Hermes,\n"
-"                      Qwen3-Coder XML, Mistral, Llama JSON, GLM) into tool_use\n"
-"                      blocks (default on for mlx-lm, lmstudio, llamacpp)\n"
-"  --config FILE       JSON config file (default\n"
-"                      $XDG_CONFIG_HOME/anyclaude/config.json)\n"
-"\n"
-"Environment (flags win over these; these win over the config file):\n"
-"  ANYCLAUDE_MODE, ANYCLAUDE_HOST, ANYCLAUDE_PORT, ANYCLAUDE_MAX_OUTPUT_TOKENS,\n"
-"  ANYCLAUDE_MAX_BODY, ANYCLAUDE_PING_MS, ANYCLAUDE_MAX_STREAMS, ANYCLAUDE_DEBUG,\n"
-"  ANYCLAUDE_CLAUDE, ANYCLAUDE_AUTH_TOKEN, ANYCLAUDE_CONFIG, ANYCLAUDE_SLOTS,\n"
-"  ANYCLAUDE_WARM_START, ANYCLAUDE_TOOL_RECOVERY, and per mode:\n"
-"    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL\n"
-"    lmstudio  LMSTUDIO_URL, LMSTUDIO_API_KEY, LMSTUDIO_MODEL\n"
-"    llamacpp  LLAMACPP_URL, LLAMACPP_API_KEY, LLAMACPP_MODEL\n"
-"    openai    OPENAI_BASE_URL, OPENAI_API_KEY, OPENAI_MODEL\n"
-"\n"
-"Logs: serve writes to stderr; the launcher writes to\n"
-"$XDG_STATE_HOME/anyclaude/anyclaude.log (~/.local/state/anyclaude/) and\n"
-"prints the path on exit when --debug is set.\n",
+            "anyclaude: run Claude Code on a model you serve yourself (MLX-LM, LM Studio,\n"
+            "llama.cpp, vLLM, Ollama or any OpenAI-compatible endpoint).\n"
+            "\n"
+            "Usage:\n"
+            "  anyclaude [options] [claude arguments] [-- claude arguments]\n"
+            "                      start the gateway on a free loopback port and run claude\n"
+            "                      against it; exits with claude's status\n"
+            "  anyclaude serve [options]\n"
+            "                      run the gateway alone (default port 8082); point clients\n"
+            "                      at it with ANTHROPIC_BASE_URL=http://127.0.0.1:8082\n"
+            "  anyclaude doctor [options]\n"
+            "                      check claude, the backend, its models and a round trip\n"
+            "  anyclaude --help | --version\n"
+            "\n"
+            "Arguments anyclaude does not know, and everything after --, go to claude:\n"
+            "  anyclaude -p \"fix the bug\" --allowedTools Edit,Bash\n"
+            "\n"
+            "Options:\n"
+            "  --mode MODE         %s (default mlx-lm)\n"
+            "  --backend URL       backend base URL ending in /v1. Defaults: mlx-lm\n"
+            "                      http://localhost:8081/v1, lmstudio http://localhost:1234/v1,\n"
+            "                      llamacpp http://localhost:8080/v1; openai needs one\n"
+            "  --api-key KEY       key sent to the backend (Authorization: Bearer)\n"
+            "  --model NAME        model name sent to the backend; mlx-lm omits it unless\n"
+            "                      set, so the loaded model answers\n"
+            "  --host ADDR         listen address (default 127.0.0.1; any other address\n"
+            "                      needs --auth-token)\n"
+            "  --port N            listen port (serve: 8082; otherwise a free port; 0: any)\n"
+            "  --max-tokens N      clamp on the max_tokens sent upstream (default 16384)\n"
+            "  --max-body BYTES    request body limit (default 33554432)\n"
+            "  --ping-ms N         ping interval while the backend is silent (default 5000)\n"
+            "  --max-streams N     concurrent requests (default 1024)\n"
+            "  --debug N           0 quiet, 1 a line per request, 2 request/response\n"
+            "                      summaries, 3 full traces to files (keys redacted)\n"
+            "  --claude PATH       the claude binary (default: claude on PATH)\n"
+            "  --auth-token TOKEN  token clients must send as x-api-key or Bearer\n"
+            "  --slots N|auto      llamacpp: pin each conversation to a server slot with\n"
+            "                      id_slot (auto: ask /props; 0: off; default auto)\n"
+            "  --warm-start on|off prefill the last session's system prompt and tools at\n"
+            "                      start, so a new session's first turn hits the cache\n"
+            "                      (default on)\n"
+            "  --tool-recovery on|off\n"
+            "                      turn tool calls that models write as text (Hermes,\n"
+            "                      Qwen3-Coder XML, Mistral, Llama JSON, GLM) into tool_use\n"
+            "                      blocks (default on for mlx-lm, lmstudio, llamacpp)\n"
+            "  --config FILE       JSON config file (default\n"
+            "                      $XDG_CONFIG_HOME/anyclaude/config.json)\n"
+            "\n"
+            "Environment (flags win over these; these win over the config file):\n"
+            "  ANYCLAUDE_MODE, ANYCLAUDE_HOST, ANYCLAUDE_PORT, ANYCLAUDE_MAX_OUTPUT_TOKENS,\n"
+            "  ANYCLAUDE_MAX_BODY, ANYCLAUDE_PING_MS, ANYCLAUDE_MAX_STREAMS, ANYCLAUDE_DEBUG,\n"
+            "  ANYCLAUDE_CLAUDE, ANYCLAUDE_AUTH_TOKEN, ANYCLAUDE_CONFIG, ANYCLAUDE_SLOTS,\n"
+            "  ANYCLAUDE_WARM_START, ANYCLAUDE_TOOL_RECOVERY, and per mode:\n"
+            "    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL\n"
+            "    lmstudio  LMSTUDIO_URL, LMSTUDIO_API_KEY, LMSTUDIO_MODEL\n"
+            "    llamacpp  LLAMACPP_URL, LLAMACPP_API_KEY, LLAMACPP_MODEL\n"
+            "    openai    OPENAI_BASE_URL, OPENAI_API_KEY, OPENAI_MODEL\n"
+            "\n"
+            "Logs: serve writes to stderr; the launcher writes to\n"
+            "$XDG_STATE_HOME/anyclaude/anyclaude.log (~/.local/state/anyclaude/) and\n"
+            "prints the path on exit when --debug is set.\n",
             mode_names());
 }
 

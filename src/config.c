@@ -25,6 +25,7 @@ void config_defaults(config *c)
     c->slots = -1;
     c->warm = 1;
     c->tool_recovery = -1;
+    c->health_ms = 5000;
 }
 
 void config_backend_root(const config *c, char *out, size_t n)
@@ -82,20 +83,42 @@ static int copy(char *dst, size_t n, const char *src)
 }
 
 /* Setting names shared by flags, environment and config file. */
-enum key { K_MODE, K_BACKEND, K_KEY, K_MODEL, K_HOST, K_PORT, K_MAXTOK, K_MAXBODY, K_PING,
-           K_STREAMS, K_DEBUG, K_CLAUDE, K_AUTH, K_SLOTS, K_WARM, K_TOOLREC, K_NONE };
+enum key {
+    K_MODE,
+    K_BACKEND,
+    K_KEY,
+    K_MODEL,
+    K_HOST,
+    K_PORT,
+    K_MAXTOK,
+    K_MAXBODY,
+    K_PING,
+    K_STREAMS,
+    K_DEBUG,
+    K_CLAUDE,
+    K_AUTH,
+    K_SLOTS,
+    K_WARM,
+    K_TOOLREC,
+    K_CAFILE,
+    K_HEALTH,
+    K_NONE
+};
 
 static enum key flag_key(const char *name)
 {
     static const struct {
         const char *n;
         enum key k;
-    } t[] = {{"mode", K_MODE},       {"backend", K_BACKEND},        {"api-key", K_KEY},
-             {"model", K_MODEL},     {"host", K_HOST},              {"port", K_PORT},
-             {"max-tokens", K_MAXTOK}, {"max-body", K_MAXBODY},     {"ping-ms", K_PING},
-             {"max-streams", K_STREAMS}, {"debug", K_DEBUG},        {"claude", K_CLAUDE},
-             {"auth-token", K_AUTH}, {"slots", K_SLOTS},            {"warm-start", K_WARM},
-             {"tool-recovery", K_TOOLREC}};
+    } t[] = {{"mode", K_MODE},         {"backend", K_BACKEND},
+             {"api-key", K_KEY},       {"model", K_MODEL},
+             {"host", K_HOST},         {"port", K_PORT},
+             {"max-tokens", K_MAXTOK}, {"max-body", K_MAXBODY},
+             {"ping-ms", K_PING},      {"max-streams", K_STREAMS},
+             {"debug", K_DEBUG},       {"claude", K_CLAUDE},
+             {"auth-token", K_AUTH},   {"slots", K_SLOTS},
+             {"warm-start", K_WARM},   {"tool-recovery", K_TOOLREC},
+             {"ca-file", K_CAFILE}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -124,7 +147,8 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
             return -1;
         }
         size_t l = strlen(c->backend);
-        while (l > 0 && c->backend[l - 1] == '/') c->backend[--l] = '\0';
+        while (l > 0 && c->backend[l - 1] == '/')
+            c->backend[--l] = '\0';
         return 0;
     }
     case K_KEY:
@@ -138,7 +162,8 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
         return 0;
     case K_PORT:
         if (parse_long(v, 0, 65535, &n)) {
-            snprintf(err, errlen, "%s: bad port \"%s\"; expected 0 (any free port) to 65535", src, v);
+            snprintf(err, errlen, "%s: bad port \"%s\"; expected 0 (any free port) to 65535", src,
+                     v);
             return -1;
         }
         c->port = (int)n;
@@ -185,6 +210,17 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
         return 0;
     case K_AUTH:
         if (copy(c->auth_token, sizeof c->auth_token, v)) goto toolong;
+        return 0;
+    case K_CAFILE:
+        if (!*v || copy(c->ca_file, sizeof c->ca_file, v)) goto toolong;
+        return 0;
+    case K_HEALTH:
+        if (parse_long(v, 100, 3600000, &n)) {
+            snprintf(err, errlen,
+                     "%s: bad health-check interval \"%s\"; expected 100 to 3600000 ms", src, v);
+            return -1;
+        }
+        c->health_ms = n;
         return 0;
     case K_SLOTS:
         if (strcmp(v, "auto") == 0) {
@@ -276,12 +312,16 @@ static enum key file_key(const char *name)
     static const struct {
         const char *n;
         enum key k;
-    } t[] = {{"mode", K_MODE},           {"backend", K_BACKEND},       {"apiKey", K_KEY},
-             {"api_key", K_KEY},         {"model", K_MODEL},           {"host", K_HOST},
-             {"port", K_PORT},           {"maxOutputTokens", K_MAXTOK}, {"max_tokens", K_MAXTOK},
-             {"maxBody", K_MAXBODY},     {"pingMs", K_PING},           {"maxStreams", K_STREAMS},
-             {"debug", K_DEBUG},         {"claude", K_CLAUDE},         {"authToken", K_AUTH},
-             {"slots", K_SLOTS},         {"warmStart", K_WARM},        {"toolRecovery", K_TOOLREC}};
+    } t[] = {{"mode", K_MODE},         {"backend", K_BACKEND},
+             {"apiKey", K_KEY},        {"api_key", K_KEY},
+             {"model", K_MODEL},       {"host", K_HOST},
+             {"port", K_PORT},         {"maxOutputTokens", K_MAXTOK},
+             {"max_tokens", K_MAXTOK}, {"maxBody", K_MAXBODY},
+             {"pingMs", K_PING},       {"maxStreams", K_STREAMS},
+             {"debug", K_DEBUG},       {"claude", K_CLAUDE},
+             {"authToken", K_AUTH},    {"slots", K_SLOTS},
+             {"warmStart", K_WARM},    {"toolRecovery", K_TOOLREC},
+             {"caFile", K_CAFILE},     {"healthCheckMs", K_HEALTH}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -350,31 +390,35 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         const cJSON *it;
         cJSON_ArrayForEach(it, file)
         {
-            if (strcmp(it->string, "mode") == 0 || strcmp(it->string, "backends") == 0) continue;
+            if (strcmp(it->string, "mode") == 0 || strcmp(it->string, "backends") == 0 ||
+                strcmp(it->string, "routes") == 0)
+                continue;
             enum key k = file_key(it->string);
             snprintf(src, sizeof src, "%s: \"%s\"", path, it->string);
             if (k == K_NONE) {
                 snprintf(err, errlen,
                          "%s: unknown key; accepted: mode, backend, apiKey, model, host, port, "
                          "maxOutputTokens, maxBody, pingMs, maxStreams, debug, claude, authToken, "
-                         "slots, warmStart, toolRecovery, backends",
+                         "slots, warmStart, toolRecovery, caFile, healthCheckMs, backends, routes",
                          src);
                 goto out;
             }
             if (apply_json(c, k, it, src, err, errlen)) goto out;
         }
         const cJSON *bs = cJSON_GetObjectItemCaseSensitive(file, "backends");
-        const cJSON *mine = cJSON_IsObject(bs) ? cJSON_GetObjectItemCaseSensitive(bs, c->mode->name)
-                                              : NULL;
-        if (cJSON_IsObject(mine)) {
+        const cJSON *mine =
+            cJSON_IsObject(bs) ? cJSON_GetObjectItemCaseSensitive(bs, c->mode->name) : NULL;
+        const cJSON *rs = cJSON_GetObjectItemCaseSensitive(file, "routes");
+        if (rs && routes_parse(&c->routing, bs, rs, c->health_ms, ge, path, err, errlen)) goto out;
+        /* the older per-mode section; with routes, backends are named entries */
+        if (!rs && cJSON_IsObject(mine)) {
             cJSON_ArrayForEach(it, mine)
             {
                 enum key k = file_key(it->string);
                 snprintf(src, sizeof src, "%s: \"backends.%s.%s\"", path, c->mode->name,
                          it->string);
                 if (k == K_NONE || k == K_MODE) {
-                    snprintf(err, errlen, "%s: unknown key; accepted: backend, apiKey, model",
-                             src);
+                    snprintf(err, errlen, "%s: unknown key; accepted: backend, apiKey, model", src);
                     goto out;
                 }
                 if (apply_json(c, k, it, src, err, errlen)) goto out;
@@ -386,14 +430,22 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         const char *name;
         enum key k;
     } env[] = {
-        {c->mode->url_env, K_BACKEND}, {c->mode->key_env, K_KEY},
-        {c->mode->model_env, K_MODEL}, {"ANYCLAUDE_HOST", K_HOST},
-        {"ANYCLAUDE_PORT", K_PORT},    {"ANYCLAUDE_MAX_OUTPUT_TOKENS", K_MAXTOK},
-        {"ANYCLAUDE_MAX_BODY", K_MAXBODY}, {"ANYCLAUDE_PING_MS", K_PING},
-        {"ANYCLAUDE_MAX_STREAMS", K_STREAMS}, {"ANYCLAUDE_DEBUG", K_DEBUG},
-        {"ANYCLAUDE_CLAUDE", K_CLAUDE}, {"ANYCLAUDE_AUTH_TOKEN", K_AUTH},
-        {"ANYCLAUDE_SLOTS", K_SLOTS},   {"ANYCLAUDE_WARM_START", K_WARM},
+        {c->mode->url_env, K_BACKEND},
+        {c->mode->key_env, K_KEY},
+        {c->mode->model_env, K_MODEL},
+        {"ANYCLAUDE_HOST", K_HOST},
+        {"ANYCLAUDE_PORT", K_PORT},
+        {"ANYCLAUDE_MAX_OUTPUT_TOKENS", K_MAXTOK},
+        {"ANYCLAUDE_MAX_BODY", K_MAXBODY},
+        {"ANYCLAUDE_PING_MS", K_PING},
+        {"ANYCLAUDE_MAX_STREAMS", K_STREAMS},
+        {"ANYCLAUDE_DEBUG", K_DEBUG},
+        {"ANYCLAUDE_CLAUDE", K_CLAUDE},
+        {"ANYCLAUDE_AUTH_TOKEN", K_AUTH},
+        {"ANYCLAUDE_SLOTS", K_SLOTS},
+        {"ANYCLAUDE_WARM_START", K_WARM},
         {"ANYCLAUDE_TOOL_RECOVERY", K_TOOLREC},
+        {"ANYCLAUDE_CA_FILE", K_CAFILE},
     };
     for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
         const char *v = ge(env[i].name);
@@ -407,7 +459,9 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         if (apply(c, k, flags[i].value, src, err, errlen)) goto out;
     }
     /* 6. mode defaults for what is still unset */
-    if (!c->backend[0]) {
+    if (!c->backend[0] && c->routing.configured) {
+        /* routes name their own backends; the top-level one is unused */
+    } else if (!c->backend[0]) {
         if (!c->mode->default_backend) {
             snprintf(err, errlen,
                      "mode %s needs a backend URL: pass --backend URL or set %s "
@@ -417,8 +471,15 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         }
         copy(c->backend, sizeof c->backend, c->mode->default_backend);
     }
-    if (!c->api_key[0] && c->mode->default_key) copy(c->api_key, sizeof c->api_key, c->mode->default_key);
-    if (c->tool_recovery < 0) c->tool_recovery = c->mode->local;
+    if (!c->api_key[0] && c->mode->default_key)
+        copy(c->api_key, sizeof c->api_key, c->mode->default_key);
+    /* with routes, an unset tool recovery follows each backend's mode */
+    if (c->tool_recovery < 0 && !c->routing.configured) c->tool_recovery = c->mode->local;
+    if (c->routing.configured)
+        c->routing.health_ms = c->health_ms;
+    else
+        routes_single(&c->routing, c->mode->name, c->mode, c->backend, c->api_key, c->model,
+                      c->slots);
     rc = 0;
 out:
     cJSON_Delete(file);

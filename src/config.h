@@ -10,20 +10,21 @@
 #include <stddef.h>
 
 #include "mode.h"
+#include "routes.h"
 
 typedef struct config {
     const mode_profile *mode;
-    char backend[512];   /* base URL, e.g. http://localhost:8081/v1 (no trailing /) */
-    char api_key[512];   /* "" = none */
-    char model[256];     /* "" = none configured */
-    char host[128];      /* listen address */
-    int port;            /* 0 = pick a free port; -1 = not set (serve: 8082, launcher: free) */
-    long max_tokens;     /* clamp on max_tokens sent upstream */
-    size_t max_body;     /* request body limit */
-    long ping_ms;        /* ping interval while the backend is silent */
-    int max_streams;     /* concurrent requests in flight */
-    int debug;           /* 0..3 */
-    char claude[512];    /* path of the claude binary ("" = search PATH) */
+    char backend[512];     /* base URL, e.g. http://localhost:8081/v1 (no trailing /) */
+    char api_key[512];     /* "" = none */
+    char model[256];       /* "" = none configured */
+    char host[128];        /* listen address */
+    int port;              /* 0 = pick a free port; -1 = not set (serve: 8082, launcher: free) */
+    long max_tokens;       /* clamp on max_tokens sent upstream */
+    size_t max_body;       /* request body limit */
+    long ping_ms;          /* ping interval while the backend is silent */
+    int max_streams;       /* concurrent requests in flight */
+    int debug;             /* 0..3 */
+    char claude[512];      /* path of the claude binary ("" = search PATH) */
     char config_file[512]; /* the file that was read, "" if none */
     char auth_token[256];  /* required from clients when set */
     char trace_dir[600];   /* where debug level 3 writes traces (set by main) */
@@ -31,6 +32,10 @@ typedef struct config {
     int warm;              /* warm start: prefill the last session's prompt prefix at start */
     int tool_recovery;     /* recover tool calls written as text: -1 mode default, 0 off, 1 on */
     char state_dir[512];   /* where the warm-start prefix is kept (set by main) */
+    char ca_file[512];     /* CA bundle for TLS backends ("" = the system's) */
+    long health_ms;        /* pool health-check interval */
+    routes routing;        /* named backends and routes; without "routes" in the config
+                              file: one backend (the settings above) and a default route */
 } config;
 
 /* Look up an environment variable; returns NULL when unset. */

@@ -74,7 +74,8 @@ static void check_claude(const config *cfg)
     char path[1024];
     if (launcher_find_claude(cfg, path, sizeof path) < 0) {
         verdict(0, "claude", cfg->claude[0] ? cfg->claude : "not found on PATH",
-                "install Claude Code: npm install -g @anthropic-ai/claude-code (or pass --claude PATH)");
+                "install Claude Code: npm install -g @anthropic-ai/claude-code (or pass --claude "
+                "PATH)");
         return;
     }
     int fds[2];
@@ -94,7 +95,8 @@ static void check_claude(const config *cfg)
         close(fds[1]);
         size_t n = 0;
         ssize_t r;
-        while (n + 1 < sizeof ver && (r = read(fds[0], ver + n, sizeof ver - 1 - n)) > 0) n += (size_t)r;
+        while (n + 1 < sizeof ver && (r = read(fds[0], ver + n, sizeof ver - 1 - n)) > 0)
+            n += (size_t)r;
         ver[n] = '\0';
         close(fds[0]);
         int st = 0;
@@ -103,7 +105,8 @@ static void check_claude(const config *cfg)
     }
     char d[1400];
     snprintf(d, sizeof d, "%s (%s)", path, ver[0] ? ver : "version unknown");
-    verdict(ver[0] != '\0', "claude", d, "reinstall Claude Code: npm install -g @anthropic-ai/claude-code");
+    verdict(ver[0] != '\0', "claude", d,
+            "reinstall Claude Code: npm install -g @anthropic-ai/claude-code");
 }
 
 static const char *start_hint(const config *cfg)
@@ -113,7 +116,8 @@ static const char *start_hint(const config *cfg)
         return "start the model server: mlx_lm.server --model <model> --port 8081 (or set "
                "MLX_LM_URL / --backend to where it listens)";
     if (strcmp(m, "lmstudio") == 0)
-        return "open LM Studio, load a model and start its server (Developer tab, port 1234), or set "
+        return "open LM Studio, load a model and start its server (Developer tab, port 1234), or "
+               "set "
                "LMSTUDIO_URL / --backend";
     if (strcmp(m, "llamacpp") == 0)
         return "start llama-server --jinja -m <model.gguf> --port 8080 (or set LLAMACPP_URL / "
@@ -137,15 +141,17 @@ static int check_backend(const config *cfg)
     }
     if (st == 401 || st == 403) {
         snprintf(d, sizeof d, "%s refused the API key (HTTP %ld)", url, st);
-        verdict(0, "backend answers", d, "set the key with --api-key or the mode's *_API_KEY variable");
+        verdict(0, "backend answers", d,
+                "set the key with --api-key or the mode's *_API_KEY variable");
         buf_free(&b);
         return 0;
     }
     if (st == 404) {
         snprintf(d, sizeof d, "%s is not an OpenAI-compatible API (HTTP 404)", url);
-        verdict(0, "backend answers", d,
-                "the backend URL usually ends in /v1 (e.g. http://localhost:8081/v1); check the port "
-                "and the mode (--mode)");
+        verdict(
+            0, "backend answers", d,
+            "the backend URL usually ends in /v1 (e.g. http://localhost:8081/v1); check the port "
+            "and the mode (--mode)");
         buf_free(&b);
         return 0;
     }
@@ -180,7 +186,8 @@ static int check_backend(const config *cfg)
     long ctx = 0;
     if (http_get(url, cfg->api_key, &b, err, sizeof err) == 200) {
         j = cJSON_ParseWithLength(b.data, b.len);
-        const cJSON *g = j ? cJSON_GetObjectItemCaseSensitive(j, "default_generation_settings") : NULL;
+        const cJSON *g =
+            j ? cJSON_GetObjectItemCaseSensitive(j, "default_generation_settings") : NULL;
         const cJSON *c = g ? cJSON_GetObjectItemCaseSensitive(g, "n_ctx") : NULL;
         if (cJSON_IsNumber(c)) ctx = (long)c->valuedouble;
         cJSON_Delete(j);
@@ -195,7 +202,8 @@ static int check_backend(const config *cfg)
             const cJSON *state = cJSON_GetObjectItemCaseSensitive(m, "state");
             const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "loaded_context_length");
             if (!cJSON_IsNumber(c)) c = cJSON_GetObjectItemCaseSensitive(m, "max_context_length");
-            if (cJSON_IsString(state) && strcmp(state->valuestring, "loaded") == 0 && cJSON_IsNumber(c)) {
+            if (cJSON_IsString(state) && strcmp(state->valuestring, "loaded") == 0 &&
+                cJSON_IsNumber(c)) {
                 ctx = (long)c->valuedouble;
                 break;
             }
@@ -260,9 +268,12 @@ static void check_round_trip(const config *cfg)
                                "[{\"role\":\"user\",\"content\":\"Say OK.\"}]}";
     trip t = {.base = base};
     buf_init(&t.body, 1u << 20);
-    upstream_opts o = {.method = "POST", .url = url, .body = body, .body_len = sizeof body - 1,
+    upstream_opts o = {.method = "POST",
+                       .url = url,
+                       .body = body,
+                       .body_len = sizeof body - 1,
                        .total_timeout_ms = 180000};
-    upstream_cbs cbs = {NULL, trip_hdr, trip_data, trip_done};
+    upstream_cbs cbs = {.on_headers = trip_hdr, .on_data = trip_data, .on_done = trip_done};
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
     if (!upstream_start(up, &o, &cbs, &t)) {
@@ -270,14 +281,16 @@ static void check_round_trip(const config *cfg)
         buf_free(&t.body);
         goto out;
     }
-    printf("[ .. ] round trip: asking the model for a short answer (a cold model can take a minute)\n");
+    printf("[ .. ] round trip: asking the model for a short answer (a cold model can take a "
+           "minute)\n");
     fflush(stdout);
     event_base_dispatch(base);
     clock_gettime(CLOCK_MONOTONIC, &b);
     double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
     cJSON *j = cJSON_ParseWithLength(t.body.data ? t.body.data : "", t.body.len);
     const cJSON *type = j ? cJSON_GetObjectItemCaseSensitive(j, "type") : NULL;
-    int good = t.ok && t.status == 200 && cJSON_IsString(type) && strcmp(type->valuestring, "message") == 0;
+    int good = t.ok && t.status == 200 && cJSON_IsString(type) &&
+               strcmp(type->valuestring, "message") == 0;
     if (good) {
         snprintf(d, sizeof d, "an answer in %.1f s", secs);
         verdict(1, "round trip through the gateway", d, NULL);
@@ -307,6 +320,7 @@ int doctor_run(const config *cfg)
            cfg->config_file[0] ? ", config " : "", cfg->config_file);
     check_claude(cfg);
     if (check_backend(cfg)) check_round_trip(cfg);
-    printf("%s\n", failures ? "doctor: some checks failed (see fix: lines above)" : "doctor: all checks passed");
+    printf("%s\n", failures ? "doctor: some checks failed (see fix: lines above)"
+                            : "doctor: all checks passed");
     return failures ? 1 : 0;
 }

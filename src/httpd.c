@@ -36,7 +36,7 @@ typedef struct conn conn;
 
 struct httpd_req {
     conn *c;
-    char *method, *path;
+    char *method, *path, *query; /* query: after '?', "" if none */
     char *names[MAX_HEADERS], *values[MAX_HEADERS];
     int nheaders;
     buf head; /* storage for method, path and headers */
@@ -56,10 +56,10 @@ struct conn {
     enum conn_state st;
     httpd_req *req;
     int body_chunked;
-    size_t body_left;   /* Content-Length left, or current chunk left */
-    int chunk_phase;    /* chunked: 0 size line, 1 data, 2 CRLF after data, 3 trailers */
-    int close_after;    /* close once the output drains */
-    int lingering;      /* write side shut; reading and discarding until EOF */
+    size_t body_left; /* Content-Length left, or current chunk left */
+    int chunk_phase;  /* chunked: 0 size line, 1 data, 2 CRLF after data, 3 trailers */
+    int close_after;  /* close once the output drains */
+    int lingering;    /* write side shut; reading and discarding until EOF */
     size_t discarded;
     struct event *next_ev; /* runs the next pipelined request on a fresh loop turn */
     conn *next, *prev;
@@ -81,22 +81,38 @@ static void conn_read_cb(struct bufferevent *bev, void *arg);
 static const char *status_text(int st)
 {
     switch (st) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 529: return "Overloaded";
-    default: return "Status";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 529:
+        return "Overloaded";
+    default:
+        return "Status";
     }
 }
 
@@ -205,7 +221,10 @@ static int parse_head(conn *c, httpd_req *r, char *err, size_t errlen)
     r->path = sp1 + 1;
     r->http10 = sp2[8] == '0';
     r->keep_alive = !r->http10;
-    char *q = strpbrk(r->path, "?#");
+    char *h = strchr(r->path, '#');
+    if (h) *h = '\0';
+    char *q = strchr(r->path, '?');
+    r->query = q ? q + 1 : sp2; /* sp2 is now "" */
     if (q) *q = '\0';
     p = eol + 1;
     while (p < end) {
@@ -235,9 +254,11 @@ static int parse_head(conn *c, httpd_req *r, char *err, size_t errlen)
         }
         *colon = '\0';
         char *v = colon + 1;
-        while (*v == ' ' || *v == '\t') v++;
+        while (*v == ' ' || *v == '\t')
+            v++;
         size_t vl = strlen(v);
-        while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) v[--vl] = '\0';
+        while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+            v[--vl] = '\0';
         r->names[r->nheaders] = p;
         r->values[r->nheaders] = v;
         r->nheaders++;
@@ -407,7 +428,9 @@ static void start_request(conn *c)
                 if (strcasecmp(r->names[i], "Transfer-Encoding") == 0) nte++;
             }
             if (nte > 1 || (nte && ncl)) {
-                fail_conn(c, 400, "both Content-Length and Transfer-Encoding, or several Transfer-Encodings");
+                fail_conn(
+                    c, 400,
+                    "both Content-Length and Transfer-Encoding, or several Transfer-Encodings");
                 return;
             }
             const char *conn_h = httpd_req_header(r, "Connection");
@@ -484,7 +507,8 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
     conn *c = arg;
     if (c->st == ST_BUSY) {
         /* a next request while this one is in progress: buffer, bounded */
-        if (evbuffer_get_length(bufferevent_get_input(bev)) > c->h->lim.max_header + c->h->lim.max_body)
+        if (evbuffer_get_length(bufferevent_get_input(bev)) >
+            c->h->lim.max_header + c->h->lim.max_body)
             conn_free(c);
         return;
     }
@@ -608,9 +632,9 @@ httpd *httpd_new(struct event_base *base, const char *host, int port, const http
         ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
     else
         ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-    h->lis = evconnlistener_new_bind(base, accept_cb, h,
-                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-                                     1024, (struct sockaddr *)&ss, sl);
+    h->lis = evconnlistener_new_bind(
+        base, accept_cb, h, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 1024,
+        (struct sockaddr *)&ss, sl);
     if (!h->lis) {
         snprintf(err, errlen,
                  "cannot listen on %s:%d (%s); pick another port with --port or ANYCLAUDE_PORT",
@@ -643,7 +667,8 @@ void httpd_free(httpd *h)
 {
     if (!h) return;
     if (h->lis) evconnlistener_free(h->lis);
-    while (h->conns) conn_free(h->conns);
+    while (h->conns)
+        conn_free(h->conns);
     free(h);
 }
 
@@ -655,6 +680,19 @@ const char *httpd_req_method(const httpd_req *r)
 const char *httpd_req_path(const httpd_req *r)
 {
     return r->path;
+}
+
+const char *httpd_req_query(const httpd_req *r)
+{
+    return r->query ? r->query : "";
+}
+
+int httpd_req_header_at(const httpd_req *r, int i, const char **name, const char **value)
+{
+    if (i < 0 || i >= r->nheaders) return 0;
+    *name = r->names[i];
+    *value = r->values[i];
+    return 1;
 }
 
 const char *httpd_req_header(const httpd_req *r, const char *name)

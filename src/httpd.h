@@ -33,11 +33,11 @@ typedef void (*httpd_close_fn)(httpd_req *r, void *ud);
 typedef size_t (*httpd_error_fn)(int status, const char *msg, char *out, size_t outlen);
 
 typedef struct httpd_limits {
-    size_t max_body;        /* request body bytes */
-    size_t max_header;      /* request line + headers bytes (default 64 KiB) */
-    int max_conns;          /* open connections (default 4096) */
-    int header_timeout_ms;  /* to receive a whole request once it started (default 60 s) */
-    int idle_timeout_ms;    /* keep-alive idle (default 120 s) */
+    size_t max_body;           /* request body bytes */
+    size_t max_header;         /* request line + headers bytes (default 64 KiB) */
+    int max_conns;             /* open connections (default 4096) */
+    int header_timeout_ms;     /* to receive a whole request once it started (default 60 s) */
+    int idle_timeout_ms;       /* keep-alive idle (default 120 s) */
     httpd_error_fn error_body; /* JSON body for httpd's own errors */
 } httpd_limits;
 
@@ -52,8 +52,11 @@ void httpd_free(httpd *h);
 
 /* Request accessors; strings are NUL-terminated and live as long as r. */
 const char *httpd_req_method(const httpd_req *r);
-const char *httpd_req_path(const httpd_req *r);  /* without the query string */
+const char *httpd_req_path(const httpd_req *r);                     /* without the query string */
+const char *httpd_req_query(const httpd_req *r);                    /* after '?', "" if none */
 const char *httpd_req_header(const httpd_req *r, const char *name); /* case-insensitive; NULL */
+/* The i-th request header (0-based); returns 0 past the last. */
+int httpd_req_header_at(const httpd_req *r, int i, const char **name, const char **value);
 const char *httpd_req_body(const httpd_req *r, size_t *len);
 /* Register the callback for a client that leaves before the reply ends. */
 void httpd_req_on_close(httpd_req *r, httpd_close_fn fn, void *ud);

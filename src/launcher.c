@@ -174,7 +174,8 @@ static void set_model_env(const config *cfg)
     const char *vars[] = {"ANTHROPIC_MODEL", "ANTHROPIC_SMALL_FAST_MODEL",
                           "ANTHROPIC_DEFAULT_OPUS_MODEL", "ANTHROPIC_DEFAULT_SONNET_MODEL",
                           "ANTHROPIC_DEFAULT_HAIKU_MODEL"};
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) setenv(vars[i], m, 0);
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        setenv(vars[i], m, 0);
 }
 
 int launcher_run(const config *cfg, char *const *args, int nargs)
@@ -182,7 +183,8 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
     char claude[1024], dir[900], logpath[1024], err[512];
     if (launcher_find_claude(cfg, claude, sizeof claude) < 0) {
         if (cfg->claude[0])
-            fprintf(stderr, "anyclaude: %s is not an executable file; fix --claude / ANYCLAUDE_CLAUDE\n",
+            fprintf(stderr,
+                    "anyclaude: %s is not an executable file; fix --claude / ANYCLAUDE_CLAUDE\n",
                     cfg->claude);
         else
             fprintf(stderr, "anyclaude: claude not found on PATH; install Claude Code with "
@@ -246,7 +248,8 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
         char **argv = calloc((size_t)nargs + 2, sizeof *argv);
         if (!argv) _exit(127);
         argv[0] = claude;
-        for (int i = 0; i < nargs; i++) argv[i + 1] = args[i];
+        for (int i = 0; i < nargs; i++)
+            argv[i + 1] = args[i];
         execv(claude, argv);
         fprintf(stderr, "anyclaude: cannot run %s: %s\n", claude, strerror(errno));
         _exit(127);

@@ -49,7 +49,8 @@ void log_add_secret(const char *secret)
 
 static void mask_run(char *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) p[i] = '*';
+    for (size_t i = 0; i < n; i++)
+        p[i] = '*';
 }
 
 void log_redact_secrets(char *p, size_t n)
@@ -83,7 +84,8 @@ void log_redact(char *s)
     }
     p = s;
     while ((p = strstr(p, "sk-"))) {
-        size_t n = strspn(p + 3, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_");
+        size_t n =
+            strspn(p + 3, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_");
         if (n >= 8) mask_run(p + 3, n);
         p += 3 + n;
     }
@@ -111,7 +113,8 @@ void log_close(void)
 {
     if (g_out && g_out != stderr) fclose(g_out);
     g_out = NULL;
-    for (int i = 0; i < g_nsecrets; i++) free(g_secrets[i]);
+    for (int i = 0; i < g_nsecrets; i++)
+        free(g_secrets[i]);
     g_nsecrets = 0;
 }
 

@@ -111,7 +111,8 @@ int main(int argc, char **argv)
         if (!cfg.trace_dir[0])
             fprintf(stderr, "anyclaude: cannot create a trace directory; traces are off\n");
         else
-            fprintf(stderr, "anyclaude: writing full traces (keys redacted) to %s\n", cfg.trace_dir);
+            fprintf(stderr, "anyclaude: writing full traces (keys redacted) to %s\n",
+                    cfg.trace_dir);
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     switch (a.cmd) {

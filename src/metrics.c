@@ -25,7 +25,8 @@ void metrics_error(metrics *m, const char *type)
 void metrics_observe(metrics_hist *h, double s)
 {
     int i = 0;
-    while (i < METRICS_BUCKETS && s > bounds[i]) i++;
+    while (i < METRICS_BUCKETS && s > bounds[i])
+        i++;
     h->count[i]++;
     h->sum += s;
     h->n++;
@@ -89,10 +90,9 @@ int metrics_render(const metrics *m, buf *out)
         rc = buf_appendf(out, "anyclaude_errors_total{type=\"%s\"} %llu\n", error_types[i],
                          m->errors[i]);
     if (!rc)
-        rc = hist(out, "anyclaude_ttft_seconds",
-                  "Time from request to the first content token.", &m->ttft);
+        rc = hist(out, "anyclaude_ttft_seconds", "Time from request to the first content token.",
+                  &m->ttft);
     if (!rc)
-        rc = hist(out, "anyclaude_upstream_seconds", "Duration of backend requests.",
-                  &m->upstream);
+        rc = hist(out, "anyclaude_upstream_seconds", "Duration of backend requests.", &m->upstream);
     return rc;
 }

@@ -7,7 +7,7 @@
 #define ANYCLAUDE_MODE_H
 
 typedef struct mode_profile {
-    const char *name;            /* "mlx-lm", "lmstudio", "llamacpp", "openai" */
+    const char *name; /* "mlx-lm", "lmstudio", "llamacpp", "openai", "anthropic", "claude" */
     const char *default_backend; /* base URL ending in /v1; NULL: must be given */
     const char *url_env;         /* env var naming the backend URL */
     const char *key_env;         /* env var naming the API key */
@@ -16,13 +16,18 @@ typedef struct mode_profile {
     int omit_model;              /* never send a model the user did not configure */
     int cache_prompt;            /* send "cache_prompt": true (llama.cpp) */
     int local;                   /* a local model server: tool-call text recovery on by default */
+    int passthru;                /* speaks /v1/messages: MODE_ANTHROPIC (cache rewrites) or
+                                    MODE_CLAUDE (unchanged); 0: OpenAI chat completions */
 } mode_profile;
+
+#define MODE_ANTHROPIC 1
+#define MODE_CLAUDE 2
 
 /* The profile named `name`, or NULL. */
 const mode_profile *mode_find(const char *name);
 /* The default mode (mlx-lm). */
 const mode_profile *mode_default(void);
-/* "mlx-lm, lmstudio, llamacpp, openai": for error messages and --help. */
+/* "mlx-lm, lmstudio, llamacpp, openai, anthropic, claude": for messages and --help. */
 const char *mode_names(void);
 
 #endif

@@ -90,7 +90,8 @@ static void check_done(upstream *u)
             char err[CURL_ERROR_SIZE + 64];
             err[0] = '\0';
             if (code != CURLE_OK) {
-                snprintf(err, sizeof err, "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(code));
+                snprintf(err, sizeof err, "%s",
+                         r->errbuf[0] ? r->errbuf : curl_easy_strerror(code));
             }
             int refused = code != CURLE_OK && !r->connected && refused_code(code);
             r->cancelled = 1; /* no more callbacks */
@@ -150,8 +151,8 @@ static int socket_cb(CURL *e, curl_socket_t s, int what, void *arg, void *sockp)
         }
         return 0;
     }
-    short kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0) |
-                         EV_PERSIST);
+    short kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) |
+                         (what & CURL_POLL_OUT ? EV_WRITE : 0) | EV_PERSIST);
     if (!sc) {
         sc = calloc(1, sizeof *sc);
         if (!sc) return -1;
@@ -197,9 +198,22 @@ static size_t header_cb(char *p, size_t size, size_t n, void *arg)
         long st = 0;
         const char *sp = memchr(p, ' ', len);
         if (sp)
-            for (sp++; sp < p + len && *sp >= '0' && *sp <= '9'; sp++) st = st * 10 + (*sp - '0');
+            for (sp++; sp < p + len && *sp >= '0' && *sp <= '9'; sp++)
+                st = st * 10 + (*sp - '0');
         r->status = st;
         r->headers_seen = 0;
+    } else if (len > 2 && r->status >= 200 && !r->headers_seen && r->cbs.on_header) {
+        const char *colon = memchr(p, ':', len);
+        if (colon) {
+            size_t vl = len - (size_t)(colon + 1 - p);
+            const char *v = colon + 1;
+            while (vl > 0 && (*v == ' ' || *v == '\t'))
+                v++, vl--;
+            while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+                vl--;
+            r->cbs.on_header(r->ud, p, (size_t)(colon - p), v, vl);
+            if (r->cancelled) return 0;
+        }
     } else if (len <= 2 && r->status >= 200 && !r->headers_seen) {
         /* blank line: headers complete */
         r->headers_seen = 1;
@@ -242,7 +256,8 @@ upstream *upstream_new(struct event_base *base)
 void upstream_free(upstream *u)
 {
     if (!u) return;
-    while (u->reqs) req_unlink_free(u->reqs);
+    while (u->reqs)
+        req_unlink_free(u->reqs);
     if (u->multi) curl_multi_cleanup(u->multi);
     if (u->timer) event_free(u->timer);
     free(u);
@@ -283,6 +298,12 @@ upstream_req *upstream_start(upstream *u, const upstream_opts *o, const upstream
         snprintf(h, sizeof h, "Authorization: Bearer %s", o->bearer);
         r->headers = curl_slist_append(r->headers, h);
     }
+    for (const char *const *h = o->headers; h && *h; h++) {
+        struct curl_slist *n = curl_slist_append(r->headers, *h);
+        if (!n) goto fail;
+        r->headers = n;
+    }
+    if (o->ca_file && *o->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
     if (!r->headers) goto fail;
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
     if (strcmp(o->method, "POST") == 0) {

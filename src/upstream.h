@@ -22,6 +22,9 @@ typedef struct upstream_cbs {
     void (*on_connected)(void *ud);
     /* Response status line and headers have arrived. Return 0 to go on. */
     int (*on_headers)(void *ud, long status);
+    /* One header of the final response (after on_headers' status line,
+     * before on_headers); name and value without CR/LF. May be NULL. */
+    void (*on_header)(void *ud, const char *name, size_t nlen, const char *value, size_t vlen);
     /* Body bytes, in order. Return 0 to go on; 2 when the caller has all it
      * needs (the rest of the body is read and dropped so the connection can
      * be reused, and on_done is not called); anything else aborts the
@@ -36,14 +39,16 @@ typedef struct upstream_cbs {
 } upstream_cbs;
 
 typedef struct upstream_opts {
-    const char *method;       /* "GET" or "POST" */
+    const char *method; /* "GET" or "POST" */
     const char *url;
-    const char *body;         /* POST body, borrowed until on_done/cancel */
+    const char *body; /* POST body, borrowed until on_done/cancel */
     size_t body_len;
-    const char *bearer;       /* API key sent as Authorization: Bearer; NULL: none */
-    int sse;                  /* ask for text/event-stream */
-    long connect_timeout_ms;  /* 0: 10 s */
-    long total_timeout_ms;    /* 0: none */
+    const char *bearer;         /* API key sent as Authorization: Bearer; NULL: none */
+    const char *const *headers; /* more "Name: value" lines, NULL-terminated; NULL: none */
+    const char *ca_file;        /* CA bundle for TLS; NULL: the system's */
+    int sse;                    /* ask for text/event-stream */
+    long connect_timeout_ms;    /* 0: 10 s */
+    long total_timeout_ms;      /* 0: none */
 } upstream_opts;
 
 /* Create the driver on `base`. NULL on failure. */

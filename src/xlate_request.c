@@ -86,9 +86,9 @@ typedef struct xctx {
     size_t msg_off[3]; /* where the first three messages start in the output */
     size_t tools_off, tools_end, msgs_end;
     size_t id_slot_off; /* where the two id_slot characters are, 0 if none */
-    int sys_first;     /* message 0 is the system prompt */
-    size_t text_bytes; /* prompt text and tool JSON written, for the estimate */
-    long images;       /* images written, for the estimate */
+    int sys_first;      /* message 0 is the system prompt */
+    size_t text_bytes;  /* prompt text and tool JSON written, for the estimate */
+    long images;        /* images written, for the estimate */
 } xctx;
 
 /* ---- errors ---------------------------------------------------------- */
@@ -1124,10 +1124,12 @@ static int translate(const char *body, size_t len, const xlate_request_opts *opt
         size_t first_idx = c.sys_first ? 1 : 0;
         size_t first_end = (size_t)c.nmsgs > first_idx + 1 ? c.msg_off[first_idx + 1] : c.msgs_end;
         uint64_t h = AFFINITY_HASH_INIT;
-        if (c.tools_end > c.tools_off) h = affinity_hash(h, out->data + c.tools_off, c.tools_end - c.tools_off);
+        if (c.tools_end > c.tools_off)
+            h = affinity_hash(h, out->data + c.tools_off, c.tools_end - c.tools_off);
         if (c.sys_first) h = affinity_hash(h, out->data + c.msg_off[0], sys_end - c.msg_off[0]);
         info->kind_hash = h;
-        info->first_hash = affinity_hash(h, out->data + sys_end, first_end > sys_end ? first_end - sys_end : 0);
+        info->first_hash =
+            affinity_hash(h, out->data + sys_end, first_end > sys_end ? first_end - sys_end : 0);
         info->messages_off = (c.nmsgs ? c.msg_off[0] : c.msgs_end) - start;
         info->system_end = sys_end - start;
         info->id_slot_off = c.id_slot_off ? c.id_slot_off - start : 0;

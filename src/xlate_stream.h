@@ -56,13 +56,13 @@ int xlate_stream_ping(buf *out);
 int xlate_stream_over(const xlate_stream *xs);
 
 typedef struct xlate_stream_stats {
-    long input_tokens;  /* from upstream usage, else the estimate */
-    long output_tokens; /* from upstream usage, else counted chunks */
-    long cached_tokens; /* upstream cached prompt tokens (0 if unknown) */
+    long input_tokens;       /* from upstream usage, else the estimate */
+    long output_tokens;      /* from upstream usage, else counted chunks */
+    long cached_tokens;      /* upstream cached prompt tokens (0 if unknown) */
     const char *stop_reason; /* NULL until known */
-    int first_content;  /* 1 once any content delta was produced */
-    int usage_known;    /* the backend reported prompt tokens (not the estimate) */
-    double prefill_ms;  /* backend's prefill time (llama.cpp timings), -1 unknown */
+    int first_content;       /* 1 once any content delta was produced */
+    int usage_known;         /* the backend reported prompt tokens (not the estimate) */
+    double prefill_ms;       /* backend's prefill time (llama.cpp timings), -1 unknown */
     /* With tool_recovery (and tools): native calls whose arguments had to be
      * repaired or coerced to the tool's input_schema; native calls whose
      * arguments could not be repaired (shown as a text block instead); calls

@@ -17,39 +17,39 @@ const char *test_dir(void);
 /* Read a whole file; returns malloc'd NUL-terminated bytes or NULL. */
 char *test_read_file(const char *path, size_t *len);
 
-#define TEST(name)                                                                                \
-    static void test_##name(void);                                                                \
-    __attribute__((constructor)) static void test_reg_##name(void)                                \
-    {                                                                                             \
-        test_register(#name, test_##name);                                                        \
-    }                                                                                             \
+#define TEST(name)                                                                                 \
+    static void test_##name(void);                                                                 \
+    __attribute__((constructor)) static void test_reg_##name(void)                                 \
+    {                                                                                              \
+        test_register(#name, test_##name);                                                         \
+    }                                                                                              \
     static void test_##name(void)
 
-#define CHECK(cond)                                                                               \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);            \
-            test_failed_checks++;                                                                 \
-        }                                                                                         \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);             \
+            test_failed_checks++;                                                                  \
+        }                                                                                          \
     } while (0)
 
-#define REQUIRE(cond)                                                                             \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            fprintf(stderr, "  %s:%d: REQUIRE(%s) failed\n", __FILE__, __LINE__, #cond);          \
-            test_failed_checks++;                                                                 \
-            return;                                                                               \
-        }                                                                                         \
+#define REQUIRE(cond)                                                                              \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "  %s:%d: REQUIRE(%s) failed\n", __FILE__, __LINE__, #cond);           \
+            test_failed_checks++;                                                                  \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STR(a, b)                                                                           \
-    do {                                                                                          \
-        const char *a_ = (a), *b_ = (b);                                                          \
-        if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                  \
+#define CHECK_STR(a, b)                                                                            \
+    do {                                                                                           \
+        const char *a_ = (a), *b_ = (b);                                                           \
+        if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                                   \
             fprintf(stderr, "  %s:%d: %s == %s failed:\n    got:  %s\n    want: %s\n", __FILE__,   \
-                    __LINE__, #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");                    \
-            test_failed_checks++;                                                                 \
-        }                                                                                         \
+                    __LINE__, #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");                     \
+            test_failed_checks++;                                                                  \
+        }                                                                                          \
     } while (0)
 
 #endif

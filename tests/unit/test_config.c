@@ -78,10 +78,15 @@ TEST(config_original_environment)
 {
     config c;
     char err[512];
-    const char *env[] = {"HOME=/nonexistent", "ANYCLAUDE_MODE=mlx-lm",
-                         "MLX_LM_URL=http://127.0.0.1:9999/v1", "MLX_LM_API_KEY=k1",
-                         "MLX_LM_MODEL=qwen", "ANYCLAUDE_DEBUG=2", "ANYCLAUDE_PORT=7000",
-                         "ANYCLAUDE_MAX_OUTPUT_TOKENS=4096", NULL};
+    const char *env[] = {"HOME=/nonexistent",
+                         "ANYCLAUDE_MODE=mlx-lm",
+                         "MLX_LM_URL=http://127.0.0.1:9999/v1",
+                         "MLX_LM_API_KEY=k1",
+                         "MLX_LM_MODEL=qwen",
+                         "ANYCLAUDE_DEBUG=2",
+                         "ANYCLAUDE_PORT=7000",
+                         "ANYCLAUDE_MAX_OUTPUT_TOKENS=4096",
+                         NULL};
     REQUIRE(resolve(&c, env, NULL, 0, err) == 0);
     CHECK_STR(c.backend, "http://127.0.0.1:9999/v1");
     CHECK_STR(c.api_key, "k1");
@@ -166,13 +171,18 @@ TEST(config_bad_values)
         const char *env;
         const char *want;
     } cases[] = {
-        {"ANYCLAUDE_MODE=ollama", "ANYCLAUDE_MODE: unknown mode \"ollama\"; accepted: mlx-lm, lmstudio, llamacpp, openai"},
-        {"MLX_LM_URL=localhost:8081", "MLX_LM_URL: malformed backend URL \"localhost:8081\"; expected http(s)://host[:port][/path]"},
+        {"ANYCLAUDE_MODE=ollama",
+         "ANYCLAUDE_MODE: unknown mode \"ollama\"; accepted: mlx-lm, lmstudio, llamacpp, openai"},
+        {"MLX_LM_URL=localhost:8081", "MLX_LM_URL: malformed backend URL \"localhost:8081\"; "
+                                      "expected http(s)://host[:port][/path]"},
         {"MLX_LM_URL=http://host:99999/v1", "malformed backend URL"},
-        {"ANYCLAUDE_PORT=http", "ANYCLAUDE_PORT: bad port \"http\"; expected 0 (any free port) to 65535"},
+        {"ANYCLAUDE_PORT=http",
+         "ANYCLAUDE_PORT: bad port \"http\"; expected 0 (any free port) to 65535"},
         {"ANYCLAUDE_DEBUG=9", "ANYCLAUDE_DEBUG: bad debug level \"9\"; expected 0, 1, 2 or 3"},
-        {"ANYCLAUDE_MAX_OUTPUT_TOKENS=-5", "ANYCLAUDE_MAX_OUTPUT_TOKENS: bad max output tokens \"-5\""},
-        {"ANYCLAUDE_CONFIG=/nonexistent/x.json", "config file /nonexistent/x.json: No such file or directory; pass a readable JSON file"},
+        {"ANYCLAUDE_MAX_OUTPUT_TOKENS=-5",
+         "ANYCLAUDE_MAX_OUTPUT_TOKENS: bad max output tokens \"-5\""},
+        {"ANYCLAUDE_CONFIG=/nonexistent/x.json",
+         "config file /nonexistent/x.json: No such file or directory; pass a readable JSON file"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *env[] = {"HOME=/nonexistent", cases[i].env, NULL};
@@ -186,7 +196,9 @@ TEST(config_bad_values)
     }
     const char *env[] = {"HOME=/nonexistent", "ANYCLAUDE_MODE=openai", NULL};
     CHECK(resolve(&c, env, NULL, 0, err) == -1);
-    CHECK(strstr(err, "mode openai needs a backend URL: pass --backend URL or set OPENAI_BASE_URL") != NULL);
+    CHECK(
+        strstr(err, "mode openai needs a backend URL: pass --backend URL or set OPENAI_BASE_URL") !=
+        NULL);
     const char *path = write_tmp("{\"mode\": llamacpp}");
     char envcfg[128];
     snprintf(envcfg, sizeof envcfg, "ANYCLAUDE_CONFIG=%s", path);
@@ -205,8 +217,9 @@ TEST(config_bad_values)
 
 TEST(cli_parse_passes_unknown_to_claude)
 {
-    char *argv[] = {"anyclaude", "--mode", "llamacpp", "-p", "fix the bug", "--allowedTools",
-                    "Write,Bash", "--port=9000", "--", "--mode", "x", NULL};
+    char *argv[] = {"anyclaude",   "--mode",         "llamacpp",   "-p",
+                    "fix the bug", "--allowedTools", "Write,Bash", "--port=9000",
+                    "--",          "--mode",         "x",          NULL};
     cli_args a;
     char err[256];
     REQUIRE(cli_parse(11, argv, &a, err, sizeof err) == 0);

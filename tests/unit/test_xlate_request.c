@@ -490,8 +490,9 @@ TEST(xlate_request_slot_and_hashes)
                     "{\"type\":\"text\",\"text\":\"You are helpful.\"}],\"tools\":[{\"name\":\"T\","
                     "\"input_schema\":{\"type\":\"object\"}}],\"messages\":[{\"role\":\"user\","
                     "\"content\":\"two\"},{\"role\":\"assistant\",\"content\":\"ok\"}]}";
-    const char *c = "{\"model\":\"m\",\"max_tokens\":5,\"system\":\"Other.\",\"messages\":[{\"role\":"
-                    "\"user\",\"content\":\"one\"}]}";
+    const char *c =
+        "{\"model\":\"m\",\"max_tokens\":5,\"system\":\"Other.\",\"messages\":[{\"role\":"
+        "\"user\",\"content\":\"one\"}]}";
     xlate_request_opts o = {NULL, 0, 1, 1, 7};
     xlate_request_info ia, ib, ic;
     buf ba, bb, bc;

@@ -1,0 +1,90 @@
+/*
+ * backends: the live side of each configured backend (shell). What the
+ * start-up probes learned (llama.cpp's slots, an openai backend's first
+ * model), warm start, health checks for backends that have alternatives,
+ * and load. The server asks here where a request may go; pool.h decides the
+ * order.
+ *
+ *   start ─▶ /props or /models ─▶ warm start        (each backend, once)
+ *   every healthCheckMs ─▶ GET /health or /models ─▶ up / down
+ */
+#ifndef ANYCLAUDE_BACKENDS_H
+#define ANYCLAUDE_BACKENDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "affinity.h"
+#include "config.h"
+#include "metrics.h"
+#include "pool.h"
+#include "upstream.h"
+#include "xlate_request.h"
+
+struct event_base;
+struct event;
+struct bk_probe;
+
+typedef struct backend_rt {
+    struct backends *all;
+    int idx;
+    const route_backend *cfg;
+    int used;            /* a route names it */
+    int checked;         /* health-checked: it has alternatives in some route (not claude) */
+    int up;              /* 0 after a refused connection or a failed check, until one passes */
+    int inflight;        /* /v1/messages requests in flight */
+    affinity aff;        /* llama.cpp slots */
+    int use_slots;       /* send id_slot */
+    double est_ratio;    /* calibration of the token estimate: real / estimated */
+    uint64_t saved_kind; /* kind of the prefix last saved for warm start */
+    int warm_slot;       /* slot prefilled at start, -1 none */
+    uint64_t warm_kind;
+    char auto_model[256];    /* openai mode without a model: the backend's first model */
+    struct bk_probe *probe;  /* start-up probe or warm start in flight */
+    struct bk_probe *health; /* health check in flight */
+    unsigned long long requests, fallbacks;
+} backend_rt;
+
+typedef struct backends {
+    struct event_base *base;
+    upstream *up;
+    const config *cfg;
+    metrics *m;
+    int n;
+    backend_rt b[ROUTES_MAX_BACKENDS];
+    struct event *health_timer;
+    pool_state *pool;
+    unsigned long long fallbacks; /* requests that went on to another target */
+} backends;
+
+/* Set up every backend a route names, start their probes and, when some
+ * backend has alternatives, the health checks. Returns 0 or -1 (no memory). */
+int backends_init(backends *bs, struct event_base *base, upstream *up, const config *cfg,
+                  metrics *m);
+void backends_free(backends *bs);
+
+/* The model to send: the target's, else the backend's, else (openai) the one
+ * the backend listed first; NULL: none. */
+const char *backend_model(const backend_rt *b, const char *target_model);
+/* The backend's API key, or NULL. */
+const char *backend_key(const backend_rt *b);
+/* CA bundle for this backend (its own, else --ca-file), or NULL. */
+const char *backend_ca(const backend_rt *b);
+/* URL of path under the backend: "chat" (OpenAI chat completions), "models",
+ * "messages" (Anthropic), or a llama.cpp root path like "/tokenize". */
+void backend_url(const backend_rt *b, const char *what, char *out, size_t n);
+
+/* A request could not reach b: it leaves its pools until a check passes. */
+void backend_mark_down(backend_rt *b, const char *why);
+
+/* Slot for a request of b (llama.cpp): pins it and writes it into the
+ * translated request at info->id_slot_off. */
+int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_request_info *info,
+                     int *reuse, int *warm_hit);
+/* Remember the system prompt and tools for the next start (warm start). */
+void backend_warm_save(backend_rt *b, const char *body, size_t len, const xlate_request_info *info);
+
+/* /metrics lines for the backends. */
+int backends_metrics(const backends *bs, buf *out);
+
+#endif

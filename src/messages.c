@@ -1,0 +1,889 @@
+/*
+ * messages: the life of one POST /v1/messages exchange.
+ *
+ *   route ─▶ attempt 1 ─▶ (refused, 429/502/503/504/529 before commit) ─▶ attempt 2 ...
+ *
+ * Each attempt goes to one target of the request's route (its pool in the
+ * order pool.h gives, then its fallbacks). An OpenAI-family target is
+ * translated (xlate_request, xlate_stream); a pass-through target
+ * (anthropic, claude) gets the client's body (rewritten for the cache in
+ * anthropic mode) and its answer goes back unchanged.
+ *
+ * OpenAI targets: "committed" means the client got 200 and message_start.
+ * It happens when the backend answers 2xx, or when the backend is connected
+ * but silent for a short grace period (a cold prefill can take a minute;
+ * llama.cpp sends no headers until its first token). Before commit every
+ * failure is an HTTP error status, or the next target; after it, an
+ * `event: error`. While committed and the backend is silent, a ping goes
+ * out every ping_ms. Pass-through targets commit with the backend's own
+ * status and headers when they arrive.
+ *
+ * Lifetimes: httpd owns the request; the exchange is freed exactly once:
+ * when its reply is complete, or when the client's connection closes.
+ */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "anthropic.h"
+#include "server_int.h"
+
+#define GRACE_MS 1000   /* silent backend: commit after this */
+#define TOK_WAIT_MS 250 /* how long message_start may wait for the tokenizer's count */
+
+static void start_attempt(exchange *ex);
+
+static void make_id(char *dst, size_t n, const char *prefix)
+{
+    unsigned char r[12];
+    arc4random_buf(r, sizeof r);
+    size_t k = (size_t)snprintf(dst, n, "%s", prefix);
+    for (size_t i = 0; i < sizeof r && k + 2 < n; i++)
+        k += (size_t)snprintf(dst + k, n - k, "%02x", r[i]);
+}
+
+/* ---- output ---------------------------------------------------------------- */
+
+/* Write pending stream output to the client. Returns -1 when the client is
+ * not keeping up (backlog past the limit). Translated output has the
+ * configured keys masked (a backend may echo one); pass-through output goes
+ * as it came. */
+static int flush_out(exchange *ex)
+{
+    if (!ex->req || ex->out.len == 0) return 0;
+    if (!ex->pt) log_redact_secrets(ex->out.data, ex->out.len);
+    log_trace_write(ex->trace, "to client", ex->out.data, ex->out.len);
+    ex->bytes_out += ex->out.len;
+    size_t queued = httpd_reply_chunk(ex->req, ex->out.data, ex->out.len);
+    buf_reset(&ex->out);
+    return queued > MAX_CLIENT_BACKLOG ? -1 : 0;
+}
+
+/* Account for a finished /v1/messages exchange: metrics, the estimate's
+ * calibration, and the per-request log line (debug level 1). */
+static void finish_accounting(exchange *ex, const xlate_stream_stats *st)
+{
+    server *s = ex->srv;
+    backend_rt *b = ex->bk;
+    double now = server_now_ms();
+    long prompt = st->input_tokens + st->cached_tokens;
+    int ok = st->stop_reason != NULL;
+    if (ok)
+        s->m.responses_ok++;
+    else
+        s->m.responses_error++;
+    if (st->usage_known) {
+        s->m.tokens_in += (unsigned long long)st->input_tokens;
+        s->m.tokens_cached += (unsigned long long)st->cached_tokens;
+        /* calibrate the estimate against the backend's tokenizer */
+        if (b && !ex->pt && ex->info.input_estimate > 0 && prompt > 0) {
+            double r = (double)prompt / (double)ex->info.input_estimate;
+            if (r > 0.2 && r < 5) b->est_ratio = 0.7 * b->est_ratio + 0.3 * r;
+        }
+    }
+    s->m.tokens_out += (unsigned long long)st->output_tokens;
+    if (ex->t_first > 0) metrics_observe(&s->m.ttft, (ex->t_first - ex->t_start) / 1000.0);
+    metrics_observe(&s->m.upstream, (now - ex->t_start) / 1000.0);
+    if (log_level() < 1) return;
+    if (log_level() >= 2)
+        log_line(2, "response %s: stop=%s output_tokens=%ld bytes_to_client=%zu", ex->msg_id,
+                 st->stop_reason ? st->stop_reason : "error", st->output_tokens, ex->bytes_out);
+    double gen_s = ex->t_first > 0 ? (now - ex->t_first) / 1000.0 : 0;
+    char slot[64] = "";
+    if (ex->slot >= 0)
+        snprintf(slot, sizeof slot, " slot=%d%s%s", ex->slot,
+                 ex->slot_reuse == 1   ? ""
+                 : ex->slot_reuse == 2 ? "(took same-prefix slot)"
+                                       : "(new)",
+                 ex->warm_hit ? " warm-start-hit" : "");
+    char prefill[48] = "";
+    if (st->prefill_ms >= 0) snprintf(prefill, sizeof prefill, " prefill=%.0fms", st->prefill_ms);
+    if (st->tool_recovered || st->tool_repairs || st->tool_failures)
+        log_line(1,
+                 "tool calls: %d recovered from text, %d arguments repaired, %d unrepairable "
+                 "(passed on as text)",
+                 st->tool_recovered, st->tool_repairs, st->tool_failures);
+    log_line(1,
+             "%s backend=%s model=%s stream=%d prompt=%ld%s cached=%ld (%.1f%%)%s ttft=%.0fms "
+             "total=%.0fms out=%ld tok/s=%.1f stop=%s%s",
+             b ? b->cfg->mode->name : "-", b ? b->cfg->name : "-", ex->info.model, ex->stream,
+             prompt, st->usage_known ? "" : "(est)", st->cached_tokens,
+             prompt > 0 ? 100.0 * (double)st->cached_tokens / (double)prompt : 0.0, prefill,
+             ex->t_first > 0 ? ex->t_first - ex->t_start : -1.0, now - ex->t_start,
+             st->output_tokens, gen_s > 0 ? (double)st->output_tokens / gen_s : 0.0,
+             st->stop_reason ? st->stop_reason : "error", slot);
+}
+
+static void learn_pool(exchange *ex)
+{
+    if (ex->bk && ex->nprefix > 0)
+        pool_learn(ex->srv->bs.pool, ex->bk->idx, ex->conv_key, ex->prefix, ex->nprefix);
+}
+
+/* Finish a committed stream and free the exchange. */
+static void stream_end(exchange *ex)
+{
+    flush_out(ex);
+    xlate_stream_stats st;
+    memset(&st, 0, sizeof st);
+    st.prefill_ms = -1;
+    if (ex->obs_on)
+        st = ex->obs.st;
+    else if (ex->xs)
+        xlate_stream_get_stats(ex->xs, &st);
+    finish_accounting(ex, &st);
+    if (ex->req) {
+        httpd_reply_end(ex->req);
+        ex->req = NULL;
+    }
+    exchange_free(ex);
+}
+
+/* The client stopped reading and its backlog passed the limit: cut the
+ * connection (no final chunk, so it cannot mistake this for a complete
+ * answer) and cancel the backend request. */
+static void abort_client(exchange *ex)
+{
+    log_line(0, "client is not reading its stream (over %u MiB queued); closing it",
+             (unsigned)(MAX_CLIENT_BACKLOG >> 20));
+    if (ex->req) {
+        httpd_abort(ex->req);
+        ex->req = NULL;
+    }
+    exchange_free(ex);
+}
+
+static void ping_cb(evutil_socket_t fd, short what, void *arg)
+{
+    exchange *ex = arg;
+    xlate_stream_ping(&ex->out);
+    if (flush_out(ex) < 0) {
+        abort_client(ex);
+        return;
+    }
+    struct timeval tv = {ex->srv->cfg->ping_ms / 1000, (ex->srv->cfg->ping_ms % 1000) * 1000};
+    evtimer_add(ex->ping, &tv);
+}
+
+static void arm_ping(exchange *ex)
+{
+    struct timeval tv = {ex->srv->cfg->ping_ms / 1000, (ex->srv->cfg->ping_ms % 1000) * 1000};
+    if (ex->ping) evtimer_add(ex->ping, &tv);
+}
+
+/* Start the client's stream: 200, SSE headers, message_start. */
+static void commit(exchange *ex)
+{
+    if (ex->committed || !ex->req) return;
+    ex->committed = 1;
+    if (ex->grace) evtimer_del(ex->grace);
+    learn_pool(ex);
+    add_common_headers(ex);
+    httpd_add_header(ex->req, "Cache-Control", "no-cache");
+    httpd_reply_start(ex->req, 200, "text/event-stream; charset=utf-8");
+    if (ex->exact_prompt > 0) xlate_stream_set_estimate(ex->xs, ex->exact_prompt);
+    xlate_stream_begin(ex->xs, &ex->out);
+    flush_out(ex);
+    arm_ping(ex);
+}
+
+static void grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+    commit(arg);
+}
+
+/* The backend said 2xx: commit, but give the tokenizer (asked alongside the
+ * request) up to TOK_WAIT_MS to return, so message_start carries the exact
+ * count. Data from the backend commits at once whatever happens. */
+static void want_commit(exchange *ex)
+{
+    if (ex->committed) return;
+    double left = TOK_WAIT_MS - (server_now_ms() - ex->t_start);
+    if (ex->tok && left > 1) {
+        ex->commit_pending = 1;
+        struct timeval tv = {0, (long)(left * 1000)};
+        evtimer_add(ex->grace, &tv);
+        return;
+    }
+    commit(ex);
+}
+
+/* Pass-through: relay the backend's status and headers. */
+static void pt_commit(exchange *ex)
+{
+    if (ex->committed || !ex->req) return;
+    ex->committed = 1;
+    if (ex->up_status >= 200 && ex->up_status < 300) learn_pool(ex);
+    int have_id = 0;
+    for (size_t i = 0; i < ex->hdrs.len;) {
+        const char *n = ex->hdrs.data + i;
+        const char *v = n + strlen(n) + 1;
+        if (strcasecmp(n, "request-id") == 0) have_id = 1;
+        httpd_add_header(ex->req, n, v);
+        i = (size_t)(v + strlen(v) + 1 - ex->hdrs.data);
+    }
+    if (!have_id) httpd_add_header(ex->req, "request-id", ex->msg_id);
+    httpd_add_header(ex->req, "anyclaude-backend", ex->bk->cfg->name);
+    httpd_reply_start(ex->req, (int)ex->up_status, ex->ctype[0] ? ex->ctype : "application/json");
+}
+
+/* ---- attempts and fallback ---------------------------------------------------- */
+
+static int fallback_status(long st)
+{
+    return st == 429 || st == 502 || st == 503 || st == 504 || st == 529;
+}
+
+static int more_targets(const exchange *ex)
+{
+    return !ex->committed && ex->attempt + 1 < ex->ntg;
+}
+
+/* Forget the current attempt (its backend load, transfers, translation). */
+static void attempt_reset(exchange *ex)
+{
+    upstream_cancel(ex->up);
+    ex->up = NULL;
+    upstream_cancel(ex->tok);
+    ex->tok = NULL;
+    if (ex->grace) evtimer_del(ex->grace);
+    if (ex->ping) evtimer_del(ex->ping);
+    xlate_stream_free(ex->xs);
+    ex->xs = NULL;
+    xlate_request_info_free(&ex->info);
+    memset(&ex->info, 0, sizeof ex->info);
+    if (ex->obs_on) passthru_obs_free(&ex->obs);
+    ex->obs_on = 0;
+    buf_reset(&ex->upbody);
+    buf_reset(&ex->resp);
+    buf_reset(&ex->hdrs);
+    buf_reset(&ex->tok_req);
+    buf_reset(&ex->tok_resp);
+    ex->ctype[0] = '\0';
+    ex->up_status = 0;
+    ex->connected = 0;
+    ex->slot = -1;
+    ex->slot_reuse = ex->warm_hit = 0;
+    ex->exact_prompt = 0;
+    ex->commit_pending = 0;
+    ex->t_first = 0;
+    ex->pt = 0;
+    if (ex->bk) ex->bk->inflight--;
+    ex->bk = NULL;
+}
+
+/* The current target could not take the request: try the next one. Returns
+ * 1 when it did (the exchange may be gone), 0 when there is none. */
+static int try_next(exchange *ex, const char *why)
+{
+    if (ex->bk) {
+        size_t l = strlen(ex->why);
+        snprintf(ex->why + l, sizeof ex->why - l, "%s%s: %s", l ? "; " : "", ex->bk->cfg->name,
+                 why);
+    }
+    if (!more_targets(ex)) return 0;
+    server *s = ex->srv;
+    const char *from = ex->bk ? ex->bk->cfg->name : "?";
+    backend_rt *next = &s->bs.b[ex->tg[ex->attempt + 1]->backend];
+    log_line(1, "request %s: %s %s; falling back to %s", ex->msg_id, from, why, next->cfg->name);
+    s->bs.fallbacks++;
+    if (ex->bk) ex->bk->fallbacks++;
+    attempt_reset(ex);
+    ex->attempt++;
+    start_attempt(ex);
+    return 1;
+}
+
+/* Turn a failed upstream answer into the client's error (status before
+ * commit, `event: error` after). */
+static void fail_exchange(exchange *ex, const char *type, const char *msg)
+{
+    if (ex->committed && ex->pt) {
+        log_line(1, "stream error %s: %s", type, msg);
+        metrics_error(&ex->srv->m, type);
+        if (ex->stream && ex->up_status >= 200 && ex->up_status < 300) {
+            buf e;
+            buf_init(&e, 0);
+            anthropic_error_json(&e, type, msg);
+            buf_appends(&ex->out, "event: error\ndata: ");
+            buf_append(&ex->out, e.data ? e.data : "", e.len);
+            buf_appends(&ex->out, "\n\n");
+            buf_free(&e);
+            stream_end(ex);
+        } else {
+            abort_client(ex); /* a cut body must not look complete */
+        }
+    } else if (ex->committed) {
+        log_line(1, "stream error %s: %s", type, msg);
+        metrics_error(&ex->srv->m, type);
+        xlate_stream_fail(ex->xs, type, msg, &ex->out);
+        stream_end(ex);
+    } else {
+        reply_error(ex, type, msg);
+    }
+}
+
+/* The backend could not be reached, or broke off. */
+static void fail_transport(exchange *ex, int refused, const char *err)
+{
+    char msg[1400];
+    backend_rt *b = ex->bk;
+    if (refused || !ex->connected) {
+        if (refused) backend_mark_down(b, err);
+        char why[300];
+        snprintf(why, sizeof why, "not reachable (%s)", err);
+        if (try_next(ex, why)) return;
+        if (ex->ntg > 1)
+            snprintf(msg, sizeof msg,
+                     "no backend could take the request (%s). Start the model servers, or fix "
+                     "the routes in %s.",
+                     ex->why,
+                     ex->srv->cfg->config_file[0] ? ex->srv->cfg->config_file : "the config");
+        else
+            snprintf(msg, sizeof msg,
+                     "backend %s is not reachable (%s). Is the model server running? "
+                     "Start it, or point anyclaude at it with --backend URL.",
+                     b->cfg->url, err);
+        fail_exchange(ex, "overloaded_error", msg);
+        return;
+    }
+    if (ex->committed || !ex->stream)
+        snprintf(msg, sizeof msg, "backend %s failed: %s", b->cfg->url, err);
+    else
+        snprintf(msg, sizeof msg, "backend stream ended before the answer was complete (%s)", err);
+    fail_exchange(ex, "api_error", msg);
+}
+
+/* ---- upstream callbacks ----------------------------------------------------------- */
+
+static void up_connected(void *ud)
+{
+    exchange *ex = ud;
+    ex->connected = 1;
+    if (ex->stream && !ex->committed && !ex->pt) {
+        struct timeval tv = {GRACE_MS / 1000, (GRACE_MS % 1000) * 1000};
+        evtimer_add(ex->grace, &tv);
+    }
+}
+
+/* Pass-through: keep the headers a client of the Anthropic API reads. */
+static void up_header(void *ud, const char *n, size_t nl, const char *v, size_t vl)
+{
+    exchange *ex = ud;
+    if (!ex->pt) return;
+    if (nl == 12 && strncasecmp(n, "content-type", 12) == 0) {
+        snprintf(ex->ctype, sizeof ex->ctype, "%.*s", (int)(vl < 127 ? vl : 127), v);
+        return;
+    }
+    int keep = (nl == 10 && strncasecmp(n, "request-id", 10) == 0) ||
+               (nl > 10 && strncasecmp(n, "anthropic-", 10) == 0) ||
+               (nl == 11 && strncasecmp(n, "retry-after", 11) == 0) ||
+               (nl == 14 && strncasecmp(n, "x-should-retry", 14) == 0);
+    if (!keep || ex->hdrs.len + nl + vl + 2 > 64 * 1024) return;
+    buf_append(&ex->hdrs, n, nl);
+    buf_append(&ex->hdrs, "", 1);
+    buf_append(&ex->hdrs, v, vl);
+    buf_append(&ex->hdrs, "", 1);
+}
+
+static int up_headers(void *ud, long status)
+{
+    exchange *ex = ud;
+    ex->up_status = status;
+    int good = status >= 200 && status < 300;
+    if (ex->pt) {
+        /* hold a refusal that another target may take */
+        if (!(fallback_status(status) && more_targets(ex))) pt_commit(ex);
+        return 0;
+    }
+    if (!good && ex->grace && !ex->committed) evtimer_del(ex->grace);
+    if (ex->stream && good) want_commit(ex);
+    return 0;
+}
+
+static int pt_data(exchange *ex, const char *p, size_t n)
+{
+    if (!ex->committed) /* a held error body */
+        return buf_append(&ex->resp, p, n) == BUF_OK ? 0 : 1;
+    if (ex->t_first == 0) ex->t_first = server_now_ms();
+    if (ex->obs_on) {
+        if (ex->stream)
+            passthru_obs_feed(&ex->obs, p, n);
+        else
+            buf_append(&ex->resp, p, n); /* read whole at the end; too big: no numbers */
+    }
+    if (buf_append(&ex->out, p, n) != BUF_OK || flush_out(ex) < 0) {
+        ex->up = NULL;
+        abort_client(ex);
+        return 1;
+    }
+    return 0;
+}
+
+static int up_data(void *ud, const char *p, size_t n)
+{
+    exchange *ex = ud;
+    log_trace_write(ex->trace, "from backend", p, n);
+    if (ex->pt) return pt_data(ex, p, n);
+    if (!(ex->up_status >= 200 && ex->up_status < 300) || !ex->stream) {
+        if (buf_append(&ex->resp, p, n) != BUF_OK) {
+            /* too big: keep what we have (it is an error body or an answer
+             * we will refuse anyway) and stop reading */
+            return 1;
+        }
+        return 0;
+    }
+    if (ex->t_first == 0) ex->t_first = server_now_ms();
+    commit(ex);
+    int rc = xlate_stream_feed(ex->xs, p, n, &ex->out);
+    arm_ping(ex);
+    if (flush_out(ex) < 0) {
+        ex->up = NULL; /* returning 1 aborts the transfer without callbacks */
+        abort_client(ex);
+        return 1;
+    }
+    if (rc < 0 || xlate_stream_over(ex->xs)) {
+        /* the translator ended the stream (error event or done): finish now.
+         * After an error the transfer is aborted; after a normal end the
+         * rest ([DONE]) is drained so the backend connection is reused. No
+         * callback reaches this exchange either way. */
+        ex->up = NULL;
+        stream_end(ex);
+        return rc < 0 ? 1 : 2;
+    }
+    return 0;
+}
+
+static void pt_done(exchange *ex, int ok, long status)
+{
+    if (!ex->committed) {
+        /* a held 429/5xx: another target, or relay it after all */
+        char why[64];
+        snprintf(why, sizeof why, "answered HTTP %ld", status);
+        if (try_next(ex, why)) return;
+        pt_commit(ex);
+        buf_append(&ex->out, ex->resp.data ? ex->resp.data : "", ex->resp.len);
+        buf_reset(&ex->resp);
+    }
+    if (!ok) {
+        fail_exchange(ex, "api_error", "backend stream ended before the answer was complete");
+        return;
+    }
+    if (ex->obs_on && !ex->stream && status >= 200 && status < 300)
+        passthru_obs_message(&ex->obs, ex->resp.data ? ex->resp.data : "", ex->resp.len);
+    if (ex->obs_on && ex->stream) passthru_obs_feed(&ex->obs, "\n\n", 2);
+    stream_end(ex);
+}
+
+static void up_done(void *ud, int ok, int refused, long status, const char *err)
+{
+    exchange *ex = ud;
+    ex->up = NULL;
+    char msg[1400];
+    if (!ok && (status == 0 || refused)) {
+        fail_transport(ex, refused, err);
+        return;
+    }
+    if (ex->pt) {
+        pt_done(ex, ok, status);
+        return;
+    }
+    if (status < 200 || status >= 300) {
+        int st;
+        const char *type;
+        if (fallback_status(status)) {
+            char why[64];
+            snprintf(why, sizeof why, "answered HTTP %ld", status);
+            if (try_next(ex, why)) return;
+        }
+        anthropic_error_from_backend(status, ex->resp.data ? ex->resp.data : "", ex->resp.len, &st,
+                                     &type, msg, sizeof msg);
+        log_redact_secrets(msg, strlen(msg)); /* a backend may echo its key */
+        fail_exchange(ex, type, msg);
+        return;
+    }
+    if (!ok) {
+        snprintf(msg, sizeof msg, "backend stream ended before the answer was complete (%s)", err);
+        fail_exchange(ex, "api_error", msg);
+        return;
+    }
+    if (ex->stream) {
+        commit(ex);
+        xlate_stream_end(ex->xs, &ex->out);
+        stream_end(ex);
+        return;
+    }
+    buf out;
+    buf_init(&out, 0);
+    xlate_stream_stats st;
+    memset(&st, 0, sizeof st);
+    st.prefill_ms = -1;
+    char err2[512];
+    ex->t_first = server_now_ms();
+    if (xlate_response_build(ex->resp.data ? ex->resp.data : "", ex->resp.len, &ex->xopts, &out,
+                             &st, err2, sizeof err2) < 0) {
+        snprintf(msg, sizeof msg, "backend answer could not be translated: %s", err2);
+        buf_free(&out);
+        reply_error(ex, "api_error", msg);
+        return;
+    }
+    learn_pool(ex);
+    finish_accounting(ex, &st);
+    reply_whole(ex, 200, out.data ? out.data : "", out.len);
+    buf_free(&out);
+}
+
+/* ---- the backend tokenizer (llama.cpp) for message_start's count ---------- */
+
+static int tok_data(void *ud, const char *p, size_t n)
+{
+    return buf_append(&((exchange *)ud)->tok_resp, p, n) == BUF_OK ? 0 : 1;
+}
+
+static void tok_done(void *ud, int ok, int refused, long status, const char *err);
+
+static void tok_send(exchange *ex, const char *path)
+{
+    char url[700];
+    backend_url(ex->bk, path, url, sizeof url);
+    upstream_opts uo = {
+        .method = "POST",
+        .url = url,
+        .body = ex->tok_req.data,
+        .body_len = ex->tok_req.len,
+        .bearer = backend_key(ex->bk),
+        .ca_file = backend_ca(ex->bk),
+        .connect_timeout_ms = 3000,
+        .total_timeout_ms = 30000,
+    };
+    upstream_cbs cbs = {.on_data = tok_data, .on_done = tok_done};
+    ex->tok = upstream_start(ex->srv->up, &uo, &cbs, ex);
+}
+
+/* Count the prompt with llama.cpp's own template and tokenizer, alongside
+ * the real request: the answer is back in milliseconds, well before the
+ * first token of a prefill, and message_start then carries the exact
+ * count. Failure leaves the calibrated estimate. */
+static void tok_start(exchange *ex)
+{
+    ex->tok_step = 1;
+    if (buf_append(&ex->tok_req, ex->upbody.data, ex->upbody.len) != BUF_OK) return;
+    tok_send(ex, "/apply-template");
+}
+
+static void tok_done(void *ud, int ok, int refused, long status, const char *err)
+{
+    exchange *ex = ud;
+    ex->tok = NULL;
+    int good = ok && status == 200;
+    buf_reset(&ex->tok_req);
+    if (ex->tok_step == 1) {
+        if (good && tokenize_request(&ex->tok_resp, &ex->tok_req) == 0) {
+            buf_reset(&ex->tok_resp);
+            ex->tok_step = 2;
+            tok_send(ex, "/tokenize");
+        }
+        if (!ex->tok && ex->commit_pending) commit(ex); /* no count coming */
+        return;
+    }
+    long n = good ? tokenize_count(&ex->tok_resp) : -1;
+    if (n >= 0) {
+        ex->exact_prompt = n;
+        log_line(2, "prompt %s: %ld tokens by the backend's tokenizer (estimate %ld)", ex->msg_id,
+                 ex->exact_prompt, ex->info.input_estimate);
+    }
+    buf_reset(&ex->tok_req);
+    buf_reset(&ex->tok_resp);
+    if (ex->commit_pending) commit(ex);
+}
+
+/* ---- starting an attempt ------------------------------------------------------ */
+
+/* The conversation a request belongs to: Claude Code's session and agent
+ * ids with the kind of prompt (system + tools), else the first turn. */
+static uint64_t conversation_key(httpd_req *req, uint64_t kind, uint64_t first)
+{
+    const char *sid = httpd_req_header(req, "X-Claude-Code-Session-Id");
+    const char *aid = httpd_req_header(req, "x-claude-code-agent-id");
+    if (!sid) return first;
+    uint64_t h = affinity_hash(AFFINITY_HASH_INIT, sid, strlen(sid));
+    h = affinity_hash(h, "\n", 1);
+    if (aid) h = affinity_hash(h, aid, strlen(aid));
+    return affinity_hash(h, &kind, sizeof kind);
+}
+
+static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
+{
+    server *s = ex->srv;
+    ex->pt = b->cfg->mode->passthru;
+    const char *body = ex->body;
+    size_t len = ex->body_len;
+    if (ex->pt == MODE_ANTHROPIC) {
+        passthru_opts po = {.model = backend_model(b, t->model),
+                            .max_tokens_cap = s->cfg->max_tokens};
+        int rc = passthru_rewrite(ex->root, &po, &ex->upbody);
+        if (rc) {
+            reply_error(ex, rc == BUF_ETOOBIG ? "request_too_large" : "api_error",
+                        rc == BUF_ETOOBIG ? "request too large" : "out of memory");
+            return;
+        }
+        body = ex->upbody.data;
+        len = ex->upbody.len;
+    } else if (t->model[0] || b->cfg->model[0]) {
+        /* claude mode passes the body unchanged unless the route names a model */
+        passthru_opts po = {.model = backend_model(b, t->model)};
+        cJSON *copy = cJSON_Duplicate(ex->root, 1);
+        int rc = copy ? passthru_rewrite(copy, &po, &ex->upbody) : BUF_ENOMEM;
+        cJSON_Delete(copy);
+        if (rc) {
+            reply_error(ex, "api_error", "out of memory");
+            return;
+        }
+        body = ex->upbody.data;
+        len = ex->upbody.len;
+    }
+    snprintf(ex->info.model, sizeof ex->info.model, "%s", ex->facts.model ? ex->facts.model : "");
+    ex->info.input_estimate = ex->facts.est_tokens;
+    passthru_obs_init(&ex->obs, MAX_SSE_LINE);
+    ex->obs_on = 1;
+    char base[1200];
+    backend_url(b, "messages", base, sizeof base);
+    const char *q = httpd_req_query(ex->req);
+    snprintf(ex->url, sizeof ex->url, "%s%s%s", base, *q && ex->pt == MODE_CLAUDE ? "?" : "",
+             ex->pt == MODE_CLAUDE ? q : "");
+    buf store;
+    buf_init(&store, 256 * 1024);
+    const char *lines[70];
+    int nl = passthru_headers(s, b, ex->req, &store, lines, 69);
+    lines[nl] = NULL;
+    if (log_level() >= 3) {
+        log_trace_write(ex->trace, "upstream request", body, len);
+    }
+    upstream_opts uo = {
+        .method = "POST",
+        .url = ex->url,
+        .body = body,
+        .body_len = len,
+        .headers = lines,
+        .ca_file = backend_ca(b),
+        .sse = ex->stream,
+    };
+    upstream_cbs cbs = {up_connected, up_headers, up_header, up_data, up_done};
+    ex->up = upstream_start(s->up, &uo, &cbs, ex);
+    buf_free(&store); /* curl copied the header lines */
+    if (!ex->up) reply_error(ex, "api_error", "could not start the backend request");
+}
+
+static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
+{
+    server *s = ex->srv;
+    xlate_request_opts o = {
+        .model = backend_model(b, t->model),
+        .max_tokens_cap = s->cfg->max_tokens,
+        .cache_prompt = b->cfg->mode->cache_prompt,
+        .use_id_slot = b->use_slots,
+    };
+    char err[1024];
+    int rc =
+        xlate_request_build(ex->body, ex->body_len, &o, &ex->upbody, &ex->info, err, sizeof err);
+    if (rc == XLATE_EINVALID) {
+        reply_error(ex, "invalid_request_error", err);
+        return;
+    }
+    if (rc < 0) {
+        reply_error(ex, rc == XLATE_ETOOBIG ? "request_too_large" : "api_error",
+                    rc == XLATE_ETOOBIG ? "request too large to translate" : "out of memory");
+        return;
+    }
+    ex->stream = ex->info.stream;
+    if (b->use_slots && ex->info.id_slot_off) {
+        uint64_t key = conversation_key(ex->req, ex->info.kind_hash, ex->info.first_hash);
+        ex->slot = backend_pin_slot(b, key, &ex->upbody, &ex->info, &ex->slot_reuse, &ex->warm_hit);
+    }
+    if (ex->info.tools) backend_warm_save(b, ex->body, ex->body_len, &ex->info);
+    if (b->est_ratio > 0) {
+        double e = (double)ex->info.input_estimate * b->est_ratio;
+        ex->info.input_estimate = e < 1 ? 1 : (long)e;
+    }
+    if (log_level() >= 3)
+        log_trace_write(ex->trace, "upstream request", ex->upbody.data, ex->upbody.len);
+    memset(&ex->xopts, 0, sizeof ex->xopts);
+    ex->xopts.model = ex->info.model;
+    ex->xopts.msg_id = ex->msg_id;
+    ex->xopts.input_estimate = ex->info.input_estimate;
+    ex->xopts.tools = ex->info.tools;
+    ex->xopts.max_line = MAX_SSE_LINE;
+    ex->xopts.max_tool_args = MAX_SSE_LINE;
+    ex->xopts.tool_recovery =
+        s->cfg->tool_recovery >= 0 ? s->cfg->tool_recovery : b->cfg->mode->local;
+    if (ex->stream) {
+        ex->xs = xlate_stream_new(&ex->xopts);
+        if (!ex->grace) ex->grace = evtimer_new(s->base, grace_cb, ex);
+        if (!ex->ping) ex->ping = evtimer_new(s->base, ping_cb, ex);
+        if (!ex->xs || !ex->grace || !ex->ping) {
+            reply_error(ex, "api_error", "out of memory");
+            return;
+        }
+    }
+    if (log_level() >= 2)
+        log_line(2,
+                 "request %s: backend=%s model=%s stream=%d tools=%d est_tokens=%ld "
+                 "client_bytes=%zu upstream_bytes=%zu session=%s agent=%s",
+                 ex->msg_id, b->cfg->name, ex->info.model, ex->stream,
+                 ex->info.tools ? cJSON_GetArraySize(ex->info.tools) : 0, ex->info.input_estimate,
+                 ex->body_len, ex->upbody.len,
+                 httpd_req_header(ex->req, "X-Claude-Code-Session-Id") ? "yes" : "no",
+                 httpd_req_header(ex->req, "x-claude-code-agent-id") ? "yes" : "no");
+    backend_url(b, "chat", ex->url, sizeof ex->url);
+    upstream_opts uo = {
+        .method = "POST",
+        .url = ex->url,
+        .body = ex->upbody.data,
+        .body_len = ex->upbody.len,
+        .bearer = backend_key(b),
+        .ca_file = backend_ca(b),
+        .sse = ex->stream,
+    };
+    upstream_cbs cbs = {up_connected, up_headers, up_header, up_data, up_done};
+    ex->up = upstream_start(s->up, &uo, &cbs, ex);
+    if (!ex->up) {
+        reply_error(ex, "api_error", "could not start the backend request");
+        return;
+    }
+    if (ex->stream && b->cfg->mode->cache_prompt) tok_start(ex);
+}
+
+static void start_attempt(exchange *ex)
+{
+    const route_target *t = ex->tg[ex->attempt];
+    backend_rt *b = &ex->srv->bs.b[t->backend];
+    ex->bk = b;
+    b->inflight++;
+    b->requests++;
+    if (b->cfg->mode->passthru)
+        start_passthru(ex, b, t);
+    else
+        start_openai(ex, b, t);
+}
+
+/* ---- routing ------------------------------------------------------------------- */
+
+static void add_target(exchange *ex, const route_target *t)
+{
+    for (int i = 0; i < ex->ntg; i++)
+        if (ex->tg[i]->backend == t->backend) return;
+    if (ex->ntg < MAX_ATTEMPTS) ex->tg[ex->ntg++] = t;
+}
+
+/* The order of targets: the pool's healthy members as pool.h orders them,
+ * the healthy fallbacks, then (a last resort) whatever is down. */
+static void plan_targets(exchange *ex, const route *r)
+{
+    server *s = ex->srv;
+    const route_target *down[MAX_ATTEMPTS];
+    int ndown = 0;
+    if (r->npool > 1) {
+        pool_member m[ROUTES_MAX_TARGETS];
+        for (int i = 0; i < r->npool; i++) {
+            const backend_rt *b = &s->bs.b[r->pool[i].backend];
+            m[i] = (pool_member){b->idx, b->up, b->inflight};
+        }
+        int order[ROUTES_MAX_TARGETS];
+        int n = pool_order(s->bs.pool, m, r->npool, ex->conv_key, ex->prefix, ex->nprefix, order,
+                           &ex->preason, &ex->pdepth);
+        for (int k = 0; k < n; k++)
+            for (int i = 0; i < r->npool; i++)
+                if (r->pool[i].backend == order[k]) add_target(ex, &r->pool[i]);
+        for (int i = 0; i < r->npool; i++)
+            if (!s->bs.b[r->pool[i].backend].up) down[ndown++] = &r->pool[i];
+    } else {
+        if (s->bs.b[r->pool[0].backend].up)
+            add_target(ex, &r->pool[0]);
+        else
+            down[ndown++] = &r->pool[0];
+    }
+    for (int i = 0; i < r->nfallback; i++) {
+        if (s->bs.b[r->fallback[i].backend].up)
+            add_target(ex, &r->fallback[i]);
+        else if (ndown < MAX_ATTEMPTS)
+            down[ndown++] = &r->fallback[i];
+    }
+    for (int i = 0; i < ndown; i++)
+        add_target(ex, down[i]);
+}
+
+static const char *reason_name(enum pool_reason r)
+{
+    switch (r) {
+    case POOL_STICKY:
+        return "same conversation";
+    case POOL_PREFIX:
+        return "longest known prefix";
+    case POOL_SAME_PROMPT:
+        return "least loaded, holds the system prompt";
+    default:
+        return "least loaded";
+    }
+}
+
+void handle_messages(server *s, httpd_req *req)
+{
+    if (s->active >= s->cfg->max_streams) {
+        char m[200];
+        snprintf(m, sizeof m, "anyclaude is at its limit of %d concurrent requests; retry shortly",
+                 s->cfg->max_streams);
+        send_error_req(req, "overloaded_error", m);
+        return;
+    }
+    exchange *ex = exchange_new(s, req, EX_MESSAGES);
+    if (!ex) {
+        send_error_req(req, "api_error", "out of memory");
+        return;
+    }
+    ex->body = httpd_req_body(req, &ex->body_len);
+    if (!ex->body) ex->body = "";
+    s->m.requests_messages++;
+    make_id(ex->msg_id, sizeof ex->msg_id, "msg_");
+    const routes *rs = &s->cfg->routing;
+    const route *r = &rs->r[0];
+    if (s->need_root) {
+        const char *end = NULL;
+        ex->root = cJSON_ParseWithLengthOpts(ex->body, ex->body_len, &end, 0);
+        if (!cJSON_IsObject(ex->root)) {
+            char m[200];
+            size_t at = ex->root || !end ? 0 : (size_t)(end - ex->body);
+            snprintf(m, sizeof m, "request body is not a JSON object%s (at byte %zu)",
+                     ex->root ? "" : ": malformed JSON", at);
+            reply_error(ex, "invalid_request_error", m);
+            return;
+        }
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(ex->root, "stream");
+        ex->stream = cJSON_IsTrue(st);
+        routes_facts(ex->root, httpd_req_header(req, "x-claude-code-agent-id") != NULL, &ex->facts);
+        r = routes_match(rs, &ex->facts);
+        if (r->npool > 1) {
+            ex->prefix = malloc(POOL_MAX_PREFIXES * sizeof *ex->prefix);
+            if (!ex->prefix) {
+                reply_error(ex, "api_error", "out of memory");
+                return;
+            }
+            ex->nprefix = pool_prefix_hashes(ex->root, ex->prefix, POOL_MAX_PREFIXES);
+            ex->conv_key = conversation_key(req, ex->prefix[0],
+                                            ex->nprefix > 1 ? ex->prefix[1] : ex->prefix[0]);
+        }
+    }
+    plan_targets(ex, r);
+    if (rs->configured && log_level() >= 2)
+        log_line(2,
+                 "request %s: route %s (model=%s thinking=%d subagent=%d est_tokens=%ld) -> %s%s%s",
+                 ex->msg_id, routes_when_name(r->when), ex->facts.model ? ex->facts.model : "",
+                 ex->facts.thinking, ex->facts.subagent, ex->facts.est_tokens,
+                 s->bs.b[ex->tg[0]->backend].cfg->name, r->npool > 1 ? ", " : "",
+                 r->npool > 1 ? reason_name(ex->preason) : "");
+    if (log_level() >= 3) {
+        ex->trace = log_trace_open(s->cfg->trace_dir, ex->msg_id);
+        log_trace_write(ex->trace, "client request", ex->body, ex->body_len);
+    }
+    start_attempt(ex);
+}

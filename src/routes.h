@@ -1,0 +1,93 @@
+/*
+ * routes: named backends and the routes that choose among them (pure; see
+ * docs/routing.md). Parsed from the config file's "backends" and "routes";
+ * without "routes" there is one backend (the top-level mode and URL) and a
+ * default route to it.
+ *
+ *   request facts ─▶ routes_match ─▶ route ─▶ its pool, then its fallbacks
+ */
+#ifndef ANYCLAUDE_ROUTES_H
+#define ANYCLAUDE_ROUTES_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "mode.h"
+
+#define ROUTES_MAX_BACKENDS 16
+#define ROUTES_MAX_ROUTES 16
+#define ROUTES_MAX_TARGETS 8 /* per pool, and per fallback list */
+
+typedef struct route_backend {
+    char name[64];
+    const mode_profile *mode;
+    char url[512];     /* base URL without a trailing / */
+    char api_key[512]; /* "" = none */
+    char model[256];   /* "" = none configured */
+    char ca_file[512]; /* "" = the system's CAs (or the global --ca-file) */
+    int slots;         /* llama.cpp slot affinity: -1 auto, 0 off, N */
+} route_backend;
+
+typedef struct route_target {
+    int backend;     /* index into routes.backends */
+    char model[256]; /* "" = the backend's own model */
+} route_target;
+
+enum route_when { ROUTE_BACKGROUND, ROUTE_THINKING, ROUTE_LONG, ROUTE_SUBAGENT, ROUTE_DEFAULT };
+
+typedef struct route {
+    enum route_when when;
+    long over; /* longContext: more than this many estimated prompt tokens */
+    int npool;
+    route_target pool[ROUTES_MAX_TARGETS];
+    int nfallback;
+    route_target fallback[ROUTES_MAX_TARGETS];
+} route;
+
+typedef struct routes {
+    int nbackends;
+    route_backend backends[ROUTES_MAX_BACKENDS];
+    int nroutes;
+    route r[ROUTES_MAX_ROUTES];
+    int configured; /* 1: the config file had "routes" */
+    long health_ms; /* pool health-check interval */
+} routes;
+
+/* What routing needs to know about a request. */
+typedef struct route_facts {
+    const char *model; /* the client's model, "" if none */
+    int thinking;      /* thinking enabled */
+    int subagent;      /* sent by a subagent */
+    long est_tokens;   /* estimated prompt tokens */
+} route_facts;
+
+typedef const char *(*routes_getenv_fn)(const char *name);
+
+/* Parse the config file's "backends" and "routes" (either may be NULL).
+ * Returns 0 and sets r->configured when "routes" is present, 0 with
+ * r->nroutes == 0 when it is not, or -1 with one line in err naming the
+ * key at fault and what is accepted. `src` names the file for messages. */
+int routes_parse(routes *r, const cJSON *backends, const cJSON *routes_json, long health_ms,
+                 routes_getenv_fn ge, const char *src, char *err, size_t errlen);
+
+/* The single-backend table: one backend `name` and a default route to it. */
+void routes_single(routes *r, const char *name, const mode_profile *mode, const char *url,
+                   const char *api_key, const char *model, int slots);
+
+/* The first route (in written order) that matches; never NULL for a valid
+ * table (there is always a default). */
+const route *routes_match(const routes *r, const route_facts *f);
+
+/* Facts from a parsed Anthropic request body and its headers' subagent flag. */
+void routes_facts(const cJSON *root, int subagent_header, route_facts *f);
+
+/* "background", "thinking", ... */
+const char *routes_when_name(enum route_when w);
+
+/* Does any route need request facts (more than the default route)? */
+int routes_need_facts(const routes *r);
+
+/* The index of backend `name`, or -1. */
+int routes_backend_index(const routes *r, const char *name);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * server_int: what server.c (routes, replies, the small endpoints) and
+ * messages.c (the /v1/messages exchange) share. Not for other modules.
+ */
+#ifndef ANYCLAUDE_SERVER_INT_H
+#define ANYCLAUDE_SERVER_INT_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#include "backends.h"
+#include "buf.h"
+#include "httpd.h"
+#include "log.h"
+#include "metrics.h"
+#include "passthru.h"
+#include "routes.h"
+#include "server.h"
+#include "upstream.h"
+#include "xlate_request.h"
+#include "xlate_stream.h"
+
+#define MAX_UPSTREAM_BODY (64u * 1024 * 1024) /* non-streamed answer / error body */
+#define MAX_CLIENT_BACKLOG (64u * 1024 * 1024)
+#define MAX_SSE_LINE (16u * 1024 * 1024)
+#define MAX_ATTEMPTS (2 * ROUTES_MAX_TARGETS)
+
+struct server {
+    struct event_base *base;
+    const config *cfg;
+    httpd *http;
+    upstream *up;
+    int port;
+    int active;
+    struct exchange *exchanges; /* all live exchanges, for server_free */
+    metrics m;
+    backends bs;
+    int need_root; /* routing needs the parsed request before translating it */
+};
+
+enum ex_kind { EX_MESSAGES, EX_MODELS, EX_HEALTH, EX_COUNT };
+
+typedef struct exchange {
+    server *srv;
+    enum ex_kind kind;
+    httpd_req *req;
+    upstream_req *up;
+    const char *body; /* the client's body (httpd owns it) */
+    size_t body_len;
+    cJSON *root; /* the parsed body, when routing or a pass-through needs it */
+    route_facts facts;
+    /* where it may go, in order, and which one is being tried */
+    const route_target *tg[MAX_ATTEMPTS];
+    int ntg, attempt;
+    backend_rt *bk; /* the backend of the current attempt */
+    int pt;         /* the current attempt passes through (MODE_ANTHROPIC/MODE_CLAUDE) */
+    uint64_t conv_key;
+    uint64_t *prefix; /* prefix hashes (pools only) */
+    int nprefix;
+    enum pool_reason preason;
+    int pdepth;
+    char why[600]; /* what the earlier attempts ran into */
+    buf upbody;    /* upstream request; must outlive the transfer */
+    buf resp;      /* non-streamed body or error body from the backend */
+    buf out;       /* pending bytes for the client */
+    buf hdrs;      /* pass-through: answer headers to relay ("name\0value\0"...) */
+    char ctype[128];
+    passthru_obs obs;
+    int obs_on;
+    xlate_request_info info;
+    xlate_stream *xs;
+    xlate_stream_opts xopts;
+    struct event *grace;
+    struct event *ping;
+    long up_status;
+    int stream;
+    int committed;
+    int connected;
+    int slot;           /* llama.cpp slot used, -1 none */
+    int slot_reuse;     /* affinity: 0 new, 1 same conversation, 2 same kind */
+    int warm_hit;       /* first use of the warm-started slot */
+    int count_step;     /* count_tokens: 1 apply-template, 2 tokenize */
+    upstream_req *tok;  /* messages: the backend tokenizer counting this prompt */
+    buf tok_req;        /* its request body (curl reads it while sending) */
+    buf tok_resp;       /* its answer */
+    int tok_step;       /* 1 apply-template, 2 tokenize */
+    long exact_prompt;  /* the backend tokenizer's count, 0 unknown */
+    int commit_pending; /* 2xx seen; waiting (briefly) for exact_prompt */
+    char msg_id[40];
+    char url[1400];
+    size_t bytes_out; /* sent to the client */
+    log_trace *trace;
+    double t_start, t_first;
+    struct exchange *next, *prev;
+} exchange;
+
+double server_now_ms(void);
+exchange *exchange_new(server *s, httpd_req *req, enum ex_kind kind);
+void exchange_free(exchange *ex);
+/* Send a complete reply and free the exchange. */
+void reply_whole(exchange *ex, int status, const char *body, size_t len);
+/* An Anthropic error reply; frees the exchange. */
+void reply_error(exchange *ex, const char *type, const char *msg);
+/* Error on a request that has no exchange yet. */
+void send_error_req(httpd_req *req, const char *type, const char *msg);
+void add_common_headers(exchange *ex);
+
+/* The target backend for requests that are not /v1/messages: the first of
+ * the route this body would take (NULL root: the default route). */
+backend_rt *server_backend_for(server *s, const cJSON *root, const char **target_model);
+
+/* Header lines to send a pass-through backend: the client's (claude mode)
+ * or none (anthropic mode), with the credential policy of docs/routing.md.
+ * Returns the number of lines written into lines (strings live in store). */
+int passthru_headers(const server *s, const backend_rt *b, httpd_req *req, buf *store,
+                     const char **lines, int max);
+
+/* llama.cpp's /apply-template answer → /tokenize request; /tokenize answer
+ * → count. */
+int tokenize_request(const buf *answer, buf *out);
+long tokenize_count(const buf *answer);
+
+void handle_messages(server *s, httpd_req *req);
+
+#endif
