@@ -10,9 +10,9 @@
 #include "mode.h"
 
 static const char *const value_opts[] = {
-    "mode",       "backend",  "model",   "api-key",     "host",         "port",
-    "max-tokens", "max-body", "ping-ms", "max-streams", "debug",        "claude",
-    "auth-token", "config",   "slots",   "warm-start",  "tool-recovery"};
+    "mode",       "backend",  "model",   "api-key",     "host",          "port",
+    "max-tokens", "max-body", "ping-ms", "max-streams", "debug",         "claude",
+    "auth-token", "config",   "slots",   "warm-start",  "tool-recovery", "ca-file"};
 
 static int is_value_opt(const char *name, size_t n)
 {
@@ -108,7 +108,8 @@ void cli_print_help(FILE *f)
 {
     fprintf(f,
             "anyclaude: run Claude Code on a model you serve yourself (MLX-LM, LM Studio,\n"
-            "llama.cpp, vLLM, Ollama or any OpenAI-compatible endpoint).\n"
+            "llama.cpp, vLLM, Ollama, any OpenAI- or Anthropic-compatible endpoint, or the\n"
+            "Claude API), one backend or several chosen per request by routes.\n"
             "\n"
             "Usage:\n"
             "  anyclaude [options] [claude arguments] [-- claude arguments]\n"
@@ -118,7 +119,8 @@ void cli_print_help(FILE *f)
             "                      run the gateway alone (default port 8082); point clients\n"
             "                      at it with ANTHROPIC_BASE_URL=http://127.0.0.1:8082\n"
             "  anyclaude doctor [options]\n"
-            "                      check claude, the backend, its models and a round trip\n"
+            "                      check claude, every backend a route uses, its models,\n"
+            "                      the routes and a round trip\n"
             "  anyclaude --help | --version\n"
             "\n"
             "Arguments anyclaude does not know, and everything after --, go to claude:\n"
@@ -126,10 +128,17 @@ void cli_print_help(FILE *f)
             "\n"
             "Options:\n"
             "  --mode MODE         %s (default mlx-lm)\n"
+            "                      anthropic: a server that speaks /v1/messages (llama-server,\n"
+            "                      LM Studio, Ollama, vLLM), passed through with only the\n"
+            "                      cache rewrites; claude: the Claude API, unchanged, with\n"
+            "                      the client's own credentials\n"
             "  --backend URL       backend base URL ending in /v1. Defaults: mlx-lm\n"
             "                      http://localhost:8081/v1, lmstudio http://localhost:1234/v1,\n"
-            "                      llamacpp http://localhost:8080/v1; openai needs one\n"
-            "  --api-key KEY       key sent to the backend (Authorization: Bearer)\n"
+            "                      llamacpp http://localhost:8080/v1, claude\n"
+            "                      https://api.anthropic.com; openai and anthropic need one\n"
+            "  --api-key KEY       key sent to the backend (Authorization: Bearer; anthropic\n"
+            "                      and claude: x-api-key; claude uses it only when the client\n"
+            "                      sends no credentials of its own)\n"
             "  --model NAME        model name sent to the backend; mlx-lm omits it unless\n"
             "                      set, so the loaded model answers\n"
             "  --host ADDR         listen address (default 127.0.0.1; any other address\n"
@@ -152,18 +161,26 @@ void cli_print_help(FILE *f)
             "                      turn tool calls that models write as text (Hermes,\n"
             "                      Qwen3-Coder XML, Mistral, Llama JSON, GLM) into tool_use\n"
             "                      blocks (default on for mlx-lm, lmstudio, llamacpp)\n"
+            "  --ca-file PATH      CA bundle to trust for https backends instead of the\n"
+            "                      system's (a backend's \"caFile\" wins)\n"
             "  --config FILE       JSON config file (default\n"
-            "                      $XDG_CONFIG_HOME/anyclaude/config.json)\n"
+            "                      $XDG_CONFIG_HOME/anyclaude/config.json); its \"backends\"\n"
+            "                      and \"routes\" send requests to several backends by class\n"
+            "                      (background, thinking, longContext, subagent, default),\n"
+            "                      with pools and fallbacks; see docs/routing.md\n"
             "\n"
             "Environment (flags win over these; these win over the config file):\n"
             "  ANYCLAUDE_MODE, ANYCLAUDE_HOST, ANYCLAUDE_PORT, ANYCLAUDE_MAX_OUTPUT_TOKENS,\n"
             "  ANYCLAUDE_MAX_BODY, ANYCLAUDE_PING_MS, ANYCLAUDE_MAX_STREAMS, ANYCLAUDE_DEBUG,\n"
             "  ANYCLAUDE_CLAUDE, ANYCLAUDE_AUTH_TOKEN, ANYCLAUDE_CONFIG, ANYCLAUDE_SLOTS,\n"
-            "  ANYCLAUDE_WARM_START, ANYCLAUDE_TOOL_RECOVERY, and per mode:\n"
+            "  ANYCLAUDE_WARM_START, ANYCLAUDE_TOOL_RECOVERY, ANYCLAUDE_CA_FILE, and per mode:\n"
             "    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL\n"
             "    lmstudio  LMSTUDIO_URL, LMSTUDIO_API_KEY, LMSTUDIO_MODEL\n"
             "    llamacpp  LLAMACPP_URL, LLAMACPP_API_KEY, LLAMACPP_MODEL\n"
             "    openai    OPENAI_BASE_URL, OPENAI_API_KEY, OPENAI_MODEL\n"
+            "    anthropic ANYCLAUDE_ANTHROPIC_URL, ANYCLAUDE_ANTHROPIC_API_KEY,\n"
+            "              ANYCLAUDE_ANTHROPIC_MODEL\n"
+            "    claude    ANYCLAUDE_CLAUDE_URL, ANTHROPIC_API_KEY, ANYCLAUDE_CLAUDE_MODEL\n"
             "\n"
             "Logs: serve writes to stderr; the launcher writes to\n"
             "$XDG_STATE_HOME/anyclaude/anyclaude.log (~/.local/state/anyclaude/) and\n"

@@ -39,6 +39,9 @@ static size_t collect(char *p, size_t s, size_t n, void *ud)
 }
 
 /* Blocking GET; returns the HTTP status (0: no answer, reason in err). */
+static const char *g_ca; /* CA bundle of the backend being checked */
+static int g_anthropic;  /* it speaks the Anthropic API: x-api-key, anthropic-version */
+
 static long http_get(const char *url, const char *key, buf *out, char *err, size_t errlen)
 {
     CURL *e = curl_easy_init();
@@ -47,9 +50,12 @@ static long http_get(const char *url, const char *key, buf *out, char *err, size
     struct curl_slist *h = NULL;
     char auth[700];
     if (key && *key) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+        snprintf(auth, sizeof auth, g_anthropic ? "x-api-key: %s" : "Authorization: Bearer %s",
+                 key);
         h = curl_slist_append(h, auth);
     }
+    if (g_anthropic) h = curl_slist_append(h, "anthropic-version: 2023-06-01");
+    if (g_ca) curl_easy_setopt(e, CURLOPT_CAINFO, g_ca);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
@@ -109,9 +115,9 @@ static void check_claude(const config *cfg)
             "reinstall Claude Code: npm install -g @anthropic-ai/claude-code");
 }
 
-static const char *start_hint(const config *cfg)
+static const char *start_hint(const route_backend *b)
 {
-    const char *m = cfg->mode->name;
+    const char *m = b->mode->name;
     if (strcmp(m, "mlx-lm") == 0)
         return "start the model server: mlx_lm.server --model <model> --port 8081 (or set "
                "MLX_LM_URL / --backend to where it listens)";
@@ -122,41 +128,81 @@ static const char *start_hint(const config *cfg)
     if (strcmp(m, "llamacpp") == 0)
         return "start llama-server --jinja -m <model.gguf> --port 8080 (or set LLAMACPP_URL / "
                "--backend)";
+    if (strcmp(m, "claude") == 0)
+        return "check the network path to the Claude API (proxy, firewall) and --ca-file";
+    if (strcmp(m, "anthropic") == 0)
+        return "start the server (llama-server, LM Studio, Ollama, vLLM) and check its URL; "
+               "anthropic mode sends URL/v1/messages";
     return "check OPENAI_BASE_URL / --backend and that the service is up";
 }
 
-/* Returns 1 when the backend answered its model list. */
-static int check_backend(const config *cfg)
+/* The models URL of a backend. */
+static void models_url(const route_backend *be, char *out, size_t n)
 {
-    char url[700], err[CURL_ERROR_SIZE + 64] = "", d[1600];
+    size_t l = strlen(be->url);
+    int v1 = l >= 3 && strcmp(be->url + l - 3, "/v1") == 0;
+    if (be->mode->passthru)
+        snprintf(out, n, "%s%s/models", be->url, v1 ? "" : "/v1");
+    else
+        snprintf(out, n, "%s/models", be->url);
+}
+
+/* Returns 1 when the backend answered its model list. */
+static int check_backend(const config *cfg, const route_backend *be)
+{
+    char url[700], err[CURL_ERROR_SIZE + 64] = "", d[1600], what[120];
+    if (cfg->routing.configured)
+        snprintf(what, sizeof what, "backend %s answers", be->name);
+    else
+        snprintf(what, sizeof what, "backend answers");
+    g_ca = be->ca_file[0] ? be->ca_file : cfg->ca_file[0] ? cfg->ca_file : NULL;
+    g_anthropic = be->mode->passthru != 0;
     buf b;
     buf_init(&b, 4u << 20);
-    snprintf(url, sizeof url, "%s/models", cfg->backend);
-    long st = http_get(url, cfg->api_key, &b, err, sizeof err);
+    models_url(be, url, sizeof url);
+    long st = http_get(url, be->api_key, &b, err, sizeof err);
     if (st == 0) {
-        snprintf(d, sizeof d, "%s: %s (mode %s)", cfg->backend, err, cfg->mode->name);
-        verdict(0, "backend answers", d, start_hint(cfg));
+        snprintf(d, sizeof d, "%s: %s (mode %s)", be->url, err, be->mode->name);
+        verdict(0, what, d, start_hint(be));
         buf_free(&b);
         return 0;
     }
+    if (be->mode->passthru == MODE_CLAUDE && !be->api_key[0] && (st == 401 || st == 403)) {
+        snprintf(d, sizeof d,
+                 "%s (HTTP %ld without a key: requests use the client's own "
+                 "credentials)",
+                 be->url, st);
+        verdict(1, what, d, NULL);
+        buf_free(&b);
+        return 1;
+    }
     if (st == 401 || st == 403) {
         snprintf(d, sizeof d, "%s refused the API key (HTTP %ld)", url, st);
-        verdict(0, "backend answers", d,
-                "set the key with --api-key or the mode's *_API_KEY variable");
+        verdict(0, what, d,
+                cfg->routing.configured
+                    ? "set the backend's \"apiKey\" or \"apiKeyEnv\" in the config file"
+                    : "set the key with --api-key or the mode's *_API_KEY variable");
         buf_free(&b);
         return 0;
     }
     if (st == 404) {
-        snprintf(d, sizeof d, "%s is not an OpenAI-compatible API (HTTP 404)", url);
-        verdict(
-            0, "backend answers", d,
-            "the backend URL usually ends in /v1 (e.g. http://localhost:8081/v1); check the port "
-            "and the mode (--mode)");
+        snprintf(d, sizeof d, "%s is not an %s API (HTTP 404)", url,
+                 be->mode->passthru ? "Anthropic-compatible" : "OpenAI-compatible");
+        verdict(0, what, d,
+                be->mode->passthru
+                    ? "give the server's base URL (anyclaude adds /v1/messages); check the port "
+                      "and the mode"
+                    : "the backend URL usually ends in /v1 (e.g. http://localhost:8081/v1); "
+                      "check the port and the mode (--mode)");
         buf_free(&b);
         return 0;
     }
-    snprintf(d, sizeof d, "%s (HTTP %ld)", cfg->backend, st);
-    verdict(st >= 200 && st < 300, "backend answers", d, start_hint(cfg));
+    snprintf(d, sizeof d, "%s (HTTP %ld)", be->url, st);
+    verdict(st >= 200 && st < 300, what, d, start_hint(be));
+    if (st < 200 || st >= 300) {
+        buf_free(&b);
+        return 0;
+    }
     cJSON *j = cJSON_ParseWithLength(b.data ? b.data : "", b.len);
     const cJSON *data = j ? cJSON_GetObjectItemCaseSensitive(j, "data") : NULL;
     buf names;
@@ -173,18 +219,21 @@ static int check_backend(const config *cfg)
     }
     verdict(n > 0, "models served", n ? names.data : "the backend lists no model",
             "load a model in the backend");
-    if (n > 0 && cfg->model[0] && !strstr(names.data, cfg->model))
-        printf("       note: configured model \"%s\" is not in that list\n", cfg->model);
+    if (n > 0 && be->model[0] && !strstr(names.data, be->model))
+        printf("       note: configured model \"%s\" is not in that list\n", be->model);
     buf_free(&names);
     cJSON_Delete(j);
     buf_free(&b);
+    if (be->mode->passthru == MODE_CLAUDE) return 1;
     /* context length, where the backend tells: llama.cpp /props, LM Studio /api/v0/models */
     char root[600];
-    config_backend_root(cfg, root, sizeof root);
+    snprintf(root, sizeof root, "%s", be->url);
+    size_t rl = strlen(root);
+    if (rl >= 3 && strcmp(root + rl - 3, "/v1") == 0) root[rl - 3] = '\0';
     buf_init(&b, 4u << 20);
     snprintf(url, sizeof url, "%s/props", root);
     long ctx = 0;
-    if (http_get(url, cfg->api_key, &b, err, sizeof err) == 200) {
+    if (http_get(url, be->api_key, &b, err, sizeof err) == 200) {
         j = cJSON_ParseWithLength(b.data, b.len);
         const cJSON *g =
             j ? cJSON_GetObjectItemCaseSensitive(j, "default_generation_settings") : NULL;
@@ -194,7 +243,7 @@ static int check_backend(const config *cfg)
     }
     buf_reset(&b);
     snprintf(url, sizeof url, "%s/api/v0/models", root);
-    if (!ctx && http_get(url, cfg->api_key, &b, err, sizeof err) == 200) {
+    if (!ctx && http_get(url, be->api_key, &b, err, sizeof err) == 200) {
         j = cJSON_ParseWithLength(b.data, b.len);
         const cJSON *arr = j ? cJSON_GetObjectItemCaseSensitive(j, "data") : NULL;
         cJSON_ArrayForEach(m, arr)
@@ -264,14 +313,25 @@ static void check_round_trip(const config *cfg)
         goto out;
     }
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/messages", server_port(srv));
-    static const char body[] = "{\"model\":\"anyclaude-doctor\",\"max_tokens\":16,\"messages\":"
-                               "[{\"role\":\"user\",\"content\":\"Say OK.\"}]}";
+    /* a Claude API default route needs a model it knows */
+    const routes *rs = &cfg->routing;
+    const route *def = &rs->r[rs->nroutes - 1];
+    for (int i = 0; i < rs->nroutes; i++)
+        if (rs->r[i].when == ROUTE_DEFAULT) {
+            def = &rs->r[i];
+            break;
+        }
+    int claude = rs->backends[def->pool[0].backend].mode->passthru == MODE_CLAUDE;
+    const char *body = claude ? "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":16,\"messages\":"
+                                "[{\"role\":\"user\",\"content\":\"Say OK.\"}]}"
+                              : "{\"model\":\"anyclaude-doctor\",\"max_tokens\":16,\"messages\":"
+                                "[{\"role\":\"user\",\"content\":\"Say OK.\"}]}";
     trip t = {.base = base};
     buf_init(&t.body, 1u << 20);
     upstream_opts o = {.method = "POST",
                        .url = url,
                        .body = body,
-                       .body_len = sizeof body - 1,
+                       .body_len = strlen(body),
                        .total_timeout_ms = 180000};
     upstream_cbs cbs = {.on_headers = trip_hdr, .on_data = trip_data, .on_done = trip_done};
     struct timespec a, b;
@@ -313,13 +373,72 @@ out:
     if (base) event_base_free(base);
 }
 
+/* One line per route: its class and each target with its verdict. */
+static int check_routes(const config *cfg, const int *ok)
+{
+    const routes *r = &cfg->routing;
+    int default_ok = 0;
+    for (int i = 0; i < r->nroutes; i++) {
+        const route *rt = &r->r[i];
+        char d[1500], what[80];
+        size_t n = 0;
+        int any = 0;
+        for (int k = 0; k < rt->npool + rt->nfallback && n < sizeof d - 200; k++) {
+            const route_target *t = k < rt->npool ? &rt->pool[k] : &rt->fallback[k - rt->npool];
+            any |= ok[t->backend];
+            n += (size_t)snprintf(d + n, sizeof d - n, "%s%s%s%s%s (%s)",
+                                  k == 0           ? "to "
+                                  : k == rt->npool ? "; fallback "
+                                                   : ", ",
+                                  r->backends[t->backend].name, t->model[0] ? "," : "", t->model,
+                                  "", ok[t->backend] ? "ok" : "down");
+        }
+        if (rt->when == ROUTE_LONG)
+            snprintf(what, sizeof what, "route %d %s (over %ld tokens)", i + 1,
+                     routes_when_name(rt->when), rt->over);
+        else
+            snprintf(what, sizeof what, "route %d %s", i + 1, routes_when_name(rt->when));
+        verdict(any, what, d, "start one of its backends, or fix the route in the config file");
+        if (rt->when == ROUTE_DEFAULT && any) default_ok = 1;
+    }
+    return default_ok;
+}
+
 int doctor_run(const config *cfg)
 {
     failures = 0;
-    printf("anyclaude doctor: mode %s, backend %s%s%s\n", cfg->mode->name, cfg->backend,
-           cfg->config_file[0] ? ", config " : "", cfg->config_file);
+    const routes *r = &cfg->routing;
+    if (r->configured)
+        printf("anyclaude doctor: %d backends, %d routes, config %s\n", r->nbackends, r->nroutes,
+               cfg->config_file);
+    else
+        printf("anyclaude doctor: mode %s, backend %s%s%s\n", cfg->mode->name, cfg->backend,
+               cfg->config_file[0] ? ", config " : "", cfg->config_file);
     check_claude(cfg);
-    if (check_backend(cfg)) check_round_trip(cfg);
+    int ok[ROUTES_MAX_BACKENDS] = {0};
+    for (int i = 0; i < r->nbackends; i++) {
+        int used = 0;
+        for (int k = 0; k < r->nroutes; k++) {
+            for (int t = 0; t < r->r[k].npool; t++)
+                used |= r->r[k].pool[t].backend == i;
+            for (int t = 0; t < r->r[k].nfallback; t++)
+                used |= r->r[k].fallback[t].backend == i;
+        }
+        if (used)
+            ok[i] = check_backend(cfg, &r->backends[i]);
+        else
+            printf("[ -- ] backend %s: no route uses it\n", r->backends[i].name);
+    }
+    int go = r->configured ? check_routes(cfg, ok) : ok[0];
+    const route *def = &r->r[r->nroutes - 1];
+    for (int i = 0; i < r->nroutes; i++)
+        if (r->r[i].when == ROUTE_DEFAULT) def = &r->r[i];
+    const route_backend *first = &r->backends[def->pool[0].backend];
+    if (go && first->mode->passthru == MODE_CLAUDE && !first->api_key[0])
+        printf("[ -- ] round trip: skipped; %s uses the client's own Claude credentials\n",
+               first->name);
+    else if (go)
+        check_round_trip(cfg);
     printf("%s\n", failures ? "doctor: some checks failed (see fix: lines above)"
                             : "doctor: all checks passed");
     return failures ? 1 : 0;

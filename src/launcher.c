@@ -209,8 +209,16 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
         event_base_free(base);
         return 1;
     }
-    log_line(0, "gateway on http://127.0.0.1:%d mode=%s backend=%s claude=%s", server_port(srv),
-             cfg->mode->name, cfg->backend, claude);
+    const routes *rs = &cfg->routing;
+    int uses_claude = 0;
+    for (int i = 0; i < rs->nbackends; i++)
+        uses_claude |= rs->backends[i].mode->passthru == MODE_CLAUDE;
+    if (rs->configured)
+        log_line(0, "gateway on http://127.0.0.1:%d routes=%d backends=%d config=%s claude=%s",
+                 server_port(srv), rs->nroutes, rs->nbackends, cfg->config_file, claude);
+    else
+        log_line(0, "gateway on http://127.0.0.1:%d mode=%s backend=%s claude=%s", server_port(srv),
+                 cfg->mode->name, cfg->backend, claude);
     mark_onboarded();
 
     run_state st = {base, -1, 0, 0};
@@ -234,15 +242,21 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
         snprintf(url, sizeof url, "http://127.0.0.1:%d", server_port(srv));
         snprintf(tok, sizeof tok, "%s", cfg->auth_token[0] ? cfg->auth_token : "anyclaude");
         setenv("ANTHROPIC_BASE_URL", url, 1);
-        setenv("ANTHROPIC_AUTH_TOKEN", tok, 1);
-        unsetenv("ANTHROPIC_API_KEY");
+        /* With a Claude API backend, Claude Code keeps its own credentials
+         * (login or ANTHROPIC_API_KEY) for the gateway to pass on; otherwise
+         * it gets the gateway's token or a placeholder. */
+        if (!uses_claude || cfg->auth_token[0]) {
+            setenv("ANTHROPIC_AUTH_TOKEN", tok, 1);
+            unsetenv("ANTHROPIC_API_KEY");
+        }
         setenv("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1", 1);
         setenv("DISABLE_AUTOUPDATER", "1", 1);
         setenv("DISABLE_TELEMETRY", "1", 1);
         setenv("DISABLE_ERROR_REPORTING", "1", 1);
         char mt[32];
         snprintf(mt, sizeof mt, "%ld", cfg->max_tokens);
-        setenv("CLAUDE_CODE_MAX_OUTPUT_TOKENS", mt, 0);
+        if (cfg->mode->passthru != MODE_CLAUDE || rs->configured)
+            setenv("CLAUDE_CODE_MAX_OUTPUT_TOKENS", mt, 0); /* the clamp the gateway applies */
         set_model_env(cfg);
         signal(SIGPIPE, SIG_DFL);
         char **argv = calloc((size_t)nargs + 2, sizeof *argv);

@@ -52,9 +52,22 @@ static int cmd_serve(const config *cfg)
     sterm = evsignal_new(base, SIGTERM, on_signal, base);
     evsignal_add(sint, NULL);
     evsignal_add(sterm, NULL);
-    fprintf(stderr, "anyclaude %s listening on http://%s:%d mode=%s backend=%s\n",
-            ANYCLAUDE_VERSION, strchr(cfg->host, ':') ? "[::1]" : cfg->host, server_port(srv),
-            cfg->mode->name, cfg->backend);
+    const routes *rs = &cfg->routing;
+    if (rs->configured) {
+        char names[1200] = "";
+        for (int i = 0; i < rs->nbackends; i++) {
+            size_t l = strlen(names);
+            snprintf(names + l, sizeof names - l, "%s%s=%s:%s", i ? "," : "", rs->backends[i].name,
+                     rs->backends[i].mode->name, rs->backends[i].url);
+        }
+        fprintf(stderr, "anyclaude %s listening on http://%s:%d routes=%d backends=%s\n",
+                ANYCLAUDE_VERSION, strchr(cfg->host, ':') ? "[::1]" : cfg->host, server_port(srv),
+                rs->nroutes, names);
+    } else {
+        fprintf(stderr, "anyclaude %s listening on http://%s:%d mode=%s backend=%s\n",
+                ANYCLAUDE_VERSION, strchr(cfg->host, ':') ? "[::1]" : cfg->host, server_port(srv),
+                cfg->mode->name, cfg->backend);
+    }
     fflush(stderr);
     event_base_dispatch(base);
     rc = 0;

@@ -262,3 +262,66 @@ TEST(cli_exposure_needs_token)
     snprintf(c.auth_token, sizeof c.auth_token, "secret-token");
     CHECK(cli_check_exposure(&c, err, sizeof err) == 0);
 }
+
+TEST(config_routes_from_file)
+{
+    config c;
+    char err[512] = "";
+    const char *path = write_tmp(
+        "{\"mode\":\"openai\",\"healthCheckMs\":250,\"caFile\":\"/etc/ca.pem\",\"backends\":{"
+        "\"a\":{\"mode\":\"llamacpp\",\"url\":\"http://a:8080/v1\"},\"c\":{\"mode\":\"claude\"}},"
+        "\"routes\":[{\"when\":\"background\",\"to\":\"c,claude-haiku-4-5\"},"
+        "{\"when\":\"default\",\"to\":\"a\",\"fallback\":[\"c\"]}]}");
+    config_flag f[] = {{"config", path}};
+    const char *env[] = {"HOME=/nonexistent", "ANTHROPIC_API_KEY=sk-ant-x", NULL};
+    /* openai mode has no default URL: with routes that is not an error */
+    REQUIRE(resolve(&c, env, f, 1, err) == 0);
+    CHECK(c.routing.configured);
+    CHECK(c.routing.nbackends == 2 && c.routing.nroutes == 2);
+    CHECK(c.routing.health_ms == 250);
+    CHECK_STR(c.ca_file, "/etc/ca.pem");
+    CHECK_STR(c.routing.backends[1].api_key, "sk-ant-x");
+    CHECK(c.tool_recovery == -1); /* follows each backend's mode */
+    /* a flag wins over the file's caFile; the environment too */
+    config_flag f2[] = {{"config", path}, {"ca-file", "/flag.pem"}};
+    REQUIRE(resolve(&c, env, f2, 2, err) == 0);
+    CHECK_STR(c.ca_file, "/flag.pem");
+    const char *env2[] = {"HOME=/nonexistent", "ANYCLAUDE_CA_FILE=/env.pem", NULL};
+    REQUIRE(resolve(&c, env2, f, 1, err) == 0);
+    CHECK_STR(c.ca_file, "/env.pem");
+    /* a bad route is one line naming the file and the key */
+    path = write_tmp("{\"backends\":{\"a\":{\"mode\":\"llamacpp\"}},\"routes\":[{\"when\":"
+                     "\"subagent\",\"to\":\"a\"}]}");
+    config_flag f3[] = {{"config", path}};
+    CHECK(resolve(&c, env, f3, 1, err) == -1);
+    CHECK(strstr(err, "\"when\": \"default\"") != NULL);
+    CHECK(strchr(err, '\n') == NULL);
+    path = write_tmp("{\"healthCheckMs\":5}");
+    CHECK(resolve(&c, env, f3, 1, err) == -1);
+    CHECK(strstr(err, "health-check interval") != NULL);
+    unlink(path);
+}
+
+TEST(config_single_backend_table)
+{
+    config c;
+    char err[512];
+    const char *env[] = {"HOME=/nonexistent", "LLAMACPP_URL=http://h:9/v1", NULL};
+    config_flag f[] = {{"mode", "llamacpp"}, {"model", "q"}, {"slots", "3"}};
+    REQUIRE(resolve(&c, env, f, 3, err) == 0);
+    CHECK(!c.routing.configured);
+    CHECK(c.routing.nbackends == 1 && c.routing.nroutes == 1);
+    CHECK_STR(c.routing.backends[0].name, "llamacpp");
+    CHECK_STR(c.routing.backends[0].url, "http://h:9/v1");
+    CHECK_STR(c.routing.backends[0].model, "q");
+    CHECK(c.routing.backends[0].slots == 3);
+    config_flag g[] = {{"mode", "claude"}};
+    const char *env2[] = {"HOME=/nonexistent", "ANTHROPIC_API_KEY=sk-ant-y", NULL};
+    REQUIRE(resolve(&c, env2, g, 1, err) == 0);
+    CHECK_STR(c.backend, "https://api.anthropic.com");
+    CHECK_STR(c.routing.backends[0].api_key, "sk-ant-y");
+    CHECK(c.routing.backends[0].mode->passthru == MODE_CLAUDE);
+    config_flag h[] = {{"mode", "anthropic"}};
+    CHECK(resolve(&c, env2, h, 1, err) == -1);
+    CHECK(strstr(err, "ANYCLAUDE_ANTHROPIC_URL") != NULL);
+}
