@@ -22,7 +22,19 @@ uint64_t affinity_hash(uint64_t h, const void *p, size_t n)
     return h;
 }
 
+static int was_victim(const affinity *a, uint64_t key)
+{
+    for (int i = 0; i < a->nvictim && i < AFFINITY_VICTIMS; i++)
+        if (a->victims[i] == key) return 1;
+    return 0;
+}
+
 int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int *reused)
+{
+    return affinity_slot_at(a, key, kind, reused, 0);
+}
+
+int affinity_slot_at(affinity *a, uint64_t key, uint64_t kind, int *reused, double now_ms)
 {
     if (reused) *reused = 0;
     if (a->nslots == 0) return -1;
@@ -32,20 +44,31 @@ int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int *reused)
     for (int i = 0; i < a->nslots; i++) {
         if (a->slot[i].key == key) {
             a->slot[i].last = a->clock;
+            a->slot[i].last_ms = now_ms;
             a->slot[i].uses++;
             if (reused) *reused = 1;
             return i;
         }
     }
     /* the least recently used slot of the same kind: its prefix is ours */
+    int same = -1;
     for (int i = 0; i < a->nslots; i++)
         if (a->slot[i].key && a->slot[i].kind == kind &&
-            (victim < 0 || a->slot[i].last < a->slot[victim].last))
-            victim = i;
-    if (victim >= 0 && reused) *reused = 2;
+            (same < 0 || a->slot[i].last < a->slot[same].last))
+            same = i;
+    int busy = same >= 0 && ((now_ms > 0 && a->slot[same].uses > 1 &&
+                              now_ms - a->slot[same].last_ms < AFFINITY_ACTIVE_MS) ||
+                             was_victim(a, key));
+    if (same >= 0 && !busy) victim = same;
     /* a free slot */
     for (int i = 0; i < a->nslots && victim < 0; i++)
         if (a->slot[i].key == 0) victim = i;
+    if (victim < 0) victim = same;
+    if (victim >= 0 && victim == same) {
+        if (reused) *reused = 2;
+        if (a->slot[same].uses > 1) /* it may come back: then it gets a slot of its own */
+            a->victims[a->nvictim++ % AFFINITY_VICTIMS] = a->slot[same].key;
+    }
     /* else the least recently used one-shot conversation */
     for (int i = 0; i < a->nslots && victim < 0; i++) {
         if (a->slot[i].uses != 1) continue;
@@ -63,6 +86,7 @@ int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int *reused)
     a->slot[victim].key = key;
     a->slot[victim].kind = kind;
     a->slot[victim].last = a->clock;
+    a->slot[victim].last_ms = now_ms;
     a->slot[victim].uses = 1;
     return victim;
 }

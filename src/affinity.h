@@ -8,9 +8,16 @@
  * agent id and the hash of its system prompt and tools) to a slot with
  * `id_slot`. A new conversation takes, in this order: the least recently
  * used slot holding a conversation of the same kind (same system prompt and
- * tools: a new session, or /clear, which reuses that whole prefix), a free
- * slot, the least recently used slot of a one-shot conversation (seen once:
- * title and topic requests), the least recently used slot.
+ * tools: a new session, or /clear, which reuses that whole prefix) unless
+ * that conversation is still active; a free slot; the same-kind slot after
+ * all; the least recently used slot of a one-shot conversation (seen once:
+ * title and topic requests); the least recently used slot.
+ *
+ * "Still active": it was used less than AFFINITY_ACTIVE_MS ago, or it is a
+ * conversation that lost its slot to a newcomer of its kind and came back.
+ * Without that, two conversations of one kind alternating on a server with
+ * a free slot would take each other's slot on every turn and re-prefill
+ * their histories each time.
  */
 #ifndef ANYCLAUDE_AFFINITY_H
 #define ANYCLAUDE_AFFINITY_H
@@ -19,6 +26,8 @@
 #include <stdint.h>
 
 #define AFFINITY_MAX_SLOTS 64
+#define AFFINITY_ACTIVE_MS 10000.0
+#define AFFINITY_VICTIMS 16
 
 typedef struct affinity {
     int nslots;
@@ -28,7 +37,10 @@ typedef struct affinity {
         uint64_t kind;
         uint64_t last;
         uint64_t uses;
+        double last_ms;
     } slot[AFFINITY_MAX_SLOTS];
+    uint64_t victims[AFFINITY_VICTIMS]; /* conversations that lost their slot to their kind */
+    int nvictim;
 } affinity;
 
 /* Start with n slots (clamped to AFFINITY_MAX_SLOTS; 0 disables). */
@@ -37,6 +49,9 @@ void affinity_init(affinity *a, int nslots);
  * disabled. *reused is set to 1 when the key already held that slot, 2 when
  * it took over a slot of the same kind. */
 int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int *reused);
+/* The same, at time now_ms (monotonic; 0: unknown, no conversation counts as
+ * active by time). */
+int affinity_slot_at(affinity *a, uint64_t key, uint64_t kind, int *reused, double now_ms);
 /* FNV-1a over bytes, continuing from h (start with AFFINITY_HASH_INIT). */
 #define AFFINITY_HASH_INIT 14695981039346656037ULL
 uint64_t affinity_hash(uint64_t h, const void *p, size_t n);

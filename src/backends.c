@@ -81,7 +81,7 @@ void backend_mark_down(backend_rt *b, const char *why)
 {
     if (!b->checked || !b->up) return;
     b->up = 0;
-    pool_forget(b->all->pool, b->idx);
+    if (b->all->pool) pool_forget(b->all->pool, b->idx);
     log_line(0, "backend %s is down (%s): it leaves its pools until a health check passes",
              b->cfg->name, why);
 }
@@ -187,7 +187,7 @@ int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_
                      int *reuse, int *warm_hit)
 {
     *warm_hit = 0;
-    int slot = affinity_slot(&b->aff, conv_key, info->kind_hash, reuse);
+    int slot = affinity_slot_at(&b->aff, conv_key, info->kind_hash, reuse, now_ms());
     if (slot < 0) return -1;
     write_slot(upbody->data + info->id_slot_off, slot);
     if (slot == b->warm_slot && info->kind_hash == b->warm_kind) {
@@ -273,7 +273,7 @@ static void warm_start(backend_rt *b)
     }
     buf_free(&in);
     if (b->use_slots && info.id_slot_off) {
-        p->slot = affinity_slot(&b->aff, info.first_hash, info.kind_hash, NULL);
+        p->slot = affinity_slot_at(&b->aff, info.first_hash, info.kind_hash, NULL, now_ms());
         if (p->slot >= 0) write_slot(p->reqbody.data + info.id_slot_off, p->slot);
         b->warm_slot = p->slot;
         b->warm_kind = info.kind_hash;
@@ -440,10 +440,14 @@ int backends_init(backends *bs, struct event_base *base, upstream *up, const con
     bs->up = up;
     bs->cfg = cfg;
     bs->m = m;
-    bs->pool = calloc(1, sizeof *bs->pool);
-    if (!bs->pool) return -1;
-    pool_init(bs->pool);
     const routes *r = &cfg->routing;
+    int pools = 0;
+    for (int i = 0; i < r->nroutes; i++)
+        pools |= r->r[i].npool > 1;
+    if (pools) { /* calloc'd zeroes are pool_init's state, and stay untouched until used */
+        bs->pool = calloc(1, sizeof *bs->pool);
+        if (!bs->pool) return -1;
+    }
     bs->n = r->nbackends;
     for (int i = 0; i < bs->n; i++) {
         backend_rt *b = &bs->b[i];

@@ -117,7 +117,7 @@ static void finish_accounting(exchange *ex, const xlate_stream_stats *st)
 
 static void learn_pool(exchange *ex)
 {
-    if (ex->bk && ex->nprefix > 0)
+    if (ex->bk && ex->nprefix > 0 && ex->srv->bs.pool)
         pool_learn(ex->srv->bs.pool, ex->bk->idx, ex->conv_key, ex->prefix, ex->nprefix);
 }
 
@@ -215,16 +215,7 @@ static void pt_commit(exchange *ex)
     if (ex->committed || !ex->req) return;
     ex->committed = 1;
     if (ex->up_status >= 200 && ex->up_status < 300) learn_pool(ex);
-    int have_id = 0;
-    for (size_t i = 0; i < ex->hdrs.len;) {
-        const char *n = ex->hdrs.data + i;
-        const char *v = n + strlen(n) + 1;
-        if (strcasecmp(n, "request-id") == 0) have_id = 1;
-        httpd_add_header(ex->req, n, v);
-        i = (size_t)(v + strlen(v) + 1 - ex->hdrs.data);
-    }
-    if (!have_id) httpd_add_header(ex->req, "request-id", ex->msg_id);
-    httpd_add_header(ex->req, "anyclaude-backend", ex->bk->cfg->name);
+    relay_headers(ex);
     httpd_reply_start(ex->req, (int)ex->up_status, ex->ctype[0] ? ex->ctype : "application/json");
 }
 
@@ -303,6 +294,11 @@ static void fail_exchange(exchange *ex, const char *type, const char *msg)
         log_line(1, "stream error %s: %s", type, msg);
         metrics_error(&ex->srv->m, type);
         if (ex->stream && ex->up_status >= 200 && ex->up_status < 300) {
+            /* cut mid-event: end it, so the error stands as an event of its own
+             * (the broken event before it fails to parse, as it should) */
+            const char *t = ex->tail + sizeof ex->tail;
+            if (ex->bytes_out && !(t[-1] == '\n' && (t[-2] == '\n' || (t[-2] == '\r' && t[-3] == '\n'))))
+                buf_appends(&ex->out, "\n\n");
             buf e;
             buf_init(&e, 0);
             anthropic_error_json(&e, type, msg);
@@ -329,8 +325,12 @@ static void fail_transport(exchange *ex, int refused, const char *err)
 {
     char msg[1400];
     backend_rt *b = ex->bk;
-    if (refused || !ex->connected) {
-        if (refused) backend_mark_down(b, err);
+    /* connected, but the backend went away before a byte of its answer
+     * (a server killed with our request on a kept-alive connection): as
+     * good as refused, and safe to send elsewhere */
+    int vanished = ex->connected && ex->up_status == 0 && !ex->committed && ex->resp.len == 0;
+    if (refused || !ex->connected || vanished) {
+        if (refused || vanished) backend_mark_down(b, err);
         char why[300];
         snprintf(why, sizeof why, "not reachable (%s)", err);
         if (try_next(ex, why)) return;
@@ -367,24 +367,10 @@ static void up_connected(void *ud)
     }
 }
 
-/* Pass-through: keep the headers a client of the Anthropic API reads. */
 static void up_header(void *ud, const char *n, size_t nl, const char *v, size_t vl)
 {
     exchange *ex = ud;
-    if (!ex->pt) return;
-    if (nl == 12 && strncasecmp(n, "content-type", 12) == 0) {
-        snprintf(ex->ctype, sizeof ex->ctype, "%.*s", (int)(vl < 127 ? vl : 127), v);
-        return;
-    }
-    int keep = (nl == 10 && strncasecmp(n, "request-id", 10) == 0) ||
-               (nl > 10 && strncasecmp(n, "anthropic-", 10) == 0) ||
-               (nl == 11 && strncasecmp(n, "retry-after", 11) == 0) ||
-               (nl == 14 && strncasecmp(n, "x-should-retry", 14) == 0);
-    if (!keep || ex->hdrs.len + nl + vl + 2 > 64 * 1024) return;
-    buf_append(&ex->hdrs, n, nl);
-    buf_append(&ex->hdrs, "", 1);
-    buf_append(&ex->hdrs, v, vl);
-    buf_append(&ex->hdrs, "", 1);
+    if (ex->pt) passthru_keep_header(ex, n, nl, v, vl);
 }
 
 static int up_headers(void *ud, long status)
@@ -413,6 +399,10 @@ static int pt_data(exchange *ex, const char *p, size_t n)
         else
             buf_append(&ex->resp, p, n); /* read whole at the end; too big: no numbers */
     }
+    /* the last bytes relayed, to tell whether they end an event */
+    size_t keep = n < sizeof ex->tail ? n : sizeof ex->tail;
+    memmove(ex->tail, ex->tail + keep, sizeof ex->tail - keep);
+    memcpy(ex->tail + sizeof ex->tail - keep, p + n - keep, keep);
     if (buf_append(&ex->out, p, n) != BUF_OK || flush_out(ex) < 0) {
         ex->up = NULL;
         abort_client(ex);

@@ -227,6 +227,37 @@ backend_rt *server_backend_for(server *s, const cJSON *root, const char **target
     return &s->bs.b[t->backend];
 }
 
+void passthru_keep_header(exchange *ex, const char *n, size_t nl, const char *v, size_t vl)
+{
+    if (nl == 12 && strncasecmp(n, "content-type", 12) == 0) {
+        snprintf(ex->ctype, sizeof ex->ctype, "%.*s", (int)(vl < 127 ? vl : 127), v);
+        return;
+    }
+    int keep = (nl == 10 && strncasecmp(n, "request-id", 10) == 0) ||
+               (nl > 10 && strncasecmp(n, "anthropic-", 10) == 0) ||
+               (nl == 11 && strncasecmp(n, "retry-after", 11) == 0) ||
+               (nl == 14 && strncasecmp(n, "x-should-retry", 14) == 0);
+    if (!keep || ex->hdrs.len + nl + vl + 2 > 64 * 1024) return;
+    buf_append(&ex->hdrs, n, nl);
+    buf_append(&ex->hdrs, "", 1);
+    buf_append(&ex->hdrs, v, vl);
+    buf_append(&ex->hdrs, "", 1);
+}
+
+void relay_headers(exchange *ex)
+{
+    int have_id = 0;
+    for (size_t i = 0; i < ex->hdrs.len;) {
+        const char *n = ex->hdrs.data + i;
+        const char *v = n + strlen(n) + 1;
+        if (strcasecmp(n, "request-id") == 0) have_id = 1;
+        httpd_add_header(ex->req, n, v);
+        i = (size_t)(v + strlen(v) + 1 - ex->hdrs.data);
+    }
+    if (!have_id && ex->msg_id[0]) httpd_add_header(ex->req, "request-id", ex->msg_id);
+    if (ex->bk) httpd_add_header(ex->req, "anyclaude-backend", ex->bk->cfg->name);
+}
+
 /* Is this credential the gateway's own (its --auth-token, or the
  * launcher's placeholder) rather than the user's? */
 static int gateway_credential(const server *s, const char *v)
@@ -327,10 +358,20 @@ static int count_headers(void *ud, long status)
 
 static void count_done(void *ud, int ok, int refused, long status, const char *err);
 
+static void count_header(void *ud, const char *n, size_t nl, const char *v, size_t vl)
+{
+    exchange *ex = ud;
+    if (ex->bk->cfg->mode->passthru == MODE_CLAUDE) passthru_keep_header(ex, n, nl, v, vl);
+}
+
 static void count_send(exchange *ex, const char *what)
 {
     backend_rt *b = ex->bk;
     backend_url(b, what, ex->url, sizeof ex->url);
+    const char *q = httpd_req_query(ex->req);
+    size_t ul = strlen(ex->url);
+    if (b->cfg->mode->passthru == MODE_CLAUDE && *q)
+        snprintf(ex->url + ul, sizeof ex->url - ul, "?%s", q);
     buf_reset(&ex->resp);
     buf store;
     buf_init(&store, 256 * 1024);
@@ -348,7 +389,10 @@ static void count_send(exchange *ex, const char *what)
         .connect_timeout_ms = 3000,
         .total_timeout_ms = 30000,
     };
-    upstream_cbs cbs = {.on_headers = count_headers, .on_data = count_data, .on_done = count_done};
+    upstream_cbs cbs = {.on_headers = count_headers,
+                        .on_header = count_header,
+                        .on_data = count_data,
+                        .on_done = count_done};
     ex->up = upstream_start(ex->srv->up, &uo, &cbs, ex);
     buf_free(&store);
     if (!ex->up) reply_count(ex, ex->info.input_estimate, "estimate");
@@ -365,7 +409,14 @@ static void count_done(void *ud, int ok, int refused, long status, const char *e
     int good = ok && status == 200;
     if (ex->count_step == 3) {
         if (ok && status > 0 && ex->bk->cfg->mode->passthru == MODE_CLAUDE) {
-            reply_whole(ex, (int)status, ex->resp.data ? ex->resp.data : "", ex->resp.len);
+            /* the Claude API's answer as it is */
+            if (ex->req) {
+                relay_headers(ex);
+                httpd_reply(ex->req, (int)status, ex->ctype[0] ? ex->ctype : "application/json",
+                            ex->resp.data ? ex->resp.data : "", ex->resp.len);
+                ex->req = NULL;
+            }
+            exchange_free(ex);
             return;
         }
         cJSON *j =

@@ -65,6 +65,7 @@ typedef struct exchange {
     buf out;       /* pending bytes for the client */
     buf hdrs;      /* pass-through: answer headers to relay ("name\0value\0"...) */
     char ctype[128];
+    char tail[3];     /* pass-through: the last bytes relayed */
     passthru_obs obs;
     int obs_on;
     xlate_request_info info;
@@ -114,6 +115,13 @@ backend_rt *server_backend_for(server *s, const cJSON *root, const char **target
  * Returns the number of lines written into lines (strings live in store). */
 int passthru_headers(const server *s, const backend_rt *b, httpd_req *req, buf *store,
                      const char **lines, int max);
+
+/* Pass-through answers: keep the headers a client of the Anthropic API
+ * reads (content-type, request-id, anthropic-*, retry-after,
+ * x-should-retry), and add them to the reply (with our request-id when the
+ * backend sent none, and anyclaude-backend). */
+void passthru_keep_header(exchange *ex, const char *n, size_t nl, const char *v, size_t vl);
+void relay_headers(exchange *ex);
 
 /* llama.cpp's /apply-template answer → /tokenize request; /tokenize answer
  * → count. */

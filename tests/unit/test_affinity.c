@@ -66,3 +66,45 @@ TEST(affinity_hash_is_fnv1a)
     CHECK(affinity_hash(AFFINITY_HASH_INIT, "", 0) == 14695981039346656037ULL);
     CHECK(affinity_hash(AFFINITY_HASH_INIT, "a", 1) == 0xaf63dc4c8601ec8cULL);
 }
+
+/* Two conversations of one kind alternating on a server with a free slot
+ * each keep a slot of their own (no take-over while the other is active);
+ * a new session after the old one went quiet still takes its slot; a
+ * conversation that lost its slot to its kind gets a free one when it
+ * comes back. */
+TEST(affinity_active_conversations_do_not_fight)
+{
+    affinity a;
+    affinity_init(&a, 2);
+    int reused;
+    double t = 1000;
+    int s1 = affinity_slot_at(&a, 100, MAIN, &reused, t);
+    CHECK(affinity_slot_at(&a, 100, MAIN, &reused, t += 500) == s1); /* a conversation now */
+    int s2 = affinity_slot_at(&a, 200, MAIN, &reused, t += 500);     /* 1 s later: active */
+    CHECK(s2 != s1 && reused == 0);
+    for (int i = 0; i < 5; i++) {
+        CHECK(affinity_slot_at(&a, 100, MAIN, &reused, t += 700) == s1 && reused == 1);
+        CHECK(affinity_slot_at(&a, 200, MAIN, &reused, t += 700) == s2 && reused == 1);
+    }
+    /* quiet for a minute: a new session takes the least recently used of them */
+    int s3 = affinity_slot_at(&a, 300, MAIN, &reused, t += 60000);
+    CHECK(s3 == s1 && reused == 2);
+
+    /* one slot busy, one free, but the same-kind holder is quiet: take-over */
+    affinity_init(&a, 3);
+    t = 1000;
+    s1 = affinity_slot_at(&a, 100, MAIN, NULL, t);
+    affinity_slot_at(&a, 100, MAIN, NULL, t += 100);
+    s2 = affinity_slot_at(&a, 200, MAIN, &reused, t += 30000);
+    CHECK(s2 == s1 && reused == 2);
+    /* the one it displaced comes back at once: a free slot, not a fight */
+    int back = affinity_slot_at(&a, 100, MAIN, &reused, t += 100);
+    CHECK(back != s1 && reused == 0);
+    CHECK(affinity_slot_at(&a, 200, MAIN, &reused, t += 100) == s1 && reused == 1);
+    CHECK(affinity_slot_at(&a, 100, MAIN, &reused, t += 100) == back && reused == 1);
+    /* without a free slot an active holder still gives way (better than a cold prefill) */
+    affinity_init(&a, 1);
+    affinity_slot_at(&a, 100, MAIN, NULL, 1000);
+    affinity_slot_at(&a, 100, MAIN, NULL, 1100);
+    CHECK(affinity_slot_at(&a, 200, MAIN, &reused, 1200) == 0 && reused == 2);
+}
