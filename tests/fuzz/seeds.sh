@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 G=tests/golden
 OUT=${1:-build/fuzz/corpus}
-mkdir -p "$OUT"/{request,sse,stream,backend_error,toolcall,toolargs}
+mkdir -p "$OUT"/{request,sse,stream,backend_error,toolcall,toolargs,passthru}
 
 # seed TARGET NAME HEADER_PRINTF_FORMAT FILE|-   (- reads stdin)
 seed() {
@@ -21,6 +21,11 @@ seed() {
 # request: the Anthropic bodies as they are (and the OpenAI outputs, which
 # are JSON of another shape worth mutating too)
 for f in "$G"/request/*.json; do cp "$f" "$OUT/request/seed_$(basename "$f")"; done
+
+# passthru: 2-byte header (cut), then an Anthropic request (the golden
+# bodies) or an Anthropic stream (the translator's golden outputs)
+for f in "$G"/request/*.json; do seed passthru "seed_req_$(basename "$f" .json)" '\x40\x00' "$f"; done
+for f in "$G"/stream/*.out; do seed passthru "seed_out_$(basename "$f" .out)" '\x33\x01' "$f"; done
 
 # sse: 4-byte header (cut 64, max 4096, seed 1), then the upstream stream
 for f in "$G"/stream/*.sse; do

@@ -1,0 +1,95 @@
+/*
+ * fuzz_passthru: the pure parts of routing and pass-through on arbitrary
+ * bytes: passthru's answer observer (src/passthru.c), and, when the input
+ * is a JSON object, routes_facts, pool_prefix_hashes and passthru_rewrite.
+ *
+ * Input: a 2-byte header (cut position, little endian, mod len+1), then the
+ * payload.
+ * - Observer: fed whole, and in two pieces at the cut; the stats must be
+ *   identical (an SSE stream's meaning does not depend on its split), and
+ *   stop_reason, when set, is a NUL-terminated string within its buffer.
+ * - JSON: the facts' estimate is >= 0; prefix hashes are deterministic, at
+ *   least 1 and never 0; the rewrite gives JSON that parses, with no
+ *   billing-header block left in a "system" array, max_tokens within the cap
+ *   when it is a number, and the model set.
+ */
+#include "../../src/passthru.h"
+#include "../../src/pool.h"
+#include "../../src/routes.h"
+#include "fuzz_util.h"
+
+static void observe(const char *p, size_t len, size_t cut, passthru_obs *o)
+{
+    passthru_obs_init(o, 4096);
+    passthru_obs_feed(o, p, cut);
+    passthru_obs_feed(o, p + cut, len - cut);
+}
+
+static void same_stats(const passthru_obs *a, const passthru_obs *b)
+{
+    FUZZ_CHECK(a->st.input_tokens == b->st.input_tokens && a->st.cached_tokens == b->st.cached_tokens &&
+                   a->st.output_tokens == b->st.output_tokens && a->st.usage_known == b->st.usage_known &&
+                   a->st.first_content == b->st.first_content && a->error == b->error,
+               "observer stats depend on the split");
+    FUZZ_CHECK((a->st.stop_reason == NULL) == (b->st.stop_reason == NULL), "stop_reason differs");
+    if (a->st.stop_reason) {
+        FUZZ_CHECK(memchr(a->stop, 0, sizeof a->stop) != NULL, "stop_reason not terminated");
+        FUZZ_CHECK(strcmp(a->st.stop_reason, b->st.stop_reason) == 0, "stop_reason differs");
+    }
+}
+
+static void json_checks(const char *p, size_t len)
+{
+    cJSON *root = cJSON_ParseWithLength(p, len);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return;
+    }
+    route_facts f;
+    routes_facts(root, 0, &f);
+    FUZZ_CHECK(f.est_tokens >= 0 && f.model != NULL, "bad facts");
+    uint64_t h1[64], h2[64];
+    int n1 = pool_prefix_hashes(root, h1, 64), n2 = pool_prefix_hashes(root, h2, 64);
+    FUZZ_CHECK(n1 >= 1 && n1 <= 64 && n1 == n2, "prefix hash count %d %d", n1, n2);
+    for (int i = 0; i < n1; i++) FUZZ_CHECK(h1[i] == h2[i] && h1[i] != 0, "prefix hash %d", i);
+    buf out;
+    buf_init(&out, 1u << 24);
+    passthru_opts o = {"fuzz-model", 100};
+    if (passthru_rewrite(root, &o, &out) == 0) {
+        cJSON *j = cJSON_ParseWithLength(out.data ? out.data : "", out.len);
+        FUZZ_CHECK(j != NULL, "rewrite is not JSON: %.*s", (int)(out.len > 200 ? 200 : out.len),
+                   out.data ? out.data : "");
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
+        FUZZ_CHECK(cJSON_IsString(m) && strcmp(m->valuestring, "fuzz-model") == 0, "model not set");
+        const cJSON *mt = cJSON_GetObjectItemCaseSensitive(j, "max_tokens");
+        FUZZ_CHECK(!cJSON_IsNumber(mt) || mt->valuedouble <= 100 || mt->valuedouble != mt->valuedouble,
+                   "max_tokens not clamped");
+        const cJSON *sys = cJSON_GetObjectItemCaseSensitive(j, "system");
+        for (const cJSON *b = cJSON_IsArray(sys) ? sys->child : NULL; b; b = b->next) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "text");
+            FUZZ_CHECK(!cJSON_IsString(t) ||
+                           strncmp(t->valuestring, "x-anthropic-billing-header:", 27) != 0,
+                       "billing block left");
+        }
+        cJSON_Delete(j);
+    }
+    buf_free(&out);
+    cJSON_Delete(root);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_in in;
+    fuzz_in_init(&in, data, size, 2);
+    const char *p = (const char *)in.data;
+    size_t len = in.len;
+    size_t cut = ((size_t)in.hdr[0] | (size_t)in.hdr[1] << 8) % (len + 1);
+    passthru_obs a, b;
+    observe(p, len, len, &a);
+    observe(p, len, cut, &b);
+    same_stats(&a, &b);
+    passthru_obs_free(&a);
+    passthru_obs_free(&b);
+    json_checks(p, len);
+    return 0;
+}
