@@ -3,6 +3,7 @@
  */
 #include "log.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +87,10 @@ void log_redact(char *s)
     while ((p = strstr(p, "sk-"))) {
         size_t n =
             strspn(p + 3, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_");
-        if (n >= 8) mask_run(p + 3, n);
+        /* a key starts a word: "<task-notification>" is not one */
+        unsigned char before = p > s ? (unsigned char)p[-1] : ' ';
+        int word = p > s && (isalnum(before) || before == '_' || before == '-');
+        if (n >= 8 && !word) mask_run(p + 3, n);
         p += 3 + n;
     }
 }

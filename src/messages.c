@@ -297,7 +297,8 @@ static void fail_exchange(exchange *ex, const char *type, const char *msg)
             /* cut mid-event: end it, so the error stands as an event of its own
              * (the broken event before it fails to parse, as it should) */
             const char *t = ex->tail + sizeof ex->tail;
-            if (ex->bytes_out && !(t[-1] == '\n' && (t[-2] == '\n' || (t[-2] == '\r' && t[-3] == '\n'))))
+            if (ex->bytes_out &&
+                !(t[-1] == '\n' && (t[-2] == '\n' || (t[-2] == '\r' && t[-3] == '\n'))))
                 buf_appends(&ex->out, "\n\n");
             buf e;
             buf_init(&e, 0);
@@ -329,8 +330,14 @@ static void fail_transport(exchange *ex, int refused, const char *err)
      * (a server killed with our request on a kept-alive connection): as
      * good as refused, and safe to send elsewhere */
     int vanished = ex->connected && ex->up_status == 0 && !ex->committed && ex->resp.len == 0;
-    if (refused || !ex->connected || vanished) {
-        if (refused || vanished) backend_mark_down(b, err);
+    if (vanished && more_targets(ex)) {
+        backend_mark_down(b, err);
+        char why[300];
+        snprintf(why, sizeof why, "went away before answering (%s)", err);
+        if (try_next(ex, why)) return;
+    }
+    if (refused || !ex->connected) {
+        if (refused) backend_mark_down(b, err);
         char why[300];
         snprintf(why, sizeof why, "not reachable (%s)", err);
         if (try_next(ex, why)) return;

@@ -429,8 +429,9 @@ void routes_facts(const cJSON *root, int subagent_header, route_facts *f)
     if (cJSON_IsString(m)) f->model = m->valuestring;
     const cJSON *th = cJSON_GetObjectItemCaseSensitive(root, "thinking");
     const cJSON *tt = cJSON_IsObject(th) ? cJSON_GetObjectItemCaseSensitive(th, "type") : NULL;
-    f->thinking = cJSON_IsString(tt) && (strcmp(tt->valuestring, "enabled") == 0 ||
-                                         strcmp(tt->valuestring, "adaptive") == 0);
+    /* "adaptive" is Claude Code 2.1's default on every main-loop request:
+     * only an explicit budget ("enabled") marks a thinking request */
+    f->thinking = cJSON_IsString(tt) && strcmp(tt->valuestring, "enabled") == 0;
     f->subagent = subagent_header;
     size_t bytes = text_bytes(cJSON_GetObjectItemCaseSensitive(root, "system"), 0) +
                    text_bytes(cJSON_GetObjectItemCaseSensitive(root, "messages"), 0) +

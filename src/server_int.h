@@ -65,7 +65,7 @@ typedef struct exchange {
     buf out;       /* pending bytes for the client */
     buf hdrs;      /* pass-through: answer headers to relay ("name\0value\0"...) */
     char ctype[128];
-    char tail[3];     /* pass-through: the last bytes relayed */
+    char tail[3]; /* pass-through: the last bytes relayed */
     passthru_obs obs;
     int obs_on;
     xlate_request_info info;

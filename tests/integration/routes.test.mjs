@@ -95,7 +95,8 @@ describe('each request class reaches its route', () => {
   const CASES = [
     ['background: a Haiku model', req({ model: HAIKU }), undefined, 'bg', 'route-bg-model'],
     ['thinking: type enabled', req({ thinking: { type: 'enabled', budget_tokens: 1024 } }), undefined, 'think', 'route-think-model'],
-    ['thinking: type adaptive', req({ thinking: { type: 'adaptive' } }), undefined, 'think', 'route-think-model'],
+    // Claude Code 2.1 sends adaptive thinking on every main-loop request: not a thinking request
+    ['thinking: type adaptive is the default, not thinking', req({ thinking: { type: 'adaptive' } }), undefined, 'def', 'def-own'],
     ['thinking disabled is not thinking', req({ thinking: { type: 'disabled' } }), undefined, 'def', 'def-own'],
     ['longContext: ~40k chars of prompt, over 2000', req({ messages: [{ role: 'user', content: LONG_TEXT }] }), undefined, 'long', 'long-own'],
     ['subagent: x-claude-code-agent-id', req(), { 'x-claude-code-agent-id': 'agent-1' }, 'sub', 'route-sub-model'],
@@ -374,7 +375,7 @@ describe('fallback', () => {
   test('the stream has started (backend connected but silent), then the backend answers 529 → event: error, no fallback', async () => {
     resetScripts();
     const before = counts(fl);
-    const body = JSON.stringify({ ...req({ thinking: { type: 'adaptive' } }), stream: true });
+    const body = JSON.stringify({ ...req({ thinking: { type: 'enabled', budget_tokens: 1024 } }), stream: true });
     const ac = new AbortController();
     const resP = fetch(`${gw.url}/v1/messages`, {
       method: 'POST',

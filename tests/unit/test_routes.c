@@ -184,8 +184,9 @@ TEST(routes_match_classes_in_written_order)
                      "{\"model\":\"m\",\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":"
                      "1024},\"messages\":[]}",
                      1) == &r.r[2]); /* thinking is listed before subagent */
+    /* Claude Code 2.1 sends adaptive thinking on every main-loop request */
     CHECK(match_json(&r, "{\"model\":\"m\",\"thinking\":{\"type\":\"adaptive\"},\"messages\":[]}",
-                     0) == &r.r[2]);
+                     0) == &r.r[4]);
     CHECK(match_json(&r, "{\"model\":\"m\",\"thinking\":{\"type\":\"disabled\"},\"messages\":[]}",
                      0) == &r.r[4]);
     /* long: ~4 bytes a token */
