@@ -330,7 +330,7 @@ static void probe_done(void *ud, int ok, int refused, long status, const char *e
         }
     } else if (p->kind == P_PROPS) {
         const cJSON *n = j ? cJSON_GetObjectItemCaseSensitive(j, "total_slots") : NULL;
-        if (cJSON_IsNumber(n) && n->valuedouble >= 1) {
+        if (cJSON_IsNumber(n) && n->valuedouble >= 1 && n->valuedouble <= 1e6) {
             affinity_init(&b->aff, (int)n->valuedouble);
             b->use_slots = 1;
             log_line(1, "llama.cpp %s has %d slots: each conversation keeps its own (id_slot)",

@@ -422,7 +422,9 @@ static void count_done(void *ud, int ok, int refused, long status, const char *e
         cJSON *j =
             good ? cJSON_ParseWithLength(ex->resp.data ? ex->resp.data : "", ex->resp.len) : NULL;
         const cJSON *n = j ? cJSON_GetObjectItemCaseSensitive(j, "input_tokens") : NULL;
-        long v = cJSON_IsNumber(n) ? (long)n->valuedouble : -1;
+        long v = cJSON_IsNumber(n) && n->valuedouble >= 0 && n->valuedouble < 1e15
+                     ? (long)n->valuedouble
+                     : -1;
         cJSON_Delete(j);
         if (v >= 0)
             reply_count(ex, v, "backend count_tokens");

@@ -145,6 +145,6 @@ for f in tests/fuzz/crashes/*; do
   t=$(basename "$f"); t=${t%%-*}
   [ -d "$OUT/$t" ] && cp "$f" "$OUT/$t/regress_$(basename "$f")"
 done
-for t in request sse stream backend_error toolcall toolargs; do
+for t in request sse stream backend_error toolcall toolargs passthru; do
   printf '%s: %s files\n' "$t" "$(ls "$OUT/$t" | wc -l)"
 done
