@@ -104,10 +104,15 @@ static void finish_accounting(exchange *ex, const xlate_stream_stats *st)
                  "tool calls: %d recovered from text, %d arguments repaired, %d unrepairable "
                  "(passed on as text)",
                  st->tool_recovered, st->tool_repairs, st->tool_failures);
+    char model[600];
+    if (ex->sent_model && strcmp(ex->sent_model, ex->info.model) != 0)
+        snprintf(model, sizeof model, "%s->%s", ex->info.model, ex->sent_model);
+    else
+        snprintf(model, sizeof model, "%s", ex->info.model);
     log_line(1,
              "%s backend=%s model=%s stream=%d prompt=%ld%s cached=%ld (%.1f%%)%s ttft=%.0fms "
              "total=%.0fms out=%ld tok/s=%.1f stop=%s%s",
-             b ? b->cfg->mode->name : "-", b ? b->cfg->name : "-", ex->info.model, ex->stream,
+             b ? b->cfg->mode->name : "-", b ? b->cfg->name : "-", model, ex->stream,
              prompt, st->usage_known ? "" : "(est)", st->cached_tokens,
              prompt > 0 ? 100.0 * (double)st->cached_tokens / (double)prompt : 0.0, prefill,
              ex->t_first > 0 ? ex->t_first - ex->t_start : -1.0, now - ex->t_start,
@@ -756,6 +761,7 @@ static void start_attempt(exchange *ex)
     const route_target *t = ex->tg[ex->attempt];
     backend_rt *b = &ex->srv->bs.b[t->backend];
     ex->bk = b;
+    ex->sent_model = backend_model(b, t->model);
     b->inflight++;
     b->requests++;
     if (b->cfg->mode->passthru)

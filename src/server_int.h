@@ -53,6 +53,7 @@ typedef struct exchange {
     const route_target *tg[MAX_ATTEMPTS];
     int ntg, attempt;
     backend_rt *bk; /* the backend of the current attempt */
+    const char *sent_model; /* the model it was sent (NULL: the client's, or none) */
     int pt;         /* the current attempt passes through (MODE_ANTHROPIC/MODE_CLAUDE) */
     uint64_t conv_key;
     uint64_t *prefix; /* prefix hashes (pools only) */

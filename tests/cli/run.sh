@@ -76,6 +76,50 @@ out=$("$BIN" doctor --mode llamacpp --backend http://127.0.0.1:9/v1 --claude "$T
 if [ $rc = 1 ] && grep -q '\[FAIL\] claude' <<<"$out" && grep -q 'fix: ' <<<"$out"; then
   ok "doctor: claude missing"; else ko "doctor: claude missing" "rc=$rc" "$out"; fi
 
+# doctor with routes: a verdict per backend a route uses and per route; an
+# unused backend is named as such; a backend up (a tiny HTTP server answering
+# /v1/models) makes its route pass even when the pool's other member is down
+cat >"$T/models.py" <<'PY'
+import http.server, json, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = json.dumps({"object": "list", "data": [{"id": "m1", "object": "model"}]}).encode()
+        self.send_response(200 if self.path == "/v1/models" else 404)
+        self.send_header("Content-Type", "application/json"); self.send_header("Content-Length", str(len(b)))
+        self.end_headers(); self.wfile.write(b)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PY
+python3 "$T/models.py" >"$T/models.port" & mpid=$!
+for _ in $(seq 50); do [ -s "$T/models.port" ] && break; sleep 0.1; done
+mport=$(cat "$T/models.port")
+cat >"$T/routes.json" <<JSON
+{"backends": {"up": {"mode": "openai", "url": "http://127.0.0.1:$mport/v1", "model": "m1"},
+              "down": {"mode": "openai", "url": "http://127.0.0.1:9/v1"},
+              "spare": {"mode": "openai", "url": "http://127.0.0.1:9/v1"}},
+ "routes": [{"when": "background", "to": "down"},
+            {"when": "default", "to": ["down", "up"]}]}
+JSON
+out=$("$BIN" doctor --config "$T/routes.json" --claude /bin/true 2>&1 | grep -v 'round trip\|^       note'); rc=$?
+if grep -q '^anyclaude doctor: 3 backends, 2 routes' <<<"$out" &&
+   grep -q '\[FAIL\] backend down answers' <<<"$out" &&
+   grep -q '\[ ok \] backend up answers' <<<"$out" &&
+   grep -q '\[ -- \] backend spare: no route uses it' <<<"$out" &&
+   grep -q '\[FAIL\] route 1 background: to down (down)' <<<"$out" &&
+   grep -q '\[ ok \] route 2 default: to down (down), up (ok)' <<<"$out"; then
+  ok "doctor: routes"; else ko "doctor: routes" "$out"; fi
+# serve with routes: the start line names the routes and backends
+"$BIN" serve --port 0 --config "$T/routes.json" 2>"$T/serve2.err" &
+pid=$!
+for _ in $(seq 50); do grep -q listening "$T/serve2.err" && break; sleep 0.1; done
+line=$(head -1 "$T/serve2.err")
+kill -TERM $pid; wait $pid; rc=$?
+kill $mpid 2>/dev/null
+if [[ "$line" == *" routes=2 backends=up=openai:http://127.0.0.1:$mport/v1,down=openai:http://127.0.0.1:9/v1,spare=openai:http://127.0.0.1:9/v1" ]] && [ $rc = 0 ]; then
+  ok "serve start line with routes"; else ko "serve start line with routes" "line: $line" "rc: $rc"; fi
+
 # the launcher without claude: one line with what to do
 expect_error_1() { local out rc; out=$("$@" 2>&1 >/dev/null); rc=$?; echo "$rc|$out"; }
 r=$(PATH=/usr/bin:/bin expect_error_1 "$BIN" -p hi)
