@@ -46,6 +46,7 @@ int affinity_slot_at(affinity *a, uint64_t key, uint64_t kind, int *reused, doub
             a->slot[i].last = a->clock;
             a->slot[i].last_ms = now_ms;
             a->slot[i].uses++;
+            if (now_ms > 0) a->slot[i].inflight++;
             if (reused) *reused = 1;
             return i;
         }
@@ -56,7 +57,8 @@ int affinity_slot_at(affinity *a, uint64_t key, uint64_t kind, int *reused, doub
         if (a->slot[i].key && a->slot[i].kind == kind &&
             (same < 0 || a->slot[i].last < a->slot[same].last))
             same = i;
-    int busy = same >= 0 && ((now_ms > 0 && a->slot[same].uses > 1 &&
+    int busy = same >= 0 && (a->slot[same].inflight > 0 ||
+                             (now_ms > 0 && a->slot[same].uses > 1 &&
                               now_ms - a->slot[same].last_ms < AFFINITY_ACTIVE_MS) ||
                              was_victim(a, key));
     if (same >= 0 && !busy) victim = same;
@@ -88,5 +90,14 @@ int affinity_slot_at(affinity *a, uint64_t key, uint64_t kind, int *reused, doub
     a->slot[victim].last = a->clock;
     a->slot[victim].last_ms = now_ms;
     a->slot[victim].uses = 1;
+    a->slot[victim].inflight = now_ms > 0 ? 1 : 0;
     return victim;
+}
+
+void affinity_done(affinity *a, int slot, uint64_t key, double now_ms)
+{
+    if (key == 0) key = 1;
+    if (slot < 0 || slot >= a->nslots || a->slot[slot].key != key) return;
+    if (a->slot[slot].inflight > 0) a->slot[slot].inflight--;
+    a->slot[slot].last_ms = now_ms;
 }

@@ -13,8 +13,9 @@
  * all; the least recently used slot of a one-shot conversation (seen once:
  * title and topic requests); the least recently used slot.
  *
- * "Still active": it was used less than AFFINITY_ACTIVE_MS ago, or it is a
- * conversation that lost its slot to a newcomer of its kind and came back.
+ * "Still active": it has a request in flight or finished one less than
+ * AFFINITY_ACTIVE_MS ago, or it is a conversation that lost its slot to a
+ * newcomer of its kind and came back.
  * Without that, two conversations of one kind alternating on a server with
  * a free slot would take each other's slot on every turn and re-prefill
  * their histories each time.
@@ -37,7 +38,8 @@ typedef struct affinity {
         uint64_t kind;
         uint64_t last;
         uint64_t uses;
-        double last_ms;
+        double last_ms; /* when its last request started or ended */
+        int inflight;   /* its requests in flight (affinity_slot_at .. affinity_done) */
     } slot[AFFINITY_MAX_SLOTS];
     uint64_t victims[AFFINITY_VICTIMS]; /* conversations that lost their slot to their kind */
     int nvictim;
@@ -50,8 +52,11 @@ void affinity_init(affinity *a, int nslots);
  * it took over a slot of the same kind. */
 int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int *reused);
 /* The same, at time now_ms (monotonic; 0: unknown, no conversation counts as
- * active by time). */
+ * active by time); the request is in flight until affinity_done. */
 int affinity_slot_at(affinity *a, uint64_t key, uint64_t kind, int *reused, double now_ms);
+/* The request of conversation key on slot ended at now_ms (a no-op when the
+ * slot has changed hands since). */
+void affinity_done(affinity *a, int slot, uint64_t key, double now_ms);
 /* FNV-1a over bytes, continuing from h (start with AFFINITY_HASH_INIT). */
 #define AFFINITY_HASH_INIT 14695981039346656037ULL
 uint64_t affinity_hash(uint64_t h, const void *p, size_t n);

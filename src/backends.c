@@ -197,6 +197,11 @@ int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_
     return slot;
 }
 
+void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key)
+{
+    affinity_done(&b->aff, slot, conv_key, now_ms());
+}
+
 /* Remember the system prompt and tools of the newest conversation with
  * tools, so the next start can prefill them (warm start). Written only when
  * they change. */

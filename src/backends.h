@@ -81,6 +81,8 @@ void backend_mark_down(backend_rt *b, const char *why);
  * translated request at info->id_slot_off. */
 int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_request_info *info,
                      int *reuse, int *warm_hit);
+/* The request pinned to slot for conv_key is over. */
+void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key);
 /* Remember the system prompt and tools for the next start (warm start). */
 void backend_warm_save(backend_rt *b, const char *body, size_t len, const xlate_request_info *info);
 

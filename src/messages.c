@@ -112,8 +112,8 @@ static void finish_accounting(exchange *ex, const xlate_stream_stats *st)
     log_line(1,
              "%s backend=%s model=%s stream=%d prompt=%ld%s cached=%ld (%.1f%%)%s ttft=%.0fms "
              "total=%.0fms out=%ld tok/s=%.1f stop=%s%s",
-             b ? b->cfg->mode->name : "-", b ? b->cfg->name : "-", model, ex->stream,
-             prompt, st->usage_known ? "" : "(est)", st->cached_tokens,
+             b ? b->cfg->mode->name : "-", b ? b->cfg->name : "-", model, ex->stream, prompt,
+             st->usage_known ? "" : "(est)", st->cached_tokens,
              prompt > 0 ? 100.0 * (double)st->cached_tokens / (double)prompt : 0.0, prefill,
              ex->t_first > 0 ? ex->t_first - ex->t_start : -1.0, now - ex->t_start,
              st->output_tokens, gen_s > 0 ? (double)st->output_tokens / gen_s : 0.0,
@@ -239,6 +239,7 @@ static int more_targets(const exchange *ex)
 /* Forget the current attempt (its backend load, transfers, translation). */
 static void attempt_reset(exchange *ex)
 {
+    if (ex->bk && ex->slot >= 0) backend_slot_done(ex->bk, ex->slot, ex->slot_key);
     upstream_cancel(ex->up);
     ex->up = NULL;
     upstream_cancel(ex->tok);
@@ -702,6 +703,7 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
     if (b->use_slots && ex->info.id_slot_off) {
         uint64_t key = conversation_key(ex->req, ex->info.kind_hash, ex->info.first_hash);
         ex->slot = backend_pin_slot(b, key, &ex->upbody, &ex->info, &ex->slot_reuse, &ex->warm_hit);
+        ex->slot_key = key;
     }
     if (ex->info.tools) backend_warm_save(b, ex->body, ex->body_len, &ex->info);
     if (b->est_ratio > 0) {

@@ -47,7 +47,7 @@ static long num(const cJSON *o, const char *k)
     const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
     /* bounded before the cast: a double past LONG_MAX is undefined (fuzz) */
     return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15 ? (long)v->valuedouble
-                                                                            : -1;
+                                                                             : -1;
 }
 
 /* usage from message_start (or a whole message): prompt side and output */

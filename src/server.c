@@ -45,6 +45,7 @@ void exchange_free(exchange *ex)
     xlate_stream_free(ex->xs);
     xlate_request_info_free(&ex->info);
     if (ex->obs_on) passthru_obs_free(&ex->obs);
+    if (ex->bk && ex->slot >= 0) backend_slot_done(ex->bk, ex->slot, ex->slot_key);
     if (ex->bk) ex->bk->inflight--;
     cJSON_Delete(ex->root);
     free(ex->prefix);

@@ -52,9 +52,9 @@ typedef struct exchange {
     /* where it may go, in order, and which one is being tried */
     const route_target *tg[MAX_ATTEMPTS];
     int ntg, attempt;
-    backend_rt *bk; /* the backend of the current attempt */
+    backend_rt *bk;         /* the backend of the current attempt */
     const char *sent_model; /* the model it was sent (NULL: the client's, or none) */
-    int pt;         /* the current attempt passes through (MODE_ANTHROPIC/MODE_CLAUDE) */
+    int pt;                 /* the current attempt passes through (MODE_ANTHROPIC/MODE_CLAUDE) */
     uint64_t conv_key;
     uint64_t *prefix; /* prefix hashes (pools only) */
     int nprefix;
@@ -79,6 +79,7 @@ typedef struct exchange {
     int committed;
     int connected;
     int slot;           /* llama.cpp slot used, -1 none */
+    uint64_t slot_key;  /* the conversation key it was pinned for */
     int slot_reuse;     /* affinity: 0 new, 1 same conversation, 2 same kind */
     int warm_hit;       /* first use of the warm-started slot */
     int count_step;     /* count_tokens: 1 apply-template, 2 tokenize */

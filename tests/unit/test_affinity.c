@@ -72,39 +72,77 @@ TEST(affinity_hash_is_fnv1a)
  * a new session after the old one went quiet still takes its slot; a
  * conversation that lost its slot to its kind gets a free one when it
  * comes back. */
+/* One request that starts and ends at time t. */
+static int use(affinity *a, uint64_t key, uint64_t kind, int *reused, double t)
+{
+    int s = affinity_slot_at(a, key, kind, reused, t);
+    affinity_done(a, s, key, t);
+    return s;
+}
+
 TEST(affinity_active_conversations_do_not_fight)
 {
     affinity a;
     affinity_init(&a, 2);
     int reused;
     double t = 1000;
-    int s1 = affinity_slot_at(&a, 100, MAIN, &reused, t);
-    CHECK(affinity_slot_at(&a, 100, MAIN, &reused, t += 500) == s1); /* a conversation now */
-    int s2 = affinity_slot_at(&a, 200, MAIN, &reused, t += 500);     /* 1 s later: active */
+    int s1 = use(&a, 100, MAIN, &reused, t);
+    CHECK(use(&a, 100, MAIN, &reused, t += 500) == s1); /* a conversation now */
+    int s2 = use(&a, 200, MAIN, &reused, t += 500);     /* 1 s later: active */
     CHECK(s2 != s1 && reused == 0);
     for (int i = 0; i < 5; i++) {
-        CHECK(affinity_slot_at(&a, 100, MAIN, &reused, t += 700) == s1 && reused == 1);
-        CHECK(affinity_slot_at(&a, 200, MAIN, &reused, t += 700) == s2 && reused == 1);
+        CHECK(use(&a, 100, MAIN, &reused, t += 700) == s1 && reused == 1);
+        CHECK(use(&a, 200, MAIN, &reused, t += 700) == s2 && reused == 1);
     }
     /* quiet for a minute: a new session takes the least recently used of them */
-    int s3 = affinity_slot_at(&a, 300, MAIN, &reused, t += 60000);
+    int s3 = use(&a, 300, MAIN, &reused, t += 60000);
     CHECK(s3 == s1 && reused == 2);
 
     /* one slot busy, one free, but the same-kind holder is quiet: take-over */
     affinity_init(&a, 3);
     t = 1000;
-    s1 = affinity_slot_at(&a, 100, MAIN, NULL, t);
-    affinity_slot_at(&a, 100, MAIN, NULL, t += 100);
-    s2 = affinity_slot_at(&a, 200, MAIN, &reused, t += 30000);
+    s1 = use(&a, 100, MAIN, NULL, t);
+    use(&a, 100, MAIN, NULL, t += 100);
+    s2 = use(&a, 200, MAIN, &reused, t += 30000);
     CHECK(s2 == s1 && reused == 2);
     /* the one it displaced comes back at once: a free slot, not a fight */
-    int back = affinity_slot_at(&a, 100, MAIN, &reused, t += 100);
+    int back = use(&a, 100, MAIN, &reused, t += 100);
     CHECK(back != s1 && reused == 0);
-    CHECK(affinity_slot_at(&a, 200, MAIN, &reused, t += 100) == s1 && reused == 1);
-    CHECK(affinity_slot_at(&a, 100, MAIN, &reused, t += 100) == back && reused == 1);
+    CHECK(use(&a, 200, MAIN, &reused, t += 100) == s1 && reused == 1);
+    CHECK(use(&a, 100, MAIN, &reused, t += 100) == back && reused == 1);
     /* without a free slot an active holder still gives way (better than a cold prefill) */
     affinity_init(&a, 1);
-    affinity_slot_at(&a, 100, MAIN, NULL, 1000);
-    affinity_slot_at(&a, 100, MAIN, NULL, 1100);
-    CHECK(affinity_slot_at(&a, 200, MAIN, &reused, 1200) == 0 && reused == 2);
+    use(&a, 100, MAIN, NULL, 1000);
+    use(&a, 100, MAIN, NULL, 1100);
+    CHECK(use(&a, 200, MAIN, &reused, 1200) == 0 && reused == 2);
+}
+
+/* A conversation with a request in flight is active however long the
+ * request takes; it stays active for AFFINITY_ACTIVE_MS after it ends. */
+TEST(affinity_in_flight_is_active)
+{
+    affinity a;
+    affinity_init(&a, 2);
+    int reused;
+    int s1 = affinity_slot_at(&a, 100, MAIN, NULL, 1000);
+    affinity_done(&a, s1, 100, 2000);
+    affinity_slot_at(&a, 100, MAIN, NULL, 3000); /* turn 2: a 60 s generation */
+    int s2 = affinity_slot_at(&a, 200, MAIN, &reused, 40000);
+    CHECK(s2 != s1 && reused == 0); /* still generating: not taken over */
+    affinity_done(&a, s1, 100, 63000);
+    affinity_done(&a, s2, 200, 63000);
+    affinity_done(&a, s1, 999, 63000); /* another key: ignored */
+    CHECK(a.slot[s1].inflight == 0);
+    /* ended 5 s ago: still active; a third conversation takes the LRU of its kind
+     * only because no slot is free */
+    int s3 = affinity_slot_at(&a, 300, MAIN, &reused, 68000);
+    CHECK(reused == 2);
+    (void)s3;
+    /* one slot, a long request in flight, then ended long ago: taken over */
+    affinity_init(&a, 3);
+    s1 = affinity_slot_at(&a, 100, MAIN, NULL, 1000);
+    affinity_slot_at(&a, 100, MAIN, NULL, 2000);
+    affinity_done(&a, s1, 100, 3000);
+    affinity_done(&a, s1, 100, 3000);
+    CHECK(affinity_slot_at(&a, 200, MAIN, &reused, 30000) == s1 && reused == 2);
 }
