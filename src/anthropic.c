@@ -218,3 +218,14 @@ void anthropic_error_from_backend(long http_status, const char *body, size_t len
     *type = "api_error";
     snprintf(msg, msglen, "backend failed (HTTP %ld): %s", http_status, detail);
 }
+
+int anthropic_is_billing_text(const char *s)
+{
+    return s && strncmp(s, ANTHROPIC_BILLING_PREFIX, sizeof ANTHROPIC_BILLING_PREFIX - 1) == 0;
+}
+
+int anthropic_is_billing_block(const cJSON *blk)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(blk, "text");
+    return cJSON_IsString(t) && anthropic_is_billing_text(t->valuestring);
+}

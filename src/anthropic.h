@@ -40,4 +40,14 @@ int anthropic_error_status(const char *type);
 void anthropic_error_from_backend(long http_status, const char *body, size_t len, int *status,
                                   const char **type, char *msg, size_t msglen);
 
+/* Claude Code's first system block carries per-session (older versions:
+ * per-request) values that would put a different token at the start of
+ * every prompt: "x-anthropic-billing-header: cc_version=...; cch=...;".
+ * Is s such a text? */
+#define ANTHROPIC_BILLING_PREFIX "x-anthropic-billing-header:"
+int anthropic_is_billing_text(const char *s);
+/* Is blk a system block {"type":"text","text":"x-anthropic-billing-header:..."}? */
+struct cJSON;
+int anthropic_is_billing_block(const struct cJSON *blk);
+
 #endif

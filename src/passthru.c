@@ -7,11 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int is_billing_block(const cJSON *blk)
-{
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(blk, "text");
-    return cJSON_IsString(t) && strncmp(t->valuestring, "x-anthropic-billing-header:", 27) == 0;
-}
+#include "anthropic.h"
 
 int passthru_rewrite(cJSON *root, const passthru_opts *o, buf *out)
 {
@@ -20,7 +16,7 @@ int passthru_rewrite(cJSON *root, const passthru_opts *o, buf *out)
         cJSON *b = sys->child;
         while (b) {
             cJSON *next = b->next;
-            if (is_billing_block(b)) cJSON_Delete(cJSON_DetachItemViaPointer(sys, b));
+            if (anthropic_is_billing_block(b)) cJSON_Delete(cJSON_DetachItemViaPointer(sys, b));
             b = next;
         }
     }

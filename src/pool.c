@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "anthropic.h"
+
 #include "affinity.h"
 
 void pool_init(pool_state *p)
@@ -152,19 +154,13 @@ static uint64_t hash_json(uint64_t h, const cJSON *v, int depth)
     return affinity_hash(h, "}", 1);
 }
 
-static int is_billing_block(const cJSON *blk)
-{
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(blk, "text");
-    return cJSON_IsString(t) && strncmp(t->valuestring, "x-anthropic-billing-header:", 27) == 0;
-}
-
 int pool_prefix_hashes(const cJSON *root, uint64_t *out, int max)
 {
     uint64_t h = AFFINITY_HASH_INIT;
     const cJSON *sys = cJSON_GetObjectItemCaseSensitive(root, "system");
     if (cJSON_IsArray(sys)) {
         for (const cJSON *b = sys->child; b; b = b->next)
-            if (!is_billing_block(b)) h = hash_json(h, b, 0);
+            if (!anthropic_is_billing_block(b)) h = hash_json(h, b, 0);
     } else {
         h = hash_json(h, sys, 0);
     }

@@ -19,6 +19,8 @@
  */
 #include "xlate_request.h"
 
+#include "anthropic.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,9 +29,6 @@
 
 #include "affinity.h"
 
-/* Claude Code's first system block: per-session (older versions: per-request)
- * values that would put a different token at the start of every prompt. */
-#define BILLING_PREFIX "x-anthropic-billing-header:"
 /* Rough prompt-token cost of one image for the estimate (vision encoders
  * spend a few hundred to ~1.6k tokens on a typical screenshot). */
 #define IMAGE_TOKENS 1000L
@@ -205,11 +204,6 @@ static int is_nonempty_str(const cJSON *v)
 static int is_finite_num(const cJSON *v)
 {
     return cJSON_IsNumber(v) && isfinite(v->valuedouble);
-}
-
-static int starts_with(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
 /* Append s to b, preceded by "\n" when *any (the join used for every list of
@@ -742,7 +736,7 @@ static int system_prompt(xctx *c, const cJSON *system)
     buf_init(&text, 0);
     if (is_str(system)) {
         const char *s = system->valuestring;
-        if (starts_with(s, BILLING_PREFIX)) {
+        if (anthropic_is_billing_text(s)) {
             const char *nl = strchr(s, '\n');
             s = nl ? nl + 1 : s + strlen(s);
         }
@@ -765,7 +759,7 @@ static int system_prompt(xctx *c, const cJSON *system)
                 goto out;
             }
             k++;
-            if (starts_with(tx->valuestring, BILLING_PREFIX)) continue;
+            if (anthropic_is_billing_text(tx->valuestring)) continue;
             if ((rc = join_add(&text, &any, tx->valuestring, strlen(tx->valuestring)))) goto out;
         }
     }
