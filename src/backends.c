@@ -279,6 +279,8 @@ static void warm_start(backend_rt *b)
     buf_free(&in);
     if (b->use_slots && info.id_slot_off) {
         p->slot = affinity_slot_at(&b->aff, info.first_hash, info.kind_hash, NULL, now_ms());
+        /* a prefill meant to be taken over: it does not make the slot busy */
+        affinity_done(&b->aff, p->slot, info.first_hash, now_ms());
         if (p->slot >= 0) write_slot(p->reqbody.data + info.id_slot_off, p->slot);
         b->warm_slot = p->slot;
         b->warm_kind = info.kind_hash;

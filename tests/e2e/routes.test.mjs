@@ -119,7 +119,9 @@ async function backend(scenario) {
 async function runRouted(name, config, args, { env = {} } = {}) {
   const sb = makeSandbox(`routes-${name}`);
   cleanups.push(() => sb.cleanup());
-  Object.assign(sb.env, env);
+  // No retries: a failed request fails the run at once instead of being
+  // retried (with backoff) into a success or the timeout.
+  Object.assign(sb.env, { CLAUDE_CODE_MAX_RETRIES: '0' }, env);
   const gatewayPort = await freePort();
   const rec = await startRecorder(gatewayPort);
   const wrapper = path.join(sb.root, 'claude-via-recorder');

@@ -146,3 +146,16 @@ TEST(affinity_in_flight_is_active)
     affinity_done(&a, s1, 100, 3000);
     CHECK(affinity_slot_at(&a, 200, MAIN, &reused, 30000) == s1 && reused == 2);
 }
+
+/* Warm start: a one-request prefill of the saved prefix, ended at once, is
+ * taken over by the next session of its kind at once (bench/cache found the
+ * warm-started slot skipped while its prefill counted as in flight). */
+TEST(affinity_warm_start_slot_is_taken_over)
+{
+    affinity a;
+    affinity_init(&a, 2);
+    int reused;
+    int w = affinity_slot_at(&a, 7, MAIN, NULL, 1000);
+    affinity_done(&a, w, 7, 1000);
+    CHECK(affinity_slot_at(&a, 100, MAIN, &reused, 1500) == w && reused == 2);
+}
