@@ -483,5 +483,8 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
     rc = 0;
 out:
     cJSON_Delete(file);
+    /* one line whatever the file's keys contain */
+    for (char *p = err; rc && errlen && *p; p++)
+        if ((unsigned char)*p < 0x20) *p = '?';
     return rc;
 }

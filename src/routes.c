@@ -64,10 +64,13 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
                          char *err, size_t errlen)
 {
     const char *name = e->string;
-    if (!*name || strlen(name) >= sizeof b->name || strchr(name, ',')) {
+    /* names go into headers, metric labels and log lines */
+    size_t nl = strlen(name);
+    if (nl == 0 || nl >= sizeof b->name ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != nl) {
         snprintf(err, errlen,
-                 "%s: \"backends\": bad backend name \"%.80s\"; use a short name "
-                 "without commas",
+                 "%s: \"backends\": bad backend name \"%.80s\"; use up to 63 letters, digits, "
+                 "'.', '_' or '-'",
                  src, name);
         return -1;
     }
@@ -314,8 +317,21 @@ static int parse_route(routes *r, route *rt, const cJSON *e, int idx, const char
     return 0;
 }
 
+static int parse_all(routes *r, const cJSON *backends, const cJSON *routes_json, long health_ms,
+                     routes_getenv_fn ge, const char *src, char *err, size_t errlen);
+
 int routes_parse(routes *r, const cJSON *backends, const cJSON *routes_json, long health_ms,
                  routes_getenv_fn ge, const char *src, char *err, size_t errlen)
+{
+    int rc = parse_all(r, backends, routes_json, health_ms, ge, src, err, errlen);
+    /* one line whatever the file's keys contain */
+    for (char *p = err; rc && errlen && *p; p++)
+        if ((unsigned char)*p < 0x20) *p = '?';
+    return rc;
+}
+
+static int parse_all(routes *r, const cJSON *backends, const cJSON *routes_json, long health_ms,
+                     routes_getenv_fn ge, const char *src, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
     r->health_ms = health_ms > 0 ? health_ms : 5000;

@@ -8,6 +8,9 @@
  * - Observer: fed whole, and in two pieces at the cut; the stats must be
  *   identical (an SSE stream's meaning does not depend on its split), and
  *   stop_reason, when set, is a NUL-terminated string within its buffer.
+ * - JSON as a config file: routes_parse accepts it or says why in one line;
+ *   an accepted table matches every request to a route whose targets name
+ *   backends that exist.
  * - JSON: the facts' estimate is >= 0; prefix hashes are deterministic, at
  *   least 1 and never 0; the rewrite gives JSON that parses, with no
  *   billing-header block left in a "system" array, max_tokens within the cap
@@ -48,6 +51,22 @@ static void json_checks(const char *p, size_t len)
     route_facts f;
     routes_facts(root, 0, &f);
     FUZZ_CHECK(f.est_tokens >= 0 && f.model != NULL, "bad facts");
+    static routes rt;
+    char err[512] = "";
+    const cJSON *rj = cJSON_GetObjectItemCaseSensitive(root, "routes");
+    int rc = routes_parse(&rt, cJSON_GetObjectItemCaseSensitive(root, "backends"), rj, 0, NULL,
+                          "fuzz.json", err, sizeof err);
+    if (rc < 0) {
+        FUZZ_CHECK(err[0] && !strchr(err, '\n'), "config error not one line: %s", err);
+    } else if (rt.configured) {
+        const route *r = routes_match(&rt, &f);
+        FUZZ_CHECK(r && r->npool >= 1, "no route");
+        for (int i = 0; i < r->npool; i++)
+            FUZZ_CHECK(r->pool[i].backend >= 0 && r->pool[i].backend < rt.nbackends, "bad target");
+        for (int i = 0; i < r->nfallback; i++)
+            FUZZ_CHECK(r->fallback[i].backend >= 0 && r->fallback[i].backend < rt.nbackends,
+                       "bad fallback");
+    }
     uint64_t h1[64], h2[64];
     int n1 = pool_prefix_hashes(root, h1, 64), n2 = pool_prefix_hashes(root, h2, 64);
     FUZZ_CHECK(n1 >= 1 && n1 <= 64 && n1 == n2, "prefix hash count %d %d", n1, n2);

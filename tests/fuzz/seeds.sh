@@ -26,6 +26,14 @@ for f in "$G"/request/*.json; do cp "$f" "$OUT/request/seed_$(basename "$f")"; d
 # bodies) or an Anthropic stream (the translator's golden outputs)
 for f in "$G"/request/*.json; do seed passthru "seed_req_$(basename "$f" .json)" '\x40\x00' "$f"; done
 for f in "$G"/stream/*.out; do seed passthru "seed_out_$(basename "$f" .out)" '\x33\x01' "$f"; done
+# and a routes config (docs/routing.md's example)
+python3 - "$OUT/passthru/seed_routes" <<'PY' 2>/dev/null || true
+import re, sys
+doc = open('docs/routing.md', encoding='utf-8').read()
+m = re.search(r'```json\n(.*?)```', doc, re.S)
+if m:
+    open(sys.argv[1], 'wb').write(b'\x10\x00' + m.group(1).encode())
+PY
 
 # sse: 4-byte header (cut 64, max 4096, seed 1), then the upstream stream
 for f in "$G"/stream/*.sse; do

@@ -131,7 +131,12 @@ TEST(routes_parse_errors)
     expect_error("{\"backends\":{\"x\":{\"mode\":\"llamacpp\",\"slots\":99}},\"routes\":[]}",
                  "slots");
     expect_error("{\"backends\":{\"a,b\":{\"mode\":\"llamacpp\"}},\"routes\":[]}",
-                 "without commas");
+                 "bad backend name");
+    expect_error("{\"backends\":{\"a\\\"b\":{\"mode\":\"llamacpp\"}},\"routes\":[]}",
+                 "bad backend name");
+    /* a key with a newline still makes a one-line error */
+    expect_error("{\"backends\":{\"a\":{\"mode\":\"llamacpp\",\"x\\ny\":1}},\"routes\":[]}",
+                 "\"backends.a.x?y\": unknown key");
     expect_error("{\"backends\":[],\"routes\":[]}", "expected an object");
 }
 
