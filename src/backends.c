@@ -53,28 +53,6 @@ const char *backend_ca(const backend_rt *b)
     return b->all->cfg->ca_file[0] ? b->all->cfg->ca_file : NULL;
 }
 
-static int ends_with(const char *s, const char *suf)
-{
-    size_t l = strlen(s), k = strlen(suf);
-    return l >= k && strcmp(s + l - k, suf) == 0;
-}
-
-void backend_url(const backend_rt *b, const char *what, char *out, size_t n)
-{
-    const char *u = b->cfg->url;
-    size_t l = strlen(u);
-    int v1 = ends_with(u, "/v1");
-    if (b->cfg->mode->passthru) {
-        /* base URL with or without /v1 */
-        snprintf(out, n, "%s%s/%s", u, v1 ? "" : "/v1", what[0] == '/' ? what + 1 : what);
-    } else if (what[0] == '/') {
-        /* llama.cpp serves /props, /tokenize ... at its root */
-        snprintf(out, n, "%.*s%s", (int)(v1 ? l - 3 : l), u, what);
-    } else {
-        snprintf(out, n, "%s/%s", u, strcmp(what, "chat") == 0 ? "chat/completions" : what);
-    }
-}
-
 /* ---- up and down -------------------------------------------------------------- */
 
 void backend_mark_down(backend_rt *b, const char *why)
@@ -286,7 +264,7 @@ static void warm_start(backend_rt *b)
         b->warm_kind = info.kind_hash;
     }
     xlate_request_info_free(&info);
-    backend_url(b, "chat", p->url, sizeof p->url);
+    route_backend_url(b->cfg, "chat", p->url, sizeof p->url);
     log_line(1, "warm start: prefilling the last session's prompt prefix on %s (%zu bytes)",
              b->cfg->name, p->reqbody.len);
     probe_start(p, "POST", 600000);
@@ -389,14 +367,14 @@ static void backend_probe(backend_rt *b)
     if (!c->model[0] && strcmp(c->mode->name, "openai") == 0) {
         bk_probe *p = probe_new(b, P_MODELS, 4u << 20);
         if (!p) return;
-        backend_url(b, "models", p->url, sizeof p->url);
+        route_backend_url(b->cfg, "models", p->url, sizeof p->url);
         probe_start(p, "GET", 5000);
         return;
     }
     if (c->slots < 0 && c->mode->cache_prompt) {
         bk_probe *p = probe_new(b, P_PROPS, 1u << 20);
         if (!p) return;
-        backend_url(b, "/props", p->url, sizeof p->url);
+        route_backend_url(b->cfg, "/props", p->url, sizeof p->url);
         probe_start(p, "GET", 5000);
         return;
     }
@@ -411,9 +389,9 @@ static void health_check(backend_rt *b)
     bk_probe *p = probe_new(b, P_HEALTH, 1u << 20);
     if (!p) return;
     if (b->cfg->mode->cache_prompt)
-        backend_url(b, "/health", p->url, sizeof p->url);
+        route_backend_url(b->cfg, "/health", p->url, sizeof p->url);
     else
-        backend_url(b, "models", p->url, sizeof p->url);
+        route_backend_url(b->cfg, "models", p->url, sizeof p->url);
     long t = b->all->cfg->routing.health_ms;
     probe_start(p, "GET", t < 5000 ? 5000 : t);
 }

@@ -70,9 +70,6 @@ const char *backend_model(const backend_rt *b, const char *target_model);
 const char *backend_key(const backend_rt *b);
 /* CA bundle for this backend (its own, else --ca-file), or NULL. */
 const char *backend_ca(const backend_rt *b);
-/* URL of path under the backend: "chat" (OpenAI chat completions), "models",
- * "messages" (Anthropic), or a llama.cpp root path like "/tokenize". */
-void backend_url(const backend_rt *b, const char *what, char *out, size_t n);
 
 /* A request could not reach b: it leaves its pools until a check passes. */
 void backend_mark_down(backend_rt *b, const char *why);

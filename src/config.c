@@ -28,13 +28,6 @@ void config_defaults(config *c)
     c->health_ms = 5000;
 }
 
-void config_backend_root(const config *c, char *out, size_t n)
-{
-    snprintf(out, n, "%s", c->backend);
-    size_t l = strlen(out);
-    if (l >= 3 && strcmp(out + l - 3, "/v1") == 0) out[l - 3] = '\0';
-}
-
 int config_check_url(const char *url)
 {
     const char *p;

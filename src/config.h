@@ -59,10 +59,6 @@ typedef struct config_flag {
 int config_resolve(config *c, const config_flag *flags, size_t nflags, config_getenv_fn getenv_fn,
                    char *err, size_t errlen);
 
-/* The backend's root: its base URL without a trailing /v1 (where llama.cpp
- * serves /props, /tokenize, /apply-template). */
-void config_backend_root(const config *c, char *out, size_t n);
-
 /* Check that url is http(s)://host[:port][/path]. Returns 0 or -1. */
 int config_check_url(const char *url);
 

@@ -136,17 +136,6 @@ static const char *start_hint(const route_backend *b)
     return "check OPENAI_BASE_URL / --backend and that the service is up";
 }
 
-/* The models URL of a backend. */
-static void models_url(const route_backend *be, char *out, size_t n)
-{
-    size_t l = strlen(be->url);
-    int v1 = l >= 3 && strcmp(be->url + l - 3, "/v1") == 0;
-    if (be->mode->passthru)
-        snprintf(out, n, "%s%s/models", be->url, v1 ? "" : "/v1");
-    else
-        snprintf(out, n, "%s/models", be->url);
-}
-
 /* Returns 1 when the backend answered its model list. */
 static int check_backend(const config *cfg, const route_backend *be)
 {
@@ -159,7 +148,7 @@ static int check_backend(const config *cfg, const route_backend *be)
     g_anthropic = be->mode->passthru != 0;
     buf b;
     buf_init(&b, 4u << 20);
-    models_url(be, url, sizeof url);
+    route_backend_url(be, "models", url, sizeof url);
     long st = http_get(url, be->api_key, &b, err, sizeof err);
     if (st == 0) {
         snprintf(d, sizeof d, "%s: %s (mode %s)", be->url, err, be->mode->name);
@@ -226,12 +215,8 @@ static int check_backend(const config *cfg, const route_backend *be)
     buf_free(&b);
     if (be->mode->passthru == MODE_CLAUDE) return 1;
     /* context length, where the backend tells: llama.cpp /props, LM Studio /api/v0/models */
-    char root[600];
-    snprintf(root, sizeof root, "%s", be->url);
-    size_t rl = strlen(root);
-    if (rl >= 3 && strcmp(root + rl - 3, "/v1") == 0) root[rl - 3] = '\0';
     buf_init(&b, 4u << 20);
-    snprintf(url, sizeof url, "%s/props", root);
+    route_backend_url(be, "/props", url, sizeof url);
     long ctx = 0;
     if (http_get(url, be->api_key, &b, err, sizeof err) == 200) {
         j = cJSON_ParseWithLength(b.data, b.len);
@@ -242,7 +227,7 @@ static int check_backend(const config *cfg, const route_backend *be)
         cJSON_Delete(j);
     }
     buf_reset(&b);
-    snprintf(url, sizeof url, "%s/api/v0/models", root);
+    route_backend_url(be, "/api/v0/models", url, sizeof url);
     if (!ctx && http_get(url, be->api_key, &b, err, sizeof err) == 200) {
         j = cJSON_ParseWithLength(b.data, b.len);
         const cJSON *arr = j ? cJSON_GetObjectItemCaseSensitive(j, "data") : NULL;

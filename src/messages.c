@@ -549,7 +549,7 @@ static void tok_done(void *ud, int ok, int refused, long status, const char *err
 static void tok_send(exchange *ex, const char *path)
 {
     char url[700];
-    backend_url(ex->bk, path, url, sizeof url);
+    route_backend_url(ex->bk->cfg, path, url, sizeof url);
     upstream_opts uo = {
         .method = "POST",
         .url = url,
@@ -651,7 +651,7 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
     passthru_obs_init(&ex->obs, MAX_SSE_LINE);
     ex->obs_on = 1;
     char base[1200];
-    backend_url(b, "messages", base, sizeof base);
+    route_backend_url(b->cfg, "messages", base, sizeof base);
     const char *q = httpd_req_query(ex->req);
     snprintf(ex->url, sizeof ex->url, "%s%s%s", base, *q && ex->pt == MODE_CLAUDE ? "?" : "",
              ex->pt == MODE_CLAUDE ? q : "");
@@ -739,7 +739,7 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
                  ex->body_len, ex->upbody.len,
                  httpd_req_header(ex->req, "X-Claude-Code-Session-Id") ? "yes" : "no",
                  httpd_req_header(ex->req, "x-claude-code-agent-id") ? "yes" : "no");
-    backend_url(b, "chat", ex->url, sizeof ex->url);
+    route_backend_url(b->cfg, "chat", ex->url, sizeof ex->url);
     upstream_opts uo = {
         .method = "POST",
         .url = ex->url,

@@ -17,6 +17,19 @@ const char *routes_when_name(enum route_when w)
     return when_names[w];
 }
 
+void route_backend_url(const route_backend *b, const char *what, char *out, size_t n)
+{
+    const char *u = b->url;
+    size_t l = strlen(u);
+    int v1 = l >= 3 && strcmp(u + l - 3, "/v1") == 0;
+    if (what[0] == '/') /* llama.cpp's /props, /tokenize...; LM Studio's /api/v0 */
+        snprintf(out, n, "%.*s%s", (int)(v1 ? l - 3 : l), u, what);
+    else if (b->mode->passthru)
+        snprintf(out, n, "%s%s/%s", u, v1 ? "" : "/v1", what);
+    else
+        snprintf(out, n, "%s/%s", u, strcmp(what, "chat") == 0 ? "chat/completions" : what);
+}
+
 int routes_backend_index(const routes *r, const char *name)
 {
     for (int i = 0; i < r->nbackends; i++)

@@ -87,6 +87,11 @@ const char *routes_when_name(enum route_when w);
 /* Does any route need request facts (more than the default route)? */
 int routes_need_facts(const routes *r);
 
+/* URL of `what` on backend b: "chat" (OpenAI chat completions), "models",
+ * "messages" (Anthropic; the base URL may end in /v1 or not), or a path at
+ * the server's root such as "/props" (the base URL without its /v1). */
+void route_backend_url(const route_backend *b, const char *what, char *out, size_t n);
+
 /* The index of backend `name`, or -1. */
 int routes_backend_index(const routes *r, const char *name);
 

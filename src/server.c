@@ -368,7 +368,7 @@ static void count_header(void *ud, const char *n, size_t nl, const char *v, size
 static void count_send(exchange *ex, const char *what)
 {
     backend_rt *b = ex->bk;
-    backend_url(b, what, ex->url, sizeof ex->url);
+    route_backend_url(b->cfg, what, ex->url, sizeof ex->url);
     const char *q = httpd_req_query(ex->req);
     size_t ul = strlen(ex->url);
     if (b->cfg->mode->passthru == MODE_CLAUDE && *q)
@@ -677,7 +677,7 @@ static void handle_models(server *s, httpd_req *req, enum ex_kind kind)
     backend_rt *b = server_backend_for(s, NULL, &tmodel);
     ex->bk = b;
     b->inflight++;
-    backend_url(b, "models", ex->url, sizeof ex->url);
+    route_backend_url(b->cfg, "models", ex->url, sizeof ex->url);
     buf store;
     buf_init(&store, 256 * 1024);
     const char *lines[70];

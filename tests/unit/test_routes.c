@@ -226,3 +226,29 @@ TEST(routes_facts_estimate)
     CHECK_STR(f.model, "");
     cJSON_Delete(j);
 }
+
+TEST(route_backend_url_per_mode)
+{
+    route_backend b;
+    memset(&b, 0, sizeof b);
+    char u[700];
+    b.mode = mode_find("llamacpp");
+    snprintf(b.url, sizeof b.url, "http://h:8080/v1");
+    route_backend_url(&b, "chat", u, sizeof u);
+    CHECK_STR(u, "http://h:8080/v1/chat/completions");
+    route_backend_url(&b, "models", u, sizeof u);
+    CHECK_STR(u, "http://h:8080/v1/models");
+    route_backend_url(&b, "/props", u, sizeof u);
+    CHECK_STR(u, "http://h:8080/props");
+    b.mode = mode_find("anthropic");
+    snprintf(b.url, sizeof b.url, "http://h:8080");
+    route_backend_url(&b, "messages", u, sizeof u);
+    CHECK_STR(u, "http://h:8080/v1/messages");
+    route_backend_url(&b, "/props", u, sizeof u);
+    CHECK_STR(u, "http://h:8080/props");
+    snprintf(b.url, sizeof b.url, "http://h:8080/v1");
+    route_backend_url(&b, "messages/count_tokens", u, sizeof u);
+    CHECK_STR(u, "http://h:8080/v1/messages/count_tokens");
+    route_backend_url(&b, "/api/v0/models", u, sizeof u);
+    CHECK_STR(u, "http://h:8080/api/v0/models");
+}
