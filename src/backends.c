@@ -408,15 +408,6 @@ static void health_tick(evutil_socket_t fd, short what, void *arg)
 
 /* ---- set up and tear down ----------------------------------------------------------- */
 
-static void mark_used(backends *bs, const route_target *t, int n, int alternatives)
-{
-    for (int i = 0; i < n; i++) {
-        backend_rt *b = &bs->b[t[i].backend];
-        b->used = 1;
-        if (alternatives && b->cfg->mode->passthru != MODE_CLAUDE) b->checked = 1;
-    }
-}
-
 int backends_init(backends *bs, struct event_base *base, upstream *up, const config *cfg,
                   metrics *m)
 {
@@ -443,11 +434,9 @@ int backends_init(backends *bs, struct event_base *base, upstream *up, const con
         b->est_ratio = 1.0;
         b->warm_slot = -1;
         affinity_init(&b->aff, 0);
-    }
-    for (int i = 0; i < r->nroutes; i++) {
-        int alt = r->r[i].npool + r->r[i].nfallback > 1;
-        mark_used(bs, r->r[i].pool, r->r[i].npool, alt);
-        mark_used(bs, r->r[i].fallback, r->r[i].nfallback, alt);
+        int alt;
+        b->used = routes_uses(r, i, &alt);
+        b->checked = alt && b->cfg->mode->passthru != MODE_CLAUDE;
     }
     int any_checked = 0;
     for (int i = 0; i < bs->n; i++) {

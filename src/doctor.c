@@ -300,12 +300,7 @@ static void check_round_trip(const config *cfg)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/messages", server_port(srv));
     /* a Claude API default route needs a model it knows */
     const routes *rs = &cfg->routing;
-    const route *def = &rs->r[rs->nroutes - 1];
-    for (int i = 0; i < rs->nroutes; i++)
-        if (rs->r[i].when == ROUTE_DEFAULT) {
-            def = &rs->r[i];
-            break;
-        }
+    const route *def = routes_default(rs);
     int claude = rs->backends[def->pool[0].backend].mode->passthru == MODE_CLAUDE;
     const char *body = claude ? "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":16,\"messages\":"
                                 "[{\"role\":\"user\",\"content\":\"Say OK.\"}]}"
@@ -402,22 +397,13 @@ int doctor_run(const config *cfg)
     check_claude(cfg);
     int ok[ROUTES_MAX_BACKENDS] = {0};
     for (int i = 0; i < r->nbackends; i++) {
-        int used = 0;
-        for (int k = 0; k < r->nroutes; k++) {
-            for (int t = 0; t < r->r[k].npool; t++)
-                used |= r->r[k].pool[t].backend == i;
-            for (int t = 0; t < r->r[k].nfallback; t++)
-                used |= r->r[k].fallback[t].backend == i;
-        }
-        if (used)
+        if (routes_uses(r, i, NULL))
             ok[i] = check_backend(cfg, &r->backends[i]);
         else
             printf("[ -- ] backend %s: no route uses it\n", r->backends[i].name);
     }
     int go = r->configured ? check_routes(cfg, ok) : ok[0];
-    const route *def = &r->r[r->nroutes - 1];
-    for (int i = 0; i < r->nroutes; i++)
-        if (r->r[i].when == ROUTE_DEFAULT) def = &r->r[i];
+    const route *def = routes_default(r);
     const route_backend *first = &r->backends[def->pool[0].backend];
     if (go && first->mode->passthru == MODE_CLAUDE && !first->api_key[0])
         printf("[ -- ] round trip: skipped; %s uses the client's own Claude credentials\n",

@@ -437,6 +437,43 @@ int routes_need_facts(const routes *r)
     return r->nroutes > 1 || (r->nroutes == 1 && r->r[0].when != ROUTE_DEFAULT);
 }
 
+int routes_need_body(const routes *r)
+{
+    int need = routes_need_facts(r);
+    for (int i = 0; i < r->nroutes; i++) {
+        const route *rt = &r->r[i];
+        need |= rt->npool > 1;
+        for (int k = 0; k < rt->npool + rt->nfallback; k++) {
+            const route_target *t = k < rt->npool ? &rt->pool[k] : &rt->fallback[k - rt->npool];
+            need |= r->backends[t->backend].mode->passthru != 0;
+        }
+    }
+    return need;
+}
+
+const route *routes_default(const routes *r)
+{
+    for (int i = 0; i < r->nroutes; i++)
+        if (r->r[i].when == ROUTE_DEFAULT) return &r->r[i];
+    return r->nroutes ? &r->r[r->nroutes - 1] : NULL;
+}
+
+int routes_uses(const routes *r, int b, int *alternatives)
+{
+    int used = 0;
+    if (alternatives) *alternatives = 0;
+    for (int i = 0; i < r->nroutes; i++) {
+        const route *rt = &r->r[i];
+        for (int k = 0; k < rt->npool + rt->nfallback; k++) {
+            const route_target *t = k < rt->npool ? &rt->pool[k] : &rt->fallback[k - rt->npool];
+            if (t->backend != b) continue;
+            used = 1;
+            if (alternatives && rt->npool + rt->nfallback > 1) *alternatives = 1;
+        }
+    }
+    return used;
+}
+
 /* Bytes of text in a JSON value: strings, numbers and keys (a cheap stand-in
  * for its tokens; about 4 bytes a token). */
 static size_t text_bytes(const cJSON *v, int depth)

@@ -86,6 +86,14 @@ const char *routes_when_name(enum route_when w);
 
 /* Does any route need request facts (more than the default route)? */
 int routes_need_facts(const routes *r);
+/* Does routing need the parsed request body: request facts, a pool's
+ * prefixes, or a pass-through target's rewrite? */
+int routes_need_body(const routes *r);
+/* The default route (a valid table has one). */
+const route *routes_default(const routes *r);
+/* Does some route name backend b? *alternatives (may be NULL) is set when
+ * one of those routes has more than one target. */
+int routes_uses(const routes *r, int b, int *alternatives);
 
 /* URL of `what` on backend b: "chat" (OpenAI chat completions), "models",
  * "messages" (Anthropic; the base URL may end in /v1 or not), or a path at

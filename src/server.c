@@ -206,12 +206,7 @@ long tokenize_count(const buf *answer)
 backend_rt *server_backend_for(server *s, const cJSON *root, const char **target_model)
 {
     const routes *rs = &s->cfg->routing;
-    const route *r = &rs->r[rs->nroutes - 1];
-    for (int i = 0; i < rs->nroutes; i++)
-        if (rs->r[i].when == ROUTE_DEFAULT) {
-            r = &rs->r[i];
-            break;
-        }
+    const route *r = routes_default(rs);
     if (root && routes_need_facts(rs)) {
         route_facts f;
         routes_facts(root, 0, &f);
@@ -798,14 +793,7 @@ server *server_new(struct event_base *base, const config *cfg, char *err, size_t
     }
     s->port = httpd_port(s->http);
     const routes *rs = &cfg->routing;
-    s->need_root = routes_need_facts(rs);
-    for (int i = 0; i < rs->nroutes; i++) {
-        if (rs->r[i].npool > 1) s->need_root = 1;
-        for (int k = 0; k < rs->r[i].npool; k++)
-            if (rs->backends[rs->r[i].pool[k].backend].mode->passthru) s->need_root = 1;
-        for (int k = 0; k < rs->r[i].nfallback; k++)
-            if (rs->backends[rs->r[i].fallback[k].backend].mode->passthru) s->need_root = 1;
-    }
+    s->need_root = routes_need_body(rs);
     if (backends_init(&s->bs, base, s->up, cfg, &s->m) < 0) {
         snprintf(err, errlen, "out of memory");
         server_free(s);

@@ -74,6 +74,12 @@ TEST(routes_parse_full)
     CHECK_STR(r.r[2].pool[0].model, "qwen3-32b");
     CHECK_STR(r.r[0].pool[0].model, "");
     CHECK(routes_need_facts(&r));
+    CHECK(routes_need_body(&r));
+    CHECK(routes_default(&r) == &r.r[4]);
+    int alt;
+    CHECK(routes_uses(&r, g1, &alt) && alt);     /* in the default pool */
+    CHECK(routes_uses(&r, small, &alt) && !alt); /* alone in its routes */
+    CHECK(routes_uses(&r, cl, &alt) && alt);     /* a fallback */
 }
 
 static void expect_error(const char *json, const char *needle)
@@ -159,6 +165,13 @@ TEST(routes_single_table)
     CHECK_STR(r.backends[0].name, "llamacpp");
     CHECK(r.backends[0].slots == 2);
     CHECK(!routes_need_facts(&r));
+    CHECK(!routes_need_body(&r));
+    CHECK(routes_default(&r) == &r.r[0]);
+    int alt;
+    CHECK(routes_uses(&r, 0, &alt) && !alt);
+    CHECK(!routes_uses(&r, 1, NULL));
+    routes_single(&r, "claude", mode_find("claude"), "https://api.anthropic.com", "", "", -1);
+    CHECK(routes_need_body(&r)); /* a pass-through target */
     route_facts f = {"claude-haiku-4-5", 1, 1, 1000000};
     CHECK(routes_match(&r, &f) == &r.r[0]);
 }
