@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
+#include "server.h"
 
 enum probe_kind { P_PROPS, P_WARM, P_MODELS, P_HEALTH };
 
@@ -25,13 +25,6 @@ typedef struct bk_probe {
     int slot;
     char url[700];
 } bk_probe;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 /* ---- small accessors -------------------------------------------------------- */
 
@@ -122,7 +115,7 @@ static void probe_start(bk_probe *p, const char *method, long total_ms)
         if (b->cfg->mode->passthru == MODE_CLAUDE) o.bearer = NULL;
     }
     upstream_cbs cbs = {.on_data = probe_data, .on_done = probe_done};
-    p->t0 = now_ms();
+    p->t0 = server_now_ms();
     if (p->kind == P_HEALTH)
         b->health = p;
     else
@@ -165,7 +158,7 @@ int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_
                      int *reuse, int *warm_hit)
 {
     *warm_hit = 0;
-    int slot = affinity_slot_at(&b->aff, conv_key, info->kind_hash, reuse, now_ms());
+    int slot = affinity_slot_at(&b->aff, conv_key, info->kind_hash, reuse, server_now_ms());
     if (slot < 0) return -1;
     write_slot(upbody->data + info->id_slot_off, slot);
     if (slot == b->warm_slot && info->kind_hash == b->warm_kind) {
@@ -177,7 +170,7 @@ int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_
 
 void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key)
 {
-    affinity_done(&b->aff, slot, conv_key, now_ms());
+    affinity_done(&b->aff, slot, conv_key, server_now_ms());
 }
 
 /* Remember the system prompt and tools of the newest conversation with
@@ -256,9 +249,9 @@ static void warm_start(backend_rt *b)
     }
     buf_free(&in);
     if (b->use_slots && info.id_slot_off) {
-        p->slot = affinity_slot_at(&b->aff, info.first_hash, info.kind_hash, NULL, now_ms());
+        p->slot = affinity_slot_at(&b->aff, info.first_hash, info.kind_hash, NULL, server_now_ms());
         /* a prefill meant to be taken over: it does not make the slot busy */
-        affinity_done(&b->aff, p->slot, info.first_hash, now_ms());
+        affinity_done(&b->aff, p->slot, info.first_hash, server_now_ms());
         if (p->slot >= 0) write_slot(p->reqbody.data + info.id_slot_off, p->slot);
         b->warm_slot = p->slot;
         b->warm_kind = info.kind_hash;
@@ -337,7 +330,7 @@ static void probe_done(void *ud, int ok, int refused, long status, const char *e
                      "warm start: prefilled the last session's system prompt and tools on %s "
                      "(%.0f tokens, %.0f already cached) in %.0f ms%s",
                      b->cfg->name, pt->valuedouble, cJSON_IsNumber(ct) ? ct->valuedouble : 0.0,
-                     now_ms() - p->t0, slot);
+                     server_now_ms() - p->t0, slot);
         } else {
             b->warm_slot = -1;
             log_line(1,

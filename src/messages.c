@@ -296,35 +296,27 @@ static int try_next(exchange *ex, const char *why)
  * commit, `event: error` after). */
 static void fail_exchange(exchange *ex, const char *type, const char *msg)
 {
-    if (ex->committed && ex->pt) {
-        log_line(1, "stream error %s: %s", type, msg);
-        metrics_error(&ex->srv->m, type);
-        if (ex->stream && ex->up_status >= 200 && ex->up_status < 300) {
-            /* cut mid-event: end it, so the error stands as an event of its own
-             * (the broken event before it fails to parse, as it should) */
-            const char *t = ex->tail + sizeof ex->tail;
-            if (ex->bytes_out &&
-                !(t[-1] == '\n' && (t[-2] == '\n' || (t[-2] == '\r' && t[-3] == '\n'))))
-                buf_appends(&ex->out, "\n\n");
-            buf e;
-            buf_init(&e, 0);
-            anthropic_error_json(&e, type, msg);
-            buf_appends(&ex->out, "event: error\ndata: ");
-            buf_append(&ex->out, e.data ? e.data : "", e.len);
-            buf_appends(&ex->out, "\n\n");
-            buf_free(&e);
-            stream_end(ex);
-        } else {
-            abort_client(ex); /* a cut body must not look complete */
-        }
-    } else if (ex->committed) {
-        log_line(1, "stream error %s: %s", type, msg);
-        metrics_error(&ex->srv->m, type);
-        xlate_stream_fail(ex->xs, type, msg, &ex->out);
-        stream_end(ex);
-    } else {
+    if (!ex->committed) {
         reply_error(ex, type, msg);
+        return;
     }
+    log_line(1, "stream error %s: %s", type, msg);
+    metrics_error(&ex->srv->m, type);
+    if (!ex->pt) {
+        xlate_stream_fail(ex->xs, type, msg, &ex->out);
+    } else if (ex->stream && ex->up_status >= 200 && ex->up_status < 300) {
+        /* cut mid-event: end it, so the error stands as an event of its own
+         * (the broken event before it fails to parse, as it should) */
+        const char *t = ex->tail + sizeof ex->tail;
+        if (ex->bytes_out &&
+            !(t[-1] == '\n' && (t[-2] == '\n' || (t[-2] == '\r' && t[-3] == '\n'))))
+            buf_appends(&ex->out, "\n\n");
+        anthropic_error_event(&ex->out, type, msg);
+    } else {
+        abort_client(ex); /* a cut body must not look complete */
+        return;
+    }
+    stream_end(ex);
 }
 
 /* The backend could not be reached, or broke off. */

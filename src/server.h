@@ -24,6 +24,8 @@ server *server_new(struct event_base *base, const config *cfg, char *err, size_t
 int server_port(const server *s);
 /* Requests in flight (messages, models, health). */
 int server_active(const server *s);
+/* Monotonic milliseconds, for durations (the server's and its backends'). */
+double server_now_ms(void);
 /* Stop listening, cancel every exchange, free. NULL is a no-op. */
 void server_free(server *s);
 

@@ -97,7 +97,6 @@ typedef struct exchange {
     struct exchange *next, *prev;
 } exchange;
 
-double server_now_ms(void);
 exchange *exchange_new(server *s, httpd_req *req, enum ex_kind kind);
 void exchange_free(exchange *ex);
 /* Send a complete reply and free the exchange. */
