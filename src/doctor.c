@@ -38,24 +38,25 @@ static size_t collect(char *p, size_t s, size_t n, void *ud)
     return buf_append(ud, p, s * n) == BUF_OK ? s * n : 0;
 }
 
-/* Blocking GET; returns the HTTP status (0: no answer, reason in err). */
-static const char *g_ca; /* CA bundle of the backend being checked */
-static int g_anthropic;  /* it speaks the Anthropic API: x-api-key, anthropic-version */
-
-static long http_get(const char *url, const char *key, buf *out, char *err, size_t errlen)
+/* Blocking GET to backend be (its key, in the header its API reads; ca: the
+ * CA bundle to trust, NULL the system's); returns the HTTP status (0: no
+ * answer, reason in err). */
+static long http_get(const char *url, const route_backend *be, const char *ca, buf *out, char *err,
+                     size_t errlen)
 {
+    const char *key = be->api_key;
+    int anthropic = be->mode->passthru != 0; /* x-api-key, anthropic-version */
     CURL *e = curl_easy_init();
     if (!e) return 0;
     char eb[CURL_ERROR_SIZE] = "";
     struct curl_slist *h = NULL;
     char auth[700];
     if (key && *key) {
-        snprintf(auth, sizeof auth, g_anthropic ? "x-api-key: %s" : "Authorization: Bearer %s",
-                 key);
+        snprintf(auth, sizeof auth, anthropic ? "x-api-key: %s" : "Authorization: Bearer %s", key);
         h = curl_slist_append(h, auth);
     }
-    if (g_anthropic) h = curl_slist_append(h, "anthropic-version: 2023-06-01");
-    if (g_ca) curl_easy_setopt(e, CURLOPT_CAINFO, g_ca);
+    if (anthropic) h = curl_slist_append(h, "anthropic-version: 2023-06-01");
+    if (ca) curl_easy_setopt(e, CURLOPT_CAINFO, ca);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
@@ -144,12 +145,11 @@ static int check_backend(const config *cfg, const route_backend *be)
         snprintf(what, sizeof what, "backend %s answers", be->name);
     else
         snprintf(what, sizeof what, "backend answers");
-    g_ca = be->ca_file[0] ? be->ca_file : cfg->ca_file[0] ? cfg->ca_file : NULL;
-    g_anthropic = be->mode->passthru != 0;
+    const char *ca = be->ca_file[0] ? be->ca_file : cfg->ca_file[0] ? cfg->ca_file : NULL;
     buf b;
     buf_init(&b, 4u << 20);
     route_backend_url(be, "models", url, sizeof url);
-    long st = http_get(url, be->api_key, &b, err, sizeof err);
+    long st = http_get(url, be, ca, &b, err, sizeof err);
     if (st == 0) {
         snprintf(d, sizeof d, "%s: %s (mode %s)", be->url, err, be->mode->name);
         verdict(0, what, d, start_hint(be));
@@ -218,7 +218,7 @@ static int check_backend(const config *cfg, const route_backend *be)
     buf_init(&b, 4u << 20);
     route_backend_url(be, "/props", url, sizeof url);
     long ctx = 0;
-    if (http_get(url, be->api_key, &b, err, sizeof err) == 200) {
+    if (http_get(url, be, ca, &b, err, sizeof err) == 200) {
         j = cJSON_ParseWithLength(b.data, b.len);
         const cJSON *g =
             j ? cJSON_GetObjectItemCaseSensitive(j, "default_generation_settings") : NULL;
@@ -228,7 +228,7 @@ static int check_backend(const config *cfg, const route_backend *be)
     }
     buf_reset(&b);
     route_backend_url(be, "/api/v0/models", url, sizeof url);
-    if (!ctx && http_get(url, be->api_key, &b, err, sizeof err) == 200) {
+    if (!ctx && http_get(url, be, ca, &b, err, sizeof err) == 200) {
         j = cJSON_ParseWithLength(b.data, b.len);
         const cJSON *arr = j ? cJSON_GetObjectItemCaseSensitive(j, "data") : NULL;
         cJSON_ArrayForEach(m, arr)
