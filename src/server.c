@@ -460,9 +460,12 @@ static void handle_count_tokens(server *s, httpd_req *req)
         send_error_req(req, "invalid_request_error", err);
         return;
     }
-    cJSON *root = cJSON_ParseWithLength(body, len);
+    /* the parsed body: for routing, and for the backends that get it rewritten */
+    cJSON *root = routes_need_facts(&s->cfg->routing) ? cJSON_ParseWithLength(body, len) : NULL;
     const char *tmodel = NULL;
     backend_rt *b = server_backend_for(s, root, &tmodel);
+    if (!root && (b->cfg->mode->passthru || b->cfg->mode->cache_prompt))
+        root = cJSON_ParseWithLength(body, len);
     if (b->est_ratio > 0)
         n = (long)((double)n * b->est_ratio) > 0 ? (long)((double)n * b->est_ratio) : 1;
     exchange *ex = exchange_new(s, req, EX_COUNT);
