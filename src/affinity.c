@@ -29,12 +29,7 @@ static int was_victim(const affinity *a, uint64_t key)
     return 0;
 }
 
-int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int *reused)
-{
-    return affinity_slot_at(a, key, kind, reused, 0);
-}
-
-int affinity_slot_at(affinity *a, uint64_t key, uint64_t kind, int *reused, double now_ms)
+int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int *reused, double now_ms)
 {
     if (reused) *reused = 0;
     if (a->nslots == 0) return -1;

@@ -39,7 +39,7 @@ typedef struct affinity {
         uint64_t last;
         uint64_t uses;
         double last_ms; /* when its last request started or ended */
-        int inflight;   /* its requests in flight (affinity_slot_at .. affinity_done) */
+        int inflight;   /* its requests in flight (affinity_slot .. affinity_done) */
     } slot[AFFINITY_MAX_SLOTS];
     uint64_t victims[AFFINITY_VICTIMS]; /* conversations that lost their slot to their kind */
     int nvictim;
@@ -47,13 +47,12 @@ typedef struct affinity {
 
 /* Start with n slots (clamped to AFFINITY_MAX_SLOTS; 0 disables). */
 void affinity_init(affinity *a, int nslots);
-/* The slot for conversation key (nonzero) of the given kind; -1 when
- * disabled. *reused is set to 1 when the key already held that slot, 2 when
- * it took over a slot of the same kind. */
-int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int *reused);
-/* The same, at time now_ms (monotonic; 0: unknown, no conversation counts as
- * active by time); the request is in flight until affinity_done. */
-int affinity_slot_at(affinity *a, uint64_t key, uint64_t kind, int *reused, double now_ms);
+/* The slot for a request of conversation key (nonzero) of the given kind,
+ * at time now_ms (monotonic; 0: unknown, and then no conversation counts as
+ * active by time or in flight); -1 when disabled. *reused is set to 1 when
+ * the key already held that slot, 2 when it took over a slot of the same
+ * kind. The request is in flight until affinity_done. */
+int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int *reused, double now_ms);
 /* The request of conversation key on slot ended at now_ms (a no-op when the
  * slot has changed hands since). */
 void affinity_done(affinity *a, int slot, uint64_t key, double now_ms);

@@ -158,7 +158,7 @@ int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_
                      int *reuse, int *warm_hit)
 {
     *warm_hit = 0;
-    int slot = affinity_slot_at(&b->aff, conv_key, info->kind_hash, reuse, server_now_ms());
+    int slot = affinity_slot(&b->aff, conv_key, info->kind_hash, reuse, server_now_ms());
     if (slot < 0) return -1;
     write_slot(upbody->data + info->id_slot_off, slot);
     if (slot == b->warm_slot && info->kind_hash == b->warm_kind) {
@@ -249,7 +249,7 @@ static void warm_start(backend_rt *b)
     }
     buf_free(&in);
     if (b->use_slots && info.id_slot_off) {
-        p->slot = affinity_slot_at(&b->aff, info.first_hash, info.kind_hash, NULL, server_now_ms());
+        p->slot = affinity_slot(&b->aff, info.first_hash, info.kind_hash, NULL, server_now_ms());
         /* a prefill meant to be taken over: it does not make the slot busy */
         affinity_done(&b->aff, p->slot, info.first_hash, server_now_ms());
         if (p->slot >= 0) write_slot(p->reqbody.data + info.id_slot_off, p->slot);

@@ -10,7 +10,7 @@ TEST(affinity_disabled)
 {
     affinity a;
     affinity_init(&a, 0);
-    CHECK(affinity_slot(&a, 42, MAIN, NULL) == -1);
+    CHECK(affinity_slot(&a, 42, MAIN, NULL, 0) == -1);
 }
 
 TEST(affinity_main_survives_background_and_subagent)
@@ -18,46 +18,46 @@ TEST(affinity_main_survives_background_and_subagent)
     affinity a;
     affinity_init(&a, 2);
     int reused;
-    int main_slot = affinity_slot(&a, 100, MAIN, &reused);
+    int main_slot = affinity_slot(&a, 100, MAIN, &reused, 0);
     CHECK(reused == 0);
-    CHECK(affinity_slot(&a, 100, MAIN, &reused) == main_slot); /* turn 2 */
+    CHECK(affinity_slot(&a, 100, MAIN, &reused, 0) == main_slot); /* turn 2 */
     CHECK(reused == 1);
-    int bg = affinity_slot(&a, 200, BG, NULL); /* title request: one-shot */
+    int bg = affinity_slot(&a, 200, BG, NULL, 0); /* title request: one-shot */
     CHECK(bg != main_slot);
-    int sub = affinity_slot(&a, 300, SUB, NULL); /* subagent: takes the one-shot's slot */
+    int sub = affinity_slot(&a, 300, SUB, NULL, 0); /* subagent: takes the one-shot's slot */
     CHECK(sub == bg);
-    CHECK(affinity_slot(&a, 100, MAIN, &reused) == main_slot);
+    CHECK(affinity_slot(&a, 100, MAIN, &reused, 0) == main_slot);
     CHECK(reused == 1);
-    CHECK(affinity_slot(&a, 300, SUB, &reused) == sub); /* subagent turn 2 */
+    CHECK(affinity_slot(&a, 300, SUB, &reused, 0) == sub); /* subagent turn 2 */
     CHECK(reused == 1);
     /* a new session (same kind as the main conversation) takes its slot */
-    CHECK(affinity_slot(&a, 500, MAIN, &reused) == main_slot);
+    CHECK(affinity_slot(&a, 500, MAIN, &reused, 0) == main_slot);
     CHECK(reused == 2);
     /* with three slots the main conversation keeps its slot */
     affinity_init(&a, 3);
-    main_slot = affinity_slot(&a, 100, MAIN, NULL);
-    affinity_slot(&a, 100, MAIN, NULL);
-    int s1 = affinity_slot(&a, 300, SUB, NULL);
-    affinity_slot(&a, 300, SUB, NULL);
-    int b1 = affinity_slot(&a, 200, BG, NULL);
-    int b2 = affinity_slot(&a, 201, BG, NULL); /* same kind as b1: takes it */
+    main_slot = affinity_slot(&a, 100, MAIN, NULL, 0);
+    affinity_slot(&a, 100, MAIN, NULL, 0);
+    int s1 = affinity_slot(&a, 300, SUB, NULL, 0);
+    affinity_slot(&a, 300, SUB, NULL, 0);
+    int b1 = affinity_slot(&a, 200, BG, NULL, 0);
+    int b2 = affinity_slot(&a, 201, BG, NULL, 0); /* same kind as b1: takes it */
     CHECK(b2 == b1);
-    int b3 = affinity_slot(&a, 202, 9, NULL); /* other kind: LRU one-shot, not main or sub */
+    int b3 = affinity_slot(&a, 202, 9, NULL, 0); /* other kind: LRU one-shot, not main or sub */
     CHECK(b3 == b1);
-    CHECK(affinity_slot(&a, 100, MAIN, &reused) == main_slot && reused == 1);
-    CHECK(affinity_slot(&a, 300, SUB, &reused) == s1 && reused == 1);
+    CHECK(affinity_slot(&a, 100, MAIN, &reused, 0) == main_slot && reused == 1);
+    CHECK(affinity_slot(&a, 300, SUB, &reused, 0) == s1 && reused == 1);
 }
 
 TEST(affinity_lru_when_all_returned)
 {
     affinity a;
     affinity_init(&a, 2);
-    int x = affinity_slot(&a, 1, 10, NULL);
-    affinity_slot(&a, 1, 10, NULL);
-    int y = affinity_slot(&a, 2, 20, NULL);
-    affinity_slot(&a, 2, 20, NULL);
-    affinity_slot(&a, 1, 10, NULL); /* x is most recent now */
-    CHECK(affinity_slot(&a, 3, 30, NULL) == y);
+    int x = affinity_slot(&a, 1, 10, NULL, 0);
+    affinity_slot(&a, 1, 10, NULL, 0);
+    int y = affinity_slot(&a, 2, 20, NULL, 0);
+    affinity_slot(&a, 2, 20, NULL, 0);
+    affinity_slot(&a, 1, 10, NULL, 0); /* x is most recent now */
+    CHECK(affinity_slot(&a, 3, 30, NULL, 0) == y);
     CHECK(x != y);
 }
 
@@ -75,7 +75,7 @@ TEST(affinity_hash_is_fnv1a)
 /* One request that starts and ends at time t. */
 static int use(affinity *a, uint64_t key, uint64_t kind, int *reused, double t)
 {
-    int s = affinity_slot_at(a, key, kind, reused, t);
+    int s = affinity_slot(a, key, kind, reused, t);
     affinity_done(a, s, key, t);
     return s;
 }
@@ -124,10 +124,10 @@ TEST(affinity_in_flight_is_active)
     affinity a;
     affinity_init(&a, 2);
     int reused;
-    int s1 = affinity_slot_at(&a, 100, MAIN, NULL, 1000);
+    int s1 = affinity_slot(&a, 100, MAIN, NULL, 1000);
     affinity_done(&a, s1, 100, 2000);
-    affinity_slot_at(&a, 100, MAIN, NULL, 3000); /* turn 2: a 60 s generation */
-    int s2 = affinity_slot_at(&a, 200, MAIN, &reused, 40000);
+    affinity_slot(&a, 100, MAIN, NULL, 3000); /* turn 2: a 60 s generation */
+    int s2 = affinity_slot(&a, 200, MAIN, &reused, 40000);
     CHECK(s2 != s1 && reused == 0); /* still generating: not taken over */
     affinity_done(&a, s1, 100, 63000);
     affinity_done(&a, s2, 200, 63000);
@@ -135,16 +135,16 @@ TEST(affinity_in_flight_is_active)
     CHECK(a.slot[s1].inflight == 0);
     /* ended 5 s ago: still active; a third conversation takes the LRU of its kind
      * only because no slot is free */
-    int s3 = affinity_slot_at(&a, 300, MAIN, &reused, 68000);
+    int s3 = affinity_slot(&a, 300, MAIN, &reused, 68000);
     CHECK(reused == 2);
     (void)s3;
     /* one slot, a long request in flight, then ended long ago: taken over */
     affinity_init(&a, 3);
-    s1 = affinity_slot_at(&a, 100, MAIN, NULL, 1000);
-    affinity_slot_at(&a, 100, MAIN, NULL, 2000);
+    s1 = affinity_slot(&a, 100, MAIN, NULL, 1000);
+    affinity_slot(&a, 100, MAIN, NULL, 2000);
     affinity_done(&a, s1, 100, 3000);
     affinity_done(&a, s1, 100, 3000);
-    CHECK(affinity_slot_at(&a, 200, MAIN, &reused, 30000) == s1 && reused == 2);
+    CHECK(affinity_slot(&a, 200, MAIN, &reused, 30000) == s1 && reused == 2);
 }
 
 /* Warm start: a one-request prefill of the saved prefix, ended at once, is
@@ -155,7 +155,7 @@ TEST(affinity_warm_start_slot_is_taken_over)
     affinity a;
     affinity_init(&a, 2);
     int reused;
-    int w = affinity_slot_at(&a, 7, MAIN, NULL, 1000);
+    int w = affinity_slot(&a, 7, MAIN, NULL, 1000);
     affinity_done(&a, w, 7, 1000);
-    CHECK(affinity_slot_at(&a, 100, MAIN, &reused, 1500) == w && reused == 2);
+    CHECK(affinity_slot(&a, 100, MAIN, &reused, 1500) == w && reused == 2);
 }
