@@ -647,11 +647,7 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
     const char *q = httpd_req_query(ex->req);
     snprintf(ex->url, sizeof ex->url, "%s%s%s", base, *q && ex->pt == MODE_CLAUDE ? "?" : "",
              ex->pt == MODE_CLAUDE ? q : "");
-    buf store;
-    buf_init(&store, 256 * 1024);
-    const char *lines[70];
-    int nl = passthru_headers(s, b, ex->req, &store, lines, 69);
-    lines[nl] = NULL;
+    pt_headers ph;
     if (log_level() >= 3) {
         log_trace_write(ex->trace, "upstream request", body, len);
     }
@@ -660,13 +656,13 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
         .url = ex->url,
         .body = body,
         .body_len = len,
-        .headers = lines,
+        .headers = passthru_headers(s, b, ex->req, &ph),
         .ca_file = backend_ca(b),
         .sse = ex->stream,
     };
     upstream_cbs cbs = {up_connected, up_headers, up_header, up_data, up_done};
     ex->up = upstream_start(s->up, &uo, &cbs, ex);
-    buf_free(&store); /* curl copied the header lines */
+    pt_headers_free(&ph); /* curl copied the header lines */
     if (!ex->up) reply_error(ex, "api_error", "could not start the backend request");
 }
 

@@ -284,53 +284,58 @@ static int hop_by_hop(const char *n)
     return 0;
 }
 
-int passthru_headers(const server *s, const backend_rt *b, httpd_req *req, buf *store,
-                     const char **lines, int max)
+/* One "Name: value" line into h; 0, or -1 when there is no room. */
+static int add_line(pt_headers *h, const char *name, const char *value)
 {
-    size_t offs[80];
-    int n = 0, cred = 0;
+    if (h->n >= PT_MAX_HEADERS) return -1;
+    h->off[h->n] = h->store.len;
+    if (buf_appendf(&h->store, "%s: %s", name, value) || buf_append(&h->store, "", 1)) return -1;
+    h->n++;
+    return 0;
+}
+
+const char *const *passthru_headers(const server *s, const backend_rt *b, httpd_req *req,
+                                    pt_headers *h)
+{
+    memset(h, 0, sizeof *h);
+    buf_init(&h->store, 256 * 1024);
+    int cred = 0;
     const char *name, *value;
     if (b->cfg->mode->passthru == MODE_CLAUDE) {
-        /* the client's headers, its own credentials included */
-        for (int i = 0; httpd_req_header_at(req, i, &name, &value) && n < max - 2 && n < 78; i++) {
+        /* the client's headers, its own credentials included; room is kept
+         * for the two lines below */
+        for (int i = 0; httpd_req_header_at(req, i, &name, &value) && h->n < PT_MAX_HEADERS - 2;
+             i++) {
             if (hop_by_hop(name)) continue;
             int is_cred =
                 strcasecmp(name, "x-api-key") == 0 || strcasecmp(name, "authorization") == 0;
             if (is_cred && gateway_credential(s, value)) continue;
             cred |= is_cred;
-            offs[n++] = store->len;
-            if (buf_appendf(store, "%s: %s", name, value) || buf_append(store, "", 1)) return 0;
+            add_line(h, name, value);
         }
-    } else {
+    } else if (b->cfg->mode->passthru) {
         /* anthropic mode: what a Messages server reads; never the client's credentials */
         static const char *const keep[] = {"anthropic-version", "anthropic-beta"};
-        for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) {
-            const char *v = httpd_req_header(req, keep[k]);
-            if (!v) continue;
-            offs[n++] = store->len;
-            if (buf_appendf(store, "%s: %s", keep[k], v) || buf_append(store, "", 1)) return 0;
-        }
+        for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++)
+            if ((value = httpd_req_header(req, keep[k]))) add_line(h, keep[k], value);
         if (backend_key(b)) {
-            offs[n++] = store->len;
-            if (buf_appendf(store, "Authorization: Bearer %s", backend_key(b)) ||
-                buf_append(store, "", 1))
-                return 0;
+            char bearer[600];
+            snprintf(bearer, sizeof bearer, "Bearer %s", backend_key(b));
+            add_line(h, "Authorization", bearer);
         }
     }
-    if (!cred && backend_key(b) && n < max && n < 80) {
-        offs[n++] = store->len;
-        if (buf_appendf(store, "x-api-key: %s", backend_key(b)) || buf_append(store, "", 1))
-            return 0;
-    }
-    if (b->cfg->mode->passthru == MODE_CLAUDE && !httpd_req_header(req, "anthropic-version") &&
-        n < max && n < 80) {
-        offs[n++] = store->len;
-        if (buf_appends(store, "anthropic-version: 2023-06-01") || buf_append(store, "", 1))
-            return 0;
-    }
-    for (int i = 0; i < n; i++)
-        lines[i] = store->data + offs[i];
-    return n;
+    if (b->cfg->mode->passthru && !cred && backend_key(b)) add_line(h, "x-api-key", backend_key(b));
+    if (b->cfg->mode->passthru == MODE_CLAUDE && !httpd_req_header(req, "anthropic-version"))
+        add_line(h, "anthropic-version", "2023-06-01");
+    for (int i = 0; i < h->n; i++)
+        h->lines[i] = h->store.data + h->off[i];
+    h->lines[h->n] = NULL;
+    return h->lines;
+}
+
+void pt_headers_free(pt_headers *h)
+{
+    buf_free(&h->store);
 }
 
 static void reply_count(exchange *ex, long n, const char *how)
@@ -369,18 +374,14 @@ static void count_send(exchange *ex, const char *what)
     if (b->cfg->mode->passthru == MODE_CLAUDE && *q)
         snprintf(ex->url + ul, sizeof ex->url - ul, "?%s", q);
     buf_reset(&ex->resp);
-    buf store;
-    buf_init(&store, 256 * 1024);
-    const char *lines[70];
-    int nl = b->cfg->mode->passthru ? passthru_headers(ex->srv, b, ex->req, &store, lines, 69) : 0;
-    lines[nl] = NULL;
+    pt_headers ph;
     upstream_opts uo = {
         .method = "POST",
         .url = ex->url,
         .body = ex->upbody.data,
         .body_len = ex->upbody.len,
         .bearer = b->cfg->mode->passthru ? NULL : backend_key(b),
-        .headers = lines,
+        .headers = passthru_headers(ex->srv, b, ex->req, &ph),
         .ca_file = backend_ca(b),
         .connect_timeout_ms = 3000,
         .total_timeout_ms = 30000,
@@ -390,7 +391,7 @@ static void count_send(exchange *ex, const char *what)
                         .on_data = count_data,
                         .on_done = count_done};
     ex->up = upstream_start(ex->srv->up, &uo, &cbs, ex);
-    buf_free(&store);
+    pt_headers_free(&ph);
     if (!ex->up) reply_count(ex, ex->info.input_estimate, "estimate");
 }
 
@@ -676,16 +677,12 @@ static void handle_models(server *s, httpd_req *req, enum ex_kind kind)
     ex->bk = b;
     b->inflight++;
     route_backend_url(b->cfg, "models", ex->url, sizeof ex->url);
-    buf store;
-    buf_init(&store, 256 * 1024);
-    const char *lines[70];
-    int nl = b->cfg->mode->passthru ? passthru_headers(s, b, req, &store, lines, 69) : 0;
-    lines[nl] = NULL;
+    pt_headers ph;
     upstream_opts uo = {
         .method = "GET",
         .url = ex->url,
         .bearer = b->cfg->mode->passthru ? NULL : backend_key(b),
-        .headers = lines,
+        .headers = passthru_headers(s, b, req, &ph),
         .ca_file = backend_ca(b),
         .connect_timeout_ms = 3000,
         .total_timeout_ms = kind == EX_HEALTH ? 5000 : 30000,
@@ -693,7 +690,7 @@ static void handle_models(server *s, httpd_req *req, enum ex_kind kind)
     upstream_cbs cbs = {
         .on_headers = models_headers, .on_data = models_data, .on_done = models_done};
     ex->up = upstream_start(s->up, &uo, &cbs, ex);
-    buf_free(&store);
+    pt_headers_free(&ph);
     if (!ex->up) reply_error(ex, "api_error", "could not start the backend request");
 }
 

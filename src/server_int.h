@@ -111,11 +111,21 @@ void add_common_headers(exchange *ex);
  * the route this body would take (NULL root: the default route). */
 backend_rt *server_backend_for(server *s, const cJSON *root, const char **target_model);
 
-/* Header lines to send a pass-through backend: the client's (claude mode)
- * or none (anthropic mode), with the credential policy of docs/routing.md.
- * Returns the number of lines written into lines (strings live in store). */
-int passthru_headers(const server *s, const backend_rt *b, httpd_req *req, buf *store,
-                     const char **lines, int max);
+/* Header lines to send backend b: for a pass-through backend, the client's
+ * (claude mode) or the Anthropic version headers (anthropic mode), with the
+ * credential policy of docs/routing.md; none for the others. Returns
+ * h->lines, NULL-terminated; free with pt_headers_free once the request is
+ * started (curl copies them). */
+#define PT_MAX_HEADERS 69
+typedef struct pt_headers {
+    buf store;
+    size_t off[PT_MAX_HEADERS];
+    const char *lines[PT_MAX_HEADERS + 1];
+    int n;
+} pt_headers;
+const char *const *passthru_headers(const server *s, const backend_rt *b, httpd_req *req,
+                                    pt_headers *h);
+void pt_headers_free(pt_headers *h);
 
 /* Pass-through answers: keep the headers a client of the Anthropic API
  * reads (content-type, request-id, anthropic-*, retry-after,
