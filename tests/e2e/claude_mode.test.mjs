@@ -33,10 +33,8 @@ import {
   makeSandbox,
   missingPrereq,
   explainFailure,
-  freePort,
-  waitPort,
   startRecordingProxy,
-  killTree,
+  startServe,
 } from './helpers.mjs';
 
 const children = new Children();
@@ -325,23 +323,6 @@ test('claude mode, launcher: claude -p reaches the HTTPS upstream with the user 
 
 // --- 2: serve + a separately started claude ---------------------------------------
 
-async function startServe(be, env) {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
-    const args = ['serve', '--mode', 'claude', '--backend', be.url, '--ca-file', tls().caFile, '--port', String(port), '--debug', '1'];
-    const child = children.start(BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    let dead = false;
-    child.once('exit', () => (dead = true));
-    if (await waitPort(port, 15_000, () => dead)) return { child, port, out: () => out };
-    killTree(child, 'SIGKILL');
-    if (!/cannot listen|in use/i.test(out)) throw new Error(`anyclaude serve did not come up on ${port}: ${out}`);
-  }
-  throw new Error('anyclaude serve: no free port after 5 attempts');
-}
-
 // Headers Claude Code sends that the gateway must pass on as they are.
 const PASSED_HEADERS = ['x-api-key', 'anthropic-version', 'anthropic-beta', 'user-agent', 'x-app', 'anthropic-dangerous-direct-browser-access'];
 
@@ -354,7 +335,11 @@ test('claude mode, serve: a separately started claude -p with its own API key', 
   const key = userKey();
   // The gateway has no key of its own (makeSandbox drops ANTHROPIC_*): what
   // reaches the upstream can only be Claude Code's.
-  const gw = await startServe(be, sb.env);
+  const gw = await startServe(
+    children,
+    ['--mode', 'claude', '--backend', be.url, '--ca-file', tls().caFile, '--debug', '1'],
+    sb.env,
+  );
   const proxy = await startRecordingProxy(gw.port);
   cleanups.push(() => proxy.close());
 

@@ -211,6 +211,25 @@ export { describe };
 
 // A pass-through HTTP proxy that records what the client (Claude Code) sent:
 // { t, method, url, headers, body (parsed JSON or null), status }.
+// Start `anyclaude serve ARGS --port P` on a probed free port (retrying if
+// another process grabbed it first), as a child of `children`. Returns
+// { child, port, out() }.
+export async function startServe(children, args, env) {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    const child = children.start(BIN, ['serve', ...args, '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    let dead = false;
+    child.once('exit', () => (dead = true));
+    if (await waitPort(port, 15_000, () => dead)) return { child, port, out: () => out };
+    killTree(child, 'SIGKILL');
+    if (!/cannot listen|in use/i.test(out)) throw new Error(`anyclaude serve did not come up on ${port}: ${out}`);
+  }
+  throw new Error('anyclaude serve: no free port after 5 attempts');
+}
+
 export async function startRecordingProxy(targetPort) {
   const http = await import('node:http');
   const seen = [];
@@ -227,12 +246,13 @@ export async function startRecordingProxy(targetPort) {
       } catch {
         body = null;
       }
-      const rec = { t: Date.now() - t0, method: req.method, url: req.url, headers: req.headers, body, status: null };
+      const rec = { t: Date.now() - t0, method: req.method, url: req.url, headers: req.headers, body, status: null, resHeaders: {} };
       seen.push(rec);
       const up = http.request(
         { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
         (ur) => {
           rec.status = ur.statusCode;
+          rec.resHeaders = ur.headers;
           res.writeHead(ur.statusCode, ur.headers);
           ur.pipe(res);
         },

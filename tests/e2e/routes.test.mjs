@@ -24,10 +24,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { startScriptedBackend, toolNames, userTexts, assistantToolCalls, toolMessages, textOf } from './scripted_backend.mjs';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure, freePort, canConnect, report } from './helpers.mjs';
+import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure, freePort, canConnect, report, startRecordingProxy } from './helpers.mjs';
 
 const children = new Children();
 const cleanups = [];
@@ -40,48 +39,13 @@ const AGENT_ID = 'x-claude-code-agent-id';
 
 // --- a recording proxy between Claude Code and the gateway ---------------------------
 
-// Records { method, url, headers, body, status, resHeaders } per request.
+// The shared recording proxy, with what these tests read from it.
 async function startRecorder(targetPort) {
-  const seen = [];
-  const sockets = new Set();
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (d) => chunks.push(d));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      let body = null;
-      try {
-        body = raw.length ? JSON.parse(raw.toString('utf8')) : null;
-      } catch {
-        body = null;
-      }
-      const rec = { method: req.method, url: req.url, headers: req.headers, body, status: null, resHeaders: {} };
-      seen.push(rec);
-      const up = http.request(
-        { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
-        (ur) => {
-          rec.status = ur.statusCode;
-          rec.resHeaders = ur.headers;
-          res.writeHead(ur.statusCode, ur.headers);
-          ur.pipe(res);
-        },
-      );
-      up.on('error', (e) => {
-        rec.status = `proxy error ${e.message}`;
-        if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
-        res.end(String(e));
-      });
-      up.end(raw);
-    });
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const rec = {
-    port: server.address().port,
-    seen,
+  const proxy = await startRecordingProxy(targetPort);
+  cleanups.push(() => proxy.close());
+  const { seen } = proxy;
+  return {
+    ...proxy,
     // Claude Code's Messages requests (count_tokens and the rest left out)
     messages: () => seen.filter((r) => r.method === 'POST' && r.url.split('?')[0] === '/v1/messages'),
     summary: () =>
@@ -95,14 +59,7 @@ async function startRecorder(targetPort) {
               .join(',')}]`,
         )
         .join('\n'),
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
   };
-  cleanups.push(() => rec.close());
-  return rec;
 }
 
 // --- running claude through the launcher with a routes config ------------------------

@@ -20,10 +20,8 @@ import {
   report,
   explainFailure,
   checkBackendConversation,
-  freePort,
-  waitPort,
   startRecordingProxy,
-  killTree,
+  startServe,
 } from './helpers.mjs';
 
 const children = new Children();
@@ -33,27 +31,6 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-// Start `anyclaude serve` on a probed free port (retrying if another process
-// grabbed it first). Returns { child, port, out() }.
-async function startServe(be, env) {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
-    const child = children.start(BIN, ['serve', '--port', String(port), '--mode', 'openai', '--backend', be.url], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    let dead = false;
-    child.once('exit', () => (dead = true));
-    if (await waitPort(port, 15_000, () => dead)) return { child, port, out: () => out };
-    killTree(child, 'SIGKILL');
-    if (!/cannot listen|in use/i.test(out)) throw new Error(`anyclaude serve did not come up on ${port}: ${out}`);
-  }
-  throw new Error('anyclaude serve: no free port after 5 attempts');
-}
-
 test('anyclaude serve + separately started claude: Write + Bash', { timeout: 240_000 }, async (t) => {
   const missing = missingPrereq();
   if (missing) return t.skip(missing);
@@ -61,7 +38,7 @@ test('anyclaude serve + separately started claude: Write + Bash', { timeout: 240
   cleanups.push(() => sb.cleanup());
   const be = await startScriptedBackend({ scenario: helloScenario(sb.work) });
   cleanups.push(() => be.close());
-  const gw = await startServe(be, sb.env);
+  const gw = await startServe(children, ['--mode', 'openai', '--backend', be.url], sb.env);
   const proxy = await startRecordingProxy(gw.port);
   cleanups.push(() => proxy.close());
 
