@@ -25,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadOrRecord } from './lib_cache/record.mjs';
-import { freePort, register, runScope, waitLog } from './lib/procs.mjs';
+import { freePort, killedOnExit, runScope, waitLog } from './lib/procs.mjs';
 import { startCcr, startGateway, startLlama } from './lib_cache/procs.mjs';
 import { idleMetrics, sendRecorded, slots, systemToolsPrefixTokens } from './lib_cache/replay.mjs';
 import { mdTable, ms, pct, sec } from './lib/table.mjs';
@@ -50,16 +50,7 @@ const started = Date.now();
 // --- cleanup on every exit path -------------------------------------------------
 
 const { tmpRoot, cleanup } = runScope('cache', { label: 'bench', log });
-const claudeChildren = new Set();
-register('claude runs', () => {
-  for (const c of claudeChildren) {
-    try {
-      process.kill(-c.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-});
+const claudeChildren = killedOnExit('claude runs');
 
 // --- the replay plan --------------------------------------------------------------
 

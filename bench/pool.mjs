@@ -40,9 +40,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadOrRecord } from './lib_cache/record.mjs';
-import { freePort, register, runScope, sleep, startLogged, tail, waitHttp } from './lib/procs.mjs';
+import { freePort, killedOnExit, runScope, sleep, startLogged, tail, waitHttp } from './lib/procs.mjs';
 import { startLlama } from './lib_cache/procs.mjs';
-import { headersFor, metrics } from './lib_cache/replay.mjs';
+import { metrics, sendRecorded } from './lib_cache/replay.mjs';
 import { mdTable, ms, pct, sec } from './lib/table.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -68,16 +68,7 @@ const FOLLOWUP_SLACK = 0.01; // a hit prefills at most its new messages + 1% of 
 const log = (...a) => console.error(...a);
 const started = Date.now();
 const { tmpRoot, cleanup } = runScope('pool', { label: 'bench', log });
-const claudeChildren = new Set();
-register('claude runs', () => {
-  for (const c of claudeChildren) {
-    try {
-      process.kill(-c.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-});
+const claudeChildren = killedOnExit('claude runs');
 
 // --- the conversations ------------------------------------------------------------
 
@@ -114,82 +105,13 @@ function conversationsOf(recording) {
 
 // --- one request ------------------------------------------------------------------
 
-// Sends a recorded request; resolves { status, backend, usage, stopReason, error, ms, ttftMs, events }.
-async function send(baseUrl, rec, timeoutMs = 300000) {
-  const t0 = performance.now();
-  const since = () => performance.now() - t0;
-  const out = { status: 0, backend: null, usage: {}, stopReason: null, error: null, ms: 0, ttftMs: null, events: [] };
-  let res;
-  try {
-    res = await fetch(baseUrl + rec.path, {
-      method: 'POST',
-      headers: headersFor(rec),
-      body: JSON.stringify(rec.body),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (e) {
-    out.error = `fetch: ${e.cause?.message ?? e.message}`;
-    out.ms = since();
-    return out;
-  }
-  out.status = res.status;
-  out.backend = res.headers.get('anyclaude-backend');
-  const ctype = res.headers.get('content-type') ?? '';
-  if (!res.ok || !ctype.includes('text/event-stream')) {
-    const text = await res.text().catch((e) => String(e));
-    out.ms = since();
-    if (!res.ok) out.error = `HTTP ${res.status}: ${text.slice(0, 300)}`;
-    else {
-      try {
-        const j = JSON.parse(text);
-        out.usage = j.usage ?? {};
-        out.stopReason = j.stop_reason ?? null;
-      } catch {
-        out.error = `not SSE/JSON: ${text.slice(0, 200)}`;
-      }
-    }
-    return out;
-  }
-  const dec = new TextDecoder();
-  let buf = '';
-  const onEvent = (block) => {
-    let data = '';
-    let event = '';
-    for (const line of block.split('\n')) {
-      if (line.startsWith('data:')) data += line.slice(5).trimStart();
-      else if (line.startsWith('event:')) event = line.slice(6).trim();
-    }
-    if (!data) return;
-    let j;
-    try {
-      j = JSON.parse(data);
-    } catch {
-      return;
-    }
-    const type = j.type ?? event;
-    out.events.push(type);
-    if (type === 'message_start') Object.assign(out.usage, j.message?.usage ?? {});
-    else if (type === 'content_block_delta') out.ttftMs ??= since();
-    else if (type === 'message_delta') {
-      for (const [k, v] of Object.entries(j.usage ?? {})) if (v !== null && v !== undefined) out.usage[k] = v;
-      out.stopReason = j.delta?.stop_reason ?? out.stopReason;
-    } else if (type === 'error') out.error = `stream error: ${JSON.stringify(j.error ?? j).slice(0, 300)}`;
-  };
-  try {
-    for await (const chunk of res.body) {
-      buf += dec.decode(chunk, { stream: true }).replace(/\r\n/g, '\n');
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        onEvent(buf.slice(0, i));
-        buf = buf.slice(i + 2);
-      }
-    }
-    if (buf.trim()) onEvent(buf);
-  } catch (e) {
-    out.error = `stream: ${e.message}`;
-  }
-  if (!out.error && out.events.at(-1) !== 'message_stop') out.error = `stream ended without message_stop (events: ${out.events.slice(-5).join(',')})`;
-  out.ms = since();
+// Sends a recorded request (lib_cache/replay.mjs); a stream must end with
+// message_stop. ttftMs: time to the first content delta.
+async function send(baseUrl, rec) {
+  const out = await sendRecorded(baseUrl, rec, { timeoutMs: 300000 });
+  out.ttftMs = out.firstDeltaMs;
+  if (out.stream && !out.error && out.types.at(-1) !== 'message_stop')
+    out.error = `stream ended without message_stop (events: ${out.types.slice(-5).join(',')})`;
   return out;
 }
 

@@ -29,6 +29,22 @@ export function register(name, fn) {
   };
 }
 
+// A set for children started elsewhere (e.g. loadOrRecord's claude runs):
+// whatever is in it when the scope ends has its process group killed.
+export function killedOnExit(name) {
+  const set = new Set();
+  register(name, () => {
+    for (const c of set) {
+      try {
+        process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  });
+  return set;
+}
+
 export function stopAll() {
   for (const [key, fn] of [...stoppers].reverse()) {
     stoppers.delete(key);

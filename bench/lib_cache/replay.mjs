@@ -19,7 +19,9 @@ export function headersFor(recorded) {
 export async function sendRecorded(baseUrl, rec, { timeoutMs = 180000 } = {}) {
   const t0 = performance.now();
   const since = () => performance.now() - t0;
-  const out = { status: 0, ms: 0, ttfbMs: null, startMs: null, firstDeltaMs: null, deltas: 0, stopReason: null, usage: {}, error: null, events: 0 };
+  // backend: the gateway's `anyclaude-backend` answer header; stream: the
+  // answer was SSE; types: its event types in order
+  const out = { status: 0, ms: 0, ttfbMs: null, startMs: null, firstDeltaMs: null, deltas: 0, stopReason: null, usage: {}, error: null, events: 0, backend: null, stream: false, types: [] };
   let res;
   try {
     res = await fetch(baseUrl + rec.path, {
@@ -29,11 +31,12 @@ export async function sendRecorded(baseUrl, rec, { timeoutMs = 180000 } = {}) {
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (e) {
-    out.error = `fetch: ${e.message}`;
+    out.error = `fetch: ${e.cause?.message ?? e.message}`;
     out.ms = since();
     return out;
   }
   out.status = res.status;
+  out.backend = res.headers.get('anyclaude-backend');
   out.ttfbMs = since();
   const ctype = res.headers.get('content-type') ?? '';
   if (!res.ok || !ctype.includes('text/event-stream')) {
@@ -52,6 +55,7 @@ export async function sendRecorded(baseUrl, rec, { timeoutMs = 180000 } = {}) {
     }
     return out;
   }
+  out.stream = true;
   const dec = new TextDecoder();
   let buf = '';
   const onEvent = (block) => {
@@ -70,6 +74,7 @@ export async function sendRecorded(baseUrl, rec, { timeoutMs = 180000 } = {}) {
     }
     out.events++;
     const type = j.type ?? event;
+    out.types.push(type);
     if (type === 'message_start') {
       out.startMs ??= since();
       Object.assign(out.usage, j.message?.usage ?? {});
