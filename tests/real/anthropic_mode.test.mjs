@@ -17,18 +17,12 @@
 // ANYCLAUDE_BIN overrides the gateway binary.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
+import { GATEWAY, sleep, startGateway, startLlama, stopLlama } from './lib.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '../..');
-const LLAMA_SH = path.join(HERE, 'llama.sh');
-const GATEWAY = process.env.ANYCLAUDE_BIN || path.join(ROOT, 'build/anyclaude');
 const MODEL = 'claude-test-model';
 const CLAMP = 5; // the gateway's --max-tokens
 
@@ -37,96 +31,41 @@ const LLAMA_ENV = { ...process.env, LLAMA_RUN_DIR: runDir, LLAMA_PARALLEL: '1' }
 const llamaPorts = [];
 let gwLlama = ''; // base URL of the llama-server behind the gateway
 let directLlama = ''; // base URL of the one the SDK talks to directly
-let gateway = null;
-let gatewayLog = '';
-let gatewayBase = '';
+let gw = null; // startGateway()
 let viaGateway = null; // SDK clients
 let direct = null;
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function startLlama() {
-  const port = await freePort();
-  const r = spawnSync('bash', [LLAMA_SH, 'start', String(port), '--metrics'], {
-    encoding: 'utf8',
-    env: LLAMA_ENV,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  if (r.status !== 0) assert.fail(`llama.sh start ${port} failed (status ${r.status})`);
+async function startLlamaHere() {
+  const { port, url } = await startLlama(['--metrics'], LLAMA_ENV);
   llamaPorts.push(port);
-  return r.stdout.trim().split('\n').pop();
+  return url;
 }
 
 function stopLlamas() {
-  while (llamaPorts.length) {
-    spawnSync('bash', [LLAMA_SH, 'stop', String(llamaPorts.pop())], { env: LLAMA_ENV, stdio: 'inherit' });
-  }
-}
-
-async function stopGateway() {
-  const g = gateway;
-  gateway = null;
-  if (!g || g.exitCode !== null || g.signalCode !== null) return;
-  const exited = new Promise((r) => g.once('exit', r));
-  g.kill('SIGTERM');
-  const t = setTimeout(() => g.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(t);
+  while (llamaPorts.length) stopLlama(llamaPorts.pop(), LLAMA_ENV);
 }
 
 process.on('exit', () => {
-  if (gateway && gateway.exitCode === null) gateway.kill('SIGKILL');
+  if (gw && gw.child.exitCode === null) gw.child.kill('SIGKILL');
   stopLlamas();
   rmSync(runDir, { recursive: true, force: true });
 });
 
 before(async () => {
   assert.ok(existsSync(GATEWAY), `${GATEWAY} missing: run make first`);
-  gwLlama = await startLlama();
-  directLlama = await startLlama();
+  gwLlama = await startLlamaHere();
+  directLlama = await startLlamaHere();
 
-  const port = await freePort();
   const env = { ...process.env, XDG_STATE_HOME: path.join(runDir, 'state'), XDG_CONFIG_HOME: path.join(runDir, 'config') };
   for (const k of Object.keys(env)) if (/^(ANYCLAUDE_|ANTHROPIC_)/.test(k)) delete env[k];
-  gateway = spawn(GATEWAY, ['serve', '--port', String(port), '--mode', 'anthropic', '--backend', gwLlama,
-    '--max-tokens', String(CLAMP), '--debug', '1'], { stdio: ['ignore', 'ignore', 'pipe'], env });
-  gateway.stderr.setEncoding('utf8');
-  gateway.stderr.on('data', (d) => {
-    gatewayLog += d;
-    if (process.env.ANYCLAUDE_TEST_VERBOSE) process.stderr.write(d);
-  });
-  gatewayBase = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15000;
-  for (;;) {
-    if (gateway.exitCode !== null || gateway.signalCode !== null) {
-      assert.fail(`gateway exited (${gateway.exitCode ?? gateway.signalCode}):\n${gatewayLog}`);
-    }
-    try {
-      const res = await fetch(`${gatewayBase}/health`);
-      if (res.ok) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) assert.fail(`gateway /health not OK after 15 s:\n${gatewayLog}`);
-    await sleep(100);
-  }
+  gw = await startGateway(['--mode', 'anthropic', '--backend', gwLlama, '--max-tokens', String(CLAMP), '--debug', '1'], env);
   // Claude Code sends its OAuth token / key; the gateway must not forward it.
-  viaGateway = new Anthropic({ baseURL: gatewayBase, apiKey: 'client-key-never-forwarded', maxRetries: 0, timeout: 180000 });
+  viaGateway = new Anthropic({ baseURL: gw.base, apiKey: 'client-key-never-forwarded', maxRetries: 0, timeout: 180000 });
   direct = new Anthropic({ baseURL: directLlama, apiKey: 'unused', maxRetries: 0, timeout: 180000 });
 }, { timeout: 30 * 60 * 1000 });
 
 after(async () => {
-  await stopGateway();
+  await gw?.stop();
   stopLlamas();
 });
 
@@ -284,7 +223,7 @@ test('anthropic mode: a second session\'s first turn is served from llama-server
   // the answer's usage is llama-server's own: it matches the server's counters
   assert.equal(ub.cache_read_input_tokens, b.cached, `B1 usage ${JSON.stringify(ub)} vs counters cached ${b.cached}`);
   assert.equal(ub.input_tokens, b.prefilled, `B1 usage ${JSON.stringify(ub)} vs counters prefilled ${b.prefilled}`);
-  assert.ok(share(ub) > 0.8, `B1 (new session, new billing header) cached share ${(100 * share(ub)).toFixed(1)}%: usage ${JSON.stringify(ub)}\n${gatewayLog.slice(-3000)}`);
+  assert.ok(share(ub) > 0.8, `B1 (new session, new billing header) cached share ${(100 * share(ub)).toFixed(1)}%: usage ${JSON.stringify(ub)}\n${gw.log().slice(-3000)}`);
 });
 
 test('without the gateway the same second session misses: llama-server keeps the billing header', async (t) => {

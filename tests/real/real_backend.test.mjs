@@ -4,111 +4,42 @@
 // ANYCLAUDE_BIN overrides the gateway binary. First run builds llama-server (~10 min).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
+import { GATEWAY, startGateway, startLlama, stopLlama } from './lib.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '../..');
-const LLAMA_SH = path.join(HERE, 'llama.sh');
-const GATEWAY = process.env.ANYCLAUDE_BIN || path.join(ROOT, 'build/anyclaude');
 const MODEL = 'claude-test-model';
 
 let llamaPort = 0;
-let gateway = null; // ChildProcess
-let gatewayLog = '';
+let gw = null; // startGateway()
 let stateDir = null;
 let client = null;
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function stopLlama() {
-  if (!llamaPort) return;
-  spawnSync('bash', [LLAMA_SH, 'stop', String(llamaPort)], { stdio: 'inherit' });
-  llamaPort = 0;
-}
-
-async function stopGateway() {
-  const g = gateway;
-  gateway = null;
-  if (!g || g.exitCode !== null || g.signalCode !== null) return;
-  const exited = new Promise((r) => g.once('exit', r));
-  g.kill('SIGTERM');
-  const t = setTimeout(() => g.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(t);
-}
-
 // Last-resort cleanup if the runner dies between before() and after().
 process.on('exit', () => {
-  if (gateway && gateway.exitCode === null) gateway.kill('SIGKILL');
-  stopLlama();
+  if (gw && gw.child.exitCode === null) gw.child.kill('SIGKILL');
+  if (llamaPort) stopLlama(llamaPort);
 });
 
 before(async () => {
   assert.ok(existsSync(GATEWAY), `${GATEWAY} missing: run make first`);
-
-  llamaPort = await freePort();
-  const r = spawnSync('bash', [LLAMA_SH, 'start', String(llamaPort)], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  if (r.status !== 0) {
-    llamaPort = 0; // llama.sh cleans up after a failed start
-    assert.fail(`llama.sh start failed (status ${r.status})`);
-  }
-  const llamaUrl = r.stdout.trim().split('\n').pop();
-
-  const port = await freePort();
+  const llama = await startLlama();
+  llamaPort = llama.port;
   // a private state directory: warm-start files from other runs stay out
   stateDir = mkdtempSync(path.join(os.tmpdir(), 'anyclaude-real-state-'));
-  gateway = spawn(GATEWAY, ['serve', '--port', String(port), '--mode', 'llamacpp',
-    '--backend', `${llamaUrl}/v1`], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, XDG_STATE_HOME: stateDir },
-  });
-  gateway.stderr.setEncoding('utf8');
-  gateway.stderr.on('data', (d) => {
-    gatewayLog += d;
-    if (process.env.ANYCLAUDE_TEST_VERBOSE) process.stderr.write(d);
-  });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15000;
-  for (;;) {
-    if (gateway.exitCode !== null || gateway.signalCode !== null) {
-      assert.fail(`gateway exited (${gateway.exitCode ?? gateway.signalCode}):\n${gatewayLog}`);
-    }
-    try {
-      const res = await fetch(`${base}/health`);
-      if (res.ok) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) assert.fail(`gateway /health not OK after 15 s:\n${gatewayLog}`);
-    await sleep(100);
-  }
-  client = new Anthropic({ baseURL: base, apiKey: 'test', maxRetries: 0, timeout: 120000 });
+  gw = await startGateway(['--mode', 'llamacpp', '--backend', `${llama.url}/v1`], { ...process.env, XDG_STATE_HOME: stateDir });
+  client = new Anthropic({ baseURL: gw.base, apiKey: 'test', maxRetries: 0, timeout: 120000 });
 }, { timeout: 30 * 60 * 1000 });
 
 after(async () => {
-  await stopGateway();
-  stopLlama();
+  await gw?.stop();
+  if (llamaPort) stopLlama(llamaPort);
+  llamaPort = 0;
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 });
+
 
 const STOP_REASONS = ['end_turn', 'max_tokens', 'stop_sequence', 'tool_use', 'pause_turn', 'refusal'];
 
