@@ -24,7 +24,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startAnthropicBackend, sseBytes, sseEvent, jsonReply, apiError } from '../integration/anthropic_backend.mjs';
+import { startAnthropicBackend, sseBytes, jsonReply, apiError, textStreamEvents } from '../integration/anthropic_backend.mjs';
 import { makeSelfSignedCert } from '../integration/tls.mjs';
 import {
   BIN,
@@ -71,33 +71,7 @@ function tls() {
 
 function streamReply(model) {
   const id = `msg_e2e${crypto.randomBytes(6).toString('hex')}`;
-  const events = [
-    sseEvent('message_start', {
-      type: 'message_start',
-      message: {
-        id,
-        type: 'message',
-        role: 'assistant',
-        model,
-        content: [],
-        stop_reason: null,
-        stop_sequence: null,
-        usage: USAGE,
-      },
-    }),
-    sseEvent('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
-    sseEvent('ping', { type: 'ping' }),
-    sseEvent('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'hello ' } }),
-    sseEvent('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'from upstream' } }),
-    sseEvent('content_block_stop', { type: 'content_block_stop', index: 0 }),
-    sseEvent('message_delta', {
-      type: 'message_delta',
-      delta: { stop_reason: 'end_turn', stop_sequence: null },
-      usage: { output_tokens: OUTPUT_TOKENS },
-    }),
-    sseEvent('message_stop', { type: 'message_stop' }),
-  ];
-  return sseBytes(events);
+  return sseBytes(textStreamEvents(['hello ', 'from upstream'], { id, model, usage: USAGE, outputTokens: OUTPUT_TOKENS }));
 }
 
 function wholeReply(model) {

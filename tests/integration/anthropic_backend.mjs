@@ -38,6 +38,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
+import { watchClose } from './fake_backend.mjs';
 
 export function sseBytes(chunks, opts = {}) {
   return { kind: 'sse', chunks, ...opts };
@@ -56,6 +57,29 @@ export function stall(opts = {}) {
 // One SSE event as the Anthropic API writes it.
 export function sseEvent(name, data) {
   return `event: ${name}\ndata: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
+}
+
+// The events of a complete Anthropic stream with one text block:
+// message_start (with usage), content_block_start, a ping (`ping`: its data,
+// an object or raw text), one text_delta per piece, content_block_stop,
+// message_delta (stop reason, output_tokens) and message_stop.
+export function textStreamEvents(pieces, { id, model, usage, stop = 'end_turn', outputTokens, ping = { type: 'ping' } }) {
+  return [
+    sseEvent('message_start', {
+      type: 'message_start',
+      message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage },
+    }),
+    sseEvent('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
+    sseEvent('ping', ping),
+    ...pieces.map((text) => sseEvent('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } })),
+    sseEvent('content_block_stop', { type: 'content_block_stop', index: 0 }),
+    sseEvent('message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: stop, stop_sequence: null },
+      usage: { output_tokens: outputTokens },
+    }),
+    sseEvent('message_stop', { type: 'message_stop' }),
+  ];
 }
 
 // Cut `bytes` (string → UTF-8, or Buffer) into Buffers whose sizes cycle
@@ -222,21 +246,7 @@ export async function startAnthropicBackend(script, options = {}) {
       stalled: false,
     };
     requests.push(rec);
-    // "closed": the connection carrying this request went away, or the
-    // client stopped listening before the reply was finished.
-    const markClosed = () => {
-      if (!rec.closed) {
-        rec.closed = true;
-        rec.closedAt = Date.now();
-      }
-    };
-    req.socket.once('close', markClosed);
-    res.once('close', () => {
-      if (!res.writableFinished) markClosed();
-    });
-    res.once('finish', () => {
-      rec.finished = true;
-    });
+    watchClose(req, res, rec);
     req.on('data', (d) => parts.push(d));
     req.on('end', () => {
       rec.body = Buffer.concat(parts);

@@ -30,6 +30,7 @@ import {
   jsonReply,
   apiError,
   stall,
+  textStreamEvents,
 } from './anthropic_backend.mjs';
 
 // The tests say which credentials and CA the gateway gets; nothing from the
@@ -127,31 +128,14 @@ function assertSameBytes(got, want, what) {
 
 // A short, complete Anthropic stream.
 function smallStream(text, { id = 'msg_01SmallStream', stop = 'end_turn' } = {}) {
-  return (
-    sseEvent('message_start', {
-      type: 'message_start',
-      message: {
-        id,
-        type: 'message',
-        role: 'assistant',
-        model: 'claude-sonnet-4-6',
-        content: [],
-        stop_reason: null,
-        stop_sequence: null,
-        usage: { input_tokens: 9, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 },
-      },
-    }) +
-    sseEvent('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }) +
-    sseEvent('ping', '{"type": "ping"}') +
-    sseEvent('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }) +
-    sseEvent('content_block_stop', { type: 'content_block_stop', index: 0 }) +
-    sseEvent('message_delta', {
-      type: 'message_delta',
-      delta: { stop_reason: stop, stop_sequence: null },
-      usage: { output_tokens: 3 },
-    }) +
-    sseEvent('message_stop', { type: 'message_stop' })
-  );
+  return textStreamEvents([text], {
+    id,
+    model: 'claude-sonnet-4-6',
+    usage: { input_tokens: 9, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 },
+    stop,
+    outputTokens: 3,
+    ping: '{"type": "ping"}',
+  }).join('');
 }
 
 async function assertStillServes(gw, be, what = 'after the previous scenario') {

@@ -32,6 +32,26 @@ import http from 'node:http';
 
 export const DONE = Symbol('DONE');
 
+// Keep rec.closed/closedAt (the connection carrying this request went away,
+// or the client stopped listening before the reply was finished) and
+// rec.finished (the reply was written whole) up to date. Shared with
+// anthropic_backend.mjs.
+export function watchClose(req, res, rec) {
+  const markClosed = () => {
+    if (!rec.closed) {
+      rec.closed = true;
+      rec.closedAt = Date.now();
+    }
+  };
+  req.socket.once('close', markClosed);
+  res.once('close', () => {
+    if (!res.writableFinished) markClosed();
+  });
+  res.once('finish', () => {
+    rec.finished = true;
+  });
+}
+
 export function sse(events, opts = {}) {
   return { kind: 'sse', events, ...opts };
 }
@@ -242,21 +262,7 @@ export async function startBackend(script, options = {}) {
       finished: false,
     };
     requests.push(rec);
-    // "closed": the connection carrying this request went away, or the
-    // client stopped listening before we finished the reply.
-    const markClosed = () => {
-      if (!rec.closed) {
-        rec.closed = true;
-        rec.closedAt = Date.now();
-      }
-    };
-    req.socket.once('close', markClosed);
-    res.once('close', () => {
-      if (!res.writableFinished) markClosed();
-    });
-    res.once('finish', () => {
-      rec.finished = true;
-    });
+    watchClose(req, res, rec);
     req.on('data', (d) => parts.push(d));
     req.on('end', () => {
       rec.raw = Buffer.concat(parts).toString('utf8');
