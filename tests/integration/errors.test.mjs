@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
 import { turn, chunks, sse, httpError } from './fake_backend.mjs';
-import { useGateway, startGateway, freePort, basicRequest, rawPost } from './gateway.mjs';
+import { useGateway, startGateway, freePort, basicRequest, rawPost, expectAPIError } from './gateway.mjs';
 
 const ctx = useGateway({ mode: 'openai' });
 const OK = turn({ text: ['still ok'], finish: 'stop', usage: { prompt_tokens: 5, completion_tokens: 2 } });
@@ -23,15 +23,7 @@ async function assertStillServes(gw = ctx.gw, be = ctx.be) {
 // before the stream: streamed=false requires it), the error type in the body
 // and its message. Returns the error.
 async function expectError(p, { status, type, message, streamed = false }) {
-  let err;
-  try {
-    const v = await p;
-    assert.fail(`expected an error, got ${JSON.stringify(v).slice(0, 300)}`);
-  } catch (e) {
-    err = e;
-  }
-  if (err instanceof assert.AssertionError) throw err;
-  assert.ok(err instanceof Anthropic.APIError, `expected APIError, got ${err?.constructor?.name}: ${err?.message}`);
+  const err = await expectAPIError(p);
   const body = err.error;
   const detail = `status=${err.status} body=${JSON.stringify(body)}`;
   if (!streamed || err.status !== undefined) assert.equal(err.status, status, detail);

@@ -134,6 +134,21 @@ export async function startGateway({ backend, mode = 'openai', model, apiKey, en
   }
 }
 
+// Await p and expect an Anthropic APIError (not a value, not another error);
+// returns it.
+export async function expectAPIError(p) {
+  let err;
+  try {
+    const v = await p;
+    assert.fail(`expected an error, got ${JSON.stringify(v).slice(0, 300)}`);
+  } catch (e) {
+    err = e;
+  }
+  if (err instanceof assert.AssertionError) throw err;
+  assert.ok(err instanceof Anthropic.APIError, `expected an APIError, got ${err?.constructor?.name}: ${err?.message}`);
+  return err;
+}
+
 // Anthropic-shaped test fixtures.
 export const MODEL = 'claude-test-model';
 export const TOOLS = [

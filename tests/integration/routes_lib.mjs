@@ -17,9 +17,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
-import Anthropic from '@anthropic-ai/sdk';
 import { startBackend, turn, waitFor } from './fake_backend.mjs';
-import { startGateway, freePort, BIN, ROOT } from './gateway.mjs';
+import { startGateway, freePort, BIN, ROOT, expectAPIError } from './gateway.mjs';
+
+export { expectAPIError };
 
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'anyclaude-routes-'));
 process.on('exit', () => fs.rmSync(TMP, { recursive: true, force: true }));
@@ -142,20 +143,6 @@ export function served(fl, before) {
     }
   }
   return { names: Object.keys(by), by, last };
-}
-
-// Await p and expect an Anthropic APIError; returns it.
-export async function expectAPIError(p) {
-  let err;
-  try {
-    const v = await p;
-    assert.fail(`expected an error, got ${JSON.stringify(v).slice(0, 300)}`);
-  } catch (e) {
-    err = e;
-  }
-  if (err instanceof assert.AssertionError) throw err;
-  assert.ok(err instanceof Anthropic.APIError, `expected an APIError, got ${err?.constructor?.name}: ${err?.message}`);
-  return err;
 }
 
 export async function metricsText(gw) {
