@@ -40,10 +40,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadOrRecord } from './lib_cache/record.mjs';
-import { freePort, killedOnExit, runScope, sleep, startLogged, tail, waitHttp } from './lib/procs.mjs';
+import { freePort, killedOnExit, runBench, runScope, sleep, startLogged, tail, waitHttp } from './lib/procs.mjs';
 import { startLlama } from './lib_cache/procs.mjs';
 import { metrics, sendRecorded } from './lib_cache/replay.mjs';
-import { mdTable, ms, pct, sec } from './lib/table.mjs';
+import { mdTable, ms, pct, sec, writeResults } from './lib/table.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = process.env.ANYCLAUDE_CACHE ?? path.join(os.homedir(), '.cache/anyclaude');
@@ -484,20 +484,7 @@ async function main() {
   const text = out.join('\n') + '\n';
   console.log('\n' + text);
   for (const t of targets) console.log(`${t.pass ? 'PASS' : 'FAIL'}: ${t.target}: ${t.measured}`);
-  const resDir = path.join(ROOT, 'bench/results');
-  fs.mkdirSync(resDir, { recursive: true });
-  const md = path.join(resDir, `pool-${date.toISOString().slice(0, 10)}.md`);
-  fs.writeFileSync(md, text);
-  log(`bench: wrote ${path.relative(ROOT, md)}`);
+  writeResults(ROOT, 'pool', date, text, log);
 }
 
-main()
-  .then(() => {
-    cleanup();
-    process.exit(0);
-  })
-  .catch((e) => {
-    log(`bench: cannot run: ${e.stack ?? e}`);
-    cleanup();
-    process.exit(1);
-  });
+runBench(main, cleanup, log);

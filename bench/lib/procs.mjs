@@ -177,3 +177,18 @@ export async function waitLog(file, re, timeoutMs) {
     await sleep(100);
   }
 }
+
+// Run a benchmark's main(), then its cleanup: exit 0 whatever the numbers,
+// 1 only when it could not run.
+export function runBench(main, cleanup, log) {
+  main()
+    .then(() => {
+      cleanup();
+      process.exit(0);
+    })
+    .catch((e) => {
+      log(`bench: cannot run: ${e.stack ?? e}`);
+      cleanup();
+      process.exit(1);
+    });
+}
