@@ -141,4 +141,12 @@ long tokenize_count(const buf *answer);
 
 void handle_messages(server *s, httpd_req *req);
 
+/* The header the launcher sends the per-run token in (Claude Code's
+ * ANTHROPIC_CUSTOM_HEADERS), so that in claude mode Claude Code's own
+ * credentials still reach the Claude API; never passed upstream. */
+#define TOKEN_HEADER "x-anyclaude-token"
+/* Does the request carry the gateway's token (or is none required)? For
+ * every endpoint that must not answer strangers. */
+int server_authorized(const server *s, httpd_req *req);
+
 #endif
