@@ -96,6 +96,8 @@ static const char *status_text(int st)
         return "Continue";
     case 200:
         return "OK";
+    case 204:
+        return "No Content";
     case 400:
         return "Bad Request";
     case 401:
@@ -233,7 +235,9 @@ static void write_head(httpd_req *r, int status, const char *ctype, long long cl
     struct evbuffer *out = bufferevent_get_output(r->c->bev);
     evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, status_text(status));
     if (ctype) evbuffer_add_printf(out, "Content-Type: %s\r\n", ctype);
-    if (clen >= 0)
+    if (status == 204)
+        ; /* no body, no length (RFC 9110 8.6) */
+    else if (clen >= 0)
         evbuffer_add_printf(out, "Content-Length: %lld\r\n", clen);
     else if (!r->http10)
         evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);

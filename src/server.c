@@ -755,6 +755,22 @@ static void head_check(httpd_req *req, void *arg)
         return;
     }
     const char *method = httpd_req_method(req);
+    if (origin) {
+        /* an allowed web page: CORS, so that its script may read answers */
+        httpd_add_header(req, "Access-Control-Allow-Origin", origin);
+        httpd_add_header(req, "Vary", "Origin");
+        if (strcmp(method, "OPTIONS") == 0) {
+            const char *want = httpd_req_header(req, "Access-Control-Request-Headers");
+            httpd_add_header(req, "Access-Control-Allow-Methods", "GET, POST");
+            httpd_add_header(req, "Access-Control-Allow-Headers",
+                             want && *want ? want
+                                           : "content-type, x-api-key, authorization, "
+                                             "anthropic-version, anthropic-beta");
+            httpd_add_header(req, "Access-Control-Max-Age", "600");
+            httpd_reply(req, 204, NULL, "", 0);
+            return;
+        }
+    }
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     int post = strcmp(method, "POST") == 0;
     int want_post = 0;
