@@ -35,7 +35,10 @@ static void client_closed(httpd_req *r, void *arg);
 void exchange_free(exchange *ex)
 {
     server *s = ex->srv;
-    if (ex->req) httpd_req_on_close(ex->req, NULL, NULL);
+    if (ex->req) {
+        httpd_req_on_close(ex->req, NULL, NULL);
+        httpd_req_on_drain(ex->req, NULL, NULL);
+    }
     upstream_cancel(ex->up);
     upstream_cancel(ex->tok);
     buf_free(&ex->tok_req);
@@ -43,6 +46,7 @@ void exchange_free(exchange *ex)
     log_trace_close(ex->trace);
     if (ex->grace) event_free(ex->grace);
     if (ex->ping) event_free(ex->ping);
+    if (ex->idle) event_free(ex->idle);
     xlate_stream_free(ex->xs);
     xlate_request_info_free(&ex->info);
     if (ex->obs_on) passthru_obs_free(&ex->obs);

@@ -74,6 +74,9 @@ typedef struct exchange {
     xlate_stream_opts xopts;
     struct event *grace;
     struct event *ping;
+    struct event *idle; /* the backend's silence once its answer started, or a paused
+                           client's (backpressure) */
+    int paused;         /* the backend transfer is paused: the client is behind */
     long up_status;
     int stream;
     int committed;
