@@ -229,12 +229,23 @@ static void update_reading(conn *c)
         bufferevent_enable(c->bev, EV_READ);
 }
 
+/* Is s fit for a header value (no control characters but tab)? A backend's
+ * Content-Type with a bare CR must not split our reply's headers. */
+static int clean_value(const char *s)
+{
+    for (; *s; s++)
+        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f) return 0;
+    return 1;
+}
+
 /* Write the status line and headers. */
 static void write_head(httpd_req *r, int status, const char *ctype, long long clen)
 {
     struct evbuffer *out = bufferevent_get_output(r->c->bev);
     evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, status_text(status));
-    if (ctype) evbuffer_add_printf(out, "Content-Type: %s\r\n", ctype);
+    if (ctype)
+        evbuffer_add_printf(out, "Content-Type: %s\r\n",
+                            clean_value(ctype) ? ctype : "application/octet-stream");
     if (status == 204)
         ; /* no body, no length (RFC 9110 8.6) */
     else if (clen >= 0)
@@ -722,7 +733,7 @@ void httpd_req_on_close(httpd_req *r, httpd_close_fn fn, void *ud)
 
 void httpd_add_header(httpd_req *r, const char *name, const char *value)
 {
-    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) return;
+    if (strpbrk(name, "\r\n:") || !clean_value(name) || !clean_value(value)) return;
     buf_appendf(&r->out_headers, "%s: %s\r\n", name, value);
 }
 

@@ -858,9 +858,10 @@ static void dispatch(httpd_req *req, void *arg)
 /* JSON bodies for the errors httpd detects itself. */
 static size_t httpd_error_body(int status, const char *msg, char *out, size_t outlen)
 {
-    const char *type = status == 413   ? "request_too_large"
-                       : status >= 500 ? "api_error"
-                                       : "invalid_request_error";
+    /* 501 (transfer coding) and 505 (version) are the client's doing */
+    const char *type = status == 413                                     ? "request_too_large"
+                       : status >= 500 && status != 501 && status != 505 ? "api_error"
+                                                                         : "invalid_request_error";
     buf b;
     buf_init(&b, outlen - 1);
     size_t n = 0;
