@@ -64,6 +64,31 @@ static void mark_up(backend_rt *b)
     log_line(0, "backend %s is back: its health check passed", b->cfg->name);
 }
 
+void backend_outcome(backend_rt *b, long status)
+{
+    if (status < 500) {
+        if (status >= 200 && status < 300) b->ejections = 0;
+        b->fails_5xx = 0;
+        return;
+    }
+    if (!b->checked || ++b->fails_5xx < BACKEND_OUTLIER_5XX) return;
+    double secs = 30.0 * (double)(1 << (b->ejections < 4 ? b->ejections : 4));
+    if (secs > 300) secs = 300;
+    b->ejections++;
+    b->fails_5xx = 0;
+    b->ejected_until = server_now_ms() + secs * 1000;
+    if (b->all->pool) pool_forget(b->all->pool, b->idx);
+    log_line(0,
+             "backend %s answered %d requests in a row with 5xx (last HTTP %ld): out of its pools "
+             "for %.0f s although its health check passes",
+             b->cfg->name, BACKEND_OUTLIER_5XX, status, secs);
+}
+
+int backend_usable(const backend_rt *b)
+{
+    return b->up && server_now_ms() >= b->ejected_until;
+}
+
 /* ---- probes ---------------------------------------------------------------------- */
 
 static void probe_free(bk_probe *p)

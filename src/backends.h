@@ -43,6 +43,9 @@ typedef struct backend_rt {
     struct bk_probe *probe;  /* start-up probe or warm start in flight */
     struct bk_probe *health; /* health check in flight */
     unsigned long long requests, fallbacks;
+    int fails_5xx;        /* 5xx answers in a row (outlier detection) */
+    int ejections;        /* ejections in a row: each doubles the time out */
+    double ejected_until; /* out of its pools until then (server_now_ms) */
 } backend_rt;
 
 typedef struct backends {
@@ -73,6 +76,15 @@ const char *backend_ca(const backend_rt *b);
 
 /* A request could not reach b: it leaves its pools until a check passes. */
 void backend_mark_down(backend_rt *b, const char *why);
+/* Outlier detection, as Envoy's: a backend with alternatives (health
+ * checked) that answers BACKEND_OUTLIER_5XX requests in a row with a 5xx is
+ * taken out of its pools for 30 s (doubling with each ejection in a row, up
+ * to 5 min) even while its health check passes. status: the HTTP status of
+ * an answer from b. */
+#define BACKEND_OUTLIER_5XX 5
+void backend_outcome(backend_rt *b, long status);
+/* Up (health) and not ejected: may be tried before the others. */
+int backend_usable(const backend_rt *b);
 
 /* Slot for a request of b (llama.cpp): pins it and writes it into the
  * translated request at info->id_slot_off. */

@@ -538,6 +538,7 @@ static void up_done(void *ud, int ok, int refused, long status, const char *err)
 {
     exchange *ex = ud;
     ex->up = NULL;
+    if (ex->bk && status > 0) backend_outcome(ex->bk, status);
     char msg[1400];
     if (!ok && (status == 0 || refused)) {
         fail_transport(ex, refused, err);
@@ -845,7 +846,7 @@ static void plan_targets(exchange *ex, const route *r)
         pool_member m[ROUTES_MAX_TARGETS];
         for (int i = 0; i < r->npool; i++) {
             const backend_rt *b = &s->bs.b[r->pool[i].backend];
-            m[i] = (pool_member){b->idx, b->up, b->inflight};
+            m[i] = (pool_member){b->idx, backend_usable(b), b->inflight};
         }
         int order[ROUTES_MAX_TARGETS];
         int n = pool_order(s->bs.pool, m, r->npool, ex->conv_key, ex->prefix, ex->nprefix, order,
@@ -854,15 +855,15 @@ static void plan_targets(exchange *ex, const route *r)
             for (int i = 0; i < r->npool; i++)
                 if (r->pool[i].backend == order[k]) add_target(ex, &r->pool[i]);
         for (int i = 0; i < r->npool; i++)
-            if (!s->bs.b[r->pool[i].backend].up) down[ndown++] = &r->pool[i];
+            if (!backend_usable(&s->bs.b[r->pool[i].backend])) down[ndown++] = &r->pool[i];
     } else {
-        if (s->bs.b[r->pool[0].backend].up)
+        if (backend_usable(&s->bs.b[r->pool[0].backend]))
             add_target(ex, &r->pool[0]);
         else
             down[ndown++] = &r->pool[0];
     }
     for (int i = 0; i < r->nfallback; i++) {
-        if (s->bs.b[r->fallback[i].backend].up)
+        if (backend_usable(&s->bs.b[r->fallback[i].backend]))
             add_target(ex, &r->fallback[i]);
         else if (ndown < MAX_ATTEMPTS)
             down[ndown++] = &r->fallback[i];

@@ -359,3 +359,43 @@ test('backend HTTP errors (JSON and non-JSON bodies, streamed and not) map to th
   }, { concurrency: 1 });
   await assertStillServes(ctx);
 });
+
+// Outlier detection (issue 13): a pool member that answers every request
+// with a 500 while its health check (GET /v1/models) passes leaves the pool
+// after BACKEND_OUTLIER_5XX (5) such answers in a row, and later requests go
+// to the healthy member; before, it kept getting its share for good.
+test('a pool member failing with 5xx while its health check passes is taken out of the pool', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const bad = await startBackend(httpError(500, { error: { message: 'broken model' } }));
+  const good = await startBackend(turn({ text: ['fine'], finish: 'stop' }));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'anyclaude-outlier-'));
+  const cfg = path.join(dir, 'config.json');
+  fs.writeFileSync(cfg, JSON.stringify({
+    backends: { bad: { mode: 'openai', url: bad.url, model: 'm' }, good: { mode: 'openai', url: good.url, model: 'm' } },
+    routes: [{ when: 'default', to: ['bad', 'good'] }],
+    healthCheckMs: 200,
+  }));
+  const gw = await startGateway({ backend: bad.url, model: 'm', args: ['--config', cfg] });
+  try {
+    const statuses = [];
+    for (let i = 0; i < 30; i++) {
+      // a new conversation each time, so no affinity keeps it on one member
+      const body = basicRequest({ system: `conversation ${i}`, messages: [{ role: 'user', content: `q${i}` }] });
+      const r = await fetch(`http://127.0.0.1:${gw.port}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      statuses.push(r.status);
+      await r.text();
+    }
+    const badHits = bad.chatRequests().length;
+    assert.ok(badHits <= 5, `the failing member got ${badHits} requests (statuses ${statuses.join(',')})`);
+    assert.ok(statuses.slice(-10).every((s) => s === 200), `later requests are served: ${statuses.join(',')}`);
+    assert.ok(bad.requests.some((q) => q.path.startsWith('/v1/models')), 'its health check kept passing');
+    assert.match(gw.stderr, /answered 5 requests in a row with 5xx .*out of its pools/);
+  } finally {
+    await gw.stop();
+    await bad.close();
+    await good.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
