@@ -28,6 +28,7 @@ void config_defaults(config *c)
     c->health_ms = 5000;
     c->upstream_idle_s = 600;
     c->request_timeout_s = 1800;
+    c->request_deadline_s = 60;
 }
 
 int config_check_url(const char *url)
@@ -100,6 +101,7 @@ enum key {
     K_ORIGINS,
     K_IDLE,
     K_REQTIME,
+    K_DEADLINE,
     K_NONE
 };
 
@@ -127,7 +129,8 @@ static enum key flag_key(const char *name)
              {"ca-file", K_CAFILE},
              {"allowed-origins", K_ORIGINS},
              {"upstream-idle-timeout", K_IDLE},
-             {"request-timeout", K_REQTIME}};
+             {"request-timeout", K_REQTIME},
+             {"request-deadline", K_DEADLINE}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -269,6 +272,14 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
         }
         *(k == K_IDLE ? &c->upstream_idle_s : &c->request_timeout_s) = n;
         return 0;
+    case K_DEADLINE:
+        if (parse_long(v, 1, 3600, &n)) {
+            snprintf(err, errlen, "%s: bad request deadline \"%s\"; expected seconds, 1 to 3600",
+                     src, v);
+            return -1;
+        }
+        c->request_deadline_s = n;
+        return 0;
     case K_NONE:
         break;
     }
@@ -356,7 +367,8 @@ static enum key file_key(const char *name)
              {"healthCheckMs", K_HEALTH},
              {"allowedOrigins", K_ORIGINS},
              {"upstreamIdleTimeout", K_IDLE},
-             {"requestTimeout", K_REQTIME}};
+             {"requestTimeout", K_REQTIME},
+             {"requestDeadline", K_DEADLINE}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -451,7 +463,7 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
                          "%s: unknown key; accepted: mode, backend, apiKey, model, host, port, "
                          "maxOutputTokens, maxBody, pingMs, maxStreams, debug, claude, authToken, "
                          "slots, warmStart, toolRecovery, caFile, healthCheckMs, allowedOrigins, "
-                         "upstreamIdleTimeout, requestTimeout, backends, routes",
+                         "upstreamIdleTimeout, requestTimeout, requestDeadline, backends, routes",
                          src);
                 goto out;
             }
@@ -501,6 +513,7 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         {"ANYCLAUDE_ALLOWED_ORIGINS", K_ORIGINS},
         {"ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT", K_IDLE},
         {"ANYCLAUDE_REQUEST_TIMEOUT", K_REQTIME},
+        {"ANYCLAUDE_REQUEST_DEADLINE", K_DEADLINE},
     };
     for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
         const char *v = ge(env[i].name);

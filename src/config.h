@@ -38,6 +38,8 @@ typedef struct config {
     long upstream_idle_s;       /* no backend byte for this long once the answer started:
                                    fail (0 = never; default 600) */
     long request_timeout_s;     /* a non-streamed request's whole time (0 = none; 1800) */
+    long request_deadline_s;    /* a client's request (head and body) must arrive within
+                                   this many seconds of its first byte (60) */
     routes routing;             /* named backends and routes; without "routes" in the config
                                    file: one backend (the settings above) and a default route */
 } config;

@@ -901,6 +901,7 @@ server *server_new(struct event_base *base, const config *cfg, char *err, size_t
         .max_body = cfg->max_body,
         .max_header = 256 * 1024,
         .max_conns = max_conns,
+        .header_timeout_ms = (int)cfg->request_deadline_s * 1000,
         .error_body = httpd_error_body,
     };
     s->http = httpd_new(base, cfg->host, cfg->port, &lim, dispatch, s, err, errlen);

@@ -267,3 +267,19 @@ test('upstream idle timeout: a backend silent after its answer started is cut; t
     await be.close();
   }
 });
+
+test('a request dribbled a byte at a time gets 408 at its deadline: the limit is per request, not an inactivity timer', async () => {
+  await withGateway({ args: ['--request-deadline', '2'] }, async ({ gw }) => {
+    const head = `GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nX-Slow: ${'s'.repeat(200)}\r\n\r\n`;
+    const t0 = Date.now();
+    const x = await rawExchange(gw.port, async (s) => {
+      for (let i = 0; i < head.length && !s.destroyed && Date.now() - t0 < 12000; i++) {
+        s.write(head[i]);
+        await sleep(50); // far more often than any inactivity timeout
+      }
+    }, { until: (rs) => rs.length >= 1, timeoutMs: 15000 });
+    assert.equal(x.responses[0]?.status, 408, x.raw.slice(0, 200));
+    assertErrorBody(x.responses[0].body, 'invalid_request_error', 'in time');
+    assert.ok(Date.now() - t0 < 8000, `cut at the deadline, after ${Date.now() - t0} ms`);
+  });
+});
