@@ -79,7 +79,8 @@ void backend_mark_down(backend_rt *b, const char *why);
 /* Outlier detection, as Envoy's: a backend with alternatives (health
  * checked) that answers BACKEND_OUTLIER_5XX requests in a row with a 5xx is
  * taken out of its pools for 30 s (doubling with each ejection in a row, up
- * to 5 min) even while its health check passes. status: the HTTP status of
+ * to 5 min) even while its health check passes (messages.c counts only the
+ * 5xx that reach clients, not those that fall back). status: the HTTP status of
  * an answer from b. */
 #define BACKEND_OUTLIER_5XX 5
 void backend_outcome(backend_rt *b, long status);

@@ -538,7 +538,9 @@ static void up_done(void *ud, int ok, int refused, long status, const char *err)
 {
     exchange *ex = ud;
     ex->up = NULL;
-    if (ex->bk && status > 0) backend_outcome(ex->bk, status);
+    /* outlier detection counts the 5xx that reach clients; a 429/502/503/
+     * 504/529 already sends the request on to the next target */
+    if (ex->bk && status > 0 && !fallback_status(status)) backend_outcome(ex->bk, status);
     char msg[1400];
     if (!ok && (status == 0 || refused)) {
         fail_transport(ex, refused, err);
