@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "anthropic.h"
+#include "provenance.h"
 #include "server_int.h"
 
 #define GRACE_MS 1000   /* silent backend: commit after this */
@@ -608,6 +609,27 @@ static uint64_t conversation_key(httpd_req *req, uint64_t kind, uint64_t first)
     return affinity_hash(h, &kind, sizeof kind);
 }
 
+/* Make the parsed request valid for where it goes (provenance.h): the
+ * Claude API never sees thinking it did not sign, a local server never sees
+ * the API's signatures or redacted thinking. `root` is the request itself
+ * (anthropic mode rewrites it anyway) or a copy (claude mode). Returns the
+ * number of changes, or -1 when out of memory. */
+static int fit_provenance(exchange *ex, cJSON *root)
+{
+    provenance_stats ps;
+    int n =
+        ex->pt == MODE_CLAUDE ? provenance_for_claude(root, &ps) : provenance_for_local(root, &ps);
+    if (n > 0)
+        log_line(2,
+                 "request %s: for %s: %d unsigned thinking block(s) removed, %d redacted, "
+                 "%d signature(s) removed%s",
+                 ex->msg_id, ex->pt == MODE_CLAUDE ? "the Claude API" : "a local backend",
+                 ps.thinking_dropped, ps.redacted_dropped, ps.signatures_removed,
+                 ps.thinking_disabled ? ", thinking off (its tool loop has no signed thinking)"
+                                      : "");
+    return n;
+}
+
 static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
 {
     server *s = ex->srv;
@@ -617,6 +639,10 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
     if (ex->pt == MODE_ANTHROPIC) {
         passthru_opts po = {.model = backend_model(b, t->model),
                             .max_tokens_cap = s->cfg->max_tokens};
+        if (fit_provenance(ex, ex->root) < 0) {
+            reply_error(ex, "api_error", "out of memory");
+            return;
+        }
         int rc = passthru_rewrite(ex->root, &po, &ex->upbody);
         if (rc) {
             reply_error(ex, rc == BUF_ETOOBIG ? "request_too_large" : "api_error",
@@ -625,11 +651,17 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
         }
         body = ex->upbody.data;
         len = ex->upbody.len;
-    } else if (t->model[0] || b->cfg->model[0]) {
-        /* claude mode passes the body unchanged unless the route names a model */
-        passthru_opts po = {.model = backend_model(b, t->model)};
+    } else {
+        /* claude mode passes the body unchanged unless the route names a
+         * model or the conversation holds thinking the API did not sign */
         cJSON *copy = cJSON_Duplicate(ex->root, 1);
-        int rc = copy ? passthru_rewrite(copy, &po, &ex->upbody) : BUF_ENOMEM;
+        int changes = copy ? fit_provenance(ex, copy) : -1;
+        if (changes == 0 && !t->model[0] && !b->cfg->model[0]) {
+            cJSON_Delete(copy);
+            goto send;
+        }
+        passthru_opts po = {.model = backend_model(b, t->model)};
+        int rc = changes >= 0 ? passthru_rewrite(copy, &po, &ex->upbody) : BUF_ENOMEM;
         cJSON_Delete(copy);
         if (rc) {
             reply_error(ex, "api_error", "out of memory");
@@ -638,6 +670,7 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
         body = ex->upbody.data;
         len = ex->upbody.len;
     }
+send:
     snprintf(ex->info.model, sizeof ex->info.model, "%s", ex->facts.model ? ex->facts.model : "");
     ex->info.input_estimate = ex->facts.est_tokens;
     passthru_obs_init(&ex->obs, MAX_SSE_LINE);
