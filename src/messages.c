@@ -28,6 +28,7 @@
 
 #include "anthropic.h"
 #include "provenance.h"
+#include "servertools.h"
 #include "server_int.h"
 
 #define GRACE_MS 1000   /* silent backend: commit after this */
@@ -643,6 +644,11 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
             reply_error(ex, "api_error", "out of memory");
             return;
         }
+        int stripped = servertools_strip(ex->root);
+        if (stripped)
+            log_line(2,
+                     "request %s: %d server tool(s) left out for backend %s (it cannot run them)",
+                     ex->msg_id, stripped, b->cfg->name);
         int rc = passthru_rewrite(ex->root, &po, &ex->upbody);
         if (rc) {
             reply_error(ex, rc == BUF_ETOOBIG ? "request_too_large" : "api_error",
@@ -839,6 +845,50 @@ static void plan_targets(exchange *ex, const route *r)
         add_target(ex, down[i]);
 }
 
+/* A request whose only tools are server tools (Claude Code's WebSearch side
+ * request) bound for a backend that cannot run them: answer it here, with
+ * the tool's error result and how to enable it (servertools.h), rather
+ * than let a local model pretend it searched. Returns 1 when answered (the
+ * exchange is then freed). */
+static int answer_server_tools(exchange *ex)
+{
+    server *s = ex->srv;
+    const backend_rt *b = &s->bs.b[ex->tg[0]->backend];
+    servertools_info si;
+    if (b->cfg->mode->passthru == MODE_CLAUDE) return 0;
+    servertools_scan(ex->root, &si);
+    if (!si.server || si.client) return 0;
+    buf out;
+    buf_init(&out, 0);
+    if (servertools_answer(&si, ex->msg_id, ex->facts.model, b->cfg->name, ex->stream, &out)) {
+        buf_free(&out);
+        reply_error(ex, "api_error", "out of memory");
+        return 1;
+    }
+    log_line(1,
+             "request %s: server tool %s (%s) cannot run on backend %s: answered by anyclaude "
+             "with how to enable it (a \"serverTools\" route to a claude backend)",
+             ex->msg_id, si.first, si.type, b->cfg->name);
+    s->m.responses_ok++;
+    if (!ex->stream) {
+        reply_whole(ex, 200, out.data, out.len);
+        buf_free(&out);
+        return 1;
+    }
+    if (ex->req) {
+        add_common_headers(ex);
+        httpd_add_header(ex->req, "anyclaude-backend", "anyclaude");
+        httpd_add_header(ex->req, "Cache-Control", "no-cache");
+        httpd_reply_start(ex->req, 200, "text/event-stream; charset=utf-8");
+        httpd_reply_chunk(ex->req, out.data, out.len);
+        httpd_reply_end(ex->req);
+        ex->req = NULL;
+    }
+    buf_free(&out);
+    exchange_free(ex);
+    return 1;
+}
+
 static const char *reason_name(enum pool_reason r)
 {
     switch (r) {
@@ -873,7 +923,9 @@ void handle_messages(server *s, httpd_req *req)
     make_id(ex->msg_id, sizeof ex->msg_id, "msg_");
     const routes *rs = &s->cfg->routing;
     const route *r = &rs->r[0];
-    if (s->need_root) {
+    /* a server tool (web search...) decides where a request can go, even
+     * when nothing else needs the parsed body */
+    if (s->need_root || servertools_maybe(ex->body, ex->body_len)) {
         const char *end = NULL;
         ex->root = cJSON_ParseWithLengthOpts(ex->body, ex->body_len, &end, 0);
         if (!cJSON_IsObject(ex->root)) {
@@ -900,6 +952,7 @@ void handle_messages(server *s, httpd_req *req)
         }
     }
     plan_targets(ex, r);
+    if (ex->facts.server_tools && answer_server_tools(ex)) return;
     if (rs->configured && log_level() >= 2)
         log_line(2,
                  "request %s: route %s (model=%s thinking=%d subagent=%d est_tokens=%ld) -> %s%s%s",
