@@ -42,6 +42,9 @@ expect_error "unknown serve option" 'unknown option "--bogus" for serve; see any
 expect_error "missing value" '--port needs a value; see anyclaude --help' "$BIN" serve --port
 expect_error "exposed without token" 'refusing to listen on 0.0.0.0 without a token' "$BIN" serve --host 0.0.0.0
 expect_error "bad slots" '--slots: bad slot count "many"' "$BIN" serve --slots many
+echo '{"backends": {"c": {"mode": "claude"}}, "routes": [{"when": "web", "to": "c"}, {"when": "default", "to": "c"}]}' > "$T/when.json"
+expect_error "unknown route class" 'unknown class "web"; accepted: background, thinking, longContext, subagent, serverTools, default' \
+  "$BIN" serve --config "$T/when.json"
 
 # --help names every option and variable the README documents, and back
 help=$("$BIN" --help)
