@@ -640,16 +640,18 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
     if (ex->pt == MODE_ANTHROPIC) {
         passthru_opts po = {.model = backend_model(b, t->model),
                             .max_tokens_cap = s->cfg->max_tokens};
-        if (fit_provenance(ex, ex->root) < 0) {
-            reply_error(ex, "api_error", "out of memory");
-            return;
-        }
-        int stripped = servertools_strip(ex->root);
+        /* rewritten in place, unless another target may need the
+         * client's request as it came (a fallback to the Claude API must
+         * still see its own signatures and server tools) */
+        cJSON *root = ex->attempt + 1 < ex->ntg ? cJSON_Duplicate(ex->root, 1) : ex->root;
+        int rc = root && fit_provenance(ex, root) >= 0 ? 0 : BUF_ENOMEM;
+        int stripped = rc ? 0 : servertools_strip(root);
         if (stripped)
             log_line(2,
                      "request %s: %d server tool(s) left out for backend %s (it cannot run them)",
                      ex->msg_id, stripped, b->cfg->name);
-        int rc = passthru_rewrite(ex->root, &po, &ex->upbody);
+        if (!rc) rc = passthru_rewrite(root, &po, &ex->upbody);
+        if (root != ex->root) cJSON_Delete(root);
         if (rc) {
             reply_error(ex, rc == BUF_ETOOBIG ? "request_too_large" : "api_error",
                         rc == BUF_ETOOBIG ? "request too large" : "out of memory");

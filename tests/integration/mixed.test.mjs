@@ -13,6 +13,7 @@ import { startBackend, turn, httpError } from './fake_backend.mjs';
 import { startRouted, oa, HAIKU, SONNET } from './routes_lib.mjs';
 import { TOOLS } from './gateway.mjs';
 import { startStrictClaude } from './strict_claude.mjs';
+import { startAnthropicBackend, sseBytes, sseEvent, apiError } from './anthropic_backend.mjs';
 
 // What each turn asks for: who serves it, and what it should answer.
 const PLAN = [
@@ -181,4 +182,85 @@ describe('a conversation alternating local and Claude turns', () => {
       await gw.stopAll();
     }
   });
+});
+
+// A local server that speaks /v1/messages itself (anthropic mode): it thinks
+// with an empty signature, as local servers do, and must never be sent the
+// API's signatures or redacted thinking.
+function localAnthropicScript(state) {
+  return (rec) => {
+    if (state.refuse) return apiError(529, 'overloaded_error', 'busy');
+    const n = ++state.local;
+    const body = rec.json;
+    const tool = wantsOf(body) === 'tool';
+    const id = `msg_local${n}`;
+    const ev = [
+      sseEvent('message_start', { type: 'message_start', message: { id, type: 'message', role: 'assistant', model: body.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } } }),
+      sseEvent('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }),
+      sseEvent('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: `local thinks (${n})` } }),
+      sseEvent('content_block_stop', { type: 'content_block_stop', index: 0 }),
+      sseEvent('content_block_start', {
+        type: 'content_block_start',
+        index: 1,
+        content_block: tool ? { type: 'tool_use', id: `toolu_local${n}`, name: 'get_weather', input: {} } : { type: 'text', text: '' },
+      }),
+      sseEvent('content_block_delta', {
+        type: 'content_block_delta',
+        index: 1,
+        delta: tool ? { type: 'input_json_delta', partial_json: `{"city":"Paris${n}"}` } : { type: 'text_delta', text: `from local (${n})` },
+      }),
+      sseEvent('content_block_stop', { type: 'content_block_stop', index: 1 }),
+      sseEvent('message_delta', { type: 'message_delta', delta: { stop_reason: tool ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: 3 } }),
+      sseEvent('message_stop', { type: 'message_stop' }),
+    ];
+    return sseBytes(ev);
+  };
+}
+
+test('an anthropic-mode local server with fallback to Claude: each gets only what it accepts', async () => {
+  const sc = await startStrictClaude();
+  const state = { local: 0, refuse: false };
+  const local = await startAnthropicBackend(localAnthropicScript(state));
+  const gw = await startRouted({
+    backends: { local: { mode: 'anthropic', url: local.url, model: 'qwen-local' }, claude: { mode: 'claude', url: sc.url } },
+    routes: [{ when: 'default', to: 'local', fallback: ['claude'] }],
+  });
+  try {
+    const client = gw.client();
+    const messages = [{ role: 'user', content: `start answer:${PLAN[0].answer}` }];
+    for (let i = 0; i < PLAN.length; i++) {
+      const step = PLAN[i];
+      if (i > 0) {
+        const call = messages.at(-1).content.find((b) => b.type === 'tool_use');
+        if (call) messages.push({ role: 'user', content: [{ type: 'tool_result', tool_use_id: call.id, content: `ok answer:${step.answer}` }] });
+        else messages.push({ role: 'user', content: `next answer:${step.answer}` });
+      }
+      state.refuse = step.to === 'C';
+      let msg;
+      try {
+        msg = await client.messages
+          .stream({ model: SONNET, max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 1024 }, tools: TOOLS, messages: structuredClone(messages) })
+          .finalMessage();
+      } catch (e) {
+        assert.fail(`turn ${i + 1} (${step.to}): ${e.status ?? ''} ${e.message}`);
+      }
+      messages.push({ role: 'assistant', content: msg.content });
+    }
+    // the local server: no signature but empty ones, no redacted thinking
+    const got = local.scripted().filter((r) => r.status === 200);
+    assert.equal(got.length, PLAN.filter((s) => s.to === 'L').length);
+    for (const r of local.scripted())
+      for (const m of r.json.messages)
+        for (const b of Array.isArray(m.content) ? m.content : []) {
+          assert.notEqual(b.type, 'redacted_thinking');
+          if (b.type === 'thinking') assert.equal(b.signature, '', 'a signature reached the local server');
+        }
+    // the Claude API: its own thinking intact (after the local server saw the same request), never refused
+    assert.equal(sc.be.scripted().filter((r) => r.verdict).length, 0, sc.be.scripted().map((r) => r.verdict).join('\n'));
+    assert.ok(sc.be.scripted().some((r) => r.json.messages.some((m) => Array.isArray(m.content) && m.content.some((b) => b.type === 'thinking' && b.signature.startsWith('Eq')))));
+  } finally {
+    await gw.stopAll();
+    await local.close();
+    await sc.close();
+  }
 });
