@@ -34,6 +34,23 @@ int provenance_foreign_signature(const cJSON *blk)
     return strncmp(s->valuestring, PROVENANCE_SIG_PREFIX, strlen(PROVENANCE_SIG_PREFIX)) == 0;
 }
 
+/* An assistant message the removal left with no content gets one
+ * placeholder text block (the API wants non-empty content). Returns 0 or
+ * -1 (out of memory). */
+static int fill_emptied(cJSON *content, provenance_stats *st)
+{
+    if (content->child) return 0;
+    cJSON *t = cJSON_CreateObject();
+    if (!t || !cJSON_AddStringToObject(t, "type", "text") ||
+        !cJSON_AddStringToObject(t, "text", EMPTIED_TEXT)) {
+        cJSON_Delete(t);
+        return -1;
+    }
+    cJSON_AddItemToArray(content, t);
+    st->emptied_filled++;
+    return 0;
+}
+
 /* Remove the foreign thinking blocks of one assistant message. Returns the
  * number of changes or -1. */
 static int drop_foreign_thinking(cJSON *msg, provenance_stats *st)
@@ -52,16 +69,7 @@ static int drop_foreign_thinking(cJSON *msg, provenance_stats *st)
         }
         b = next;
     }
-    if (n && had && !content->child) {
-        cJSON *t = cJSON_CreateObject();
-        if (!t || !cJSON_AddStringToObject(t, "type", "text") ||
-            !cJSON_AddStringToObject(t, "text", EMPTIED_TEXT)) {
-            cJSON_Delete(t);
-            return -1;
-        }
-        cJSON_AddItemToArray(content, t);
-        st->emptied_filled++;
-    }
+    if (n && had && fill_emptied(content, st)) return -1;
     return n;
 }
 
@@ -185,16 +193,7 @@ int provenance_for_local(cJSON *root, provenance_stats *st)
             }
             b = next;
         }
-        if (dropped && !content->child) {
-            cJSON *t = cJSON_CreateObject();
-            if (!t || !cJSON_AddStringToObject(t, "type", "text") ||
-                !cJSON_AddStringToObject(t, "text", EMPTIED_TEXT)) {
-                cJSON_Delete(t);
-                return -1;
-            }
-            cJSON_AddItemToArray(content, t);
-            st->emptied_filled++;
-        }
+        if (dropped && fill_emptied(content, st)) return -1;
     }
     return n;
 }
