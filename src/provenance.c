@@ -126,24 +126,36 @@ static int disable_thinking(cJSON *root)
     return 0;
 }
 
-int provenance_for_claude(cJSON *root, provenance_stats *st)
+typedef int (*message_fn)(cJSON *msg, provenance_stats *st);
+
+/* Run fn on every assistant message of the request (after clearing *st).
+ * Returns the sum of what fn returned, or -1 as soon as one fails. */
+static int each_assistant(cJSON *root, provenance_stats *st, message_fn fn)
 {
-    provenance_stats local;
-    if (!st) st = &local;
     memset(st, 0, sizeof *st);
     cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
     int n = 0;
     cJSON *m;
-    if (!cJSON_IsArray(msgs)) msgs = NULL;
+    if (!cJSON_IsArray(msgs)) return 0;
     cJSON_ArrayForEach(m, msgs)
     {
         if (!role_is(m, "assistant")) continue;
-        int k = drop_foreign_thinking(m, st);
+        int k = fn(m, st);
         if (k < 0) return -1;
         n += k;
     }
+    return n;
+}
+
+int provenance_for_claude(cJSON *root, provenance_stats *st)
+{
+    provenance_stats local;
+    if (!st) st = &local;
+    int n = each_assistant(root, st, drop_foreign_thinking);
+    if (n < 0) return -1;
     const cJSON *th = cJSON_GetObjectItemCaseSensitive(root, "thinking");
-    if (type_is(th, "enabled") && loop_lacks_thinking(msgs)) {
+    if (type_is(th, "enabled") &&
+        loop_lacks_thinking(cJSON_GetObjectItemCaseSensitive(root, "messages"))) {
         if (disable_thinking(root)) return -1;
         st->thinking_disabled = 1;
         n++;
@@ -157,43 +169,41 @@ static int empty_signature(const cJSON *blk)
     return cJSON_IsString(s) && s->valuestring && !s->valuestring[0];
 }
 
+/* One assistant message for a local server: no redacted thinking, no
+ * signatures. Returns the number of changes or -1. */
+static int local_message(cJSON *msg, provenance_stats *st)
+{
+    cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+    int n = 0, dropped = 0;
+    if (!cJSON_IsArray(content)) return 0;
+    cJSON *b = content->child;
+    while (b) {
+        cJSON *next = b->next;
+        if (type_is(b, "redacted_thinking")) {
+            dropped++;
+            cJSON_Delete(cJSON_DetachItemViaPointer(content, b));
+            st->redacted_dropped++;
+            n++;
+        } else if (type_is(b, "thinking") && !empty_signature(b)) {
+            /* kept as "" rather than removed: servers that check the
+             * block's shape want the field */
+            cJSON *e = cJSON_CreateString("");
+            if (!e) return -1;
+            if (cJSON_GetObjectItemCaseSensitive(b, "signature"))
+                cJSON_ReplaceItemInObjectCaseSensitive(b, "signature", e);
+            else
+                cJSON_AddItemToObject(b, "signature", e);
+            st->signatures_removed++;
+            n++;
+        }
+        b = next;
+    }
+    if (dropped && fill_emptied(content, st)) return -1;
+    return n;
+}
+
 int provenance_for_local(cJSON *root, provenance_stats *st)
 {
     provenance_stats local;
-    if (!st) st = &local;
-    memset(st, 0, sizeof *st);
-    cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
-    int n = 0;
-    cJSON *m;
-    if (!cJSON_IsArray(msgs)) msgs = NULL;
-    cJSON_ArrayForEach(m, msgs)
-    {
-        cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
-        if (!role_is(m, "assistant") || !cJSON_IsArray(content)) continue;
-        cJSON *b = content->child;
-        int dropped = 0;
-        while (b) {
-            cJSON *next = b->next;
-            if (type_is(b, "redacted_thinking")) {
-                dropped++;
-                cJSON_Delete(cJSON_DetachItemViaPointer(content, b));
-                st->redacted_dropped++;
-                n++;
-            } else if (type_is(b, "thinking") && !empty_signature(b)) {
-                /* kept as "" rather than removed: servers that check the
-                 * block's shape want the field */
-                cJSON *e = cJSON_CreateString("");
-                if (!e) return -1;
-                if (cJSON_GetObjectItemCaseSensitive(b, "signature"))
-                    cJSON_ReplaceItemInObjectCaseSensitive(b, "signature", e);
-                else
-                    cJSON_AddItemToObject(b, "signature", e);
-                st->signatures_removed++;
-                n++;
-            }
-            b = next;
-        }
-        if (dropped && fill_emptied(content, st)) return -1;
-    }
-    return n;
+    return each_assistant(root, st ? st : &local, local_message);
 }
