@@ -57,11 +57,10 @@ int servertools_maybe(const char *body, size_t len)
     return 0;
 }
 
-int servertools_strip(cJSON *root)
+/* Remove the server tools of one "tools" array; returns how many. */
+static int strip_array(cJSON *tools)
 {
-    cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
     int n = 0;
-    if (!cJSON_IsArray(tools)) return 0;
     cJSON *t = tools->child;
     while (t) {
         cJSON *next = t->next;
@@ -71,12 +70,29 @@ int servertools_strip(cJSON *root)
         }
         t = next;
     }
+    return n;
+}
+
+int servertools_strip(cJSON *root)
+{
+    int n = 0;
+    if (!cJSON_IsObject(root)) return 0;
+    /* every "tools" member: a body with the key twice must not keep one */
+    cJSON *k = root->child;
+    while (k) {
+        cJSON *next = k->next;
+        if (k->string && strcmp(k->string, "tools") == 0 && cJSON_IsArray(k)) {
+            int m = strip_array(k);
+            if (m && !k->child) cJSON_Delete(cJSON_DetachItemViaPointer(root, k));
+            n += m;
+        }
+        k = next;
+    }
     /* a forced choice of a tool that is gone would be refused */
     const cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
     const cJSON *tt = cJSON_IsObject(tc) ? cJSON_GetObjectItemCaseSensitive(tc, "type") : NULL;
     if (n && cJSON_IsString(tt) && strcmp(tt->valuestring, "tool") == 0)
         cJSON_DeleteItemFromObjectCaseSensitive(root, "tool_choice");
-    if (n && !tools->child) cJSON_DeleteItemFromObjectCaseSensitive(root, "tools");
     return n;
 }
 
