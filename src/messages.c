@@ -662,12 +662,9 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
     } else {
         /* claude mode passes the body unchanged unless the route names a
          * model or the conversation holds thinking the API did not sign */
+        if (!t->model[0] && !b->cfg->model[0] && !provenance_claude_needed(ex->root)) goto send;
         cJSON *copy = cJSON_Duplicate(ex->root, 1);
         int changes = copy ? fit_provenance(ex, copy) : -1;
-        if (changes == 0 && !t->model[0] && !b->cfg->model[0]) {
-            cJSON_Delete(copy);
-            goto send;
-        }
         passthru_opts po = {.model = backend_model(b, t->model)};
         int rc = changes >= 0 ? passthru_rewrite(copy, &po, &ex->upbody) : BUF_ENOMEM;
         cJSON_Delete(copy);

@@ -207,3 +207,20 @@ int provenance_for_local(cJSON *root, provenance_stats *st)
     provenance_stats local;
     return each_assistant(root, st ? st : &local, local_message);
 }
+
+int provenance_claude_needed(const cJSON *root)
+{
+    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages"), *m, *b;
+    if (!cJSON_IsArray(msgs)) return 0;
+    cJSON_ArrayForEach(m, msgs)
+    {
+        const cJSON *content = get(m, "content");
+        if (!role_is(m, "assistant") || !cJSON_IsArray(content)) continue;
+        cJSON_ArrayForEach(b, content)
+        {
+            if (type_is(b, "thinking") && provenance_foreign_signature(b)) return 1;
+        }
+    }
+    return type_is(cJSON_GetObjectItemCaseSensitive(root, "thinking"), "enabled") &&
+           loop_lacks_thinking(msgs);
+}

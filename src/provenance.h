@@ -50,6 +50,10 @@ int provenance_foreign_signature(const cJSON *thinking_block);
  * when out of memory (root is then partly rewritten). st may be NULL. */
 int provenance_for_claude(cJSON *root, provenance_stats *st);
 
+/* Would provenance_for_claude change this request? Read-only, so a body
+ * that needs nothing can be forwarded as it came without a copy. */
+int provenance_claude_needed(const cJSON *root);
+
 /* Make a request safe for a local Anthropic-compatible server: remove
  * redacted_thinking blocks (opaque API data) and the signature of every
  * thinking block (it becomes ""), keeping the thinking text. Returns the number of changes,

@@ -145,7 +145,9 @@ static void provenance_checks(const char *p, size_t len)
 {
     cJSON *a = cJSON_ParseWithLength(p, len), *b = cJSON_ParseWithLength(p, len);
     if (cJSON_IsObject(a) && cJSON_IsObject(b)) {
-        if (provenance_for_claude(a, NULL) >= 0) {
+        int needed = provenance_claude_needed(a), n = provenance_for_claude(a, NULL);
+        if (n >= 0) {
+            FUZZ_CHECK(needed == (n > 0), "provenance_claude_needed disagrees (%d, %d)", needed, n);
             each_block(a, claude_ok);
             FUZZ_CHECK(provenance_for_claude(a, NULL) == 0, "claude rewrite not stable");
         }

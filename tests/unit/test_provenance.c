@@ -15,7 +15,10 @@ static char *fit(fit_fn fn, const char *in, int *n, provenance_stats *st)
     cJSON *j = cJSON_Parse(in);
     *n = -9;
     if (!j) return NULL;
+    int needed = provenance_claude_needed(j);
     *n = fn(j, st);
+    /* the read-only test agrees with the rewrite */
+    if (fn == provenance_for_claude) CHECK(needed == (*n > 0));
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return s;
