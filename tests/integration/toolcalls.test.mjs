@@ -221,7 +221,7 @@ test('openai mode, default flags: text tool calls are recovered, only for declar
   assert.deepEqual(message.content, [{ type: 'text', text: undeclared }]);
 });
 
-test('native tool calls stream as input_json_delta fragments; only what needs repair waits', async () => {
+test('native tool calls stream as input_json_delta fragments; only what needs repair waits', async (t) => {
   const WRITE = {
     name: 'Write',
     description: 'Write a file',
@@ -239,6 +239,7 @@ test('native tool calls stream as input_json_delta fragments; only what needs re
     const { events, message } = await streamEvents(ctx, { tools: [{ id: 'call_w', name: 'Write', args: frags }], finish: 'tool_calls', usage: USAGE }, req);
     const deltas = events.filter((e) => e.type === 'content_block_delta' && e.delta.type === 'input_json_delta');
     // one fragment out per fragment in (the key-only ones carry nothing yet)
+    t.diagnostic(`${ctx === oai ? 'openai' : 'llamacpp'}: ${deltas.length} input_json_delta for ${frags.length} upstream fragments`);
     assert.ok(deltas.length >= frags.length - 3, `${deltas.length} input_json_delta for ${frags.length} fragments`);
     assert.equal(deltas.map((d) => d.delta.partial_json).join(''), args, 'clean arguments pass byte for byte');
     assert.deepEqual(message.content, [{ type: 'tool_use', id: 'call_w', name: 'Write', input: { file_path: '/tmp/notes.txt', content } }]);
