@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "anthropic.h"
+#include "rendezvous.h"
 #include "server_int.h"
 
 #define GRACE_MS 1000   /* silent backend: commit after this */
@@ -780,7 +781,8 @@ static void plan_targets(exchange *ex, const route *r)
         pool_member m[ROUTES_MAX_TARGETS];
         for (int i = 0; i < r->npool; i++) {
             const backend_rt *b = &s->bs.b[r->pool[i].backend];
-            m[i] = (pool_member){b->idx, b->up, b->inflight};
+            m[i] = (pool_member){b->idx, b->up, b->inflight,
+                                 rendezvous_id(b->cfg->name, (int)strlen(b->cfg->name))};
         }
         int order[ROUTES_MAX_TARGETS];
         int n = pool_order(s->bs.pool, m, r->npool, ex->conv_key, ex->prefix, ex->nprefix, order,
@@ -810,11 +812,15 @@ static const char *reason_name(enum pool_reason r)
 {
     switch (r) {
     case POOL_STICKY:
-        return "same conversation";
+        return "rendezvous choice, same conversation";
     case POOL_PREFIX:
         return "longest known prefix";
     case POOL_SAME_PROMPT:
         return "least loaded, holds the system prompt";
+    case POOL_RENDEZVOUS:
+        return "rendezvous choice, new conversation here";
+    case POOL_MOVED:
+        return "rendezvous choice, conversation moved back (membership changed)";
     default:
         return "least loaded";
     }
@@ -862,8 +868,7 @@ void handle_messages(server *s, httpd_req *req)
                 return;
             }
             ex->nprefix = pool_prefix_hashes(ex->root, ex->prefix, POOL_MAX_PREFIXES);
-            ex->conv_key = conversation_key(req, ex->prefix[0],
-                                            ex->nprefix > 1 ? ex->prefix[1] : ex->prefix[0]);
+            ex->conv_key = pool_conversation_key(ex->prefix, ex->nprefix);
         }
     }
     plan_targets(ex, r);
