@@ -10,9 +10,10 @@
 #include "mode.h"
 
 static const char *const value_opts[] = {
-    "mode",       "backend",  "model",   "api-key",     "host",          "port",
-    "max-tokens", "max-body", "ping-ms", "max-streams", "debug",         "claude",
-    "auth-token", "config",   "slots",   "warm-start",  "tool-recovery", "ca-file"};
+    "mode",       "backend",       "model",      "api-key",      "host",
+    "port",       "max-tokens",    "max-body",   "ping-ms",      "max-streams",
+    "debug",      "claude",        "auth-token", "config",       "slots",
+    "warm-start", "tool-recovery", "ca-file",    "drain-timeout"};
 
 static int is_value_opt(const char *name, size_t n)
 {
@@ -163,8 +164,13 @@ void cli_print_help(FILE *f)
             "                      blocks (default on for mlx-lm, lmstudio, llamacpp)\n"
             "  --ca-file PATH      CA bundle to trust for https backends instead of the\n"
             "                      system's (a backend's \"caFile\" wins)\n"
+            "  --drain-timeout S   serve: on SIGTERM/SIGINT stop accepting, let requests in\n"
+            "                      flight finish for up to S seconds, then end each with\n"
+            "                      an error event and exit 0; a second signal ends at once\n"
+            "                      (default 30; /health answers 503 draining meanwhile)\n"
             "  --config FILE       JSON config file (default\n"
-            "                      $XDG_CONFIG_HOME/anyclaude/config.json); its \"backends\"\n"
+            "                      $XDG_CONFIG_HOME/anyclaude/config.json, else\n"
+            "                      /etc/anyclaude/config.json); its \"backends\"\n"
             "                      and \"routes\" send requests to several backends by class\n"
             "                      (background, thinking, longContext, subagent, default),\n"
             "                      with pools and fallbacks; see docs/routing.md\n"
@@ -173,7 +179,9 @@ void cli_print_help(FILE *f)
             "  ANYCLAUDE_MODE, ANYCLAUDE_HOST, ANYCLAUDE_PORT, ANYCLAUDE_MAX_OUTPUT_TOKENS,\n"
             "  ANYCLAUDE_MAX_BODY, ANYCLAUDE_PING_MS, ANYCLAUDE_MAX_STREAMS, ANYCLAUDE_DEBUG,\n"
             "  ANYCLAUDE_CLAUDE, ANYCLAUDE_AUTH_TOKEN, ANYCLAUDE_CONFIG, ANYCLAUDE_SLOTS,\n"
-            "  ANYCLAUDE_WARM_START, ANYCLAUDE_TOOL_RECOVERY, ANYCLAUDE_CA_FILE, and per mode:\n"
+            "  ANYCLAUDE_WARM_START, ANYCLAUDE_TOOL_RECOVERY, ANYCLAUDE_CA_FILE,\n"
+            "  ANYCLAUDE_DRAIN_TIMEOUT, ANYCLAUDE_SYSTEM_CONFIG (instead of\n"
+            "  /etc/anyclaude/config.json), and per mode:\n"
             "    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL\n"
             "    lmstudio  LMSTUDIO_URL, LMSTUDIO_API_KEY, LMSTUDIO_MODEL\n"
             "    llamacpp  LLAMACPP_URL, LLAMACPP_API_KEY, LLAMACPP_MODEL\n"

@@ -26,6 +26,7 @@ void config_defaults(config *c)
     c->warm = 1;
     c->tool_recovery = -1;
     c->health_ms = 5000;
+    c->drain_s = 30;
 }
 
 int config_check_url(const char *url)
@@ -95,6 +96,7 @@ enum key {
     K_TOOLREC,
     K_CAFILE,
     K_HEALTH,
+    K_DRAIN,
     K_NONE
 };
 
@@ -111,7 +113,7 @@ static enum key flag_key(const char *name)
              {"debug", K_DEBUG},       {"claude", K_CLAUDE},
              {"auth-token", K_AUTH},   {"slots", K_SLOTS},
              {"warm-start", K_WARM},   {"tool-recovery", K_TOOLREC},
-             {"ca-file", K_CAFILE}};
+             {"ca-file", K_CAFILE},    {"drain-timeout", K_DRAIN}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -215,6 +217,14 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
         }
         c->health_ms = n;
         return 0;
+    case K_DRAIN:
+        if (parse_long(v, 0, 86400, &n)) {
+            snprintf(err, errlen, "%s: bad drain timeout \"%s\"; expected 0 to 86400 seconds", src,
+                     v);
+            return -1;
+        }
+        c->drain_s = n;
+        return 0;
     case K_SLOTS:
         if (strcmp(v, "auto") == 0) {
             c->slots = -1;
@@ -314,7 +324,8 @@ static enum key file_key(const char *name)
              {"debug", K_DEBUG},       {"claude", K_CLAUDE},
              {"authToken", K_AUTH},    {"slots", K_SLOTS},
              {"warmStart", K_WARM},    {"toolRecovery", K_TOOLREC},
-             {"caFile", K_CAFILE},     {"healthCheckMs", K_HEALTH}};
+             {"caFile", K_CAFILE},     {"healthCheckMs", K_HEALTH},
+             {"drainTimeout", K_DRAIN}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -365,6 +376,15 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         if (failed) goto out;
         if (file) copy(c->config_file, sizeof c->config_file, path);
     }
+    if (!file && !required) {
+        /* no user config: the system-wide one (a service's) */
+        const char *sys = ge("ANYCLAUDE_SYSTEM_CONFIG");
+        path = sys && *sys ? sys : CONFIG_SYSTEM_FILE;
+        int failed;
+        file = load_file(path, 0, err, errlen, &failed);
+        if (failed) goto out;
+        if (file) copy(c->config_file, sizeof c->config_file, path);
+    }
     /* 2. the mode, since it decides which variables name the backend */
     const char *fm = flag_value(flags, nflags, "mode");
     const char *em = ge("ANYCLAUDE_MODE");
@@ -392,7 +412,9 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
                 snprintf(err, errlen,
                          "%s: unknown key; accepted: mode, backend, apiKey, model, host, port, "
                          "maxOutputTokens, maxBody, pingMs, maxStreams, debug, claude, authToken, "
-                         "slots, warmStart, toolRecovery, caFile, healthCheckMs, backends, routes",
+                         "slots, warmStart, toolRecovery, caFile, healthCheckMs, drainTimeout, "
+                         "backends, "
+                         "routes",
                          src);
                 goto out;
             }
@@ -439,6 +461,7 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         {"ANYCLAUDE_WARM_START", K_WARM},
         {"ANYCLAUDE_TOOL_RECOVERY", K_TOOLREC},
         {"ANYCLAUDE_CA_FILE", K_CAFILE},
+        {"ANYCLAUDE_DRAIN_TIMEOUT", K_DRAIN},
     };
     for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
         const char *v = ge(env[i].name);

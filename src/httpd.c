@@ -73,6 +73,7 @@ struct httpd {
     void *ud;
     int port;
     int nconns;
+    int draining; /* no listener; every reply closes its connection */
     conn *conns;
 };
 
@@ -171,6 +172,7 @@ static void write_head(httpd_req *r, int status, const char *ctype, long long cl
     else if (!r->http10)
         evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
     if (r->out_headers.len) evbuffer_add(out, r->out_headers.data, r->out_headers.len);
+    if (r->c->h->draining) r->keep_alive = 0;
     evbuffer_add_printf(out, "Connection: %s\r\n\r\n", r->keep_alive ? "keep-alive" : "close");
 }
 
@@ -663,6 +665,33 @@ int httpd_connections(const httpd *h)
     return h->nconns;
 }
 
+void httpd_drain(httpd *h)
+{
+    if (h->draining) return;
+    h->draining = 1;
+    if (h->lis) evconnlistener_free(h->lis);
+    h->lis = NULL;
+}
+
+size_t httpd_unsent(const httpd *h)
+{
+    size_t n = 0;
+    for (const conn *c = h->conns; c; c = c->next)
+        if (!c->lingering) n += evbuffer_get_length(bufferevent_get_output(c->bev));
+    return n;
+}
+
+void httpd_flush(httpd *h)
+{
+    for (conn *c = h->conns; c; c = c->next) {
+        struct evbuffer *out = bufferevent_get_output(c->bev);
+        if (evbuffer_get_length(out) == 0) continue;
+        evbuffer_unfreeze(out, 1);
+        evbuffer_write(out, bufferevent_getfd(c->bev));
+        evbuffer_freeze(out, 1);
+    }
+}
+
 void httpd_free(httpd *h)
 {
     if (!h) return;
@@ -727,7 +756,7 @@ static void finish(httpd_req *r)
     r->finished = 1;
     if (!c) return;
     c->req = NULL;
-    int keep = r->keep_alive;
+    int keep = r->keep_alive && !c->h->draining;
     req_free(r);
     if (!keep) {
         c->st = ST_CLOSING;

@@ -320,6 +320,11 @@ static void fail_exchange(exchange *ex, const char *type, const char *msg)
     stream_end(ex);
 }
 
+void messages_cut(exchange *ex, const char *type, const char *msg)
+{
+    fail_exchange(ex, type, msg);
+}
+
 /* The backend could not be reached, or broke off. */
 static void fail_transport(exchange *ex, int refused, const char *err)
 {

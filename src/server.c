@@ -694,6 +694,89 @@ static void handle_models(server *s, httpd_req *req, enum ex_kind kind)
     if (!ex->up) reply_error(ex, "api_error", "could not start the backend request");
 }
 
+/* ---- draining (rolling restarts) ------------------------------------------ */
+
+/* A request that arrived on a kept-alive connection while draining: /health
+ * says so (a load balancer takes this replica out), the rest are refused
+ * with a status a load balancer may retry elsewhere (the connection
+ * closes after it: httpd is draining). */
+static void reply_draining(server *s, httpd_req *req, int health)
+{
+    if (health) {
+        char body[128];
+        int n = snprintf(body, sizeof body, "{\"status\":\"draining\",\"active_requests\":%d}",
+                         s->active);
+        httpd_reply(req, 503, "application/json", body, (size_t)n);
+        return;
+    }
+    buf b;
+    buf_init(&b, 0);
+    anthropic_error_json(&b, "overloaded_error",
+                         "this anyclaude is shutting down (draining); retry, another replica "
+                         "will take the request");
+    httpd_reply(req, 503, "application/json", b.data ? b.data : "", b.len);
+    buf_free(&b);
+}
+
+void server_cut_all(server *s, const char *why)
+{
+    /* exchanges are freed as they are ended: take the next one first */
+    for (exchange *ex = s->exchanges, *next; ex; ex = next) {
+        next = ex->next;
+        if (ex->kind == EX_MESSAGES)
+            messages_cut(ex, "overloaded_error", why);
+        else
+            reply_error(ex, "overloaded_error", why);
+    }
+    httpd_flush(s->http);
+}
+
+static void drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+    double now = server_now_ms();
+    if (s->active > 0 && now - s->drain_t0 >= (double)s->drain_deadline_ms) {
+        char why[200];
+        snprintf(why, sizeof why,
+                 "anyclaude is restarting: the stream was still running after the drain "
+                 "deadline (%ld s); retry",
+                 s->drain_deadline_ms / 1000);
+        log_line(0, "drain: deadline passed; ending %d request(s) with an error", s->active);
+        server_cut_all(s, why);
+    }
+    if (s->active == 0) {
+        if (s->drain_idle_t0 == 0) s->drain_idle_t0 = now;
+        if (httpd_unsent(s->http) == 0 || now - s->drain_idle_t0 > 2000) {
+            log_line(0, "drain: done after %.0f ms", now - s->drain_t0);
+            if (s->drained) s->drained(s->drained_arg);
+            return;
+        }
+    }
+    struct timeval tv = {0, 20000};
+    evtimer_add(s->drain_timer, &tv);
+}
+
+void server_drain(server *s, long deadline_ms, server_drained_fn done, void *arg)
+{
+    if (s->draining) return;
+    s->draining = 1;
+    s->drain_t0 = server_now_ms();
+    s->drain_deadline_ms = deadline_ms;
+    s->drained = done;
+    s->drained_arg = arg;
+    httpd_drain(s->http);
+    log_line(0, "drain: not accepting; %d request(s) in flight may take up to %ld s", s->active,
+             deadline_ms / 1000);
+    s->drain_timer = evtimer_new(s->base, drain_tick, s);
+    if (!s->drain_timer) {
+        server_cut_all(s, "anyclaude is restarting; retry");
+        if (done) done(arg);
+        return;
+    }
+    struct timeval tv = {0, 0};
+    evtimer_add(s->drain_timer, &tv);
+}
+
 static void dispatch(httpd_req *req, void *arg)
 {
     server *s = arg;
@@ -702,6 +785,10 @@ static void dispatch(httpd_req *req, void *arg)
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     int post = strcmp(method, "POST") == 0;
     if (log_level() >= 2) log_line(2, "%s %s", method, path);
+    if (s->draining && strcmp(path, "/metrics") != 0) {
+        reply_draining(s, req, strcmp(path, "/health") == 0 || strcmp(path, "/") == 0);
+        return;
+    }
     if (strcmp(path, "/health") == 0 || strcmp(path, "/") == 0) {
         if (!get) goto method;
         s->m.requests_health++;
@@ -815,6 +902,7 @@ int server_active(const server *s)
 void server_free(server *s)
 {
     if (!s) return;
+    if (s->drain_timer) event_free(s->drain_timer);
     while (s->exchanges) {
         exchange *ex = s->exchanges;
         if (ex->req && ex->committed) {

@@ -36,6 +36,13 @@ struct server {
     metrics m;
     backends bs;
     int need_root; /* routing needs the parsed request before translating it */
+    /* draining (server_drain) */
+    int draining;
+    double drain_t0, drain_idle_t0;
+    long drain_deadline_ms;
+    struct event *drain_timer; /* polls: deadline passed? all done and written? */
+    server_drained_fn drained;
+    void *drained_arg;
 };
 
 enum ex_kind { EX_MESSAGES, EX_MODELS, EX_HEALTH, EX_COUNT };
@@ -140,5 +147,8 @@ int tokenize_request(const buf *answer, buf *out);
 long tokenize_count(const buf *answer);
 
 void handle_messages(server *s, httpd_req *req);
+/* End a /v1/messages exchange now with an error: an HTTP error before its
+ * stream started, an `event: error` after (frees the exchange). */
+void messages_cut(exchange *ex, const char *type, const char *msg);
 
 #endif
