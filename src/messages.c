@@ -675,11 +675,15 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
 static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
 {
     server *s = ex->srv;
+    char aff[AFFINITY_VALUE_LEN];
+    int have_aff = b->cfg->affinity_field[0] && affinity_value(ex->req, aff, sizeof aff) == 0;
     xlate_request_opts o = {
         .model = backend_model(b, t->model),
         .max_tokens_cap = s->cfg->max_tokens,
         .cache_prompt = b->cfg->mode->cache_prompt,
         .use_id_slot = b->use_slots,
+        .affinity_field = have_aff ? b->cfg->affinity_field : NULL,
+        .affinity_value = have_aff ? aff : NULL,
     };
     char err[1024];
     int rc =
@@ -734,6 +738,7 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
                  httpd_req_header(ex->req, "X-Claude-Code-Session-Id") ? "yes" : "no",
                  httpd_req_header(ex->req, "x-claude-code-agent-id") ? "yes" : "no");
     route_backend_url(b->cfg, "chat", ex->url, sizeof ex->url);
+    pt_headers ph; /* only the affinity header, if any */
     upstream_opts uo = {
         .method = "POST",
         .url = ex->url,
@@ -742,9 +747,11 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
         .bearer = backend_key(b),
         .ca_file = backend_ca(b),
         .sse = ex->stream,
+        .headers = passthru_headers(s, b, ex->req, &ph),
     };
     upstream_cbs cbs = {up_connected, up_headers, up_header, up_data, up_done};
     ex->up = upstream_start(s->up, &uo, &cbs, ex);
+    pt_headers_free(&ph);
     if (!ex->up) {
         reply_error(ex, "api_error", "could not start the backend request");
         return;

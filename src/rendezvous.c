@@ -25,6 +25,22 @@ uint64_t rendezvous_id(const char *name, int len)
     return h ? h : 1;
 }
 
+uint64_t rendezvous_session_key(const char *sid, const char *aid)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (const char *p = sid; p && *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 1099511628211ULL;
+    }
+    h ^= '\n';
+    h *= 1099511628211ULL;
+    for (const char *p = aid; p && *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 1099511628211ULL;
+    }
+    return mix(h ^ 0x616e79636c617564ULL);
+}
+
 uint64_t rendezvous_score(uint64_t key, uint64_t id)
 {
     return mix(mix(key) ^ (id * 0x9E3779B97F4A7C15ULL));

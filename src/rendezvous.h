@@ -31,4 +31,8 @@ int rendezvous_pick(uint64_t key, const uint64_t *ids, int n);
  * which is nothing for the 16 members a pool may have. */
 void rendezvous_order(uint64_t key, const uint64_t *ids, int n, int *out, uint64_t *scores);
 
+/* A stable key for a Claude Code conversation from its session id and
+ * agent id (aid may be NULL): what engine routers get instead of the ids. */
+uint64_t rendezvous_session_key(const char *sid, const char *aid);
+
 #endif

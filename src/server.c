@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "anthropic.h"
+#include "rendezvous.h"
 #include "server_int.h"
 #include "version.h"
 
@@ -294,6 +295,15 @@ static int add_line(pt_headers *h, const char *name, const char *value)
     return 0;
 }
 
+int affinity_value(httpd_req *req, char *out, size_t n)
+{
+    const char *sid = httpd_req_header(req, "X-Claude-Code-Session-Id");
+    const char *aid = httpd_req_header(req, "x-claude-code-agent-id");
+    if (!sid || !*sid || n < AFFINITY_VALUE_LEN) return -1;
+    snprintf(out, n, "ac-%016llx", (unsigned long long)rendezvous_session_key(sid, aid));
+    return 0;
+}
+
 const char *const *passthru_headers(const server *s, const backend_rt *b, httpd_req *req,
                                     pt_headers *h)
 {
@@ -304,7 +314,7 @@ const char *const *passthru_headers(const server *s, const backend_rt *b, httpd_
     if (b->cfg->mode->passthru == MODE_CLAUDE) {
         /* the client's headers, its own credentials included; room is kept
          * for the two lines below */
-        for (int i = 0; httpd_req_header_at(req, i, &name, &value) && h->n < PT_MAX_HEADERS - 2;
+        for (int i = 0; httpd_req_header_at(req, i, &name, &value) && h->n < PT_MAX_HEADERS - 3;
              i++) {
             if (hop_by_hop(name)) continue;
             int is_cred =
@@ -327,6 +337,9 @@ const char *const *passthru_headers(const server *s, const backend_rt *b, httpd_
     if (b->cfg->mode->passthru && !cred && backend_key(b)) add_line(h, "x-api-key", backend_key(b));
     if (b->cfg->mode->passthru == MODE_CLAUDE && !httpd_req_header(req, "anthropic-version"))
         add_line(h, "anthropic-version", "2023-06-01");
+    char aff[AFFINITY_VALUE_LEN];
+    if (b->cfg->affinity_header[0] && affinity_value(req, aff, sizeof aff) == 0)
+        add_line(h, b->cfg->affinity_header, aff);
     for (int i = 0; i < h->n; i++)
         h->lines[i] = h->store.data + h->off[i];
     h->lines[h->n] = NULL;

@@ -118,9 +118,17 @@ void add_common_headers(exchange *ex);
  * the route this body would take (NULL root: the default route). */
 backend_rt *server_backend_for(server *s, const cJSON *root, const char **target_model);
 
+/* The conversation's affinity key for engine routers (a backend's
+ * affinityHeader / affinityField): "ac-" and 16 hex digits of a hash of
+ * Claude Code's session id and agent id, never the ids themselves. Returns
+ * 0, or -1 when the request carries no session id (nothing is sent). */
+#define AFFINITY_VALUE_LEN 20
+int affinity_value(httpd_req *req, char *out, size_t n);
+
 /* Header lines to send backend b: for a pass-through backend, the client's
  * (claude mode) or the Anthropic version headers (anthropic mode), with the
- * credential policy of docs/routing.md; none for the others. Returns
+ * credential policy of docs/routing.md; for every backend, its
+ * affinityHeader with the request's affinity_value. Returns
  * h->lines, NULL-terminated; free with pt_headers_free once the request is
  * started (curl copies them). */
 #define PT_MAX_HEADERS 69

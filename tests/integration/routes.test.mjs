@@ -886,6 +886,24 @@ describe('bad route configs are refused at startup', () => {
     ['an unknown backend in "fallback"', base([{ when: 'default', to: 'a', fallback: ['b', 'ghostfallback'] }]), null, 'ghostfallback'],
     ['an empty "to"', base([{ when: 'default', to: [] }]), /\bto\b/, null],
     [
+      'affinityField on an anthropic-mode backend',
+      { backends: { a: { mode: 'anthropic', url: 'http://127.0.0.1:9', affinityField: 'user' } }, routes: [{ when: 'default', to: 'a' }] },
+      null,
+      'affinityField',
+    ],
+    [
+      'an unknown affinityField',
+      { backends: { a: { ...oa('http://127.0.0.1:9/v1', 'm'), affinityField: 'session' } }, routes: [{ when: 'default', to: 'a' }] },
+      /user, prompt_cache_key/,
+      'affinityField',
+    ],
+    [
+      'a credential header as affinityHeader',
+      { backends: { a: { ...oa('http://127.0.0.1:9/v1', 'm'), affinityHeader: 'Authorization' } }, routes: [{ when: 'default', to: 'a' }] },
+      null,
+      'affinityHeader',
+    ],
+    [
       'an unknown "when"',
       base([
         { when: 'sometimes', to: 'a' },
