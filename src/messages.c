@@ -872,6 +872,10 @@ void handle_messages(server *s, httpd_req *req)
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(ex->root, "stream");
         ex->stream = cJSON_IsTrue(st);
         routes_facts(ex->root, httpd_req_header(req, "x-claude-code-agent-id") != NULL, &ex->facts);
+        if (ex->facts.model) {
+            snprintf(ex->client_model, sizeof ex->client_model, "%s", ex->facts.model);
+            ex->facts.model = ex->client_model;
+        }
         r = routes_match(rs, &ex->facts);
         if (r->npool > 1) {
             ex->prefix = malloc(POOL_MAX_PREFIXES * sizeof *ex->prefix);

@@ -56,6 +56,8 @@ typedef struct exchange {
     size_t body_len;
     cJSON *root; /* the parsed body, when routing or a pass-through needs it */
     route_facts facts;
+    char client_model[256]; /* facts.model points here: a pass-through rewrite may free the
+                               root's string */
     /* where it may go, in order, and which one is being tried */
     const route_target *tg[MAX_ATTEMPTS];
     int ntg, attempt;
