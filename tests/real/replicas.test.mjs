@@ -26,7 +26,7 @@ import { GATEWAY, ROOT, freePort, sleep, startGateway, startLlama, stopLlama } f
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p)) ?? 'nginx';
 const runDir = mkdtempSync(path.join(os.tmpdir(), 'anyclaude-real-replicas-'));
 const LLAMA_ENV = { ...process.env, LLAMA_RUN_DIR: runDir, LLAMA_PARALLEL: '3' };
-const DRAIN_S = 60;
+const DRAIN_S = 180; // generous: a loaded 2-core machine prefills 10k tokens in ~20 s
 
 const servers = {}; // name -> { port, url }
 const replicas = []; // startGateway() results
@@ -78,6 +78,9 @@ ${ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=30s;`).jo
   server {
     listen 127.0.0.1:${port};
     client_max_body_size 64m;
+    # bodies stay in memory: as root, nginx's workers run as nobody and
+    # cannot write temp files under this test's private directory
+    client_body_buffer_size 64m;
     location / {
       proxy_pass http://anyclaude;
       proxy_http_version 1.1;
@@ -108,6 +111,14 @@ ${ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=30s;`).jo
   return { child, url, log: () => log };
 }
 
+function nginxErrors() {
+  try {
+    return readFileSync(path.join(runDir, 'nginx/logs/error.log'), 'utf8').split('\n').filter((l) => /\[(error|crit|alert|emerg)\]/.test(l)).slice(-10).join('\n');
+  } catch {
+    return '';
+  }
+}
+
 async function llamaCounters(url) {
   const r = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10000) });
   assert.equal(r.status, 200, `GET ${url}/metrics`);
@@ -132,18 +143,27 @@ async function allCounters() {
 // --- Claude-Code-shaped conversations ---------------------------------------------
 
 const GOLDEN = JSON.parse(readFileSync(path.join(ROOT, 'tests/golden/request/claude_code_turn1.json'), 'utf8'));
-// A real Claude Code system prompt is ~10k tokens; the golden one is cut
-// short. Deterministic filler text brings it to that size.
+// A real Claude Code first request is ~12k tokens and grows from there; the
+// golden one is cut short. Deterministic filler text brings it to ~15k, where
+// a turn's new tokens (the answer, the next user message and the template's
+// markers, ~100) are under 1% of the prompt.
 const WORDS = 'read write edit file test build run check the a of to in for with on by tool call result user project code line error fix'.split(' ');
-let seed = 7;
-const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-const FILLER = Array.from({ length: 9000 }, () => WORDS[Math.floor(rnd() * WORDS.length)]).join(' ');
+function filler(seed, n) {
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  return Array.from({ length: n }, () => WORDS[Math.floor(rnd() * WORDS.length)]).join(' ');
+}
+// Each conversation gets its own (as sessions in different projects do:
+// Claude Code's system prompt names the project's memory directory). With
+// one shared long system prompt, llama-server's own slot choice (slots: 0,
+// which replicas need, see docs/scaling.md) takes the slot of another
+// conversation that shares it for a newcomer and the two evict each other.
 
 let billing = 0;
 class Conversation {
-  constructor(k, sid) {
+  constructor(k, sid, reference = filler(100 + k, 14000)) {
     this.k = k;
     this.sid = sid;
+    this.reference = reference;
     this.messages = structuredClone(GOLDEN.messages);
     this.messages[0].content[1].text = `[conversation ${k}] ${this.messages[0].content[1].text}`;
     this.turns = [];
@@ -152,7 +172,7 @@ class Conversation {
     const sys = structuredClone(GOLDEN.system);
     billing++;
     sys[0].text = `x-anthropic-billing-header: cc_version=2.1.328.593; cc_entrypoint=cli; cch=${(0x5931f + billing * 7919).toString(16)};`;
-    sys[2].text += `\n\n# Reference\n${FILLER}`;
+    sys[2].text += `\n\n# Reference\n${this.reference}`;
     // cache_control moves to the newest message, as Claude Code does
     const messages = structuredClone(this.messages).map((m) => {
       if (Array.isArray(m.content)) for (const b of m.content) delete b.cache_control;
@@ -160,7 +180,7 @@ class Conversation {
     });
     const last = messages.at(-1);
     if (Array.isArray(last.content)) last.content.at(-1).cache_control = { type: 'ephemeral' };
-    return { ...GOLDEN, system: sys, messages, stream: true, max_tokens: 64 };
+    return { ...GOLDEN, system: sys, messages, stream: true };
   }
 }
 
@@ -197,7 +217,7 @@ async function send(base, body, sid) {
 async function turn(c) {
   const before = await allCounters();
   const r = await send(nginx.url, c.body(), c.sid);
-  assert.equal(r.status, 200, `conversation ${c.k} turn ${c.turns.length + 1}: ${r.text.slice(0, 500)}`);
+  assert.equal(r.status, 200, `conversation ${c.k} turn ${c.turns.length + 1}: ${r.text.slice(0, 500)}\n${nginxErrors()}`);
   assert.equal(r.last, 'message_stop', r.text.slice(-500));
   const after = await allCounters();
   const moved = Object.keys(after).filter((n) => after[n].prefilled + after[n].cached > before[n].prefilled + before[n].cached);
@@ -235,7 +255,11 @@ before(async () => {
   writeFileSync(file, JSON.stringify(config));
   const env = gatewayEnv();
   for (let i = 0; i < 2; i++)
-    replicas.push(await startGateway(['--config', file, '--warm-start', 'off', '--debug', '2', '--drain-timeout', String(DRAIN_S)], env));
+    // --max-tokens 16: short answers keep each turn's new tokens (answer +
+    // next user turn) under 1% of a ~10k-token prompt, and the test quick
+    replicas.push(
+      await startGateway(['--config', file, '--warm-start', 'off', '--debug', '2', '--max-tokens', '16', '--drain-timeout', String(DRAIN_S)], env),
+    );
   nginx = await startNginx(replicas.map((r) => new URL(r.base).port));
 }, { timeout: 30 * 60 * 1000 });
 
@@ -282,9 +306,10 @@ test('three conversations through nginx and two replicas: one llama-server each,
 test('SIGTERM to a replica with three streams in flight: all end with message_stop, nginx sends new requests to the other, exit 0 within the deadline', { timeout: 5 * 60 * 1000 }, async () => {
   const [r1, r2] = replicas;
   const r2port = new URL(r2.base).port;
-  // three new conversations straight to replica 1, each a cold ~10k-token
-  // prefill (seconds on this model), so they are still streaming at SIGTERM
-  const fresh = [4, 5, 6].map((k) => new Conversation(k, `7e0c1d2a-1b2c-4d3e-8f40-00000000001${k}`));
+  // three new conversations straight to replica 1, each with a system
+  // prompt of its own: a cold ~10k-token prefill (over a second on this
+  // model, more on a busy machine), so they are still streaming at SIGTERM
+  const fresh = [4, 5, 6].map((k) => new Conversation(k, `7e0c1d2a-1b2c-4d3e-8f40-00000000001${k}`, filler(k, 9000)));
   const started = [];
   const streams = fresh.map((c) => {
     let onStart;
@@ -320,7 +345,7 @@ test('SIGTERM to a replica with three streams in flight: all end with message_st
   const stillRunning = r1.child.exitCode === null;
   for (const s of results) {
     assert.equal(s.status, 200);
-    assert.match(s.text, /event: message_stop/, s.text.slice(-400));
+    assert.match(s.text, /event: message_stop/, `${s.text.slice(-400)}\n--- replica 1:\n${r1.log().slice(-3000)}`);
     assert.doesNotMatch(s.text, /event: error/);
   }
   const e = await exited;
