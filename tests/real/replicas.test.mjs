@@ -51,7 +51,7 @@ process.on('exit', () => {
 // nginx on loopback with its own prefix and config: round-robin over the
 // replicas, no stickiness, no upstream keep-alive, streaming unbuffered;
 // X-Upstream names the replica that answered.
-async function startNginx(ports) {
+async function startNginx(upstreams, replicaPort) {
   const port = await freePort();
   const dir = path.join(runDir, 'nginx');
   const conf = path.join(dir, 'nginx.conf');
@@ -73,7 +73,7 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   upstream anyclaude {
-${ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=30s;`).join('\n')}
+${upstreams.map((u) => `    server ${u} max_fails=1 fail_timeout=30s;`).join('\n')}
   }
   server {
     listen 127.0.0.1:${port};
@@ -84,6 +84,7 @@ ${ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=30s;`).jo
     location / {
       proxy_pass http://anyclaude;
       proxy_http_version 1.1;
+      proxy_set_header Host 127.0.0.1:${replicaPort};
       proxy_set_header Connection "";
       proxy_buffering off;
       proxy_read_timeout 300s;
@@ -254,13 +255,20 @@ before(async () => {
   const file = path.join(runDir, 'config.json');
   writeFileSync(file, JSON.stringify(config));
   const env = gatewayEnv();
+  // The replicas listen on one port at two loopback addresses, as replicas
+  // on two machines would, and nginx sends Host: 127.0.0.1:PORT, which the
+  // gateway's Host check (DNS-rebinding defence) accepts on that port.
+  const port = await freePort();
   for (let i = 0; i < 2; i++)
     // --max-tokens 16: short answers keep each turn's new tokens (answer +
     // next user turn) under 1% of a ~10k-token prompt, and the test quick
     replicas.push(
-      await startGateway(['--config', file, '--warm-start', 'off', '--debug', '2', '--max-tokens', '16', '--drain-timeout', String(DRAIN_S)], env),
+      await startGateway(['--config', file, '--warm-start', 'off', '--debug', '2', '--max-tokens', '16', '--drain-timeout', String(DRAIN_S)], env, {
+        host: `127.0.0.${2 + i}`,
+        port,
+      }),
     );
-  nginx = await startNginx(replicas.map((r) => new URL(r.base).port));
+  nginx = await startNginx(replicas.map((r) => new URL(r.base).host), port);
 }, { timeout: 30 * 60 * 1000 });
 
 after(() => stopAll());
@@ -299,13 +307,13 @@ test('three conversations through nginx and two replicas: one llama-server each,
     const via = c.turns.slice(3).map(replicaOf);
     assert.ok(new Set(via).size === 2, `conversation ${c.k} went through both replicas after the kill: ${via}`);
   }
-  const table = convs.map((c) => `c${c.k}: ${c.turns.map((t) => `${t.backend}@${t.upstream.split(':').pop()} ${t.cached}/${t.prompt}`).join(', ')}`);
+  const table = convs.map((c) => `c${c.k}: ${c.turns.map((t) => `${t.backend}@${t.upstream.split(':')[0]} ${t.cached}/${t.prompt}`).join(', ')}`);
   console.log(`killed ${victim}\n${table.join('\n')}`);
 });
 
 test('SIGTERM to a replica with three streams in flight: all end with message_stop, nginx sends new requests to the other, exit 0 within the deadline', { timeout: 5 * 60 * 1000 }, async () => {
   const [r1, r2] = replicas;
-  const r2port = new URL(r2.base).port;
+  const r2addr = new URL(r2.base).host;
   // three new conversations straight to replica 1, each with a system
   // prompt of its own: a cold ~10k-token prefill (over a second on this
   // model, more on a busy machine), so they are still streaming at SIGTERM
@@ -339,7 +347,7 @@ test('SIGTERM to a replica with three streams in flight: all end with message_st
     const r = await send(nginx.url, c.body(), c.sid);
     assert.equal(r.status, 200, r.text.slice(0, 300));
     assert.equal(r.last, 'message_stop');
-    assert.equal(r.upstream.split(', ').pop(), `127.0.0.1:${r2port}`, `served by the other replica: ${r.upstream}`);
+    assert.equal(r.upstream.split(', ').pop(), r2addr, `served by the other replica: ${r.upstream}`);
   }
   const results = await Promise.all(streams);
   const stillRunning = r1.child.exitCode === null;
