@@ -64,7 +64,7 @@ function keepAlive(port) {
   return {
     opened,
     async get(path) {
-      s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
       for (;;) {
         const i = buf.indexOf('\r\n\r\n');
         if (i >= 0) {
