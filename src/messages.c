@@ -674,6 +674,7 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
         .max_tokens_cap = s->cfg->max_tokens,
         .cache_prompt = b->cfg->mode->cache_prompt,
         .use_id_slot = b->use_slots,
+        .text_only = route_backend_text_only(b->cfg),
     };
     char err[1024];
     int rc =

@@ -18,6 +18,9 @@ typedef struct mode_profile {
     int local;                   /* a local model server: tool-call text recovery on by default */
     int passthru;                /* speaks /v1/messages: MODE_ANTHROPIC (cache rewrites) or
                                     MODE_CLAUDE (unchanged); 0: OpenAI chat completions */
+    int text_only;               /* the server takes no images (mlx_lm.server answers 404
+                                    "Only 'text' content type is supported."); a backend's
+                                    "vision" setting overrides it */
 } mode_profile;
 
 #define MODE_ANTHROPIC 1

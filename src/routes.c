@@ -65,6 +65,7 @@ void routes_single(routes *r, const char *name, const mode_profile *mode, const 
     snprintf(b->api_key, sizeof b->api_key, "%s", api_key);
     snprintf(b->model, sizeof b->model, "%s", model);
     b->slots = slots;
+    b->vision = -1;
     r->nroutes = 1;
     r->r[0].when = ROUTE_DEFAULT;
     r->r[0].npool = 1;
@@ -72,7 +73,7 @@ void routes_single(routes *r, const char *name, const mode_profile *mode, const 
 }
 
 /* One backend entry: {"mode", "url"|"backend", "model", "apiKey", "apiKeyEnv", "caFile",
- * "slots"}. An entry named after a mode may leave out "mode". */
+ * "slots", "vision"}. An entry named after a mode may leave out "mode". */
 static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, const char *src,
                          char *err, size_t errlen)
 {
@@ -96,6 +97,7 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
     }
     snprintf(b->name, sizeof b->name, "%s", name);
     b->slots = -1;
+    b->vision = -1;
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "mode");
     b->mode = cJSON_IsString(m) ? mode_find(m->valuestring) : m ? NULL : mode_find(name);
     if (!b->mode) {
@@ -108,15 +110,15 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
     {
         const char *k = it->string;
         if (strcmp(k, "mode") == 0) continue;
-        static const char *const known[] = {"slots",  "url",     "backend",   "model",
-                                            "apiKey", "api_key", "apiKeyEnv", "caFile"};
+        static const char *const known[] = {"slots",   "url",       "backend", "model", "apiKey",
+                                            "api_key", "apiKeyEnv", "caFile",  "vision"};
         int is_known = 0;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             is_known |= !strcmp(k, known[i]);
         if (!is_known) {
             snprintf(err, errlen,
                      "%s: \"backends.%s.%s\": unknown key; accepted: mode, url, "
-                     "model, apiKey, apiKeyEnv, caFile, slots",
+                     "model, apiKey, apiKeyEnv, caFile, slots, vision",
                      src, name, k);
             return -1;
         }
@@ -135,6 +137,21 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
             b->slots = (int)it->valuedouble;
             continue;
         }
+        if (strcmp(k, "vision") == 0) {
+            if (cJSON_IsBool(it)) {
+                b->vision = cJSON_IsTrue(it);
+                continue;
+            }
+            if (cJSON_IsString(it) && strcmp(it->valuestring, "auto") == 0) {
+                b->vision = -1;
+                continue;
+            }
+            snprintf(err, errlen,
+                     "%s: \"backends.%s.vision\": expected true (the server takes images), "
+                     "false (text only) or \"auto\"",
+                     src, name);
+            return -1;
+        }
         if (!cJSON_IsString(it)) {
             snprintf(err, errlen, "%s: \"backends.%s.%s\": expected a string", src, name, k);
             return -1;
@@ -151,7 +168,7 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
             }
             strip_slashes(b->url);
         } else if (strcmp(k, "model") == 0) {
-            bad = set_str(b->model, sizeof b->model, v);
+            bad = set_str(b->model, sizeof b->model, config_model_is_loaded(v) ? "" : v);
         } else if (strcmp(k, "apiKey") == 0 || strcmp(k, "api_key") == 0) {
             bad = set_str(b->api_key, sizeof b->api_key, v);
         } else if (strcmp(k, "apiKeyEnv") == 0) {
@@ -169,7 +186,7 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
         } else {
             snprintf(err, errlen,
                      "%s: \"backends.%s.%s\": unknown key; accepted: mode, url, "
-                     "model, apiKey, apiKeyEnv, caFile, slots",
+                     "model, apiKey, apiKeyEnv, caFile, slots, vision",
                      src, name, k);
             return -1;
         }
@@ -503,4 +520,9 @@ void routes_facts(const cJSON *root, int subagent_header, route_facts *f)
                    text_bytes(cJSON_GetObjectItemCaseSensitive(root, "messages"), 0) +
                    text_bytes(cJSON_GetObjectItemCaseSensitive(root, "tools"), 0);
     f->est_tokens = (long)((bytes + 3) / 4);
+}
+
+int route_backend_text_only(const route_backend *b)
+{
+    return b->vision >= 0 ? !b->vision : b->mode->text_only;
 }

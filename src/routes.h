@@ -26,6 +26,7 @@ typedef struct route_backend {
     char model[256];   /* "" = none configured */
     char ca_file[512]; /* "" = the system's CAs (or the global --ca-file) */
     int slots;         /* llama.cpp slot affinity: -1 auto, 0 off, N */
+    int vision;        /* images reach it: -1 the mode's default, 0 no, 1 yes */
 } route_backend;
 
 typedef struct route_target {
@@ -99,6 +100,10 @@ int routes_uses(const routes *r, int b, int *alternatives);
  * "messages" (Anthropic; the base URL may end in /v1 or not), or a path at
  * the server's root such as "/props" (the base URL without its /v1). */
 void route_backend_url(const route_backend *b, const char *what, char *out, size_t n);
+
+/* Does backend b take text only (images become placeholders)? Its "vision"
+ * setting, else its mode's default. */
+int route_backend_text_only(const route_backend *b);
 
 /* The index of backend `name`, or -1. */
 int routes_backend_index(const routes *r, const char *name);

@@ -42,12 +42,13 @@ expect_error "unknown serve option" 'unknown option "--bogus" for serve; see any
 expect_error "missing value" '--port needs a value; see anyclaude --help' "$BIN" serve --port
 expect_error "exposed without token" 'refusing to listen on 0.0.0.0 without a token' "$BIN" serve --host 0.0.0.0
 expect_error "bad slots" '--slots: bad slot count "many"' "$BIN" serve --slots many
+expect_error "bad vision" '--vision: bad value "maybe"; expected on, off or auto' "$BIN" serve --vision maybe
 
 # --help names every option and variable the README documents, and back
 help=$("$BIN" --help)
 missing=""
 for opt in $(grep -o -- '--[a-z][a-z-]*' README.md | sort -u); do
-  case "$opt" in --allowedTools|--output-format|--continue|--jinja|--parallel|--test-concurrency|--data|--help|--version|--slot-save-path|--cache-ram|--metrics|--max-body-|--no-*|--quick) continue;; esac
+  case "$opt" in --allowedTools|--output-format|--continue|--jinja|--parallel|--test-concurrency|--data|--help|--version|--slot-save-path|--cache-ram|--metrics|--prompt-cache-size|--max-body-|--no-*|--quick) continue;; esac
   grep -q -- "$opt" <<<"$help" || missing="$missing $opt"
 done
 for opt in $(grep -o -- '^  --[a-z-]*' <<<"$help" | tr -d ' ' | sort -u); do

@@ -59,8 +59,7 @@ static void one(const char *body, size_t len, const xlate_request_opts *o)
     int ra = xlate_request_build(body, len, o, &a, &ia, ea, sizeof ea);
     int rb = xlate_request_build(body, len, o, &b, &ib, eb, sizeof eb);
     FUZZ_CHECK(memchr(ea, '\0', sizeof ea), "err not NUL-terminated");
-    FUZZ_CHECK(ra == 0 || ra == XLATE_EINVALID || ra == XLATE_ETOOBIG, "unexpected return %d",
-               ra);
+    FUZZ_CHECK(ra == 0 || ra == XLATE_EINVALID || ra == XLATE_ETOOBIG, "unexpected return %d", ra);
     FUZZ_CHECK(ra == rb, "two builds returned %d and %d", ra, rb);
     FUZZ_CHECK(b.len >= sizeof prefix - 1 && memcmp(b.data, prefix, sizeof prefix - 1) == 0,
                "the bytes already in out were changed");
@@ -85,9 +84,9 @@ static void one(const char *body, size_t len, const xlate_request_opts *o)
     cJSON *j = cJSON_ParseWithLength(a.data, a.len);
     FUZZ_CHECK(cJSON_IsObject(j), "output is not a JSON object: %.300s", a.data);
     const cJSON *last = j->child;
-    while (last && last->next) last = last->next;
-    FUZZ_CHECK(last && last->string && strcmp(last->string, "messages") == 0 &&
-                   cJSON_IsArray(last),
+    while (last && last->next)
+        last = last->next;
+    FUZZ_CHECK(last && last->string && strcmp(last->string, "messages") == 0 && cJSON_IsArray(last),
                "\"messages\" is not the last member");
     const cJSON *m;
     cJSON_ArrayForEach(m, last)
@@ -134,10 +133,16 @@ out:
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *body = (const char *)data;
-    static const xlate_request_opts plain = {NULL, 0, 0, 0, 0};
-    static const xlate_request_opts full = {"local-model", 4096, 1, 1, 7};
+    static const xlate_request_opts plain = {.model = NULL};
+    static const xlate_request_opts full = {.model = "local-model",
+                                            .max_tokens_cap = 4096,
+                                            .cache_prompt = 1,
+                                            .use_id_slot = 1,
+                                            .id_slot = 7};
+    static const xlate_request_opts text_only = {.model = NULL, .text_only = 1};
     one(body, size, &plain);
     one(body, size, &full);
+    one(body, size, &text_only);
 
     /* count_tokens alone (no max_tokens needed): must not crash or leak */
     long tokens = -1;
