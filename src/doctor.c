@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "launcher.h"
+#include "modelcheck.h"
 #include "server.h"
 #include "upstream.h"
 
@@ -74,6 +75,12 @@ static long http_get(const char *url, const route_backend *be, const char *ca, b
     curl_slist_free_all(h);
     curl_easy_cleanup(e);
     return status;
+}
+
+long doctor_http_get(const char *url, const route_backend *be, const char *ca, buf *out, char *err,
+                     size_t errlen)
+{
+    return http_get(url, be, ca, out, err, errlen);
 }
 
 static void check_claude(const config *cfg)
@@ -208,11 +215,30 @@ static int check_backend(const config *cfg, const route_backend *be)
     }
     verdict(n > 0, "models served", n ? names.data : "the backend lists no model",
             "load a model in the backend");
-    if (n > 0 && be->model[0] && !strstr(names.data, be->model))
-        printf("       note: configured model \"%s\" is not in that list\n", be->model);
+    int refused = 0; /* a name the server would unload its model for: no round trip */
+    if (n > 0 && be->model[0]) {
+        char served[900], msg[1400];
+        int listed = modelcheck_listed(b.data, b.len, be->model, served, sizeof served);
+        if (listed == 1) {
+            verdict(1, "configured model", be->model, NULL);
+        } else if (modelcheck_applies(be->mode)) {
+            modelcheck_message(msg, sizeof msg, be->model, be->url, served, be->mode);
+            verdict(0, "configured model", msg,
+                    "unset the model (or set it to current-model), or name one the server lists");
+            refused = 1;
+        } else {
+            printf("       note: configured model \"%s\" is not in that list\n", be->model);
+        }
+    }
+    if (strcmp(be->mode->name, "mlx-lm") == 0)
+        printf("[ -- ] prompt cache: mlx_lm.server keeps 10 prompts by default; Claude Code's main "
+               "loop, each subagent and each new session take one. With more than about 8 "
+               "subagents at once, or several sessions, start it with --prompt-cache-size 20 "
+               "(bound the memory with --prompt-cache-bytes); see docs/backends/mlx-lm.md\n");
     buf_free(&names);
     cJSON_Delete(j);
     buf_free(&b);
+    if (refused) return 0;
     if (be->mode->passthru == MODE_CLAUDE) return 1;
     /* context length, where the backend tells: llama.cpp /props, LM Studio /api/v0/models */
     buf_init(&b, 4u << 20);

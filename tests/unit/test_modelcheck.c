@@ -1,0 +1,50 @@
+/* Tests for src/modelcheck.c: the configured model against a /models list,
+ * and the one-line refusal that names what the server serves. */
+#include <string.h>
+
+#include "../../src/modelcheck.h"
+#include "test.h"
+
+TEST(modelcheck_listed_exact_names)
+{
+    /* mlx_lm.server's own format (Python json.dumps spacing) */
+    static const char one[] = "{\"object\": \"list\", \"data\": [{\"id\": "
+                              "\"mlx-community/Qwen3-Coder-30B-A3B-Instruct-4bit\", \"object\": "
+                              "\"model\", \"created\": 1}]}";
+    char served[256];
+    CHECK(modelcheck_listed(one, strlen(one), "mlx-community/Qwen3-Coder-30B-A3B-Instruct-4bit",
+                            served, sizeof served) == 1);
+    /* a prefix or a substring is not the name: the server would try to download it */
+    CHECK(modelcheck_listed(one, strlen(one), "mlx-community/Qwen3-Coder", served, sizeof served) ==
+          0);
+    CHECK_STR(served, "\"mlx-community/Qwen3-Coder-30B-A3B-Instruct-4bit\"");
+    CHECK(modelcheck_listed(one, strlen(one), "claude-opus-5-5", served, sizeof served) == 0);
+    static const char two[] = "{\"data\":[{\"id\":\"a\"},{\"id\":\"b\"},{\"x\":1}]}";
+    CHECK(modelcheck_listed(two, strlen(two), "c", served, sizeof served) == 0);
+    CHECK_STR(served, "\"a\", \"b\"");
+    CHECK(modelcheck_listed("{}", 2, "a", served, sizeof served) == -1);
+    CHECK(modelcheck_listed("not json", 8, "a", served, sizeof served) == -1);
+    /* a tiny buffer is cut, never overrun */
+    char small[5];
+    CHECK(modelcheck_listed(two, strlen(two), "c", small, sizeof small) == 0);
+    CHECK(strlen(small) < sizeof small);
+}
+
+TEST(modelcheck_message_one_line)
+{
+    char err[1024];
+    const mode_profile *mlx = mode_find("mlx-lm");
+    REQUIRE(mlx != NULL);
+    modelcheck_message(err, sizeof err, "claude-opus-5-5", "http://localhost:8081/v1",
+                       "\"mlx-community/Q\"", mlx);
+    CHECK(strstr(err, "model \"claude-opus-5-5\" is not served by http://localhost:8081/v1") ==
+          err);
+    CHECK(strstr(err, "has loaded \"mlx-community/Q\"") != NULL);
+    CHECK(strstr(err, "MLX_LM_MODEL") != NULL);
+    CHECK(strstr(err, "unload") != NULL);
+    modelcheck_message(err, sizeof err, "x\ny", "http://h/v1", "\"a\", \"b\"", mlx);
+    CHECK(strchr(err, '\n') == NULL);
+    CHECK(strstr(err, "lists \"a\", \"b\"") != NULL);
+    CHECK(modelcheck_applies(mlx) && modelcheck_applies(mode_find("lmstudio")));
+    CHECK(!modelcheck_applies(mode_find("llamacpp")) && !modelcheck_applies(mode_find("openai")));
+}
