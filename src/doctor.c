@@ -231,10 +231,11 @@ static int check_backend(const config *cfg, const route_backend *be)
         }
     }
     if (strcmp(be->mode->name, "mlx-lm") == 0)
-        printf("[ -- ] prompt cache: mlx_lm.server keeps 10 prompts by default; Claude Code's main "
-               "loop, each subagent and each new session take one. With more than about 8 "
-               "subagents at once, or several sessions, start it with --prompt-cache-size 20 "
-               "(bound the memory with --prompt-cache-bytes); see docs/backends/mlx-lm.md\n");
+        printf("[ -- ] prompt cache: mlx_lm.server keeps 10 prompts by default, and each request "
+               "of a thinking model takes one; 10 or more subagent requests while the main "
+               "conversation waits (one subagent with 10 tool calls, or 4 at once) evict it. If "
+               "memory allows, start it with --prompt-cache-size 24 (--prompt-cache-bytes bounds "
+               "the total); see docs/backends/mlx-lm.md\n");
     buf_free(&names);
     cJSON_Delete(j);
     buf_free(&b);
