@@ -8,49 +8,49 @@
 //    keep-alive, no chunked encoding, no "100 Continue"; a stream ends when
 //    the server closes the connection. Status line and the Server/Date
 //    headers as http.server writes them.
-//  - POST /v1/chat/completions and /chat/completions (do_POST, 1005-1010);
+//  - POST /v1/chat/completions and /chat/completions (do_POST, 1050-1065);
 //    other paths 404 "Not Found"; no Content-Length 411; bad JSON 400
-//    (1020-1047). GET /v1/models (1641-1700) and /health (1620-1639).
-//  - Parameter extraction (1052-1083): a missing "model" is "default_model",
-//    i.e. the model given with --model (ModelProvider.load, 346-355).
+//    (1066-1108). GET /v1/models (1612-1671) and /health (1602-1610).
+//  - Parameter extraction (1110-1150): a missing "model" is "default_model",
+//    i.e. the model given with --model (ModelProvider.load, 369-377).
 //  - Streams: "Content-type: text/event-stream", "Cache-Control: no-cache",
-//    CORS headers (_set_stream_headers, 985-989); `: keepalive N/TOTAL`
-//    comment lines during prompt processing (keepalive_callback, 1345-1350);
+//    CORS headers (_set_stream_headers, 1040-1044); `: keepalive N/TOTAL`
+//    comment lines during prompt processing (keepalive_callback, 1362-1367);
 //    chunks `data: {json}` written with Python's json.dumps (", " and ": "
 //    separators, non-ASCII escaped), delta {role, content, reasoning,
-//    tool_calls} (generate_response, 1259-1274); a final chunk with the
+//    tool_calls} (generate_response, 1301-1312); a final chunk with the
 //    finish_reason, then a usage chunk only with stream_options.include_usage
-//    (1468-1486), then `data: [DONE]`.
+//    (1476-1496), then `data: [DONE]`.
 //  - usage.prompt_tokens_details.cached_tokens = the tokens found in the
-//    prompt cache when the request was admitted (1234-1237, 1534-1537).
+//    prompt cache when the request was admitted (1293-1296, 1542-1545).
 //  - Errors raised while a request is admitted (tokenising, loading a model)
-//    become 404 {"error": str(e)} (1353-1362): a content part that is not
+//    become 404 {"error": str(e)} (1370-1380): a content part that is not
 //    text gives "Only 'text' content type is supported." (process_message_content,
-//    118-149).
+//    117-148).
 //  - Any "model" other than the loaded one is a Hugging Face repo to load
-//    (ModelProvider.load, 346-355): the loaded model is dropped first (_load,
-//    295-300), the download fails offline, the request gets 404, and the next
+//    (ModelProvider.load, 369-377): the loaded model is dropped first (_load,
+//    306-318), the download fails offline, the request gets 404, and the next
 //    request for the default model loads it again. The batch in progress is
-//    drained before (the "drain_batch" branch, 727-733).
+//    drained before (the "drain_batch" branch, 766-772).
 //  - /v1/models lists the models in the Hugging Face cache plus --model when it
-//    is a local path (handle_models_request, 1641-1700); here: --model and any
-//    --cached-model.
+//    is a local path (handle_models_request, 1612-1671); here: --model and any
+//    cachedModels.
 //
-// Generation (ResponseGenerator._generate, 617-872, and BatchGenerator in
+// Generation (ResponseGenerator._generate, 624-886, and BatchGenerator in
 // mlx_lm/generate.py):
 //  - One generation loop for all requests. A request is admitted between
 //    steps of the batch; only then is its prompt rendered, tokenised and
-//    looked up in the prompt cache (fetch_nearest_cache, 649-651): a request
+//    looked up in the prompt cache (fetch_nearest_cache, 688): a request
 //    that arrives while another with the same prefix is still prefilling
 //    does not see that prefix and prefills it again.
 //  - Prompts are split into segments: leading system messages, the rest, and
 //    a short tail holding the generation prompt's <think> (_tokenize,
-//    496-614); the last token is held back (generate.py insert_segments,
+//    495-622); the last token is held back (generate.py insert_segments,
 //    1712-1724). Prefill runs in steps of at most --prefill-step-size (2048)
 //    tokens, never across a segment end (generate.py _next, 1895-1912), and up
 //    to --prompt-concurrency (8) prompts share a step. The cache is saved at
 //    each segment end and, with the generated tokens, when a request finishes
-//    (820-827, 860-866).
+//    (the insert_cache calls in _generate's batch loop).
 //  - LRUPromptCache (mlx_lm/models/cache.py, 1533-1772): a trie of token
 //    sequences per model; exact match, else the longest stored prefix, else a
 //    longer entry trimmed to the common prefix (KV caches are trimmable);
@@ -64,7 +64,7 @@
 //    server-side by the Qwen3-Coder parser (mlx_lm/tool_parsers/qwen3_coder.py:
 //    <function=NAME><parameter=K>value</parameter></function>, values
 //    coerced by the tool's JSON schema) and formatted by ToolCallFormatter
-//    (54-88); finish_reason "tool_calls" after a call.
+//    (53-90); finish_reason "tool_calls" after a call (1473-1474).
 //
 // Approximations, stated: the chat template is a Qwen3-style ChatML rendering
 // (system + tools first, <tool_response> blocks in a user turn, thinking
