@@ -9,8 +9,8 @@
 
 #include "config.h"
 
-static const char *const when_names[] = {"background", "thinking", "longContext", "subagent",
-                                         "default"};
+static const char *const when_names[] = {"background", "thinking", "longContext",
+                                         "subagent",   "vision",   "default"};
 
 const char *routes_when_name(enum route_when w)
 {
@@ -301,7 +301,7 @@ static int parse_route(routes *r, route *rt, const cJSON *e, int idx, const char
     if (found < 0) {
         snprintf(err, errlen,
                  "%s.when: %s%.60s%s; accepted: background, thinking, longContext, "
-                 "subagent, default",
+                 "subagent, vision, default",
                  where,
                  !w                  ? "missing"
                  : cJSON_IsString(w) ? "unknown class \""
@@ -442,6 +442,9 @@ const route *routes_match(const routes *r, const route_facts *f)
         case ROUTE_SUBAGENT:
             if (f->subagent) return rt;
             break;
+        case ROUTE_VISION:
+            if (f->images) return rt;
+            break;
         case ROUTE_DEFAULT:
             return rt;
         }
@@ -504,6 +507,29 @@ static size_t text_bytes(const cJSON *v, int depth)
     return n;
 }
 
+/* Does a message list hold an image block, in a message's content or in a
+ * tool_result's content? */
+static int has_image(const cJSON *msgs)
+{
+    const cJSON *m, *b, *c;
+    cJSON_ArrayForEach(m, msgs)
+    {
+        cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(m, "content"))
+        {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "type");
+            if (!cJSON_IsString(t)) continue;
+            if (strcmp(t->valuestring, "image") == 0) return 1;
+            if (strcmp(t->valuestring, "tool_result") != 0) continue;
+            cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(b, "content"))
+            {
+                const cJSON *ct = cJSON_GetObjectItemCaseSensitive(c, "type");
+                if (cJSON_IsString(ct) && strcmp(ct->valuestring, "image") == 0) return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 void routes_facts(const cJSON *root, int subagent_header, route_facts *f)
 {
     memset(f, 0, sizeof *f);
@@ -520,6 +546,7 @@ void routes_facts(const cJSON *root, int subagent_header, route_facts *f)
                    text_bytes(cJSON_GetObjectItemCaseSensitive(root, "messages"), 0) +
                    text_bytes(cJSON_GetObjectItemCaseSensitive(root, "tools"), 0);
     f->est_tokens = (long)((bytes + 3) / 4);
+    f->images = has_image(cJSON_GetObjectItemCaseSensitive(root, "messages"));
 }
 
 int route_backend_text_only(const route_backend *b)

@@ -34,7 +34,14 @@ typedef struct route_target {
     char model[256]; /* "" = the backend's own model */
 } route_target;
 
-enum route_when { ROUTE_BACKGROUND, ROUTE_THINKING, ROUTE_LONG, ROUTE_SUBAGENT, ROUTE_DEFAULT };
+enum route_when {
+    ROUTE_BACKGROUND,
+    ROUTE_THINKING,
+    ROUTE_LONG,
+    ROUTE_SUBAGENT,
+    ROUTE_VISION,
+    ROUTE_DEFAULT
+};
 
 typedef struct route {
     enum route_when when;
@@ -60,6 +67,7 @@ typedef struct route_facts {
     int thinking;      /* thinking enabled */
     int subagent;      /* sent by a subagent */
     long est_tokens;   /* estimated prompt tokens */
+    int images;        /* an image block anywhere in the messages (tool results too) */
 } route_facts;
 
 typedef const char *(*routes_getenv_fn)(const char *name);
