@@ -230,6 +230,13 @@ static int check_backend(const config *cfg, const route_backend *be)
             printf("       note: configured model \"%s\" is not in that list\n", be->model);
         }
     }
+    if (!be->mode->passthru)
+        printf("[ -- ] images: %s\n",
+               route_backend_text_only(be)
+                   ? "each becomes a one-line note (this backend takes text only; --vision on "
+                     "or \"vision\": true if its model can see)"
+                   : "sent to the backend (--vision off or \"vision\": false if its model cannot "
+                     "see them)");
     if (strcmp(be->mode->name, "mlx-lm") == 0)
         printf("[ -- ] prompt cache: mlx_lm.server keeps 10 prompts by default, and each request "
                "of a thinking model takes one; 10 or more subagent requests while the main "

@@ -135,6 +135,7 @@ int main(int argc, char **argv)
         log_close();
         return 2;
     }
+    modelcheck_vision(&cfg);
     switch (a.cmd) {
     case CLI_SERVE:
         if (cfg.port < 0) cfg.port = ANYCLAUDE_SERVE_PORT;

@@ -41,6 +41,53 @@ int modelcheck_listed(const char *json, size_t len, const char *model, char *ser
     return found;
 }
 
+int modelcheck_lmstudio_vision(const char *json, size_t len, const char *model)
+{
+    cJSON *j = cJSON_ParseWithLength(json ? json : "", len);
+    const cJSON *m, *data = j ? cJSON_GetObjectItemCaseSensitive(j, "data") : NULL;
+    int r = -1;
+    if (!cJSON_IsArray(data)) data = NULL;
+    cJSON_ArrayForEach(m, data)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(m, "state");
+        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(m, "type");
+        int mine = model && *model ? cJSON_IsString(id) && strcmp(id->valuestring, model) == 0
+                                   : cJSON_IsString(st) && strcmp(st->valuestring, "loaded") == 0;
+        if (!mine || !cJSON_IsString(ty)) continue;
+        if (strcmp(ty->valuestring, "vlm") == 0) r = 1;
+        if (strcmp(ty->valuestring, "llm") == 0) r = 0;
+        break;
+    }
+    cJSON_Delete(j);
+    return r;
+}
+
+void modelcheck_vision(config *cfg)
+{
+    routes *r = &cfg->routing;
+    for (int b = 0; b < r->nbackends; b++) {
+        route_backend *be = &r->backends[b];
+        if (strcmp(be->mode->name, "lmstudio") != 0 || be->vision >= 0 || !routes_uses(r, b, NULL))
+            continue;
+        char url[700], cerr[300] = "";
+        buf body;
+        buf_init(&body, 4u << 20);
+        route_backend_url(be, "/api/v0/models", url, sizeof url);
+        const char *ca = be->ca_file[0] ? be->ca_file : cfg->ca_file[0] ? cfg->ca_file : NULL;
+        if (doctor_http_get(url, be, ca, &body, cerr, sizeof cerr) == 200) {
+            int v = modelcheck_lmstudio_vision(body.data, body.len, be->model);
+            if (v >= 0) be->vision = v;
+            log_line(1, "%s: the model %s images%s", be->name,
+                     v < 0 ? "may or may not take"
+                     : v   ? "takes"
+                           : "does not take",
+                     v == 0 ? "; they become a one-line note" : "");
+        }
+        buf_free(&body);
+    }
+}
+
 int modelcheck_applies(const mode_profile *m)
 {
     return strcmp(m->name, "mlx-lm") == 0 || strcmp(m->name, "lmstudio") == 0;

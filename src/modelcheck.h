@@ -28,6 +28,18 @@ int modelcheck_applies(const mode_profile *m);
 void modelcheck_message(char *err, size_t errlen, const char *model, const char *url,
                         const char *served, const mode_profile *m);
 
+/* From LM Studio's /api/v0/models answer: does the model take images? The
+ * model named `model`, or ("" / NULL) the first one whose "state" is
+ * "loaded". Returns 1 for "type": "vlm", 0 for "llm", -1 when it cannot
+ * tell. Pure. */
+int modelcheck_lmstudio_vision(const char *json, size_t len, const char *model);
+
+/* For each lmstudio backend whose "vision" is unset (auto), ask
+ * /api/v0/models whether its model takes images and set it (text-only
+ * models then get the placeholder instead of an image the server would
+ * refuse). Unanswered: left as it was. */
+void modelcheck_vision(config *cfg);
+
 /* Check every backend a route uses whose mode modelcheck_applies to, and each
  * model a route names for it: GET its /models (3 s to connect, 10 s in all).
  * Returns 0 when every configured name is listed, or the backend cannot be

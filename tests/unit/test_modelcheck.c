@@ -30,6 +30,23 @@ TEST(modelcheck_listed_exact_names)
     CHECK(strlen(small) < sizeof small);
 }
 
+/* LM Studio's /api/v0/models (its documented format): "type" says whether a
+ * model takes images. */
+TEST(modelcheck_lmstudio_vision_types)
+{
+    static const char j[] =
+        "{\"object\":\"list\",\"data\":[{\"id\":\"qwen2-vl-7b-instruct\",\"type\":\"vlm\","
+        "\"state\":\"not-loaded\"},{\"id\":\"qwen3-coder\",\"type\":\"llm\",\"state\":"
+        "\"loaded\"},{\"id\":\"nomic\",\"type\":\"embeddings\",\"state\":\"loaded\"}]}";
+    CHECK(modelcheck_lmstudio_vision(j, strlen(j), "") == 0); /* the loaded one */
+    CHECK(modelcheck_lmstudio_vision(j, strlen(j), NULL) == 0);
+    CHECK(modelcheck_lmstudio_vision(j, strlen(j), "qwen2-vl-7b-instruct") == 1);
+    CHECK(modelcheck_lmstudio_vision(j, strlen(j), "nomic") == -1);
+    CHECK(modelcheck_lmstudio_vision(j, strlen(j), "absent") == -1);
+    CHECK(modelcheck_lmstudio_vision("[]", 2, "") == -1);
+    CHECK(modelcheck_lmstudio_vision(NULL, 0, "") == -1);
+}
+
 TEST(modelcheck_message_one_line)
 {
     char err[1024];
