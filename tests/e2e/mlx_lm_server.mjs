@@ -598,6 +598,10 @@ export async function startMlxLmServer({
   // One BatchGenerator._next: a decode step for the generating sequences, a
   // prefill step for up to promptConcurrency prompts.
   async function stepBatch() {
+    // a handler whose client went away stops its request (ctx.stop in
+    // handle_completion's finally; the batch drops the uid at its next step)
+    for (const s of active.filter((x) => x.req.closed)) active.splice(active.indexOf(s), 1);
+    if (!active.length) return;
     const generating = active.filter((s) => s.gen);
     const prompting = active.filter((s) => !s.gen).slice(0, promptConcurrency);
     const work = [];
@@ -773,6 +777,7 @@ export async function startMlxLmServer({
     const req = {
       model: requested,
       body: b,
+      closed: false,
       maxTokens,
       scriptFn: script,
       firstTokenAt: null,
@@ -845,7 +850,7 @@ export async function startMlxLmServer({
       },
     };
     sock.on('close', () => {
-      /* the generation goes on (ctx.stop only takes effect at the next step) */
+      req.closed = true;
     });
     queue.push(req);
     loop();
