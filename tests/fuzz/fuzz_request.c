@@ -120,9 +120,14 @@ static void one(const char *body, size_t len, const xlate_request_opts *o)
     int rt = xlate_request_count_tokens(body, len, &tokens, et, sizeof et);
     FUZZ_CHECK(rt == 0 || (rt == XLATE_ETOOBIG && o->model),
                "count_tokens failed (%d: %s) where build succeeded", rt, et);
-    if (rt == 0 && !o->model && !o->use_id_slot && !o->cache_prompt)
+    /* text-only: images are placeholder text, not counted as images */
+    if (rt == 0 && !o->model && !o->use_id_slot && !o->cache_prompt && !o->text_only)
         FUZZ_CHECK(tokens == ia.input_estimate, "count_tokens %ld, build estimate %ld", tokens,
                    ia.input_estimate);
+    /* a text-only backend never gets an image part */
+    if (o->text_only)
+        FUZZ_CHECK(!memmem(a.data + ia.messages_off, a.len - ia.messages_off, "\"image_url\"", 11),
+                   "image_url sent");
 out:
     xlate_request_info_free(&ia);
     xlate_request_info_free(&ib);
