@@ -21,6 +21,7 @@
 
 #include "anthropic.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -256,14 +257,20 @@ static int block_type(xctx *c, const cJSON *blk, const char *path, const char **
  * why, so the model (and the user reading its answer) knows. */
 static int left_out(buf *dst, int *any, const char *type)
 {
-    char t[256];
+    char t[256], name[QUOTE_MAX + 1];
+    size_t n = 0;
+    /* the client's type name, cut short and limited to plain characters (a
+     * cut could otherwise split a UTF-8 sequence) */
+    for (const char *p = type; *p && n < QUOTE_MAX; p++)
+        name[n++] = (isalnum((unsigned char)*p) || strchr("_-.:", *p)) ? *p : '?';
+    name[n] = '\0';
     if (strcmp(type, "image") == 0)
         snprintf(t, sizeof t, "%s", XLATE_IMAGE_LEFT_OUT);
     else
         snprintf(t, sizeof t,
-                 "[A \"%.*s\" block was left out here: anyclaude cannot send that kind of "
+                 "[A \"%s\" block was left out here: anyclaude cannot send that kind of "
                  "content to this model server.]",
-                 QUOTE_MAX, type);
+                 name);
     return join_add(dst, any, t, strlen(t));
 }
 
