@@ -63,20 +63,32 @@ int modelcheck_lmstudio_vision(const char *json, size_t len, const char *model)
     return r;
 }
 
+int modelcheck_llamacpp_vision(const char *json, size_t len)
+{
+    cJSON *j = cJSON_ParseWithLength(json ? json : "", len);
+    const cJSON *m = j ? cJSON_GetObjectItemCaseSensitive(j, "modalities") : NULL;
+    const cJSON *v = m ? cJSON_GetObjectItemCaseSensitive(m, "vision") : NULL;
+    int r = cJSON_IsBool(v) ? cJSON_IsTrue(v) : -1;
+    cJSON_Delete(j);
+    return r;
+}
+
 void modelcheck_vision(config *cfg)
 {
     routes *r = &cfg->routing;
     for (int b = 0; b < r->nbackends; b++) {
         route_backend *be = &r->backends[b];
-        if (strcmp(be->mode->name, "lmstudio") != 0 || be->vision >= 0 || !routes_uses(r, b, NULL))
-            continue;
+        int lms = strcmp(be->mode->name, "lmstudio") == 0;
+        int llama = strcmp(be->mode->name, "llamacpp") == 0;
+        if (!(lms || llama) || be->vision >= 0 || !routes_uses(r, b, NULL)) continue;
         char url[700], cerr[300] = "";
         buf body;
         buf_init(&body, 4u << 20);
-        route_backend_url(be, "/api/v0/models", url, sizeof url);
+        route_backend_url(be, lms ? "/api/v0/models" : "/props", url, sizeof url);
         const char *ca = be->ca_file[0] ? be->ca_file : cfg->ca_file[0] ? cfg->ca_file : NULL;
         if (doctor_http_get(url, be, ca, &body, cerr, sizeof cerr) == 200) {
-            int v = modelcheck_lmstudio_vision(body.data, body.len, be->model);
+            int v = lms ? modelcheck_lmstudio_vision(body.data, body.len, be->model)
+                        : modelcheck_llamacpp_vision(body.data, body.len);
             if (v >= 0) be->vision = v;
             log_line(1, "%s: the model %s images%s", be->name,
                      v < 0 ? "may or may not take"

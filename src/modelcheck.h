@@ -34,10 +34,15 @@ void modelcheck_message(char *err, size_t errlen, const char *model, const char 
  * tell. Pure. */
 int modelcheck_lmstudio_vision(const char *json, size_t len, const char *model);
 
-/* For each lmstudio backend whose "vision" is unset (auto), ask
- * /api/v0/models whether its model takes images and set it (text-only
- * models then get the placeholder instead of an image the server would
- * refuse). Unanswered: left as it was. */
+/* From llama-server's /props: "modalities": {"vision": bool} (false unless
+ * it was started with an --mmproj). Returns 1, 0, or -1 when absent. Pure. */
+int modelcheck_llamacpp_vision(const char *json, size_t len);
+
+/* For each lmstudio or llamacpp backend whose "vision" is unset (auto), ask
+ * the server whether its model takes images (LM Studio: /api/v0/models;
+ * llama-server: /props) and set it: text-only models then get the
+ * placeholder instead of an image the server would refuse. Unanswered:
+ * left as it was (images sent). */
 void modelcheck_vision(config *cfg);
 
 /* Check every backend a route uses whose mode modelcheck_applies to, and each

@@ -47,6 +47,19 @@ TEST(modelcheck_lmstudio_vision_types)
     CHECK(modelcheck_lmstudio_vision(NULL, 0, "") == -1);
 }
 
+/* llama-server's /props (llama.cpp as bundled by node-llama-cpp 3.21.1):
+ * modalities.vision is true only with an --mmproj. */
+TEST(modelcheck_llamacpp_vision_props)
+{
+    static const char no[] = "{\"total_slots\":2,\"modalities\":{\"vision\":false,\"video\":false,"
+                             "\"audio\":false}}";
+    static const char yes[] = "{\"modalities\":{\"vision\":true}}";
+    CHECK(modelcheck_llamacpp_vision(no, strlen(no)) == 0);
+    CHECK(modelcheck_llamacpp_vision(yes, strlen(yes)) == 1);
+    CHECK(modelcheck_llamacpp_vision("{\"total_slots\":1}", 17) == -1);
+    CHECK(modelcheck_llamacpp_vision("oops", 4) == -1);
+}
+
 TEST(modelcheck_message_one_line)
 {
     char err[1024];
