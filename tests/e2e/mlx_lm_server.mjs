@@ -81,7 +81,8 @@
 //
 //   const mlx = await startMlxLmServer({ model: 'mlx-community/Qwen3-4B', script });
 //   mlx.url          // "http://127.0.0.1:PORT/v1"
-//   mlx.requests     // every POST: { t, path, model, body, status, prompt, cached, ttftMs, error }
+//   mlx.requests     // every POST: { t, path, model, body, status, prompt, cached, ttftMs,
+//                    //   error, tokens (the rendered prompt, token by token) }
 //   mlx.events       // model drops, loads, cache inserts/evictions (strings)
 //   await mlx.close();
 //
@@ -790,6 +791,7 @@ export async function startMlxLmServer({
       admitted(seq) {
         rec.status = 200;
         rec.prompt = seq.prompt.length;
+        rec.tokens = seq.prompt; // the rendered prompt, token by token
         rec.cached = seq.cached;
         prevState = seq.sm.state;
         if (stream) send(head(200, [['Content-type', 'text/event-stream'], ['Cache-Control', 'no-cache'], ...CORS]) + '\r\n');
