@@ -43,14 +43,15 @@ expect_error "missing value" '--port needs a value; see anyclaude --help' "$BIN"
 expect_error "exposed without token" 'refusing to listen on 0.0.0.0 without a token' "$BIN" serve --host 0.0.0.0
 expect_error "bad slots" '--slots: bad slot count "many"' "$BIN" serve --slots many
 echo '{"backends": {"c": {"mode": "claude"}}, "routes": [{"when": "web", "to": "c"}, {"when": "default", "to": "c"}]}' > "$T/when.json"
-expect_error "unknown route class" 'unknown class "web"; accepted: background, thinking, longContext, subagent, serverTools, default' \
+expect_error "unknown route class" 'unknown class "web"; accepted: background, thinking, longContext, subagent, serverTools, vision, default' \
   "$BIN" serve --config "$T/when.json"
+expect_error "bad vision" '--vision: bad value "maybe"; expected on, off or auto' "$BIN" serve --vision maybe
 
 # --help names every option and variable the README documents, and back
 help=$("$BIN" --help)
 missing=""
 for opt in $(grep -o -- '--[a-z][a-z-]*' README.md | sort -u); do
-  case "$opt" in --allowedTools|--output-format|--continue|--jinja|--parallel|--test-concurrency|--data|--help|--version|--slot-save-path|--cache-ram|--metrics|--max-body-|--no-*|--quick) continue;; esac
+  case "$opt" in --allowedTools|--output-format|--continue|--jinja|--parallel|--test-concurrency|--data|--help|--version|--slot-save-path|--cache-ram|--metrics|--prompt-cache-size|--mmproj|--max-body-|--no-*|--quick) continue;; esac
   grep -q -- "$opt" <<<"$help" || missing="$missing $opt"
 done
 for opt in $(grep -o -- '^  --[a-z-]*' <<<"$help" | tr -d ' ' | sort -u); do
