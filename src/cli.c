@@ -9,28 +9,15 @@
 #include "launcher.h"
 #include "mode.h"
 
-static const char *const value_opts[] = {"mode",
-                                         "backend",
-                                         "model",
-                                         "api-key",
-                                         "host",
-                                         "port",
-                                         "max-tokens",
-                                         "max-body",
-                                         "ping-ms",
-                                         "max-streams",
-                                         "debug",
-                                         "claude",
-                                         "auth-token",
-                                         "config",
-                                         "slots",
-                                         "warm-start",
-                                         "tool-recovery",
-                                         "ca-file",
-                                         "allowed-origins",
-                                         "upstream-idle-timeout",
-                                         "request-timeout",
-                                         "request-deadline"};
+/* options that take a value (a table: clang-format would put one a line) */
+/* clang-format off */
+static const char *const value_opts[] = {
+    "mode",           "backend",       "model",      "api-key",         "host",
+    "port",           "max-tokens",    "max-body",   "ping-ms",         "max-streams",
+    "debug",          "claude",        "auth-token", "config",          "slots",
+    "warm-start",     "tool-recovery", "ca-file",    "allowed-origins", "upstream-idle-timeout",
+    "request-timeout", "drain-timeout", "vision", "request-deadline"};
+/* clang-format on */
 
 static int is_value_opt(const char *name, size_t n)
 {
@@ -178,7 +165,14 @@ void cli_print_help(FILE *f)
             "  --tool-recovery on|off\n"
             "                      turn tool calls that models write as text (Hermes,\n"
             "                      Qwen3-Coder XML, Mistral, Llama JSON, GLM) into tool_use\n"
-            "                      blocks (default on for mlx-lm, lmstudio, llamacpp)\n"
+            "                      blocks, matched only against the request's tools\n"
+            "                      (default on for every OpenAI-family mode)\n"
+            "  --vision on|off|auto\n"
+            "                      whether images reach the backend; off: each image becomes\n"
+            "                      a one-line note that it was left out (default auto: off\n"
+            "                      for mlx-lm, whose server takes text only; lmstudio and\n"
+            "                      llamacpp: what /api/v0/models or /props says of the\n"
+            "                      model; on otherwise)\n"
             "  --ca-file PATH      CA bundle to trust for https backends instead of the\n"
             "                      system's (a backend's \"caFile\" wins)\n"
             "  --allowed-origins LIST\n"
@@ -193,10 +187,16 @@ void cli_print_help(FILE *f)
             "  --request-deadline S\n"
             "                      a client's request, head and body, must arrive within S\n"
             "                      seconds of its first byte (default 60)\n"
+            "  --drain-timeout S   serve: on SIGTERM/SIGINT stop accepting, let requests in\n"
+            "                      flight finish for up to S seconds, then end each with\n"
+            "                      an error event and exit 0; a second signal ends at once\n"
+            "                      (default 30; /health answers 503 draining meanwhile)\n"
             "  --config FILE       JSON config file (default\n"
-            "                      $XDG_CONFIG_HOME/anyclaude/config.json); its \"backends\"\n"
+            "                      $XDG_CONFIG_HOME/anyclaude/config.json, else\n"
+            "                      /etc/anyclaude/config.json); its \"backends\"\n"
             "                      and \"routes\" send requests to several backends by class\n"
-            "                      (background, thinking, longContext, subagent, default),\n"
+            "                      (background, thinking, longContext, subagent,\n"
+            "                      serverTools, vision, default),\n"
             "                      with pools and fallbacks; see docs/routing.md\n"
             "\n"
             "Environment (flags win over these; these win over the config file):\n"
@@ -205,8 +205,11 @@ void cli_print_help(FILE *f)
             "  ANYCLAUDE_CLAUDE, ANYCLAUDE_AUTH_TOKEN, ANYCLAUDE_CONFIG, ANYCLAUDE_SLOTS,\n"
             "  ANYCLAUDE_WARM_START, ANYCLAUDE_TOOL_RECOVERY, ANYCLAUDE_CA_FILE,\n"
             "  ANYCLAUDE_ALLOWED_ORIGINS, ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT,\n"
-            "  ANYCLAUDE_REQUEST_TIMEOUT, ANYCLAUDE_REQUEST_DEADLINE, and per mode:\n"
-            "    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL\n"
+            "  ANYCLAUDE_REQUEST_TIMEOUT, ANYCLAUDE_REQUEST_DEADLINE, ANYCLAUDE_DRAIN_TIMEOUT,\n"
+            "  ANYCLAUDE_VISION,\n"
+            "  ANYCLAUDE_SYSTEM_CONFIG (instead of /etc/anyclaude/config.json), and per mode:\n"
+            "    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL (empty or\n"
+            "              current-model: the model the server has loaded)\n"
             "    lmstudio  LMSTUDIO_URL, LMSTUDIO_API_KEY, LMSTUDIO_MODEL\n"
             "    llamacpp  LLAMACPP_URL, LLAMACPP_API_KEY, LLAMACPP_MODEL\n"
             "    openai    OPENAI_BASE_URL, OPENAI_API_KEY, OPENAI_MODEL\n"
