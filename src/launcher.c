@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "probe.h"
 #include "server.h"
 
 static int is_exec(const char *p)
@@ -178,6 +179,37 @@ static void set_model_env(const config *cfg)
         setenv(vars[i], m, 0);
 }
 
+/* No mode was chosen and the backend does not answer: look on the usual
+ * local ports. Returns 1 (after saying which flags use it) when a server
+ * was found there, so the user reruns with them; 0 to go on. */
+static int found_elsewhere(const config *cfg)
+{
+    if (cfg->routing.configured || cfg->mode_explicit || probe_answers(cfg->backend, 1000))
+        return 0;
+    discover_found f[DISCOVER_MAX_PORTS];
+    char pt[160], d[600];
+    int n = probe_find(f, DISCOVER_MAX_PORTS, pt, sizeof pt);
+    if (n <= 0) {
+        fprintf(stderr,
+                "anyclaude: warning: nothing answers at %s (mode %s; no --mode given), nor on "
+                "localhost ports %s; start your model server (anyclaude doctor helps)\n",
+                cfg->backend, cfg->mode->name, n < 0 ? "(none: see below)" : pt);
+        if (n < 0) fprintf(stderr, "anyclaude: %s\n", pt);
+        return 0;
+    }
+    fprintf(stderr, "anyclaude: nothing answers at %s (mode %s; no --mode given), but:\n",
+            cfg->backend, cfg->mode->name);
+    for (int i = 0; i < n; i++) {
+        discover_describe(&f[i], d, sizeof d);
+        fprintf(stderr, "  found %s: run anyclaude %s\n", d, f[i].flags);
+    }
+    fprintf(stderr,
+            "anyclaude: or run anyclaude --mode auto (or \"mode\": \"auto\" in the config "
+            "file) to use %s\n",
+            f[discover_pick(f, n)].name);
+    return 1;
+}
+
 int launcher_run(const config *cfg, char *const *args, int nargs)
 {
     char claude[1024], dir[900], logpath[1024], err[512];
@@ -191,6 +223,7 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
                             "`npm install -g @anthropic-ai/claude-code`, or pass --claude PATH\n");
         return 1;
     }
+    if (found_elsewhere(cfg)) return 1;
     logpath[0] = '\0';
     if (launcher_state_dir(dir, sizeof dir) == 0) {
         snprintf(logpath, sizeof logpath, "%s/anyclaude.log", dir);

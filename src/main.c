@@ -16,6 +16,7 @@
 #include "config.h"
 #include "launcher.h"
 #include "log.h"
+#include "probe.h"
 #include "server.h"
 #include "version.h"
 
@@ -102,6 +103,18 @@ int main(int argc, char **argv)
     if (config_resolve(&cfg, a.flags, a.nflags, env_lookup, err, sizeof err) < 0) {
         fprintf(stderr, "anyclaude: %s\n", err);
         return 2;
+    }
+    if (cfg.mode_auto) {
+        char note[800];
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        rc = probe_resolve_auto(&cfg, a.flags, a.nflags, env_lookup, note, sizeof note, err,
+                                sizeof err);
+        curl_global_cleanup();
+        if (rc < 0) {
+            fprintf(stderr, "anyclaude: %s\n", err);
+            return 1;
+        }
+        fprintf(stderr, "anyclaude: %s\n", note);
     }
     if (cli_check_exposure(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "anyclaude: %s\n", err);
