@@ -5,6 +5,9 @@
 #   make asan       unit tests + gateway built with ASan+UBSan
 #   make deps       install build/test dependencies (apt, pinned npm packages)
 #   make format     clang-format the C sources
+#   make install    build/anyclaude and its man page into $(PREFIX) (default
+#                   /usr/local; PREFIX=$$HOME/.local needs no root; DESTDIR honoured)
+#   make uninstall  remove exactly the files install put there
 PKGS    := libevent libcurl libcjson
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -25,7 +28,7 @@ ASAN_OBJ  := $(patsubst src/%.c,build/asan/%.o,$(SRC))
 ASAN_CORE := $(patsubst src/%.c,build/asan/%.o,$(CORE_SRC))
 ASAN_UNIT := $(patsubst tests/unit/%.c,build/asan/unit/%.o,$(UNIT_SRC))
 
-.PHONY: all test unit asan deps format clean check run
+.PHONY: all test unit asan deps format clean check run install uninstall
 all: build/anyclaude
 
 build/obj/%.o: src/%.c $(HDRS)
@@ -67,6 +70,19 @@ format:
 
 clean:
 	rm -rf build
+
+# Install: the binary and the man page, nothing else (anyclaude reads no data
+# files). uninstall removes those two files and leaves the directories.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+INSTALL ?= install
+install: build/anyclaude
+	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man1"
+	$(INSTALL) -m 755 build/anyclaude "$(DESTDIR)$(BINDIR)/anyclaude"
+	$(INSTALL) -m 644 docs/anyclaude.1 "$(DESTDIR)$(MANDIR)/man1/anyclaude.1"
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/anyclaude" "$(DESTDIR)$(MANDIR)/man1/anyclaude.1"
 
 # Build (installing missing build dependencies, and Claude Code when no
 # claude is on PATH) and start anyclaude:
