@@ -81,9 +81,9 @@ static void check_claude(const config *cfg)
 {
     char path[1024];
     if (launcher_find_claude(cfg, path, sizeof path) < 0) {
-        verdict(0, "claude", cfg->claude[0] ? cfg->claude : "not found on PATH",
-                "install Claude Code: npm install -g @anthropic-ai/claude-code (or pass --claude "
-                "PATH)");
+        verdict(0, "claude", cfg->claude[0] ? cfg->claude : "not found on PATH nor in ~/.local/bin",
+                "install Claude Code: scripts/install-claude.sh in anyclaude's source installs "
+                "the current native binary into ~/.local (or pass --claude PATH)");
         return;
     }
     int fds[2];
@@ -114,7 +114,7 @@ static void check_claude(const config *cfg)
     char d[1400];
     snprintf(d, sizeof d, "%s (%s)", path, ver[0] ? ver : "version unknown");
     verdict(ver[0] != '\0', "claude", d,
-            "reinstall Claude Code: npm install -g @anthropic-ai/claude-code");
+            "reinstall Claude Code: scripts/install-claude.sh --force (anyclaude's source)");
 }
 
 static const char *start_hint(const route_backend *b)

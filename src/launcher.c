@@ -47,6 +47,13 @@ int launcher_find_claude(const config *cfg, char *out, size_t outlen)
         path += n;
         if (*path == ':') path++;
     }
+    /* where scripts/install-claude.sh (and Anthropic's installer) put it,
+     * when ~/.local/bin is not on PATH */
+    const char *home = getenv("HOME");
+    if (home && *home) {
+        snprintf(out, outlen, "%s/.local/bin/claude", home);
+        if (is_exec(out)) return 0;
+    }
     return -1;
 }
 
@@ -219,8 +226,9 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
                     "anyclaude: %s is not an executable file; fix --claude / ANYCLAUDE_CLAUDE\n",
                     cfg->claude);
         else
-            fprintf(stderr, "anyclaude: claude not found on PATH; install Claude Code with "
-                            "`npm install -g @anthropic-ai/claude-code`, or pass --claude PATH\n");
+            fprintf(stderr, "anyclaude: claude not found on PATH nor in ~/.local/bin; install "
+                            "Claude Code (scripts/install-claude.sh in anyclaude's source), or "
+                            "pass --claude PATH\n");
         return 1;
     }
     if (found_elsewhere(cfg)) return 1;

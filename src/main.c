@@ -112,7 +112,7 @@ int main(int argc, char **argv)
         curl_global_cleanup();
         if (rc < 0) {
             fprintf(stderr, "anyclaude: %s\n", err);
-            return 1;
+            return rc == -2 ? 2 : 1;
         }
         fprintf(stderr, "anyclaude: %s\n", note);
     }

@@ -130,7 +130,7 @@ int probe_resolve_auto(config *c, const config_flag *flags, size_t nflags, confi
     if (c->routing.configured) {
         snprintf(err, errlen,
                  "mode auto picks one local server; with \"routes\" give each backend its mode");
-        return -1;
+        return -2;
     }
     for (size_t i = 0; i < nflags; i++)
         if (strcmp(flags[i].name, "backend") == 0) {
@@ -138,14 +138,14 @@ int probe_resolve_auto(config *c, const config_flag *flags, size_t nflags, confi
                      "--mode auto finds a server on a local port; with --backend %s name its "
                      "mode too (%s)",
                      flags[i].value, mode_names());
-            return -1;
+            return -2;
         }
     discover_found f[DISCOVER_MAX_PORTS];
     char pt[160];
     int nf = probe_find(f, DISCOVER_MAX_PORTS, pt, sizeof pt);
     if (nf < 0) {
         snprintf(err, errlen, "%s", pt);
-        return -1;
+        return -2;
     }
     int k = discover_pick(f, nf);
     if (k < 0) {
@@ -169,7 +169,7 @@ int probe_resolve_auto(config *c, const config_flag *flags, size_t nflags, confi
     config_defaults(c);
     int rc = config_resolve(c, nfl, m, ge, err, errlen);
     free(nfl);
-    if (rc < 0) return -1;
+    if (rc < 0) return -2;
     c->mode_auto = 1;
     if (note && notelen) {
         char d[600];

@@ -34,8 +34,9 @@ void probe_ports_text(const int *ports, int n, char *out, size_t outlen);
  * probe the local ports, pick the server (discover_pick) and resolve the
  * configuration again as if its flags (--mode M --backend URL) had been
  * given with the others. Writes one line saying what was chosen into note.
- * Returns 0 (nothing to do, or resolved), or -1 with one line in err when
- * nothing answers or auto cannot apply (routes, an explicit backend). */
+ * Returns 0 (nothing to do, or resolved); -1 with one line in err when
+ * nothing answers; -2 when auto cannot apply (routes, an explicit backend,
+ * a bad ANYCLAUDE_DISCOVER_PORTS). */
 int probe_resolve_auto(config *c, const config_flag *flags, size_t nflags, config_getenv_fn ge,
                        char *note, size_t notelen, char *err, size_t errlen);
 

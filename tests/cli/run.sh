@@ -42,12 +42,31 @@ expect_error "unknown serve option" 'unknown option "--bogus" for serve; see any
 expect_error "missing value" '--port needs a value; see anyclaude --help' "$BIN" serve --port
 expect_error "exposed without token" 'refusing to listen on 0.0.0.0 without a token' "$BIN" serve --host 0.0.0.0
 expect_error "bad slots" '--slots: bad slot count "many"' "$BIN" serve --slots many
+expect_error "unknown mode names auto" '--mode: unknown mode "atuo"; accepted: mlx-lm, lmstudio, llamacpp, openai, anthropic, claude, auto' \
+  "$BIN" serve --mode atuo
+expect_error "auto with a backend" '--mode auto finds a server on a local port; with --backend http://127.0.0.1:9/v1 name its mode too' \
+  "$BIN" serve --mode auto --backend http://127.0.0.1:9/v1
+expect_error "bad discover ports" 'ANYCLAUDE_DISCOVER_PORTS: bad port list "12x"; expected ports separated by commas' \
+  env ANYCLAUDE_DISCOVER_PORTS=12x "$BIN" serve --mode auto
+
+# --mode auto with nothing on its ports: exit 1, one line naming the ports
+out=$(ANYCLAUDE_DISCOVER_PORTS=9 "$BIN" serve --mode auto 2>&1 >/dev/null); rc=$?
+if [ $rc = 1 ] && [ "$(printf '%s' "$out" | grep -c '')" = 1 ] &&
+   [[ "$out" == "anyclaude: mode auto: no model server answers on localhost ports 9 ("*"start one, or pass --mode and --backend" ]]; then
+  ok "auto: nothing answers"; else ko "auto: nothing answers" "rc=$rc" "$out"; fi
+# no mode given, the default backend down, nothing on the probe ports: doctor says so
+out=$(ANYCLAUDE_DISCOVER_PORTS=9 MLX_LM_URL=http://127.0.0.1:9/v1 "$BIN" doctor --claude /bin/true 2>&1); rc=$?
+if [ $rc = 1 ] && grep -q '^\[ -- \] other model servers: none answers on localhost ports 9$' <<<"$out"; then
+  ok "doctor: no other server"; else ko "doctor: no other server" "rc=$rc" "$out"; fi
+out=$("$BIN" doctor --mode mlx-lm --backend http://127.0.0.1:9/v1 --claude /bin/true 2>&1)
+if ! grep -q 'other model servers' <<<"$out"; then ok "doctor: a chosen mode is not second-guessed"
+else ko "doctor: a chosen mode is not second-guessed" "$out"; fi
 
 # --help names every option and variable the README documents, and back
 help=$("$BIN" --help)
 missing=""
 for opt in $(grep -o -- '--[a-z][a-z-]*' README.md | sort -u); do
-  case "$opt" in --allowedTools|--output-format|--continue|--jinja|--parallel|--test-concurrency|--data|--help|--version|--slot-save-path|--cache-ram|--metrics|--max-body-|--no-*|--quick) continue;; esac
+  case "$opt" in --allowedTools|--output-format|--continue|--jinja|--parallel|--test-concurrency|--data|--help|--version|--slot-save-path|--cache-ram|--metrics|--max-body-|--no-*|--quick|--prefix|--force|--dry-run) continue;; esac  # the last three: scripts/install-claude.sh
   grep -q -- "$opt" <<<"$help" || missing="$missing $opt"
 done
 for opt in $(grep -o -- '^  --[a-z-]*' <<<"$help" | tr -d ' ' | sort -u); do
@@ -57,6 +76,12 @@ for var in $(grep -o 'ANYCLAUDE_[A-Z_]*\|MLX_LM_[A-Z_]*\|LMSTUDIO_[A-Z_]*\|LLAMA
   grep -q "$var" README.md || missing="$missing (README lacks $var)"
 done
 if [ -z "$missing" ]; then ok "--help and README agree"; else ko "--help and README agree" "$missing"; fi
+# the man page names no option --help lacks
+missing=""
+for opt in $(grep -o -- '\\-\\-[a-z][a-z-]*' docs/anyclaude.1 | sed 's/\\//g' | sort -u); do
+  grep -q -- "$opt" <<<"$help" || missing="$missing $opt"
+done
+if [ -z "$missing" ]; then ok "man page and --help agree"; else ko "man page and --help agree" "$missing"; fi
 "$BIN" --version | grep -Eq '^anyclaude [0-9]+\.[0-9]+\.[0-9]+$' && ok "--version" || ko "--version" "$("$BIN" --version)"
 
 # serve: one start line naming URL, mode and backend; SIGTERM exits 0
@@ -120,10 +145,23 @@ kill $mpid 2>/dev/null
 if [[ "$line" == *" routes=2 backends=up=openai:http://127.0.0.1:$mport/v1,down=openai:http://127.0.0.1:9/v1,spare=openai:http://127.0.0.1:9/v1" ]] && [ $rc = 0 ]; then
   ok "serve start line with routes"; else ko "serve start line with routes" "line: $line" "rc: $rc"; fi
 
+# the Homebrew formula (no Mac here: checked by brew audit's rules, read):
+# desc under 80 characters, no leading article or own name, no final period;
+# https homepage; a test block; its dependencies are what scripts/deps.sh
+# installs with brew (pkg-config is now pkgconf; curl comes with macOS)
+F=packaging/homebrew/anyclaude.rb
+desc=$(sed -n 's/^  desc "\(.*\)"$/\1/p' "$F")
+deps=$(sed -n 's/^  depends_on "\([^"]*\)".*/\1/p; s/^  uses_from_macos "\([^"]*\)".*/\1/p' "$F" | sed 's/^pkgconf$/pkg-config/' | sort | tr '\n' ' ')
+want=$(sed -n 's/^ *brew install \(.*\)$/\1/p' scripts/deps.sh | tr ' ' '\n' | sort | tr '\n' ' ')
+if [ -n "$desc" ] && [ ${#desc} -lt 80 ] && ! [[ "$desc" =~ ^(A|An|The|anyclaude)\  ]] && [[ "$desc" != *. ]] &&
+   grep -q '^  homepage "https://' "$F" && grep -q '^  test do$' "$F" && grep -q 'system "make", "install", "PREFIX=#{prefix}"' "$F" &&
+   [ "$deps" = "$want" ]; then ok "homebrew formula"
+else ko "homebrew formula" "desc: $desc (${#desc})" "deps: $deps" "deps.sh: $want"; fi
+
 # the launcher without claude: one line with what to do
 expect_error_1() { local out rc; out=$("$@" 2>&1 >/dev/null); rc=$?; echo "$rc|$out"; }
 r=$(PATH=/usr/bin:/bin expect_error_1 "$BIN" -p hi)
-if [[ "$r" == "1|anyclaude: claude not found on PATH; install Claude Code with \`npm install -g @anthropic-ai/claude-code\`, or pass --claude PATH" ]]; then
+if [[ "$r" == "1|anyclaude: claude not found on PATH nor in ~/.local/bin; install Claude Code (scripts/install-claude.sh in anyclaude's source), or pass --claude PATH" ]]; then
   ok "launcher: claude not found"; else ko "launcher: claude not found" "$r"; fi
 
 # the quick start's command, with the pinned claude on PATH (no global install)
