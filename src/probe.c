@@ -115,11 +115,17 @@ int probe_answers(const char *base_url, long timeout_ms)
     buf b;
     buf_init(&b, 4u << 20);
     CURL *e = get_handle(url, &b, timeout_ms, 0);
-    long st = 0;
-    if (e && curl_easy_perform(e) == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &st);
-    if (e) curl_easy_cleanup(e);
+    if (!e) {
+        buf_free(&b);
+        return 1; /* cannot tell: assume it answers */
+    }
+    CURLcode c = curl_easy_perform(e);
+    curl_easy_cleanup(e);
     buf_free(&b);
-    return st >= 200 && st <= 299;
+    /* only nothing there is "does not answer": a 401, a 404 or a TLS
+     * complaint come from the user's server, set up otherwise */
+    return !(c == CURLE_COULDNT_CONNECT || c == CURLE_COULDNT_RESOLVE_HOST ||
+             c == CURLE_OPERATION_TIMEDOUT || c == CURLE_RECV_ERROR || c == CURLE_GOT_NOTHING);
 }
 
 int probe_resolve_auto(config *c, const config_flag *flags, size_t nflags, config_getenv_fn ge,

@@ -24,7 +24,9 @@ int probe_local(const int *ports, int nports, discover_found *found, int max, lo
  * ANYCLAUDE_DISCOVER_PORTS is bad (ports_text then holds the reason). */
 int probe_find(discover_found *found, int max, char *ports_text, size_t ptlen);
 
-/* 1 when base_url/models answers HTTP 2xx within timeout_ms, else 0. */
+/* 0 when nothing answers base_url/models within timeout_ms (refused,
+ * unresolvable, timed out, closed without a word); 1 otherwise, whatever
+ * the status. */
 int probe_answers(const char *base_url, long timeout_ms);
 
 /* The ports as "8081, 8080, 1234" for messages. */
