@@ -54,6 +54,14 @@ out=$(ANYCLAUDE_DISCOVER_PORTS=9 "$BIN" serve --mode auto 2>&1 >/dev/null); rc=$
 if [ $rc = 1 ] && [ "$(printf '%s' "$out" | grep -c '')" = 1 ] &&
    [[ "$out" == "anyclaude: mode auto: no model server answers on localhost ports 9 ("*"start one, or pass --mode and --backend" ]]; then
   ok "auto: nothing answers"; else ko "auto: nothing answers" "rc=$rc" "$out"; fi
+# a port that accepts but never answers does not hold the probe up (deadline 1.5 s)
+python3 -c 'import socket,time
+s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(50); print(s.getsockname()[1], flush=True); time.sleep(60)' >"$T/hang.port" & hpid=$!
+for _ in $(seq 50); do [ -s "$T/hang.port" ] && break; sleep 0.1; done
+out=$(ANYCLAUDE_DISCOVER_PORTS="$(cat "$T/hang.port")" timeout 30 "$BIN" serve --mode auto 2>&1 >/dev/null); rc=$?
+kill $hpid 2>/dev/null
+if [ $rc = 1 ] && [[ "$out" == *"no model server answers"* ]]; then ok "auto: a silent port is given up on"
+else ko "auto: a silent port is given up on" "rc=$rc (124: hung)" "$out"; fi
 # no mode given, the default backend down, nothing on the probe ports: doctor says so
 out=$(ANYCLAUDE_DISCOVER_PORTS=9 MLX_LM_URL=http://127.0.0.1:9/v1 "$BIN" doctor --claude /bin/true 2>&1); rc=$?
 if [ $rc = 1 ] && grep -q '^\[ -- \] other model servers: none answers on localhost ports 9$' <<<"$out"; then
