@@ -196,12 +196,16 @@ static int found_elsewhere(const config *cfg)
     discover_found f[DISCOVER_MAX_PORTS];
     char pt[160], d[600];
     int n = probe_find(f, DISCOVER_MAX_PORTS, pt, sizeof pt);
-    if (n <= 0) {
+    if (n < 0) {
+        fprintf(stderr, "anyclaude: warning: nothing answers at %s; not looking elsewhere: %s\n",
+                cfg->backend, pt);
+        return 0;
+    }
+    if (n == 0) {
         fprintf(stderr,
                 "anyclaude: warning: nothing answers at %s (mode %s; no --mode given), nor on "
                 "localhost ports %s; start your model server (anyclaude doctor helps)\n",
-                cfg->backend, cfg->mode->name, n < 0 ? "(none: see below)" : pt);
-        if (n < 0) fprintf(stderr, "anyclaude: %s\n", pt);
+                cfg->backend, cfg->mode->name, pt);
         return 0;
     }
     fprintf(stderr, "anyclaude: nothing answers at %s (mode %s; no --mode given), but:\n",

@@ -66,6 +66,10 @@ else ko "auto: a silent port is given up on" "rc=$rc (124: hung)" "$out"; fi
 out=$(ANYCLAUDE_DISCOVER_PORTS=9 MLX_LM_URL=http://127.0.0.1:9/v1 "$BIN" doctor --claude /bin/true 2>&1); rc=$?
 if [ $rc = 1 ] && grep -q '^\[ -- \] other model servers: none answers on localhost ports 9$' <<<"$out"; then
   ok "doctor: no other server"; else ko "doctor: no other server" "rc=$rc" "$out"; fi
+# the launcher, no mode, backend down, nothing elsewhere: a warning, then claude (here true) runs
+out=$(ANYCLAUDE_DISCOVER_PORTS=9 MLX_LM_URL=http://127.0.0.1:9/v1 "$BIN" --claude /bin/true -p hi 2>&1); rc=$?
+if [ $rc = 0 ] && [ "$out" = "anyclaude: warning: nothing answers at http://127.0.0.1:9/v1 (mode mlx-lm; no --mode given), nor on localhost ports 9; start your model server (anyclaude doctor helps)" ]; then
+  ok "launcher: nothing answers anywhere"; else ko "launcher: nothing answers anywhere" "rc=$rc" "$out"; fi
 out=$("$BIN" doctor --mode mlx-lm --backend http://127.0.0.1:9/v1 --claude /bin/true 2>&1)
 if ! grep -q 'other model servers' <<<"$out"; then ok "doctor: a chosen mode is not second-guessed"
 else ko "doctor: a chosen mode is not second-guessed" "$out"; fi
