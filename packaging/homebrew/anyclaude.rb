@@ -1,10 +1,9 @@
 # Homebrew formula for anyclaude, for a tap (Homebrew's own core wants a
 # tagged release with a url and sha256; until there is one this builds the
 # default branch). To use it:
-#   brew tap-new $USER/anyclaude
-#   cp packaging/homebrew/anyclaude.rb "$(brew --repository $USER/anyclaude)/Formula/"
-#   brew install --HEAD $USER/anyclaude/anyclaude
-# or straight from a checkout: brew install --HEAD ./packaging/homebrew/anyclaude.rb
+#   brew tap-new "$USER/local"
+#   cp packaging/homebrew/anyclaude.rb "$(brew --repository "$USER/local")/Formula/"
+#   brew install --HEAD "$USER/local/anyclaude"
 # The homepage and head URL are where the project is published; keep them
 # in step with the repository. Claude Code itself is not a dependency
 # (it is not in Homebrew core); scripts/install-claude.sh installs it.
