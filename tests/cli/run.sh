@@ -78,7 +78,7 @@ else ko "doctor: a chosen mode is not second-guessed" "$out"; fi
 help=$("$BIN" --help)
 missing=""
 for opt in $(grep -o -- '--[a-z][a-z-]*' README.md | sort -u); do
-  case "$opt" in --allowedTools|--output-format|--continue|--jinja|--parallel|--test-concurrency|--data|--help|--version|--slot-save-path|--cache-ram|--metrics|--max-body-|--no-*|--quick|--prefix|--force|--dry-run|--build-only) continue;; esac  # the last four: scripts/install-claude.sh, deps.sh
+  case "$opt" in --allowedTools|--output-format|--continue|--jinja|--parallel|--test-concurrency|--data|--help|--version|--slot-save-path|--cache-ram|--metrics|--max-body-|--no-*|--quick|--prefix|--force|--dry-run|--build-only|--repository) continue;; esac  # the last five: install-claude.sh, deps.sh, brew
   grep -q -- "$opt" <<<"$help" || missing="$missing $opt"
 done
 for opt in $(grep -o -- '^  --[a-z-]*' <<<"$help" | tr -d ' ' | sort -u); do
