@@ -47,7 +47,11 @@ before(async () => {
   else if (await canConnect(1234)) busy = 'port 1234 is taken by another program: the test needs it for its LM Studio stand-in';
   if (busy) return;
   try {
-    be = await startScriptedBackend({ port: 1234, models: [MODEL], ownedBy: 'organization_owner', get: { '/api/v0/models': LMSTUDIO_V0 } });
+    // LM Studio answers paths it does not serve with 200 and an error object
+    const unknown = (p) => ({ error: `Unexpected endpoint or method. (GET ${p})` });
+    const get = { '/api/v0/models': LMSTUDIO_V0 };
+    for (const p of ['/props', '/api/version', '/version']) get[p] = unknown(p);
+    be = await startScriptedBackend({ port: 1234, models: [MODEL], ownedBy: 'organization_owner', get });
   } catch (e) {
     busy = `cannot listen on port 1234: ${e.code ?? e.message}`;
   }
