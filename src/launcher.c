@@ -216,8 +216,8 @@ static int found_elsewhere(const config *cfg)
     }
     fprintf(stderr,
             "anyclaude: or run anyclaude --mode auto (or \"mode\": \"auto\" in the config "
-            "file) to use %s\n",
-            f[discover_pick(f, n)].name);
+            "file) to use %s; or --mode %s to start anyway with %s\n",
+            f[discover_pick(f, n)].name, cfg->mode->name, cfg->backend);
     return 1;
 }
 

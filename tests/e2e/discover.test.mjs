@@ -95,6 +95,7 @@ test('anyclaude, no mode given: says what answers and the flag instead of starti
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /nothing answers at http:\/\/localhost:8081\/v1 \(mode mlx-lm; no --mode given\)/, r.stderr);
   assert.match(r.stderr, /found LM Studio at http:\/\/localhost:1234\/v1 .*: run anyclaude --mode lmstudio/, r.stderr);
+  assert.match(r.stderr, /or --mode mlx-lm to start anyway with http:\/\/localhost:8081\/v1/, r.stderr);
   assert.equal(be.chat().length, before, 'no request went to the server found');
 });
 
