@@ -9,12 +9,28 @@
 #include "launcher.h"
 #include "mode.h"
 
-static const char *const value_opts[] = {
-    "mode",           "backend",       "model",      "api-key",         "host",
-    "port",           "max-tokens",    "max-body",   "ping-ms",         "max-streams",
-    "debug",          "claude",        "auth-token", "config",          "slots",
-    "warm-start",     "tool-recovery", "ca-file",    "allowed-origins", "upstream-idle-timeout",
-    "request-timeout"};
+static const char *const value_opts[] = {"mode",
+                                         "backend",
+                                         "model",
+                                         "api-key",
+                                         "host",
+                                         "port",
+                                         "max-tokens",
+                                         "max-body",
+                                         "ping-ms",
+                                         "max-streams",
+                                         "debug",
+                                         "claude",
+                                         "auth-token",
+                                         "config",
+                                         "slots",
+                                         "warm-start",
+                                         "tool-recovery",
+                                         "ca-file",
+                                         "allowed-origins",
+                                         "upstream-idle-timeout",
+                                         "request-timeout",
+                                         "drain-timeout"};
 
 static int is_value_opt(const char *name, size_t n)
 {
@@ -167,7 +183,8 @@ void cli_print_help(FILE *f)
             "  --tool-recovery on|off\n"
             "                      turn tool calls that models write as text (Hermes,\n"
             "                      Qwen3-Coder XML, Mistral, Llama JSON, GLM) into tool_use\n"
-            "                      blocks (default on for mlx-lm, lmstudio, llamacpp)\n"
+            "                      blocks, matched only against the request's tools\n"
+            "                      (default on for every OpenAI-family mode)\n"
             "  --ca-file PATH      CA bundle to trust for https backends instead of the\n"
             "                      system's (a backend's \"caFile\" wins)\n"
             "  --allowed-origins LIST\n"
@@ -179,10 +196,16 @@ void cli_print_help(FILE *f)
             "                      sends nothing for S seconds (default 600; 0: never)\n"
             "  --request-timeout S whole time for a non-streamed request (default 1800;\n"
             "                      0: none)\n"
+            "  --drain-timeout S   serve: on SIGTERM/SIGINT stop accepting, let requests in\n"
+            "                      flight finish for up to S seconds, then end each with\n"
+            "                      an error event and exit 0; a second signal ends at once\n"
+            "                      (default 30; /health answers 503 draining meanwhile)\n"
             "  --config FILE       JSON config file (default\n"
-            "                      $XDG_CONFIG_HOME/anyclaude/config.json); its \"backends\"\n"
+            "                      $XDG_CONFIG_HOME/anyclaude/config.json, else\n"
+            "                      /etc/anyclaude/config.json); its \"backends\"\n"
             "                      and \"routes\" send requests to several backends by class\n"
-            "                      (background, thinking, longContext, subagent, default),\n"
+            "                      (background, thinking, longContext, subagent,\n"
+            "                      serverTools, default),\n"
             "                      with pools and fallbacks; see docs/routing.md\n"
             "\n"
             "Environment (flags win over these; these win over the config file):\n"
@@ -191,8 +214,9 @@ void cli_print_help(FILE *f)
             "  ANYCLAUDE_CLAUDE, ANYCLAUDE_AUTH_TOKEN, ANYCLAUDE_CONFIG, ANYCLAUDE_SLOTS,\n"
             "  ANYCLAUDE_WARM_START, ANYCLAUDE_TOOL_RECOVERY, ANYCLAUDE_CA_FILE,\n"
             "  ANYCLAUDE_ALLOWED_ORIGINS, ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT,\n"
-            "  ANYCLAUDE_REQUEST_TIMEOUT, ANYCLAUDE_DISCOVER_PORTS (the ports auto tries,\n"
-            "  e.g. 8081,1234), and per mode:\n"
+            "  ANYCLAUDE_REQUEST_TIMEOUT, ANYCLAUDE_DRAIN_TIMEOUT, ANYCLAUDE_SYSTEM_CONFIG\n"
+            "  (instead of /etc/anyclaude/config.json), ANYCLAUDE_DISCOVER_PORTS (the\n"
+            "  ports auto tries, e.g. 8081,1234), and per mode:\n"
             "    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL\n"
             "    lmstudio  LMSTUDIO_URL, LMSTUDIO_API_KEY, LMSTUDIO_MODEL\n"
             "    llamacpp  LLAMACPP_URL, LLAMACPP_API_KEY, LLAMACPP_MODEL\n"

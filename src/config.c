@@ -28,6 +28,7 @@ void config_defaults(config *c)
     c->health_ms = 5000;
     c->upstream_idle_s = 600;
     c->request_timeout_s = 1800;
+    c->drain_s = 30;
 }
 
 int config_check_url(const char *url)
@@ -100,6 +101,7 @@ enum key {
     K_ORIGINS,
     K_IDLE,
     K_REQTIME,
+    K_DRAIN,
     K_NONE
 };
 
@@ -127,7 +129,8 @@ static enum key flag_key(const char *name)
              {"ca-file", K_CAFILE},
              {"allowed-origins", K_ORIGINS},
              {"upstream-idle-timeout", K_IDLE},
-             {"request-timeout", K_REQTIME}};
+             {"request-timeout", K_REQTIME},
+             {"drain-timeout", K_DRAIN}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -234,6 +237,14 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
             return -1;
         }
         c->health_ms = n;
+        return 0;
+    case K_DRAIN:
+        if (parse_long(v, 0, 86400, &n)) {
+            snprintf(err, errlen, "%s: bad drain timeout \"%s\"; expected 0 to 86400 seconds", src,
+                     v);
+            return -1;
+        }
+        c->drain_s = n;
         return 0;
     case K_SLOTS:
         if (strcmp(v, "auto") == 0) {
@@ -360,7 +371,8 @@ static enum key file_key(const char *name)
              {"healthCheckMs", K_HEALTH},
              {"allowedOrigins", K_ORIGINS},
              {"upstreamIdleTimeout", K_IDLE},
-             {"requestTimeout", K_REQTIME}};
+             {"requestTimeout", K_REQTIME},
+             {"drainTimeout", K_DRAIN}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -427,6 +439,15 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         if (failed) goto out;
         if (file) copy(c->config_file, sizeof c->config_file, path);
     }
+    if (!file && !required) {
+        /* no user config: the system-wide one (a service's) */
+        const char *sys = ge("ANYCLAUDE_SYSTEM_CONFIG");
+        path = sys && *sys ? sys : CONFIG_SYSTEM_FILE;
+        int failed;
+        file = load_file(path, 0, err, errlen, &failed);
+        if (failed) goto out;
+        if (file) copy(c->config_file, sizeof c->config_file, path);
+    }
     /* 2. the mode, since it decides which variables name the backend */
     const char *fm = flag_value(flags, nflags, "mode");
     const char *em = ge("ANYCLAUDE_MODE");
@@ -455,7 +476,7 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
                          "%s: unknown key; accepted: mode, backend, apiKey, model, host, port, "
                          "maxOutputTokens, maxBody, pingMs, maxStreams, debug, claude, authToken, "
                          "slots, warmStart, toolRecovery, caFile, healthCheckMs, allowedOrigins, "
-                         "upstreamIdleTimeout, requestTimeout, backends, routes",
+                         "upstreamIdleTimeout, requestTimeout, drainTimeout, backends, routes",
                          src);
                 goto out;
             }
@@ -505,6 +526,7 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         {"ANYCLAUDE_ALLOWED_ORIGINS", K_ORIGINS},
         {"ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT", K_IDLE},
         {"ANYCLAUDE_REQUEST_TIMEOUT", K_REQTIME},
+        {"ANYCLAUDE_DRAIN_TIMEOUT", K_DRAIN},
     };
     for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
         const char *v = ge(env[i].name);

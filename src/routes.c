@@ -6,11 +6,13 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
+#include "servertools.h"
 
-static const char *const when_names[] = {"background", "thinking", "longContext", "subagent",
-                                         "default"};
+static const char *const when_names[] = {"background", "thinking",    "longContext",
+                                         "subagent",   "serverTools", "default"};
 
 const char *routes_when_name(enum route_when w)
 {
@@ -71,6 +73,25 @@ void routes_single(routes *r, const char *name, const mode_profile *mode, const 
     r->r[0].pool[0].backend = 0;
 }
 
+/* A header name anyclaude may set for engine routers: a token of letters,
+ * digits and '-', and none that carries credentials, framing or the
+ * Anthropic protocol. */
+static int affinity_header_ok(const char *v)
+{
+    static const char *const reserved[] = {
+        "authorization",     "x-api-key", "host",    "connection", "keep-alive",
+        "transfer-encoding", "te",        "upgrade", "expect",     "proxy-authorization"};
+    size_t n = strlen(v);
+    if (n == 0 || n > 63) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+              (v[i] >= '0' && v[i] <= '9') || v[i] == '-'))
+            return 0;
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strcasecmp(v, reserved[i]) == 0) return 0;
+    return strncasecmp(v, "content-", 8) != 0 && strncasecmp(v, "anthropic-", 10) != 0;
+}
+
 /* One backend entry: {"mode", "url"|"backend", "model", "apiKey", "apiKeyEnv", "caFile",
  * "slots"}. An entry named after a mode may leave out "mode". */
 static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, const char *src,
@@ -108,15 +129,16 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
     {
         const char *k = it->string;
         if (strcmp(k, "mode") == 0) continue;
-        static const char *const known[] = {"slots",  "url",     "backend",   "model",
-                                            "apiKey", "api_key", "apiKeyEnv", "caFile"};
+        static const char *const known[] = {"slots",          "url",          "backend",   "model",
+                                            "apiKey",         "api_key",      "apiKeyEnv", "caFile",
+                                            "affinityHeader", "affinityField"};
         int is_known = 0;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             is_known |= !strcmp(k, known[i]);
         if (!is_known) {
             snprintf(err, errlen,
                      "%s: \"backends.%s.%s\": unknown key; accepted: mode, url, "
-                     "model, apiKey, apiKeyEnv, caFile, slots",
+                     "model, apiKey, apiKeyEnv, caFile, slots, affinityHeader, affinityField",
                      src, name, k);
             return -1;
         }
@@ -166,10 +188,30 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
             bad = set_str(b->api_key, sizeof b->api_key, kv);
         } else if (strcmp(k, "caFile") == 0) {
             bad = set_str(b->ca_file, sizeof b->ca_file, v);
+        } else if (strcmp(k, "affinityHeader") == 0) {
+            if (!affinity_header_ok(v) ||
+                set_str(b->affinity_header, sizeof b->affinity_header, v)) {
+                snprintf(err, errlen,
+                         "%s: \"backends.%s.affinityHeader\": \"%.100s\" is not a header name "
+                         "anyclaude may set (letters, digits and -, at most 63; not one of "
+                         "Authorization, x-api-key, Host, Content-*, Connection, "
+                         "Transfer-Encoding, anthropic-*)",
+                         src, name, v);
+                return -1;
+            }
+        } else if (strcmp(k, "affinityField") == 0) {
+            if (strcmp(v, "user") != 0 && strcmp(v, "prompt_cache_key") != 0) {
+                snprintf(err, errlen,
+                         "%s: \"backends.%s.affinityField\": \"%.100s\"; accepted: user, "
+                         "prompt_cache_key",
+                         src, name, v);
+                return -1;
+            }
+            set_str(b->affinity_field, sizeof b->affinity_field, v);
         } else {
             snprintf(err, errlen,
                      "%s: \"backends.%s.%s\": unknown key; accepted: mode, url, "
-                     "model, apiKey, apiKeyEnv, caFile, slots",
+                     "model, apiKey, apiKeyEnv, caFile, slots, affinityHeader, affinityField",
                      src, name, k);
             return -1;
         }
@@ -177,6 +219,13 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
             snprintf(err, errlen, "%s: \"backends.%s.%s\": value too long", src, name, k);
             return -1;
         }
+    }
+    if (b->affinity_field[0] && b->mode->passthru) {
+        snprintf(err, errlen,
+                 "%s: \"backends.%s.affinityField\": only for OpenAI-compatible modes; mode "
+                 "%s sends the client's body (use \"affinityHeader\")",
+                 src, name, b->mode->name);
+        return -1;
     }
     if (!b->url[0]) {
         if (!b->mode->default_backend) {
@@ -284,7 +333,7 @@ static int parse_route(routes *r, route *rt, const cJSON *e, int idx, const char
     if (found < 0) {
         snprintf(err, errlen,
                  "%s.when: %s%.60s%s; accepted: background, thinking, longContext, "
-                 "subagent, default",
+                 "subagent, serverTools, default",
                  where,
                  !w                  ? "missing"
                  : cJSON_IsString(w) ? "unknown class \""
@@ -425,6 +474,9 @@ const route *routes_match(const routes *r, const route_facts *f)
         case ROUTE_SUBAGENT:
             if (f->subagent) return rt;
             break;
+        case ROUTE_SERVER_TOOLS:
+            if (f->server_tools) return rt;
+            break;
         case ROUTE_DEFAULT:
             return rt;
         }
@@ -499,6 +551,9 @@ void routes_facts(const cJSON *root, int subagent_header, route_facts *f)
      * only an explicit budget ("enabled") marks a thinking request */
     f->thinking = cJSON_IsString(tt) && strcmp(tt->valuestring, "enabled") == 0;
     f->subagent = subagent_header;
+    servertools_info st;
+    servertools_scan(root, &st);
+    f->server_tools = st.server;
     size_t bytes = text_bytes(cJSON_GetObjectItemCaseSensitive(root, "system"), 0) +
                    text_bytes(cJSON_GetObjectItemCaseSensitive(root, "messages"), 0) +
                    text_bytes(cJSON_GetObjectItemCaseSensitive(root, "tools"), 0);

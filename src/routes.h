@@ -21,11 +21,13 @@
 typedef struct route_backend {
     char name[64];
     const mode_profile *mode;
-    char url[512];     /* base URL without a trailing / */
-    char api_key[512]; /* "" = none */
-    char model[256];   /* "" = none configured */
-    char ca_file[512]; /* "" = the system's CAs (or the global --ca-file) */
-    int slots;         /* llama.cpp slot affinity: -1 auto, 0 off, N */
+    char url[512];            /* base URL without a trailing / */
+    char api_key[512];        /* "" = none */
+    char model[256];          /* "" = none configured */
+    char ca_file[512];        /* "" = the system's CAs (or the global --ca-file) */
+    int slots;                /* llama.cpp slot affinity: -1 auto, 0 off, N */
+    char affinity_header[64]; /* header carrying the conversation's affinity key ("" none) */
+    char affinity_field[32];  /* OpenAI body field carrying it ("user", "prompt_cache_key") */
 } route_backend;
 
 typedef struct route_target {
@@ -33,7 +35,14 @@ typedef struct route_target {
     char model[256]; /* "" = the backend's own model */
 } route_target;
 
-enum route_when { ROUTE_BACKGROUND, ROUTE_THINKING, ROUTE_LONG, ROUTE_SUBAGENT, ROUTE_DEFAULT };
+enum route_when {
+    ROUTE_BACKGROUND,
+    ROUTE_THINKING,
+    ROUTE_LONG,
+    ROUTE_SUBAGENT,
+    ROUTE_SERVER_TOOLS,
+    ROUTE_DEFAULT
+};
 
 typedef struct route {
     enum route_when when;
@@ -59,6 +68,7 @@ typedef struct route_facts {
     int thinking;      /* thinking enabled */
     int subagent;      /* sent by a subagent */
     long est_tokens;   /* estimated prompt tokens */
+    int server_tools;  /* Anthropic server tools in "tools" (servertools.h) */
 } route_facts;
 
 typedef const char *(*routes_getenv_fn)(const char *name);
