@@ -9,28 +9,15 @@
 #include "launcher.h"
 #include "mode.h"
 
-static const char *const value_opts[] = {"mode",
-                                         "backend",
-                                         "model",
-                                         "api-key",
-                                         "host",
-                                         "port",
-                                         "max-tokens",
-                                         "max-body",
-                                         "ping-ms",
-                                         "max-streams",
-                                         "debug",
-                                         "claude",
-                                         "auth-token",
-                                         "config",
-                                         "slots",
-                                         "warm-start",
-                                         "tool-recovery",
-                                         "ca-file",
-                                         "allowed-origins",
-                                         "upstream-idle-timeout",
-                                         "request-timeout",
-                                         "drain-timeout"};
+/* options that take a value (a table: clang-format would put one a line) */
+/* clang-format off */
+static const char *const value_opts[] = {
+    "mode",           "backend",       "model",      "api-key",         "host",
+    "port",           "max-tokens",    "max-body",   "ping-ms",         "max-streams",
+    "debug",          "claude",        "auth-token", "config",          "slots",
+    "warm-start",     "tool-recovery", "ca-file",    "allowed-origins", "upstream-idle-timeout",
+    "request-timeout", "drain-timeout", "vision"};
+/* clang-format on */
 
 static int is_value_opt(const char *name, size_t n)
 {
@@ -185,6 +172,12 @@ void cli_print_help(FILE *f)
             "                      Qwen3-Coder XML, Mistral, Llama JSON, GLM) into tool_use\n"
             "                      blocks, matched only against the request's tools\n"
             "                      (default on for every OpenAI-family mode)\n"
+            "  --vision on|off|auto\n"
+            "                      whether images reach the backend; off: each image becomes\n"
+            "                      a one-line note that it was left out (default auto: off\n"
+            "                      for mlx-lm, whose server takes text only; lmstudio and\n"
+            "                      llamacpp: what /api/v0/models or /props says of the\n"
+            "                      model; on otherwise)\n"
             "  --ca-file PATH      CA bundle to trust for https backends instead of the\n"
             "                      system's (a backend's \"caFile\" wins)\n"
             "  --allowed-origins LIST\n"
@@ -205,7 +198,7 @@ void cli_print_help(FILE *f)
             "                      /etc/anyclaude/config.json); its \"backends\"\n"
             "                      and \"routes\" send requests to several backends by class\n"
             "                      (background, thinking, longContext, subagent,\n"
-            "                      serverTools, default),\n"
+            "                      serverTools, vision, default),\n"
             "                      with pools and fallbacks; see docs/routing.md\n"
             "\n"
             "Environment (flags win over these; these win over the config file):\n"
@@ -214,10 +207,11 @@ void cli_print_help(FILE *f)
             "  ANYCLAUDE_CLAUDE, ANYCLAUDE_AUTH_TOKEN, ANYCLAUDE_CONFIG, ANYCLAUDE_SLOTS,\n"
             "  ANYCLAUDE_WARM_START, ANYCLAUDE_TOOL_RECOVERY, ANYCLAUDE_CA_FILE,\n"
             "  ANYCLAUDE_ALLOWED_ORIGINS, ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT,\n"
-            "  ANYCLAUDE_REQUEST_TIMEOUT, ANYCLAUDE_DRAIN_TIMEOUT, ANYCLAUDE_SYSTEM_CONFIG\n"
-            "  (instead of /etc/anyclaude/config.json), ANYCLAUDE_DISCOVER_PORTS (the\n"
-            "  ports auto tries, e.g. 8081,1234), and per mode:\n"
-            "    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL\n"
+            "  ANYCLAUDE_REQUEST_TIMEOUT, ANYCLAUDE_DRAIN_TIMEOUT, ANYCLAUDE_VISION,\n"
+            "  ANYCLAUDE_SYSTEM_CONFIG (instead of /etc/anyclaude/config.json),\n"
+            "  ANYCLAUDE_DISCOVER_PORTS (the ports auto tries, e.g. 8081,1234), and per mode:\n"
+            "    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL (empty or\n"
+            "              current-model: the model the server has loaded)\n"
             "    lmstudio  LMSTUDIO_URL, LMSTUDIO_API_KEY, LMSTUDIO_MODEL\n"
             "    llamacpp  LLAMACPP_URL, LLAMACPP_API_KEY, LLAMACPP_MODEL\n"
             "    openai    OPENAI_BASE_URL, OPENAI_API_KEY, OPENAI_MODEL\n"

@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "launcher.h"
+#include "modelcheck.h"
 #include "probe.h"
 #include "server.h"
 #include "upstream.h"
@@ -75,6 +76,12 @@ static long http_get(const char *url, const route_backend *be, const char *ca, b
     curl_slist_free_all(h);
     curl_easy_cleanup(e);
     return status;
+}
+
+long doctor_http_get(const char *url, const route_backend *be, const char *ca, buf *out, char *err,
+                     size_t errlen)
+{
+    return http_get(url, be, ca, out, err, errlen);
 }
 
 static void check_claude(const config *cfg)
@@ -209,11 +216,38 @@ static int check_backend(const config *cfg, const route_backend *be)
     }
     verdict(n > 0, "models served", n ? names.data : "the backend lists no model",
             "load a model in the backend");
-    if (n > 0 && be->model[0] && !strstr(names.data, be->model))
-        printf("       note: configured model \"%s\" is not in that list\n", be->model);
+    int refused = 0; /* a name the server would unload its model for: no round trip */
+    if (n > 0 && be->model[0]) {
+        char served[900], msg[1400];
+        int listed = modelcheck_listed(b.data, b.len, be->model, served, sizeof served);
+        if (listed == 1) {
+            verdict(1, "configured model", be->model, NULL);
+        } else if (modelcheck_applies(be->mode)) {
+            modelcheck_message(msg, sizeof msg, be->model, be->url, served, be->mode);
+            verdict(0, "configured model", msg,
+                    "unset the model (or set it to current-model), or name one the server lists");
+            refused = 1;
+        } else {
+            printf("       note: configured model \"%s\" is not in that list\n", be->model);
+        }
+    }
+    if (!be->mode->passthru)
+        printf("[ -- ] images: %s\n",
+               route_backend_text_only(be)
+                   ? "each becomes a one-line note (this backend takes text only; --vision on "
+                     "or \"vision\": true if its model can see)"
+                   : "sent to the backend (--vision off or \"vision\": false if its model cannot "
+                     "see them)");
+    if (strcmp(be->mode->name, "mlx-lm") == 0)
+        printf("[ -- ] prompt cache: mlx_lm.server keeps 10 prompts by default, and each request "
+               "of a thinking model takes one; 10 or more subagent requests while the main "
+               "conversation waits (one subagent with 10 tool calls, or 4 at once) evict it. If "
+               "memory allows, start it with --prompt-cache-size 24 (--prompt-cache-bytes bounds "
+               "the total); see docs/backends/mlx-lm.md\n");
     buf_free(&names);
     cJSON_Delete(j);
     buf_free(&b);
+    if (refused) return 0;
     if (be->mode->passthru == MODE_CLAUDE) return 1;
     /* context length, where the backend tells: llama.cpp /props, LM Studio /api/v0/models */
     buf_init(&b, 4u << 20);

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "launcher.h"
 #include "log.h"
+#include "modelcheck.h"
 #include "probe.h"
 #include "server.h"
 #include "version.h"
@@ -223,6 +224,13 @@ int main(int argc, char **argv)
                     cfg.trace_dir);
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (a.cmd != CLI_DOCTOR && modelcheck_run(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "anyclaude: %s\n", err);
+        curl_global_cleanup();
+        log_close();
+        return 2;
+    }
+    modelcheck_vision(&cfg);
     switch (a.cmd) {
     case CLI_SERVE:
         if (cfg.port < 0) cfg.port = ANYCLAUDE_SERVE_PORT;

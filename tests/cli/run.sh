@@ -74,14 +74,15 @@ out=$("$BIN" doctor --mode mlx-lm --backend http://127.0.0.1:9/v1 --claude /bin/
 if ! grep -q 'other model servers' <<<"$out"; then ok "doctor: a chosen mode is not second-guessed"
 else ko "doctor: a chosen mode is not second-guessed" "$out"; fi
 echo '{"backends": {"c": {"mode": "claude"}}, "routes": [{"when": "web", "to": "c"}, {"when": "default", "to": "c"}]}' > "$T/when.json"
-expect_error "unknown route class" 'unknown class "web"; accepted: background, thinking, longContext, subagent, serverTools, default' \
+expect_error "unknown route class" 'unknown class "web"; accepted: background, thinking, longContext, subagent, serverTools, vision, default' \
   "$BIN" serve --config "$T/when.json"
+expect_error "bad vision" '--vision: bad value "maybe"; expected on, off or auto' "$BIN" serve --vision maybe
 
 # --help names every option and variable the README documents, and back
 help=$("$BIN" --help)
 missing=""
 for opt in $(grep -o -- '--[a-z][a-z-]*' README.md | sort -u); do
-  case "$opt" in --allowedTools|--output-format|--continue|--jinja|--parallel|--test-concurrency|--data|--help|--version|--slot-save-path|--cache-ram|--metrics|--max-body-|--no-*|--quick|--prefix|--force|--dry-run|--build-only|--repository) continue;; esac  # the last five: install-claude.sh, deps.sh, brew
+  case "$opt" in --allowedTools|--output-format|--continue|--jinja|--parallel|--test-concurrency|--data|--help|--version|--slot-save-path|--cache-ram|--metrics|--prompt-cache-size|--mmproj|--max-body-|--no-*|--quick|--prefix|--force|--dry-run|--build-only|--repository) continue;; esac  # the last five: install-claude.sh, deps.sh, brew
   grep -q -- "$opt" <<<"$help" || missing="$missing $opt"
 done
 for opt in $(grep -o -- '^  --[a-z-]*' <<<"$help" | tr -d ' ' | sort -u); do
