@@ -153,12 +153,16 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
     long n;
     switch (k) {
     case K_MODE: {
-        const mode_profile *m = mode_find(v);
+        /* auto: the default mode's settings until probe_resolve_auto finds a server */
+        const mode_profile *m = strcmp(v, "auto") == 0 ? mode_default() : mode_find(v);
         if (!m) {
-            snprintf(err, errlen, "%s: unknown mode \"%s\"; accepted: %s", src, v, mode_names());
+            snprintf(err, errlen, "%s: unknown mode \"%s\"; accepted: %s, auto", src, v,
+                     mode_names());
             return -1;
         }
         c->mode = m;
+        c->mode_auto = strcmp(v, "auto") == 0;
+        c->mode_explicit = 1;
         return 0;
     }
     case K_BACKEND: {

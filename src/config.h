@@ -14,6 +14,8 @@
 
 typedef struct config {
     const mode_profile *mode;
+    int mode_explicit;     /* the mode came from a flag, the environment or the file */
+    int mode_auto;         /* "auto": probe.c finds the local server (probe_resolve_auto) */
     char backend[512];     /* base URL, e.g. http://localhost:8081/v1 (no trailing /) */
     char api_key[512];     /* "" = none */
     char model[256];       /* "" = none configured */

@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "launcher.h"
 #include "modelcheck.h"
+#include "probe.h"
 #include "server.h"
 #include "upstream.h"
 
@@ -87,9 +88,9 @@ static void check_claude(const config *cfg)
 {
     char path[1024];
     if (launcher_find_claude(cfg, path, sizeof path) < 0) {
-        verdict(0, "claude", cfg->claude[0] ? cfg->claude : "not found on PATH",
-                "install Claude Code: npm install -g @anthropic-ai/claude-code (or pass --claude "
-                "PATH)");
+        verdict(0, "claude", cfg->claude[0] ? cfg->claude : "not found on PATH nor in ~/.local/bin",
+                "install Claude Code: scripts/install-claude.sh in anyclaude's source installs "
+                "the current native binary into ~/.local (or pass --claude PATH)");
         return;
     }
     int fds[2];
@@ -120,7 +121,7 @@ static void check_claude(const config *cfg)
     char d[1400];
     snprintf(d, sizeof d, "%s (%s)", path, ver[0] ? ver : "version unknown");
     verdict(ver[0] != '\0', "claude", d,
-            "reinstall Claude Code: npm install -g @anthropic-ai/claude-code");
+            "reinstall Claude Code: scripts/install-claude.sh --force (anyclaude's source)");
 }
 
 static const char *start_hint(const route_backend *b)
@@ -291,6 +292,28 @@ static int check_backend(const config *cfg, const route_backend *be)
     return 1;
 }
 
+/* The configured backend is down and no mode was chosen: say what does
+ * answer on the usual local ports, and the flags that use it. */
+static void report_found(void)
+{
+    discover_found f[DISCOVER_MAX_PORTS];
+    char pt[160], d[600];
+    int n = probe_find(f, DISCOVER_MAX_PORTS, pt, sizeof pt);
+    if (n < 0) {
+        printf("[ -- ] other model servers: not looked for: %s\n", pt);
+        return;
+    }
+    if (n == 0) {
+        printf("[ -- ] other model servers: none answers on localhost ports %s\n", pt);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        discover_describe(&f[i], d, sizeof d);
+        printf("[ ok ] found %s\n       use it: anyclaude %s\n", d, f[i].flags);
+    }
+    printf("       or: anyclaude --mode auto (uses %s)\n", f[discover_pick(f, n)].name);
+}
+
 typedef struct trip {
     struct event_base *base;
     buf body;
@@ -426,7 +449,8 @@ int doctor_run(const config *cfg)
         printf("anyclaude doctor: %d backends, %d routes, config %s\n", r->nbackends, r->nroutes,
                cfg->config_file);
     else
-        printf("anyclaude doctor: mode %s, backend %s%s%s\n", cfg->mode->name, cfg->backend,
+        printf("anyclaude doctor: mode %s%s, backend %s%s%s\n", cfg->mode->name,
+               cfg->mode_auto ? " (found by --mode auto)" : "", cfg->backend,
                cfg->config_file[0] ? ", config " : "", cfg->config_file);
     check_claude(cfg);
     int ok[ROUTES_MAX_BACKENDS] = {0};
@@ -436,6 +460,7 @@ int doctor_run(const config *cfg)
         else
             printf("[ -- ] backend %s: no route uses it\n", r->backends[i].name);
     }
+    if (!r->configured && !ok[0] && !cfg->mode_explicit) report_found();
     int go = r->configured ? check_routes(cfg, ok) : ok[0];
     const route *def = routes_default(r);
     const route_backend *first = &r->backends[def->pool[0].backend];

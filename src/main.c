@@ -19,6 +19,7 @@
 #include "launcher.h"
 #include "log.h"
 #include "modelcheck.h"
+#include "probe.h"
 #include "server.h"
 #include "version.h"
 
@@ -168,6 +169,18 @@ int main(int argc, char **argv)
     if (config_resolve(&cfg, a.flags, a.nflags, env_lookup, err, sizeof err) < 0) {
         fprintf(stderr, "anyclaude: %s\n", err);
         return 2;
+    }
+    if (cfg.mode_auto) {
+        char note[800];
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        rc = probe_resolve_auto(&cfg, a.flags, a.nflags, env_lookup, note, sizeof note, err,
+                                sizeof err);
+        curl_global_cleanup();
+        if (rc < 0) {
+            fprintf(stderr, "anyclaude: %s\n", err);
+            return rc == -2 ? 2 : 1;
+        }
+        fprintf(stderr, "anyclaude: %s\n", note);
     }
     if (cli_check_exposure(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "anyclaude: %s\n", err);
