@@ -10,9 +10,10 @@
 #include "mode.h"
 
 static const char *const value_opts[] = {
-    "mode",       "backend",  "model",   "api-key",     "host",          "port",
-    "max-tokens", "max-body", "ping-ms", "max-streams", "debug",         "claude",
-    "auth-token", "config",   "slots",   "warm-start",  "tool-recovery", "ca-file"};
+    "mode",       "backend",       "model",      "api-key",       "host",
+    "port",       "max-tokens",    "max-body",   "ping-ms",       "max-streams",
+    "debug",      "claude",        "auth-token", "config",        "slots",
+    "warm-start", "tool-recovery", "ca-file",    "context-window"};
 
 static int is_value_opt(const char *name, size_t n)
 {

@@ -95,6 +95,7 @@ enum key {
     K_TOOLREC,
     K_CAFILE,
     K_HEALTH,
+    K_WINDOW,
     K_NONE
 };
 
@@ -111,7 +112,7 @@ static enum key flag_key(const char *name)
              {"debug", K_DEBUG},       {"claude", K_CLAUDE},
              {"auth-token", K_AUTH},   {"slots", K_SLOTS},
              {"warm-start", K_WARM},   {"tool-recovery", K_TOOLREC},
-             {"ca-file", K_CAFILE}};
+             {"ca-file", K_CAFILE},    {"context-window", K_WINDOW}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -215,6 +216,14 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
         }
         c->health_ms = n;
         return 0;
+    case K_WINDOW:
+        if (parse_long(v, 1024, 100000000, &n)) {
+            snprintf(err, errlen,
+                     "%s: bad context window \"%s\"; expected tokens, 1024 to 100000000", src, v);
+            return -1;
+        }
+        c->context_window = n;
+        return 0;
     case K_SLOTS:
         if (strcmp(v, "auto") == 0) {
             c->slots = -1;
@@ -305,16 +314,17 @@ static enum key file_key(const char *name)
     static const struct {
         const char *n;
         enum key k;
-    } t[] = {{"mode", K_MODE},         {"backend", K_BACKEND},
-             {"apiKey", K_KEY},        {"api_key", K_KEY},
-             {"model", K_MODEL},       {"host", K_HOST},
-             {"port", K_PORT},         {"maxOutputTokens", K_MAXTOK},
-             {"max_tokens", K_MAXTOK}, {"maxBody", K_MAXBODY},
-             {"pingMs", K_PING},       {"maxStreams", K_STREAMS},
-             {"debug", K_DEBUG},       {"claude", K_CLAUDE},
-             {"authToken", K_AUTH},    {"slots", K_SLOTS},
-             {"warmStart", K_WARM},    {"toolRecovery", K_TOOLREC},
-             {"caFile", K_CAFILE},     {"healthCheckMs", K_HEALTH}};
+    } t[] = {{"mode", K_MODE},           {"backend", K_BACKEND},
+             {"apiKey", K_KEY},          {"api_key", K_KEY},
+             {"model", K_MODEL},         {"host", K_HOST},
+             {"port", K_PORT},           {"maxOutputTokens", K_MAXTOK},
+             {"max_tokens", K_MAXTOK},   {"maxBody", K_MAXBODY},
+             {"pingMs", K_PING},         {"maxStreams", K_STREAMS},
+             {"debug", K_DEBUG},         {"claude", K_CLAUDE},
+             {"authToken", K_AUTH},      {"slots", K_SLOTS},
+             {"warmStart", K_WARM},      {"toolRecovery", K_TOOLREC},
+             {"caFile", K_CAFILE},       {"healthCheckMs", K_HEALTH},
+             {"contextWindow", K_WINDOW}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -392,7 +402,8 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
                 snprintf(err, errlen,
                          "%s: unknown key; accepted: mode, backend, apiKey, model, host, port, "
                          "maxOutputTokens, maxBody, pingMs, maxStreams, debug, claude, authToken, "
-                         "slots, warmStart, toolRecovery, caFile, healthCheckMs, backends, routes",
+                         "slots, warmStart, toolRecovery, caFile, healthCheckMs, contextWindow, "
+                         "backends, routes",
                          src);
                 goto out;
             }
@@ -439,6 +450,7 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         {"ANYCLAUDE_WARM_START", K_WARM},
         {"ANYCLAUDE_TOOL_RECOVERY", K_TOOLREC},
         {"ANYCLAUDE_CA_FILE", K_CAFILE},
+        {"ANYCLAUDE_CONTEXT_WINDOW", K_WINDOW},
     };
     for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
         const char *v = ge(env[i].name);
@@ -470,9 +482,16 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
     if (c->tool_recovery < 0 && !c->routing.configured) c->tool_recovery = c->mode->local;
     if (c->routing.configured)
         c->routing.health_ms = c->health_ms;
-    else
+    else {
         routes_single(&c->routing, c->mode->name, c->mode, c->backend, c->api_key, c->model,
                       c->slots);
+        route_backend *b = &c->routing.backends[0];
+        if (c->context_window > 0) {
+            b->context_window = c->context_window;
+            b->window_configured = 1;
+            snprintf(b->window_source, sizeof b->window_source, "configured");
+        }
+    }
     rc = 0;
 out:
     cJSON_Delete(file);

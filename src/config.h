@@ -34,6 +34,7 @@ typedef struct config {
     char state_dir[512];   /* where the warm-start prefix is kept (set by main) */
     char ca_file[512];     /* CA bundle for TLS backends ("" = the system's) */
     long health_ms;        /* pool health-check interval */
+    long context_window;   /* the single backend's window in tokens; 0: ask the backend */
     routes routing;        /* named backends and routes; without "routes" in the config
                               file: one backend (the settings above) and a default route */
 } config;

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "server.h"
 #include "version.h"
+#include "window_probe.h"
 
 static const char *env_lookup(const char *name)
 {
@@ -128,6 +129,8 @@ int main(int argc, char **argv)
                     cfg.trace_dir);
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* every backend's context window (configured, or asked for) */
+    window_probe_all(&cfg.routing, cfg.ca_file[0] ? cfg.ca_file : NULL);
     switch (a.cmd) {
     case CLI_SERVE:
         if (cfg.port < 0) cfg.port = ANYCLAUDE_SERVE_PORT;

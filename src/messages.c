@@ -608,9 +608,27 @@ static uint64_t conversation_key(httpd_req *req, uint64_t kind, uint64_t first)
     return affinity_hash(h, &kind, sizeof kind);
 }
 
+/* A prompt bigger than the backend's window is refused before it is sent:
+ * the next target takes it when there is one, else the client gets the
+ * Claude API's own error, which makes Claude Code compact. Returns 1 when
+ * the exchange was handed on or answered. */
+static int over_window(exchange *ex, backend_rt *b, long est)
+{
+    long w = b->cfg->context_window;
+    if (w <= 0 || est <= w) return 0;
+    char msg[200];
+    snprintf(msg, sizeof msg, "prompt is too long: %ld tokens > %ld maximum", est, w);
+    log_line(1, "request %s: about %ld prompt tokens do not fit %s's %ld-token window", ex->msg_id,
+             est, b->cfg->name, w);
+    if (try_next(ex, msg)) return 1;
+    reply_error(ex, "invalid_request_error", msg);
+    return 1;
+}
+
 static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
 {
     server *s = ex->srv;
+    if (ex->facts.est_tokens > 0 && over_window(ex, b, ex->facts.est_tokens)) return;
     ex->pt = b->cfg->mode->passthru;
     const char *body = ex->body;
     size_t len = ex->body_len;
@@ -688,16 +706,17 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
         return;
     }
     ex->stream = ex->info.stream;
+    if (b->est_ratio > 0) {
+        double e = (double)ex->info.input_estimate * b->est_ratio;
+        ex->info.input_estimate = e < 1 ? 1 : (long)e;
+    }
+    if (over_window(ex, b, ex->info.input_estimate)) return;
     if (b->use_slots && ex->info.id_slot_off) {
         uint64_t key = conversation_key(ex->req, ex->info.kind_hash, ex->info.first_hash);
         ex->slot = backend_pin_slot(b, key, &ex->upbody, &ex->info, &ex->slot_reuse, &ex->warm_hit);
         ex->slot_key = key;
     }
     if (ex->info.tools) backend_warm_save(b, ex->body, ex->body_len, &ex->info);
-    if (b->est_ratio > 0) {
-        double e = (double)ex->info.input_estimate * b->est_ratio;
-        ex->info.input_estimate = e < 1 ? 1 : (long)e;
-    }
     if (log_level() >= 3)
         log_trace_write(ex->trace, "upstream request", ex->upbody.data, ex->upbody.len);
     memset(&ex->xopts, 0, sizeof ex->xopts);

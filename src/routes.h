@@ -21,11 +21,15 @@
 typedef struct route_backend {
     char name[64];
     const mode_profile *mode;
-    char url[512];     /* base URL without a trailing / */
-    char api_key[512]; /* "" = none */
-    char model[256];   /* "" = none configured */
-    char ca_file[512]; /* "" = the system's CAs (or the global --ca-file) */
-    int slots;         /* llama.cpp slot affinity: -1 auto, 0 off, N */
+    char url[512];            /* base URL without a trailing / */
+    char api_key[512];        /* "" = none */
+    char model[256];          /* "" = none configured */
+    char ca_file[512];        /* "" = the system's CAs (or the global --ca-file) */
+    int slots;                /* llama.cpp slot affinity: -1 auto, 0 off, N */
+    long context_window;      /* tokens per request: "contextWindow", else detected; 0 unknown */
+    int window_configured;    /* context_window came from the config, not the backend */
+    char window_source[64];   /* where context_window came from, for messages */
+    char detected_model[256]; /* the model the backend says it serves, "" unknown */
 } route_backend;
 
 typedef struct route_target {
