@@ -22,6 +22,7 @@
 #include "launcher_cc.h"
 #include "log.h"
 #include "server.h"
+#include "window_probe.h"
 
 static int is_exec(const char *p)
 {
@@ -200,12 +201,12 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
     if (!logpath[0]) log_init(cfg->debug, "/dev/null");
     /* the real model: its window, output limit and name (none of this
      * concerns the Claude API, which Claude Code knows) */
-    const routes *rs0 = &cfg->routing;
-    int pure_claude = !rs0->configured && cfg->mode->passthru == MODE_CLAUDE;
+    config local = *cfg;
+    window_probe_all(&local.routing, cfg->ca_file[0] ? cfg->ca_file : NULL);
+    int pure_claude = !local.routing.configured && cfg->mode->passthru == MODE_CLAUDE;
     ccenv ce;
     memset(&ce, 0, sizeof ce);
-    if (!pure_claude && launcher_cc_plan(cfg, claude, args, nargs, &ce) < 0) return 1;
-    config local = *cfg;
+    if (!pure_claude && launcher_cc_plan(&local, claude, args, nargs, &ce) < 0) return 1;
     struct event_base *base = event_base_new();
     if (!base) {
         fprintf(stderr, "anyclaude: cannot create the event loop\n");

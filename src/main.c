@@ -129,8 +129,9 @@ int main(int argc, char **argv)
                     cfg.trace_dir);
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    /* every backend's context window (configured, or asked for) */
-    window_probe_all(&cfg.routing, cfg.ca_file[0] ? cfg.ca_file : NULL);
+    /* every backend's context window (configured, or asked for); the
+     * launcher asks once its log file is open */
+    if (a.cmd != CLI_RUN) window_probe_all(&cfg.routing, cfg.ca_file[0] ? cfg.ca_file : NULL);
     switch (a.cmd) {
     case CLI_SERVE:
         if (cfg.port < 0) cfg.port = ANYCLAUDE_SERVE_PORT;
