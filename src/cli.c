@@ -42,6 +42,9 @@ int cli_parse(int argc, char **argv, cli_args *a, char *err, size_t errlen)
     } else if (i < argc && strcmp(argv[i], "doctor") == 0) {
         a->cmd = CLI_DOCTOR;
         i++;
+    } else if (i < argc && strcmp(argv[i], "statusline") == 0) {
+        a->cmd = CLI_STATUSLINE; /* takes no options; reads Claude Code's JSON on stdin */
+        return 0;
     }
     for (; i < argc; i++) {
         char *arg = argv[i];

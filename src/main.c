@@ -17,6 +17,7 @@
 #include "launcher.h"
 #include "log.h"
 #include "server.h"
+#include "statusline.h"
 #include "version.h"
 #include "window_probe.h"
 
@@ -90,6 +91,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "anyclaude: %s\n", err);
         return 2;
     }
+    if (a.cmd == CLI_STATUSLINE) return statusline_run(); /* needs no configuration */
     if (a.help) {
         cli_print_help(stdout);
         return 0;

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "anthropic.h"
 #include "server_int.h"
@@ -60,6 +61,35 @@ static int flush_out(exchange *ex)
     return queued > MAX_CLIENT_BACKLOG ? -1 : 0;
 }
 
+/* The status line's numbers: the main conversation's turns (not a
+ * subagent's, not a background Haiku request). */
+static void record_turn(exchange *ex, const xlate_stream_stats *st, double now)
+{
+    const char *sid = ex->req ? httpd_req_header(ex->req, "X-Claude-Code-Session-Id") : NULL;
+    if (!sid || !ex->bk || !st->stop_reason) return;
+    if (httpd_req_header(ex->req, "x-claude-code-agent-id")) return;
+    for (const char *p = ex->info.model; *p; p++)
+        if (strncasecmp(p, "haiku", 5) == 0) return;
+    convstat_turn t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.session, sizeof t.session, "%s", sid);
+    snprintf(t.backend, sizeof t.backend, "%s", ex->bk->cfg->name);
+    snprintf(t.mode, sizeof t.mode, "%s", ex->bk->cfg->mode->name);
+    const char *model = ex->sent_model                   ? ex->sent_model
+                        : ex->bk->cfg->detected_model[0] ? ex->bk->cfg->detected_model
+                                                         : ex->info.model;
+    snprintf(t.model, sizeof t.model, "%s", model);
+    t.window = ex->bk->cfg->context_window;
+    t.prompt = st->input_tokens + st->cached_tokens;
+    t.cached = st->cached_tokens;
+    t.output = st->output_tokens;
+    t.usage_known = st->usage_known;
+    t.prefill_ms = st->prefill_ms;
+    t.gen_ms = ex->t_first > 0 ? now - ex->t_first : -1;
+    t.at_ms = now;
+    convstat_put(&ex->srv->turns, &t);
+}
+
 /* Account for a finished /v1/messages exchange: metrics, the estimate's
  * calibration, and the per-request log line (debug level 1). */
 static void finish_accounting(exchange *ex, const xlate_stream_stats *st)
@@ -83,6 +113,7 @@ static void finish_accounting(exchange *ex, const xlate_stream_stats *st)
         }
     }
     s->m.tokens_out += (unsigned long long)st->output_tokens;
+    record_turn(ex, st, now);
     if (ex->t_first > 0) metrics_observe(&s->m.ttft, (ex->t_first - ex->t_start) / 1000.0);
     metrics_observe(&s->m.upstream, (now - ex->t_start) / 1000.0);
     if (log_level() < 1) return;

@@ -694,6 +694,34 @@ static void handle_models(server *s, httpd_req *req, enum ex_kind kind)
     if (!ex->up) reply_error(ex, "api_error", "could not start the backend request");
 }
 
+/* GET /anyclaude/status?session=ID: the last turn of that conversation
+ * (else the newest), for `anyclaude statusline`. */
+static void handle_status(server *s, httpd_req *req)
+{
+    char sid[96] = "";
+    const char *q = httpd_req_query(req);
+    const char *p = strstr(q, "session=");
+    if (p && (p == q || p[-1] == '&')) {
+        p += 8;
+        size_t n = strcspn(p, "&");
+        if (n < sizeof sid) snprintf(sid, sizeof sid, "%.*s", (int)n, p);
+    }
+    const convstat_turn *t = convstat_get(&s->turns, sid);
+    if (!t && sid[0]) t = convstat_get(&s->turns, NULL);
+    const char *tmodel = NULL;
+    backend_rt *b = server_backend_for(s, NULL, &tmodel);
+    const char *model = backend_model(b, tmodel);
+    if (!model) model = b->cfg->detected_model;
+    buf out;
+    buf_init(&out, 1u << 20);
+    if (convstat_json(t, b->cfg->name, b->cfg->mode->name, model, b->cfg->context_window,
+                      server_now_ms(), &out) == 0)
+        httpd_reply(req, 200, "application/json", out.data, out.len);
+    else
+        send_error_req(req, "api_error", "out of memory");
+    buf_free(&out);
+}
+
 static void dispatch(httpd_req *req, void *arg)
 {
     server *s = arg;
@@ -719,6 +747,11 @@ static void dispatch(httpd_req *req, void *arg)
         handle_metrics(s, req);
         return;
     }
+    if (strcmp(path, "/anyclaude/status") == 0) {
+        if (!get) goto method;
+        handle_status(s, req);
+        return;
+    }
     if (strcmp(path, "/v1/messages") == 0) {
         if (!post) goto method;
         handle_messages(s, req);
@@ -739,7 +772,8 @@ static void dispatch(httpd_req *req, void *arg)
         char m[400];
         snprintf(m, sizeof m,
                  "no route for %.200s; anyclaude serves POST /v1/messages, POST "
-                 "/v1/messages/count_tokens, GET /v1/models, GET /health and GET /metrics",
+                 "/v1/messages/count_tokens, GET /v1/models, GET /health, GET /metrics and GET "
+                 "/anyclaude/status",
                  path);
         send_error_req(req, "not_found_error", m);
         return;

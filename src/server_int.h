@@ -10,6 +10,7 @@
 
 #include "backends.h"
 #include "buf.h"
+#include "convstat.h"
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
@@ -35,7 +36,8 @@ struct server {
     struct exchange *exchanges; /* all live exchanges, for server_free */
     metrics m;
     backends bs;
-    int need_root; /* routing needs the parsed request before translating it */
+    int need_root;  /* routing needs the parsed request before translating it */
+    convstat turns; /* recent conversations' last turns, for the status line */
 };
 
 enum ex_kind { EX_MESSAGES, EX_MODELS, EX_HEALTH, EX_COUNT };
