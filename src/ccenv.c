@@ -65,9 +65,10 @@ void ccenv_build(const ccenv_in *in, ccenv *o)
     const window_plan *p = in->plan;
     char val[300], why[240];
     snprintf(val, sizeof val, "%ld", p->max_output);
-    if (p->window > 0 && p->max_output == p->window / 4)
+    if (p->output_capped)
         snprintf(why, sizeof why,
-                 "a quarter of the %ld-token window, so the reply fits beside the conversation",
+                 "an eighth of the %ld-token window (at least 4096), so the reply fits beside the "
+                 "conversation",
                  p->window);
     else
         snprintf(why, sizeof why,

@@ -250,9 +250,16 @@ void window_plan_make(long window, long max_tokens, const int *version, window_p
     p->compact_supported = version_at_least(version, 2, 1, 197);
     if (window <= 0) return;
     p->too_small = window < WINDOW_MIN;
-    /* the reply gets a quarter of the window at most: an answer cut at
-     * max_tokens is an error to Claude Code, so it must be told the limit */
-    if (p->max_output > window / 4) p->max_output = window / 4;
+    /* the reply gets an eighth of the window (at least 4096): an answer cut
+     * at max_tokens is an error to Claude Code, so it must be told the
+     * limit, and what the reply takes the conversation cannot have. After a
+     * compaction Claude Code puts back recently read files (up to 5000
+     * tokens each), so the threshold must stay well above the summary. */
+    long cap = window / 8 < 4096 ? 4096 : window / 8;
+    if (p->max_output > cap) {
+        p->max_output = cap;
+        p->output_capped = 1;
+    }
     if (!p->compact_supported) return;
     /* compact before the backend would refuse: leave room for the reply,
      * for the compaction request's own instructions, and for one turn's

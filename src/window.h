@@ -57,6 +57,7 @@ int window_parse_version(const char *s, int v[3]);
 typedef struct window_plan {
     long window;           /* the real window (tokens), 0 unknown */
     long max_output;       /* CLAUDE_CODE_MAX_OUTPUT_TOKENS */
+    int output_capped;     /* max_output is the window's share, below the clamp */
     long compact_window;   /* CLAUDE_CODE_AUTO_COMPACT_WINDOW, 0: leave unset */
     char compact_pct[48];  /* CLAUDE_AUTOCOMPACT_PCT_OVERRIDE, "": leave unset */
     long threshold;        /* where Claude Code will compact, as it computes it */

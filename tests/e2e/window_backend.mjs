@@ -50,7 +50,7 @@ export async function startWindowBackend({ window = 32768, files = [], slots = 1
           `Read so far: ${[...issued].map((f) => f.split('/').pop()).join(', ') || 'none'}.</summary>`,
       };
     const all = msgs.map((m) => textOf(m.content)).join('\n');
-    if (!/part files/i.test(all)) return { kind: 'other', text: 'OK.' };
+    if (!/part file/i.test(all)) return { kind: 'other', text: 'OK.' };
     const next = files.find((f) => !issued.has(f));
     if (next) {
       issued.add(next);

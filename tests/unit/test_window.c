@@ -101,7 +101,7 @@ TEST(window_plan_32k)
     window_plan p;
     window_plan_make(32768, 16384, v, &p);
     CHECK(!p.too_small);
-    CHECK(p.max_output == 8192);
+    CHECK(p.max_output == 4096);
     CHECK(p.compact_window == 100000); /* Claude Code's floor */
     /* Claude Code compacts where a reply and the compaction request still fit */
     CHECK(p.threshold > 14000);
@@ -123,7 +123,7 @@ TEST(window_plan_large_and_small)
     CHECK(!p.too_small && p.compact_window == 0 && p.max_output == 16384);
     int old[3] = {2, 0, 50}; /* a claude that was never checked: no compaction variables */
     window_plan_make(32768, 16384, old, &p);
-    CHECK(!p.compact_supported && p.compact_window == 0 && p.max_output == 8192);
+    CHECK(!p.compact_supported && p.compact_window == 0 && p.max_output == 4096);
     char line[800];
     window_too_small_line(8192, "llamacpp", line, sizeof line);
     CHECK(strstr(line, "8192") && strstr(line, "-c 32768") && !strchr(line, '\n'));
