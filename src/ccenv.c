@@ -89,6 +89,13 @@ void ccenv_build(const ccenv_in *in, ccenv *o)
                  "itself within %ld",
                  p->threshold, p->max_output, p->window);
         add(o, in, "CLAUDE_AUTOCOMPACT_PCT_OVERRIDE", p->compact_pct, why);
+        if (p->file_read_max > 0) {
+            snprintf(val, sizeof val, "%ld", p->file_read_max);
+            snprintf(why, sizeof why,
+                     "one Read may add a sixteenth of the window, so a read past the compaction "
+                     "point still leaves room for the summary; a bigger file is read in parts");
+            add(o, in, "CLAUDE_CODE_FILE_READ_MAX_OUTPUT_TOKENS", val, why);
+        }
     } else if (p->window > 0 && p->compact_supported) {
         /* the user's own compaction settings win; say so */
         ccenv_var *v = &o->v[o->n < CCENV_MAX ? o->n++ : CCENV_MAX - 1];

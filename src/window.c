@@ -264,7 +264,11 @@ void window_plan_make(long window, long max_tokens, const int *version, window_p
     /* compact before the backend would refuse: leave room for the reply,
      * for the compaction request's own instructions, and for one turn's
      * growth past the threshold */
-    long target = window - p->max_output - (2048 + window / 16);
+    /* one Read may add this much (Claude Code's own limit is 25000 tokens):
+     * in a small window a read that crosses the threshold must still leave
+     * room for the compaction request's reply */
+    if (window / 16 < 25000) p->file_read_max = window / 16 < 2048 ? 2048 : window / 16;
+    long target = window - p->max_output - (1024 + window / 32);
     if (target < 1) target = 1;
     if (window >= WINDOW_CC_COMPACT_MIN) {
         p->compact_window = window;

@@ -58,6 +58,7 @@ typedef struct window_plan {
     long window;           /* the real window (tokens), 0 unknown */
     long max_output;       /* CLAUDE_CODE_MAX_OUTPUT_TOKENS */
     int output_capped;     /* max_output is the window's share, below the clamp */
+    long file_read_max;    /* CLAUDE_CODE_FILE_READ_MAX_OUTPUT_TOKENS, 0: leave unset */
     long compact_window;   /* CLAUDE_CODE_AUTO_COMPACT_WINDOW, 0: leave unset */
     char compact_pct[48];  /* CLAUDE_AUTOCOMPACT_PCT_OVERRIDE, "": leave unset */
     long threshold;        /* where Claude Code will compact, as it computes it */

@@ -9,8 +9,9 @@
 //     the model, a context figure matching the backend's own token count
 //     (within 2%) and a cache share matching the gateway's --debug 1 line.
 //  3. the same session with Claude Code left to its own window (the user's
-//     CLAUDE_CODE_AUTO_COMPACT_WINDOW=200000 wins): the error reaches the
-//     screen, so test 2 would notice if the launcher told Claude Code nothing.
+//     CLAUDE_CODE_AUTO_COMPACT_WINDOW=200000 wins): the backend refuses a
+//     prompt as too long, so test 2 (which asserts it never does) would
+//     notice if the launcher told Claude Code nothing.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,7 +34,7 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-const NFILES = 10;
+const NFILES = 12;
 const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
 test('an 8k window: anyclaude refuses before Claude Code starts, doctor fails the same check', { timeout: 120_000 }, async (t) => {
@@ -117,8 +118,13 @@ async function readPastTheWindow(t, name, extraEnv) {
   assert.ok(await waitFor(promptBox, 90_000), fail('the prompt box did not appear'));
   await sleep(500);
   tmux('send-keys', '-t', session, '-l', `Read the part files part1.txt to part${NFILES}.txt here one at a time with the Read tool, then say ${DONE}.`);
-  await sleep(300);
-  tmux('send-keys', '-t', session, 'Enter');
+  assert.ok(await waitFor((s) => /❯\s+Read the part files/.test(s), 10_000), fail('the typed prompt did not show'));
+  await sleep(500);
+  // Enter, again if Claude Code took the first one as part of the typing
+  for (let i = 0; i < 3 && be.chat().length === 0; i++) {
+    tmux('send-keys', '-t', session, 'Enter');
+    await waitFor(() => be.chat().length > 0, 5000);
+  }
   const tooLong = /prompt is too long/i;
   // the answer, not the prompt that names it
   const finished = await waitFor((s) => s.includes(`${DONE}: ${NFILES} files`) || tooLong.test(s), 240_000);
@@ -178,7 +184,7 @@ test('a 32k window: Claude Code compacts before the backend refuses, and the sta
   sb.cleanup();
 });
 
-test('the same session without the window variables shows the error (the test above would notice)', { timeout: 420_000 }, async (t) => {
+test('the same session without the window variables runs into the window (the test above would notice)', { timeout: 420_000 }, async (t) => {
   const missing = missingPrereq();
   if (missing) return t.skip(missing);
   try {
@@ -189,11 +195,13 @@ test('the same session without the window variables shows the error (the test ab
   // the user's own setting wins: Claude Code compacts where it would for Claude
   const r = await readPastTheWindow(t, 'window32k-unset', { CLAUDE_CODE_AUTO_COMPACT_WINDOW: '200000' });
   const { be, sb, fail } = r;
-  assert.ok(
-    r.screens.some((s) => r.tooLong.test(s)),
-    fail('"prompt is too long" never reached the screen: the test cannot tell a told Claude Code from one left alone'),
-  );
+  const refused = be.counts.filter((c) => c.status === 400);
+  // Claude Code ran into the window: the backend answered "prompt is too
+  // long" (test 2 asserts it never does). 2.1.328 then compacts reactively
+  // with a trimmed conversation, which may or may not fit.
+  assert.ok(refused.length >= 1, fail('the backend never refused a prompt: the test cannot tell a told Claude Code from one left alone'));
   assert.match(sb.log(), /kept CLAUDE_CODE_AUTO_COMPACT_WINDOW/);
-  t.diagnostic(`backend refusals: ${be.counts.filter((c) => c.status === 400).length}`);
+  const shown = r.screens.some((s) => r.tooLong.test(s));
+  t.diagnostic(`backend refusals: ${refused.map((c) => c.tokens).join(', ')} tokens > 32768; error on screen: ${shown ? 'yes' : 'no (Claude Code compacted reactively)'}`);
   sb.cleanup();
 });

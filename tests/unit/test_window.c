@@ -105,7 +105,8 @@ TEST(window_plan_32k)
     CHECK(p.compact_window == 100000); /* Claude Code's floor */
     /* Claude Code compacts where a reply and the compaction request still fit */
     CHECK(p.threshold > 14000);
-    CHECK(p.threshold + p.max_output + 2048 <= 32768);
+    CHECK(p.threshold + p.max_output + p.file_read_max <= 32768);
+    CHECK(p.file_read_max == 2048);
     CHECK(p.threshold == window_cc_threshold(p.compact_window, atof(p.compact_pct), p.max_output));
 }
 
