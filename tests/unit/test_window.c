@@ -27,10 +27,17 @@ static int parse_file(enum window_src src, const char *name, const char *want, w
 TEST(window_llamacpp_props_per_slot)
 {
     window_found f;
-    /* -c 32768 --parallel 2: the server reports the slot's 16384 */
+    /* recorded from llama-server (node-llama-cpp 3.21.1's llama.cpp) run with
+     * -c 32768 --parallel 2: the slot's 16384 */
     CHECK(parse_file(WINDOW_LLAMACPP_PROPS, "llamacpp_props.json", NULL, &f) == 0);
     CHECK(f.window == 16384);
-    CHECK_STR(f.model, "tiny-qwen");
+    CHECK_STR(f.model, "random-llama-e64-l2-s1-b3be7457");
+    /* the same with --kv-unified: every slot may use all 32768 */
+    CHECK(parse_file(WINDOW_LLAMACPP_PROPS, "llamacpp_props_kv_unified.json", NULL, &f) == 0);
+    CHECK(f.window == 32768);
+    /* its /v1/models says the same (meta.n_ctx), for openai/anthropic mode */
+    CHECK(parse_file(WINDOW_MODELS, "llamacpp_models.json", NULL, &f) == 0);
+    CHECK(f.window == 16384);
 }
 
 TEST(window_lmstudio_loaded_context)
