@@ -56,9 +56,10 @@ static long get(const route_backend *b, const char *ca, const char *path, const 
 }
 
 /* Ask path and parse the answer as src. Returns 1 when it gave a window, 0
- * when it answered without one, -1 when nothing answered. */
-static int ask(route_backend *b, const char *ca, const char *path, const char *body,
-               enum window_src src, window_found *f)
+ * when it answered without one, -1 when nothing answered. *shape (may be
+ * NULL) is set when the answer is a JSON object with that key. */
+static int ask_shaped(route_backend *b, const char *ca, const char *path, const char *body,
+                      enum window_src src, window_found *f, const char *key, int *shape)
 {
     buf out;
     buf_init(&out, 8u << 20);
@@ -72,17 +73,30 @@ static int ask(route_backend *b, const char *ca, const char *path, const char *b
     } else if (st == 200 && w.model[0] && !f->model[0]) {
         memcpy(f->model, w.model, sizeof f->model);
     }
+    if (shape) {
+        cJSON *j = st == 200 ? cJSON_ParseWithLength(out.data ? out.data : "", out.len) : NULL;
+        *shape = cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, key));
+        cJSON_Delete(j);
+    }
     buf_free(&out);
     if (rc == 1) snprintf(b->window_source, sizeof b->window_source, "%s", window_src_name(src));
     return rc;
 }
 
+static int ask(route_backend *b, const char *ca, const char *path, const char *body,
+               enum window_src src, window_found *f)
+{
+    return ask_shaped(b, ca, path, body, src, f, NULL, NULL);
+}
+
 /* Ollama: /api/ps knows the loaded context (newer versions); /api/show
- * knows the model's num_ctx. */
+ * knows the model's num_ctx. /api/show is a POST: asked only of a server
+ * whose /api/ps answer looks like Ollama's. */
 static int ask_ollama(route_backend *b, const char *ca, window_found *f)
 {
-    int rc = ask(b, ca, "/api/ps", NULL, WINDOW_OLLAMA_PS, f);
-    if (rc != 0) return rc;
+    int ollama = 0;
+    int rc = ask_shaped(b, ca, "/api/ps", NULL, WINDOW_OLLAMA_PS, f, "models", &ollama);
+    if (rc != 0 || !ollama) return rc;
     const char *name = b->model[0] ? b->model : f->model;
     if (!name[0]) return 0;
     cJSON *q = cJSON_CreateObject();
