@@ -64,7 +64,7 @@ int convstat_json(const convstat_turn *t, const char *backend, const char *mode,
         if (t->prefill_ms > 0 && prefilled > 0)
             cJSON_AddNumberToObject(turn, "prefill_tps",
                                     1000.0 * (double)prefilled / t->prefill_ms);
-        if (t->gen_ms > 0 && t->output > 0)
+        if (t->gen_ms >= 20 && t->output > 1) /* shorter is a burst, not a speed */
             cJSON_AddNumberToObject(turn, "gen_tps", 1000.0 * (double)t->output / t->gen_ms);
         cJSON_AddNumberToObject(turn, "age_s", (now_ms - t->at_ms) / 1000.0);
     }

@@ -85,7 +85,8 @@ static void record_turn(exchange *ex, const xlate_stream_stats *st, double now)
     t.output = st->output_tokens;
     t.usage_known = st->usage_known;
     t.prefill_ms = st->prefill_ms;
-    t.gen_ms = ex->t_first > 0 ? now - ex->t_first : -1;
+    /* a whole (non-streamed) answer has no first token to time from */
+    t.gen_ms = ex->stream && ex->t_first > 0 ? now - ex->t_first : -1;
     t.at_ms = now;
     convstat_put(&ex->srv->turns, &t);
 }
