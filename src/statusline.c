@@ -61,11 +61,23 @@ int statusline_run(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     CURL *e = curl_easy_init();
     struct curl_slist *h = NULL;
-    const char *tok = getenv("ANTHROPIC_AUTH_TOKEN");
-    if (!tok || !*tok) tok = getenv("ANTHROPIC_API_KEY");
-    if (tok && *tok && strlen(tok) < 600) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
-        h = curl_slist_append(h, auth);
+    /* the launcher gives claude (and so this command) the gateway's token
+     * in ANTHROPIC_CUSTOM_HEADERS, and as ANTHROPIC_AUTH_TOKEN unless
+     * Claude Code keeps its own credentials */
+    const char *ch = getenv("ANTHROPIC_CUSTOM_HEADERS");
+    const char *gt = ch ? strstr(ch, "x-anyclaude-token:") : NULL;
+    if (gt && (gt == ch || gt[-1] == '\n')) {
+        size_t n = strcspn(gt, "\r\n");
+        if (n < sizeof auth) {
+            snprintf(auth, sizeof auth, "%.*s", (int)n, gt);
+            h = curl_slist_append(h, auth);
+        }
+    } else {
+        const char *tok = getenv("ANTHROPIC_AUTH_TOKEN");
+        if (tok && *tok && strlen(tok) < 600) {
+            snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
+            h = curl_slist_append(h, auth);
+        }
     }
     long status = 0;
     if (e) {
