@@ -696,6 +696,12 @@ static void handle_status(server *s, httpd_req *req)
         if (n < sizeof sid) snprintf(sid, sizeof sid, "%.*s", (int)n, p);
     }
     const convstat_turn *t = convstat_get(&s->turns, sid);
+    if (log_level() >= 2) {
+        char esc[300];
+        h1_escape(sid, strlen(sid), esc, sizeof esc);
+        log_line(2, "status line asked for session %s: %s", sid[0] ? esc : "(none)",
+                 t ? "found" : "no turn yet");
+    }
     if (!t && sid[0]) t = convstat_get(&s->turns, NULL);
     const char *tmodel = NULL;
     backend_rt *b = server_backend_for(s, NULL, &tmodel);

@@ -88,7 +88,7 @@ async function readPastTheWindow(t, name, extraEnv) {
     execFileSync('tmux', ['-L', SOCKET, '-f', '/dev/null', ...args], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] });
   const session = name;
   const exitFile = path.join(sb.root, 'anyclaude.exit');
-  const cmd = `${q(BIN)} --mode llamacpp --backend ${q(be.url)} --claude ${q(CLAUDE)} --debug 1; echo $? > ${q(exitFile)}; exec sleep 600`;
+  const cmd = `${q(BIN)} --mode llamacpp --backend ${q(be.url)} --claude ${q(CLAUDE)} --debug 2; echo $? > ${q(exitFile)}; exec sleep 600`;
   tmux('new-session', '-d', '-s', session, '-x', '220', '-y', '50', '-c', sb.work, cmd);
   const screens = [];
   let screen = '';
@@ -181,6 +181,8 @@ test('a 32k window: Claude Code compacts before the backend refuses, and the sta
   t.diagnostic(`status line: ${sl.trim()}`);
   t.diagnostic(`its --debug 1 line: ${match[0]}`);
   assert.match(log, /told Claude Code CLAUDE_AUTOCOMPACT_PCT_OVERRIDE=/);
+  // the status line named Claude Code's own session: the one its requests carry
+  assert.match(log, /status line asked for session [0-9a-f-]{36}: found/, fail('the status line never found its session'));
   sb.cleanup();
 });
 
