@@ -143,7 +143,11 @@ static void record_turn(exchange *ex, const xlate_stream_stats *st, double now)
     t.cached = st->cached_tokens;
     t.output = st->output_tokens;
     t.usage_known = st->usage_known;
-    t.prefill_ms = st->prefill_ms;
+    /* the backend's own prefill time (llama.cpp timings), else the time to
+     * the first token, which is mostly prefill */
+    t.prefill_ms = st->prefill_ms >= 0                       ? st->prefill_ms
+                   : ex->stream && ex->t_first > ex->t_start ? ex->t_first - ex->t_start
+                                                             : -1;
     /* a whole (non-streamed) answer has no first token to time from */
     t.gen_ms = ex->stream && ex->t_first > 0 ? now - ex->t_first : -1;
     t.at_ms = now;
