@@ -56,3 +56,5 @@ fi
 
 # Pinned npm packages, cached by the hash of tests/package.json.
 bash scripts/npm-cache.sh tests npm
+# The newest Claude Code release, for the e2e subset scripts/test.sh runs on it.
+bash scripts/npm-cache.sh tests/compat npm-compat

@@ -28,6 +28,8 @@
 #include <strings.h>
 
 #include "anthropic.h"
+#include "provenance.h"
+#include "servertools.h"
 #include "server_int.h"
 
 #define GRACE_MS 1000         /* silent backend: commit after this */
@@ -724,6 +726,27 @@ static int over_window(exchange *ex, backend_rt *b, long est)
     return 1;
 }
 
+/* Make the parsed request valid for where it goes (provenance.h): the
+ * Claude API never sees thinking it did not sign, a local server never sees
+ * the API's signatures or redacted thinking. `root` is the request itself
+ * (anthropic mode rewrites it anyway) or a copy (claude mode). Returns the
+ * number of changes, or -1 when out of memory. */
+static int fit_provenance(exchange *ex, cJSON *root)
+{
+    provenance_stats ps;
+    int n =
+        ex->pt == MODE_CLAUDE ? provenance_for_claude(root, &ps) : provenance_for_local(root, &ps);
+    if (n > 0)
+        log_line(2,
+                 "request %s: for %s: %d unsigned thinking block(s) removed, %d redacted, "
+                 "%d signature(s) removed%s",
+                 ex->msg_id, ex->pt == MODE_CLAUDE ? "the Claude API" : "a local backend",
+                 ps.thinking_dropped, ps.redacted_dropped, ps.signatures_removed,
+                 ps.thinking_disabled ? ", thinking off (its tool loop has no signed thinking)"
+                                      : "");
+    return n;
+}
+
 static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
 {
     server *s = ex->srv;
@@ -734,7 +757,18 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
     if (ex->pt == MODE_ANTHROPIC) {
         passthru_opts po = {.model = backend_model(b, t->model),
                             .max_tokens_cap = s->cfg->max_tokens};
-        int rc = passthru_rewrite(ex->root, &po, &ex->upbody);
+        /* rewritten in place, unless another target may need the
+         * client's request as it came (a fallback to the Claude API must
+         * still see its own signatures and server tools) */
+        cJSON *root = ex->attempt + 1 < ex->ntg ? cJSON_Duplicate(ex->root, 1) : ex->root;
+        int rc = root && fit_provenance(ex, root) >= 0 ? 0 : BUF_ENOMEM;
+        int stripped = rc ? 0 : servertools_strip(root);
+        if (stripped)
+            log_line(2,
+                     "request %s: %d server tool(s) left out for backend %s (it cannot run them)",
+                     ex->msg_id, stripped, b->cfg->name);
+        if (!rc) rc = passthru_rewrite(root, &po, &ex->upbody);
+        if (root != ex->root) cJSON_Delete(root);
         if (rc) {
             reply_error(ex, rc == BUF_ETOOBIG ? "request_too_large" : "api_error",
                         rc == BUF_ETOOBIG ? "request too large" : "out of memory");
@@ -742,11 +776,14 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
         }
         body = ex->upbody.data;
         len = ex->upbody.len;
-    } else if (t->model[0] || b->cfg->model[0]) {
-        /* claude mode passes the body unchanged unless the route names a model */
-        passthru_opts po = {.model = backend_model(b, t->model)};
+    } else {
+        /* claude mode passes the body unchanged unless the route names a
+         * model or the conversation holds thinking the API did not sign */
+        if (!t->model[0] && !b->cfg->model[0] && !provenance_claude_needed(ex->root)) goto send;
         cJSON *copy = cJSON_Duplicate(ex->root, 1);
-        int rc = copy ? passthru_rewrite(copy, &po, &ex->upbody) : BUF_ENOMEM;
+        int changes = copy ? fit_provenance(ex, copy) : -1;
+        passthru_opts po = {.model = backend_model(b, t->model)};
+        int rc = changes >= 0 ? passthru_rewrite(copy, &po, &ex->upbody) : BUF_ENOMEM;
         cJSON_Delete(copy);
         if (rc) {
             reply_error(ex, "api_error", "out of memory");
@@ -755,6 +792,7 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
         body = ex->upbody.data;
         len = ex->upbody.len;
     }
+send:
     snprintf(ex->info.model, sizeof ex->info.model, "%s", ex->facts.model ? ex->facts.model : "");
     ex->info.input_estimate = ex->facts.est_tokens;
     passthru_obs_init(&ex->obs, MAX_SSE_LINE);
@@ -926,6 +964,50 @@ static void plan_targets(exchange *ex, const route *r)
         add_target(ex, down[i]);
 }
 
+/* A request whose only tools are server tools (Claude Code's WebSearch side
+ * request) bound for a backend that cannot run them: answer it here, with
+ * the tool's error result and how to enable it (servertools.h), rather
+ * than let a local model pretend it searched. Returns 1 when answered (the
+ * exchange is then freed). */
+static int answer_server_tools(exchange *ex)
+{
+    server *s = ex->srv;
+    const backend_rt *b = &s->bs.b[ex->tg[0]->backend];
+    servertools_info si;
+    if (b->cfg->mode->passthru == MODE_CLAUDE) return 0;
+    servertools_scan(ex->root, &si);
+    if (!si.server || si.client) return 0;
+    buf out;
+    buf_init(&out, 0);
+    if (servertools_answer(&si, ex->msg_id, ex->facts.model, b->cfg->name, ex->stream, &out)) {
+        buf_free(&out);
+        reply_error(ex, "api_error", "out of memory");
+        return 1;
+    }
+    log_line(1,
+             "request %s: server tool %s (%s) cannot run on backend %s: answered by anyclaude "
+             "with how to enable it (a \"serverTools\" route to a claude backend)",
+             ex->msg_id, si.first, si.type, b->cfg->name);
+    s->m.responses_ok++;
+    if (!ex->stream) {
+        reply_whole(ex, 200, out.data, out.len);
+        buf_free(&out);
+        return 1;
+    }
+    if (ex->req) {
+        add_common_headers(ex);
+        httpd_add_header(ex->req, "anyclaude-backend", "anyclaude");
+        httpd_add_header(ex->req, "Cache-Control", "no-cache");
+        httpd_reply_start(ex->req, 200, "text/event-stream; charset=utf-8");
+        httpd_reply_chunk(ex->req, out.data, out.len);
+        httpd_reply_end(ex->req);
+        ex->req = NULL;
+    }
+    buf_free(&out);
+    exchange_free(ex);
+    return 1;
+}
+
 static const char *reason_name(enum pool_reason r)
 {
     switch (r) {
@@ -960,7 +1042,9 @@ void handle_messages(server *s, httpd_req *req)
     make_id(ex->msg_id, sizeof ex->msg_id, "msg_");
     const routes *rs = &s->cfg->routing;
     const route *r = &rs->r[0];
-    if (s->need_root) {
+    /* a server tool (web search...) decides where a request can go, even
+     * when nothing else needs the parsed body */
+    if (s->need_root || servertools_maybe(ex->body, ex->body_len)) {
         const char *end = NULL;
         ex->root = cJSON_ParseWithLengthOpts(ex->body, ex->body_len, &end, 0);
         if (!cJSON_IsObject(ex->root)) {
@@ -987,6 +1071,7 @@ void handle_messages(server *s, httpd_req *req)
         }
     }
     plan_targets(ex, r);
+    if (ex->facts.server_tools && answer_server_tools(ex)) return;
     if (rs->configured && log_level() >= 2)
         log_line(2,
                  "request %s: route %s (model=%s thinking=%d subagent=%d est_tokens=%ld) -> %s%s%s",

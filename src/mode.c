@@ -12,7 +12,7 @@ static const mode_profile modes[] = {
      "lm-studio", 0, 0, 1, 0},
     {"llamacpp", "http://localhost:8080/v1", "LLAMACPP_URL", "LLAMACPP_API_KEY", "LLAMACPP_MODEL",
      NULL, 0, 1, 1, 0},
-    {"openai", NULL, "OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL", NULL, 0, 0, 0, 0},
+    {"openai", NULL, "OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL", NULL, 0, 0, 1, 0},
     {"anthropic", NULL, "ANYCLAUDE_ANTHROPIC_URL", "ANYCLAUDE_ANTHROPIC_API_KEY",
      "ANYCLAUDE_ANTHROPIC_MODEL", NULL, 0, 0, 0, MODE_ANTHROPIC},
     {"claude", "https://api.anthropic.com", "ANYCLAUDE_CLAUDE_URL", "ANTHROPIC_API_KEY",

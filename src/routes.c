@@ -8,9 +8,10 @@
 #include <string.h>
 
 #include "config.h"
+#include "servertools.h"
 
-static const char *const when_names[] = {"background", "thinking", "longContext", "subagent",
-                                         "default"};
+static const char *const when_names[] = {"background", "thinking",    "longContext",
+                                         "subagent",   "serverTools", "default"};
 
 const char *routes_when_name(enum route_when w)
 {
@@ -297,7 +298,7 @@ static int parse_route(routes *r, route *rt, const cJSON *e, int idx, const char
     if (found < 0) {
         snprintf(err, errlen,
                  "%s.when: %s%.60s%s; accepted: background, thinking, longContext, "
-                 "subagent, default",
+                 "subagent, serverTools, default",
                  where,
                  !w                  ? "missing"
                  : cJSON_IsString(w) ? "unknown class \""
@@ -438,6 +439,9 @@ const route *routes_match(const routes *r, const route_facts *f)
         case ROUTE_SUBAGENT:
             if (f->subagent) return rt;
             break;
+        case ROUTE_SERVER_TOOLS:
+            if (f->server_tools) return rt;
+            break;
         case ROUTE_DEFAULT:
             return rt;
         }
@@ -512,6 +516,9 @@ void routes_facts(const cJSON *root, int subagent_header, route_facts *f)
      * only an explicit budget ("enabled") marks a thinking request */
     f->thinking = cJSON_IsString(tt) && strcmp(tt->valuestring, "enabled") == 0;
     f->subagent = subagent_header;
+    servertools_info st;
+    servertools_scan(root, &st);
+    f->server_tools = st.server;
     size_t bytes = text_bytes(cJSON_GetObjectItemCaseSensitive(root, "system"), 0) +
                    text_bytes(cJSON_GetObjectItemCaseSensitive(root, "messages"), 0) +
                    text_bytes(cJSON_GetObjectItemCaseSensitive(root, "tools"), 0);

@@ -37,7 +37,14 @@ typedef struct route_target {
     char model[256]; /* "" = the backend's own model */
 } route_target;
 
-enum route_when { ROUTE_BACKGROUND, ROUTE_THINKING, ROUTE_LONG, ROUTE_SUBAGENT, ROUTE_DEFAULT };
+enum route_when {
+    ROUTE_BACKGROUND,
+    ROUTE_THINKING,
+    ROUTE_LONG,
+    ROUTE_SUBAGENT,
+    ROUTE_SERVER_TOOLS,
+    ROUTE_DEFAULT
+};
 
 typedef struct route {
     enum route_when when;
@@ -63,6 +70,7 @@ typedef struct route_facts {
     int thinking;      /* thinking enabled */
     int subagent;      /* sent by a subagent */
     long est_tokens;   /* estimated prompt tokens */
+    int server_tools;  /* Anthropic server tools in "tools" (servertools.h) */
 } route_facts;
 
 typedef const char *(*routes_getenv_fn)(const char *name);

@@ -20,7 +20,9 @@
 #include "access.h"
 #include "anthropic.h"
 #include "h1.h"
+#include "provenance.h"
 #include "server_int.h"
+#include "servertools.h"
 #include "version.h"
 
 double server_now_ms(void)
@@ -467,8 +469,14 @@ static void handle_count_tokens(server *s, httpd_req *req)
     ex->bk = b;
     b->inflight++;
     if (b->cfg->mode->passthru) {
-        int rc;
-        if (b->cfg->mode->passthru == MODE_CLAUDE && !tmodel[0] && !b->cfg->model[0]) {
+        int rc, changes = 0;
+        /* the same provenance rules as /v1/messages (provenance.h): the
+         * API checks thinking signatures when counting too */
+        if (root && b->cfg->mode->passthru == MODE_CLAUDE)
+            changes = provenance_for_claude(root, NULL);
+        else if (root)
+            changes = provenance_for_local(root, NULL) + servertools_strip(root);
+        if (b->cfg->mode->passthru == MODE_CLAUDE && !tmodel[0] && !b->cfg->model[0] && !changes) {
             rc = buf_append(&ex->upbody, body, len);
         } else {
             passthru_opts po = {.model = backend_model(b, tmodel)};

@@ -235,18 +235,28 @@ static int is_known_type(const char *t)
     return is_skipped_type(t);
 }
 
-/* Check that blk at path is an object with a known "type"; *type is set. */
+/* Check that blk at path is an object with a string "type"; *type is set.
+ * A type this gateway does not know (a newer Claude Code's) is accepted:
+ * see unknown_text. */
 static int block_type(xctx *c, const cJSON *blk, const char *path, const char **type)
 {
     if (!cJSON_IsObject(blk)) return FAIL(c, "%s: must be an object", path);
     const cJSON *t = get(blk, "type");
     if (!t) return FAIL(c, "%s.type: field required", path);
     if (!is_str(t)) return FAIL(c, "%s.type: must be a string", path);
-    if (!is_known_type(t->valuestring))
-        return FAIL(c, "%s.type: unknown content block type \"%.*s\"", path, QUOTE_MAX,
-                    t->valuestring);
     *type = t->valuestring;
     return 0;
+}
+
+/* The rule for a block of a type this gateway does not know (Claude Code
+ * releases add some): when it carries a string "text" it is sent as text,
+ * otherwise it is dropped, as the known types without an OpenAI form are.
+ * Returns the text, or NULL (nothing to send; also for known types). */
+static const cJSON *unknown_text(const cJSON *blk, const char *type)
+{
+    if (is_known_type(type)) return NULL;
+    const cJSON *t = get(blk, "text");
+    return is_str(t) && t->valuestring[0] ? t : NULL;
 }
 
 /* The "text" of a text block at path. */
@@ -510,8 +520,11 @@ static int tool_message(xctx *c, const cJSON *blk, const char *path)
                 any = 1;
             } else if (strcmp(type, "tool_use") == 0 || strcmp(type, "tool_result") == 0) {
                 rc = FAIL(c, "%s: %s blocks are not allowed inside tool_result", sub, type);
+            } else if ((t = unknown_text(b, type))) {
+                rc = join_add(&text, &any, t->valuestring, strlen(t->valuestring));
             }
-            /* thinking and skipped server-tool types: nothing to send */
+            /* thinking, skipped server-tool types, unknown types without
+             * text: nothing to send */
             if (rc) goto out;
         }
     } else if (content) {
@@ -584,8 +597,11 @@ static int user_message(xctx *c, const cJSON *content, int mi)
             rc = user_add_doc(c, b, type, path);
         } else if (strcmp(type, "tool_use") == 0) {
             rc = FAIL(c, "%s: tool_use blocks are only allowed in assistant messages", path);
+        } else if ((t = unknown_text(b, type))) {
+            rc = user_add_text(c, t->valuestring, strlen(t->valuestring));
         }
-        /* tool_result: done above; thinking and server-tool blocks: dropped */
+        /* tool_result: done above; thinking, server-tool blocks and unknown
+         * types without text: dropped */
         if (rc) return rc;
     }
     if (!ntool) c->user.open = 1; /* even an empty message keeps its turn */
@@ -657,8 +673,11 @@ static int assistant_message(xctx *c, const cJSON *content, int mi)
         } else if (strcmp(type, "image") == 0 || strcmp(type, "document") == 0 ||
                    strcmp(type, "search_result") == 0 || strcmp(type, "tool_result") == 0) {
             rc = FAIL(c, "%s: %s blocks are not allowed in assistant messages", path, type);
+        } else if ((t = unknown_text(b, type))) {
+            rc = join_add(&text, &any, t->valuestring, strlen(t->valuestring));
         }
-        /* thinking, redacted_thinking, server-tool blocks: dropped (see above) */
+        /* thinking, redacted_thinking, server-tool blocks, unknown types
+         * without text: dropped (see above) */
         if (rc) goto out;
     }
     msg_begin(c);

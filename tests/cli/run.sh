@@ -52,6 +52,9 @@ out=$(echo '{"session_id":"0000-1"}' | env ANTHROPIC_BASE_URL=http://127.0.0.1:9
 if [ "$rc" = 0 ] && [ -z "$out" ]; then ok "statusline without a gateway"; else ko "statusline without a gateway" "rc=$rc out=$out"; fi
 out=$(env -u ANTHROPIC_BASE_URL "$BIN" statusline </dev/null 2>&1); rc=$?
 if [ "$rc" = 0 ] && [ -z "$out" ]; then ok "statusline without ANTHROPIC_BASE_URL"; else ko "statusline without ANTHROPIC_BASE_URL" "rc=$rc out=$out"; fi
+echo '{"backends": {"c": {"mode": "claude"}}, "routes": [{"when": "web", "to": "c"}, {"when": "default", "to": "c"}]}' > "$T/when.json"
+expect_error "unknown route class" 'unknown class "web"; accepted: background, thinking, longContext, subagent, serverTools, default' \
+  "$BIN" serve --config "$T/when.json"
 
 # --help names every option and variable the README documents, and back
 help=$("$BIN" --help)

@@ -339,17 +339,16 @@ TEST(xlate_request_append_and_failure_hygiene)
 {
     static const char good[] =
         "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
-    static const char bad[] =
-        "{\"model\":\"m\",\"max_tokens\":5,\"tools\":[{\"name\":\"t\","
-        "\"input_schema\":{}}],\"messages\":[{\"role\":\"user\","
-        "\"content\":[{\"type\":\"text\",\"text\":\"x\"},{\"type\":\"foo\"}]}]}";
+    static const char bad[] = "{\"model\":\"m\",\"max_tokens\":5,\"tools\":[{\"name\":\"t\","
+                              "\"input_schema\":{}}],\"messages\":[{\"role\":\"user\","
+                              "\"content\":[{\"type\":\"text\",\"text\":\"x\"},{\"type\":5}]}]}";
     xlate_request_info info;
     char err[256];
     buf out;
     buf_init(&out, 0);
     CHECK(buf_appends(&out, "PRE") == 0);
     CHECK(build_str(bad, NULL, &out, &info, err, sizeof err) == XLATE_EINVALID);
-    CHECK_STR(err, "messages.0.content.1.type: unknown content block type \"foo\"");
+    CHECK_STR(err, "messages.0.content.1.type: must be a string");
     CHECK_STR(out.data, "PRE");
     CHECK(info.tools == NULL && info.model[0] == '\0' && info.input_estimate == 0);
     CHECK(build_str(good, NULL, &out, &info, err, sizeof err) == 0);
