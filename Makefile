@@ -96,7 +96,7 @@ FUZZ_TARGETS ?= request sse stream backend_error toolcall toolargs passthru h1 w
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -g -O1 $(FUZZ_SAN) $(shell pkg-config --cflags libcjson)
 FUZZ_CORE    := buf sse anthropic affinity xlate_request xlate_stream toolargs toolcall_text argstream \
-                passthru pool routes config mode provenance servertools h1 window convstat
+                passthru pool rendezvous routes config mode provenance servertools h1 window convstat
 FUZZ_OBJ     := $(patsubst %,build/fuzz/obj/%.o,$(FUZZ_CORE))
 FUZZ_BINS    := $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
 VALGRIND     ?= valgrind

@@ -24,6 +24,8 @@ else
   if [ "${1:-}" != "--build-only" ] && [ "${1:-}" != "--run" ]; then
     # chromium: tests/fault/browser.test.mjs drives the gateway from a real browser
     APT_PKGS="$APT_PKGS cmake git python3 tmux clang libclang-rt-14-dev valgrind chromium"
+    # tests/real: nginx in front of two replicas; tests/cli: systemd-analyze verify
+    APT_PKGS="$APT_PKGS nginx systemd"
     # Node.js may come from elsewhere (nodesource): only ask apt when absent.
     command -v node >/dev/null || APT_PKGS="$APT_PKGS nodejs"
     command -v npm >/dev/null || APT_PKGS="$APT_PKGS npm"

@@ -9,12 +9,29 @@
 #include "launcher.h"
 #include "mode.h"
 
-static const char *const value_opts[] = {
-    "mode",           "backend",       "model",      "api-key",         "host",
-    "port",           "max-tokens",    "max-body",   "ping-ms",         "max-streams",
-    "debug",          "claude",        "auth-token", "config",          "slots",
-    "warm-start",     "tool-recovery", "ca-file",    "allowed-origins", "upstream-idle-timeout",
-    "request-timeout", "context-window"};
+static const char *const value_opts[] = {"mode",
+                                         "backend",
+                                         "model",
+                                         "api-key",
+                                         "host",
+                                         "port",
+                                         "max-tokens",
+                                         "max-body",
+                                         "ping-ms",
+                                         "max-streams",
+                                         "debug",
+                                         "claude",
+                                         "auth-token",
+                                         "config",
+                                         "slots",
+                                         "warm-start",
+                                         "tool-recovery",
+                                         "ca-file",
+                                         "allowed-origins",
+                                         "upstream-idle-timeout",
+                                         "request-timeout",
+                                         "drain-timeout",
+                                         "context-window"};
 
 static int is_value_opt(const char *name, size_t n)
 {
@@ -189,8 +206,13 @@ void cli_print_help(FILE *f)
             "                      tells claude where to compact and how long a reply may be,\n"
             "                      and refuses a window too small for Claude Code; the gateway\n"
             "                      refuses a prompt over a backend's window before sending it\n"
+            "  --drain-timeout S   serve: on SIGTERM/SIGINT stop accepting, let requests in\n"
+            "                      flight finish for up to S seconds, then end each with\n"
+            "                      an error event and exit 0; a second signal ends at once\n"
+            "                      (default 30; /health answers 503 draining meanwhile)\n"
             "  --config FILE       JSON config file (default\n"
-            "                      $XDG_CONFIG_HOME/anyclaude/config.json); its \"backends\"\n"
+            "                      $XDG_CONFIG_HOME/anyclaude/config.json, else\n"
+            "                      /etc/anyclaude/config.json); its \"backends\"\n"
             "                      and \"routes\" send requests to several backends by class\n"
             "                      (background, thinking, longContext, subagent,\n"
             "                      serverTools, default),\n"
@@ -202,7 +224,8 @@ void cli_print_help(FILE *f)
             "  ANYCLAUDE_CLAUDE, ANYCLAUDE_AUTH_TOKEN, ANYCLAUDE_CONFIG, ANYCLAUDE_SLOTS,\n"
             "  ANYCLAUDE_WARM_START, ANYCLAUDE_TOOL_RECOVERY, ANYCLAUDE_CA_FILE,\n"
             "  ANYCLAUDE_ALLOWED_ORIGINS, ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT,\n"
-            "  ANYCLAUDE_REQUEST_TIMEOUT, ANYCLAUDE_CONTEXT_WINDOW, and per mode:\n"
+            "  ANYCLAUDE_REQUEST_TIMEOUT, ANYCLAUDE_DRAIN_TIMEOUT, ANYCLAUDE_CONTEXT_WINDOW,\n"
+            "  ANYCLAUDE_SYSTEM_CONFIG (instead of /etc/anyclaude/config.json), and per mode:\n"
             "    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL\n"
             "    lmstudio  LMSTUDIO_URL, LMSTUDIO_API_KEY, LMSTUDIO_MODEL\n"
             "    llamacpp  LLAMACPP_URL, LLAMACPP_API_KEY, LLAMACPP_MODEL\n"

@@ -28,6 +28,7 @@ void config_defaults(config *c)
     c->health_ms = 5000;
     c->upstream_idle_s = 600;
     c->request_timeout_s = 1800;
+    c->drain_s = 30;
 }
 
 int config_check_url(const char *url)
@@ -101,6 +102,7 @@ enum key {
     K_ORIGINS,
     K_IDLE,
     K_REQTIME,
+    K_DRAIN,
     K_NONE
 };
 
@@ -129,6 +131,7 @@ static enum key flag_key(const char *name)
              {"allowed-origins", K_ORIGINS},
              {"upstream-idle-timeout", K_IDLE},
              {"request-timeout", K_REQTIME},
+             {"drain-timeout", K_DRAIN},
              {"context-window", K_WINDOW}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
@@ -240,6 +243,14 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
             return -1;
         }
         c->context_window = n;
+        return 0;
+    case K_DRAIN:
+        if (parse_long(v, 0, 86400, &n)) {
+            snprintf(err, errlen, "%s: bad drain timeout \"%s\"; expected 0 to 86400 seconds", src,
+                     v);
+            return -1;
+        }
+        c->drain_s = n;
         return 0;
     case K_SLOTS:
         if (strcmp(v, "auto") == 0) {
@@ -367,6 +378,7 @@ static enum key file_key(const char *name)
              {"allowedOrigins", K_ORIGINS},
              {"upstreamIdleTimeout", K_IDLE},
              {"requestTimeout", K_REQTIME},
+             {"drainTimeout", K_DRAIN},
              {"contextWindow", K_WINDOW}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
@@ -434,6 +446,15 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         if (failed) goto out;
         if (file) copy(c->config_file, sizeof c->config_file, path);
     }
+    if (!file && !required) {
+        /* no user config: the system-wide one (a service's) */
+        const char *sys = ge("ANYCLAUDE_SYSTEM_CONFIG");
+        path = sys && *sys ? sys : CONFIG_SYSTEM_FILE;
+        int failed;
+        file = load_file(path, 0, err, errlen, &failed);
+        if (failed) goto out;
+        if (file) copy(c->config_file, sizeof c->config_file, path);
+    }
     /* 2. the mode, since it decides which variables name the backend */
     const char *fm = flag_value(flags, nflags, "mode");
     const char *em = ge("ANYCLAUDE_MODE");
@@ -462,7 +483,7 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
                          "%s: unknown key; accepted: mode, backend, apiKey, model, host, port, "
                          "maxOutputTokens, maxBody, pingMs, maxStreams, debug, claude, authToken, "
                          "slots, warmStart, toolRecovery, caFile, healthCheckMs, allowedOrigins, "
-                         "upstreamIdleTimeout, requestTimeout, contextWindow, backends, routes",
+                         "upstreamIdleTimeout, requestTimeout, drainTimeout, contextWindow, backends, routes",
                          src);
                 goto out;
             }
@@ -513,6 +534,7 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         {"ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT", K_IDLE},
         {"ANYCLAUDE_REQUEST_TIMEOUT", K_REQTIME},
         {"ANYCLAUDE_CONTEXT_WINDOW", K_WINDOW},
+        {"ANYCLAUDE_DRAIN_TIMEOUT", K_DRAIN},
     };
     for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
         const char *v = ge(env[i].name);

@@ -39,6 +39,7 @@ typedef struct config {
     long upstream_idle_s;       /* no backend byte for this long once the answer started:
                                    fail (0 = never; default 600) */
     long request_timeout_s;     /* a non-streamed request's whole time (0 = none; 1800) */
+    long drain_s;               /* serve: on SIGTERM, seconds requests in flight may take */
     routes routing;             /* named backends and routes; without "routes" in the config
                                    file: one backend (the settings above) and a default route */
 } config;
@@ -56,10 +57,13 @@ typedef struct config_flag {
     const char *value;
 } config_flag;
 
+#define CONFIG_SYSTEM_FILE "/etc/anyclaude/config.json"
+
 /* Resolve the configuration: defaults, then the config file (flag "config",
  * else $ANYCLAUDE_CONFIG, else $XDG_CONFIG_HOME/anyclaude/config.json or
- * ~/.config/anyclaude/config.json when it exists), then the environment,
- * then flags. Returns 0, or -1 with one line in err saying what is wrong and
+ * ~/.config/anyclaude/config.json when it exists, else
+ * $ANYCLAUDE_SYSTEM_CONFIG or /etc/anyclaude/config.json when it exists),
+ * then the environment, then flags. Returns 0, or -1 with one line in err saying what is wrong and
  * what is accepted. */
 int config_resolve(config *c, const config_flag *flags, size_t nflags, config_getenv_fn getenv_fn,
                    char *err, size_t errlen);

@@ -66,14 +66,35 @@ static void libevent_log(int severity, const char *msg)
         dropped++;
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+typedef struct serve_ctx {
+    struct event_base *base;
+    server *srv;
+    long drain_ms;
+    int signals;
+} serve_ctx;
+
+static void drained(void *arg)
 {
-    struct event_base *base = arg;
-    log_line(1, "signal %d: shutting down", (int)sig);
-    event_base_loopbreak(base);
+    event_base_loopbreak(((serve_ctx *)arg)->base);
 }
 
-/* Run the gateway until SIGINT/SIGTERM. */
+/* First SIGTERM/SIGINT: drain (server_drain), then exit 0. A second one:
+ * end what is left at once. */
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    serve_ctx *c = arg;
+    if (c->signals++ == 0) {
+        log_line(0, "signal %d: draining (up to %ld s; send it again to stop at once)", (int)sig,
+                 c->drain_ms / 1000);
+        server_drain(c->srv, c->drain_ms, drained, c);
+        return;
+    }
+    log_line(0, "signal %d again: stopping now", (int)sig);
+    server_cut_all(c->srv, "anyclaude was stopped; retry");
+    event_base_loopbreak(c->base);
+}
+
+/* Run the gateway until SIGINT/SIGTERM (then drain, see on_signal). */
 static int cmd_serve(const config *cfg)
 {
     int rc = 1;
@@ -90,8 +111,10 @@ static int cmd_serve(const config *cfg)
         fprintf(stderr, "anyclaude: %s\n", err);
         goto out;
     }
-    sint = evsignal_new(base, SIGINT, on_signal, base);
-    sterm = evsignal_new(base, SIGTERM, on_signal, base);
+    static serve_ctx ctx;
+    ctx = (serve_ctx){base, srv, cfg->drain_s * 1000, 0};
+    sint = evsignal_new(base, SIGINT, on_signal, &ctx);
+    sterm = evsignal_new(base, SIGTERM, on_signal, &ctx);
     evsignal_add(sint, NULL);
     evsignal_add(sterm, NULL);
     const routes *rs = &cfg->routing;

@@ -29,6 +29,7 @@
 
 #include "anthropic.h"
 #include "provenance.h"
+#include "rendezvous.h"
 #include "servertools.h"
 #include "server_int.h"
 
@@ -416,6 +417,11 @@ static void fail_exchange(exchange *ex, const char *type, const char *msg)
         return;
     }
     stream_end(ex);
+}
+
+void messages_cut(exchange *ex, const char *type, const char *msg)
+{
+    fail_exchange(ex, type, msg);
 }
 
 /* The backend could not be reached, or broke off. */
@@ -825,11 +831,15 @@ send:
 static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
 {
     server *s = ex->srv;
+    char aff[AFFINITY_VALUE_LEN];
+    int have_aff = b->cfg->affinity_field[0] && affinity_value(ex->req, aff, sizeof aff) == 0;
     xlate_request_opts o = {
         .model = backend_model(b, t->model),
         .max_tokens_cap = s->cfg->max_tokens,
         .cache_prompt = b->cfg->mode->cache_prompt,
         .use_id_slot = b->use_slots,
+        .affinity_field = have_aff ? b->cfg->affinity_field : NULL,
+        .affinity_value = have_aff ? aff : NULL,
     };
     char err[1024];
     int rc =
@@ -885,6 +895,7 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
                  httpd_req_header(ex->req, "X-Claude-Code-Session-Id") ? "yes" : "no",
                  httpd_req_header(ex->req, "x-claude-code-agent-id") ? "yes" : "no");
     route_backend_url(b->cfg, "chat", ex->url, sizeof ex->url);
+    pt_headers ph; /* only the affinity header, if any */
     upstream_opts uo = {
         .method = "POST",
         .url = ex->url,
@@ -894,9 +905,11 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
         .ca_file = backend_ca(b),
         .sse = ex->stream,
         .total_timeout_ms = ex->stream ? 0 : s->cfg->request_timeout_s * 1000,
+        .headers = passthru_headers(s, b, ex->req, &ph),
     };
     upstream_cbs cbs = {up_connected, up_headers, up_header, up_data, up_done};
     ex->up = upstream_start(s->up, &uo, &cbs, ex);
+    pt_headers_free(&ph);
     if (!ex->up) {
         reply_error(ex, "api_error", "could not start the backend request");
         return;
@@ -938,7 +951,8 @@ static void plan_targets(exchange *ex, const route *r)
         pool_member m[ROUTES_MAX_TARGETS];
         for (int i = 0; i < r->npool; i++) {
             const backend_rt *b = &s->bs.b[r->pool[i].backend];
-            m[i] = (pool_member){b->idx, b->up, b->inflight};
+            m[i] = (pool_member){b->idx, b->up, b->inflight,
+                                 rendezvous_id(b->cfg->name, (int)strlen(b->cfg->name))};
         }
         int order[ROUTES_MAX_TARGETS];
         int n = pool_order(s->bs.pool, m, r->npool, ex->conv_key, ex->prefix, ex->nprefix, order,
@@ -1012,11 +1026,15 @@ static const char *reason_name(enum pool_reason r)
 {
     switch (r) {
     case POOL_STICKY:
-        return "same conversation";
+        return "rendezvous choice, same conversation";
     case POOL_PREFIX:
         return "longest known prefix";
     case POOL_SAME_PROMPT:
         return "least loaded, holds the system prompt";
+    case POOL_RENDEZVOUS:
+        return "rendezvous choice, new conversation here";
+    case POOL_MOVED:
+        return "rendezvous choice, conversation moved back (membership changed)";
     default:
         return "least loaded";
     }
@@ -1058,6 +1076,10 @@ void handle_messages(server *s, httpd_req *req)
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(ex->root, "stream");
         ex->stream = cJSON_IsTrue(st);
         routes_facts(ex->root, httpd_req_header(req, "x-claude-code-agent-id") != NULL, &ex->facts);
+        if (ex->facts.model) {
+            snprintf(ex->client_model, sizeof ex->client_model, "%s", ex->facts.model);
+            ex->facts.model = ex->client_model;
+        }
         r = routes_match(rs, &ex->facts);
         if (r->npool > 1) {
             ex->prefix = malloc(POOL_MAX_PREFIXES * sizeof *ex->prefix);
@@ -1066,8 +1088,7 @@ void handle_messages(server *s, httpd_req *req)
                 return;
             }
             ex->nprefix = pool_prefix_hashes(ex->root, ex->prefix, POOL_MAX_PREFIXES);
-            ex->conv_key = conversation_key(req, ex->prefix[0],
-                                            ex->nprefix > 1 ? ex->prefix[1] : ex->prefix[0]);
+            ex->conv_key = pool_conversation_key(ex->prefix, ex->nprefix);
         }
     }
     plan_targets(ex, r);

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "servertools.h"
@@ -72,6 +73,25 @@ void routes_single(routes *r, const char *name, const mode_profile *mode, const 
     r->r[0].pool[0].backend = 0;
 }
 
+/* A header name anyclaude may set for engine routers: a token of letters,
+ * digits and '-', and none that carries credentials, framing or the
+ * Anthropic protocol. */
+static int affinity_header_ok(const char *v)
+{
+    static const char *const reserved[] = {
+        "authorization",     "x-api-key", "host",    "connection", "keep-alive",
+        "transfer-encoding", "te",        "upgrade", "expect",     "proxy-authorization"};
+    size_t n = strlen(v);
+    if (n == 0 || n > 63) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+              (v[i] >= '0' && v[i] <= '9') || v[i] == '-'))
+            return 0;
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strcasecmp(v, reserved[i]) == 0) return 0;
+    return strncasecmp(v, "content-", 8) != 0 && strncasecmp(v, "anthropic-", 10) != 0;
+}
+
 /* One backend entry: {"mode", "url"|"backend", "model", "apiKey", "apiKeyEnv", "caFile",
  * "slots"}. An entry named after a mode may leave out "mode". */
 static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, const char *src,
@@ -109,16 +129,16 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
     {
         const char *k = it->string;
         if (strcmp(k, "mode") == 0) continue;
-        static const char *const known[] = {"slots",     "url",    "backend",
-                                            "model",     "apiKey", "api_key",
-                                            "apiKeyEnv", "caFile", "contextWindow"};
+        static const char *const known[] = {"slots",          "url",          "backend",   "model",
+                                            "apiKey",         "api_key",      "apiKeyEnv", "caFile",
+                                            "affinityHeader", "affinityField", "contextWindow"};
         int is_known = 0;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             is_known |= !strcmp(k, known[i]);
         if (!is_known) {
             snprintf(err, errlen,
                      "%s: \"backends.%s.%s\": unknown key; accepted: mode, url, "
-                     "model, apiKey, apiKeyEnv, caFile, slots, contextWindow",
+                     "model, apiKey, apiKeyEnv, caFile, slots, affinityHeader, affinityField, contextWindow",
                      src, name, k);
             return -1;
         }
@@ -180,10 +200,30 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
             bad = set_str(b->api_key, sizeof b->api_key, kv);
         } else if (strcmp(k, "caFile") == 0) {
             bad = set_str(b->ca_file, sizeof b->ca_file, v);
+        } else if (strcmp(k, "affinityHeader") == 0) {
+            if (!affinity_header_ok(v) ||
+                set_str(b->affinity_header, sizeof b->affinity_header, v)) {
+                snprintf(err, errlen,
+                         "%s: \"backends.%s.affinityHeader\": \"%.100s\" is not a header name "
+                         "anyclaude may set (letters, digits and -, at most 63; not one of "
+                         "Authorization, x-api-key, Host, Content-*, Connection, "
+                         "Transfer-Encoding, anthropic-*)",
+                         src, name, v);
+                return -1;
+            }
+        } else if (strcmp(k, "affinityField") == 0) {
+            if (strcmp(v, "user") != 0 && strcmp(v, "prompt_cache_key") != 0) {
+                snprintf(err, errlen,
+                         "%s: \"backends.%s.affinityField\": \"%.100s\"; accepted: user, "
+                         "prompt_cache_key",
+                         src, name, v);
+                return -1;
+            }
+            set_str(b->affinity_field, sizeof b->affinity_field, v);
         } else {
             snprintf(err, errlen,
                      "%s: \"backends.%s.%s\": unknown key; accepted: mode, url, "
-                     "model, apiKey, apiKeyEnv, caFile, slots, contextWindow",
+                     "model, apiKey, apiKeyEnv, caFile, slots, affinityHeader, affinityField, contextWindow",
                      src, name, k);
             return -1;
         }
@@ -191,6 +231,13 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
             snprintf(err, errlen, "%s: \"backends.%s.%s\": value too long", src, name, k);
             return -1;
         }
+    }
+    if (b->affinity_field[0] && b->mode->passthru) {
+        snprintf(err, errlen,
+                 "%s: \"backends.%s.affinityField\": only for OpenAI-compatible modes; mode "
+                 "%s sends the client's body (use \"affinityHeader\")",
+                 src, name, b->mode->name);
+        return -1;
     }
     if (!b->url[0]) {
         if (!b->mode->default_backend) {

@@ -30,6 +30,8 @@ typedef struct route_backend {
     int window_configured;    /* context_window came from the config, not the backend */
     char window_source[64];   /* where context_window came from, for messages */
     char detected_model[256]; /* the model the backend says it serves, "" unknown */
+    char affinity_header[64]; /* header carrying the conversation's affinity key ("" none) */
+    char affinity_field[32];  /* OpenAI body field carrying it ("user", "prompt_cache_key") */
 } route_backend;
 
 typedef struct route_target {

@@ -1034,6 +1034,10 @@ static int write_request(xctx *c, const cJSON *root, const xlate_request_opts *o
         jw_key(w, &first, "cache_prompt");
         jw_lit(w, "true");
     }
+    if (opts->affinity_field && opts->affinity_value) {
+        jw_key(w, &first, opts->affinity_field);
+        jw_cstr(w, opts->affinity_value);
+    }
     if (opts->use_id_slot) {
         /* fixed width (two characters, space-padded) so the caller can set
          * the slot after translation, once the conversation is known */
@@ -1112,7 +1116,7 @@ static int translate(const char *body, size_t len, const xlate_request_opts *opt
                      int need_max_tokens, buf *out, cJSON **rootp, long *estimate,
                      xlate_request_info *info, char *err, size_t errlen)
 {
-    static const xlate_request_opts no_opts = {NULL, 0, 0, 0, 0};
+    static const xlate_request_opts no_opts = {NULL, 0, 0, 0, 0, NULL, NULL};
     size_t start = out->len;
     xctx c;
     int rc;

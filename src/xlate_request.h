@@ -30,6 +30,9 @@ typedef struct xlate_request_opts {
     int use_id_slot;     /* add "id_slot": id_slot, two characters wide (llama.cpp slot
                             affinity; see info.id_slot_off to set it later) */
     int id_slot;
+    /* a top-level string field for an engine's cache routing (e.g. "user",
+     * "prompt_cache_key") and its value; NULL: none */
+    const char *affinity_field, *affinity_value;
 } xlate_request_opts;
 
 typedef struct xlate_request_info {

@@ -133,6 +133,38 @@ kill $mpid 2>/dev/null
 if [[ "$line" == *" routes=2 backends=up=openai:http://127.0.0.1:$mport/v1,down=openai:http://127.0.0.1:9/v1,spare=openai:http://127.0.0.1:9/v1" ]] && [ $rc = 0 ]; then
   ok "serve start line with routes"; else ko "serve start line with routes" "line: $line" "rc: $rc"; fi
 
+expect_error "bad drain timeout" 'ANYCLAUDE_DRAIN_TIMEOUT: bad drain timeout "soon"; expected 0 to 86400 seconds' \
+  env ANYCLAUDE_DRAIN_TIMEOUT=soon "$BIN" serve
+
+# no user config: the system-wide one (/etc/anyclaude/config.json, here
+# ANYCLAUDE_SYSTEM_CONFIG) is read; a user config wins over it
+echo '{"mode": "llamacpp", "backend": "http://127.0.0.1:9/v1"}' >"$T/system.json"
+ANYCLAUDE_SYSTEM_CONFIG="$T/system.json" "$BIN" serve --port 0 --warm-start off 2>"$T/serve3.err" &
+pid=$!
+for _ in $(seq 50); do grep -q listening "$T/serve3.err" && break; sleep 0.1; done
+line=$(head -1 "$T/serve3.err"); kill -TERM $pid; wait $pid
+mkdir -p "$XDG_CONFIG_HOME/anyclaude" && echo '{"mode": "lmstudio"}' >"$XDG_CONFIG_HOME/anyclaude/config.json"
+ANYCLAUDE_SYSTEM_CONFIG="$T/system.json" "$BIN" serve --port 0 --warm-start off 2>"$T/serve4.err" &
+pid=$!
+for _ in $(seq 50); do grep -q listening "$T/serve4.err" && break; sleep 0.1; done
+line2=$(head -1 "$T/serve4.err"); kill -TERM $pid; wait $pid
+rm -f "$XDG_CONFIG_HOME/anyclaude/config.json"
+if [[ "$line" == *"mode=llamacpp backend=http://127.0.0.1:9/v1" ]] && [[ "$line2" == *"mode=lmstudio backend=http://localhost:1234/v1" ]]; then
+  ok "system config when no user config"; else ko "system config when no user config" "$line" "$line2"; fi
+
+# the service files: systemd-analyze verify passes on the unit (ExecStart
+# pointed at this build), the launchd plist parses and runs `anyclaude serve`
+if command -v systemd-analyze >/dev/null; then
+  sed "s|/usr/local/bin/anyclaude|$(realpath "$BIN")|" packaging/anyclaude.service >"$T/anyclaude.service"
+  out=$(systemd-analyze verify "$T/anyclaude.service" 2>&1); rc=$?
+  if [ $rc = 0 ] && [ -z "$out" ]; then ok "systemd-analyze verify packaging/anyclaude.service"
+  else ko "systemd-analyze verify packaging/anyclaude.service" "rc=$rc" "$out"; fi
+else
+  ko "systemd-analyze verify packaging/anyclaude.service" "systemd-analyze missing (apt-get install systemd)"
+fi
+out=$(python3 -c 'import plistlib,sys; d=plistlib.load(open(sys.argv[1],"rb")); print(d["Label"], *d["ProgramArguments"])' packaging/com.anyclaude.serve.plist 2>&1)
+if [ "$out" = "com.anyclaude.serve /usr/local/bin/anyclaude serve" ]; then ok "launchd plist"; else ko "launchd plist" "$out"; fi
+
 # the launcher without claude: one line with what to do
 expect_error_1() { local out rc; out=$("$@" 2>&1 >/dev/null); rc=$?; echo "$rc|$out"; }
 r=$(PATH=/usr/bin:/bin expect_error_1 "$BIN" -p hi)

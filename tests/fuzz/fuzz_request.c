@@ -134,8 +134,8 @@ out:
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *body = (const char *)data;
-    static const xlate_request_opts plain = {NULL, 0, 0, 0, 0};
-    static const xlate_request_opts full = {"local-model", 4096, 1, 1, 7};
+    static const xlate_request_opts plain = {NULL, 0, 0, 0, 0, NULL, NULL};
+    static const xlate_request_opts full = {"local-model", 4096, 1, 1, 7, "user", "ac-0123456789abcdef"};
     one(body, size, &plain);
     one(body, size, &full);
 

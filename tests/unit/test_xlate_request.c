@@ -285,7 +285,7 @@ TEST(xlate_request_info_and_numbers)
         "\"top_k\":40,\"stream\":true,\"tools\":[{\"name\":\"b\",\"input_schema\":{}},"
         "{\"name\":\"a\",\"input_schema\":{\"type\":\"object\"}}],"
         "\"messages\":[{\"role\":\"user\",\"content\":\"hello world\"}]}";
-    xlate_request_opts o = {NULL, 0, 0, 0, 0};
+    xlate_request_opts o = {NULL, 0, 0, 0, 0, NULL, NULL};
     xlate_request_info info;
     char err[256];
     buf out;
@@ -492,7 +492,7 @@ TEST(xlate_request_slot_and_hashes)
     const char *c =
         "{\"model\":\"m\",\"max_tokens\":5,\"system\":\"Other.\",\"messages\":[{\"role\":"
         "\"user\",\"content\":\"one\"}]}";
-    xlate_request_opts o = {NULL, 0, 1, 1, 7};
+    xlate_request_opts o = {NULL, 0, 1, 1, 7, NULL, NULL};
     xlate_request_info ia, ib, ic;
     buf ba, bb, bc;
     char err[256];
