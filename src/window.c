@@ -111,6 +111,8 @@ static void parse_models(const cJSON *j, const char *want, window_found *out)
     const cJSON *m = pick(cJSON_GetObjectItemCaseSensitive(j, "data"), want, "id", NULL, NULL);
     if (!m) return;
     set_model(out, str(m, "id"));
+    const char *own = str(m, "owned_by");
+    if (own) snprintf(out->owner, sizeof out->owner, "%.31s", own);
     out->window = num(m, "max_model_len");
     if (!out->window) out->window = num(m, "context_length"); /* some OpenAI-style servers */
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(m, "meta");

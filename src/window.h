@@ -31,6 +31,7 @@ typedef struct window_found {
     long window;     /* tokens a request may use; 0: the answer does not say */
     long train;      /* the model's own limit, 0 unknown */
     char model[256]; /* the model's name, "" unknown */
+    char owner[32];  /* /v1/models "owned_by" (llamacpp, organization_owner, library...) */
 } window_found;
 
 /* Read what body (len bytes, any content) says. want: the model to look

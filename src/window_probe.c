@@ -73,6 +73,7 @@ static int ask_shaped(route_backend *b, const char *ca, const char *path, const 
     } else if (st == 200 && w.model[0] && !f->model[0]) {
         memcpy(f->model, w.model, sizeof f->model);
     }
+    if (st == 200 && w.owner[0] && !f->owner[0]) memcpy(f->owner, w.owner, sizeof f->owner);
     if (shape) {
         cJSON *j = st == 200 ? cJSON_ParseWithLength(out.data ? out.data : "", out.len) : NULL;
         *shape = cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, key));
@@ -122,10 +123,17 @@ int window_probe_backend(route_backend *b, const char *ca)
         rc = ask(b, ca, "/api/v0/models", NULL, WINDOW_LMSTUDIO, &f);
         if (rc == 0) rc = ask(b, ca, "/api/v1/models", NULL, WINDOW_LMSTUDIO, &f);
     } else {
+        /* vLLM and llama-server say it in /v1/models; the others are asked
+         * on their own endpoints only when /v1/models names them (owned_by:
+         * llama.cpp "llamacpp", LM Studio "organization_owner", Ollama
+         * "library"), so no other server gets requests it does not know */
         rc = ask(b, ca, "models", NULL, WINDOW_MODELS, &f);
-        if (rc == 0) rc = ask(b, ca, "/props", NULL, WINDOW_LLAMACPP_PROPS, &f);
-        if (rc == 0) rc = ask(b, ca, "/api/v0/models", NULL, WINDOW_LMSTUDIO, &f);
-        if (rc == 0) rc = ask_ollama(b, ca, &f);
+        if (rc == 0 && strcmp(f.owner, "llamacpp") == 0)
+            rc = ask(b, ca, "/props", NULL, WINDOW_LLAMACPP_PROPS, &f);
+        else if (rc == 0 && strcmp(f.owner, "organization_owner") == 0)
+            rc = ask(b, ca, "/api/v0/models", NULL, WINDOW_LMSTUDIO, &f);
+        else if (rc == 0 && (strcmp(f.owner, "library") == 0 || strcmp(f.owner, "ollama") == 0))
+            rc = ask_ollama(b, ca, &f);
     }
     if (f.model[0]) snprintf(b->detected_model, sizeof b->detected_model, "%s", f.model);
     if (rc == 1) {
