@@ -9,29 +9,15 @@
 #include "launcher.h"
 #include "mode.h"
 
-static const char *const value_opts[] = {"mode",
-                                         "backend",
-                                         "model",
-                                         "api-key",
-                                         "host",
-                                         "port",
-                                         "max-tokens",
-                                         "max-body",
-                                         "ping-ms",
-                                         "max-streams",
-                                         "debug",
-                                         "claude",
-                                         "auth-token",
-                                         "config",
-                                         "slots",
-                                         "warm-start",
-                                         "tool-recovery",
-                                         "ca-file",
-                                         "allowed-origins",
-                                         "upstream-idle-timeout",
-                                         "request-timeout",
-                                         "drain-timeout",
-                                         "context-window"};
+/* options that take a value (a table: clang-format would put one a line) */
+/* clang-format off */
+static const char *const value_opts[] = {
+    "mode",           "backend",       "model",      "api-key",         "host",
+    "port",           "max-tokens",    "max-body",   "ping-ms",         "max-streams",
+    "debug",          "claude",        "auth-token", "config",          "slots",
+    "warm-start",     "tool-recovery", "ca-file",    "allowed-origins", "upstream-idle-timeout",
+    "request-timeout", "drain-timeout", "vision",          "context-window"};
+/* clang-format on */
 
 static int is_value_opt(const char *name, size_t n)
 {
@@ -154,7 +140,12 @@ void cli_print_help(FILE *f)
             "  anyclaude -p \"fix the bug\" --allowedTools Edit,Bash\n"
             "\n"
             "Options:\n"
-            "  --mode MODE         %s (default mlx-lm)\n"
+            "  --mode MODE         %s\n"
+            "                      or auto (default mlx-lm). auto: the model server found\n"
+            "                      on the usual local ports (MLX-LM 8081/8080, llama-server\n"
+            "                      8080, LM Studio 1234, Ollama 11434, vLLM 8000). With no\n"
+            "                      mode given and the backend down, anyclaude and doctor\n"
+            "                      name what answers there and the flags that use it.\n"
             "                      anthropic: a server that speaks /v1/messages (llama-server,\n"
             "                      LM Studio, Ollama, vLLM), passed through with only the\n"
             "                      cache rewrites; claude: the Claude API, unchanged, with\n"
@@ -189,6 +180,12 @@ void cli_print_help(FILE *f)
             "                      Qwen3-Coder XML, Mistral, Llama JSON, GLM) into tool_use\n"
             "                      blocks, matched only against the request's tools\n"
             "                      (default on for every OpenAI-family mode)\n"
+            "  --vision on|off|auto\n"
+            "                      whether images reach the backend; off: each image becomes\n"
+            "                      a one-line note that it was left out (default auto: off\n"
+            "                      for mlx-lm, whose server takes text only; lmstudio and\n"
+            "                      llamacpp: what /api/v0/models or /props says of the\n"
+            "                      model; on otherwise)\n"
             "  --ca-file PATH      CA bundle to trust for https backends instead of the\n"
             "                      system's (a backend's \"caFile\" wins)\n"
             "  --allowed-origins LIST\n"
@@ -215,7 +212,7 @@ void cli_print_help(FILE *f)
             "                      /etc/anyclaude/config.json); its \"backends\"\n"
             "                      and \"routes\" send requests to several backends by class\n"
             "                      (background, thinking, longContext, subagent,\n"
-            "                      serverTools, default),\n"
+            "                      serverTools, vision, default),\n"
             "                      with pools and fallbacks; see docs/routing.md\n"
             "\n"
             "Environment (flags win over these; these win over the config file):\n"
@@ -224,9 +221,12 @@ void cli_print_help(FILE *f)
             "  ANYCLAUDE_CLAUDE, ANYCLAUDE_AUTH_TOKEN, ANYCLAUDE_CONFIG, ANYCLAUDE_SLOTS,\n"
             "  ANYCLAUDE_WARM_START, ANYCLAUDE_TOOL_RECOVERY, ANYCLAUDE_CA_FILE,\n"
             "  ANYCLAUDE_ALLOWED_ORIGINS, ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT,\n"
-            "  ANYCLAUDE_REQUEST_TIMEOUT, ANYCLAUDE_DRAIN_TIMEOUT, ANYCLAUDE_CONTEXT_WINDOW,\n"
-            "  ANYCLAUDE_SYSTEM_CONFIG (instead of /etc/anyclaude/config.json), and per mode:\n"
-            "    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL\n"
+            "  ANYCLAUDE_REQUEST_TIMEOUT, ANYCLAUDE_DRAIN_TIMEOUT, ANYCLAUDE_VISION,\n"
+            "  ANYCLAUDE_CONTEXT_WINDOW,\n"
+            "  ANYCLAUDE_SYSTEM_CONFIG (instead of /etc/anyclaude/config.json),\n"
+            "  ANYCLAUDE_DISCOVER_PORTS (the ports auto tries, e.g. 8081,1234), and per mode:\n"
+            "    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL (empty or\n"
+            "              current-model: the model the server has loaded)\n"
             "    lmstudio  LMSTUDIO_URL, LMSTUDIO_API_KEY, LMSTUDIO_MODEL\n"
             "    llamacpp  LLAMACPP_URL, LLAMACPP_API_KEY, LLAMACPP_MODEL\n"
             "    openai    OPENAI_BASE_URL, OPENAI_API_KEY, OPENAI_MODEL\n"

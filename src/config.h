@@ -14,6 +14,8 @@
 
 typedef struct config {
     const mode_profile *mode;
+    int mode_explicit;     /* the mode came from a flag, the environment or the file */
+    int mode_auto;         /* "auto": probe.c finds the local server (probe_resolve_auto) */
     char backend[512];     /* base URL, e.g. http://localhost:8081/v1 (no trailing /) */
     char api_key[512];     /* "" = none */
     char model[256];       /* "" = none configured */
@@ -31,6 +33,8 @@ typedef struct config {
     int slots;             /* llama.cpp slot affinity: -1 auto (ask /props), 0 off, N slots */
     int warm;              /* warm start: prefill the last session's prompt prefix at start */
     int tool_recovery;     /* recover tool calls written as text: -1 mode default, 0 off, 1 on */
+    int vision;            /* images reach the backend: -1 the mode's default, 0 no (text
+                              placeholders), 1 yes */
     char state_dir[512];   /* where the warm-start prefix is kept (set by main) */
     char ca_file[512];     /* CA bundle for TLS backends ("" = the system's) */
     long health_ms;        /* pool health-check interval */
@@ -67,6 +71,11 @@ typedef struct config_flag {
  * what is accepted. */
 int config_resolve(config *c, const config_flag *flags, size_t nflags, config_getenv_fn getenv_fn,
                    char *err, size_t errlen);
+
+/* Does this configured model name mean "whatever the server has loaded"
+ * (empty, or "current-model", the value the original tool's guide told
+ * MLX-LM users to export)? Then no model is sent. */
+int config_model_is_loaded(const char *name);
 
 /* Check that url is http(s)://host[:port][/path]. Returns 0 or -1. */
 int config_check_url(const char *url);

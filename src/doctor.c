@@ -18,6 +18,8 @@
 #include "buf.h"
 #include "launcher.h"
 #include "launcher_cc.h"
+#include "modelcheck.h"
+#include "probe.h"
 #include "server.h"
 #include "upstream.h"
 #include "window.h"
@@ -78,13 +80,19 @@ static long http_get(const char *url, const route_backend *be, const char *ca, b
     return status;
 }
 
+long doctor_http_get(const char *url, const route_backend *be, const char *ca, buf *out, char *err,
+                     size_t errlen)
+{
+    return http_get(url, be, ca, out, err, errlen);
+}
+
 static void check_claude(const config *cfg)
 {
     char path[1024];
     if (launcher_find_claude(cfg, path, sizeof path) < 0) {
-        verdict(0, "claude", cfg->claude[0] ? cfg->claude : "not found on PATH",
-                "install Claude Code: npm install -g @anthropic-ai/claude-code (or pass --claude "
-                "PATH)");
+        verdict(0, "claude", cfg->claude[0] ? cfg->claude : "not found on PATH nor in ~/.local/bin",
+                "install Claude Code: scripts/install-claude.sh in anyclaude's source installs "
+                "the current native binary into ~/.local (or pass --claude PATH)");
         return;
     }
     char ver[256] = "";
@@ -92,7 +100,7 @@ static void check_claude(const config *cfg)
     char d[1400];
     snprintf(d, sizeof d, "%s (%s)", path, ver[0] ? ver : "version unknown");
     verdict(ver[0] != '\0', "claude", d,
-            "reinstall Claude Code: npm install -g @anthropic-ai/claude-code");
+            "reinstall Claude Code: scripts/install-claude.sh --force (anyclaude's source)");
 }
 
 static const char *start_hint(const route_backend *b)
@@ -187,11 +195,38 @@ static int check_backend(const config *cfg, const route_backend *be)
     }
     verdict(n > 0, "models served", n ? names.data : "the backend lists no model",
             "load a model in the backend");
-    if (n > 0 && be->model[0] && !strstr(names.data, be->model))
-        printf("       note: configured model \"%s\" is not in that list\n", be->model);
+    int refused = 0; /* a name the server would unload its model for: no round trip */
+    if (n > 0 && be->model[0]) {
+        char served[900], msg[1400];
+        int listed = modelcheck_listed(b.data, b.len, be->model, served, sizeof served);
+        if (listed == 1) {
+            verdict(1, "configured model", be->model, NULL);
+        } else if (modelcheck_applies(be->mode)) {
+            modelcheck_message(msg, sizeof msg, be->model, be->url, served, be->mode);
+            verdict(0, "configured model", msg,
+                    "unset the model (or set it to current-model), or name one the server lists");
+            refused = 1;
+        } else {
+            printf("       note: configured model \"%s\" is not in that list\n", be->model);
+        }
+    }
+    if (!be->mode->passthru)
+        printf("[ -- ] images: %s\n",
+               route_backend_text_only(be)
+                   ? "each becomes a one-line note (this backend takes text only; --vision on "
+                     "or \"vision\": true if its model can see)"
+                   : "sent to the backend (--vision off or \"vision\": false if its model cannot "
+                     "see them)");
+    if (strcmp(be->mode->name, "mlx-lm") == 0)
+        printf("[ -- ] prompt cache: mlx_lm.server keeps 10 prompts by default, and each request "
+               "of a thinking model takes one; 10 or more subagent requests while the main "
+               "conversation waits (one subagent with 10 tool calls, or 4 at once) evict it. If "
+               "memory allows, start it with --prompt-cache-size 24 (--prompt-cache-bytes bounds "
+               "the total); see docs/backends/mlx-lm.md\n");
     buf_free(&names);
     cJSON_Delete(j);
     buf_free(&b);
+    if (refused) return 0;
     if (be->mode->passthru == MODE_CLAUDE) return 1;
     /* the context window main asked every backend for (window_probe.c) */
     if (be->context_window > 0) {
@@ -204,6 +239,28 @@ static int check_backend(const config *cfg, const route_backend *be)
                "the config or --context-window N so Claude Code compacts in time\n");
     }
     return 1;
+}
+
+/* The configured backend is down and no mode was chosen: say what does
+ * answer on the usual local ports, and the flags that use it. */
+static void report_found(void)
+{
+    discover_found f[DISCOVER_MAX_PORTS];
+    char pt[160], d[600];
+    int n = probe_find(f, DISCOVER_MAX_PORTS, pt, sizeof pt);
+    if (n < 0) {
+        printf("[ -- ] other model servers: not looked for: %s\n", pt);
+        return;
+    }
+    if (n == 0) {
+        printf("[ -- ] other model servers: none answers on localhost ports %s\n", pt);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        discover_describe(&f[i], d, sizeof d);
+        printf("[ ok ] found %s\n       use it: anyclaude %s\n", d, f[i].flags);
+    }
+    printf("       or: anyclaude --mode auto (uses %s)\n", f[discover_pick(f, n)].name);
 }
 
 typedef struct trip {
@@ -341,7 +398,8 @@ int doctor_run(const config *cfg)
         printf("anyclaude doctor: %d backends, %d routes, config %s\n", r->nbackends, r->nroutes,
                cfg->config_file);
     else
-        printf("anyclaude doctor: mode %s, backend %s%s%s\n", cfg->mode->name, cfg->backend,
+        printf("anyclaude doctor: mode %s%s, backend %s%s%s\n", cfg->mode->name,
+               cfg->mode_auto ? " (found by --mode auto)" : "", cfg->backend,
                cfg->config_file[0] ? ", config " : "", cfg->config_file);
     check_claude(cfg);
     int ok[ROUTES_MAX_BACKENDS] = {0};
@@ -351,6 +409,7 @@ int doctor_run(const config *cfg)
         else
             printf("[ -- ] backend %s: no route uses it\n", r->backends[i].name);
     }
+    if (!r->configured && !ok[0] && !cfg->mode_explicit) report_found();
     int go = r->configured ? check_routes(cfg, ok) : ok[0];
     const route *def = routes_default(r);
     const route_backend *first = &r->backends[def->pool[0].backend];

@@ -18,6 +18,8 @@
 #include "config.h"
 #include "launcher.h"
 #include "log.h"
+#include "modelcheck.h"
+#include "probe.h"
 #include "server.h"
 #include "statusline.h"
 #include "version.h"
@@ -171,6 +173,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "anyclaude: %s\n", err);
         return 2;
     }
+    if (cfg.mode_auto) {
+        char note[800];
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        rc = probe_resolve_auto(&cfg, a.flags, a.nflags, env_lookup, note, sizeof note, err,
+                                sizeof err);
+        curl_global_cleanup();
+        if (rc < 0) {
+            fprintf(stderr, "anyclaude: %s\n", err);
+            return rc == -2 ? 2 : 1;
+        }
+        fprintf(stderr, "anyclaude: %s\n", note);
+    }
     if (cli_check_exposure(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "anyclaude: %s\n", err);
         return 2;
@@ -213,6 +227,13 @@ int main(int argc, char **argv)
                     cfg.trace_dir);
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (a.cmd != CLI_DOCTOR && modelcheck_run(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "anyclaude: %s\n", err);
+        curl_global_cleanup();
+        log_close();
+        return 2;
+    }
+    modelcheck_vision(&cfg);
     /* every backend's context window (configured, or asked for); the
      * launcher asks once its log file is open */
     if (a.cmd != CLI_RUN) window_probe_all(&cfg.routing, cfg.ca_file[0] ? cfg.ca_file : NULL);

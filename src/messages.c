@@ -840,6 +840,7 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
         .use_id_slot = b->use_slots,
         .affinity_field = have_aff ? b->cfg->affinity_field : NULL,
         .affinity_value = have_aff ? aff : NULL,
+        .text_only = route_backend_text_only(b->cfg),
     };
     char err[1024];
     int rc =

@@ -19,6 +19,9 @@ typedef struct mode_profile {
                                     vLLM, SGLang, Ollama behind `openai` need it too) */
     int passthru;                /* speaks /v1/messages: MODE_ANTHROPIC (cache rewrites) or
                                     MODE_CLAUDE (unchanged); 0: OpenAI chat completions */
+    int text_only;               /* the server takes no images (mlx_lm.server answers 404
+                                    "Only 'text' content type is supported."); a backend's
+                                    "vision" setting overrides it */
 } mode_profile;
 
 #define MODE_ANTHROPIC 1

@@ -11,8 +11,8 @@
 #include "config.h"
 #include "servertools.h"
 
-static const char *const when_names[] = {"background", "thinking",    "longContext",
-                                         "subagent",   "serverTools", "default"};
+static const char *const when_names[] = {"background",  "thinking", "longContext", "subagent",
+                                         "serverTools", "vision",   "default"};
 
 const char *routes_when_name(enum route_when w)
 {
@@ -67,6 +67,7 @@ void routes_single(routes *r, const char *name, const mode_profile *mode, const 
     snprintf(b->api_key, sizeof b->api_key, "%s", api_key);
     snprintf(b->model, sizeof b->model, "%s", model);
     b->slots = slots;
+    b->vision = -1;
     r->nroutes = 1;
     r->r[0].when = ROUTE_DEFAULT;
     r->r[0].npool = 1;
@@ -93,7 +94,7 @@ static int affinity_header_ok(const char *v)
 }
 
 /* One backend entry: {"mode", "url"|"backend", "model", "apiKey", "apiKeyEnv", "caFile",
- * "slots"}. An entry named after a mode may leave out "mode". */
+ * "slots", "vision"}. An entry named after a mode may leave out "mode". */
 static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, const char *src,
                          char *err, size_t errlen)
 {
@@ -117,6 +118,7 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
     }
     snprintf(b->name, sizeof b->name, "%s", name);
     b->slots = -1;
+    b->vision = -1;
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "mode");
     b->mode = cJSON_IsString(m) ? mode_find(m->valuestring) : m ? NULL : mode_find(name);
     if (!b->mode) {
@@ -129,17 +131,19 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
     {
         const char *k = it->string;
         if (strcmp(k, "mode") == 0) continue;
-        static const char *const known[] = {"slots",          "url",          "backend",   "model",
-                                            "apiKey",         "api_key",      "apiKeyEnv", "caFile",
-                                            "affinityHeader", "affinityField", "contextWindow"};
+        static const char *const known[] = {
+            "slots",     "url",    "backend",        "model",         "apiKey", "api_key",
+            "apiKeyEnv", "caFile", "affinityHeader", "affinityField", "vision", "contextWindow"};
         int is_known = 0;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             is_known |= !strcmp(k, known[i]);
         if (!is_known) {
-            snprintf(err, errlen,
-                     "%s: \"backends.%s.%s\": unknown key; accepted: mode, url, "
-                     "model, apiKey, apiKeyEnv, caFile, slots, affinityHeader, affinityField, contextWindow",
-                     src, name, k);
+            snprintf(
+                err, errlen,
+                "%s: \"backends.%s.%s\": unknown key; accepted: mode, url, "
+                "model, apiKey, apiKeyEnv, caFile, slots, affinityHeader, affinityField, vision, "
+                "contextWindow",
+                src, name, k);
             return -1;
         }
         if (strcmp(k, "contextWindow") == 0) {
@@ -169,6 +173,21 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
             b->slots = (int)it->valuedouble;
             continue;
         }
+        if (strcmp(k, "vision") == 0) {
+            if (cJSON_IsBool(it)) {
+                b->vision = cJSON_IsTrue(it);
+                continue;
+            }
+            if (cJSON_IsString(it) && strcmp(it->valuestring, "auto") == 0) {
+                b->vision = -1;
+                continue;
+            }
+            snprintf(err, errlen,
+                     "%s: \"backends.%s.vision\": expected true (the server takes images), "
+                     "false (text only) or \"auto\"",
+                     src, name);
+            return -1;
+        }
         if (!cJSON_IsString(it)) {
             snprintf(err, errlen, "%s: \"backends.%s.%s\": expected a string", src, name, k);
             return -1;
@@ -185,7 +204,7 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
             }
             strip_slashes(b->url);
         } else if (strcmp(k, "model") == 0) {
-            bad = set_str(b->model, sizeof b->model, v);
+            bad = set_str(b->model, sizeof b->model, config_model_is_loaded(v) ? "" : v);
         } else if (strcmp(k, "apiKey") == 0 || strcmp(k, "api_key") == 0) {
             bad = set_str(b->api_key, sizeof b->api_key, v);
         } else if (strcmp(k, "apiKeyEnv") == 0) {
@@ -221,10 +240,12 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
             }
             set_str(b->affinity_field, sizeof b->affinity_field, v);
         } else {
-            snprintf(err, errlen,
-                     "%s: \"backends.%s.%s\": unknown key; accepted: mode, url, "
-                     "model, apiKey, apiKeyEnv, caFile, slots, affinityHeader, affinityField, contextWindow",
-                     src, name, k);
+            snprintf(
+                err, errlen,
+                "%s: \"backends.%s.%s\": unknown key; accepted: mode, url, "
+                "model, apiKey, apiKeyEnv, caFile, slots, affinityHeader, affinityField, vision, "
+                "contextWindow",
+                src, name, k);
             return -1;
         }
         if (bad) {
@@ -345,7 +366,7 @@ static int parse_route(routes *r, route *rt, const cJSON *e, int idx, const char
     if (found < 0) {
         snprintf(err, errlen,
                  "%s.when: %s%.60s%s; accepted: background, thinking, longContext, "
-                 "subagent, serverTools, default",
+                 "subagent, serverTools, vision, default",
                  where,
                  !w                  ? "missing"
                  : cJSON_IsString(w) ? "unknown class \""
@@ -489,6 +510,9 @@ const route *routes_match(const routes *r, const route_facts *f)
         case ROUTE_SERVER_TOOLS:
             if (f->server_tools) return rt;
             break;
+        case ROUTE_VISION:
+            if (f->images) return rt;
+            break;
         case ROUTE_DEFAULT:
             return rt;
         }
@@ -551,6 +575,29 @@ static size_t text_bytes(const cJSON *v, int depth)
     return n;
 }
 
+/* Does a message list hold an image block, in a message's content or in a
+ * tool_result's content? */
+static int has_image(const cJSON *msgs)
+{
+    const cJSON *m, *b, *c;
+    cJSON_ArrayForEach(m, msgs)
+    {
+        cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(m, "content"))
+        {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "type");
+            if (!cJSON_IsString(t)) continue;
+            if (strcmp(t->valuestring, "image") == 0) return 1;
+            if (strcmp(t->valuestring, "tool_result") != 0) continue;
+            cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(b, "content"))
+            {
+                const cJSON *ct = cJSON_GetObjectItemCaseSensitive(c, "type");
+                if (cJSON_IsString(ct) && strcmp(ct->valuestring, "image") == 0) return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 void routes_facts(const cJSON *root, int subagent_header, route_facts *f)
 {
     memset(f, 0, sizeof *f);
@@ -570,4 +617,10 @@ void routes_facts(const cJSON *root, int subagent_header, route_facts *f)
                    text_bytes(cJSON_GetObjectItemCaseSensitive(root, "messages"), 0) +
                    text_bytes(cJSON_GetObjectItemCaseSensitive(root, "tools"), 0);
     f->est_tokens = (long)((bytes + 3) / 4);
+    f->images = has_image(cJSON_GetObjectItemCaseSensitive(root, "messages"));
+}
+
+int route_backend_text_only(const route_backend *b)
+{
+    return b->vision >= 0 ? !b->vision : b->mode->text_only;
 }

@@ -32,6 +32,7 @@ typedef struct route_backend {
     char detected_model[256]; /* the model the backend says it serves, "" unknown */
     char affinity_header[64]; /* header carrying the conversation's affinity key ("" none) */
     char affinity_field[32];  /* OpenAI body field carrying it ("user", "prompt_cache_key") */
+    int vision;               /* images reach it: -1 the mode's default, 0 no, 1 yes */
 } route_backend;
 
 typedef struct route_target {
@@ -45,6 +46,7 @@ enum route_when {
     ROUTE_LONG,
     ROUTE_SUBAGENT,
     ROUTE_SERVER_TOOLS,
+    ROUTE_VISION,
     ROUTE_DEFAULT
 };
 
@@ -73,6 +75,7 @@ typedef struct route_facts {
     int subagent;      /* sent by a subagent */
     long est_tokens;   /* estimated prompt tokens */
     int server_tools;  /* Anthropic server tools in "tools" (servertools.h) */
+    int images;        /* an image block anywhere in the messages (tool results too) */
 } route_facts;
 
 typedef const char *(*routes_getenv_fn)(const char *name);
@@ -113,6 +116,10 @@ int routes_uses(const routes *r, int b, int *alternatives);
  * "messages" (Anthropic; the base URL may end in /v1 or not), or a path at
  * the server's root such as "/props" (the base URL without its /v1). */
 void route_backend_url(const route_backend *b, const char *what, char *out, size_t n);
+
+/* Does backend b take text only (images become placeholders)? Its "vision"
+ * setting, else its mode's default. */
+int route_backend_text_only(const route_backend *b);
 
 /* The index of backend `name`, or -1. */
 int routes_backend_index(const routes *r, const char *name);

@@ -515,7 +515,8 @@ static void handle_count_tokens(server *s, httpd_req *req)
     cJSON_DeleteItemFromObjectCaseSensitive(root, "stream");
     char *txt = root ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
-    xlate_request_opts o = {.model = backend_model(b, tmodel)};
+    xlate_request_opts o = {.model = backend_model(b, tmodel),
+                            .text_only = route_backend_text_only(b->cfg)};
     xlate_request_info info;
     int rc =
         txt ? xlate_request_build(txt, strlen(txt), &o, &ex->upbody, &info, err, sizeof err) : -1;

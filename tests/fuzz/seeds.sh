@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 G=tests/golden
 OUT=${1:-build/fuzz/corpus}
-mkdir -p "$OUT"/{request,sse,stream,backend_error,toolcall,toolargs,passthru,h1,window}
+mkdir -p "$OUT"/{request,sse,stream,backend_error,toolcall,toolargs,passthru,h1,discover,window}
 
 # seed TARGET NAME HEADER_PRINTF_FORMAT FILE|-   (- reads stdin)
 seed() {
@@ -43,6 +43,27 @@ doc = open('docs/routing.md', encoding='utf-8').read()
 m = re.search(r'```json\n(.*?)```', doc, re.S)
 if m:
     open(sys.argv[1], 'wb').write(b'\x10\x00' + m.group(1).encode())
+PY
+
+# discover: 3-byte header (port, 404 mask), then the recorded answers of each
+# tests/golden/discover case joined by NUL bytes (a missing file: 404)
+python3 - "$G/discover" "$OUT/discover" <<'PY' 2>/dev/null || true
+import os, sys
+src, out = sys.argv[1], sys.argv[2]
+names = ['v1_models', 'props', 'api_version', 'api_v0_models', 'version']
+for case in sorted(os.listdir(src)):
+    d = os.path.join(src, case)
+    port = int(open(os.path.join(d, 'port')).read().strip() or 1)
+    mask, parts = 0, []
+    for i, n in enumerate(names):
+        f = os.path.join(d, n + '.json')
+        if os.path.exists(f):
+            parts.append(open(f, 'rb').read())
+        else:
+            mask |= 1 << i
+            parts.append(b'Not Found')
+    hdr = bytes([port & 255, port >> 8, mask])
+    open(os.path.join(out, 'seed_' + case), 'wb').write(hdr + b'\0'.join(parts))
 PY
 
 # sse: 4-byte header (cut 64, max 4096, seed 1), then the upstream stream

@@ -72,7 +72,7 @@ describe('OpenAI-family mode', () => {
   });
 
   for (const stream of [false, true]) {
-    test(`unknown blocks and fields are served (stream=${stream}); texts kept, the rest dropped`, async () => {
+    test(`unknown blocks and fields are served (stream=${stream}); texts kept, the rest a one-line note`, async () => {
       be.reset();
       const r = await rawPost(gw, '/v1/messages?beta=true', JSON.stringify(futureRequest(stream)), HEADERS);
       assert.equal(r.status, 200, r.text);
@@ -80,7 +80,9 @@ describe('OpenAI-family mode', () => {
       const sent = be.chatRequests().at(-1).body;
       const all = JSON.stringify(sent.messages);
       for (const kept of ['first question', 'attached note', 'an answer', 'file body', 'extra part', 'go on']) assert.ok(all.includes(kept), `${kept} kept: ${all}`);
-      for (const gone of ['mk1', 'opaque', 'future_', 'EqSig']) assert.ok(!all.includes(gone), `${gone} dropped: ${all}`);
+      for (const gone of ['mk1', 'opaque', 'future_field', 'EqSig']) assert.ok(!all.includes(gone), `${gone} dropped: ${all}`);
+      // a block without text is named, not sent
+      assert.ok(all.includes('[A \\"compaction_2027\\" block was left out here'), `note for the block: ${all}`);
       // only the client tool goes to the backend
       assert.deepEqual(sent.tools.map((t) => t.function.name), ['Read']);
     });

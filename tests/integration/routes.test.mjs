@@ -930,3 +930,63 @@ describe('bad route configs are refused at startup', () => {
     });
   }
 });
+
+// ---------------------------------------------------------------------------
+describe('vision: a request carrying an image goes to the vision route', () => {
+  let fl, gw, client;
+  const PNG = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } };
+  before(async () => {
+    fl = await fleet(['vl', 'txt']);
+    gw = await startRouted({
+      backends: { vl: { ...oa(fl.vl.url, 'vl-own'), vision: true }, txt: { ...oa(fl.txt.url, 'txt-own'), vision: false } },
+      routes: [
+        { when: 'vision', to: 'vl' },
+        { when: 'default', to: 'txt' },
+      ],
+    });
+    client = gw.client();
+  });
+  after(async () => {
+    try {
+      await gw?.stopAll();
+    } finally {
+      await fl?.close();
+    }
+  });
+
+  test('an image in the user turn → vl, sent as an image part', async () => {
+    const r = await expectServedBy(fl, client, req({ messages: [{ role: 'user', content: [{ type: 'text', text: 'look' }, PNG] }] }), 'vl', 'vl-own', { what: 'image' });
+    assert.ok(r);
+    assert.ok(JSON.stringify(fl.vl.be.lastChat().body.messages).includes('image_url'));
+  });
+
+  test('an image in a tool result → vl', async () => {
+    const messages = [
+      { role: 'user', content: 'read logo.png' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'Read', input: { file_path: 'logo.png' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [PNG] }] },
+    ];
+    await expectServedBy(fl, client, req({ messages, tools: [{ name: 'Read', input_schema: { type: 'object' } }] }), 'vl', 'vl-own', { what: 'tool image' });
+  });
+
+  test('text only → txt', async () => {
+    await expectServedBy(fl, client, req(), 'txt', 'txt-own', { what: 'text' });
+  });
+});
+
+test('a text-only backend gets the placeholder, never an image part, and answers', async () => {
+  const fl = await fleet(['txt']);
+  const gw = await startRouted({ backends: { txt: { ...oa(fl.txt.url, 'txt-own'), vision: false } }, routes: [{ when: 'default', to: 'txt' }] });
+  try {
+    const PNG = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } };
+    const r = await ask(gw.client(), req({ messages: [{ role: 'user', content: [{ type: 'text', text: 'look' }, PNG, { type: 'mystery_block' }] }] }));
+    assert.equal(r.text, 'from txt');
+    const sent = JSON.stringify(fl.txt.be.lastChat().body.messages);
+    assert.ok(!sent.includes('image_url') && !sent.includes('iVBORw0KGgo'), sent);
+    assert.ok(sent.includes('An image was left out here'), sent);
+    assert.ok(sent.includes('A \\"mystery_block\\" block was left out here'), sent);
+  } finally {
+    await gw.stopAll();
+    await fl.close();
+  }
+});

@@ -130,6 +130,31 @@ test('a request with tools gets a valid answer', async () => {
   }
 });
 
+// llama-server without --mmproj refuses any image ("image input is not
+// supported"); its /props says so (modalities.vision false), so anyclaude
+// sends the placeholder line instead, in the user turn and in a tool result
+// (Claude Code's Read of a PNG), and the conversation goes on.
+test('images to a llama-server without vision become a placeholder, not an error', async () => {
+  const png = {
+    type: 'image',
+    source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==' },
+  };
+  const tools = [{ name: 'Read', description: 'Read a file.', input_schema: { type: 'object', properties: { file_path: { type: 'string' } }, required: ['file_path'] } }];
+  checkMessage(await client.messages.create({ model: MODEL, max_tokens: 8, messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, png] }] }));
+  checkMessage(
+    await client.messages.create({
+      model: MODEL,
+      max_tokens: 8,
+      tools,
+      messages: [
+        { role: 'user', content: 'Describe logo.png' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'Read', input: { file_path: 'logo.png' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: [png] }] },
+      ],
+    }),
+  );
+});
+
 function bigSystem(tag, kb) {
   let s = '';
   for (let i = 0; s.length < kb * 1024; i++) {

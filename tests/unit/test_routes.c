@@ -172,7 +172,7 @@ TEST(routes_single_table)
     CHECK(!routes_uses(&r, 1, NULL));
     routes_single(&r, "claude", mode_find("claude"), "https://api.anthropic.com", "", "", -1);
     CHECK(routes_need_body(&r)); /* a pass-through target */
-    route_facts f = {"claude-haiku-4-5", 1, 1, 1000000, 1};
+    route_facts f = {"claude-haiku-4-5", 1, 1, 1000000, 1, 1};
     CHECK(routes_match(&r, &f) == &r.r[0]);
 }
 
@@ -220,6 +220,33 @@ TEST(routes_match_classes_in_written_order)
     memcpy(big + 17, "opus1", 5);             /* claude-opus1-4-5 */
     CHECK(match_json(&r, big, 0) == &r.r[1]);
     free(big);
+}
+
+/* "vision": a request with an image anywhere in its messages, a tool
+ * result's included; listed before default, it takes those requests to a
+ * backend that can see them. */
+TEST(routes_match_vision)
+{
+    routes r;
+    char err[600];
+    const char *cfg = "{\"backends\":{\"mlx\":{\"mode\":\"mlx-lm\"},\"vl\":{\"mode\":\"lmstudio\","
+                      "\"vision\":true}},\"routes\":[{\"when\":\"vision\",\"to\":\"vl\"},{\"when\":"
+                      "\"default\",\"to\":\"mlx\"}]}";
+    REQUIRE(parse(&r, cfg, err, sizeof err) == 0);
+    CHECK(r.r[0].when == ROUTE_VISION);
+    CHECK_STR(routes_when_name(ROUTE_VISION), "vision");
+    CHECK(routes_need_facts(&r));
+    const char *img = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+                      "\"text\",\"text\":\"see\"},{\"type\":\"image\",\"source\":{}}]}]}";
+    const char *in_tool = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{"
+                          "\"type\":\"tool_result\",\"tool_use_id\":\"t\",\"content\":[{\"type\":"
+                          "\"image\",\"source\":{}}]}]}]}";
+    const char *text = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+                       "\"text\",\"text\":\"image\"}]},{\"role\":\"user\",\"content\":\"x\"}]}";
+    CHECK(match_json(&r, img, 0) == &r.r[0]);
+    CHECK(match_json(&r, in_tool, 0) == &r.r[0]);
+    CHECK(match_json(&r, text, 0) == &r.r[1]);
+    CHECK(route_backend_text_only(&r.backends[0]) && !route_backend_text_only(&r.backends[1]));
 }
 
 TEST(routes_facts_estimate)
