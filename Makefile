@@ -108,11 +108,11 @@ run:
 #   ./build/fuzz/fuzz_TARGET build/fuzz/crashes/TARGET-crash-*
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= request sse stream backend_error toolcall toolargs passthru h1 discover
+FUZZ_TARGETS ?= request sse stream backend_error toolcall toolargs passthru h1 discover window
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -g -O1 $(FUZZ_SAN) $(shell pkg-config --cflags libcjson)
 FUZZ_CORE    := buf sse anthropic affinity xlate_request xlate_stream toolargs toolcall_text argstream \
-                passthru pool rendezvous routes config mode provenance servertools h1 discover
+                passthru pool rendezvous routes config mode provenance servertools h1 discover window convstat
 FUZZ_OBJ     := $(patsubst %,build/fuzz/obj/%.o,$(FUZZ_CORE))
 FUZZ_BINS    := $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
 VALGRIND     ?= valgrind

@@ -16,7 +16,7 @@ static const char *const value_opts[] = {
     "port",           "max-tokens",    "max-body",   "ping-ms",         "max-streams",
     "debug",          "claude",        "auth-token", "config",          "slots",
     "warm-start",     "tool-recovery", "ca-file",    "allowed-origins", "upstream-idle-timeout",
-    "request-timeout", "drain-timeout", "vision", "request-deadline"};
+    "request-timeout", "drain-timeout", "vision", "context-window", "request-deadline"};
 /* clang-format on */
 
 static int is_value_opt(const char *name, size_t n)
@@ -46,6 +46,9 @@ int cli_parse(int argc, char **argv, cli_args *a, char *err, size_t errlen)
     } else if (i < argc && strcmp(argv[i], "doctor") == 0) {
         a->cmd = CLI_DOCTOR;
         i++;
+    } else if (i < argc && strcmp(argv[i], "statusline") == 0) {
+        a->cmd = CLI_STATUSLINE; /* takes no options; reads Claude Code's JSON on stdin */
+        return 0;
     }
     for (; i < argc; i++) {
         char *arg = argv[i];
@@ -126,6 +129,11 @@ void cli_print_help(FILE *f)
             "  anyclaude doctor [options]\n"
             "                      check claude, every backend a route uses, its models,\n"
             "                      the routes and a round trip\n"
+            "  anyclaude statusline\n"
+            "                      the status line the launcher gives claude (claude --settings,\n"
+            "                      never your files): reads Claude Code's session JSON on stdin\n"
+            "                      and prints the model, context used of the real window, the\n"
+            "                      last prompt's cache share and speeds; nothing without a gateway\n"
             "  anyclaude --help | --version\n"
             "\n"
             "Arguments anyclaude does not know, and everything after --, go to claude:\n"
@@ -192,6 +200,12 @@ void cli_print_help(FILE *f)
             "  --request-deadline S\n"
             "                      a client's request, head and body, must arrive within S\n"
             "                      seconds of its first byte (default 60)\n"
+            "  --context-window N  the backend's context window in tokens, for a backend that\n"
+            "                      does not report it (llama.cpp /props, LM Studio, Ollama and\n"
+            "                      vLLM do; routes: a backend's \"contextWindow\"). The launcher\n"
+            "                      tells claude where to compact and how long a reply may be,\n"
+            "                      and refuses a window too small for Claude Code; the gateway\n"
+            "                      refuses a prompt over a backend's window before sending it\n"
             "  --drain-timeout S   serve: on SIGTERM/SIGINT stop accepting, let requests in\n"
             "                      flight finish for up to S seconds, then end each with\n"
             "                      an error event and exit 0; a second signal ends at once\n"
@@ -211,9 +225,9 @@ void cli_print_help(FILE *f)
             "  ANYCLAUDE_WARM_START, ANYCLAUDE_TOOL_RECOVERY, ANYCLAUDE_CA_FILE,\n"
             "  ANYCLAUDE_ALLOWED_ORIGINS, ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT,\n"
             "  ANYCLAUDE_REQUEST_TIMEOUT, ANYCLAUDE_REQUEST_DEADLINE, ANYCLAUDE_DRAIN_TIMEOUT,\n"
-            "  ANYCLAUDE_VISION, ANYCLAUDE_SYSTEM_CONFIG (instead of\n"
-            "  /etc/anyclaude/config.json), ANYCLAUDE_DISCOVER_PORTS (the ports auto tries,\n"
-            "  e.g. 8081,1234), and per mode:\n"
+            "  ANYCLAUDE_VISION, ANYCLAUDE_CONTEXT_WINDOW,\n"
+            "  ANYCLAUDE_SYSTEM_CONFIG (instead of /etc/anyclaude/config.json),\n"
+            "  ANYCLAUDE_DISCOVER_PORTS (the ports auto tries, e.g. 8081,1234), and per mode:\n"
             "    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL (empty or\n"
             "              current-model: the model the server has loaded)\n"
             "    lmstudio  LMSTUDIO_URL, LMSTUDIO_API_KEY, LMSTUDIO_MODEL\n"

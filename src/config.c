@@ -106,6 +106,7 @@ enum key {
     K_VISION,
     K_CAFILE,
     K_HEALTH,
+    K_WINDOW,
     K_ORIGINS,
     K_IDLE,
     K_REQTIME,
@@ -141,7 +142,8 @@ static enum key flag_key(const char *name)
              {"request-timeout", K_REQTIME},
              {"request-deadline", K_DEADLINE},
              {"drain-timeout", K_DRAIN},
-             {"vision", K_VISION}};
+             {"vision", K_VISION},
+             {"context-window", K_WINDOW}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -249,6 +251,14 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
             return -1;
         }
         c->health_ms = n;
+        return 0;
+    case K_WINDOW:
+        if (parse_long(v, 1024, 100000000, &n)) {
+            snprintf(err, errlen,
+                     "%s: bad context window \"%s\"; expected tokens, 1024 to 100000000", src, v);
+            return -1;
+        }
+        c->context_window = n;
         return 0;
     case K_DRAIN:
         if (parse_long(v, 0, 86400, &n)) {
@@ -406,7 +416,8 @@ static enum key file_key(const char *name)
              {"requestTimeout", K_REQTIME},
              {"requestDeadline", K_DEADLINE},
              {"drainTimeout", K_DRAIN},
-             {"vision", K_VISION}};
+             {"vision", K_VISION},
+             {"contextWindow", K_WINDOW}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -511,7 +522,7 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
                          "maxOutputTokens, maxBody, pingMs, maxStreams, debug, claude, authToken, "
                          "slots, warmStart, toolRecovery, vision, caFile, healthCheckMs, "
                          "allowedOrigins, upstreamIdleTimeout, requestTimeout, requestDeadline, "
-                         "drainTimeout, backends, routes",
+                         "drainTimeout, contextWindow, backends, routes",
                          src);
                 goto out;
             }
@@ -563,6 +574,7 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         {"ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT", K_IDLE},
         {"ANYCLAUDE_REQUEST_TIMEOUT", K_REQTIME},
         {"ANYCLAUDE_REQUEST_DEADLINE", K_DEADLINE},
+        {"ANYCLAUDE_CONTEXT_WINDOW", K_WINDOW},
         {"ANYCLAUDE_DRAIN_TIMEOUT", K_DRAIN},
     };
     for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
@@ -599,6 +611,12 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         routes_single(&c->routing, c->mode->name, c->mode, c->backend, c->api_key, c->model,
                       c->slots);
         c->routing.backends[0].vision = c->vision;
+        route_backend *b = &c->routing.backends[0];
+        if (c->context_window > 0) {
+            b->context_window = c->context_window;
+            b->window_configured = 1;
+            snprintf(b->window_source, sizeof b->window_source, "configured");
+        }
     }
     rc = 0;
 out:

@@ -38,6 +38,7 @@ typedef struct config {
     char state_dir[512];   /* where the warm-start prefix is kept (set by main) */
     char ca_file[512];     /* CA bundle for TLS backends ("" = the system's) */
     long health_ms;        /* pool health-check interval */
+    long context_window;   /* the single backend's window in tokens; 0: ask the backend */
     char allowed_origins[1024]; /* comma-separated Origins browsers may send ("" = none) */
     long upstream_idle_s;       /* no backend byte for this long once the answer started:
                                    fail (0 = never; default 600) */

@@ -17,10 +17,12 @@
 
 #include "buf.h"
 #include "launcher.h"
+#include "launcher_cc.h"
 #include "modelcheck.h"
 #include "probe.h"
 #include "server.h"
 #include "upstream.h"
+#include "window.h"
 
 static int failures;
 
@@ -93,31 +95,8 @@ static void check_claude(const config *cfg)
                 "the current native binary into ~/.local (or pass --claude PATH)");
         return;
     }
-    int fds[2];
     char ver[256] = "";
-    if (pipe(fds) == 0) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            dup2(fds[1], 1);
-            dup2(fds[1], 2);
-            close(fds[0]);
-            close(fds[1]);
-            setenv("DISABLE_AUTOUPDATER", "1", 1);
-            setenv("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1", 1);
-            execl(path, path, "--version", (char *)NULL);
-            _exit(127);
-        }
-        close(fds[1]);
-        size_t n = 0;
-        ssize_t r;
-        while (n + 1 < sizeof ver && (r = read(fds[0], ver + n, sizeof ver - 1 - n)) > 0)
-            n += (size_t)r;
-        ver[n] = '\0';
-        close(fds[0]);
-        int st = 0;
-        if (pid > 0) waitpid(pid, &st, 0);
-        ver[strcspn(ver, "\r\n")] = '\0';
-    }
+    launcher_claude_version(path, ver, sizeof ver);
     char d[1400];
     snprintf(d, sizeof d, "%s (%s)", path, ver[0] ? ver : "version unknown");
     verdict(ver[0] != '\0', "claude", d,
@@ -249,45 +228,15 @@ static int check_backend(const config *cfg, const route_backend *be)
     buf_free(&b);
     if (refused) return 0;
     if (be->mode->passthru == MODE_CLAUDE) return 1;
-    /* context length, where the backend tells: llama.cpp /props, LM Studio /api/v0/models */
-    buf_init(&b, 4u << 20);
-    route_backend_url(be, "/props", url, sizeof url);
-    long ctx = 0;
-    if (http_get(url, be, ca, &b, err, sizeof err) == 200) {
-        j = cJSON_ParseWithLength(b.data, b.len);
-        const cJSON *g =
-            j ? cJSON_GetObjectItemCaseSensitive(j, "default_generation_settings") : NULL;
-        const cJSON *c = g ? cJSON_GetObjectItemCaseSensitive(g, "n_ctx") : NULL;
-        if (cJSON_IsNumber(c)) ctx = (long)c->valuedouble;
-        cJSON_Delete(j);
-    }
-    buf_reset(&b);
-    route_backend_url(be, "/api/v0/models", url, sizeof url);
-    if (!ctx && http_get(url, be, ca, &b, err, sizeof err) == 200) {
-        j = cJSON_ParseWithLength(b.data, b.len);
-        const cJSON *arr = j ? cJSON_GetObjectItemCaseSensitive(j, "data") : NULL;
-        cJSON_ArrayForEach(m, arr)
-        {
-            const cJSON *state = cJSON_GetObjectItemCaseSensitive(m, "state");
-            const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "loaded_context_length");
-            if (!cJSON_IsNumber(c)) c = cJSON_GetObjectItemCaseSensitive(m, "max_context_length");
-            if (cJSON_IsString(state) && strcmp(state->valuestring, "loaded") == 0 &&
-                cJSON_IsNumber(c)) {
-                ctx = (long)c->valuedouble;
-                break;
-            }
-        }
-        cJSON_Delete(j);
-    }
-    buf_free(&b);
-    if (ctx > 0) {
-        snprintf(d, sizeof d, "%ld tokens", ctx);
-        verdict(ctx >= 32768, "context length", d,
-                "Claude Code's system prompt and tools take ~12-20k tokens and sessions grow; "
-                "load the model with at least 32768 tokens of context (llama-server -c, LM Studio "
-                "context slider)");
+    /* the context window main asked every backend for (window_probe.c) */
+    if (be->context_window > 0) {
+        char fix[800];
+        window_too_small_line(be->context_window, be->mode->name, fix, sizeof fix);
+        snprintf(d, sizeof d, "%ld tokens (%s)", be->context_window, be->window_source);
+        verdict(be->context_window >= WINDOW_MIN, "context window", d, fix);
     } else {
-        printf("[ -- ] context length: this backend does not report it\n");
+        printf("[ -- ] context window: this backend does not report it; set \"contextWindow\" in "
+               "the config or --context-window N so Claude Code compacts in time\n");
     }
     return 1;
 }

@@ -19,9 +19,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "launcher_cc.h"
 #include "log.h"
 #include "probe.h"
 #include "server.h"
+#include "window_probe.h"
 
 static int is_exec(const char *p)
 {
@@ -295,11 +297,18 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
         if (log_init(cfg->debug, logpath) < 0) logpath[0] = '\0';
     }
     if (!logpath[0]) log_init(cfg->debug, "/dev/null");
+    /* the real model: its window, output limit and name (none of this
+     * concerns the Claude API, which Claude Code knows) */
     config local = *cfg;
     if (!local.auth_token[0]) {
         random_token(local.auth_token, sizeof local.auth_token);
         log_add_secret(local.auth_token);
     }
+    window_probe_all(&local.routing, cfg->ca_file[0] ? cfg->ca_file : NULL);
+    int pure_claude = !local.routing.configured && cfg->mode->passthru == MODE_CLAUDE;
+    ccenv ce;
+    memset(&ce, 0, sizeof ce);
+    if (!pure_claude && launcher_cc_plan(&local, claude, args, nargs, &ce) < 0) return 1;
     struct event_base *base = event_base_new();
     if (!base) {
         fprintf(stderr, "anyclaude: cannot create the event loop\n");
@@ -363,17 +372,19 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
         setenv("DISABLE_AUTOUPDATER", "1", 1);
         setenv("DISABLE_TELEMETRY", "1", 1);
         setenv("DISABLE_ERROR_REPORTING", "1", 1);
-        char mt[32];
-        snprintf(mt, sizeof mt, "%ld", cfg->max_tokens);
-        if (cfg->mode->passthru != MODE_CLAUDE || rs->configured)
-            setenv("CLAUDE_CODE_MAX_OUTPUT_TOKENS", mt, 0); /* the clamp the gateway applies */
+        launcher_cc_apply(&ce); /* output limit, compaction, model option */
         set_model_env(cfg);
         signal(SIGPIPE, SIG_DFL);
-        char **argv = calloc((size_t)nargs + 2, sizeof *argv);
+        char **argv = calloc((size_t)nargs + 4, sizeof *argv);
         if (!argv) _exit(127);
-        argv[0] = claude;
+        int k = 0;
+        argv[k++] = claude;
+        if (ce.settings[0]) { /* the status line, for this run only */
+            argv[k++] = "--settings";
+            argv[k++] = ce.settings;
+        }
         for (int i = 0; i < nargs; i++)
-            argv[i + 1] = args[i];
+            argv[k++] = args[i];
         execv(claude, argv);
         fprintf(stderr, "anyclaude: cannot run %s: %s\n", claude, strerror(errno));
         _exit(127);

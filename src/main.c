@@ -21,7 +21,9 @@
 #include "modelcheck.h"
 #include "probe.h"
 #include "server.h"
+#include "statusline.h"
 #include "version.h"
+#include "window_probe.h"
 
 static const char *env_lookup(const char *name)
 {
@@ -156,6 +158,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "anyclaude: %s\n", err);
         return 2;
     }
+    if (a.cmd == CLI_STATUSLINE) return statusline_run(); /* needs no configuration */
     if (a.help) {
         cli_print_help(stdout);
         return 0;
@@ -231,6 +234,9 @@ int main(int argc, char **argv)
         return 2;
     }
     modelcheck_vision(&cfg);
+    /* every backend's context window (configured, or asked for); the
+     * launcher asks once its log file is open */
+    if (a.cmd != CLI_RUN) window_probe_all(&cfg.routing, cfg.ca_file[0] ? cfg.ca_file : NULL);
     switch (a.cmd) {
     case CLI_SERVE:
         if (cfg.port < 0) cfg.port = ANYCLAUDE_SERVE_PORT;

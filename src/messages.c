@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "anthropic.h"
 #include "provenance.h"
@@ -122,6 +123,40 @@ static void arm_idle(exchange *ex)
     evtimer_add(ex->idle, &tv);
 }
 
+/* The status line's numbers: the main conversation's turns (not a
+ * subagent's, not a background Haiku request). */
+static void record_turn(exchange *ex, const xlate_stream_stats *st, double now)
+{
+    const char *sid = ex->req ? httpd_req_header(ex->req, "X-Claude-Code-Session-Id") : NULL;
+    if (!sid || !ex->bk || !st->stop_reason) return;
+    if (httpd_req_header(ex->req, "x-claude-code-agent-id")) return;
+    for (const char *p = ex->info.model; *p; p++)
+        if (strncasecmp(p, "haiku", 5) == 0) return;
+    convstat_turn t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.session, sizeof t.session, "%s", sid);
+    snprintf(t.backend, sizeof t.backend, "%s", ex->bk->cfg->name);
+    snprintf(t.mode, sizeof t.mode, "%s", ex->bk->cfg->mode->name);
+    const char *model = ex->sent_model                   ? ex->sent_model
+                        : ex->bk->cfg->detected_model[0] ? ex->bk->cfg->detected_model
+                                                         : ex->info.model;
+    snprintf(t.model, sizeof t.model, "%s", model);
+    t.window = ex->bk->cfg->context_window;
+    t.prompt = st->input_tokens + st->cached_tokens;
+    t.cached = st->cached_tokens;
+    t.output = st->output_tokens;
+    t.usage_known = st->usage_known;
+    /* the backend's own prefill time (llama.cpp timings), else the time to
+     * the first token, which is mostly prefill */
+    t.prefill_ms = st->prefill_ms >= 0                       ? st->prefill_ms
+                   : ex->stream && ex->t_first > ex->t_start ? ex->t_first - ex->t_start
+                                                             : -1;
+    /* a whole (non-streamed) answer has no first token to time from */
+    t.gen_ms = ex->stream && ex->t_first > 0 ? now - ex->t_first : -1;
+    t.at_ms = now;
+    convstat_put(&ex->srv->turns, &t);
+}
+
 /* Account for a finished /v1/messages exchange: metrics, the estimate's
  * calibration, and the per-request log line (debug level 1). */
 static void finish_accounting(exchange *ex, const xlate_stream_stats *st)
@@ -145,6 +180,7 @@ static void finish_accounting(exchange *ex, const xlate_stream_stats *st)
         }
     }
     s->m.tokens_out += (unsigned long long)st->output_tokens;
+    record_turn(ex, st, now);
     if (ex->t_first > 0) metrics_observe(&s->m.ttft, (ex->t_first - ex->t_start) / 1000.0);
     metrics_observe(&s->m.upstream, (now - ex->t_start) / 1000.0);
     if (log_level() < 1) return;
@@ -682,6 +718,23 @@ static uint64_t conversation_key(httpd_req *req, uint64_t kind, uint64_t first)
     return affinity_hash(h, &kind, sizeof kind);
 }
 
+/* A prompt bigger than the backend's window is refused before it is sent:
+ * the next target takes it when there is one, else the client gets the
+ * Claude API's own error, which makes Claude Code compact. Returns 1 when
+ * the exchange was handed on or answered. */
+static int over_window(exchange *ex, backend_rt *b, long est)
+{
+    long w = b->cfg->context_window;
+    if (w <= 0 || est <= w) return 0;
+    char msg[200];
+    snprintf(msg, sizeof msg, "prompt is too long: %ld tokens > %ld maximum", est, w);
+    log_line(1, "request %s: about %ld prompt tokens do not fit %s's %ld-token window", ex->msg_id,
+             est, b->cfg->name, w);
+    if (try_next(ex, msg)) return 1;
+    reply_error(ex, "invalid_request_error", msg);
+    return 1;
+}
+
 /* Make the parsed request valid for where it goes (provenance.h): the
  * Claude API never sees thinking it did not sign, a local server never sees
  * the API's signatures or redacted thinking. `root` is the request itself
@@ -706,6 +759,7 @@ static int fit_provenance(exchange *ex, cJSON *root)
 static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
 {
     server *s = ex->srv;
+    if (ex->facts.est_tokens > 0 && over_window(ex, b, ex->facts.est_tokens)) return;
     ex->pt = b->cfg->mode->passthru;
     const char *body = ex->body;
     size_t len = ex->body_len;
@@ -804,16 +858,17 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
         return;
     }
     ex->stream = ex->info.stream;
+    if (b->est_ratio > 0) {
+        double e = (double)ex->info.input_estimate * b->est_ratio;
+        ex->info.input_estimate = e < 1 ? 1 : (long)e;
+    }
+    if (over_window(ex, b, ex->info.input_estimate)) return;
     if (b->use_slots && ex->info.id_slot_off) {
         uint64_t key = conversation_key(ex->req, ex->info.kind_hash, ex->info.first_hash);
         ex->slot = backend_pin_slot(b, key, &ex->upbody, &ex->info, &ex->slot_reuse, &ex->warm_hit);
         ex->slot_key = key;
     }
     if (ex->info.tools) backend_warm_save(b, ex->body, ex->body_len, &ex->info);
-    if (b->est_ratio > 0) {
-        double e = (double)ex->info.input_estimate * b->est_ratio;
-        ex->info.input_estimate = e < 1 ? 1 : (long)e;
-    }
     if (log_level() >= 3)
         log_trace_write(ex->trace, "upstream request", ex->upbody.data, ex->upbody.len);
     memset(&ex->xopts, 0, sizeof ex->xopts);

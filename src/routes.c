@@ -133,7 +133,7 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
         if (strcmp(k, "mode") == 0) continue;
         static const char *const known[] = {
             "slots",     "url",    "backend",        "model",         "apiKey", "api_key",
-            "apiKeyEnv", "caFile", "affinityHeader", "affinityField", "vision"};
+            "apiKeyEnv", "caFile", "affinityHeader", "affinityField", "vision", "contextWindow"};
         int is_known = 0;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             is_known |= !strcmp(k, known[i]);
@@ -141,9 +141,22 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
             snprintf(
                 err, errlen,
                 "%s: \"backends.%s.%s\": unknown key; accepted: mode, url, "
-                "model, apiKey, apiKeyEnv, caFile, slots, affinityHeader, affinityField, vision",
+                "model, apiKey, apiKeyEnv, caFile, slots, affinityHeader, affinityField, vision, "
+                "contextWindow",
                 src, name, k);
             return -1;
+        }
+        if (strcmp(k, "contextWindow") == 0) {
+            if (!cJSON_IsNumber(it) || it->valuedouble < 1024 || it->valuedouble > 1e8) {
+                snprintf(err, errlen,
+                         "%s: \"backends.%s.contextWindow\": expected tokens, 1024 to 100000000",
+                         src, name);
+                return -1;
+            }
+            b->context_window = (long)it->valuedouble;
+            b->window_configured = 1;
+            snprintf(b->window_source, sizeof b->window_source, "config");
+            continue;
         }
         if (strcmp(k, "slots") == 0) {
             if (cJSON_IsString(it) && strcmp(it->valuestring, "auto") == 0) {
@@ -230,7 +243,8 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
             snprintf(
                 err, errlen,
                 "%s: \"backends.%s.%s\": unknown key; accepted: mode, url, "
-                "model, apiKey, apiKeyEnv, caFile, slots, affinityHeader, affinityField, vision",
+                "model, apiKey, apiKeyEnv, caFile, slots, affinityHeader, affinityField, vision, "
+                "contextWindow",
                 src, name, k);
             return -1;
         }

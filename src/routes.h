@@ -26,6 +26,10 @@ typedef struct route_backend {
     char model[256];          /* "" = none configured */
     char ca_file[512];        /* "" = the system's CAs (or the global --ca-file) */
     int slots;                /* llama.cpp slot affinity: -1 auto, 0 off, N */
+    long context_window;      /* tokens per request: "contextWindow", else detected; 0 unknown */
+    int window_configured;    /* context_window came from the config, not the backend */
+    char window_source[64];   /* where context_window came from, for messages */
+    char detected_model[256]; /* the model the backend says it serves, "" unknown */
     char affinity_header[64]; /* header carrying the conversation's affinity key ("" none) */
     char affinity_field[32];  /* OpenAI body field carrying it ("user", "prompt_cache_key") */
     int vision;               /* images reach it: -1 the mode's default, 0 no, 1 yes */

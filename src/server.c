@@ -705,6 +705,40 @@ static void handle_models(server *s, httpd_req *req, enum ex_kind kind)
     if (!ex->up) reply_error(ex, "api_error", "could not start the backend request");
 }
 
+/* GET /anyclaude/status?session=ID: the last turn of that conversation
+ * (else the newest), for `anyclaude statusline`. */
+static void handle_status(server *s, httpd_req *req)
+{
+    char sid[96] = "";
+    const char *q = httpd_req_query(req);
+    const char *p = strstr(q, "session=");
+    if (p && (p == q || p[-1] == '&')) {
+        p += 8;
+        size_t n = strcspn(p, "&");
+        if (n < sizeof sid) snprintf(sid, sizeof sid, "%.*s", (int)n, p);
+    }
+    const convstat_turn *t = convstat_get(&s->turns, sid);
+    if (log_level() >= 2) {
+        char esc[300];
+        h1_escape(sid, strlen(sid), esc, sizeof esc);
+        log_line(2, "status line asked for session %s: %s", sid[0] ? esc : "(none)",
+                 t ? "found" : "no turn yet");
+    }
+    if (!t && sid[0]) t = convstat_get(&s->turns, NULL);
+    const char *tmodel = NULL;
+    backend_rt *b = server_backend_for(s, NULL, &tmodel);
+    const char *model = backend_model(b, tmodel);
+    if (!model) model = b->cfg->detected_model;
+    buf out;
+    buf_init(&out, 1u << 20);
+    if (convstat_json(t, b->cfg->name, b->cfg->mode->name, model, b->cfg->context_window,
+                      server_now_ms(), &out) == 0)
+        httpd_reply(req, 200, "application/json", out.data, out.len);
+    else
+        send_error_req(req, "api_error", "out of memory");
+    buf_free(&out);
+}
+
 /* ---- draining (rolling restarts) ------------------------------------------ */
 
 /* A request that arrived on a kept-alive connection while draining: /health
@@ -788,7 +822,7 @@ void server_drain(server *s, long deadline_ms, server_drained_fn done, void *arg
 
 /* ---- routes and access ----------------------------------------------------- */
 
-enum route_id { R_NONE, R_HEALTH, R_METRICS, R_MESSAGES, R_COUNT, R_MODELS };
+enum route_id { R_NONE, R_HEALTH, R_METRICS, R_MESSAGES, R_COUNT, R_MODELS, R_STATUS };
 
 static enum route_id route_of(const char *path, int *want_post)
 {
@@ -801,7 +835,8 @@ static enum route_id route_of(const char *path, int *want_post)
              {"/metrics", R_METRICS, 0},
              {"/v1/messages", R_MESSAGES, 1},
              {"/v1/messages/count_tokens", R_COUNT, 1},
-             {"/v1/models", R_MODELS, 0}};
+             {"/v1/models", R_MODELS, 0},
+             {"/anyclaude/status", R_STATUS, 0}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(path, t[i].path) == 0) {
             *want_post = t[i].post;
@@ -896,7 +931,8 @@ static void head_check(httpd_req *req, void *arg)
         h1_escape(httpd_req_path(req), strlen(httpd_req_path(req)), esc, sizeof esc);
         snprintf(m, sizeof m,
                  "no route for %.200s; anyclaude serves POST /v1/messages, POST "
-                 "/v1/messages/count_tokens, GET /v1/models, GET /health and GET /metrics",
+                 "/v1/messages/count_tokens, GET /v1/models, GET /health, GET /metrics and GET "
+                 "/anyclaude/status",
                  esc);
         refuse(req, 404, "not_found_error", m);
         return;
@@ -956,6 +992,9 @@ static void dispatch(httpd_req *req, void *arg)
     case R_MODELS:
         s->m.requests_models++;
         handle_models(s, req, EX_MODELS);
+        return;
+    case R_STATUS:
+        handle_status(s, req);
         return;
     case R_NONE:
         break;

@@ -10,6 +10,7 @@
 
 #include "backends.h"
 #include "buf.h"
+#include "convstat.h"
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
@@ -43,6 +44,7 @@ struct server {
     struct event *drain_timer; /* polls: deadline passed? all done and written? */
     server_drained_fn drained;
     void *drained_arg;
+    convstat turns; /* recent conversations' last turns, for the status line */
 };
 
 enum ex_kind { EX_MESSAGES, EX_MODELS, EX_HEALTH, EX_COUNT };

@@ -42,6 +42,16 @@ expect_error "unknown serve option" 'unknown option "--bogus" for serve; see any
 expect_error "missing value" '--port needs a value; see anyclaude --help' "$BIN" serve --port
 expect_error "exposed without token" 'refusing to listen on 0.0.0.0 without a token' "$BIN" serve --host 0.0.0.0
 expect_error "bad slots" '--slots: bad slot count "many"' "$BIN" serve --slots many
+expect_error "bad context window" '--context-window: bad context window "32k"; expected tokens, 1024 to 100000000' \
+  "$BIN" serve --context-window 32k
+echo '{"backends":{"a":{"mode":"llamacpp","contextWindow":"big"}},"routes":[{"when":"default","to":"a"}]}' > "$T/cw.json"
+expect_error "bad contextWindow" '"backends.a.contextWindow": expected tokens, 1024 to 100000000' "$BIN" serve --config "$T/cw.json"
+
+# statusline: one line from a gateway, nothing (and exit 0) without one
+out=$(echo '{"session_id":"0000-1"}' | env ANTHROPIC_BASE_URL=http://127.0.0.1:9 "$BIN" statusline 2>&1); rc=$?
+if [ "$rc" = 0 ] && [ -z "$out" ]; then ok "statusline without a gateway"; else ko "statusline without a gateway" "rc=$rc out=$out"; fi
+out=$(env -u ANTHROPIC_BASE_URL "$BIN" statusline </dev/null 2>&1); rc=$?
+if [ "$rc" = 0 ] && [ -z "$out" ]; then ok "statusline without ANTHROPIC_BASE_URL"; else ko "statusline without ANTHROPIC_BASE_URL" "rc=$rc out=$out"; fi
 expect_error "unknown mode names auto" '--mode: unknown mode "atuo"; accepted: mlx-lm, lmstudio, llamacpp, openai, anthropic, claude, auto' \
   "$BIN" serve --mode atuo
 expect_error "auto with a backend" '--mode auto finds a server on a local port; with --backend http://127.0.0.1:9/v1 name its mode too' \
@@ -82,7 +92,7 @@ expect_error "bad vision" '--vision: bad value "maybe"; expected on, off or auto
 help=$("$BIN" --help)
 missing=""
 for opt in $(grep -o -- '--[a-z][a-z-]*' README.md | sort -u); do
-  case "$opt" in --allowedTools|--output-format|--continue|--jinja|--parallel|--test-concurrency|--data|--help|--version|--slot-save-path|--cache-ram|--metrics|--prompt-cache-size|--mmproj|--max-body-|--no-*|--quick|--prefix|--force|--dry-run|--build-only|--repository) continue;; esac  # the last five: install-claude.sh, deps.sh, brew
+  case "$opt" in --allowedTools|--output-format|--continue|--jinja|--parallel|--kv-unified|--settings|--test-concurrency|--data|--help|--version|--slot-save-path|--cache-ram|--metrics|--prompt-cache-size|--mmproj|--max-body-|--no-*|--quick|--prefix|--force|--dry-run|--build-only|--repository) continue;; esac  # the last five: install-claude.sh, deps.sh, brew
   grep -q -- "$opt" <<<"$help" || missing="$missing $opt"
 done
 for opt in $(grep -o -- '^  --[a-z-]*' <<<"$help" | tr -d ' ' | sort -u); do

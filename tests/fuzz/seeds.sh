@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 G=tests/golden
 OUT=${1:-build/fuzz/corpus}
-mkdir -p "$OUT"/{request,sse,stream,backend_error,toolcall,toolargs,passthru,h1,discover}
+mkdir -p "$OUT"/{request,sse,stream,backend_error,toolcall,toolargs,passthru,h1,discover,window}
 
 # seed TARGET NAME HEADER_PRINTF_FORMAT FILE|-   (- reads stdin)
 seed() {
@@ -25,6 +25,12 @@ for f in "$G"/request/*.json; do cp "$f" "$OUT/request/seed_$(basename "$f")"; d
 # h1: 2-byte header (cut), then the bytes of one connection (tests/golden/h1,
 # the framing corpus the differential test also uses)
 for f in "$G"/h1/*.http; do seed h1 "seed_$(basename "$f" .http)" '\x20\x00' "$f"; done
+
+# window: 1-byte header (which answer), then a recorded backend answer
+i=0
+for f in "$G"/window/*.json; do
+  for h in '\x00' '\x01' '\x02' '\x03' '\x04'; do seed window "seed_$((i++))_$(basename "$f" .json)" "$h" "$f"; done
+done
 
 # passthru: 2-byte header (cut), then an Anthropic request (the golden
 # bodies) or an Anthropic stream (the translator's golden outputs)

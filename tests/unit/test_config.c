@@ -367,3 +367,27 @@ TEST(config_single_backend_table)
     CHECK(resolve(&c, env2, h, 1, err) == -1);
     CHECK(strstr(err, "ANYCLAUDE_ANTHROPIC_URL") != NULL);
 }
+
+TEST(config_context_window)
+{
+    config c;
+    char err[512];
+    const char *env[] = {"ANYCLAUDE_CONTEXT_WINDOW=65536", "HOME=/nonexistent", NULL};
+    REQUIRE(resolve(&c, env, NULL, 0, err) == 0);
+    CHECK(c.routing.backends[0].context_window == 65536);
+    CHECK(c.routing.backends[0].window_configured);
+    config_flag f[] = {{"context-window", "32768"}};
+    REQUIRE(resolve(&c, env, f, 1, err) == 0); /* the flag wins */
+    CHECK(c.routing.backends[0].context_window == 32768);
+    const char *none[] = {"HOME=/nonexistent", NULL};
+    REQUIRE(resolve(&c, none, NULL, 0, err) == 0);
+    CHECK(c.routing.backends[0].context_window == 0 && !c.routing.backends[0].window_configured);
+    config_flag bad[] = {{"context-window", "100"}};
+    CHECK(resolve(&c, none, bad, 1, err) < 0);
+    CHECK(strstr(err, "expected tokens, 1024 to 100000000") != NULL);
+    const char *file = write_tmp("{\"backends\":{\"a\":{\"mode\":\"llamacpp\",\"contextWindow\":"
+                                 "40960}},\"routes\":[{\"when\":\"default\",\"to\":\"a\"}]}");
+    config_flag cf[] = {{"config", file}};
+    REQUIRE(resolve(&c, none, cf, 1, err) == 0);
+    CHECK(c.routing.backends[0].context_window == 40960);
+}
