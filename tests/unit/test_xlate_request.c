@@ -263,6 +263,33 @@ TEST(xlate_request_turn_prefix)
     buf_free(&t3);
 }
 
+/* Rendering by volatility: two sessions in one project (Claude Code's first
+ * requests differ only in the billing block, metadata and the user's words)
+ * render bytes that agree up to the user's words, so the new session's
+ * first turn prefills only those; the environment block (a role:"system"
+ * message after the words) comes before them. */
+TEST(xlate_request_new_session_prefix)
+{
+    char err[512];
+    buf a, b;
+    buf_init(&a, 0);
+    buf_init(&b, 0);
+    REQUIRE(build_case("claude_code_turn1", &a, NULL, err, sizeof err) == 0);
+    REQUIRE(build_case("volatility_new_session", &b, NULL, err, sizeof err) == 0);
+    size_t common = 0;
+    while (common < a.len && common < b.len && a.data[common] == b.data[common])
+        common++;
+    const char *words = strstr(a.data, "list the files here");
+    const char *env = strstr(a.data, "# Environment");
+    REQUIRE(words && env);
+    CHECK(env < words);
+    CHECK(common == (size_t)(words - a.data));
+    /* what differs is the words and the closing bytes: a few dozen bytes */
+    CHECK(a.len - common < 64);
+    buf_free(&a);
+    buf_free(&b);
+}
+
 TEST(xlate_request_equivalent_inputs)
 {
     check_same("system_blocks", "system_string");
