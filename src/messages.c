@@ -616,7 +616,8 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
     size_t len = ex->body_len;
     if (ex->pt == MODE_ANTHROPIC) {
         passthru_opts po = {.model = backend_model(b, t->model),
-                            .max_tokens_cap = s->cfg->max_tokens};
+                            .max_tokens_cap = s->cfg->max_tokens,
+                            .lead_system = 1};
         int rc = passthru_rewrite(ex->root, &po, &ex->upbody);
         if (rc) {
             reply_error(ex, rc == BUF_ETOOBIG ? "request_too_large" : "api_error",
