@@ -42,6 +42,7 @@ void exchange_free(exchange *ex)
     log_trace_close(ex->trace);
     if (ex->grace) event_free(ex->grace);
     if (ex->ping) event_free(ex->ping);
+    if (ex->hold) event_free(ex->hold);
     xlate_stream_free(ex->xs);
     xlate_request_info_free(&ex->info);
     if (ex->obs_on) passthru_obs_free(&ex->obs);

@@ -74,6 +74,7 @@ typedef struct exchange {
     xlate_stream_opts xopts;
     struct event *grace;
     struct event *ping;
+    struct event *hold; /* waiting for the backend's warm start to end */
     long up_status;
     int stream;
     int committed;

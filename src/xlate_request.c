@@ -88,6 +88,7 @@ typedef struct xctx {
     int sys_first;      /* message 0 is the system prompt */
     size_t text_bytes;  /* prompt text and tool JSON written, for the estimate */
     long images;        /* images written, for the estimate */
+    int short_conv;     /* see xlate_request_info */
 } xctx;
 
 /* ---- errors ---------------------------------------------------------- */
@@ -769,7 +770,11 @@ static int system_prompt(xctx *c, const cJSON *system)
                 goto out;
             }
             k++;
-            if (anthropic_is_billing_text(tx->valuestring)) continue;
+            if (anthropic_is_billing_text(tx->valuestring)) {
+                c->short_conv = strstr(tx->valuestring, "cc_entrypoint=sdk-") ||
+                                strstr(tx->valuestring, "cc_is_subagent=true");
+                continue;
+            }
             if ((rc = join_add(&text, &any, tx->valuestring, strlen(tx->valuestring)))) goto out;
         }
     }
@@ -1205,6 +1210,7 @@ static int translate(const char *body, size_t len, const xlate_request_opts *opt
         info->messages_off = (c.nmsgs ? c.msg_off[0] : c.msgs_end) - start;
         info->system_end = sys_end - start;
         info->id_slot_off = c.id_slot_off ? c.id_slot_off - start : 0;
+        info->short_conv = c.short_conv;
     }
     return 0;
 }
