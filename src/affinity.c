@@ -54,13 +54,17 @@ static int lru_kind(const affinity *a, uint64_t kind, int claim, int victim, dou
     return best;
 }
 
-/* The least recently used slot: with one_shot, only one-shot or primed
- * ones; with mine, none of another gateway's. */
+/* The least recently used slot: with one_shot, only those whose prefix no
+ * live conversation needs (seen once, primed, left behind, or an idle short
+ * conversation); with mine, none of another gateway's. */
 static int lru(const affinity *a, int one_shot, int mine)
 {
     int best = -1;
     for (int i = 0; i < a->nslots; i++) {
-        if (one_shot && !(a->slot[i].key && (a->slot[i].uses == 1 || a->slot[i].over))) continue;
+        const affinity_slot_state *s = &a->slot[i];
+        if (one_shot && !(s->key && (s->uses == 1 || s->over ||
+                                     (s->is_short && s->inflight == 0 && !s->foreign))))
+            continue;
         if (mine && a->slot[i].foreign) continue;
         if (best < 0 || a->slot[i].last < a->slot[best].last) best = i;
     }
@@ -107,12 +111,12 @@ int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int flags, int *reus
     int pick = lru_kind(a, kind, 1, victim, now_ms);
     int same = pick;
     if (pick < 0) pick = free_slot(a);
+    if (pick < 0) pick = lru(a, 1, 1);
     if (pick < 0) pick = same = lru_kind(a, kind, 0, victim, now_ms);
     if (pick >= 0 && pick == same) {
         if (reused) *reused = 2;
-        if (!a->slot[pick].over && a->slot[pick].uses > 1) add_victim(a, a->slot[pick].key);
+        if (!a->slot[pick].over) add_victim(a, a->slot[pick].key);
     }
-    if (pick < 0) pick = lru(a, 1, 1);
     if (pick < 0) pick = lru(a, 0, 1);
     if (pick < 0) pick = lru(a, 0, 0);
     take(a, pick, key, kind, flags, now_ms);

@@ -17,9 +17,10 @@
  *      next one of its kind may follow at once), or one idle for
  *      AFFINITY_ACTIVE_MS;
  *   2. a free slot;
- *   3. a slot of its kind after all (better than a cold prefill);
- *   4. the least recently used one-shot slot (seen once: titles, topics)
- *      or primed one; then the least recently used slot.
+ *   3. the least recently used slot no live conversation needs: seen once
+ *      (titles, topics), primed, left behind, an idle short conversation;
+ *   4. a slot of its kind after all (better than a cold prefill);
+ *   5. the least recently used slot.
  *
  * Slots another running gateway uses (affinity_external, from the slot
  * ledger the shell keeps in the state directory) are left alone while
