@@ -314,8 +314,9 @@ static void warm_list(backend_rt *b, int prune)
             continue;
         char path[700];
         struct stat st;
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (stat(path, &st) != 0) continue;
+        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path ||
+            stat(path, &st) != 0)
+            continue;
         /* insertion into f, newest first; the one pushed past the end is pruned */
         int j = n < BACKEND_WARM_KINDS + 1 ? n++ : n;
         if (j == BACKEND_WARM_KINDS + 1) {
