@@ -43,12 +43,19 @@ static int claimable(const affinity *a, int i, int victim, double now_ms)
     return now_ms - a->slot[i].last_ms >= AFFINITY_ACTIVE_MS;
 }
 
+/* The least recently used slot holding a prefix of kind: with claim, only
+ * claimable ones, and a prefix no conversation holds (primed, left behind)
+ * before a conversation's. */
 static int lru_kind(const affinity *a, uint64_t kind, int claim, int victim, double now_ms)
 {
     int best = -1;
     for (int i = 0; i < a->nslots; i++) {
         if (!a->slot[i].key || a->slot[i].kind != kind || a->slot[i].foreign) continue;
         if (claim && !claimable(a, i, victim, now_ms)) continue;
+        if (best >= 0 && claim && a->slot[i].over != a->slot[best].over) {
+            if (a->slot[i].over) best = i;
+            continue;
+        }
         if (best < 0 || a->slot[i].last < a->slot[best].last) best = i;
     }
     return best;
@@ -138,9 +145,9 @@ int affinity_holds(const affinity *a, uint64_t kind)
     return -1;
 }
 
-int affinity_prime(affinity *a, uint64_t kind, double now_ms)
+/* A free slot now holding a primed prefix of kind, or -1. */
+static int prime_free(affinity *a, uint64_t kind, double now_ms)
 {
-    if (a->nslots == 0 || affinity_holds(a, kind) >= 0) return -1;
     int pick = free_slot(a);
     if (pick < 0) return -1;
     a->clock++;
@@ -148,6 +155,23 @@ int affinity_prime(affinity *a, uint64_t kind, double now_ms)
     a->slot[pick].over = 1;
     a->slot[pick].last_ms = now_ms;
     return pick;
+}
+
+int affinity_prime(affinity *a, uint64_t kind, double now_ms)
+{
+    if (a->nslots == 0 || affinity_holds(a, kind) >= 0) return -1;
+    return prime_free(a, kind, now_ms);
+}
+
+int affinity_prime_spare(affinity *a, uint64_t kind, double now_ms)
+{
+    for (int i = 0; i < a->nslots; i++) {
+        const affinity_slot_state *s = &a->slot[i];
+        if (s->key && s->kind == kind && !s->foreign &&
+            (s->over || (s->is_short && s->inflight == 0)))
+            return -1;
+    }
+    return prime_free(a, kind, now_ms);
 }
 
 void affinity_external(affinity *a, int slot, int state, uint64_t kind)

@@ -185,6 +185,7 @@ static void write_slot(char *at, int slot)
 typedef struct ledger_entry {
     long pid;
     uint64_t kind;
+    int primed; /* a primed prefix, claimable by any gateway ("p"), not a conversation ("c") */
 } ledger_entry;
 
 static int ledger_path(const backend_rt *b, char *out, size_t n)
@@ -209,29 +210,34 @@ static void ledger_read(const backend_rt *b, ledger_entry *e)
         long slot = strtol(line, &end, 10);
         long pid = strtol(end, &end, 10);
         unsigned long long kind = strtoull(end, &end, 16);
+        while (*end == ' ')
+            end++;
         if (slot >= 0 && slot < AFFINITY_MAX_SLOTS && pid > 0) {
             e[slot].pid = pid;
             e[slot].kind = kind;
+            e[slot].primed = *end == 'p';
         }
     }
     fclose(f);
 }
 
-static void ledger_write(const backend_rt *b, int slot, uint64_t kind)
+static void ledger_write(const backend_rt *b, int slot, uint64_t kind, int primed)
 {
     char path[700], tmp[760];
     if (slot < 0 || slot >= AFFINITY_MAX_SLOTS || ledger_path(b, path, sizeof path)) return;
     ledger_entry e[AFFINITY_MAX_SLOTS];
     ledger_read(b, e);
-    if (e[slot].pid == (long)getpid() && e[slot].kind == kind) return;
+    if (e[slot].pid == (long)getpid() && e[slot].kind == kind && e[slot].primed == primed) return;
     e[slot].pid = (long)getpid();
     e[slot].kind = kind;
+    e[slot].primed = primed;
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return;
     for (int i = 0; i < AFFINITY_MAX_SLOTS; i++)
         if (e[i].pid > 0)
-            fprintf(f, "%d %ld %016llx\n", i, e[i].pid, (unsigned long long)e[i].kind);
+            fprintf(f, "%d %ld %016llx %c\n", i, e[i].pid, (unsigned long long)e[i].kind,
+                    e[i].primed ? 'p' : 'c');
     if (fclose(f) != 0 || rename(tmp, path) != 0) remove(tmp);
 }
 
@@ -251,9 +257,9 @@ static void ledger_sync(backend_rt *b)
         if (e[i].pid == (long)getpid()) continue;
         if (e[i].pid <= 0)
             affinity_external(&b->aff, i, AFFINITY_EXT_NONE, 0);
-        else if (pid_alive(e[i].pid))
+        else if (pid_alive(e[i].pid) && !e[i].primed)
             affinity_external(&b->aff, i, AFFINITY_EXT_FOREIGN, 0);
-        else
+        else /* gone, or a prefix primed for whoever comes first */
             affinity_external(&b->aff, i, AFFINITY_EXT_LEFT, e[i].kind);
     }
 }
@@ -272,13 +278,25 @@ int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_
     write_slot(upbody->data + info->id_slot_off, slot);
     if (*reuse == 2 && b->primed[slot] == info->kind_hash) *warm_hit = 1;
     if (*reuse != 1) b->primed[slot] = 0;
-    ledger_write(b, slot, info->kind_hash);
+    ledger_write(b, slot, info->kind_hash, 0);
     return slot;
 }
+
+static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind);
 
 void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key)
 {
     affinity_done(&b->aff, slot, conv_key, server_now_ms());
+    /* The backend is idle now (this request is the last in flight): prime
+     * a free slot with this conversation's prefix, so the next new
+     * conversation of its kind (a second terminal, a session while this
+     * one lives) starts warm instead of cold in an empty slot. */
+    if (slot < 0 || slot >= b->aff.nslots || b->aff.slot[slot].key != (conv_key ? conv_key : 1))
+        return;
+    if (b->inflight > 1 || b->probe || !warm_on(b) || !b->use_slots) return;
+    char path[700];
+    warm_path(b, b->aff.slot[slot].kind, path, sizeof path);
+    if (access(path, R_OK) == 0) warm_send(b, path, b->aff.slot[slot].kind);
 }
 
 int backend_warming(const backend_rt *b)
@@ -387,6 +405,77 @@ void backend_warm_save(backend_rt *b, const char *body, size_t len, const xlate_
     backend_warm_stop(b);
 }
 
+/* Send the saved prefix in path as a one-token prefill. At start
+ * (spare_kind 0): into a free slot, unless a slot already holds that kind;
+ * in the background (spare_kind: the kind of a conversation that just
+ * ended): into a free slot, unless a prefix of that kind is already
+ * claimable. Returns 1 when a prefill started, 0 when skipped, -1 when no
+ * slot is free. */
+static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    buf in;
+    buf_init(&in, 16u << 20);
+    char chunk[65536];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_append(&in, chunk, r) != BUF_OK) break;
+    fclose(f);
+    bk_probe *p = probe_new(b, P_WARM, 1u << 20);
+    if (!p) {
+        buf_free(&in);
+        return -1;
+    }
+    xlate_request_opts o = {
+        .model = backend_model(b, NULL),
+        .max_tokens_cap = b->all->cfg->max_tokens,
+        .cache_prompt = b->cfg->mode->cache_prompt,
+        .use_id_slot = b->use_slots,
+    };
+    xlate_request_info info;
+    char err[256];
+    int rc = xlate_request_build(in.data ? in.data : "", in.len, &o, &p->reqbody, &info, err,
+                                 sizeof err);
+    buf_free(&in);
+    if (rc < 0) {
+        log_line(1, "warm start: ignoring %s (%s)", path, err);
+        probe_free(p);
+        return 0;
+    }
+    if (b->use_slots && info.id_slot_off) {
+        int held = spare_kind ? -1 : affinity_holds(&b->aff, info.kind_hash);
+        if (held >= 0)
+            log_line(1, "warm start: %s slot %d already holds the prefix of %s", b->cfg->name, held,
+                     path);
+        if (held >= 0 || (spare_kind && spare_kind != info.kind_hash)) {
+            xlate_request_info_free(&info);
+            probe_free(p);
+            return 0;
+        }
+        p->slot = spare_kind ? affinity_prime_spare(&b->aff, spare_kind, server_now_ms())
+                             : affinity_prime(&b->aff, info.kind_hash, server_now_ms());
+        if (p->slot < 0) { /* no free slot, or (spare) a claimable prefix exists */
+            xlate_request_info_free(&info);
+            probe_free(p);
+            return spare_kind ? 0 : -1;
+        }
+        write_slot(p->reqbody.data + info.id_slot_off, p->slot);
+        b->primed[p->slot] = info.kind_hash;
+        ledger_write(b, p->slot, info.kind_hash, 1);
+    }
+    xlate_request_info_free(&info);
+    route_backend_url(b->cfg, "chat", p->url, sizeof p->url);
+    if (p->slot >= 0)
+        log_line(1, "%s: prefilling a saved prompt prefix on %s into slot %d (%zu bytes)",
+                 spare_kind ? "idle priming" : "warm start", b->cfg->name, p->slot, p->reqbody.len);
+    else
+        log_line(1, "warm start: prefilling a saved prompt prefix on %s (%zu bytes)", b->cfg->name,
+                 p->reqbody.len);
+    probe_start(p, "POST", 600000);
+    return 1;
+}
+
 /* Prefill the next saved prefix on the backend (at start, newest kind
  * first): with slots, each kind the server does not already hold goes into
  * a free slot until none is left or a real request arrives; without, only
@@ -397,62 +486,12 @@ static void warm_start(backend_rt *b)
     while (b->warm_next < b->nwarm) {
         const char *path = b->warm_files[b->warm_next++];
         if (!b->use_slots) backend_warm_stop(b);
-        FILE *f = fopen(path, "rb");
-        if (!f) continue;
-        buf in;
-        buf_init(&in, 16u << 20);
-        char chunk[65536];
-        size_t r;
-        while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-            if (buf_append(&in, chunk, r) != BUF_OK) break;
-        fclose(f);
-        bk_probe *p = probe_new(b, P_WARM, 1u << 20);
-        if (!p) {
-            buf_free(&in);
+        int rc = warm_send(b, path, 0);
+        if (rc > 0) return;
+        if (rc < 0) {
+            backend_warm_stop(b);
             return;
         }
-        xlate_request_opts o = {
-            .model = backend_model(b, NULL),
-            .max_tokens_cap = b->all->cfg->max_tokens,
-            .cache_prompt = b->cfg->mode->cache_prompt,
-            .use_id_slot = b->use_slots,
-        };
-        xlate_request_info info;
-        char err[256];
-        int rc = xlate_request_build(in.data ? in.data : "", in.len, &o, &p->reqbody, &info, err,
-                                     sizeof err);
-        buf_free(&in);
-        if (rc < 0) {
-            log_line(1, "warm start: ignoring %s (%s)", path, err);
-            probe_free(p);
-            continue;
-        }
-        if (b->use_slots && info.id_slot_off) {
-            int held = affinity_holds(&b->aff, info.kind_hash);
-            if (held >= 0) {
-                log_line(1, "warm start: %s slot %d already holds the prefix of %s", b->cfg->name,
-                         held, path);
-                xlate_request_info_free(&info);
-                probe_free(p);
-                continue;
-            }
-            p->slot = affinity_prime(&b->aff, info.kind_hash, server_now_ms());
-            if (p->slot < 0) { /* every slot holds a conversation */
-                xlate_request_info_free(&info);
-                probe_free(p);
-                backend_warm_stop(b);
-                return;
-            }
-            write_slot(p->reqbody.data + info.id_slot_off, p->slot);
-            b->primed[p->slot] = info.kind_hash;
-            ledger_write(b, p->slot, info.kind_hash);
-        }
-        xlate_request_info_free(&info);
-        route_backend_url(b->cfg, "chat", p->url, sizeof p->url);
-        log_line(1, "warm start: prefilling a saved prompt prefix on %s (%zu bytes)", b->cfg->name,
-                 p->reqbody.len);
-        probe_start(p, "POST", 600000);
-        return;
     }
 }
 

@@ -348,3 +348,28 @@ TEST(affinity_subagents_and_background_interleaved)
     affinity_done(&a, bg2, 901, t += 10);
     CHECK(affinity_slot(&a, 100, MAIN, 0, &reused, t += 10) == m && reused == 1);
 }
+
+/* Background priming: while an interactive conversation is live, a free
+ * slot gets a spare copy of its prefix, and a second session of its kind
+ * (another terminal, another gateway) claims that one at once instead of
+ * starting cold in an empty slot; no spare when a claimable prefix of the
+ * kind exists already (an idle -p session), or no slot is free. */
+TEST(affinity_spare_prefix_for_the_next_session)
+{
+    affinity a;
+    affinity_init(&a, 2);
+    int reused;
+    int s = affinity_slot(&a, 100, MAIN, 0, NULL, 1000);
+    affinity_done(&a, s, 100, 1500);
+    int spare = affinity_prime_spare(&a, MAIN, 1500);
+    CHECK(spare >= 0 && spare != s);
+    CHECK(affinity_prime_spare(&a, MAIN, 1600) == -1); /* one is enough */
+    CHECK(affinity_slot(&a, 200, MAIN, 0, &reused, 2000) == spare && reused == 2);
+    CHECK(affinity_slot(&a, 100, MAIN, 0, &reused, 2500) == s && reused == 1);
+    CHECK(affinity_prime_spare(&a, MAIN, 3000) == -1); /* no free slot */
+    /* an idle -p session is itself claimable: no spare */
+    affinity_init(&a, 2);
+    s = affinity_slot(&a, 300, MAIN, AFFINITY_SHORT, NULL, 1000);
+    affinity_done(&a, s, 300, 1500);
+    CHECK(affinity_prime_spare(&a, MAIN, 1500) == -1);
+}
