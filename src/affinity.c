@@ -167,9 +167,7 @@ int affinity_prime_spare(affinity *a, uint64_t kind, double now_ms)
 {
     for (int i = 0; i < a->nslots; i++) {
         const affinity_slot_state *s = &a->slot[i];
-        if (s->key && s->kind == kind && !s->foreign &&
-            (s->over || (s->is_short && s->inflight == 0)))
-            return -1;
+        if (s->key && s->kind == kind && !s->foreign && s->over) return -1;
     }
     return prime_free(a, kind, now_ms);
 }

@@ -86,9 +86,10 @@ void affinity_done(affinity *a, int slot, uint64_t key, double now_ms);
  * affinity_holds). The slot then holds that prefix, claimable at once. */
 int affinity_prime(affinity *a, uint64_t kind, double now_ms);
 /* Background priming: a free slot for a spare prefix of kind, so the next
- * new conversation of kind finds it while the slot holding it is in use;
- * -1 when no slot is free or a prefix of kind is already claimable (primed,
- * left behind, an idle short conversation). */
+ * new conversation of kind finds it while the slot holding it is in use
+ * (or may come back: an idle -p session may be --continue'd); -1 when no
+ * slot is free or a prefix of kind no conversation holds (primed, left
+ * behind) exists. */
 int affinity_prime_spare(affinity *a, uint64_t kind, double now_ms);
 /* The slot holding a prefix of kind (a conversation's or a primed one), or -1. */
 int affinity_holds(const affinity *a, uint64_t kind);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <utime.h>
 
+#include "anthropic.h"
 #include "log.h"
 #include "server.h"
 
@@ -375,21 +376,11 @@ void backend_warm_save(backend_rt *b, const char *body, size_t len, const xlate_
     if (utime(path, NULL) == 0) return;
     cJSON *root = cJSON_ParseWithLength(body, len);
     if (!root) return;
-    cJSON *w = cJSON_CreateObject();
-    cJSON_AddStringToObject(w, "model", "anyclaude-warm-start");
-    cJSON_AddNumberToObject(w, "max_tokens", 1);
-    cJSON *sys = cJSON_DetachItemFromObjectCaseSensitive(root, "system");
-    if (sys) cJSON_AddItemToObject(w, "system", sys);
-    cJSON *tools = cJSON_DetachItemFromObjectCaseSensitive(root, "tools");
-    if (tools) cJSON_AddItemToObject(w, "tools", tools);
-    cJSON *msgs = cJSON_AddArrayToObject(w, "messages");
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "role", "user");
-    cJSON_AddStringToObject(m, "content", "hi");
-    cJSON_AddItemToArray(msgs, m);
+    cJSON *w = anthropic_warm_prefix(root);
+    cJSON_Delete(root);
+    if (!w) return;
     char *txt = cJSON_PrintUnformatted(w);
     cJSON_Delete(w);
-    cJSON_Delete(root);
     if (!txt) return;
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");

@@ -367,9 +367,13 @@ TEST(affinity_spare_prefix_for_the_next_session)
     CHECK(affinity_slot(&a, 200, MAIN, 0, &reused, 2000) == spare && reused == 2);
     CHECK(affinity_slot(&a, 100, MAIN, 0, &reused, 2500) == s && reused == 1);
     CHECK(affinity_prime_spare(&a, MAIN, 3000) == -1); /* no free slot */
-    /* an idle -p session is itself claimable: no spare */
+    /* an idle -p session gets a spare too (it may be --continue'd; a second
+     * -p session running beside it takes the spare, not its slot) */
     affinity_init(&a, 2);
     s = affinity_slot(&a, 300, MAIN, AFFINITY_SHORT, NULL, 1000);
     affinity_done(&a, s, 300, 1500);
-    CHECK(affinity_prime_spare(&a, MAIN, 1500) == -1);
+    spare = affinity_prime_spare(&a, MAIN, 1500);
+    CHECK(spare >= 0 && spare != s);
+    CHECK(affinity_slot(&a, 301, MAIN, AFFINITY_SHORT, &reused, 1600) == spare && reused == 2);
+    CHECK(affinity_slot(&a, 300, MAIN, AFFINITY_SHORT, &reused, 1700) == s && reused == 1);
 }

@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 
+#include "../../src/anthropic.h"
 #include "../../src/xlate_request.h"
 #include "test.h"
 
@@ -288,6 +289,46 @@ TEST(xlate_request_new_session_prefix)
     CHECK(a.len - common < 64);
     buf_free(&a);
     buf_free(&b);
+}
+
+/* Warm start saves anthropic_warm_prefix of a session's request; rendered,
+ * it is a prefix of the next session's first turn in that project up to the
+ * user's words: system prompt, tools, environment block, reminders. */
+TEST(xlate_request_warm_prefix_is_a_prefix)
+{
+    char path[512], err[512];
+    size_t len;
+    case_path(path, sizeof path, "claude_code_turn1", ".json");
+    char *body = test_read_file(path, &len);
+    REQUIRE(body);
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    free(body);
+    REQUIRE(root);
+    cJSON *w = anthropic_warm_prefix(root);
+    cJSON_Delete(root);
+    REQUIRE(w);
+    char *wtxt = cJSON_PrintUnformatted(w);
+    cJSON_Delete(w);
+    REQUIRE(wtxt);
+    xlate_request_opts o = {NULL, 0, 0, 0, 0};
+    xlate_request_info iw, in;
+    buf bw, bn;
+    buf_init(&bw, 0);
+    buf_init(&bn, 0);
+    REQUIRE(xlate_request_build(wtxt, strlen(wtxt), &o, &bw, &iw, err, sizeof err) == 0);
+    REQUIRE(build_case("volatility_new_session", &bn, &in, err, sizeof err) == 0);
+    const char *tw = strstr(bw.data, "\"tools\":"), *tn = strstr(bn.data, "\"tools\":");
+    REQUIRE(tw && tn);
+    size_t n = strlen(tw) - 4; /* without the closing "}]} */
+    CHECK(strncmp(tw, tn, n) == 0);
+    CHECK(strstr(tw, "# Environment") && strstr(tw, "claudeMd"));
+    CHECK(!strstr(tw, "list the files here"));
+    CHECK(iw.kind_hash == in.kind_hash);
+    xlate_request_info_free(&iw);
+    xlate_request_info_free(&in);
+    buf_free(&bw);
+    buf_free(&bn);
+    cJSON_free(wtxt);
 }
 
 TEST(xlate_request_equivalent_inputs)
