@@ -26,7 +26,7 @@ ASAN_CORE := $(patsubst src/%.c,build/asan/%.o,$(CORE_SRC))
 ASAN_UNIT := $(patsubst tests/unit/%.c,build/asan/unit/%.o,$(UNIT_SRC))
 
 .PHONY: all test unit asan deps format clean check run
-all: build/anyclaude
+all: build/anyclaude build/h1check
 
 build/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -49,6 +49,10 @@ build/asan/anyclaude: $(ASAN_OBJ)
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) -lm
 build/asan/unit_tests: $(ASAN_CORE) $(ASAN_UNIT)
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) -lm
+
+# httpd's framing on stdin, for the differential test (tests/fault/framing.test.mjs)
+build/h1check: tests/fault/h1check.c build/obj/h1.o build/obj/buf.o
+	$(CC) $(WARN) $(CFLAGS) -o $@ $^
 
 unit: build/unit_tests
 	./build/unit_tests
@@ -88,11 +92,11 @@ run:
 #   ./build/fuzz/fuzz_TARGET build/fuzz/crashes/TARGET-crash-*
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= request sse stream backend_error toolcall toolargs passthru
+FUZZ_TARGETS ?= request sse stream backend_error toolcall toolargs passthru h1
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -g -O1 $(FUZZ_SAN) $(shell pkg-config --cflags libcjson)
 FUZZ_CORE    := buf sse anthropic affinity xlate_request xlate_stream toolargs toolcall_text \
-                passthru pool routes config mode
+                passthru pool routes config mode h1
 FUZZ_OBJ     := $(patsubst %,build/fuzz/obj/%.o,$(FUZZ_CORE))
 FUZZ_BINS    := $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
 VALGRIND     ?= valgrind

@@ -22,7 +22,8 @@ if [ "$(uname)" = Darwin ]; then
 else
   APT_PKGS="build-essential pkg-config libevent-dev libcurl4-openssl-dev libcjson-dev"
   if [ "${1:-}" != "--build-only" ] && [ "${1:-}" != "--run" ]; then
-    APT_PKGS="$APT_PKGS cmake git python3 tmux clang libclang-rt-14-dev valgrind"
+    # chromium: tests/fault/browser.test.mjs drives the gateway from a real browser
+    APT_PKGS="$APT_PKGS cmake git python3 tmux clang libclang-rt-14-dev valgrind chromium"
     # Node.js may come from elsewhere (nodesource): only ask apt when absent.
     command -v node >/dev/null || APT_PKGS="$APT_PKGS nodejs"
     command -v npm >/dev/null || APT_PKGS="$APT_PKGS npm"

@@ -10,9 +10,11 @@
 #include "mode.h"
 
 static const char *const value_opts[] = {
-    "mode",       "backend",  "model",   "api-key",     "host",          "port",
-    "max-tokens", "max-body", "ping-ms", "max-streams", "debug",         "claude",
-    "auth-token", "config",   "slots",   "warm-start",  "tool-recovery", "ca-file"};
+    "mode",           "backend",       "model",      "api-key",         "host",
+    "port",           "max-tokens",    "max-body",   "ping-ms",         "max-streams",
+    "debug",          "claude",        "auth-token", "config",          "slots",
+    "warm-start",     "tool-recovery", "ca-file",    "allowed-origins", "upstream-idle-timeout",
+    "request-timeout"};
 
 static int is_value_opt(const char *name, size_t n)
 {
@@ -165,6 +167,15 @@ void cli_print_help(FILE *f)
             "                      blocks (default on for mlx-lm, lmstudio, llamacpp)\n"
             "  --ca-file PATH      CA bundle to trust for https backends instead of the\n"
             "                      system's (a backend's \"caFile\" wins)\n"
+            "  --allowed-origins LIST\n"
+            "                      comma-separated web origins (e.g. http://localhost:3000)\n"
+            "                      whose pages may call the gateway (CORS); requests with\n"
+            "                      any other Origin are refused (default: none)\n"
+            "  --upstream-idle-timeout S\n"
+            "                      fail a request when the backend, once its answer started,\n"
+            "                      sends nothing for S seconds (default 600; 0: never)\n"
+            "  --request-timeout S whole time for a non-streamed request (default 1800;\n"
+            "                      0: none)\n"
             "  --config FILE       JSON config file (default\n"
             "                      $XDG_CONFIG_HOME/anyclaude/config.json); its \"backends\"\n"
             "                      and \"routes\" send requests to several backends by class\n"
@@ -175,7 +186,9 @@ void cli_print_help(FILE *f)
             "  ANYCLAUDE_MODE, ANYCLAUDE_HOST, ANYCLAUDE_PORT, ANYCLAUDE_MAX_OUTPUT_TOKENS,\n"
             "  ANYCLAUDE_MAX_BODY, ANYCLAUDE_PING_MS, ANYCLAUDE_MAX_STREAMS, ANYCLAUDE_DEBUG,\n"
             "  ANYCLAUDE_CLAUDE, ANYCLAUDE_AUTH_TOKEN, ANYCLAUDE_CONFIG, ANYCLAUDE_SLOTS,\n"
-            "  ANYCLAUDE_WARM_START, ANYCLAUDE_TOOL_RECOVERY, ANYCLAUDE_CA_FILE, and per mode:\n"
+            "  ANYCLAUDE_WARM_START, ANYCLAUDE_TOOL_RECOVERY, ANYCLAUDE_CA_FILE,\n"
+            "  ANYCLAUDE_ALLOWED_ORIGINS, ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT,\n"
+            "  ANYCLAUDE_REQUEST_TIMEOUT, and per mode:\n"
             "    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL\n"
             "    lmstudio  LMSTUDIO_URL, LMSTUDIO_API_KEY, LMSTUDIO_MODEL\n"
             "    llamacpp  LLAMACPP_URL, LLAMACPP_API_KEY, LLAMACPP_MODEL\n"

@@ -26,6 +26,8 @@ void config_defaults(config *c)
     c->warm = 1;
     c->tool_recovery = -1;
     c->health_ms = 5000;
+    c->upstream_idle_s = 600;
+    c->request_timeout_s = 1800;
 }
 
 int config_check_url(const char *url)
@@ -95,6 +97,9 @@ enum key {
     K_TOOLREC,
     K_CAFILE,
     K_HEALTH,
+    K_ORIGINS,
+    K_IDLE,
+    K_REQTIME,
     K_NONE
 };
 
@@ -103,15 +108,26 @@ static enum key flag_key(const char *name)
     static const struct {
         const char *n;
         enum key k;
-    } t[] = {{"mode", K_MODE},         {"backend", K_BACKEND},
-             {"api-key", K_KEY},       {"model", K_MODEL},
-             {"host", K_HOST},         {"port", K_PORT},
-             {"max-tokens", K_MAXTOK}, {"max-body", K_MAXBODY},
-             {"ping-ms", K_PING},      {"max-streams", K_STREAMS},
-             {"debug", K_DEBUG},       {"claude", K_CLAUDE},
-             {"auth-token", K_AUTH},   {"slots", K_SLOTS},
-             {"warm-start", K_WARM},   {"tool-recovery", K_TOOLREC},
-             {"ca-file", K_CAFILE}};
+    } t[] = {{"mode", K_MODE},
+             {"backend", K_BACKEND},
+             {"api-key", K_KEY},
+             {"model", K_MODEL},
+             {"host", K_HOST},
+             {"port", K_PORT},
+             {"max-tokens", K_MAXTOK},
+             {"max-body", K_MAXBODY},
+             {"ping-ms", K_PING},
+             {"max-streams", K_STREAMS},
+             {"debug", K_DEBUG},
+             {"claude", K_CLAUDE},
+             {"auth-token", K_AUTH},
+             {"slots", K_SLOTS},
+             {"warm-start", K_WARM},
+             {"tool-recovery", K_TOOLREC},
+             {"ca-file", K_CAFILE},
+             {"allowed-origins", K_ORIGINS},
+             {"upstream-idle-timeout", K_IDLE},
+             {"request-timeout", K_REQTIME}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -240,6 +256,19 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
         }
         return 0;
     }
+    case K_ORIGINS:
+        /* comma-separated origins, e.g. "http://localhost:3000,https://x.example" */
+        if (copy(c->allowed_origins, sizeof c->allowed_origins, v)) goto toolong;
+        return 0;
+    case K_IDLE:
+    case K_REQTIME:
+        if (parse_long(v, 0, 86400, &n)) {
+            snprintf(err, errlen, "%s: bad timeout \"%s\"; expected seconds, 0 (none) to 86400",
+                     src, v);
+            return -1;
+        }
+        *(k == K_IDLE ? &c->upstream_idle_s : &c->request_timeout_s) = n;
+        return 0;
     case K_NONE:
         break;
     }
@@ -305,16 +334,29 @@ static enum key file_key(const char *name)
     static const struct {
         const char *n;
         enum key k;
-    } t[] = {{"mode", K_MODE},         {"backend", K_BACKEND},
-             {"apiKey", K_KEY},        {"api_key", K_KEY},
-             {"model", K_MODEL},       {"host", K_HOST},
-             {"port", K_PORT},         {"maxOutputTokens", K_MAXTOK},
-             {"max_tokens", K_MAXTOK}, {"maxBody", K_MAXBODY},
-             {"pingMs", K_PING},       {"maxStreams", K_STREAMS},
-             {"debug", K_DEBUG},       {"claude", K_CLAUDE},
-             {"authToken", K_AUTH},    {"slots", K_SLOTS},
-             {"warmStart", K_WARM},    {"toolRecovery", K_TOOLREC},
-             {"caFile", K_CAFILE},     {"healthCheckMs", K_HEALTH}};
+    } t[] = {{"mode", K_MODE},
+             {"backend", K_BACKEND},
+             {"apiKey", K_KEY},
+             {"api_key", K_KEY},
+             {"model", K_MODEL},
+             {"host", K_HOST},
+             {"port", K_PORT},
+             {"maxOutputTokens", K_MAXTOK},
+             {"max_tokens", K_MAXTOK},
+             {"maxBody", K_MAXBODY},
+             {"pingMs", K_PING},
+             {"maxStreams", K_STREAMS},
+             {"debug", K_DEBUG},
+             {"claude", K_CLAUDE},
+             {"authToken", K_AUTH},
+             {"slots", K_SLOTS},
+             {"warmStart", K_WARM},
+             {"toolRecovery", K_TOOLREC},
+             {"caFile", K_CAFILE},
+             {"healthCheckMs", K_HEALTH},
+             {"allowedOrigins", K_ORIGINS},
+             {"upstreamIdleTimeout", K_IDLE},
+             {"requestTimeout", K_REQTIME}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -324,6 +366,22 @@ static int apply_json(config *c, enum key k, const cJSON *v, const char *src, ch
                       size_t errlen)
 {
     char num[32];
+    if (k == K_ORIGINS && cJSON_IsArray(v)) {
+        char all[sizeof c->allowed_origins] = "";
+        const cJSON *o;
+        cJSON_ArrayForEach(o, v)
+        {
+            size_t l = strlen(all);
+            if (!cJSON_IsString(o) ||
+                (size_t)snprintf(all + l, sizeof all - l, "%s%s", l ? "," : "", o->valuestring) >=
+                    sizeof all - l) {
+                snprintf(err, errlen, "%s: expected a list of origins (strings), not too long",
+                         src);
+                return -1;
+            }
+        }
+        return apply(c, k, all, src, err, errlen);
+    }
     if (cJSON_IsString(v)) return apply(c, k, v->valuestring, src, err, errlen);
     if (cJSON_IsBool(v)) return apply(c, k, cJSON_IsTrue(v) ? "1" : "0", src, err, errlen);
     if (cJSON_IsNumber(v)) {
@@ -392,7 +450,8 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
                 snprintf(err, errlen,
                          "%s: unknown key; accepted: mode, backend, apiKey, model, host, port, "
                          "maxOutputTokens, maxBody, pingMs, maxStreams, debug, claude, authToken, "
-                         "slots, warmStart, toolRecovery, caFile, healthCheckMs, backends, routes",
+                         "slots, warmStart, toolRecovery, caFile, healthCheckMs, allowedOrigins, "
+                         "upstreamIdleTimeout, requestTimeout, backends, routes",
                          src);
                 goto out;
             }
@@ -439,6 +498,9 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         {"ANYCLAUDE_WARM_START", K_WARM},
         {"ANYCLAUDE_TOOL_RECOVERY", K_TOOLREC},
         {"ANYCLAUDE_CA_FILE", K_CAFILE},
+        {"ANYCLAUDE_ALLOWED_ORIGINS", K_ORIGINS},
+        {"ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT", K_IDLE},
+        {"ANYCLAUDE_REQUEST_TIMEOUT", K_REQTIME},
     };
     for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
         const char *v = ge(env[i].name);

@@ -34,8 +34,12 @@ typedef struct config {
     char state_dir[512];   /* where the warm-start prefix is kept (set by main) */
     char ca_file[512];     /* CA bundle for TLS backends ("" = the system's) */
     long health_ms;        /* pool health-check interval */
-    routes routing;        /* named backends and routes; without "routes" in the config
-                              file: one backend (the settings above) and a default route */
+    char allowed_origins[1024]; /* comma-separated Origins browsers may send ("" = none) */
+    long upstream_idle_s;       /* no backend byte for this long once the answer started:
+                                   fail (0 = never; default 600) */
+    long request_timeout_s;     /* a non-streamed request's whole time (0 = none; 1800) */
+    routes routing;             /* named backends and routes; without "routes" in the config
+                                   file: one backend (the settings above) and a default route */
 } config;
 
 /* Look up an environment variable; returns NULL when unset. */

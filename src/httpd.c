@@ -25,21 +25,24 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "buf.h"
+#include "h1.h"
 
-#define MAX_HEADERS 100
+#define MAX_PIPELINE_BACKLOG (256 * 1024) /* unread replies: stop reading the connection */
+#define CLOSING_MS 10000                  /* how long a failed connection may linger */
+#define ACCEPT_PAUSE_MS 200               /* after an accept error (out of fds) */
 
-enum conn_state { ST_HEAD, ST_BODY, ST_BUSY, ST_CLOSING };
+enum conn_state { ST_HEAD, ST_CHECK, ST_BODY, ST_BUSY, ST_CLOSING };
 
 typedef struct conn conn;
 
 struct httpd_req {
     conn *c;
     char *method, *path, *query; /* query: after '?', "" if none */
-    char *names[MAX_HEADERS], *values[MAX_HEADERS];
-    int nheaders;
-    buf head; /* storage for method, path and headers */
+    h1_head h;
+    buf head; /* storage for the request line and headers */
     buf body;
     buf out_headers;
     int http10;
@@ -48,6 +51,8 @@ struct httpd_req {
     int finished;
     httpd_close_fn on_close;
     void *close_ud;
+    httpd_drain_fn on_drain;
+    void *drain_ud;
 };
 
 struct conn {
@@ -55,13 +60,15 @@ struct conn {
     struct bufferevent *bev;
     enum conn_state st;
     httpd_req *req;
-    int body_chunked;
-    size_t body_left; /* Content-Length left, or current chunk left */
-    int chunk_phase;  /* chunked: 0 size line, 1 data, 2 CRLF after data, 3 trailers */
-    int close_after;  /* close once the output drains */
-    int lingering;    /* write side shut; reading and discarding until EOF */
+    h1_scan scan;
+    h1_body body;
+    int close_after; /* close once the output drains */
+    int lingering;   /* write side shut; reading and discarding until EOF */
+    int paused;      /* reading stopped: the client does not read its replies */
     size_t discarded;
-    struct event *next_ev; /* runs the next pipelined request on a fresh loop turn */
+    struct event *next_ev;  /* runs the next pipelined request on a fresh loop turn */
+    struct event *deadline; /* the whole request (head and body) must arrive by then */
+    int deadline_on;
     conn *next, *prev;
 };
 
@@ -70,13 +77,17 @@ struct httpd {
     struct evconnlistener *lis;
     httpd_limits lim;
     httpd_handler_fn handler;
+    httpd_head_fn head_check;
     void *ud;
     int port;
     int nconns;
+    int accept_off;          /* listener disabled: at the cap, or pausing after an error */
+    struct event *accept_ev; /* re-enables accepting after an error pause */
     conn *conns;
 };
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void on_input(conn *c);
 
 static const char *status_text(int st)
 {
@@ -85,6 +96,8 @@ static const char *status_text(int st)
         return "Continue";
     case 200:
         return "OK";
+    case 204:
+        return "No Content";
     case 400:
         return "Bad Request";
     case 401:
@@ -99,16 +112,24 @@ static const char *status_text(int st)
         return "Request Timeout";
     case 413:
         return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 421:
+        return "Misdirected Request";
     case 429:
         return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
     case 500:
         return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
     case 502:
         return "Bad Gateway";
     case 503:
         return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
     case 529:
         return "Overloaded";
     default:
@@ -123,6 +144,18 @@ static void req_free(httpd_req *r)
     buf_free(&r->body);
     buf_free(&r->out_headers);
     free(r);
+}
+
+static void update_accepting(httpd *h)
+{
+    int want =
+        h->nconns < h->lim.max_conns && !(h->accept_ev && evtimer_pending(h->accept_ev, NULL));
+    if (!h->lis || want == !h->accept_off) return;
+    if (want)
+        evconnlistener_enable(h->lis);
+    else
+        evconnlistener_disable(h->lis);
+    h->accept_off = !want;
 }
 
 static void conn_free(conn *c)
@@ -141,6 +174,7 @@ static void conn_free(conn *c)
     }
     if (c->bev) bufferevent_free(c->bev);
     if (c->next_ev) event_free(c->next_ev);
+    if (c->deadline) event_free(c->deadline);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -148,8 +182,10 @@ static void conn_free(conn *c)
     if (c->next) c->next->prev = c->prev;
     h->nconns--;
     free(c);
+    update_accepting(h);
 }
 
+/* Inactivity timeout (keep-alive idle); 0: none. */
 static void set_timeout(conn *c, int ms)
 {
     if (ms <= 0) {
@@ -160,13 +196,59 @@ static void set_timeout(conn *c, int ms)
     bufferevent_set_timeouts(c->bev, &tv, NULL);
 }
 
+static void deadline_cb(evutil_socket_t fd, short what, void *arg);
+
+/* A deadline for the request now arriving (not reset by further bytes). */
+static void arm_deadline(conn *c, int ms)
+{
+    if (!c->deadline) c->deadline = evtimer_new(c->h->base, deadline_cb, c);
+    if (!c->deadline) return;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(c->deadline, &tv);
+    c->deadline_on = 1;
+}
+
+static void clear_deadline(conn *c)
+{
+    if (c->deadline) evtimer_del(c->deadline);
+    c->deadline_on = 0;
+}
+
+/* Read from the client unless its unread replies are piling up (a client
+ * that pipelines and never reads); the input side is capped by the read
+ * high-watermark set at accept. */
+static void update_reading(conn *c)
+{
+    size_t out = evbuffer_get_length(bufferevent_get_output(c->bev));
+    int pause = c->st == ST_HEAD && out > MAX_PIPELINE_BACKLOG;
+    if (pause == c->paused) return;
+    c->paused = pause;
+    if (pause)
+        bufferevent_disable(c->bev, EV_READ);
+    else
+        bufferevent_enable(c->bev, EV_READ);
+}
+
+/* Is s fit for a header value (no control characters but tab)? A backend's
+ * Content-Type with a bare CR must not split our reply's headers. */
+static int clean_value(const char *s)
+{
+    for (; *s; s++)
+        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f) return 0;
+    return 1;
+}
+
 /* Write the status line and headers. */
 static void write_head(httpd_req *r, int status, const char *ctype, long long clen)
 {
     struct evbuffer *out = bufferevent_get_output(r->c->bev);
     evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, status_text(status));
-    if (ctype) evbuffer_add_printf(out, "Content-Type: %s\r\n", ctype);
-    if (clen >= 0)
+    if (ctype)
+        evbuffer_add_printf(out, "Content-Type: %s\r\n",
+                            clean_value(ctype) ? ctype : "application/octet-stream");
+    if (status == 204)
+        ; /* no body, no length (RFC 9110 8.6) */
+    else if (clen >= 0)
         evbuffer_add_printf(out, "Content-Length: %lld\r\n", clen);
     else if (!r->http10)
         evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
@@ -196,304 +278,183 @@ static void fail_conn(conn *c, int status, const char *msg)
     c->close_after = 1;
     /* keep reading (and discarding) so that a client still uploading does
      * not get a reset that would destroy this answer; see linger() */
-    struct timeval rt = {10, 0}, wt = {10, 0};
-    bufferevent_set_timeouts(c->bev, &rt, &wt);
+    c->paused = 0;
+    bufferevent_enable(c->bev, EV_READ);
+    struct timeval wt = {10, 0};
+    bufferevent_set_timeouts(c->bev, NULL, &wt);
+    arm_deadline(c, CLOSING_MS);
 }
 
-/* Parse the buffered head (request line + headers, ending in a blank line). */
-static int parse_head(conn *c, httpd_req *r, char *err, size_t errlen)
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-    char *p = r->head.data;
-    char *end = p + r->head.len;
-    char *eol = memchr(p, '\n', (size_t)(end - p));
-    if (!eol) return -1;
-    *eol = '\0';
-    if (eol > p && eol[-1] == '\r') eol[-1] = '\0';
-    char *sp1 = strchr(p, ' ');
-    char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-    if (!sp1 || !sp2 || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
-        snprintf(err, errlen, "malformed request line");
-        return -1;
-    }
-    *sp1 = '\0';
-    *sp2 = '\0';
-    r->method = p;
-    r->path = sp1 + 1;
-    r->http10 = sp2[8] == '0';
-    r->keep_alive = !r->http10;
-    char *h = strchr(r->path, '#');
-    if (h) *h = '\0';
-    char *q = strchr(r->path, '?');
-    r->query = q ? q + 1 : sp2; /* sp2 is now "" */
-    if (q) *q = '\0';
-    p = eol + 1;
-    while (p < end) {
-        eol = memchr(p, '\n', (size_t)(end - p));
-        if (!eol) break;
-        *eol = '\0';
-        if (eol > p && eol[-1] == '\r') eol[-1] = '\0';
-        if (*p == '\0') break; /* blank line */
-        if (*p == ' ' || *p == '\t') {
-            snprintf(err, errlen, "folded header lines are not accepted");
-            return -1;
-        }
-        char *colon = strchr(p, ':');
-        if (!colon || colon == p || colon[-1] == ' ' || colon[-1] == '\t') {
-            /* "Name : value" is refused: proxies disagree on what it means */
-            snprintf(err, errlen, "malformed header line");
-            return -1;
-        }
-        for (char *vp = colon + 1; *vp; vp++)
-            if (*vp == '\r') {
-                snprintf(err, errlen, "control character in a header value");
-                return -1;
-            }
-        if (r->nheaders >= MAX_HEADERS) {
-            snprintf(err, errlen, "more than %d headers", MAX_HEADERS);
-            return -1;
-        }
-        *colon = '\0';
-        char *v = colon + 1;
-        while (*v == ' ' || *v == '\t')
-            v++;
-        size_t vl = strlen(v);
-        while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-            v[--vl] = '\0';
-        r->names[r->nheaders] = p;
-        r->values[r->nheaders] = v;
-        r->nheaders++;
-        p = eol + 1;
-    }
-    return 0;
+    conn *c = arg;
+    c->deadline_on = 0;
+    if (c->st == ST_HEAD || c->st == ST_BODY)
+        fail_conn(c, 408, "request not received in time");
+    else if (c->st == ST_CLOSING)
+        conn_free(c);
 }
 
 static void dispatch(conn *c)
 {
     c->st = ST_BUSY;
+    clear_deadline(c);
     set_timeout(c, 0); /* the handler may take minutes; EOF still arrives */
     c->h->handler(c->req, c->h->ud);
 }
 
-/* Read body bytes from input. Returns 1 when the body is complete, 0 when
- * more is needed, -1 after fail_conn. */
-static int read_body(conn *c, struct evbuffer *in)
+static int sink_body(void *ud, const char *p, size_t n)
 {
-    httpd_req *r = c->req;
-    size_t max = c->h->lim.max_body;
-    for (;;) {
-        if (!c->body_chunked) {
-            size_t avail = evbuffer_get_length(in);
-            size_t take = avail < c->body_left ? avail : c->body_left;
-            if (take) {
-                if (buf_append(&r->body, evbuffer_pullup(in, (ev_ssize_t)take), take) != BUF_OK) {
-                    fail_conn(c, 500, "out of memory reading the request body");
-                    return -1;
-                }
-                evbuffer_drain(in, take);
-                c->body_left -= take;
-            }
-            return c->body_left == 0;
-        }
-        if (c->chunk_phase == 0 || c->chunk_phase == 2 || c->chunk_phase == 3) {
-            size_t n;
-            char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
-            if (!line) {
-                if (evbuffer_get_length(in) > 4096) {
-                    fail_conn(c, 400, "malformed chunked request body");
-                    return -1;
-                }
-                return 0;
-            }
-            if (c->chunk_phase == 2) { /* CRLF after data */
-                int ok = n == 0;
-                free(line);
-                if (!ok) {
-                    fail_conn(c, 400, "malformed chunked request body");
-                    return -1;
-                }
-                c->chunk_phase = 0;
-                continue;
-            }
-            if (c->chunk_phase == 3) { /* trailers until a blank line */
-                int blank = n == 0;
-                free(line);
-                if (blank) return 1;
-                continue;
-            }
-            char *e;
-            errno = 0;
-            unsigned long long sz = strtoull(line, &e, 16);
-            int bad = e == line || errno || (*e && *e != ';' && *e != ' ');
-            free(line);
-            if (bad) {
-                fail_conn(c, 400, "malformed chunk size in the request body");
-                return -1;
-            }
-            if (sz > max || r->body.len + sz > max) {
-                fail_conn(c, 413, "request body too large");
-                return -1;
-            }
-            if (sz == 0) {
-                c->chunk_phase = 3;
-                continue;
-            }
-            c->body_left = (size_t)sz;
-            c->chunk_phase = 1;
-        }
-        if (c->chunk_phase == 1) {
-            size_t avail = evbuffer_get_length(in);
-            if (avail == 0) return 0;
-            size_t take = avail < c->body_left ? avail : c->body_left;
-            if (buf_append(&r->body, evbuffer_pullup(in, (ev_ssize_t)take), take) != BUF_OK) {
-                fail_conn(c, 413, "request body too large");
-                return -1;
-            }
-            evbuffer_drain(in, take);
-            c->body_left -= take;
-            if (c->body_left == 0) c->chunk_phase = 2;
-        }
-    }
+    return buf_append(&((httpd_req *)ud)->body, p, n) == BUF_OK ? 0 : 1;
 }
 
-static void start_request(conn *c)
+/* Feed buffered input to the body decoder. Returns 1 when the body is
+ * complete, 0 when more is needed, -1 after fail_conn. */
+static int read_body(conn *c, struct evbuffer *in)
+{
+    char err[160];
+    while (evbuffer_get_length(in) > 0) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1) return 0;
+        size_t used = 0;
+        int rc = h1_body_feed(&c->body, v.iov_base, v.iov_len, &used, sink_body, c->req, err,
+                              sizeof err);
+        evbuffer_drain(in, used);
+        if (rc == 1) return 1;
+        if (rc != 0) {
+            fail_conn(c, rc, err);
+            return -1;
+        }
+    }
+    return c->body.chunked ? 0 : c->body.left == 0;
+}
+
+/* Scan buffered input for the end of the head, from where the last scan
+ * stopped (each byte is looked at once). Returns the head length, 0 when
+ * incomplete, -1 when the framing is broken. */
+static long scan_head(conn *c, struct evbuffer *in)
+{
+    size_t len = evbuffer_get_length(in);
+    while (c->scan.off < len) {
+        struct evbuffer_ptr ptr;
+        if (evbuffer_ptr_set(in, &ptr, c->scan.off, EVBUFFER_PTR_SET) < 0) return 0;
+        struct evbuffer_iovec v[8];
+        int nv = evbuffer_peek(in, -1, &ptr, v, 8);
+        if (nv > 8) nv = 8;
+        if (nv <= 0) return 0;
+        for (int i = 0; i < nv; i++) {
+            size_t used;
+            long hl = h1_scan_feed(&c->scan, v[i].iov_base, v[i].iov_len, &used);
+            if (hl != 0) return hl;
+        }
+    }
+    return 0;
+}
+
+/* The head is complete (hl bytes, c->scan.lead of them empty lines): parse
+ * it, run the owner's check, and get ready for the body. Returns 0 to go on
+ * reading the body, -1 when the request is answered or the connection
+ * failed. */
+static int take_head(conn *c, struct evbuffer *in, size_t hl)
+{
+    httpd *h = c->h;
+    char err[200];
+    evbuffer_drain(in, c->scan.lead);
+    hl -= c->scan.lead;
+    h1_scan_init(&c->scan);
+    httpd_req *r = calloc(1, sizeof *r);
+    if (!r) {
+        fail_conn(c, 500, "out of memory");
+        return -1;
+    }
+    r->c = c;
+    buf_init(&r->head, h->lim.max_header + 1);
+    buf_init(&r->body, h->lim.max_body);
+    buf_init(&r->out_headers, 16384);
+    c->req = r;
+    if (buf_append(&r->head, evbuffer_pullup(in, (ev_ssize_t)hl), hl) != BUF_OK) {
+        fail_conn(c, 500, "out of memory");
+        return -1;
+    }
+    evbuffer_drain(in, hl);
+    int st = h1_parse_head(r->head.data, r->head.len, &r->h, err, sizeof err);
+    if (st) {
+        fail_conn(c, st, err);
+        return -1;
+    }
+    r->method = r->h.method;
+    r->path = r->h.target;
+    r->http10 = r->h.minor == 0;
+    r->keep_alive = r->h.keep_alive;
+    char *hash = strchr(r->path, '#');
+    if (hash) *hash = '\0';
+    char *q = strchr(r->path, '?');
+    r->query = q ? q + 1 : (char *)"";
+    if (q) *q = '\0';
+    if (r->h.has_length && r->h.length > h->lim.max_body) {
+        char m[200];
+        snprintf(m, sizeof m,
+                 "request body of %llu bytes is over the limit of %zu bytes "
+                 "(--max-body / ANYCLAUDE_MAX_BODY)",
+                 (unsigned long long)r->h.length, h->lim.max_body);
+        fail_conn(c, 413, m);
+        return -1;
+    }
+    h1_body_init(&c->body, &r->h, h->lim.max_body);
+    /* auth, route and method are decided before the body is read (or
+     * 100 Continue invites it): a refused request costs its head only */
+    c->st = ST_CHECK;
+    if (h->head_check) {
+        h->head_check(r, h->ud);
+        if (c->st != ST_CHECK) return -1; /* answered (r is gone) */
+    }
+    if (r->h.expect_continue && (c->body.chunked || c->body.left))
+        evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    c->st = ST_BODY;
+    return 0;
+}
+
+static void on_input(conn *c)
 {
     httpd *h = c->h;
     struct evbuffer *in = bufferevent_get_input(c->bev);
-    for (;;) {
-        if (c->st == ST_HEAD) {
-            /* skip stray CRLFs between requests */
-            while (evbuffer_get_length(in) > 0) {
-                unsigned char ch;
-                evbuffer_copyout(in, &ch, 1);
-                if (ch != '\r' && ch != '\n') break;
-                evbuffer_drain(in, 1);
-            }
-            if (evbuffer_get_length(in) == 0) return;
-            struct evbuffer_ptr pos = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-            size_t headlen;
-            if (pos.pos >= 0) {
-                headlen = (size_t)pos.pos + 4;
-            } else {
-                pos = evbuffer_search(in, "\n\n", 2, NULL);
-                if (pos.pos < 0) {
-                    if (evbuffer_get_length(in) > h->lim.max_header) {
-                        fail_conn(c, 431, "request headers too large");
-                    } else {
-                        set_timeout(c, h->lim.header_timeout_ms);
-                    }
-                    return;
-                }
-                headlen = (size_t)pos.pos + 2;
-            }
-            if (headlen > h->lim.max_header) {
-                fail_conn(c, 431, "request headers too large");
-                return;
-            }
-            httpd_req *r = calloc(1, sizeof *r);
-            if (!r) {
-                fail_conn(c, 500, "out of memory");
-                return;
-            }
-            r->c = c;
-            buf_init(&r->head, h->lim.max_header + 1);
-            buf_init(&r->body, h->lim.max_body);
-            buf_init(&r->out_headers, 16384);
-            c->req = r;
-            if (buf_append(&r->head, evbuffer_pullup(in, (ev_ssize_t)headlen), headlen) != BUF_OK) {
-                fail_conn(c, 500, "out of memory");
-                return;
-            }
-            evbuffer_drain(in, headlen);
-            char err[128];
-            if (memchr(r->head.data, '\0', r->head.len)) {
-                fail_conn(c, 400, "NUL byte in the request head");
-                return;
-            }
-            if (parse_head(c, r, err, sizeof err) < 0) {
-                fail_conn(c, 400, err);
-                return;
-            }
-            /* one body length, stated once: anything else can desynchronise
-             * this server from a proxy in front of it */
-            int ncl = 0, nte = 0;
-            const char *cl0 = NULL;
-            for (int i = 0; i < r->nheaders; i++) {
-                if (strcasecmp(r->names[i], "Content-Length") == 0) {
-                    if (ncl++ && strcmp(cl0, r->values[i]) != 0) {
-                        fail_conn(c, 400, "conflicting Content-Length headers");
-                        return;
-                    }
-                    cl0 = r->values[i];
-                }
-                if (strcasecmp(r->names[i], "Transfer-Encoding") == 0) nte++;
-            }
-            if (nte > 1 || (nte && ncl)) {
-                fail_conn(
-                    c, 400,
-                    "both Content-Length and Transfer-Encoding, or several Transfer-Encodings");
-                return;
-            }
-            const char *conn_h = httpd_req_header(r, "Connection");
-            if (conn_h && strcasecmp(conn_h, "close") == 0) r->keep_alive = 0;
-            if (conn_h && strcasecmp(conn_h, "keep-alive") == 0) r->keep_alive = 1;
-            const char *te = httpd_req_header(r, "Transfer-Encoding");
-            const char *cl = httpd_req_header(r, "Content-Length");
-            c->body_chunked = 0;
-            c->chunk_phase = 0;
-            c->body_left = 0;
-            if (te) {
-                if (strcasecmp(te, "chunked") != 0) {
-                    fail_conn(c, 400, "unsupported Transfer-Encoding");
-                    return;
-                }
-                c->body_chunked = 1;
-            } else if (cl) {
-                char *e;
-                errno = 0;
-                unsigned long long n = strtoull(cl, &e, 10);
-                if (e == cl || *e || errno || cl[0] == '-') {
-                    fail_conn(c, 400, "malformed Content-Length");
-                    return;
-                }
-                if (n > h->lim.max_body) {
-                    char m[160];
-                    snprintf(m, sizeof m,
-                             "request body of %llu bytes is over the limit of %zu bytes "
-                             "(--max-body / ANYCLAUDE_MAX_BODY)",
-                             n, h->lim.max_body);
-                    fail_conn(c, 413, m);
-                    return;
-                }
-                c->body_left = (size_t)n;
-            }
-            const char *ex = httpd_req_header(r, "Expect");
-            if (ex && strcasecmp(ex, "100-continue") == 0 && (c->body_chunked || c->body_left))
-                evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
-            c->st = ST_BODY;
-        }
-        if (c->st == ST_BODY) {
-            int rc = read_body(c, in);
-            if (rc < 0) return;
-            if (rc == 0) {
-                set_timeout(c, h->lim.header_timeout_ms);
-                return;
-            }
-            dispatch(c);
+    if (c->st == ST_HEAD) {
+        update_reading(c);
+        if (c->paused || evbuffer_get_length(in) == 0) return;
+        if (!c->deadline_on) arm_deadline(c, h->lim.header_timeout_ms);
+        long hl = scan_head(c, in);
+        if (hl < 0) {
+            fail_conn(c, 400, "malformed request head: lines must end in CRLF (bare LF or CR)");
             return;
         }
-        return; /* BUSY or CLOSING: leave bytes buffered */
+        if (hl == 0) {
+            if (c->scan.off - c->scan.lead > h->lim.max_header)
+                fail_conn(c, 431, "request headers too large");
+            return;
+        }
+        if ((size_t)hl - c->scan.lead > h->lim.max_header) {
+            fail_conn(c, 431, "request headers too large");
+            return;
+        }
+        if (take_head(c, in, (size_t)hl) < 0) return;
     }
+    if (c->st == ST_BODY) {
+        int rc = read_body(c, in);
+        if (rc == 1) dispatch(c);
+        return;
+    }
+    if (c->st == ST_CLOSING) {
+        size_t n = evbuffer_get_length(in);
+        evbuffer_drain(in, n);
+        c->discarded += n;
+        if (c->discarded > 4 * h->lim.max_body + (64u << 20)) conn_free(c);
+    }
+    /* BUSY: leave bytes buffered (bounded by the read watermark) */
 }
-
-#define MAX_PIPELINE_BACKLOG (1024 * 1024) /* unread replies before we stop parsing */
 
 static void next_cb(evutil_socket_t fd, short what, void *arg)
 {
-    conn *c = arg;
-    if (c->st != ST_HEAD) return;
-    /* a client that pipelines without reading: wait for its output to drain */
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) > MAX_PIPELINE_BACKLOG) return;
-    start_request(c);
+    on_input(arg);
 }
 
 static void schedule_next(conn *c)
@@ -504,22 +465,7 @@ static void schedule_next(conn *c)
 
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
-    conn *c = arg;
-    if (c->st == ST_BUSY) {
-        /* a next request while this one is in progress: buffer, bounded */
-        if (evbuffer_get_length(bufferevent_get_input(bev)) >
-            c->h->lim.max_header + c->h->lim.max_body)
-            conn_free(c);
-        return;
-    }
-    if (c->st == ST_CLOSING) {
-        size_t n = evbuffer_get_length(bufferevent_get_input(bev));
-        evbuffer_drain(bufferevent_get_input(bev), n);
-        c->discarded += n;
-        if (c->discarded > 4 * c->h->lim.max_body + (64u << 20)) conn_free(c);
-        return;
-    }
-    start_request(c);
+    on_input(arg);
 }
 
 /* The answer is out: shut our side and wait (bounded) for the client's EOF,
@@ -533,7 +479,9 @@ static void linger(conn *c)
     shutdown(bufferevent_getfd(c->bev), SHUT_WR);
     struct timeval rt = {5, 0};
     bufferevent_set_timeouts(c->bev, &rt, NULL);
+    c->paused = 0;
     bufferevent_enable(c->bev, EV_READ);
+    if (!c->deadline_on) arm_deadline(c, CLOSING_MS);
 }
 
 static void conn_write_cb(struct bufferevent *bev, void *arg)
@@ -543,8 +491,15 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
         linger(c);
         return;
     }
+    if (c->st == ST_BUSY && c->req && c->req->on_drain) {
+        c->req->on_drain(c->req, c->req->drain_ud);
+        return;
+    }
     /* output drained: parse requests that waited for it */
-    if (c->st == ST_HEAD && evbuffer_get_length(bufferevent_get_input(bev)) > 0) schedule_next(c);
+    if (c->st == ST_HEAD) {
+        update_reading(c);
+        if (evbuffer_get_length(bufferevent_get_input(bev)) > 0) schedule_next(c);
+    }
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -570,6 +525,7 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     httpd *h = arg;
     if (h->nconns >= h->lim.max_conns) {
         evutil_closesocket(fd);
+        update_accepting(h);
         return;
     }
     conn *c = calloc(1, sizeof *c);
@@ -586,6 +542,7 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    h1_scan_init(&c->scan);
     c->next = h->conns;
     if (h->conns) h->conns->prev = c;
     h->conns = c;
@@ -593,8 +550,40 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
     /* libevent reads 4 KiB per pass by default: a 1 MiB body took 256 */
     bufferevent_set_max_single_read(c->bev, 1024 * 1024);
+    /* the input cap in every state: reading stops while this much waits */
+    bufferevent_setwatermark(c->bev, EV_READ, 0, h->lim.max_header + 1024 * 1024);
     set_timeout(c, h->lim.header_timeout_ms);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    update_accepting(h);
+}
+
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    update_accepting(arg);
+}
+
+/* accept() failed (usually out of file descriptors): stop accepting for a
+ * moment instead of spinning on a listener that stays readable. */
+static void accept_error_cb(struct evconnlistener *lis, void *arg)
+{
+    httpd *h = arg;
+    int e = EVUTIL_SOCKET_ERROR();
+    static time_t last;
+    static unsigned long suppressed;
+    time_t now = time(NULL);
+    if (now - last >= 10) {
+        fprintf(stderr, "anyclaude: cannot accept connections (%s)%s; pausing accepts briefly\n",
+                evutil_socket_error_to_string(e), suppressed ? " (repeated)" : "");
+        last = now;
+        suppressed = 0;
+    } else {
+        suppressed++;
+    }
+    if (!h->accept_ev) h->accept_ev = evtimer_new(h->base, accept_resume_cb, h);
+    if (!h->accept_ev) return;
+    struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+    evtimer_add(h->accept_ev, &tv);
+    update_accepting(h);
 }
 
 httpd *httpd_new(struct event_base *base, const char *host, int port, const httpd_limits *lim,
@@ -642,6 +631,7 @@ httpd *httpd_new(struct event_base *base, const char *host, int port, const http
         free(h);
         return NULL;
     }
+    evconnlistener_set_error_cb(h->lis, accept_error_cb);
     struct sockaddr_storage bound;
     socklen_t bl = sizeof bound;
     if (getsockname(evconnlistener_get_fd(h->lis), (struct sockaddr *)&bound, &bl) == 0) {
@@ -651,6 +641,11 @@ httpd *httpd_new(struct event_base *base, const char *host, int port, const http
             h->port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
     }
     return h;
+}
+
+void httpd_set_head_check(httpd *h, httpd_head_fn fn)
+{
+    h->head_check = fn;
 }
 
 int httpd_port(const httpd *h)
@@ -667,6 +662,9 @@ void httpd_free(httpd *h)
 {
     if (!h) return;
     if (h->lis) evconnlistener_free(h->lis);
+    h->lis = NULL;
+    if (h->accept_ev) event_free(h->accept_ev);
+    h->accept_ev = NULL;
     while (h->conns)
         conn_free(h->conns);
     free(h);
@@ -689,17 +687,36 @@ const char *httpd_req_query(const httpd_req *r)
 
 int httpd_req_header_at(const httpd_req *r, int i, const char **name, const char **value)
 {
-    if (i < 0 || i >= r->nheaders) return 0;
-    *name = r->names[i];
-    *value = r->values[i];
+    if (i < 0 || i >= r->h.n) return 0;
+    *name = r->h.names[i];
+    *value = r->h.values[i];
     return 1;
 }
 
 const char *httpd_req_header(const httpd_req *r, const char *name)
 {
-    for (int i = 0; i < r->nheaders; i++)
-        if (strcasecmp(r->names[i], name) == 0) return r->values[i];
-    return NULL;
+    return h1_header(&r->h, name);
+}
+
+const char *httpd_req_host(const httpd_req *r)
+{
+    return r->h.host;
+}
+
+int httpd_req_has_body(const httpd_req *r)
+{
+    return r->h.chunked || r->h.length > 0;
+}
+
+void httpd_req_on_drain(httpd_req *r, httpd_drain_fn fn, void *ud)
+{
+    r->on_drain = fn;
+    r->drain_ud = ud;
+}
+
+size_t httpd_req_queued(const httpd_req *r)
+{
+    return r->c ? evbuffer_get_length(bufferevent_get_output(r->c->bev)) : 0;
 }
 
 const char *httpd_req_body(const httpd_req *r, size_t *len)
@@ -716,7 +733,7 @@ void httpd_req_on_close(httpd_req *r, httpd_close_fn fn, void *ud)
 
 void httpd_add_header(httpd_req *r, const char *name, const char *value)
 {
-    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) return;
+    if (strpbrk(name, "\r\n:") || !clean_value(name) || !clean_value(value)) return;
     buf_appendf(&r->out_headers, "%s: %s\r\n", name, value);
 }
 
@@ -727,7 +744,9 @@ static void finish(httpd_req *r)
     r->finished = 1;
     if (!c) return;
     c->req = NULL;
-    int keep = r->keep_alive;
+    /* answered from the head check: a body that was not read ends the
+     * connection (its bytes would be taken for the next request) */
+    int keep = r->keep_alive && !(c->st == ST_CHECK && httpd_req_has_body(r));
     req_free(r);
     if (!keep) {
         c->st = ST_CLOSING;
@@ -736,6 +755,7 @@ static void finish(httpd_req *r)
         return;
     }
     c->st = ST_HEAD;
+    clear_deadline(c);
     set_timeout(c, c->h->lim.idle_timeout_ms);
     /* A pipelined request waits for a fresh loop turn: running it from here
      * would nest one call chain per buffered request (thousands overflow
@@ -750,6 +770,7 @@ void httpd_reply(httpd_req *r, int status, const char *ctype, const char *body, 
         r->finished = 1;
         return;
     }
+    if (r->c->st == ST_CHECK && httpd_req_has_body(r)) r->keep_alive = 0;
     write_head(r, status, ctype, (long long)len);
     if (len && strcmp(r->method, "HEAD") != 0)
         evbuffer_add(bufferevent_get_output(r->c->bev), body, len);

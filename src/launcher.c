@@ -178,6 +178,59 @@ static void set_model_env(const config *cfg)
         setenv(vars[i], m, 0);
 }
 
+/* A fresh random token for this run: the gateway requires it, and only the
+ * claude started here is given it. */
+static int random_token(char *out, size_t outlen)
+{
+    unsigned char r[24];
+    arc4random_buf(r, sizeof r);
+    if (outlen < 2 * sizeof r + 1) return -1;
+    for (size_t i = 0; i < sizeof r; i++)
+        snprintf(out + 2 * i, 3, "%02x", r[i]);
+    return 0;
+}
+
+/* Is v one of the backends' keys (not a mode's public placeholder)? */
+static int is_backend_key(const config *cfg, const char *v)
+{
+    const routes *rs = &cfg->routing;
+    for (int i = 0; i < rs->nbackends; i++) {
+        const route_backend *b = &rs->backends[i];
+        if (!b->api_key[0] ||
+            (b->mode->default_key && strcmp(b->api_key, b->mode->default_key) == 0))
+            continue;
+        if (strcmp(b->api_key, v) == 0) return 1;
+    }
+    return cfg->api_key[0] && strcmp(cfg->api_key, v) == 0 &&
+           !(cfg->mode->default_key && strcmp(cfg->api_key, cfg->mode->default_key) == 0);
+}
+
+/* In the child: remove the backends' key variables from the environment
+ * claude gets (its Bash tool could read them), keeping `keep` (Claude
+ * Code's own credential in claude mode). */
+static void drop_key_env(const config *cfg, const char *keep)
+{
+    extern char **environ;
+    char names[64][128];
+    int n = 0;
+    const routes *rs = &cfg->routing;
+    for (char **e = environ; e && *e && n < 64; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || (size_t)(eq - *e) >= sizeof names[0]) continue;
+        int named = 0;
+        for (int i = 0; i < rs->nbackends; i++)
+            named |= rs->backends[i].mode->key_env &&
+                     strlen(rs->backends[i].mode->key_env) == (size_t)(eq - *e) &&
+                     strncmp(rs->backends[i].mode->key_env, *e, (size_t)(eq - *e)) == 0;
+        if (!named && !is_backend_key(cfg, eq + 1)) continue;
+        snprintf(names[n], sizeof names[0], "%.*s", (int)(eq - *e), *e);
+        if (keep && strcmp(names[n], keep) == 0) continue;
+        n++;
+    }
+    for (int i = 0; i < n; i++)
+        unsetenv(names[i]);
+}
+
 int launcher_run(const config *cfg, char *const *args, int nargs)
 {
     char claude[1024], dir[900], logpath[1024], err[512];
@@ -198,6 +251,10 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
     }
     if (!logpath[0]) log_init(cfg->debug, "/dev/null");
     config local = *cfg;
+    if (!local.auth_token[0]) {
+        random_token(local.auth_token, sizeof local.auth_token);
+        log_add_secret(local.auth_token);
+    }
     struct event_base *base = event_base_new();
     if (!base) {
         fprintf(stderr, "anyclaude: cannot create the event loop\n");
@@ -238,17 +295,25 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
         fprintf(stderr, "anyclaude: fork failed: %s\n", strerror(errno));
         st.status = 1 << 8;
     } else if (pid == 0) {
-        char url[128], tok[300];
+        char url[128], hdrs[4096];
+        const char *tok = local.auth_token;
         snprintf(url, sizeof url, "http://127.0.0.1:%d", server_port(srv));
-        snprintf(tok, sizeof tok, "%s", cfg->auth_token[0] ? cfg->auth_token : "anyclaude");
         setenv("ANTHROPIC_BASE_URL", url, 1);
         /* With a Claude API backend, Claude Code keeps its own credentials
-         * (login or ANTHROPIC_API_KEY) for the gateway to pass on; otherwise
-         * it gets the gateway's token or a placeholder. */
-        if (!uses_claude || cfg->auth_token[0]) {
+         * (login or ANTHROPIC_API_KEY) for the gateway to pass on, and
+         * proves it may use the gateway with the token in a header of its
+         * own (ANTHROPIC_CUSTOM_HEADERS); otherwise the token is its
+         * credential. */
+        const char *extra = getenv("ANTHROPIC_CUSTOM_HEADERS");
+        snprintf(hdrs, sizeof hdrs, "%s%sx-anyclaude-token: %s", extra && *extra ? extra : "",
+                 extra && *extra ? "\n" : "", tok);
+        setenv("ANTHROPIC_CUSTOM_HEADERS", hdrs, 1);
+        int own_creds = uses_claude && !cfg->auth_token[0];
+        if (!own_creds) {
             setenv("ANTHROPIC_AUTH_TOKEN", tok, 1);
             unsetenv("ANTHROPIC_API_KEY");
         }
+        drop_key_env(cfg, own_creds ? "ANTHROPIC_API_KEY" : NULL);
         setenv("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1", 1);
         setenv("DISABLE_AUTOUPDATER", "1", 1);
         setenv("DISABLE_TELEMETRY", "1", 1);

@@ -12,8 +12,8 @@
 
 static int g_level;
 static FILE *g_out;
-static char *g_secrets[8];
-static int g_nsecrets;
+static char **g_secrets; /* every registered secret, no fixed cap */
+static int g_nsecrets, g_cap;
 static int g_warnings;
 
 int log_init(int level, const char *path)
@@ -41,9 +41,16 @@ int log_warnings(void)
 
 void log_add_secret(const char *secret)
 {
-    if (!secret || strlen(secret) < 4 || g_nsecrets >= 8) return;
+    if (!secret || strlen(secret) < 4) return;
     for (int i = 0; i < g_nsecrets; i++)
         if (strcmp(g_secrets[i], secret) == 0) return;
+    if (g_nsecrets == g_cap) {
+        int ncap = g_cap ? 2 * g_cap : 8;
+        char **n = realloc(g_secrets, (size_t)ncap * sizeof *n);
+        if (!n) return;
+        g_secrets = n;
+        g_cap = ncap;
+    }
     char *c = strdup(secret);
     if (c) g_secrets[g_nsecrets++] = c;
 }
@@ -119,7 +126,9 @@ void log_close(void)
     g_out = NULL;
     for (int i = 0; i < g_nsecrets; i++)
         free(g_secrets[i]);
-    g_nsecrets = 0;
+    free(g_secrets);
+    g_secrets = NULL;
+    g_nsecrets = g_cap = 0;
 }
 
 /* A trace keeps the tail of each section back until the next write of the

@@ -20,7 +20,8 @@ int log_warnings(void);
  * level 0 lines are always written. */
 void log_line(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Register a secret (API key, token) so that log output never shows it;
- * it is replaced by "***". Up to 8 secrets; shorter than 4 bytes ignored. */
+ * it is replaced by "***". Any number of secrets; shorter than 4 bytes
+ * ignored. */
 void log_add_secret(const char *secret);
 /* Replace every registered secret and every "Bearer xxx" / "sk-..." run in
  * s (NUL-terminated, in place) with asterisks. */

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "cli.h"
 #include "config.h"
@@ -22,6 +24,44 @@
 static const char *env_lookup(const char *name)
 {
     return getenv(name);
+}
+
+/* Raise the soft file-descriptor limit to the hard one (macOS starts at
+ * 256, Linux at 1024): every client and every upstream request holds one.
+ * server.c keeps its connection cap below what this leaves. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max) return;
+    rlim_t want = rl.rlim_max;
+#ifdef OPEN_MAX
+    if (want > OPEN_MAX) want = OPEN_MAX; /* macOS refuses more than OPEN_MAX */
+#endif
+    if (want > (1u << 20)) want = 1u << 20;
+    if (want <= rl.rlim_cur) return;
+    rl.rlim_cur = want;
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* libevent's own warnings (e.g. accept errors), rate-limited: a fault that
+ * repeats in a tight loop must not flood the log. */
+static void libevent_log(int severity, const char *msg)
+{
+    static time_t window;
+    static int lines;
+    static unsigned long dropped;
+    if (severity < EVENT_LOG_WARN) return;
+    time_t now = time(NULL);
+    if (now - window >= 10) {
+        if (dropped) log_line(0, "libevent: %lu more messages suppressed", dropped);
+        window = now;
+        lines = 0;
+        dropped = 0;
+    }
+    if (lines++ < 5)
+        log_line(0, "libevent: %s", msg);
+    else
+        dropped++;
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -82,6 +122,8 @@ out:
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    event_set_log_callback(libevent_log);
     cli_args a;
     char err[1024];
     int rc = cli_parse(argc, argv, &a, err, sizeof err);
@@ -107,8 +149,25 @@ int main(int argc, char **argv)
         fprintf(stderr, "anyclaude: %s\n", err);
         return 2;
     }
-    if (cfg.api_key[0]) log_add_secret(cfg.api_key);
+    /* every key from every source (flags, variables, apiKey, apiKeyEnv);
+     * a mode's public placeholder key ("mlx-lm") is no secret */
+    if (cfg.api_key[0] &&
+        !(cfg.mode->default_key && strcmp(cfg.api_key, cfg.mode->default_key) == 0))
+        log_add_secret(cfg.api_key);
     if (cfg.auth_token[0]) log_add_secret(cfg.auth_token);
+    for (int i = 0; i < cfg.routing.nbackends; i++) {
+        const route_backend *b = &cfg.routing.backends[i];
+        if (!(b->mode->default_key && strcmp(b->api_key, b->mode->default_key) == 0))
+            log_add_secret(b->api_key);
+    }
+    for (size_t i = 0; i < a.nflags; i++)
+        if (strcmp(a.flags[i].name, "api-key") == 0 || strcmp(a.flags[i].name, "auth-token") == 0)
+            fprintf(stderr,
+                    "anyclaude: warning: --%s puts the secret in the process list (ps) and "
+                    "shell history; prefer the environment (%s) or the config file\n",
+                    a.flags[i].name,
+                    strcmp(a.flags[i].name, "api-key") == 0 ? cfg.mode->key_env
+                                                            : "ANYCLAUDE_AUTH_TOKEN");
     log_init(cfg.debug, NULL);
     {
         char dir[512];

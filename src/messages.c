@@ -29,10 +29,27 @@
 #include "anthropic.h"
 #include "server_int.h"
 
-#define GRACE_MS 1000   /* silent backend: commit after this */
-#define TOK_WAIT_MS 250 /* how long message_start may wait for the tokenizer's count */
+#define GRACE_MS 1000         /* silent backend: commit after this */
+#define TOK_WAIT_MS 250       /* how long message_start may wait for the tokenizer's count */
+#define PAUSE_AT (1u << 20)   /* client backlog that pauses the backend transfer */
+#define CLIENT_STALL_MS 30000 /* a paused client that reads nothing this long is cut off */
 
 static void start_attempt(exchange *ex);
+static void abort_client(exchange *ex);
+static void fail_exchange(exchange *ex, const char *type, const char *msg);
+static void arm_idle(exchange *ex);
+
+/* The client caught up: resume the backend transfer (which may deliver held
+ * data, and end the exchange, at once). */
+static void client_drained(httpd_req *r, void *arg)
+{
+    exchange *ex = arg;
+    httpd_req_on_drain(r, NULL, NULL);
+    if (!ex->paused) return;
+    ex->paused = 0;
+    arm_idle(ex);
+    upstream_pause(ex->up, 0);
+}
 
 static void make_id(char *dst, size_t n, const char *prefix)
 {
@@ -57,7 +74,49 @@ static int flush_out(exchange *ex)
     ex->bytes_out += ex->out.len;
     size_t queued = httpd_reply_chunk(ex->req, ex->out.data, ex->out.len);
     buf_reset(&ex->out);
-    return queued > MAX_CLIENT_BACKLOG ? -1 : 0;
+    if (queued > MAX_CLIENT_BACKLOG) return -1;
+    if (queued > PAUSE_AT && ex->up && !ex->paused) {
+        /* backpressure: stop reading the backend until the client catches up */
+        ex->paused = 1;
+        upstream_pause(ex->up, 1);
+        httpd_req_on_drain(ex->req, client_drained, ex);
+        arm_idle(ex);
+    }
+    return 0;
+}
+
+/* The backend sent nothing for upstream_idle_s once its answer started, or
+ * a paused client read nothing for CLIENT_STALL_MS. */
+static void idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+    exchange *ex = arg;
+    upstream_cancel(ex->up);
+    ex->up = NULL;
+    if (ex->paused) {
+        log_line(0, "client read nothing of its stream for %d s; closing it",
+                 CLIENT_STALL_MS / 1000);
+        abort_client(ex);
+        return;
+    }
+    char msg[300];
+    snprintf(msg, sizeof msg,
+             "backend %s sent nothing for %ld s after its answer started "
+             "(--upstream-idle-timeout / ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT)",
+             ex->bk ? ex->bk->cfg->name : "?", ex->srv->cfg->upstream_idle_s);
+    fail_exchange(ex, "api_error", msg);
+}
+
+static void arm_idle(exchange *ex)
+{
+    long ms = ex->paused ? CLIENT_STALL_MS : ex->srv->cfg->upstream_idle_s * 1000;
+    if (!ex->idle) ex->idle = evtimer_new(ex->srv->base, idle_cb, ex);
+    if (!ex->idle) return;
+    if (ms <= 0) {
+        evtimer_del(ex->idle);
+        return;
+    }
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(ex->idle, &tv);
 }
 
 /* Account for a finished /v1/messages exchange: metrics, the estimate's
@@ -246,6 +305,8 @@ static void attempt_reset(exchange *ex)
     ex->tok = NULL;
     if (ex->grace) evtimer_del(ex->grace);
     if (ex->ping) evtimer_del(ex->ping);
+    if (ex->idle) evtimer_del(ex->idle);
+    ex->paused = 0;
     xlate_stream_free(ex->xs);
     ex->xs = NULL;
     xlate_request_info_free(&ex->info);
@@ -382,6 +443,7 @@ static int up_headers(void *ud, long status)
 {
     exchange *ex = ud;
     ex->up_status = status;
+    arm_idle(ex); /* the answer started */
     int good = status >= 200 && status < 300;
     if (ex->pt) {
         /* hold a refusal that another target may take */
@@ -419,6 +481,7 @@ static int pt_data(exchange *ex, const char *p, size_t n)
 static int up_data(void *ud, const char *p, size_t n)
 {
     exchange *ex = ud;
+    if (!ex->paused) arm_idle(ex);
     log_trace_write(ex->trace, "from backend", p, n);
     if (ex->pt) return pt_data(ex, p, n);
     if (!(ex->up_status >= 200 && ex->up_status < 300) || !ex->stream) {
@@ -660,6 +723,7 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
         .headers = passthru_headers(s, b, ex->req, &ph),
         .ca_file = backend_ca(b),
         .sse = ex->stream,
+        .total_timeout_ms = ex->stream ? 0 : s->cfg->request_timeout_s * 1000,
     };
     upstream_cbs cbs = {up_connected, up_headers, up_header, up_data, up_done};
     ex->up = upstream_start(s->up, &uo, &cbs, ex);
@@ -737,6 +801,7 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
         .bearer = backend_key(b),
         .ca_file = backend_ca(b),
         .sse = ex->stream,
+        .total_timeout_ms = ex->stream ? 0 : s->cfg->request_timeout_s * 1000,
     };
     upstream_cbs cbs = {up_connected, up_headers, up_header, up_data, up_done};
     ex->up = upstream_start(s->up, &uo, &cbs, ex);

@@ -14,13 +14,14 @@
 #endif
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 
+#include "access.h"
 #include "anthropic.h"
+#include "h1.h"
 #include "server_int.h"
 #include "version.h"
-
-#define LAUNCHER_PLACEHOLDER "anyclaude" /* the token the launcher gives Claude Code */
 
 double server_now_ms(void)
 {
@@ -34,7 +35,10 @@ static void client_closed(httpd_req *r, void *arg);
 void exchange_free(exchange *ex)
 {
     server *s = ex->srv;
-    if (ex->req) httpd_req_on_close(ex->req, NULL, NULL);
+    if (ex->req) {
+        httpd_req_on_close(ex->req, NULL, NULL);
+        httpd_req_on_drain(ex->req, NULL, NULL);
+    }
     upstream_cancel(ex->up);
     upstream_cancel(ex->tok);
     buf_free(&ex->tok_req);
@@ -43,6 +47,7 @@ void exchange_free(exchange *ex)
     if (ex->grace) event_free(ex->grace);
     if (ex->ping) event_free(ex->ping);
     if (ex->hold) event_free(ex->hold);
+    if (ex->idle) event_free(ex->idle);
     xlate_stream_free(ex->xs);
     xlate_request_info_free(&ex->info);
     if (ex->obs_on) passthru_obs_free(&ex->obs);
@@ -151,27 +156,6 @@ static int body_of(httpd_req *req, const char **p, size_t *n)
     return 0;
 }
 
-/* Constant-time comparison (the time does not depend on where they differ). */
-static int token_equal(const char *tok, const char *k)
-{
-    if (!k) return 0;
-    size_t lt = strlen(tok), lk = strlen(k);
-    unsigned char diff = (unsigned char)(lt != lk);
-    for (size_t i = 0; i < lt; i++)
-        diff |= (unsigned char)(tok[i] ^ (i < lk ? k[i] : 0));
-    return diff == 0;
-}
-
-static int authorized(server *s, httpd_req *req)
-{
-    const char *tok = s->cfg->auth_token;
-    if (!tok[0]) return 1;
-    const char *k = httpd_req_header(req, "x-api-key");
-    const char *a = httpd_req_header(req, "Authorization");
-    const char *b = a && strncmp(a, "Bearer ", 7) == 0 ? a + 7 : NULL;
-    return token_equal(tok, k) | token_equal(tok, b);
-}
-
 /* ---- llama.cpp's template and tokenizer ----------------------------------- */
 
 /* Step 1 → 2: from an /apply-template answer, the /tokenize request body
@@ -256,17 +240,20 @@ void relay_headers(exchange *ex)
 }
 
 /* Is this credential the gateway's own (its --auth-token, or the
- * launcher's placeholder) rather than the user's? */
+ * launcher's per-run token, or the placeholder older launchers gave)
+ * rather than the user's? */
 static int gateway_credential(const server *s, const char *v)
 {
     if (strncasecmp(v, "Bearer ", 7) == 0) v += 7;
-    return strcmp(v, LAUNCHER_PLACEHOLDER) == 0 ||
-           (s->cfg->auth_token[0] && token_equal(s->cfg->auth_token, v));
+    return strcmp(v, "anyclaude") == 0 ||
+           (s->cfg->auth_token[0] && access_token_equal(s->cfg->auth_token, v));
 }
 
 static int hop_by_hop(const char *n)
 {
     static const char *const skip[] = {"host",
+                                       TOKEN_HEADER,
+                                       "origin",
                                        "content-length",
                                        "connection",
                                        "keep-alive",
@@ -302,7 +289,7 @@ const char *const *passthru_headers(const server *s, const backend_rt *b, httpd_
     buf_init(&h->store, 256 * 1024);
     int cred = 0;
     const char *name, *value;
-    if (b->cfg->mode->passthru == MODE_CLAUDE) {
+    if (b->cfg->mode->passthru == MODE_CLAUDE && req) {
         /* the client's headers, its own credentials included; room is kept
          * for the two lines below */
         for (int i = 0; httpd_req_header_at(req, i, &name, &value) && h->n < PT_MAX_HEADERS - 2;
@@ -318,7 +305,7 @@ const char *const *passthru_headers(const server *s, const backend_rt *b, httpd_
         /* anthropic mode: what a Messages server reads; never the client's credentials */
         static const char *const keep[] = {"anthropic-version", "anthropic-beta"};
         for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++)
-            if ((value = httpd_req_header(req, keep[k]))) add_line(h, keep[k], value);
+            if (req && (value = httpd_req_header(req, keep[k]))) add_line(h, keep[k], value);
         if (backend_key(b)) {
             char bearer[600];
             snprintf(bearer, sizeof bearer, "Bearer %s", backend_key(b));
@@ -326,7 +313,8 @@ const char *const *passthru_headers(const server *s, const backend_rt *b, httpd_
         }
     }
     if (b->cfg->mode->passthru && !cred && backend_key(b)) add_line(h, "x-api-key", backend_key(b));
-    if (b->cfg->mode->passthru == MODE_CLAUDE && !httpd_req_header(req, "anthropic-version"))
+    if (b->cfg->mode->passthru == MODE_CLAUDE &&
+        (!req || !httpd_req_header(req, "anthropic-version")))
         add_line(h, "anthropic-version", "2023-06-01");
     for (int i = 0; i < h->n; i++)
         h->lines[i] = h->store.data + h->off[i];
@@ -683,7 +671,8 @@ static void handle_models(server *s, httpd_req *req, enum ex_kind kind)
         .method = "GET",
         .url = ex->url,
         .bearer = b->cfg->mode->passthru ? NULL : backend_key(b),
-        .headers = passthru_headers(s, b, req, &ph),
+        /* a health probe sends nothing of the caller's upstream */
+        .headers = passthru_headers(s, b, kind == EX_HEALTH ? NULL : req, &ph),
         .ca_file = backend_ca(b),
         .connect_timeout_ms = 3000,
         .total_timeout_ms = kind == EX_HEALTH ? 5000 : 30000,
@@ -695,66 +684,185 @@ static void handle_models(server *s, httpd_req *req, enum ex_kind kind)
     if (!ex->up) reply_error(ex, "api_error", "could not start the backend request");
 }
 
+/* ---- routes and access ----------------------------------------------------- */
+
+enum route_id { R_NONE, R_HEALTH, R_METRICS, R_MESSAGES, R_COUNT, R_MODELS };
+
+static enum route_id route_of(const char *path, int *want_post)
+{
+    static const struct {
+        const char *path;
+        enum route_id id;
+        int post;
+    } t[] = {{"/health", R_HEALTH, 0},
+             {"/", R_HEALTH, 0},
+             {"/metrics", R_METRICS, 0},
+             {"/v1/messages", R_MESSAGES, 1},
+             {"/v1/messages/count_tokens", R_COUNT, 1},
+             {"/v1/models", R_MODELS, 0}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(path, t[i].path) == 0) {
+            *want_post = t[i].post;
+            return t[i].id;
+        }
+    return R_NONE;
+}
+
+/* An Anthropic error with an explicit HTTP status (405, 415...). */
+static void refuse(httpd_req *req, int status, const char *type, const char *msg)
+{
+    buf b;
+    buf_init(&b, 0);
+    anthropic_error_json(&b, type, msg);
+    char m[160];
+    h1_escape(httpd_req_path(req), strlen(httpd_req_path(req)), m, sizeof m);
+    log_line(1, "refused %s %s: %d %s", httpd_req_method(req), m, status, msg);
+    httpd_reply(req, status, "application/json", b.data ? b.data : "", b.len);
+    buf_free(&b);
+}
+
+int server_authorized(const server *s, httpd_req *req)
+{
+    const char *tok = s->cfg->auth_token;
+    if (!tok[0]) return 1;
+    const char *k = httpd_req_header(req, "x-api-key");
+    const char *a = httpd_req_header(req, "Authorization");
+    const char *b = a && strncmp(a, "Bearer ", 7) == 0 ? a + 7 : NULL;
+    return access_token_equal(tok, k) | access_token_equal(tok, b) |
+           access_token_equal(tok, httpd_req_header(req, TOKEN_HEADER));
+}
+
+/* httpd's head check: everything that decides whether a request is served
+ * is settled here, before its body is read or 100 Continue invites it. */
+static void head_check(httpd_req *req, void *arg)
+{
+    server *s = arg;
+    const config *c = s->cfg;
+    char m[700], esc[300];
+    const char *host = httpd_req_host(req);
+    if (host && !access_host_ok(host, c->host, s->port)) {
+        h1_escape(host, strlen(host), esc, sizeof esc);
+        snprintf(m, sizeof m,
+                 "refused: Host \"%s\" does not name this gateway (expected 127.0.0.1:%d, "
+                 "localhost:%d or [::1]:%d); a web page may be trying DNS rebinding",
+                 esc, s->port, s->port, s->port);
+        refuse(req, 403, "permission_error", m);
+        return;
+    }
+    const char *origin = httpd_req_header(req, "Origin");
+    if (origin && !access_origin_ok(origin, c->allowed_origins)) {
+        h1_escape(origin, strlen(origin), esc, sizeof esc);
+        snprintf(m, sizeof m,
+                 "refused: requests from web pages are not accepted (Origin: %s); allow an "
+                 "origin with --allowed-origins, ANYCLAUDE_ALLOWED_ORIGINS or \"allowedOrigins\"",
+                 esc);
+        refuse(req, 403, "permission_error", m);
+        return;
+    }
+    const char *method = httpd_req_method(req);
+    if (origin) {
+        /* an allowed web page: CORS, so that its script may read answers */
+        httpd_add_header(req, "Access-Control-Allow-Origin", origin);
+        httpd_add_header(req, "Vary", "Origin");
+        if (strcmp(method, "OPTIONS") == 0) {
+            const char *want = httpd_req_header(req, "Access-Control-Request-Headers");
+            httpd_add_header(req, "Access-Control-Allow-Methods", "GET, POST");
+            httpd_add_header(req, "Access-Control-Allow-Headers",
+                             want && *want ? want
+                                           : "content-type, x-api-key, authorization, "
+                                             "anthropic-version, anthropic-beta");
+            httpd_add_header(req, "Access-Control-Max-Age", "600");
+            httpd_reply(req, 204, NULL, "", 0);
+            return;
+        }
+    }
+    int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    int post = strcmp(method, "POST") == 0;
+    int want_post = 0;
+    enum route_id r = route_of(httpd_req_path(req), &want_post);
+    if (r == R_HEALTH) {
+        if (!get) refuse(req, 405, "invalid_request_error", "method not allowed for this path");
+        return; /* served to anyone; details only with the token */
+    }
+    if (!server_authorized(s, req)) {
+        refuse(req, 401, "authentication_error",
+               "missing or wrong token: send the gateway's --auth-token as x-api-key or "
+               "Authorization: Bearer");
+        return;
+    }
+    if (r == R_NONE) {
+        h1_escape(httpd_req_path(req), strlen(httpd_req_path(req)), esc, sizeof esc);
+        snprintf(m, sizeof m,
+                 "no route for %.200s; anyclaude serves POST /v1/messages, POST "
+                 "/v1/messages/count_tokens, GET /v1/models, GET /health and GET /metrics",
+                 esc);
+        refuse(req, 404, "not_found_error", m);
+        return;
+    }
+    if (want_post ? !post : !get) {
+        refuse(req, 405, "invalid_request_error", "method not allowed for this path");
+        return;
+    }
+    if (post && !access_is_json(httpd_req_header(req, "Content-Type"))) {
+        refuse(req, 415, "invalid_request_error",
+               "refused: the body must be sent as Content-Type: application/json (HTML forms "
+               "and text/plain requests from web pages are not accepted)");
+        return;
+    }
+}
+
+/* The minimal /health answer for callers without the token: from the
+ * gateway's own state, nothing sent upstream. */
+static void health_minimal(server *s, httpd_req *req)
+{
+    static const char ok[] = "{\"status\":\"ok\"}";
+    httpd_reply(req, 200, "application/json", ok, sizeof ok - 1);
+}
+
 static void dispatch(httpd_req *req, void *arg)
 {
     server *s = arg;
     const char *path = httpd_req_path(req);
-    const char *method = httpd_req_method(req);
-    int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    int post = strcmp(method, "POST") == 0;
-    if (log_level() >= 2) log_line(2, "%s %s", method, path);
-    if (strcmp(path, "/health") == 0 || strcmp(path, "/") == 0) {
-        if (!get) goto method;
+    int want_post = 0;
+    if (log_level() >= 2) {
+        char esc[300];
+        h1_escape(path, strlen(path), esc, sizeof esc);
+        log_line(2, "%s %s", httpd_req_method(req), esc);
+    }
+    switch (route_of(path, &want_post)) {
+    case R_HEALTH:
         s->m.requests_health++;
-        handle_models(s, req, EX_HEALTH);
+        if (!s->cfg->auth_token[0] || server_authorized(s, req))
+            handle_models(s, req, EX_HEALTH);
+        else
+            health_minimal(s, req);
         return;
-    }
-    if (!authorized(s, req)) {
-        send_error_req(req, "authentication_error",
-                       "missing or wrong token: send the gateway's --auth-token as x-api-key or "
-                       "Authorization: Bearer");
-        return;
-    }
-    if (strcmp(path, "/metrics") == 0) {
-        if (!get) goto method;
+    case R_METRICS:
         handle_metrics(s, req);
         return;
-    }
-    if (strcmp(path, "/v1/messages") == 0) {
-        if (!post) goto method;
+    case R_MESSAGES:
         handle_messages(s, req);
         return;
-    }
-    if (strcmp(path, "/v1/messages/count_tokens") == 0) {
-        if (!post) goto method;
+    case R_COUNT:
         handle_count_tokens(s, req);
         return;
-    }
-    if (strcmp(path, "/v1/models") == 0) {
-        if (!get) goto method;
+    case R_MODELS:
         s->m.requests_models++;
         handle_models(s, req, EX_MODELS);
         return;
+    case R_NONE:
+        break;
     }
-    {
-        char m[400];
-        snprintf(m, sizeof m,
-                 "no route for %.200s; anyclaude serves POST /v1/messages, POST "
-                 "/v1/messages/count_tokens, GET /v1/models, GET /health and GET /metrics",
-                 path);
-        send_error_req(req, "not_found_error", m);
-        return;
-    }
-method:
-    send_error_req(req, "invalid_request_error", "method not allowed for this path");
+    send_error_req(req, "not_found_error", "no route"); /* head_check answered it already */
 }
 
 /* JSON bodies for the errors httpd detects itself. */
 static size_t httpd_error_body(int status, const char *msg, char *out, size_t outlen)
 {
-    const char *type = status == 413   ? "request_too_large"
-                       : status >= 500 ? "api_error"
-                                       : "invalid_request_error";
+    /* 501 (transfer coding) and 505 (version) are the client's doing */
+    const char *type = status == 413                                     ? "request_too_large"
+                       : status >= 500 && status != 501 && status != 505 ? "api_error"
+                                                                         : "invalid_request_error";
     buf b;
     buf_init(&b, outlen - 1);
     size_t n = 0;
@@ -781,10 +889,19 @@ server *server_new(struct event_base *base, const config *cfg, char *err, size_t
         server_free(s);
         return NULL;
     }
+    /* each client connection may hold an upstream socket too; keep room
+     * for the listener, logs, traces and health checks */
+    int max_conns = cfg->max_streams + 1024;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        long room = ((long)rl.rlim_cur - 32) / 2;
+        if (room < 4) room = 4;
+        if (room < max_conns) max_conns = (int)room;
+    }
     httpd_limits lim = {
         .max_body = cfg->max_body,
         .max_header = 256 * 1024,
-        .max_conns = cfg->max_streams + 1024,
+        .max_conns = max_conns,
         .error_body = httpd_error_body,
     };
     s->http = httpd_new(base, cfg->host, cfg->port, &lim, dispatch, s, err, errlen);
@@ -792,6 +909,7 @@ server *server_new(struct event_base *base, const config *cfg, char *err, size_t
         server_free(s);
         return NULL;
     }
+    httpd_set_head_check(s->http, head_check);
     s->port = httpd_port(s->http);
     const routes *rs = &cfg->routing;
     s->need_root = routes_need_body(rs);

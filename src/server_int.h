@@ -75,6 +75,9 @@ typedef struct exchange {
     struct event *grace;
     struct event *ping;
     struct event *hold; /* waiting for the backend's warm start to end */
+    struct event *idle; /* the backend's silence once its answer started, or a paused
+                           client's (backpressure) */
+    int paused;         /* the backend transfer is paused: the client is behind */
     long up_status;
     int stream;
     int committed;
@@ -141,5 +144,13 @@ int tokenize_request(const buf *answer, buf *out);
 long tokenize_count(const buf *answer);
 
 void handle_messages(server *s, httpd_req *req);
+
+/* The header the launcher sends the per-run token in (Claude Code's
+ * ANTHROPIC_CUSTOM_HEADERS), so that in claude mode Claude Code's own
+ * credentials still reach the Claude API; never passed upstream. */
+#define TOKEN_HEADER "x-anyclaude-token"
+/* Does the request carry the gateway's token (or is none required)? For
+ * every endpoint that must not answer strangers. */
+int server_authorized(const server *s, httpd_req *req);
 
 #endif

@@ -27,6 +27,8 @@ struct upstream_req {
     int drain;     /* no more callbacks, but let the transfer end (the connection is reused) */
     size_t drained;
     int connected;
+    int want_pause; /* the caller asked for a pause */
+    int paused;     /* curl holds the transfer (CURL_WRITEFUNC_PAUSE) */
     char errbuf[CURL_ERROR_SIZE];
     upstream_req *next, *prev;
 };
@@ -171,6 +173,10 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg)
 {
     upstream_req *r = arg;
     if (r->cancelled) return 0;
+    if (r->want_pause && !r->drain) {
+        r->paused = 1; /* curl keeps this data and hands it back on resume */
+        return CURL_WRITEFUNC_PAUSE;
+    }
     if (r->drain) {
         /* bounded: a backend that keeps talking after the end is cut off */
         r->drained += size * n;
@@ -332,6 +338,24 @@ void upstream_cancel(upstream_req *r)
     if (!r) return;
     r->cancelled = 1;
     if (r->u->depth == 0) req_unlink_free(r);
+}
+
+void upstream_pause(upstream_req *r, int pause)
+{
+    if (!r || r->cancelled) return;
+    r->want_pause = pause;
+    if (pause || !r->paused) return;
+    r->paused = 0;
+    upstream *u = r->u;
+    /* resuming delivers held data through write_cb at once: cancellation
+     * from in there must only mark the request, as inside socket actions */
+    u->depth++;
+    curl_easy_pause(r->easy, CURLPAUSE_CONT);
+    u->depth--;
+    if (u->depth == 0) {
+        check_done(u);
+        sweep_cancelled(u);
+    }
 }
 
 int upstream_active(const upstream *u)

@@ -62,6 +62,11 @@ upstream_req *upstream_start(upstream *u, const upstream_opts *o, const upstream
  * closed. Safe to call from inside the request's own callbacks. NULL is a
  * no-op. */
 void upstream_cancel(upstream_req *r);
+/* Backpressure: pause (1) or resume (0) receiving the answer. A pause
+ * takes effect at the next piece of data (which is kept, not lost, and
+ * delivered after the resume); resuming may run on_data at once. NULL or a
+ * cancelled request: no-op. */
+void upstream_pause(upstream_req *r, int pause);
 /* Requests in flight. */
 int upstream_active(const upstream *u);
 

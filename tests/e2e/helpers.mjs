@@ -249,7 +249,9 @@ export async function startRecordingProxy(targetPort) {
       const rec = { t: Date.now() - t0, method: req.method, url: req.url, headers: req.headers, body, status: null, resHeaders: {} };
       seen.push(rec);
       const up = http.request(
-        { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
+        // Host names the gateway, as a reverse proxy's would (the gateway
+        // refuses a Host that does not name its listener)
+        { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: { ...req.headers, host: `127.0.0.1:${targetPort}` } },
         (ur) => {
           rec.status = ur.statusCode;
           rec.resHeaders = ur.headers;

@@ -215,9 +215,13 @@ export async function assertStillServes(ctx) {
 
 // ---- raw sockets -------------------------------------------------------------
 
+// A raw connection to the gateway. String writes have @HOST@ replaced by
+// 127.0.0.1:port (see withHost).
 export function connect(port, host = '127.0.0.1') {
   return new Promise((resolve, reject) => {
     const s = net.connect({ port, host });
+    const write = s.write.bind(s);
+    s.write = (d, ...rest) => write(typeof d === 'string' ? withHost(d, port) : d, ...rest);
     s.once('connect', () => {
       s.off('error', reject);
       resolve(s);
@@ -305,17 +309,27 @@ export async function rawExchange(port, script, { until, timeoutMs = DEADLINE } 
   return { responses, raw, closed, error };
 }
 
+// Replace the @HOST@ placeholder of raw request strings with the gateway's
+// own host:port.
+export function withHost(bytes, port) {
+  return bytes.replaceAll('@HOST@', `127.0.0.1:${port}`);
+}
+
 // Write `data` a few bytes at a time.
 export async function dribble(sock, data, { step = 7, gapMs = 100 } = {}) {
+  if (typeof data === 'string') data = withHost(data, sock.remotePort);
   for (let i = 0; i < data.length && !sock.destroyed; i += step) {
     sock.write(data.slice(i, i + step));
     await sleep(gapMs);
   }
 }
 
-export function requestBytes(body, { path = '/v1/messages', headers = {}, method = 'POST' } = {}) {
+// A raw request. `port` names the gateway in Host (it refuses a Host that
+// does not name its listener); raw strings elsewhere write @HOST@ for that
+// (see withHost).
+export function requestBytes(body, { path = '/v1/messages', headers = {}, method = 'POST', port } = {}) {
   const b = typeof body === 'string' ? body : JSON.stringify(body);
-  const h = { Host: '127.0.0.1', 'Content-Type': 'application/json', 'x-api-key': 'test-key', 'anthropic-version': '2023-06-01', 'Content-Length': Buffer.byteLength(b), ...headers };
+  const h = { Host: port ? `127.0.0.1:${port}` : '@HOST@', 'Content-Type': 'application/json', 'x-api-key': 'test-key', 'anthropic-version': '2023-06-01', 'Content-Length': Buffer.byteLength(b), ...headers };
   let head = `${method} ${path} HTTP/1.1\r\n`;
   for (const [k, v] of Object.entries(h)) if (v !== undefined && v !== null) head += `${k}: ${v}\r\n`;
   return { head: head + '\r\n', body: b };

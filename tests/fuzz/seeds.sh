@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 G=tests/golden
 OUT=${1:-build/fuzz/corpus}
-mkdir -p "$OUT"/{request,sse,stream,backend_error,toolcall,toolargs,passthru}
+mkdir -p "$OUT"/{request,sse,stream,backend_error,toolcall,toolargs,passthru,h1}
 
 # seed TARGET NAME HEADER_PRINTF_FORMAT FILE|-   (- reads stdin)
 seed() {
@@ -21,6 +21,10 @@ seed() {
 # request: the Anthropic bodies as they are (and the OpenAI outputs, which
 # are JSON of another shape worth mutating too)
 for f in "$G"/request/*.json; do cp "$f" "$OUT/request/seed_$(basename "$f")"; done
+
+# h1: 2-byte header (cut), then the bytes of one connection (tests/golden/h1,
+# the framing corpus the differential test also uses)
+for f in "$G"/h1/*.http; do seed h1 "seed_$(basename "$f" .http)" '\x20\x00' "$f"; done
 
 # passthru: 2-byte header (cut), then an Anthropic request (the golden
 # bodies) or an Anthropic stream (the translator's golden outputs)
