@@ -285,6 +285,21 @@ int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_
 
 static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind);
 
+/* How long the backend must stay idle before a spare slot is primed: the
+ * next request of a tool loop comes sooner, and then nothing is primed. */
+#define IDLE_PRIME_MS 2000
+
+static void idle_prime(evutil_socket_t fd, short what, void *arg)
+{
+    backend_rt *b = arg;
+    uint64_t kind = b->spare_kind;
+    b->spare_kind = 0;
+    if (!kind || b->inflight > 0 || b->probe) return;
+    char path[700];
+    warm_path(b, kind, path, sizeof path);
+    if (access(path, R_OK) == 0) warm_send(b, path, kind);
+}
+
 void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key)
 {
     affinity_done(&b->aff, slot, conv_key, server_now_ms());
@@ -295,9 +310,11 @@ void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key)
     if (slot < 0 || slot >= b->aff.nslots || b->aff.slot[slot].key != (conv_key ? conv_key : 1))
         return;
     if (b->inflight > 1 || b->probe || !warm_on(b) || !b->use_slots) return;
-    char path[700];
-    warm_path(b, b->aff.slot[slot].kind, path, sizeof path);
-    if (access(path, R_OK) == 0) warm_send(b, path, b->aff.slot[slot].kind);
+    /* not from here: this may run inside a curl callback, where libcurl
+     * refuses a new transfer (CURLM_RECURSIVE_API_CALL) */
+    b->spare_kind = b->aff.slot[slot].kind;
+    struct timeval grace = {IDLE_PRIME_MS / 1000, (IDLE_PRIME_MS % 1000) * 1000};
+    event_base_once(b->all->base, -1, EV_TIMEOUT, idle_prime, b, &grace);
 }
 
 int backend_warming(const backend_rt *b)

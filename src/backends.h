@@ -44,6 +44,7 @@ typedef struct backend_rt {
     uint64_t primed[AFFINITY_MAX_SLOTS];      /* kind each slot was primed with, 0 none */
     char warm_files[BACKEND_WARM_KINDS][700]; /* saved prefixes to prime, newest first */
     int nwarm, warm_next;                     /* the warm-start queue */
+    uint64_t spare_kind;                      /* idle priming scheduled for this kind, 0 none */
     char auto_model[256];    /* openai mode without a model: the backend's first model */
     struct bk_probe *probe;  /* start-up probe or warm start in flight */
     struct bk_probe *health; /* health check in flight */
