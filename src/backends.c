@@ -287,7 +287,7 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind);
 
 /* How long the backend must stay idle before a spare slot is primed: the
  * next request of a tool loop comes sooner, and then nothing is primed. */
-#define IDLE_PRIME_MS 2000
+#define IDLE_PRIME_MS 1000
 
 static void idle_prime(evutil_socket_t fd, short what, void *arg)
 {
@@ -452,6 +452,7 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
         return 0;
     }
     if (b->use_slots && info.id_slot_off) {
+        ledger_sync(b); /* never prime a slot another gateway has taken since */
         int held = spare_kind ? -1 : affinity_holds(&b->aff, info.kind_hash);
         if (held >= 0)
             log_line(1, "warm start: %s slot %d already holds the prefix of %s", b->cfg->name, held,
