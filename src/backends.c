@@ -313,7 +313,10 @@ void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key)
     /* not from here: this may run inside a curl callback, where libcurl
      * refuses a new transfer (CURLM_RECURSIVE_API_CALL) */
     b->spare_kind = b->aff.slot[slot].kind;
-    struct timeval grace = {IDLE_PRIME_MS / 1000, (IDLE_PRIME_MS % 1000) * 1000};
+    /* a -p session or subagent may be over now, and the next one starts
+     * within a second: prime at once; an interactive turn after a grace */
+    long ms = b->aff.slot[slot].is_short ? 0 : IDLE_PRIME_MS;
+    struct timeval grace = {ms / 1000, (ms % 1000) * 1000};
     event_base_once(b->all->base, -1, EV_TIMEOUT, idle_prime, b, &grace);
 }
 
