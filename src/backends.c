@@ -612,7 +612,11 @@ static void probe_done(void *ud, int ok, int refused, long status, const char *e
                      b->cfg->name, pt->valuedouble, cJSON_IsNumber(ct) ? ct->valuedouble : 0.0,
                      server_now_ms() - p->t0, slot);
         } else {
-            if (p->slot >= 0) b->primed[p->slot] = 0;
+            if (p->slot >= 0) { /* the slot holds nothing claimable: free it again */
+                b->primed[p->slot] = 0;
+                if (b->aff.slot[p->slot].over)
+                    affinity_external(&b->aff, p->slot, AFFINITY_EXT_EMPTY, 0);
+            }
             log_line(1,
                      "warm start failed on %s (HTTP %ld%s%s); the first request will prefill "
                      "from cold",
