@@ -5,6 +5,9 @@
 #   make asan       unit tests + gateway built with ASan+UBSan
 #   make deps       install build/test dependencies (apt, pinned npm packages)
 #   make format     clang-format the C sources
+#   make install    build/anyclaude and its man page into $(PREFIX) (default
+#                   /usr/local; PREFIX=$$HOME/.local needs no root; DESTDIR honoured)
+#   make uninstall  remove exactly the files install put there
 PKGS    := libevent libcurl libcjson
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -25,7 +28,7 @@ ASAN_OBJ  := $(patsubst src/%.c,build/asan/%.o,$(SRC))
 ASAN_CORE := $(patsubst src/%.c,build/asan/%.o,$(CORE_SRC))
 ASAN_UNIT := $(patsubst tests/unit/%.c,build/asan/unit/%.o,$(UNIT_SRC))
 
-.PHONY: all test unit asan deps format clean check run
+.PHONY: all test unit asan deps format clean check run install uninstall
 all: build/anyclaude build/h1check
 
 build/obj/%.o: src/%.c $(HDRS)
@@ -72,6 +75,19 @@ format:
 clean:
 	rm -rf build
 
+# Install: the binary and the man page, nothing else (anyclaude reads no data
+# files). uninstall removes those two files and leaves the directories.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+INSTALL ?= install
+install: build/anyclaude
+	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man1"
+	$(INSTALL) -m 755 build/anyclaude "$(DESTDIR)$(BINDIR)/anyclaude"
+	$(INSTALL) -m 644 docs/anyclaude.1 "$(DESTDIR)$(MANDIR)/man1/anyclaude.1"
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/anyclaude" "$(DESTDIR)$(MANDIR)/man1/anyclaude.1"
+
 # Build (installing missing build dependencies, and Claude Code when no
 # claude is on PATH) and start anyclaude:
 #   make run ARGS="--mode llamacpp"
@@ -92,11 +108,11 @@ run:
 #   ./build/fuzz/fuzz_TARGET build/fuzz/crashes/TARGET-crash-*
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= request sse stream backend_error toolcall toolargs passthru h1
+FUZZ_TARGETS ?= request sse stream backend_error toolcall toolargs passthru h1 discover window
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -g -O1 $(FUZZ_SAN) $(shell pkg-config --cflags libcjson)
-FUZZ_CORE    := buf sse anthropic affinity xlate_request xlate_stream toolargs toolcall_text \
-                passthru pool routes config mode h1
+FUZZ_CORE    := buf sse anthropic affinity xlate_request xlate_stream toolargs toolcall_text argstream \
+                passthru pool rendezvous routes config mode provenance servertools h1 discover window convstat
 FUZZ_OBJ     := $(patsubst %,build/fuzz/obj/%.o,$(FUZZ_CORE))
 FUZZ_BINS    := $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
 VALGRIND     ?= valgrind

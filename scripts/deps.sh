@@ -6,7 +6,7 @@
 #   ANYCLAUDE_CACHE   cache directory (default ~/.cache/anyclaude)
 #   ANYCLAUDE_NO_NPM=1  skip the npm packages (build only)
 # With --build-only: only what building needs. With --run: that, and Claude
-# Code itself (npm install -g) when no `claude` is on PATH.
+# Code itself (scripts/install-claude.sh) when no `claude` is on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${ANYCLAUDE_CACHE:-$HOME/.cache/anyclaude}"
@@ -24,6 +24,8 @@ else
   if [ "${1:-}" != "--build-only" ] && [ "${1:-}" != "--run" ]; then
     # chromium: tests/fault/browser.test.mjs drives the gateway from a real browser
     APT_PKGS="$APT_PKGS cmake git python3 tmux clang libclang-rt-14-dev valgrind chromium"
+    # tests/real: nginx in front of two replicas; tests/cli: systemd-analyze verify
+    APT_PKGS="$APT_PKGS nginx systemd"
     # Node.js may come from elsewhere (nodesource): only ask apt when absent.
     command -v node >/dev/null || APT_PKGS="$APT_PKGS nodejs"
     command -v npm >/dev/null || APT_PKGS="$APT_PKGS npm"
@@ -42,13 +44,16 @@ fi
 
 [ "${1:-}" = "--build-only" ] && exit 0
 if [ "${1:-}" = "--run" ]; then
-  if ! command -v claude >/dev/null; then
+  # Claude Code's native binary for this platform, current whatever the
+  # local Node (scripts/install-claude.sh), into ~/.local/bin, where
+  # anyclaude also looks when claude is not on PATH.
+  if ! command -v claude >/dev/null && [ ! -x "$HOME/.local/bin/claude" ]; then
     if ! command -v npm >/dev/null; then
-      echo "deps: Claude Code needs Node.js and npm: install them (apt install nodejs npm, brew install node), then run this again" >&2
+      echo "deps: fetching Claude Code needs npm: install it (apt install npm, brew install node), then run this again" >&2
       exit 1
     fi
-    echo "deps: installing Claude Code (npm install -g @anthropic-ai/claude-code)" >&2
-    npm install -g --no-audit --no-fund --loglevel=error @anthropic-ai/claude-code >&2
+    echo "deps: installing Claude Code (scripts/install-claude.sh into ~/.local)" >&2
+    bash scripts/install-claude.sh --prefix "$HOME/.local" >/dev/null
   fi
   exit 0
 fi
@@ -56,3 +61,5 @@ fi
 
 # Pinned npm packages, cached by the hash of tests/package.json.
 bash scripts/npm-cache.sh tests npm
+# The newest Claude Code release, for the e2e subset scripts/test.sh runs on it.
+bash scripts/npm-cache.sh tests/compat npm-compat

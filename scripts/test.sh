@@ -37,6 +37,12 @@ else
 fi
 if [ "${ANYCLAUDE_SKIP_CLAUDE:-}" != 1 ]; then
   run claude-e2e node --test --test-concurrency=1 tests/e2e/
+  # A representative subset against the newest Claude Code release too
+  # (tests/compat/package.json; README, "Claude Code versions").
+  newest=tests/compat/node_modules/claude-code-newest/claude
+  run claude-e2e-newest env CLAUDE_BIN="$newest" bash -c '"$CLAUDE_BIN" --version && node --test --test-concurrency=1 \
+    tests/e2e/launcher_tools.test.mjs tests/e2e/textcalls.test.mjs tests/e2e/servertools.test.mjs \
+    tests/e2e/claude_mode.test.mjs tests/e2e/routes.test.mjs tests/e2e/interactive_tmux.test.mjs'
 else
   echo "=== claude-e2e: SKIPPED (ANYCLAUDE_SKIP_CLAUDE=1)"
 fi

@@ -443,6 +443,7 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
         .max_tokens_cap = b->all->cfg->max_tokens,
         .cache_prompt = b->cfg->mode->cache_prompt,
         .use_id_slot = b->use_slots,
+        .text_only = route_backend_text_only(b->cfg),
     };
     xlate_request_info info;
     char err[256];

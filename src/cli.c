@@ -9,12 +9,15 @@
 #include "launcher.h"
 #include "mode.h"
 
+/* options that take a value (a table: clang-format would put one a line) */
+/* clang-format off */
 static const char *const value_opts[] = {
     "mode",           "backend",       "model",      "api-key",         "host",
     "port",           "max-tokens",    "max-body",   "ping-ms",         "max-streams",
     "debug",          "claude",        "auth-token", "config",          "slots",
     "warm-start",     "tool-recovery", "ca-file",    "allowed-origins", "upstream-idle-timeout",
-    "request-timeout"};
+    "request-timeout", "drain-timeout", "vision",          "context-window"};
+/* clang-format on */
 
 static int is_value_opt(const char *name, size_t n)
 {
@@ -43,6 +46,9 @@ int cli_parse(int argc, char **argv, cli_args *a, char *err, size_t errlen)
     } else if (i < argc && strcmp(argv[i], "doctor") == 0) {
         a->cmd = CLI_DOCTOR;
         i++;
+    } else if (i < argc && strcmp(argv[i], "statusline") == 0) {
+        a->cmd = CLI_STATUSLINE; /* takes no options; reads Claude Code's JSON on stdin */
+        return 0;
     }
     for (; i < argc; i++) {
         char *arg = argv[i];
@@ -123,13 +129,23 @@ void cli_print_help(FILE *f)
             "  anyclaude doctor [options]\n"
             "                      check claude, every backend a route uses, its models,\n"
             "                      the routes and a round trip\n"
+            "  anyclaude statusline\n"
+            "                      the status line the launcher gives claude (claude --settings,\n"
+            "                      never your files): reads Claude Code's session JSON on stdin\n"
+            "                      and prints the model, context used of the real window, the\n"
+            "                      last prompt's cache share and speeds; nothing without a gateway\n"
             "  anyclaude --help | --version\n"
             "\n"
             "Arguments anyclaude does not know, and everything after --, go to claude:\n"
             "  anyclaude -p \"fix the bug\" --allowedTools Edit,Bash\n"
             "\n"
             "Options:\n"
-            "  --mode MODE         %s (default mlx-lm)\n"
+            "  --mode MODE         %s\n"
+            "                      or auto (default mlx-lm). auto: the model server found\n"
+            "                      on the usual local ports (MLX-LM 8081/8080, llama-server\n"
+            "                      8080, LM Studio 1234, Ollama 11434, vLLM 8000). With no\n"
+            "                      mode given and the backend down, anyclaude and doctor\n"
+            "                      name what answers there and the flags that use it.\n"
             "                      anthropic: a server that speaks /v1/messages (llama-server,\n"
             "                      LM Studio, Ollama, vLLM), passed through with only the\n"
             "                      cache rewrites; claude: the Claude API, unchanged, with\n"
@@ -164,7 +180,14 @@ void cli_print_help(FILE *f)
             "  --tool-recovery on|off\n"
             "                      turn tool calls that models write as text (Hermes,\n"
             "                      Qwen3-Coder XML, Mistral, Llama JSON, GLM) into tool_use\n"
-            "                      blocks (default on for mlx-lm, lmstudio, llamacpp)\n"
+            "                      blocks, matched only against the request's tools\n"
+            "                      (default on for every OpenAI-family mode)\n"
+            "  --vision on|off|auto\n"
+            "                      whether images reach the backend; off: each image becomes\n"
+            "                      a one-line note that it was left out (default auto: off\n"
+            "                      for mlx-lm, whose server takes text only; lmstudio and\n"
+            "                      llamacpp: what /api/v0/models or /props says of the\n"
+            "                      model; on otherwise)\n"
             "  --ca-file PATH      CA bundle to trust for https backends instead of the\n"
             "                      system's (a backend's \"caFile\" wins)\n"
             "  --allowed-origins LIST\n"
@@ -176,10 +199,22 @@ void cli_print_help(FILE *f)
             "                      sends nothing for S seconds (default 600; 0: never)\n"
             "  --request-timeout S whole time for a non-streamed request (default 1800;\n"
             "                      0: none)\n"
+            "  --context-window N  the backend's context window in tokens, for a backend that\n"
+            "                      does not report it (llama.cpp /props, LM Studio, Ollama and\n"
+            "                      vLLM do; routes: a backend's \"contextWindow\"). The launcher\n"
+            "                      tells claude where to compact and how long a reply may be,\n"
+            "                      and refuses a window too small for Claude Code; the gateway\n"
+            "                      refuses a prompt over a backend's window before sending it\n"
+            "  --drain-timeout S   serve: on SIGTERM/SIGINT stop accepting, let requests in\n"
+            "                      flight finish for up to S seconds, then end each with\n"
+            "                      an error event and exit 0; a second signal ends at once\n"
+            "                      (default 30; /health answers 503 draining meanwhile)\n"
             "  --config FILE       JSON config file (default\n"
-            "                      $XDG_CONFIG_HOME/anyclaude/config.json); its \"backends\"\n"
+            "                      $XDG_CONFIG_HOME/anyclaude/config.json, else\n"
+            "                      /etc/anyclaude/config.json); its \"backends\"\n"
             "                      and \"routes\" send requests to several backends by class\n"
-            "                      (background, thinking, longContext, subagent, default),\n"
+            "                      (background, thinking, longContext, subagent,\n"
+            "                      serverTools, vision, default),\n"
             "                      with pools and fallbacks; see docs/routing.md\n"
             "\n"
             "Environment (flags win over these; these win over the config file):\n"
@@ -188,8 +223,12 @@ void cli_print_help(FILE *f)
             "  ANYCLAUDE_CLAUDE, ANYCLAUDE_AUTH_TOKEN, ANYCLAUDE_CONFIG, ANYCLAUDE_SLOTS,\n"
             "  ANYCLAUDE_WARM_START, ANYCLAUDE_TOOL_RECOVERY, ANYCLAUDE_CA_FILE,\n"
             "  ANYCLAUDE_ALLOWED_ORIGINS, ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT,\n"
-            "  ANYCLAUDE_REQUEST_TIMEOUT, and per mode:\n"
-            "    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL\n"
+            "  ANYCLAUDE_REQUEST_TIMEOUT, ANYCLAUDE_DRAIN_TIMEOUT, ANYCLAUDE_VISION,\n"
+            "  ANYCLAUDE_CONTEXT_WINDOW,\n"
+            "  ANYCLAUDE_SYSTEM_CONFIG (instead of /etc/anyclaude/config.json),\n"
+            "  ANYCLAUDE_DISCOVER_PORTS (the ports auto tries, e.g. 8081,1234), and per mode:\n"
+            "    mlx-lm    MLX_LM_URL, MLX_LM_API_KEY (default mlx-lm), MLX_LM_MODEL (empty or\n"
+            "              current-model: the model the server has loaded)\n"
             "    lmstudio  LMSTUDIO_URL, LMSTUDIO_API_KEY, LMSTUDIO_MODEL\n"
             "    llamacpp  LLAMACPP_URL, LLAMACPP_API_KEY, LLAMACPP_MODEL\n"
             "    openai    OPENAI_BASE_URL, OPENAI_API_KEY, OPENAI_MODEL\n"

@@ -10,7 +10,7 @@
 
 #include "config.h"
 
-enum cli_cmd { CLI_RUN, CLI_SERVE, CLI_DOCTOR };
+enum cli_cmd { CLI_RUN, CLI_SERVE, CLI_DOCTOR, CLI_STATUSLINE };
 
 #define CLI_MAX_FLAGS 32
 #define CLI_MAX_PASS 256

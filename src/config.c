@@ -25,9 +25,16 @@ void config_defaults(config *c)
     c->slots = -1;
     c->warm = 1;
     c->tool_recovery = -1;
+    c->vision = -1;
     c->health_ms = 5000;
     c->upstream_idle_s = 600;
     c->request_timeout_s = 1800;
+    c->drain_s = 30;
+}
+
+int config_model_is_loaded(const char *name)
+{
+    return !name || !*name || strcmp(name, "current-model") == 0;
 }
 
 int config_check_url(const char *url)
@@ -95,11 +102,14 @@ enum key {
     K_SLOTS,
     K_WARM,
     K_TOOLREC,
+    K_VISION,
     K_CAFILE,
     K_HEALTH,
+    K_WINDOW,
     K_ORIGINS,
     K_IDLE,
     K_REQTIME,
+    K_DRAIN,
     K_NONE
 };
 
@@ -127,7 +137,10 @@ static enum key flag_key(const char *name)
              {"ca-file", K_CAFILE},
              {"allowed-origins", K_ORIGINS},
              {"upstream-idle-timeout", K_IDLE},
-             {"request-timeout", K_REQTIME}};
+             {"request-timeout", K_REQTIME},
+             {"drain-timeout", K_DRAIN},
+             {"vision", K_VISION},
+             {"context-window", K_WINDOW}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -139,12 +152,16 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
     long n;
     switch (k) {
     case K_MODE: {
-        const mode_profile *m = mode_find(v);
+        /* auto: the default mode's settings until probe_resolve_auto finds a server */
+        const mode_profile *m = strcmp(v, "auto") == 0 ? mode_default() : mode_find(v);
         if (!m) {
-            snprintf(err, errlen, "%s: unknown mode \"%s\"; accepted: %s", src, v, mode_names());
+            snprintf(err, errlen, "%s: unknown mode \"%s\"; accepted: %s, auto", src, v,
+                     mode_names());
             return -1;
         }
         c->mode = m;
+        c->mode_auto = strcmp(v, "auto") == 0;
+        c->mode_explicit = 1;
         return 0;
     }
     case K_BACKEND: {
@@ -164,6 +181,7 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
         if (copy(c->api_key, sizeof c->api_key, v)) goto toolong;
         return 0;
     case K_MODEL:
+        if (config_model_is_loaded(v)) v = ""; /* the server's own model: send none */
         if (copy(c->model, sizeof c->model, v)) goto toolong;
         return 0;
     case K_HOST:
@@ -231,6 +249,22 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
         }
         c->health_ms = n;
         return 0;
+    case K_WINDOW:
+        if (parse_long(v, 1024, 100000000, &n)) {
+            snprintf(err, errlen,
+                     "%s: bad context window \"%s\"; expected tokens, 1024 to 100000000", src, v);
+            return -1;
+        }
+        c->context_window = n;
+        return 0;
+    case K_DRAIN:
+        if (parse_long(v, 0, 86400, &n)) {
+            snprintf(err, errlen, "%s: bad drain timeout \"%s\"; expected 0 to 86400 seconds", src,
+                     v);
+            return -1;
+        }
+        c->drain_s = n;
+        return 0;
     case K_SLOTS:
         if (strcmp(v, "auto") == 0) {
             c->slots = -1;
@@ -256,6 +290,18 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
         }
         return 0;
     }
+    case K_VISION:
+        if (strcmp(v, "auto") == 0)
+            c->vision = -1;
+        else if (strcmp(v, "1") == 0 || strcmp(v, "on") == 0 || strcmp(v, "true") == 0)
+            c->vision = 1;
+        else if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0 || strcmp(v, "false") == 0)
+            c->vision = 0;
+        else {
+            snprintf(err, errlen, "%s: bad value \"%s\"; expected on, off or auto", src, v);
+            return -1;
+        }
+        return 0;
     case K_ORIGINS:
         /* comma-separated origins, e.g. "http://localhost:3000,https://x.example" */
         if (copy(c->allowed_origins, sizeof c->allowed_origins, v)) goto toolong;
@@ -356,7 +402,10 @@ static enum key file_key(const char *name)
              {"healthCheckMs", K_HEALTH},
              {"allowedOrigins", K_ORIGINS},
              {"upstreamIdleTimeout", K_IDLE},
-             {"requestTimeout", K_REQTIME}};
+             {"requestTimeout", K_REQTIME},
+             {"drainTimeout", K_DRAIN},
+             {"vision", K_VISION},
+             {"contextWindow", K_WINDOW}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(t[i].n, name) == 0) return t[i].k;
     return K_NONE;
@@ -423,6 +472,15 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         if (failed) goto out;
         if (file) copy(c->config_file, sizeof c->config_file, path);
     }
+    if (!file && !required) {
+        /* no user config: the system-wide one (a service's) */
+        const char *sys = ge("ANYCLAUDE_SYSTEM_CONFIG");
+        path = sys && *sys ? sys : CONFIG_SYSTEM_FILE;
+        int failed;
+        file = load_file(path, 0, err, errlen, &failed);
+        if (failed) goto out;
+        if (file) copy(c->config_file, sizeof c->config_file, path);
+    }
     /* 2. the mode, since it decides which variables name the backend */
     const char *fm = flag_value(flags, nflags, "mode");
     const char *em = ge("ANYCLAUDE_MODE");
@@ -450,8 +508,9 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
                 snprintf(err, errlen,
                          "%s: unknown key; accepted: mode, backend, apiKey, model, host, port, "
                          "maxOutputTokens, maxBody, pingMs, maxStreams, debug, claude, authToken, "
-                         "slots, warmStart, toolRecovery, caFile, healthCheckMs, allowedOrigins, "
-                         "upstreamIdleTimeout, requestTimeout, backends, routes",
+                         "slots, warmStart, toolRecovery, vision, caFile, healthCheckMs, "
+                         "allowedOrigins, upstreamIdleTimeout, requestTimeout, drainTimeout, "
+                         "contextWindow, backends, routes",
                          src);
                 goto out;
             }
@@ -497,10 +556,13 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         {"ANYCLAUDE_SLOTS", K_SLOTS},
         {"ANYCLAUDE_WARM_START", K_WARM},
         {"ANYCLAUDE_TOOL_RECOVERY", K_TOOLREC},
+        {"ANYCLAUDE_VISION", K_VISION},
         {"ANYCLAUDE_CA_FILE", K_CAFILE},
         {"ANYCLAUDE_ALLOWED_ORIGINS", K_ORIGINS},
         {"ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT", K_IDLE},
         {"ANYCLAUDE_REQUEST_TIMEOUT", K_REQTIME},
+        {"ANYCLAUDE_CONTEXT_WINDOW", K_WINDOW},
+        {"ANYCLAUDE_DRAIN_TIMEOUT", K_DRAIN},
     };
     for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
         const char *v = ge(env[i].name);
@@ -532,9 +594,17 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
     if (c->tool_recovery < 0 && !c->routing.configured) c->tool_recovery = c->mode->local;
     if (c->routing.configured)
         c->routing.health_ms = c->health_ms;
-    else
+    else {
         routes_single(&c->routing, c->mode->name, c->mode, c->backend, c->api_key, c->model,
                       c->slots);
+        c->routing.backends[0].vision = c->vision;
+        route_backend *b = &c->routing.backends[0];
+        if (c->context_window > 0) {
+            b->context_window = c->context_window;
+            b->window_configured = 1;
+            snprintf(b->window_source, sizeof b->window_source, "configured");
+        }
+    }
     rc = 0;
 out:
     cJSON_Delete(file);

@@ -14,6 +14,8 @@
 
 typedef struct config {
     const mode_profile *mode;
+    int mode_explicit;     /* the mode came from a flag, the environment or the file */
+    int mode_auto;         /* "auto": probe.c finds the local server (probe_resolve_auto) */
     char backend[512];     /* base URL, e.g. http://localhost:8081/v1 (no trailing /) */
     char api_key[512];     /* "" = none */
     char model[256];       /* "" = none configured */
@@ -31,13 +33,17 @@ typedef struct config {
     int slots;             /* llama.cpp slot affinity: -1 auto (ask /props), 0 off, N slots */
     int warm;              /* warm start: prefill the last session's prompt prefix at start */
     int tool_recovery;     /* recover tool calls written as text: -1 mode default, 0 off, 1 on */
+    int vision;            /* images reach the backend: -1 the mode's default, 0 no (text
+                              placeholders), 1 yes */
     char state_dir[512];   /* where the warm-start prefix is kept (set by main) */
     char ca_file[512];     /* CA bundle for TLS backends ("" = the system's) */
     long health_ms;        /* pool health-check interval */
+    long context_window;   /* the single backend's window in tokens; 0: ask the backend */
     char allowed_origins[1024]; /* comma-separated Origins browsers may send ("" = none) */
     long upstream_idle_s;       /* no backend byte for this long once the answer started:
                                    fail (0 = never; default 600) */
     long request_timeout_s;     /* a non-streamed request's whole time (0 = none; 1800) */
+    long drain_s;               /* serve: on SIGTERM, seconds requests in flight may take */
     routes routing;             /* named backends and routes; without "routes" in the config
                                    file: one backend (the settings above) and a default route */
 } config;
@@ -55,13 +61,21 @@ typedef struct config_flag {
     const char *value;
 } config_flag;
 
+#define CONFIG_SYSTEM_FILE "/etc/anyclaude/config.json"
+
 /* Resolve the configuration: defaults, then the config file (flag "config",
  * else $ANYCLAUDE_CONFIG, else $XDG_CONFIG_HOME/anyclaude/config.json or
- * ~/.config/anyclaude/config.json when it exists), then the environment,
- * then flags. Returns 0, or -1 with one line in err saying what is wrong and
+ * ~/.config/anyclaude/config.json when it exists, else
+ * $ANYCLAUDE_SYSTEM_CONFIG or /etc/anyclaude/config.json when it exists),
+ * then the environment, then flags. Returns 0, or -1 with one line in err saying what is wrong and
  * what is accepted. */
 int config_resolve(config *c, const config_flag *flags, size_t nflags, config_getenv_fn getenv_fn,
                    char *err, size_t errlen);
+
+/* Does this configured model name mean "whatever the server has loaded"
+ * (empty, or "current-model", the value the original tool's guide told
+ * MLX-LM users to export)? Then no model is sent. */
+int config_model_is_loaded(const char *name);
 
 /* Check that url is http(s)://host[:port][/path]. Returns 0 or -1. */
 int config_check_url(const char *url);

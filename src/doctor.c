@@ -17,8 +17,12 @@
 
 #include "buf.h"
 #include "launcher.h"
+#include "launcher_cc.h"
+#include "modelcheck.h"
+#include "probe.h"
 #include "server.h"
 #include "upstream.h"
+#include "window.h"
 
 static int failures;
 
@@ -76,44 +80,27 @@ static long http_get(const char *url, const route_backend *be, const char *ca, b
     return status;
 }
 
+long doctor_http_get(const char *url, const route_backend *be, const char *ca, buf *out, char *err,
+                     size_t errlen)
+{
+    return http_get(url, be, ca, out, err, errlen);
+}
+
 static void check_claude(const config *cfg)
 {
     char path[1024];
     if (launcher_find_claude(cfg, path, sizeof path) < 0) {
-        verdict(0, "claude", cfg->claude[0] ? cfg->claude : "not found on PATH",
-                "install Claude Code: npm install -g @anthropic-ai/claude-code (or pass --claude "
-                "PATH)");
+        verdict(0, "claude", cfg->claude[0] ? cfg->claude : "not found on PATH nor in ~/.local/bin",
+                "install Claude Code: scripts/install-claude.sh in anyclaude's source installs "
+                "the current native binary into ~/.local (or pass --claude PATH)");
         return;
     }
-    int fds[2];
     char ver[256] = "";
-    if (pipe(fds) == 0) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            dup2(fds[1], 1);
-            dup2(fds[1], 2);
-            close(fds[0]);
-            close(fds[1]);
-            setenv("DISABLE_AUTOUPDATER", "1", 1);
-            setenv("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1", 1);
-            execl(path, path, "--version", (char *)NULL);
-            _exit(127);
-        }
-        close(fds[1]);
-        size_t n = 0;
-        ssize_t r;
-        while (n + 1 < sizeof ver && (r = read(fds[0], ver + n, sizeof ver - 1 - n)) > 0)
-            n += (size_t)r;
-        ver[n] = '\0';
-        close(fds[0]);
-        int st = 0;
-        if (pid > 0) waitpid(pid, &st, 0);
-        ver[strcspn(ver, "\r\n")] = '\0';
-    }
+    launcher_claude_version(path, ver, sizeof ver);
     char d[1400];
     snprintf(d, sizeof d, "%s (%s)", path, ver[0] ? ver : "version unknown");
     verdict(ver[0] != '\0', "claude", d,
-            "reinstall Claude Code: npm install -g @anthropic-ai/claude-code");
+            "reinstall Claude Code: scripts/install-claude.sh --force (anyclaude's source)");
 }
 
 static const char *start_hint(const route_backend *b)
@@ -208,51 +195,48 @@ static int check_backend(const config *cfg, const route_backend *be)
     }
     verdict(n > 0, "models served", n ? names.data : "the backend lists no model",
             "load a model in the backend");
-    if (n > 0 && be->model[0] && !strstr(names.data, be->model))
-        printf("       note: configured model \"%s\" is not in that list\n", be->model);
+    int refused = 0; /* a name the server would unload its model for: no round trip */
+    if (n > 0 && be->model[0]) {
+        char served[900], msg[1400];
+        int listed = modelcheck_listed(b.data, b.len, be->model, served, sizeof served);
+        if (listed == 1) {
+            verdict(1, "configured model", be->model, NULL);
+        } else if (modelcheck_applies(be->mode)) {
+            modelcheck_message(msg, sizeof msg, be->model, be->url, served, be->mode);
+            verdict(0, "configured model", msg,
+                    "unset the model (or set it to current-model), or name one the server lists");
+            refused = 1;
+        } else {
+            printf("       note: configured model \"%s\" is not in that list\n", be->model);
+        }
+    }
+    if (!be->mode->passthru)
+        printf("[ -- ] images: %s\n",
+               route_backend_text_only(be)
+                   ? "each becomes a one-line note (this backend takes text only; --vision on "
+                     "or \"vision\": true if its model can see)"
+                   : "sent to the backend (--vision off or \"vision\": false if its model cannot "
+                     "see them)");
+    if (strcmp(be->mode->name, "mlx-lm") == 0)
+        printf("[ -- ] prompt cache: mlx_lm.server keeps 10 prompts by default, and each request "
+               "of a thinking model takes one; 10 or more subagent requests while the main "
+               "conversation waits (one subagent with 10 tool calls, or 4 at once) evict it. If "
+               "memory allows, start it with --prompt-cache-size 24 (--prompt-cache-bytes bounds "
+               "the total); see docs/backends/mlx-lm.md\n");
     buf_free(&names);
     cJSON_Delete(j);
     buf_free(&b);
+    if (refused) return 0;
     if (be->mode->passthru == MODE_CLAUDE) return 1;
-    /* context length, where the backend tells: llama.cpp /props, LM Studio /api/v0/models */
-    buf_init(&b, 4u << 20);
-    route_backend_url(be, "/props", url, sizeof url);
-    long ctx = 0;
-    if (http_get(url, be, ca, &b, err, sizeof err) == 200) {
-        j = cJSON_ParseWithLength(b.data, b.len);
-        const cJSON *g =
-            j ? cJSON_GetObjectItemCaseSensitive(j, "default_generation_settings") : NULL;
-        const cJSON *c = g ? cJSON_GetObjectItemCaseSensitive(g, "n_ctx") : NULL;
-        if (cJSON_IsNumber(c)) ctx = (long)c->valuedouble;
-        cJSON_Delete(j);
-    }
-    buf_reset(&b);
-    route_backend_url(be, "/api/v0/models", url, sizeof url);
-    if (!ctx && http_get(url, be, ca, &b, err, sizeof err) == 200) {
-        j = cJSON_ParseWithLength(b.data, b.len);
-        const cJSON *arr = j ? cJSON_GetObjectItemCaseSensitive(j, "data") : NULL;
-        cJSON_ArrayForEach(m, arr)
-        {
-            const cJSON *state = cJSON_GetObjectItemCaseSensitive(m, "state");
-            const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "loaded_context_length");
-            if (!cJSON_IsNumber(c)) c = cJSON_GetObjectItemCaseSensitive(m, "max_context_length");
-            if (cJSON_IsString(state) && strcmp(state->valuestring, "loaded") == 0 &&
-                cJSON_IsNumber(c)) {
-                ctx = (long)c->valuedouble;
-                break;
-            }
-        }
-        cJSON_Delete(j);
-    }
-    buf_free(&b);
-    if (ctx > 0) {
-        snprintf(d, sizeof d, "%ld tokens", ctx);
-        verdict(ctx >= 32768, "context length", d,
-                "Claude Code's system prompt and tools take ~12-20k tokens and sessions grow; "
-                "load the model with at least 32768 tokens of context (llama-server -c, LM Studio "
-                "context slider)");
+    /* the context window main asked every backend for (window_probe.c) */
+    if (be->context_window > 0) {
+        char fix[800];
+        window_too_small_line(be->context_window, be->mode->name, fix, sizeof fix);
+        snprintf(d, sizeof d, "%ld tokens (%s)", be->context_window, be->window_source);
+        verdict(be->context_window >= WINDOW_MIN, "context window", d, fix);
     } else {
-        printf("[ -- ] context length: this backend does not report it\n");
+        printf("[ -- ] context window: this backend does not report it; set \"contextWindow\" in "
+               "the config or --context-window N so Claude Code compacts in time\n");
     }
     return 1;
 }
@@ -296,6 +280,28 @@ static void check_llamacpp_slots(const config *cfg, const route_backend *be)
            "memory) and --kv-unified off (it clears idle slots whenever another slot starts, "
            "so pinned conversations re-prefill)\n");
     cJSON_Delete(j);
+}
+
+/* The configured backend is down and no mode was chosen: say what does
+ * answer on the usual local ports, and the flags that use it. */
+static void report_found(void)
+{
+    discover_found f[DISCOVER_MAX_PORTS];
+    char pt[160], d[600];
+    int n = probe_find(f, DISCOVER_MAX_PORTS, pt, sizeof pt);
+    if (n < 0) {
+        printf("[ -- ] other model servers: not looked for: %s\n", pt);
+        return;
+    }
+    if (n == 0) {
+        printf("[ -- ] other model servers: none answers on localhost ports %s\n", pt);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        discover_describe(&f[i], d, sizeof d);
+        printf("[ ok ] found %s\n       use it: anyclaude %s\n", d, f[i].flags);
+    }
+    printf("       or: anyclaude --mode auto (uses %s)\n", f[discover_pick(f, n)].name);
 }
 
 typedef struct trip {
@@ -433,7 +439,8 @@ int doctor_run(const config *cfg)
         printf("anyclaude doctor: %d backends, %d routes, config %s\n", r->nbackends, r->nroutes,
                cfg->config_file);
     else
-        printf("anyclaude doctor: mode %s, backend %s%s%s\n", cfg->mode->name, cfg->backend,
+        printf("anyclaude doctor: mode %s%s, backend %s%s%s\n", cfg->mode->name,
+               cfg->mode_auto ? " (found by --mode auto)" : "", cfg->backend,
                cfg->config_file[0] ? ", config " : "", cfg->config_file);
     check_claude(cfg);
     int ok[ROUTES_MAX_BACKENDS] = {0};
@@ -443,6 +450,7 @@ int doctor_run(const config *cfg)
         else if ((ok[i] = check_backend(cfg, &r->backends[i])))
             check_llamacpp_slots(cfg, &r->backends[i]);
     }
+    if (!r->configured && !ok[0] && !cfg->mode_explicit) report_found();
     int go = r->configured ? check_routes(cfg, ok) : ok[0];
     const route *def = routes_default(r);
     const route_backend *first = &r->backends[def->pool[0].backend];

@@ -83,6 +83,7 @@ struct httpd {
     int nconns;
     int accept_off;          /* listener disabled: at the cap, or pausing after an error */
     struct event *accept_ev; /* re-enables accepting after an error pause */
+    int draining;            /* no listener; every reply closes its connection */
     conn *conns;
 };
 
@@ -253,6 +254,7 @@ static void write_head(httpd_req *r, int status, const char *ctype, long long cl
     else if (!r->http10)
         evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
     if (r->out_headers.len) evbuffer_add(out, r->out_headers.data, r->out_headers.len);
+    if (r->c->h->draining) r->keep_alive = 0;
     evbuffer_add_printf(out, "Connection: %s\r\n\r\n", r->keep_alive ? "keep-alive" : "close");
 }
 
@@ -658,6 +660,33 @@ int httpd_connections(const httpd *h)
     return h->nconns;
 }
 
+void httpd_drain(httpd *h)
+{
+    if (h->draining) return;
+    h->draining = 1;
+    if (h->lis) evconnlistener_free(h->lis);
+    h->lis = NULL;
+}
+
+size_t httpd_unsent(const httpd *h)
+{
+    size_t n = 0;
+    for (const conn *c = h->conns; c; c = c->next)
+        if (!c->lingering) n += evbuffer_get_length(bufferevent_get_output(c->bev));
+    return n;
+}
+
+void httpd_flush(httpd *h)
+{
+    for (conn *c = h->conns; c; c = c->next) {
+        struct evbuffer *out = bufferevent_get_output(c->bev);
+        if (evbuffer_get_length(out) == 0) continue;
+        evbuffer_unfreeze(out, 1);
+        evbuffer_write(out, bufferevent_getfd(c->bev));
+        evbuffer_freeze(out, 1);
+    }
+}
+
 void httpd_free(httpd *h)
 {
     if (!h) return;
@@ -746,7 +775,7 @@ static void finish(httpd_req *r)
     c->req = NULL;
     /* answered from the head check: a body that was not read ends the
      * connection (its bytes would be taken for the next request) */
-    int keep = r->keep_alive && !(c->st == ST_CHECK && httpd_req_has_body(r));
+    int keep = r->keep_alive && !c->h->draining && !(c->st == ST_CHECK && httpd_req_has_body(r));
     req_free(r);
     if (!keep) {
         c->st = ST_CLOSING;

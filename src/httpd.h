@@ -65,6 +65,17 @@ httpd *httpd_new(struct event_base *base, const char *host, int port, const http
 void httpd_set_head_check(httpd *h, httpd_head_fn fn);
 int httpd_port(const httpd *h);
 int httpd_connections(const httpd *h);
+/* Start draining: close the listening socket (new connections are
+ * refused, so a load balancer sends them elsewhere) and end every
+ * connection after its next reply (Connection: close). Requests in
+ * progress go on; a kept-alive connection may still ask one more thing
+ * (a load balancer's health check, which then learns of the drain). */
+void httpd_drain(httpd *h);
+/* Bytes of replies still queued for clients (not yet written). */
+size_t httpd_unsent(const httpd *h);
+/* Write what is queued for every client now, as far as the sockets take it
+ * without blocking (before closing them all at once). */
+void httpd_flush(httpd *h);
 /* Close every connection (close callbacks fire) and stop listening. */
 void httpd_free(httpd *h);
 

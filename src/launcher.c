@@ -19,8 +19,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "launcher_cc.h"
 #include "log.h"
+#include "probe.h"
 #include "server.h"
+#include "window_probe.h"
 
 static int is_exec(const char *p)
 {
@@ -45,6 +48,13 @@ int launcher_find_claude(const config *cfg, char *out, size_t outlen)
         }
         path += n;
         if (*path == ':') path++;
+    }
+    /* where scripts/install-claude.sh (and Anthropic's installer) put it,
+     * when ~/.local/bin is not on PATH */
+    const char *home = getenv("HOME");
+    if (home && *home) {
+        snprintf(out, outlen, "%s/.local/bin/claude", home);
+        if (is_exec(out)) return 0;
     }
     return -1;
 }
@@ -178,6 +188,41 @@ static void set_model_env(const config *cfg)
         setenv(vars[i], m, 0);
 }
 
+/* No mode was chosen and the backend does not answer: look on the usual
+ * local ports. Returns 1 (after saying which flags use it) when a server
+ * was found there, so the user reruns with them; 0 to go on. */
+static int found_elsewhere(const config *cfg)
+{
+    if (cfg->routing.configured || cfg->mode_explicit || probe_answers(cfg->backend, 1000))
+        return 0;
+    discover_found f[DISCOVER_MAX_PORTS];
+    char pt[160], d[600];
+    int n = probe_find(f, DISCOVER_MAX_PORTS, pt, sizeof pt);
+    if (n < 0) {
+        fprintf(stderr, "anyclaude: warning: nothing answers at %s; not looking elsewhere: %s\n",
+                cfg->backend, pt);
+        return 0;
+    }
+    if (n == 0) {
+        fprintf(stderr,
+                "anyclaude: warning: nothing answers at %s (mode %s; no --mode given), nor on "
+                "localhost ports %s; start your model server (anyclaude doctor helps)\n",
+                cfg->backend, cfg->mode->name, pt);
+        return 0;
+    }
+    fprintf(stderr, "anyclaude: nothing answers at %s (mode %s; no --mode given), but:\n",
+            cfg->backend, cfg->mode->name);
+    for (int i = 0; i < n; i++) {
+        discover_describe(&f[i], d, sizeof d);
+        fprintf(stderr, "  found %s: run anyclaude %s\n", d, f[i].flags);
+    }
+    fprintf(stderr,
+            "anyclaude: or run anyclaude --mode auto (or \"mode\": \"auto\" in the config "
+            "file) to use %s; or --mode %s to start anyway with %s\n",
+            f[discover_pick(f, n)].name, cfg->mode->name, cfg->backend);
+    return 1;
+}
+
 /* A fresh random token for this run: the gateway requires it, and only the
  * claude started here is given it. */
 static int random_token(char *out, size_t outlen)
@@ -240,21 +285,30 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
                     "anyclaude: %s is not an executable file; fix --claude / ANYCLAUDE_CLAUDE\n",
                     cfg->claude);
         else
-            fprintf(stderr, "anyclaude: claude not found on PATH; install Claude Code with "
-                            "`npm install -g @anthropic-ai/claude-code`, or pass --claude PATH\n");
+            fprintf(stderr, "anyclaude: claude not found on PATH nor in ~/.local/bin; install "
+                            "Claude Code (scripts/install-claude.sh in anyclaude's source), or "
+                            "pass --claude PATH\n");
         return 1;
     }
+    if (found_elsewhere(cfg)) return 1;
     logpath[0] = '\0';
     if (launcher_state_dir(dir, sizeof dir) == 0) {
         snprintf(logpath, sizeof logpath, "%s/anyclaude.log", dir);
         if (log_init(cfg->debug, logpath) < 0) logpath[0] = '\0';
     }
     if (!logpath[0]) log_init(cfg->debug, "/dev/null");
+    /* the real model: its window, output limit and name (none of this
+     * concerns the Claude API, which Claude Code knows) */
     config local = *cfg;
     if (!local.auth_token[0]) {
         random_token(local.auth_token, sizeof local.auth_token);
         log_add_secret(local.auth_token);
     }
+    window_probe_all(&local.routing, cfg->ca_file[0] ? cfg->ca_file : NULL);
+    int pure_claude = !local.routing.configured && cfg->mode->passthru == MODE_CLAUDE;
+    ccenv ce;
+    memset(&ce, 0, sizeof ce);
+    if (!pure_claude && launcher_cc_plan(&local, claude, args, nargs, &ce) < 0) return 1;
     struct event_base *base = event_base_new();
     if (!base) {
         fprintf(stderr, "anyclaude: cannot create the event loop\n");
@@ -318,17 +372,19 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
         setenv("DISABLE_AUTOUPDATER", "1", 1);
         setenv("DISABLE_TELEMETRY", "1", 1);
         setenv("DISABLE_ERROR_REPORTING", "1", 1);
-        char mt[32];
-        snprintf(mt, sizeof mt, "%ld", cfg->max_tokens);
-        if (cfg->mode->passthru != MODE_CLAUDE || rs->configured)
-            setenv("CLAUDE_CODE_MAX_OUTPUT_TOKENS", mt, 0); /* the clamp the gateway applies */
+        launcher_cc_apply(&ce); /* output limit, compaction, model option */
         set_model_env(cfg);
         signal(SIGPIPE, SIG_DFL);
-        char **argv = calloc((size_t)nargs + 2, sizeof *argv);
+        char **argv = calloc((size_t)nargs + 4, sizeof *argv);
         if (!argv) _exit(127);
-        argv[0] = claude;
+        int k = 0;
+        argv[k++] = claude;
+        if (ce.settings[0]) { /* the status line, for this run only */
+            argv[k++] = "--settings";
+            argv[k++] = ce.settings;
+        }
         for (int i = 0; i < nargs; i++)
-            argv[i + 1] = args[i];
+            argv[k++] = args[i];
         execv(claude, argv);
         fprintf(stderr, "anyclaude: cannot run %s: %s\n", claude, strerror(errno));
         _exit(127);

@@ -15,7 +15,8 @@
  * it died of signal N), or 1 with a message on stderr when it could not
  * start. */
 int launcher_run(const config *cfg, char *const *args, int nargs);
-/* Find the claude binary: cfg->claude when set, else `claude` on PATH.
+/* Find the claude binary: cfg->claude when set, else `claude` on PATH, else
+ * ~/.local/bin/claude.
  * Writes the path into out and returns 0, or -1. */
 int launcher_find_claude(const config *cfg, char *out, size_t outlen);
 /* The state directory for logs and traces ($XDG_STATE_HOME/anyclaude or

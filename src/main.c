@@ -18,8 +18,12 @@
 #include "config.h"
 #include "launcher.h"
 #include "log.h"
+#include "modelcheck.h"
+#include "probe.h"
 #include "server.h"
+#include "statusline.h"
 #include "version.h"
+#include "window_probe.h"
 
 static const char *env_lookup(const char *name)
 {
@@ -64,14 +68,35 @@ static void libevent_log(int severity, const char *msg)
         dropped++;
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+typedef struct serve_ctx {
+    struct event_base *base;
+    server *srv;
+    long drain_ms;
+    int signals;
+} serve_ctx;
+
+static void drained(void *arg)
 {
-    struct event_base *base = arg;
-    log_line(1, "signal %d: shutting down", (int)sig);
-    event_base_loopbreak(base);
+    event_base_loopbreak(((serve_ctx *)arg)->base);
 }
 
-/* Run the gateway until SIGINT/SIGTERM. */
+/* First SIGTERM/SIGINT: drain (server_drain), then exit 0. A second one:
+ * end what is left at once. */
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    serve_ctx *c = arg;
+    if (c->signals++ == 0) {
+        log_line(0, "signal %d: draining (up to %ld s; send it again to stop at once)", (int)sig,
+                 c->drain_ms / 1000);
+        server_drain(c->srv, c->drain_ms, drained, c);
+        return;
+    }
+    log_line(0, "signal %d again: stopping now", (int)sig);
+    server_cut_all(c->srv, "anyclaude was stopped; retry");
+    event_base_loopbreak(c->base);
+}
+
+/* Run the gateway until SIGINT/SIGTERM (then drain, see on_signal). */
 static int cmd_serve(const config *cfg)
 {
     int rc = 1;
@@ -88,8 +113,10 @@ static int cmd_serve(const config *cfg)
         fprintf(stderr, "anyclaude: %s\n", err);
         goto out;
     }
-    sint = evsignal_new(base, SIGINT, on_signal, base);
-    sterm = evsignal_new(base, SIGTERM, on_signal, base);
+    static serve_ctx ctx;
+    ctx = (serve_ctx){base, srv, cfg->drain_s * 1000, 0};
+    sint = evsignal_new(base, SIGINT, on_signal, &ctx);
+    sterm = evsignal_new(base, SIGTERM, on_signal, &ctx);
     evsignal_add(sint, NULL);
     evsignal_add(sterm, NULL);
     const routes *rs = &cfg->routing;
@@ -131,6 +158,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "anyclaude: %s\n", err);
         return 2;
     }
+    if (a.cmd == CLI_STATUSLINE) return statusline_run(); /* needs no configuration */
     if (a.help) {
         cli_print_help(stdout);
         return 0;
@@ -144,6 +172,18 @@ int main(int argc, char **argv)
     if (config_resolve(&cfg, a.flags, a.nflags, env_lookup, err, sizeof err) < 0) {
         fprintf(stderr, "anyclaude: %s\n", err);
         return 2;
+    }
+    if (cfg.mode_auto) {
+        char note[800];
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        rc = probe_resolve_auto(&cfg, a.flags, a.nflags, env_lookup, note, sizeof note, err,
+                                sizeof err);
+        curl_global_cleanup();
+        if (rc < 0) {
+            fprintf(stderr, "anyclaude: %s\n", err);
+            return rc == -2 ? 2 : 1;
+        }
+        fprintf(stderr, "anyclaude: %s\n", note);
     }
     if (cli_check_exposure(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "anyclaude: %s\n", err);
@@ -187,6 +227,16 @@ int main(int argc, char **argv)
                     cfg.trace_dir);
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (a.cmd != CLI_DOCTOR && modelcheck_run(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "anyclaude: %s\n", err);
+        curl_global_cleanup();
+        log_close();
+        return 2;
+    }
+    modelcheck_vision(&cfg);
+    /* every backend's context window (configured, or asked for); the
+     * launcher asks once its log file is open */
+    if (a.cmd != CLI_RUN) window_probe_all(&cfg.routing, cfg.ca_file[0] ? cfg.ca_file : NULL);
     switch (a.cmd) {
     case CLI_SERVE:
         if (cfg.port < 0) cfg.port = ANYCLAUDE_SERVE_PORT;

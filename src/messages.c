@@ -25,8 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "anthropic.h"
+#include "provenance.h"
+#include "rendezvous.h"
+#include "servertools.h"
 #include "server_int.h"
 
 #define GRACE_MS 1000         /* silent backend: commit after this */
@@ -119,6 +123,40 @@ static void arm_idle(exchange *ex)
     evtimer_add(ex->idle, &tv);
 }
 
+/* The status line's numbers: the main conversation's turns (not a
+ * subagent's, not a background Haiku request). */
+static void record_turn(exchange *ex, const xlate_stream_stats *st, double now)
+{
+    const char *sid = ex->req ? httpd_req_header(ex->req, "X-Claude-Code-Session-Id") : NULL;
+    if (!sid || !ex->bk || !st->stop_reason) return;
+    if (httpd_req_header(ex->req, "x-claude-code-agent-id")) return;
+    for (const char *p = ex->info.model; *p; p++)
+        if (strncasecmp(p, "haiku", 5) == 0) return;
+    convstat_turn t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.session, sizeof t.session, "%s", sid);
+    snprintf(t.backend, sizeof t.backend, "%s", ex->bk->cfg->name);
+    snprintf(t.mode, sizeof t.mode, "%s", ex->bk->cfg->mode->name);
+    const char *model = ex->sent_model                   ? ex->sent_model
+                        : ex->bk->cfg->detected_model[0] ? ex->bk->cfg->detected_model
+                                                         : ex->info.model;
+    snprintf(t.model, sizeof t.model, "%s", model);
+    t.window = ex->bk->cfg->context_window;
+    t.prompt = st->input_tokens + st->cached_tokens;
+    t.cached = st->cached_tokens;
+    t.output = st->output_tokens;
+    t.usage_known = st->usage_known;
+    /* the backend's own prefill time (llama.cpp timings), else the time to
+     * the first token, which is mostly prefill */
+    t.prefill_ms = st->prefill_ms >= 0                       ? st->prefill_ms
+                   : ex->stream && ex->t_first > ex->t_start ? ex->t_first - ex->t_start
+                                                             : -1;
+    /* a whole (non-streamed) answer has no first token to time from */
+    t.gen_ms = ex->stream && ex->t_first > 0 ? now - ex->t_first : -1;
+    t.at_ms = now;
+    convstat_put(&ex->srv->turns, &t);
+}
+
 /* Account for a finished /v1/messages exchange: metrics, the estimate's
  * calibration, and the per-request log line (debug level 1). */
 static void finish_accounting(exchange *ex, const xlate_stream_stats *st)
@@ -142,6 +180,7 @@ static void finish_accounting(exchange *ex, const xlate_stream_stats *st)
         }
     }
     s->m.tokens_out += (unsigned long long)st->output_tokens;
+    record_turn(ex, st, now);
     if (ex->t_first > 0) metrics_observe(&s->m.ttft, (ex->t_first - ex->t_start) / 1000.0);
     metrics_observe(&s->m.upstream, (now - ex->t_start) / 1000.0);
     if (log_level() < 1) return;
@@ -378,6 +417,11 @@ static void fail_exchange(exchange *ex, const char *type, const char *msg)
         return;
     }
     stream_end(ex);
+}
+
+void messages_cut(exchange *ex, const char *type, const char *msg)
+{
+    fail_exchange(ex, type, msg);
 }
 
 /* The backend could not be reached, or broke off. */
@@ -671,9 +715,48 @@ static uint64_t conversation_key(httpd_req *req, uint64_t kind, uint64_t first)
     return affinity_hash(h, &kind, sizeof kind);
 }
 
+/* A prompt bigger than the backend's window is refused before it is sent:
+ * the next target takes it when there is one, else the client gets the
+ * Claude API's own error, which makes Claude Code compact. Returns 1 when
+ * the exchange was handed on or answered. */
+static int over_window(exchange *ex, backend_rt *b, long est)
+{
+    long w = b->cfg->context_window;
+    if (w <= 0 || est <= w) return 0;
+    char msg[200];
+    snprintf(msg, sizeof msg, "prompt is too long: %ld tokens > %ld maximum", est, w);
+    log_line(1, "request %s: about %ld prompt tokens do not fit %s's %ld-token window", ex->msg_id,
+             est, b->cfg->name, w);
+    if (try_next(ex, msg)) return 1;
+    reply_error(ex, "invalid_request_error", msg);
+    return 1;
+}
+
+/* Make the parsed request valid for where it goes (provenance.h): the
+ * Claude API never sees thinking it did not sign, a local server never sees
+ * the API's signatures or redacted thinking. `root` is the request itself
+ * (anthropic mode rewrites it anyway) or a copy (claude mode). Returns the
+ * number of changes, or -1 when out of memory. */
+static int fit_provenance(exchange *ex, cJSON *root)
+{
+    provenance_stats ps;
+    int n =
+        ex->pt == MODE_CLAUDE ? provenance_for_claude(root, &ps) : provenance_for_local(root, &ps);
+    if (n > 0)
+        log_line(2,
+                 "request %s: for %s: %d unsigned thinking block(s) removed, %d redacted, "
+                 "%d signature(s) removed%s",
+                 ex->msg_id, ex->pt == MODE_CLAUDE ? "the Claude API" : "a local backend",
+                 ps.thinking_dropped, ps.redacted_dropped, ps.signatures_removed,
+                 ps.thinking_disabled ? ", thinking off (its tool loop has no signed thinking)"
+                                      : "");
+    return n;
+}
+
 static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
 {
     server *s = ex->srv;
+    if (ex->facts.est_tokens > 0 && over_window(ex, b, ex->facts.est_tokens)) return;
     ex->pt = b->cfg->mode->passthru;
     const char *body = ex->body;
     size_t len = ex->body_len;
@@ -681,7 +764,18 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
         passthru_opts po = {.model = backend_model(b, t->model),
                             .max_tokens_cap = s->cfg->max_tokens,
                             .lead_system = 1};
-        int rc = passthru_rewrite(ex->root, &po, &ex->upbody);
+        /* rewritten in place, unless another target may need the
+         * client's request as it came (a fallback to the Claude API must
+         * still see its own signatures and server tools) */
+        cJSON *root = ex->attempt + 1 < ex->ntg ? cJSON_Duplicate(ex->root, 1) : ex->root;
+        int rc = root && fit_provenance(ex, root) >= 0 ? 0 : BUF_ENOMEM;
+        int stripped = rc ? 0 : servertools_strip(root);
+        if (stripped)
+            log_line(2,
+                     "request %s: %d server tool(s) left out for backend %s (it cannot run them)",
+                     ex->msg_id, stripped, b->cfg->name);
+        if (!rc) rc = passthru_rewrite(root, &po, &ex->upbody);
+        if (root != ex->root) cJSON_Delete(root);
         if (rc) {
             reply_error(ex, rc == BUF_ETOOBIG ? "request_too_large" : "api_error",
                         rc == BUF_ETOOBIG ? "request too large" : "out of memory");
@@ -689,11 +783,14 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
         }
         body = ex->upbody.data;
         len = ex->upbody.len;
-    } else if (t->model[0] || b->cfg->model[0]) {
-        /* claude mode passes the body unchanged unless the route names a model */
-        passthru_opts po = {.model = backend_model(b, t->model)};
+    } else {
+        /* claude mode passes the body unchanged unless the route names a
+         * model or the conversation holds thinking the API did not sign */
+        if (!t->model[0] && !b->cfg->model[0] && !provenance_claude_needed(ex->root)) goto send;
         cJSON *copy = cJSON_Duplicate(ex->root, 1);
-        int rc = copy ? passthru_rewrite(copy, &po, &ex->upbody) : BUF_ENOMEM;
+        int changes = copy ? fit_provenance(ex, copy) : -1;
+        passthru_opts po = {.model = backend_model(b, t->model)};
+        int rc = changes >= 0 ? passthru_rewrite(copy, &po, &ex->upbody) : BUF_ENOMEM;
         cJSON_Delete(copy);
         if (rc) {
             reply_error(ex, "api_error", "out of memory");
@@ -702,6 +799,7 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
         body = ex->upbody.data;
         len = ex->upbody.len;
     }
+send:
     snprintf(ex->info.model, sizeof ex->info.model, "%s", ex->facts.model ? ex->facts.model : "");
     ex->info.input_estimate = ex->facts.est_tokens;
     passthru_obs_init(&ex->obs, MAX_SSE_LINE);
@@ -734,11 +832,16 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
 static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
 {
     server *s = ex->srv;
+    char aff[AFFINITY_VALUE_LEN];
+    int have_aff = b->cfg->affinity_field[0] && affinity_value(ex->req, aff, sizeof aff) == 0;
     xlate_request_opts o = {
         .model = backend_model(b, t->model),
         .max_tokens_cap = s->cfg->max_tokens,
         .cache_prompt = b->cfg->mode->cache_prompt,
         .use_id_slot = b->use_slots,
+        .affinity_field = have_aff ? b->cfg->affinity_field : NULL,
+        .affinity_value = have_aff ? aff : NULL,
+        .text_only = route_backend_text_only(b->cfg),
     };
     char err[1024];
     int rc =
@@ -753,16 +856,17 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
         return;
     }
     ex->stream = ex->info.stream;
+    if (b->est_ratio > 0) {
+        double e = (double)ex->info.input_estimate * b->est_ratio;
+        ex->info.input_estimate = e < 1 ? 1 : (long)e;
+    }
+    if (over_window(ex, b, ex->info.input_estimate)) return;
     if (b->use_slots && ex->info.id_slot_off) {
         uint64_t key = conversation_key(ex->req, ex->info.kind_hash, ex->info.first_hash);
         ex->slot = backend_pin_slot(b, key, &ex->upbody, &ex->info, &ex->slot_reuse, &ex->warm_hit);
         ex->slot_key = key;
     }
     if (ex->info.tools) backend_warm_save(b, ex->body, ex->body_len, &ex->info);
-    if (b->est_ratio > 0) {
-        double e = (double)ex->info.input_estimate * b->est_ratio;
-        ex->info.input_estimate = e < 1 ? 1 : (long)e;
-    }
     if (log_level() >= 3)
         log_trace_write(ex->trace, "upstream request", ex->upbody.data, ex->upbody.len);
     memset(&ex->xopts, 0, sizeof ex->xopts);
@@ -793,6 +897,7 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
                  httpd_req_header(ex->req, "X-Claude-Code-Session-Id") ? "yes" : "no",
                  httpd_req_header(ex->req, "x-claude-code-agent-id") ? "yes" : "no");
     route_backend_url(b->cfg, "chat", ex->url, sizeof ex->url);
+    pt_headers ph; /* only the affinity header, if any */
     upstream_opts uo = {
         .method = "POST",
         .url = ex->url,
@@ -802,9 +907,11 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
         .ca_file = backend_ca(b),
         .sse = ex->stream,
         .total_timeout_ms = ex->stream ? 0 : s->cfg->request_timeout_s * 1000,
+        .headers = passthru_headers(s, b, ex->req, &ph),
     };
     upstream_cbs cbs = {up_connected, up_headers, up_header, up_data, up_done};
     ex->up = upstream_start(s->up, &uo, &cbs, ex);
+    pt_headers_free(&ph);
     if (!ex->up) {
         reply_error(ex, "api_error", "could not start the backend request");
         return;
@@ -870,7 +977,8 @@ static void plan_targets(exchange *ex, const route *r)
         pool_member m[ROUTES_MAX_TARGETS];
         for (int i = 0; i < r->npool; i++) {
             const backend_rt *b = &s->bs.b[r->pool[i].backend];
-            m[i] = (pool_member){b->idx, b->up, b->inflight};
+            m[i] = (pool_member){b->idx, b->up, b->inflight,
+                                 rendezvous_id(b->cfg->name, (int)strlen(b->cfg->name))};
         }
         int order[ROUTES_MAX_TARGETS];
         int n = pool_order(s->bs.pool, m, r->npool, ex->conv_key, ex->prefix, ex->nprefix, order,
@@ -896,15 +1004,63 @@ static void plan_targets(exchange *ex, const route *r)
         add_target(ex, down[i]);
 }
 
+/* A request whose only tools are server tools (Claude Code's WebSearch side
+ * request) bound for a backend that cannot run them: answer it here, with
+ * the tool's error result and how to enable it (servertools.h), rather
+ * than let a local model pretend it searched. Returns 1 when answered (the
+ * exchange is then freed). */
+static int answer_server_tools(exchange *ex)
+{
+    server *s = ex->srv;
+    const backend_rt *b = &s->bs.b[ex->tg[0]->backend];
+    servertools_info si;
+    if (b->cfg->mode->passthru == MODE_CLAUDE) return 0;
+    servertools_scan(ex->root, &si);
+    if (!si.server || si.client) return 0;
+    buf out;
+    buf_init(&out, 0);
+    if (servertools_answer(&si, ex->msg_id, ex->facts.model, b->cfg->name, ex->stream, &out)) {
+        buf_free(&out);
+        reply_error(ex, "api_error", "out of memory");
+        return 1;
+    }
+    log_line(1,
+             "request %s: server tool %s (%s) cannot run on backend %s: answered by anyclaude "
+             "with how to enable it (a \"serverTools\" route to a claude backend)",
+             ex->msg_id, si.first, si.type, b->cfg->name);
+    s->m.responses_ok++;
+    if (!ex->stream) {
+        reply_whole(ex, 200, out.data, out.len);
+        buf_free(&out);
+        return 1;
+    }
+    if (ex->req) {
+        add_common_headers(ex);
+        httpd_add_header(ex->req, "anyclaude-backend", "anyclaude");
+        httpd_add_header(ex->req, "Cache-Control", "no-cache");
+        httpd_reply_start(ex->req, 200, "text/event-stream; charset=utf-8");
+        httpd_reply_chunk(ex->req, out.data, out.len);
+        httpd_reply_end(ex->req);
+        ex->req = NULL;
+    }
+    buf_free(&out);
+    exchange_free(ex);
+    return 1;
+}
+
 static const char *reason_name(enum pool_reason r)
 {
     switch (r) {
     case POOL_STICKY:
-        return "same conversation";
+        return "rendezvous choice, same conversation";
     case POOL_PREFIX:
         return "longest known prefix";
     case POOL_SAME_PROMPT:
         return "least loaded, holds the system prompt";
+    case POOL_RENDEZVOUS:
+        return "rendezvous choice, new conversation here";
+    case POOL_MOVED:
+        return "rendezvous choice, conversation moved back (membership changed)";
     default:
         return "least loaded";
     }
@@ -930,7 +1086,9 @@ void handle_messages(server *s, httpd_req *req)
     make_id(ex->msg_id, sizeof ex->msg_id, "msg_");
     const routes *rs = &s->cfg->routing;
     const route *r = &rs->r[0];
-    if (s->need_root) {
+    /* a server tool (web search...) decides where a request can go, even
+     * when nothing else needs the parsed body */
+    if (s->need_root || servertools_maybe(ex->body, ex->body_len)) {
         const char *end = NULL;
         ex->root = cJSON_ParseWithLengthOpts(ex->body, ex->body_len, &end, 0);
         if (!cJSON_IsObject(ex->root)) {
@@ -944,6 +1102,10 @@ void handle_messages(server *s, httpd_req *req)
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(ex->root, "stream");
         ex->stream = cJSON_IsTrue(st);
         routes_facts(ex->root, httpd_req_header(req, "x-claude-code-agent-id") != NULL, &ex->facts);
+        if (ex->facts.model) {
+            snprintf(ex->client_model, sizeof ex->client_model, "%s", ex->facts.model);
+            ex->facts.model = ex->client_model;
+        }
         r = routes_match(rs, &ex->facts);
         if (r->npool > 1) {
             ex->prefix = malloc(POOL_MAX_PREFIXES * sizeof *ex->prefix);
@@ -952,11 +1114,11 @@ void handle_messages(server *s, httpd_req *req)
                 return;
             }
             ex->nprefix = pool_prefix_hashes(ex->root, ex->prefix, POOL_MAX_PREFIXES);
-            ex->conv_key = conversation_key(req, ex->prefix[0],
-                                            ex->nprefix > 1 ? ex->prefix[1] : ex->prefix[0]);
+            ex->conv_key = pool_conversation_key(ex->prefix, ex->nprefix);
         }
     }
     plan_targets(ex, r);
+    if (ex->facts.server_tools && answer_server_tools(ex)) return;
     if (rs->configured && log_level() >= 2)
         log_line(2,
                  "request %s: route %s (model=%s thinking=%d subagent=%d est_tokens=%ld) -> %s%s%s",

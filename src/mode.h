@@ -15,9 +15,13 @@ typedef struct mode_profile {
     const char *default_key;     /* API key sent when none is configured, or NULL */
     int omit_model;              /* never send a model the user did not configure */
     int cache_prompt;            /* send "cache_prompt": true (llama.cpp) */
-    int local;                   /* a local model server: tool-call text recovery on by default */
+    int local;                   /* tool recovery on by default (every OpenAI-family mode:
+                                    vLLM, SGLang, Ollama behind `openai` need it too) */
     int passthru;                /* speaks /v1/messages: MODE_ANTHROPIC (cache rewrites) or
                                     MODE_CLAUDE (unchanged); 0: OpenAI chat completions */
+    int text_only;               /* the server takes no images (mlx_lm.server answers 404
+                                    "Only 'text' content type is supported."); a backend's
+                                    "vision" setting overrides it */
 } mode_profile;
 
 #define MODE_ANTHROPIC 1

@@ -8,6 +8,7 @@
 #include "anthropic.h"
 
 #include "affinity.h"
+#include "rendezvous.h"
 
 void pool_init(pool_state *p)
 {
@@ -70,8 +71,9 @@ static int lighter(const pool_state *p, const pool_member *a, const pool_member 
     return 0;
 }
 
-int pool_order(const pool_state *p, const pool_member *m, int n, uint64_t conv_key,
-               const uint64_t *prefix, int nprefix, int *out, enum pool_reason *reason, int *depth)
+static int order_by_knowledge(const pool_state *p, const pool_member *m, int n, uint64_t conv_key,
+                              const uint64_t *prefix, int nprefix, int *out,
+                              enum pool_reason *reason, int *depth)
 {
     int first = -1;
     *reason = POOL_LEAST_LOADED;
@@ -109,6 +111,55 @@ int pool_order(const pool_state *p, const pool_member *m, int n, uint64_t conv_k
         if (sorted[i]->backend != first) out[c++] = sorted[i]->backend;
     if (first < 0 && c > 0 && out[0] == kind_b) *reason = POOL_SAME_PROMPT;
     return c;
+}
+
+/* The deepest prefix of the request that member b is known to hold (0: none). */
+static int known_depth(const pool_state *p, int b, const uint64_t *prefix, int nprefix)
+{
+    for (int i = nprefix - 1; i >= 1; i--) {
+        const pool_entry *e = find(p->prefix, POOL_PREFIX_SETS, prefix[i]);
+        if (e && e->backend == b) return i;
+    }
+    return 0;
+}
+
+/* A conversation with a key: the healthy members in rendezvous order. */
+static int order_by_rendezvous(const pool_state *p, const pool_member *m, int n, uint64_t conv_key,
+                               const uint64_t *prefix, int nprefix, int *out,
+                               enum pool_reason *reason, int *depth)
+{
+    uint64_t ids[POOL_MAX_BACKENDS] = {0}, scores[POOL_MAX_BACKENDS];
+    int which[POOL_MAX_BACKENDS], idx[POOL_MAX_BACKENDS];
+    int k = 0;
+    for (int i = 0; i < n && k < POOL_MAX_BACKENDS; i++) {
+        if (!m[i].up || m[i].backend < 0 || m[i].backend >= POOL_MAX_BACKENDS) continue;
+        ids[k] = m[i].id ? m[i].id : rendezvous_score(0x5eed, (uint64_t)m[i].backend + 1);
+        which[k++] = i;
+    }
+    rendezvous_order(conv_key, ids, k, idx, scores);
+    for (int i = 0; i < k; i++)
+        out[i] = m[which[idx[i]]].backend;
+    *reason = POOL_RENDEZVOUS;
+    *depth = 0;
+    if (k == 0) return 0;
+    const pool_entry *e = find(p->conv, POOL_CONV_SETS, conv_key);
+    if (e) *reason = e->backend == out[0] ? POOL_STICKY : POOL_MOVED;
+    *depth = known_depth(p, out[0], prefix, nprefix);
+    return k;
+}
+
+int pool_order(const pool_state *p, const pool_member *m, int n, uint64_t conv_key,
+               const uint64_t *prefix, int nprefix, int *out, enum pool_reason *reason, int *depth)
+{
+    if (conv_key)
+        return order_by_rendezvous(p, m, n, conv_key, prefix, nprefix, out, reason, depth);
+    return order_by_knowledge(p, m, n, conv_key, prefix, nprefix, out, reason, depth);
+}
+
+uint64_t pool_conversation_key(const uint64_t *prefix, int nprefix)
+{
+    if (nprefix <= 0) return 0;
+    return nprefix > 1 ? prefix[1] : prefix[0];
 }
 
 void pool_learn(pool_state *p, int b, uint64_t conv_key, const uint64_t *prefix, int nprefix)

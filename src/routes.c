@@ -6,11 +6,13 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
+#include "servertools.h"
 
-static const char *const when_names[] = {"background", "thinking", "longContext", "subagent",
-                                         "default"};
+static const char *const when_names[] = {"background",  "thinking", "longContext", "subagent",
+                                         "serverTools", "vision",   "default"};
 
 const char *routes_when_name(enum route_when w)
 {
@@ -65,14 +67,34 @@ void routes_single(routes *r, const char *name, const mode_profile *mode, const 
     snprintf(b->api_key, sizeof b->api_key, "%s", api_key);
     snprintf(b->model, sizeof b->model, "%s", model);
     b->slots = slots;
+    b->vision = -1;
     r->nroutes = 1;
     r->r[0].when = ROUTE_DEFAULT;
     r->r[0].npool = 1;
     r->r[0].pool[0].backend = 0;
 }
 
+/* A header name anyclaude may set for engine routers: a token of letters,
+ * digits and '-', and none that carries credentials, framing or the
+ * Anthropic protocol. */
+static int affinity_header_ok(const char *v)
+{
+    static const char *const reserved[] = {
+        "authorization",     "x-api-key", "host",    "connection", "keep-alive",
+        "transfer-encoding", "te",        "upgrade", "expect",     "proxy-authorization"};
+    size_t n = strlen(v);
+    if (n == 0 || n > 63) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+              (v[i] >= '0' && v[i] <= '9') || v[i] == '-'))
+            return 0;
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strcasecmp(v, reserved[i]) == 0) return 0;
+    return strncasecmp(v, "content-", 8) != 0 && strncasecmp(v, "anthropic-", 10) != 0;
+}
+
 /* One backend entry: {"mode", "url"|"backend", "model", "apiKey", "apiKeyEnv", "caFile",
- * "slots"}. An entry named after a mode may leave out "mode". */
+ * "slots", "vision"}. An entry named after a mode may leave out "mode". */
 static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, const char *src,
                          char *err, size_t errlen)
 {
@@ -96,6 +118,7 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
     }
     snprintf(b->name, sizeof b->name, "%s", name);
     b->slots = -1;
+    b->vision = -1;
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "mode");
     b->mode = cJSON_IsString(m) ? mode_find(m->valuestring) : m ? NULL : mode_find(name);
     if (!b->mode) {
@@ -108,17 +131,32 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
     {
         const char *k = it->string;
         if (strcmp(k, "mode") == 0) continue;
-        static const char *const known[] = {"slots",  "url",     "backend",   "model",
-                                            "apiKey", "api_key", "apiKeyEnv", "caFile"};
+        static const char *const known[] = {
+            "slots",     "url",    "backend",        "model",         "apiKey", "api_key",
+            "apiKeyEnv", "caFile", "affinityHeader", "affinityField", "vision", "contextWindow"};
         int is_known = 0;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             is_known |= !strcmp(k, known[i]);
         if (!is_known) {
-            snprintf(err, errlen,
-                     "%s: \"backends.%s.%s\": unknown key; accepted: mode, url, "
-                     "model, apiKey, apiKeyEnv, caFile, slots",
-                     src, name, k);
+            snprintf(
+                err, errlen,
+                "%s: \"backends.%s.%s\": unknown key; accepted: mode, url, "
+                "model, apiKey, apiKeyEnv, caFile, slots, affinityHeader, affinityField, vision, "
+                "contextWindow",
+                src, name, k);
             return -1;
+        }
+        if (strcmp(k, "contextWindow") == 0) {
+            if (!cJSON_IsNumber(it) || it->valuedouble < 1024 || it->valuedouble > 1e8) {
+                snprintf(err, errlen,
+                         "%s: \"backends.%s.contextWindow\": expected tokens, 1024 to 100000000",
+                         src, name);
+                return -1;
+            }
+            b->context_window = (long)it->valuedouble;
+            b->window_configured = 1;
+            snprintf(b->window_source, sizeof b->window_source, "config");
+            continue;
         }
         if (strcmp(k, "slots") == 0) {
             if (cJSON_IsString(it) && strcmp(it->valuestring, "auto") == 0) {
@@ -134,6 +172,21 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
             }
             b->slots = (int)it->valuedouble;
             continue;
+        }
+        if (strcmp(k, "vision") == 0) {
+            if (cJSON_IsBool(it)) {
+                b->vision = cJSON_IsTrue(it);
+                continue;
+            }
+            if (cJSON_IsString(it) && strcmp(it->valuestring, "auto") == 0) {
+                b->vision = -1;
+                continue;
+            }
+            snprintf(err, errlen,
+                     "%s: \"backends.%s.vision\": expected true (the server takes images), "
+                     "false (text only) or \"auto\"",
+                     src, name);
+            return -1;
         }
         if (!cJSON_IsString(it)) {
             snprintf(err, errlen, "%s: \"backends.%s.%s\": expected a string", src, name, k);
@@ -151,7 +204,7 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
             }
             strip_slashes(b->url);
         } else if (strcmp(k, "model") == 0) {
-            bad = set_str(b->model, sizeof b->model, v);
+            bad = set_str(b->model, sizeof b->model, config_model_is_loaded(v) ? "" : v);
         } else if (strcmp(k, "apiKey") == 0 || strcmp(k, "api_key") == 0) {
             bad = set_str(b->api_key, sizeof b->api_key, v);
         } else if (strcmp(k, "apiKeyEnv") == 0) {
@@ -166,17 +219,46 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
             bad = set_str(b->api_key, sizeof b->api_key, kv);
         } else if (strcmp(k, "caFile") == 0) {
             bad = set_str(b->ca_file, sizeof b->ca_file, v);
+        } else if (strcmp(k, "affinityHeader") == 0) {
+            if (!affinity_header_ok(v) ||
+                set_str(b->affinity_header, sizeof b->affinity_header, v)) {
+                snprintf(err, errlen,
+                         "%s: \"backends.%s.affinityHeader\": \"%.100s\" is not a header name "
+                         "anyclaude may set (letters, digits and -, at most 63; not one of "
+                         "Authorization, x-api-key, Host, Content-*, Connection, "
+                         "Transfer-Encoding, anthropic-*)",
+                         src, name, v);
+                return -1;
+            }
+        } else if (strcmp(k, "affinityField") == 0) {
+            if (strcmp(v, "user") != 0 && strcmp(v, "prompt_cache_key") != 0) {
+                snprintf(err, errlen,
+                         "%s: \"backends.%s.affinityField\": \"%.100s\"; accepted: user, "
+                         "prompt_cache_key",
+                         src, name, v);
+                return -1;
+            }
+            set_str(b->affinity_field, sizeof b->affinity_field, v);
         } else {
-            snprintf(err, errlen,
-                     "%s: \"backends.%s.%s\": unknown key; accepted: mode, url, "
-                     "model, apiKey, apiKeyEnv, caFile, slots",
-                     src, name, k);
+            snprintf(
+                err, errlen,
+                "%s: \"backends.%s.%s\": unknown key; accepted: mode, url, "
+                "model, apiKey, apiKeyEnv, caFile, slots, affinityHeader, affinityField, vision, "
+                "contextWindow",
+                src, name, k);
             return -1;
         }
         if (bad) {
             snprintf(err, errlen, "%s: \"backends.%s.%s\": value too long", src, name, k);
             return -1;
         }
+    }
+    if (b->affinity_field[0] && b->mode->passthru) {
+        snprintf(err, errlen,
+                 "%s: \"backends.%s.affinityField\": only for OpenAI-compatible modes; mode "
+                 "%s sends the client's body (use \"affinityHeader\")",
+                 src, name, b->mode->name);
+        return -1;
     }
     if (!b->url[0]) {
         if (!b->mode->default_backend) {
@@ -284,7 +366,7 @@ static int parse_route(routes *r, route *rt, const cJSON *e, int idx, const char
     if (found < 0) {
         snprintf(err, errlen,
                  "%s.when: %s%.60s%s; accepted: background, thinking, longContext, "
-                 "subagent, default",
+                 "subagent, serverTools, vision, default",
                  where,
                  !w                  ? "missing"
                  : cJSON_IsString(w) ? "unknown class \""
@@ -425,6 +507,12 @@ const route *routes_match(const routes *r, const route_facts *f)
         case ROUTE_SUBAGENT:
             if (f->subagent) return rt;
             break;
+        case ROUTE_SERVER_TOOLS:
+            if (f->server_tools) return rt;
+            break;
+        case ROUTE_VISION:
+            if (f->images) return rt;
+            break;
         case ROUTE_DEFAULT:
             return rt;
         }
@@ -487,6 +575,29 @@ static size_t text_bytes(const cJSON *v, int depth)
     return n;
 }
 
+/* Does a message list hold an image block, in a message's content or in a
+ * tool_result's content? */
+static int has_image(const cJSON *msgs)
+{
+    const cJSON *m, *b, *c;
+    cJSON_ArrayForEach(m, msgs)
+    {
+        cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(m, "content"))
+        {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "type");
+            if (!cJSON_IsString(t)) continue;
+            if (strcmp(t->valuestring, "image") == 0) return 1;
+            if (strcmp(t->valuestring, "tool_result") != 0) continue;
+            cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(b, "content"))
+            {
+                const cJSON *ct = cJSON_GetObjectItemCaseSensitive(c, "type");
+                if (cJSON_IsString(ct) && strcmp(ct->valuestring, "image") == 0) return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 void routes_facts(const cJSON *root, int subagent_header, route_facts *f)
 {
     memset(f, 0, sizeof *f);
@@ -499,8 +610,17 @@ void routes_facts(const cJSON *root, int subagent_header, route_facts *f)
      * only an explicit budget ("enabled") marks a thinking request */
     f->thinking = cJSON_IsString(tt) && strcmp(tt->valuestring, "enabled") == 0;
     f->subagent = subagent_header;
+    servertools_info st;
+    servertools_scan(root, &st);
+    f->server_tools = st.server;
     size_t bytes = text_bytes(cJSON_GetObjectItemCaseSensitive(root, "system"), 0) +
                    text_bytes(cJSON_GetObjectItemCaseSensitive(root, "messages"), 0) +
                    text_bytes(cJSON_GetObjectItemCaseSensitive(root, "tools"), 0);
     f->est_tokens = (long)((bytes + 3) / 4);
+    f->images = has_image(cJSON_GetObjectItemCaseSensitive(root, "messages"));
+}
+
+int route_backend_text_only(const route_backend *b)
+{
+    return b->vision >= 0 ? !b->vision : b->mode->text_only;
 }

@@ -21,11 +21,18 @@
 typedef struct route_backend {
     char name[64];
     const mode_profile *mode;
-    char url[512];     /* base URL without a trailing / */
-    char api_key[512]; /* "" = none */
-    char model[256];   /* "" = none configured */
-    char ca_file[512]; /* "" = the system's CAs (or the global --ca-file) */
-    int slots;         /* llama.cpp slot affinity: -1 auto, 0 off, N */
+    char url[512];            /* base URL without a trailing / */
+    char api_key[512];        /* "" = none */
+    char model[256];          /* "" = none configured */
+    char ca_file[512];        /* "" = the system's CAs (or the global --ca-file) */
+    int slots;                /* llama.cpp slot affinity: -1 auto, 0 off, N */
+    long context_window;      /* tokens per request: "contextWindow", else detected; 0 unknown */
+    int window_configured;    /* context_window came from the config, not the backend */
+    char window_source[64];   /* where context_window came from, for messages */
+    char detected_model[256]; /* the model the backend says it serves, "" unknown */
+    char affinity_header[64]; /* header carrying the conversation's affinity key ("" none) */
+    char affinity_field[32];  /* OpenAI body field carrying it ("user", "prompt_cache_key") */
+    int vision;               /* images reach it: -1 the mode's default, 0 no, 1 yes */
 } route_backend;
 
 typedef struct route_target {
@@ -33,7 +40,15 @@ typedef struct route_target {
     char model[256]; /* "" = the backend's own model */
 } route_target;
 
-enum route_when { ROUTE_BACKGROUND, ROUTE_THINKING, ROUTE_LONG, ROUTE_SUBAGENT, ROUTE_DEFAULT };
+enum route_when {
+    ROUTE_BACKGROUND,
+    ROUTE_THINKING,
+    ROUTE_LONG,
+    ROUTE_SUBAGENT,
+    ROUTE_SERVER_TOOLS,
+    ROUTE_VISION,
+    ROUTE_DEFAULT
+};
 
 typedef struct route {
     enum route_when when;
@@ -59,6 +74,8 @@ typedef struct route_facts {
     int thinking;      /* thinking enabled */
     int subagent;      /* sent by a subagent */
     long est_tokens;   /* estimated prompt tokens */
+    int server_tools;  /* Anthropic server tools in "tools" (servertools.h) */
+    int images;        /* an image block anywhere in the messages (tool results too) */
 } route_facts;
 
 typedef const char *(*routes_getenv_fn)(const char *name);
@@ -99,6 +116,10 @@ int routes_uses(const routes *r, int b, int *alternatives);
  * "messages" (Anthropic; the base URL may end in /v1 or not), or a path at
  * the server's root such as "/props" (the base URL without its /v1). */
 void route_backend_url(const route_backend *b, const char *what, char *out, size_t n);
+
+/* Does backend b take text only (images become placeholders)? Its "vision"
+ * setting, else its mode's default. */
+int route_backend_text_only(const route_backend *b);
 
 /* The index of backend `name`, or -1. */
 int routes_backend_index(const routes *r, const char *name);

@@ -19,8 +19,11 @@
 
 #include "access.h"
 #include "anthropic.h"
+#include "rendezvous.h"
 #include "h1.h"
+#include "provenance.h"
 #include "server_int.h"
+#include "servertools.h"
 #include "version.h"
 
 double server_now_ms(void)
@@ -282,6 +285,15 @@ static int add_line(pt_headers *h, const char *name, const char *value)
     return 0;
 }
 
+int affinity_value(httpd_req *req, char *out, size_t n)
+{
+    const char *sid = httpd_req_header(req, "X-Claude-Code-Session-Id");
+    const char *aid = httpd_req_header(req, "x-claude-code-agent-id");
+    if (!sid || !*sid || n < AFFINITY_VALUE_LEN) return -1;
+    snprintf(out, n, "ac-%016llx", (unsigned long long)rendezvous_session_key(sid, aid));
+    return 0;
+}
+
 const char *const *passthru_headers(const server *s, const backend_rt *b, httpd_req *req,
                                     pt_headers *h)
 {
@@ -292,7 +304,7 @@ const char *const *passthru_headers(const server *s, const backend_rt *b, httpd_
     if (b->cfg->mode->passthru == MODE_CLAUDE && req) {
         /* the client's headers, its own credentials included; room is kept
          * for the two lines below */
-        for (int i = 0; httpd_req_header_at(req, i, &name, &value) && h->n < PT_MAX_HEADERS - 2;
+        for (int i = 0; httpd_req_header_at(req, i, &name, &value) && h->n < PT_MAX_HEADERS - 3;
              i++) {
             if (hop_by_hop(name)) continue;
             int is_cred =
@@ -316,6 +328,9 @@ const char *const *passthru_headers(const server *s, const backend_rt *b, httpd_
     if (b->cfg->mode->passthru == MODE_CLAUDE &&
         (!req || !httpd_req_header(req, "anthropic-version")))
         add_line(h, "anthropic-version", "2023-06-01");
+    char aff[AFFINITY_VALUE_LEN];
+    if (b->cfg->affinity_header[0] && req && affinity_value(req, aff, sizeof aff) == 0)
+        add_line(h, b->cfg->affinity_header, aff);
     for (int i = 0; i < h->n; i++)
         h->lines[i] = h->store.data + h->off[i];
     h->lines[h->n] = NULL;
@@ -468,8 +483,14 @@ static void handle_count_tokens(server *s, httpd_req *req)
     ex->bk = b;
     b->inflight++;
     if (b->cfg->mode->passthru) {
-        int rc;
-        if (b->cfg->mode->passthru == MODE_CLAUDE && !tmodel[0] && !b->cfg->model[0]) {
+        int rc, changes = 0;
+        /* the same provenance rules as /v1/messages (provenance.h): the
+         * API checks thinking signatures when counting too */
+        if (root && b->cfg->mode->passthru == MODE_CLAUDE)
+            changes = provenance_for_claude(root, NULL);
+        else if (root)
+            changes = provenance_for_local(root, NULL) + servertools_strip(root);
+        if (b->cfg->mode->passthru == MODE_CLAUDE && !tmodel[0] && !b->cfg->model[0] && !changes) {
             rc = buf_append(&ex->upbody, body, len);
         } else {
             passthru_opts po = {.model = backend_model(b, tmodel)};
@@ -495,7 +516,8 @@ static void handle_count_tokens(server *s, httpd_req *req)
     cJSON_DeleteItemFromObjectCaseSensitive(root, "stream");
     char *txt = root ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
-    xlate_request_opts o = {.model = backend_model(b, tmodel)};
+    xlate_request_opts o = {.model = backend_model(b, tmodel),
+                            .text_only = route_backend_text_only(b->cfg)};
     xlate_request_info info;
     int rc =
         txt ? xlate_request_build(txt, strlen(txt), &o, &ex->upbody, &info, err, sizeof err) : -1;
@@ -684,9 +706,124 @@ static void handle_models(server *s, httpd_req *req, enum ex_kind kind)
     if (!ex->up) reply_error(ex, "api_error", "could not start the backend request");
 }
 
+/* GET /anyclaude/status?session=ID: the last turn of that conversation
+ * (else the newest), for `anyclaude statusline`. */
+static void handle_status(server *s, httpd_req *req)
+{
+    char sid[96] = "";
+    const char *q = httpd_req_query(req);
+    const char *p = strstr(q, "session=");
+    if (p && (p == q || p[-1] == '&')) {
+        p += 8;
+        size_t n = strcspn(p, "&");
+        if (n < sizeof sid) snprintf(sid, sizeof sid, "%.*s", (int)n, p);
+    }
+    const convstat_turn *t = convstat_get(&s->turns, sid);
+    if (log_level() >= 2) {
+        char esc[300];
+        h1_escape(sid, strlen(sid), esc, sizeof esc);
+        log_line(2, "status line asked for session %s: %s", sid[0] ? esc : "(none)",
+                 t ? "found" : "no turn yet");
+    }
+    if (!t && sid[0]) t = convstat_get(&s->turns, NULL);
+    const char *tmodel = NULL;
+    backend_rt *b = server_backend_for(s, NULL, &tmodel);
+    const char *model = backend_model(b, tmodel);
+    if (!model) model = b->cfg->detected_model;
+    buf out;
+    buf_init(&out, 1u << 20);
+    if (convstat_json(t, b->cfg->name, b->cfg->mode->name, model, b->cfg->context_window,
+                      server_now_ms(), &out) == 0)
+        httpd_reply(req, 200, "application/json", out.data, out.len);
+    else
+        send_error_req(req, "api_error", "out of memory");
+    buf_free(&out);
+}
+
+/* ---- draining (rolling restarts) ------------------------------------------ */
+
+/* A request that arrived on a kept-alive connection while draining: /health
+ * says so (a load balancer takes this replica out), the rest are refused
+ * with a status a load balancer may retry elsewhere (the connection
+ * closes after it: httpd is draining). */
+static void reply_draining(httpd_req *req, int health)
+{
+    if (health) {
+        static const char body[] = "{\"status\":\"draining\"}";
+        httpd_reply(req, 503, "application/json", body, sizeof body - 1);
+        return;
+    }
+    buf b;
+    buf_init(&b, 0);
+    anthropic_error_json(&b, "overloaded_error",
+                         "this anyclaude is shutting down (draining); retry, another replica "
+                         "will take the request");
+    httpd_reply(req, 503, "application/json", b.data ? b.data : "", b.len);
+    buf_free(&b);
+}
+
+void server_cut_all(server *s, const char *why)
+{
+    /* exchanges are freed as they are ended: take the next one first */
+    for (exchange *ex = s->exchanges, *next; ex; ex = next) {
+        next = ex->next;
+        if (ex->kind == EX_MESSAGES)
+            messages_cut(ex, "overloaded_error", why);
+        else
+            reply_error(ex, "overloaded_error", why);
+    }
+    httpd_flush(s->http);
+}
+
+static void drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    server *s = arg;
+    double now = server_now_ms();
+    if (s->active > 0 && now - s->drain_t0 >= (double)s->drain_deadline_ms) {
+        char why[200];
+        snprintf(why, sizeof why,
+                 "anyclaude is restarting: the stream was still running after the drain "
+                 "deadline (%ld s); retry",
+                 s->drain_deadline_ms / 1000);
+        log_line(0, "drain: deadline passed; ending %d request(s) with an error", s->active);
+        server_cut_all(s, why);
+    }
+    if (s->active == 0) {
+        if (s->drain_idle_t0 == 0) s->drain_idle_t0 = now;
+        if (httpd_unsent(s->http) == 0 || now - s->drain_idle_t0 > 2000) {
+            log_line(0, "drain: done after %.0f ms", now - s->drain_t0);
+            if (s->drained) s->drained(s->drained_arg);
+            return;
+        }
+    }
+    struct timeval tv = {0, 20000};
+    evtimer_add(s->drain_timer, &tv);
+}
+
+void server_drain(server *s, long deadline_ms, server_drained_fn done, void *arg)
+{
+    if (s->draining) return;
+    s->draining = 1;
+    s->drain_t0 = server_now_ms();
+    s->drain_deadline_ms = deadline_ms;
+    s->drained = done;
+    s->drained_arg = arg;
+    httpd_drain(s->http);
+    log_line(0, "drain: not accepting; %d request(s) in flight may take up to %ld s", s->active,
+             deadline_ms / 1000);
+    s->drain_timer = evtimer_new(s->base, drain_tick, s);
+    if (!s->drain_timer) {
+        server_cut_all(s, "anyclaude is restarting; retry");
+        if (done) done(arg);
+        return;
+    }
+    struct timeval tv = {0, 0};
+    evtimer_add(s->drain_timer, &tv);
+}
+
 /* ---- routes and access ----------------------------------------------------- */
 
-enum route_id { R_NONE, R_HEALTH, R_METRICS, R_MESSAGES, R_COUNT, R_MODELS };
+enum route_id { R_NONE, R_HEALTH, R_METRICS, R_MESSAGES, R_COUNT, R_MODELS, R_STATUS };
 
 static enum route_id route_of(const char *path, int *want_post)
 {
@@ -699,7 +836,8 @@ static enum route_id route_of(const char *path, int *want_post)
              {"/metrics", R_METRICS, 0},
              {"/v1/messages", R_MESSAGES, 1},
              {"/v1/messages/count_tokens", R_COUNT, 1},
-             {"/v1/models", R_MODELS, 0}};
+             {"/v1/models", R_MODELS, 0},
+             {"/anyclaude/status", R_STATUS, 0}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (strcmp(path, t[i].path) == 0) {
             *want_post = t[i].post;
@@ -794,7 +932,8 @@ static void head_check(httpd_req *req, void *arg)
         h1_escape(httpd_req_path(req), strlen(httpd_req_path(req)), esc, sizeof esc);
         snprintf(m, sizeof m,
                  "no route for %.200s; anyclaude serves POST /v1/messages, POST "
-                 "/v1/messages/count_tokens, GET /v1/models, GET /health and GET /metrics",
+                 "/v1/messages/count_tokens, GET /v1/models, GET /health, GET /metrics and GET "
+                 "/anyclaude/status",
                  esc);
         refuse(req, 404, "not_found_error", m);
         return;
@@ -829,7 +968,12 @@ static void dispatch(httpd_req *req, void *arg)
         h1_escape(path, strlen(path), esc, sizeof esc);
         log_line(2, "%s %s", httpd_req_method(req), esc);
     }
-    switch (route_of(path, &want_post)) {
+    enum route_id rid = route_of(path, &want_post);
+    if (s->draining && rid != R_METRICS) {
+        reply_draining(req, rid == R_HEALTH);
+        return;
+    }
+    switch (rid) {
     case R_HEALTH:
         s->m.requests_health++;
         if (!s->cfg->auth_token[0] || server_authorized(s, req))
@@ -849,6 +993,9 @@ static void dispatch(httpd_req *req, void *arg)
     case R_MODELS:
         s->m.requests_models++;
         handle_models(s, req, EX_MODELS);
+        return;
+    case R_STATUS:
+        handle_status(s, req);
         return;
     case R_NONE:
         break;
@@ -934,6 +1081,7 @@ int server_active(const server *s)
 void server_free(server *s)
 {
     if (!s) return;
+    if (s->drain_timer) event_free(s->drain_timer);
     while (s->exchanges) {
         exchange *ex = s->exchanges;
         if (ex->req && ex->committed) {

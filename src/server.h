@@ -26,6 +26,21 @@ int server_port(const server *s);
 int server_active(const server *s);
 /* Monotonic milliseconds, for durations (the server's and its backends'). */
 double server_now_ms(void);
+/* Rolling restarts. server_drain: stop accepting (the listening socket
+ * closes, so a load balancer's new connections go elsewhere), answer
+ * requests that still arrive on kept-alive connections (each then closes)
+ * with 503: /health with {"status":"draining"}, the others with an
+ * overloaded_error, and let the
+ * requests in flight finish for up to deadline_ms; then end each one left
+ * (a started stream with an `event: error` of type overloaded_error, a
+ * request not yet answered with that error as its status). done(arg) runs
+ * from the loop once nothing is in flight and the replies are written (or
+ * 2 s later). A second call does nothing. */
+typedef void (*server_drained_fn)(void *arg);
+void server_drain(server *s, long deadline_ms, server_drained_fn done, void *arg);
+/* End every request in flight now, as the drain deadline does, and write
+ * what the sockets take at once (for a second signal: exit right after). */
+void server_cut_all(server *s, const char *why);
 /* Stop listening, cancel every exchange, free. NULL is a no-op. */
 void server_free(server *s);
 

@@ -10,6 +10,7 @@
 
 #include "backends.h"
 #include "buf.h"
+#include "convstat.h"
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
@@ -36,6 +37,14 @@ struct server {
     metrics m;
     backends bs;
     int need_root; /* routing needs the parsed request before translating it */
+    /* draining (server_drain) */
+    int draining;
+    double drain_t0, drain_idle_t0;
+    long drain_deadline_ms;
+    struct event *drain_timer; /* polls: deadline passed? all done and written? */
+    server_drained_fn drained;
+    void *drained_arg;
+    convstat turns; /* recent conversations' last turns, for the status line */
 };
 
 enum ex_kind { EX_MESSAGES, EX_MODELS, EX_HEALTH, EX_COUNT };
@@ -49,6 +58,8 @@ typedef struct exchange {
     size_t body_len;
     cJSON *root; /* the parsed body, when routing or a pass-through needs it */
     route_facts facts;
+    char client_model[256]; /* facts.model points here: a pass-through rewrite may free the
+                               root's string */
     /* where it may go, in order, and which one is being tried */
     const route_target *tg[MAX_ATTEMPTS];
     int ntg, attempt;
@@ -115,9 +126,17 @@ void add_common_headers(exchange *ex);
  * the route this body would take (NULL root: the default route). */
 backend_rt *server_backend_for(server *s, const cJSON *root, const char **target_model);
 
+/* The conversation's affinity key for engine routers (a backend's
+ * affinityHeader / affinityField): "ac-" and 16 hex digits of a hash of
+ * Claude Code's session id and agent id, never the ids themselves. Returns
+ * 0, or -1 when the request carries no session id (nothing is sent). */
+#define AFFINITY_VALUE_LEN 20
+int affinity_value(httpd_req *req, char *out, size_t n);
+
 /* Header lines to send backend b: for a pass-through backend, the client's
  * (claude mode) or the Anthropic version headers (anthropic mode), with the
- * credential policy of docs/routing.md; none for the others. Returns
+ * credential policy of docs/routing.md; for every backend, its
+ * affinityHeader with the request's affinity_value. Returns
  * h->lines, NULL-terminated; free with pt_headers_free once the request is
  * started (curl copies them). */
 #define PT_MAX_HEADERS 69
@@ -144,6 +163,9 @@ int tokenize_request(const buf *answer, buf *out);
 long tokenize_count(const buf *answer);
 
 void handle_messages(server *s, httpd_req *req);
+/* End a /v1/messages exchange now with an error: an HTTP error before its
+ * stream started, an `event: error` after (frees the exchange). */
+void messages_cut(exchange *ex, const char *type, const char *msg);
 
 /* The header the launcher sends the per-run token in (Claude Code's
  * ANTHROPIC_CUSTOM_HEADERS), so that in claude mode Claude Code's own

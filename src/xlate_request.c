@@ -21,6 +21,7 @@
 
 #include "anthropic.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -89,6 +90,7 @@ typedef struct xctx {
     size_t text_bytes;  /* prompt text and tool JSON written, for the estimate */
     long images;        /* images written, for the estimate */
     int short_conv;     /* see xlate_request_info */
+    int text_only;      /* the backend takes no images: they become placeholders */
 } xctx;
 
 /* ---- errors ---------------------------------------------------------- */
@@ -236,18 +238,52 @@ static int is_known_type(const char *t)
     return is_skipped_type(t);
 }
 
-/* Check that blk at path is an object with a known "type"; *type is set. */
+/* Check that blk at path is an object with a string "type"; *type is set.
+ * A type this gateway does not know (a newer Claude Code's) is accepted:
+ * see unknown_text. */
 static int block_type(xctx *c, const cJSON *blk, const char *path, const char **type)
 {
     if (!cJSON_IsObject(blk)) return FAIL(c, "%s: must be an object", path);
     const cJSON *t = get(blk, "type");
     if (!t) return FAIL(c, "%s.type: field required", path);
     if (!is_str(t)) return FAIL(c, "%s.type: must be a string", path);
-    if (!is_known_type(t->valuestring))
-        return FAIL(c, "%s.type: unknown content block type \"%.*s\"", path, QUOTE_MAX,
-                    t->valuestring);
     *type = t->valuestring;
     return 0;
+}
+
+/* The rule for a block of a type this gateway does not know (Claude Code
+ * releases add some): when it carries a string "text" it is sent as text,
+ * otherwise it becomes a placeholder line (left_out).
+ * Returns the text, or NULL (nothing to send; also for known types). */
+static const cJSON *unknown_text(const cJSON *blk, const char *type)
+{
+    if (is_known_type(type)) return NULL;
+    const cJSON *t = get(blk, "text");
+    return is_str(t) && t->valuestring[0] ? t : NULL;
+}
+
+/* The text that stands in for a block the backend cannot take: an image for
+ * a text-only server, or a block type anyclaude does not know. It depends
+ * only on the block's type, so the same conversation renders the same bytes
+ * every time and its prefix stays cached; it says what was left out and
+ * why, so the model (and the user reading its answer) knows. */
+static int left_out(buf *dst, int *any, const char *type)
+{
+    char t[256], name[QUOTE_MAX + 1];
+    size_t n = 0;
+    /* the client's type name, cut short and limited to plain characters (a
+     * cut could otherwise split a UTF-8 sequence) */
+    for (const char *p = type; *p && n < QUOTE_MAX; p++)
+        name[n++] = (isalnum((unsigned char)*p) || strchr("_-.:", *p)) ? *p : '?';
+    name[n] = '\0';
+    if (strcmp(type, "image") == 0)
+        snprintf(t, sizeof t, "%s", XLATE_IMAGE_LEFT_OUT);
+    else
+        snprintf(t, sizeof t,
+                 "[A \"%s\" block was left out here: anyclaude cannot send that kind of "
+                 "content to this model server.]",
+                 name);
+    return join_add(dst, any, t, strlen(t));
 }
 
 /* The "text" of a text block at path. */
@@ -293,38 +329,60 @@ static int user_add_text(xctx *c, const char *s, size_t n)
     return join_add(&pt->data, &any, s, n);
 }
 
-/* Validate an image block at path and add it to the pending user message:
- * base64 sources become data: URLs, url sources pass through. */
-static int user_add_image(xctx *c, const cJSON *blk, const char *path)
+/* Validate an image block at path without using it (text-only backends:
+ * a malformed image is still the client's error). */
+static int user_check_image(xctx *c, const cJSON *blk, const char *path)
 {
     const cJSON *src = get(blk, "source");
     if (!cJSON_IsObject(src)) return FAIL(c, "%s.source: must be an object", path);
     const cJSON *st = get(src, "type");
     if (!is_str(st)) return FAIL(c, "%s.source.type: must be a string", path);
-    const char *type = st->valuestring;
-    int rc;
-    part *pt;
-    if (strcmp(type, "base64") == 0) {
+    if (strcmp(st->valuestring, "base64") == 0) {
         const cJSON *mt = get(src, "media_type"), *data = get(src, "data");
         if (!is_nonempty_str(mt))
             return FAIL(c, "%s.source.media_type: must be a non-empty string", path);
         if (!is_str(data)) return FAIL(c, "%s.source.data: must be a string", path);
-        if (!(pt = user_new_part(c, 1))) return XLATE_ENOMEM;
-        rc = buf_appends(&pt->data, "data:");
-        if (!rc) rc = buf_appends(&pt->data, mt->valuestring);
-        if (!rc) rc = buf_appends(&pt->data, ";base64,");
-        if (!rc) rc = buf_appends(&pt->data, data->valuestring);
-    } else if (strcmp(type, "url") == 0) {
-        const cJSON *url = get(src, "url");
-        if (!is_nonempty_str(url))
+        return 0;
+    }
+    if (strcmp(st->valuestring, "url") == 0) {
+        if (!is_nonempty_str(get(src, "url")))
             return FAIL(c, "%s.source.url: must be a non-empty string", path);
-        if (!(pt = user_new_part(c, 1))) return XLATE_ENOMEM;
-        rc = buf_appends(&pt->data, url->valuestring);
+        return 0;
+    }
+    return FAIL(c,
+                "%s.source.type: image source type \"%.*s\" is not supported; use \"base64\" "
+                "or \"url\"",
+                path, QUOTE_MAX, st->valuestring);
+}
+
+/* Add the placeholder for a block of this type to the pending user message. */
+static int user_add_left_out(xctx *c, const char *type)
+{
+    buf t;
+    int any = 0;
+    buf_init(&t, 0);
+    int rc = left_out(&t, &any, type);
+    if (!rc) rc = user_add_text(c, t.data, t.len);
+    buf_free(&t);
+    return rc;
+}
+
+/* Validate an image block at path and add it to the pending user message:
+ * base64 sources become data: URLs, url sources pass through. */
+static int user_add_image(xctx *c, const cJSON *blk, const char *path)
+{
+    int rc = user_check_image(c, blk, path);
+    if (rc) return rc;
+    const cJSON *src = get(blk, "source");
+    part *pt = user_new_part(c, 1);
+    if (!pt) return XLATE_ENOMEM;
+    if (strcmp(get(src, "type")->valuestring, "base64") == 0) {
+        rc = buf_appends(&pt->data, "data:");
+        if (!rc) rc = buf_appends(&pt->data, get(src, "media_type")->valuestring);
+        if (!rc) rc = buf_appends(&pt->data, ";base64,");
+        if (!rc) rc = buf_appends(&pt->data, get(src, "data")->valuestring);
     } else {
-        return FAIL(c,
-                    "%s.source.type: image source type \"%.*s\" is not supported; use \"base64\" "
-                    "or \"url\"",
-                    path, QUOTE_MAX, type);
+        rc = buf_appends(&pt->data, get(src, "url")->valuestring);
     }
     c->images++;
     return from_buf_rc(rc);
@@ -502,9 +560,16 @@ static int tool_message(xctx *c, const cJSON *blk, const char *path)
             if (strcmp(type, "text") == 0) {
                 rc = block_text(c, b, sub, &t);
                 if (!rc) rc = join_add(&text, &any, t->valuestring, strlen(t->valuestring));
+            } else if (strcmp(type, "image") == 0 && c->text_only) {
+                rc = user_check_image(c, b, sub);
+                if (!rc) rc = left_out(&text, &any, type);
             } else if (strcmp(type, "image") == 0) {
                 rc = user_add_image(c, b, sub);
                 images++;
+            } else if (!is_known_type(type)) {
+                rc = (t = unknown_text(b, type))
+                         ? join_add(&text, &any, t->valuestring, strlen(t->valuestring))
+                         : left_out(&text, &any, type);
             } else if (strcmp(type, "document") == 0 || strcmp(type, "search_result") == 0) {
                 if (any) rc = from_buf_rc(buf_append(&text, "\n", 1));
                 if (!rc) rc = doc_render(c, b, type, sub, &text);
@@ -512,7 +577,7 @@ static int tool_message(xctx *c, const cJSON *blk, const char *path)
             } else if (strcmp(type, "tool_use") == 0 || strcmp(type, "tool_result") == 0) {
                 rc = FAIL(c, "%s: %s blocks are not allowed inside tool_result", sub, type);
             }
-            /* thinking and skipped server-tool types: nothing to send */
+            /* thinking, skipped server-tool types: nothing to send */
             if (rc) goto out;
         }
     } else if (content) {
@@ -581,10 +646,17 @@ static int user_message(xctx *c, const cJSON *content, int mi, const buf *lead)
         if (strcmp(type, "text") == 0) {
             rc = block_text(c, b, path, &t);
             if (!rc) rc = user_add_text(c, t->valuestring, strlen(t->valuestring));
+        } else if (strcmp(type, "image") == 0 && c->text_only) {
+            rc = user_check_image(c, b, path);
+            if (!rc) rc = user_add_left_out(c, type);
         } else if (strcmp(type, "image") == 0) {
             rc = user_add_image(c, b, path);
         } else if (strcmp(type, "document") == 0 || strcmp(type, "search_result") == 0) {
             rc = user_add_doc(c, b, type, path);
+        } else if (!is_known_type(type)) {
+            rc = (t = unknown_text(b, type))
+                     ? user_add_text(c, t->valuestring, strlen(t->valuestring))
+                     : user_add_left_out(c, type);
         } else if (strcmp(type, "tool_use") == 0) {
             rc = FAIL(c, "%s: tool_use blocks are only allowed in assistant messages", path);
         }
@@ -660,6 +732,10 @@ static int assistant_message(xctx *c, const cJSON *content, int mi)
         } else if (strcmp(type, "image") == 0 || strcmp(type, "document") == 0 ||
                    strcmp(type, "search_result") == 0 || strcmp(type, "tool_result") == 0) {
             rc = FAIL(c, "%s: %s blocks are not allowed in assistant messages", path, type);
+        } else if (!is_known_type(type)) {
+            rc = (t = unknown_text(b, type))
+                     ? join_add(&text, &any, t->valuestring, strlen(t->valuestring))
+                     : left_out(&text, &any, type);
         }
         /* thinking, redacted_thinking, server-tool blocks: dropped (see above) */
         if (rc) goto out;
@@ -1098,6 +1174,10 @@ static int write_request(xctx *c, const cJSON *root, const xlate_request_opts *o
         jw_key(w, &first, "cache_prompt");
         jw_lit(w, "true");
     }
+    if (opts->affinity_field && opts->affinity_value) {
+        jw_key(w, &first, opts->affinity_field);
+        jw_cstr(w, opts->affinity_value);
+    }
     if (opts->use_id_slot) {
         /* fixed width (two characters, space-padded) so the caller can set
          * the slot after translation, once the conversation is known */
@@ -1176,12 +1256,13 @@ static int translate(const char *body, size_t len, const xlate_request_opts *opt
                      int need_max_tokens, buf *out, cJSON **rootp, long *estimate,
                      xlate_request_info *info, char *err, size_t errlen)
 {
-    static const xlate_request_opts no_opts = {NULL, 0, 0, 0, 0};
+    static const xlate_request_opts no_opts = {0};
     size_t start = out->len;
     xctx c;
     int rc;
     memset(&c, 0, sizeof c);
     c.w.b = out;
+    c.text_only = opts ? opts->text_only : 0;
     c.err = err;
     c.errlen = errlen;
     if (err && errlen) err[0] = '\0';

@@ -30,7 +30,20 @@ typedef struct xlate_request_opts {
     int use_id_slot;     /* add "id_slot": id_slot, two characters wide (llama.cpp slot
                             affinity; see info.id_slot_off to set it later) */
     int id_slot;
+    /* a top-level string field for an engine's cache routing (e.g. "user",
+     * "prompt_cache_key") and its value; NULL: none */
+    const char *affinity_field, *affinity_value;
+    int text_only; /* the backend takes text only: each image becomes XLATE_IMAGE_LEFT_OUT
+                      (in the user turn and inside tool results alike) */
 } xlate_request_opts;
+
+/* The text an image becomes for a text-only backend (always the same words,
+ * so the conversation's prefix does not move). A content block of a type
+ * anyclaude does not know becomes a similar line naming its type, whatever
+ * the backend. */
+#define XLATE_IMAGE_LEFT_OUT                                                                       \
+    "[An image was left out here: the model server takes text only, so the model cannot see "      \
+    "it.]"
 
 typedef struct xlate_request_info {
     int stream;          /* the client asked for SSE */

@@ -8,8 +8,9 @@
  * All model text on its way to a text block passes through
  * emit_content_text()/flush_content_text(). With tool recovery on (and
  * tools declared) that seam feeds a toolcall_text parser, which turns tool
- * calls written as text into tool_use blocks, and native tool calls are
- * buffered whole so that toolargs can repair their arguments.
+ * calls written as text into tool_use blocks, and native tool calls' arguments
+ * go through an argstream: they stream as they arrive, and only the members
+ * that need repair or coercion (toolargs) are held until complete.
  */
 #include "xlate_stream.h"
 
@@ -19,6 +20,7 @@
 #include <strings.h>
 
 #include "anthropic.h"
+#include "argstream.h"
 #include "sse.h"
 #include "toolargs.h"
 #include "toolcall_text.h"
@@ -42,7 +44,8 @@ typedef struct tool_call {
     char *up_id;    /* the backend's id, or NULL */
     char *name;     /* NULL until known */
     char *id;       /* the id shown to the client, set when the block opens */
-    buf pending;    /* arguments that arrived before the name (with recovery: all of them) */
+    buf pending;    /* arguments that arrived before the name */
+    argstream *as;  /* with recovery: the arguments, once the name is known */
     size_t emitted; /* argument bytes sent as input_json_delta */
     enum call_state state;
     int from_text; /* recovered from content text by toolcall_text */
@@ -568,36 +571,94 @@ static int unparseable_text(buf *t, const char *name, const char *raw, size_t n)
     return rc;
 }
 
-/* With recovery: native call i has all its arguments (buffered in pending).
- * Repair them against the tool's input_schema and emit the whole tool_use
- * block; when nothing can be made of them, a text block with the raw call
- * instead. Calls without a name wait for finish_content. */
-static int complete_call(xlate_stream *xs, size_t i)
+static int too_many_args(xlate_stream *xs)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "backend sent more than %zu bytes of arguments for one tool call",
+             xs->max_tool_args);
+    return fail(xs, "api_error", msg);
+}
+
+/* With recovery: send argument text (from the call's argstream) for call i,
+ * opening its tool_use block first if needed. */
+static int send_args(xlate_stream *xs, size_t i, const char *p, size_t n)
+{
+    int rc;
+    if (n == 0) return 0;
+    if (xs->calls[i].state == CALL_PENDING && (rc = open_tool(xs, &xs->calls[i]))) return rc;
+    if ((rc = emit_delta(xs, "input_json_delta", "partial_json", p, n))) return rc;
+    xs->calls[i].emitted += n;
+    xs->first_content = 1;
+    return 0;
+}
+
+/* With recovery: make call i's argstream once its name is known and give
+ * it what arrived before the name. */
+static int start_args(xlate_stream *xs, size_t i, buf *o)
 {
     tool_call *c = &xs->calls[i];
-    const char *raw = c->pending.data ? c->pending.data : "";
-    size_t n = c->pending.len;
-    buf fixed, t;
+    if (c->as) return 0;
+    c->as =
+        argstream_new(toolargs_find_schema(xs->tools, c->name, strlen(c->name)), xs->max_tool_args);
+    if (!c->as) return BUF_ENOMEM;
+    int rc = c->pending.len ? argstream_feed(c->as, c->pending.data, c->pending.len, o) : 0;
+    buf_free(&c->pending);
+    return rc == ARGSTREAM_ETOOBIG ? too_many_args(xs) : rc;
+}
+
+/* With recovery: argument text for named or unnamed call i. */
+static int stream_args(xlate_stream *xs, size_t i, const char *p, size_t n)
+{
+    tool_call *c = &xs->calls[i];
+    buf o;
     int rc;
-    if (c->state != CALL_PENDING || !c->name) return 0;
-    buf_init(&fixed, 0);
+    if (!c->name) { /* arguments before the name: hold them */
+        rc = buf_append(&c->pending, p, n);
+        return rc == BUF_ETOOBIG ? too_many_args(xs) : rc;
+    }
+    buf_init(&o, 0);
+    rc = start_args(xs, i, &o);
+    if (!rc && n) {
+        rc = argstream_feed(xs->calls[i].as, p, n, &o);
+        if (rc == ARGSTREAM_ETOOBIG) rc = too_many_args(xs);
+    }
+    if (!rc) rc = send_args(xs, i, o.data, o.len);
+    buf_free(&o);
+    return rc;
+}
+
+/* With recovery: native call i has all its arguments. Send the rest of
+ * them (repaired where needed) and close its block; when nothing was sent
+ * and nothing can be made of them, a text block with the raw call instead.
+ * Calls without a name wait for finish_content. */
+static int complete_call(xlate_stream *xs, size_t i)
+{
+    buf o, t;
+    int rc, repaired = 0;
+    if (xs->calls[i].state == CALL_CLOSED || !xs->calls[i].name) return 0;
+    buf_init(&o, 0);
     buf_init(&t, 0);
-    rc = toolargs_repair(raw, n, toolargs_find_schema(xs->tools, c->name, strlen(c->name)), &fixed,
-                         NULL, 0);
-    if (rc == 0) {
-        if (args_changed(raw, n, fixed.data, fixed.len)) xs->tool_repairs++;
-        rc = emit_whole_tool(xs, i, fixed.data, fixed.len);
-    } else if (rc == TOOLARGS_ENOMEM) {
-        rc = BUF_ENOMEM;
-    } else {
+    rc = start_args(xs, i, &o);
+    if (!rc) rc = argstream_finish(xs->calls[i].as, &o, &repaired);
+    tool_call *c = &xs->calls[i];
+    if (rc == ARGSTREAM_EUNUSABLE) {
+        size_t n;
+        const char *raw = argstream_raw(c->as, &n);
         xs->tool_failures++;
         c->state = CALL_CLOSED;
         rc = unparseable_text(&t, c->name, raw, n);
         if (!rc) rc = close_block(xs); /* a block of its own, as in a whole response */
         if (!rc) rc = text_delta(xs, t.data, t.len);
-        buf_free(&xs->calls[i].pending);
+    } else if (rc >= 0) {
+        if (rc == 1)
+            xs->tool_failures++;
+        else if (repaired)
+            xs->tool_repairs++;
+        rc = send_args(xs, i, o.data, o.len);
+        if (!rc && xs->open_kind == BLOCK_TOOL && xs->open_call == i) rc = close_block(xs);
+        xs->calls[i].state = CALL_CLOSED;
     }
-    buf_free(&fixed);
+    buf_free(&o);
     buf_free(&t);
     return rc;
 }
@@ -748,16 +809,9 @@ static int handle_tool_call(xlate_stream *xs, const cJSON *tc, int legacy)
     }
     if (n) xs->content_deltas++;
     if (xs->recover) {
-        /* repair needs the whole arguments: buffer them until the call is
-         * complete (complete_call) */
-        rc = buf_append(&c->pending, args ? args : "", n);
-        if (rc == BUF_ETOOBIG) {
-            char msg[160];
-            snprintf(msg, sizeof msg,
-                     "backend sent more than %zu bytes of arguments for one tool call",
-                     xs->max_tool_args);
-            rc = fail(xs, "api_error", msg);
-        }
+        /* streamed through the call's argstream; repaired at the end only
+         * where needed (complete_call) */
+        rc = stream_args(xs, (size_t)(c - xs->calls), args ? args : "", n);
         goto out;
     }
     if (c->state == CALL_PENDING) {
@@ -798,11 +852,11 @@ static int finish_content(xlate_stream *xs)
     if (rc) return rc;
     for (size_t i = 0; i < xs->ncalls; i++) {
         tool_call *c = &xs->calls[i];
-        if (c->state != CALL_PENDING) continue;
-        if (xs->recover && c->name) { /* buffered whole */
+        if (xs->recover && c->name && c->state != CALL_CLOSED) {
             if ((rc = complete_call(xs, i))) return rc;
             continue;
         }
+        if (c->state != CALL_PENDING) continue;
         c->state = CALL_CLOSED;
         if (c->pending.len == 0) continue;
         buf t;
@@ -976,6 +1030,7 @@ void xlate_stream_free(xlate_stream *xs)
         free(xs->calls[i].name);
         free(xs->calls[i].id);
         buf_free(&xs->calls[i].pending);
+        argstream_free(xs->calls[i].as);
     }
     free(xs->calls);
     toolcall_text_free(xs->tc);

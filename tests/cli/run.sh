@@ -42,12 +42,57 @@ expect_error "unknown serve option" 'unknown option "--bogus" for serve; see any
 expect_error "missing value" '--port needs a value; see anyclaude --help' "$BIN" serve --port
 expect_error "exposed without token" 'refusing to listen on 0.0.0.0 without a token' "$BIN" serve --host 0.0.0.0
 expect_error "bad slots" '--slots: bad slot count "many"' "$BIN" serve --slots many
+expect_error "bad context window" '--context-window: bad context window "32k"; expected tokens, 1024 to 100000000' \
+  "$BIN" serve --context-window 32k
+echo '{"backends":{"a":{"mode":"llamacpp","contextWindow":"big"}},"routes":[{"when":"default","to":"a"}]}' > "$T/cw.json"
+expect_error "bad contextWindow" '"backends.a.contextWindow": expected tokens, 1024 to 100000000' "$BIN" serve --config "$T/cw.json"
+
+# statusline: one line from a gateway, nothing (and exit 0) without one
+out=$(echo '{"session_id":"0000-1"}' | env ANTHROPIC_BASE_URL=http://127.0.0.1:9 "$BIN" statusline 2>&1); rc=$?
+if [ "$rc" = 0 ] && [ -z "$out" ]; then ok "statusline without a gateway"; else ko "statusline without a gateway" "rc=$rc out=$out"; fi
+out=$(env -u ANTHROPIC_BASE_URL "$BIN" statusline </dev/null 2>&1); rc=$?
+if [ "$rc" = 0 ] && [ -z "$out" ]; then ok "statusline without ANTHROPIC_BASE_URL"; else ko "statusline without ANTHROPIC_BASE_URL" "rc=$rc out=$out"; fi
+expect_error "unknown mode names auto" '--mode: unknown mode "atuo"; accepted: mlx-lm, lmstudio, llamacpp, openai, anthropic, claude, auto' \
+  "$BIN" serve --mode atuo
+expect_error "auto with a backend" '--mode auto finds a server on a local port; with --backend http://127.0.0.1:9/v1 name its mode too' \
+  "$BIN" serve --mode auto --backend http://127.0.0.1:9/v1
+expect_error "bad discover ports" 'ANYCLAUDE_DISCOVER_PORTS: bad port list "12x"; expected ports separated by commas' \
+  env ANYCLAUDE_DISCOVER_PORTS=12x "$BIN" serve --mode auto
+
+# --mode auto with nothing on its ports: exit 1, one line naming the ports
+out=$(ANYCLAUDE_DISCOVER_PORTS=9 "$BIN" serve --mode auto 2>&1 >/dev/null); rc=$?
+if [ $rc = 1 ] && [ "$(printf '%s' "$out" | grep -c '')" = 1 ] &&
+   [[ "$out" == "anyclaude: mode auto: no model server answers on localhost ports 9 ("*"start one, or pass --mode and --backend" ]]; then
+  ok "auto: nothing answers"; else ko "auto: nothing answers" "rc=$rc" "$out"; fi
+# a port that accepts but never answers does not hold the probe up (deadline 1.5 s)
+python3 -c 'import socket,time
+s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(50); print(s.getsockname()[1], flush=True); time.sleep(60)' >"$T/hang.port" & hpid=$!
+for _ in $(seq 50); do [ -s "$T/hang.port" ] && break; sleep 0.1; done
+out=$(ANYCLAUDE_DISCOVER_PORTS="$(cat "$T/hang.port")" timeout 30 "$BIN" serve --mode auto 2>&1 >/dev/null); rc=$?
+kill $hpid 2>/dev/null
+if [ $rc = 1 ] && [[ "$out" == *"no model server answers"* ]]; then ok "auto: a silent port is given up on"
+else ko "auto: a silent port is given up on" "rc=$rc (124: hung)" "$out"; fi
+# no mode given, the default backend down, nothing on the probe ports: doctor says so
+out=$(ANYCLAUDE_DISCOVER_PORTS=9 MLX_LM_URL=http://127.0.0.1:9/v1 "$BIN" doctor --claude /bin/true 2>&1); rc=$?
+if [ $rc = 1 ] && grep -q '^\[ -- \] other model servers: none answers on localhost ports 9$' <<<"$out"; then
+  ok "doctor: no other server"; else ko "doctor: no other server" "rc=$rc" "$out"; fi
+# the launcher, no mode, backend down, nothing elsewhere: a warning, then claude (here true) runs
+out=$(ANYCLAUDE_DISCOVER_PORTS=9 MLX_LM_URL=http://127.0.0.1:9/v1 "$BIN" --claude /bin/true -p hi 2>&1); rc=$?
+if [ $rc = 0 ] && [ "$out" = "anyclaude: warning: nothing answers at http://127.0.0.1:9/v1 (mode mlx-lm; no --mode given), nor on localhost ports 9; start your model server (anyclaude doctor helps)" ]; then
+  ok "launcher: nothing answers anywhere"; else ko "launcher: nothing answers anywhere" "rc=$rc" "$out"; fi
+out=$("$BIN" doctor --mode mlx-lm --backend http://127.0.0.1:9/v1 --claude /bin/true 2>&1)
+if ! grep -q 'other model servers' <<<"$out"; then ok "doctor: a chosen mode is not second-guessed"
+else ko "doctor: a chosen mode is not second-guessed" "$out"; fi
+echo '{"backends": {"c": {"mode": "claude"}}, "routes": [{"when": "web", "to": "c"}, {"when": "default", "to": "c"}]}' > "$T/when.json"
+expect_error "unknown route class" 'unknown class "web"; accepted: background, thinking, longContext, subagent, serverTools, vision, default' \
+  "$BIN" serve --config "$T/when.json"
+expect_error "bad vision" '--vision: bad value "maybe"; expected on, off or auto' "$BIN" serve --vision maybe
 
 # --help names every option and variable the README documents, and back
 help=$("$BIN" --help)
 missing=""
 for opt in $(grep -o -- '--[a-z][a-z-]*' README.md | sort -u); do
-  case "$opt" in --allowedTools|--output-format|--continue|--jinja|--parallel|--test-concurrency|--data|--help|--version|--slot-save-path|--cache-ram|--metrics|--max-body-|--no-*|--quick) continue;; esac
+  case "$opt" in --allowedTools|--output-format|--continue|--jinja|--parallel|--kv-unified|--settings|--test-concurrency|--data|--help|--version|--slot-save-path|--cache-ram|--metrics|--prompt-cache-size|--mmproj|--max-body-|--no-*|--quick|--prefix|--force|--dry-run|--build-only|--repository) continue;; esac  # the last five: install-claude.sh, deps.sh, brew
   grep -q -- "$opt" <<<"$help" || missing="$missing $opt"
 done
 for opt in $(grep -o -- '^  --[a-z-]*' <<<"$help" | tr -d ' ' | sort -u); do
@@ -57,6 +102,12 @@ for var in $(grep -o 'ANYCLAUDE_[A-Z_]*\|MLX_LM_[A-Z_]*\|LMSTUDIO_[A-Z_]*\|LLAMA
   grep -q "$var" README.md || missing="$missing (README lacks $var)"
 done
 if [ -z "$missing" ]; then ok "--help and README agree"; else ko "--help and README agree" "$missing"; fi
+# the man page names no option --help lacks
+missing=""
+for opt in $(grep -o -- '\\-\\-[a-z][a-z-]*' docs/anyclaude.1 | sed 's/\\//g' | sort -u); do
+  grep -q -- "$opt" <<<"$help" || missing="$missing $opt"
+done
+if [ -z "$missing" ]; then ok "man page and --help agree"; else ko "man page and --help agree" "$missing"; fi
 "$BIN" --version | grep -Eq '^anyclaude [0-9]+\.[0-9]+\.[0-9]+$' && ok "--version" || ko "--version" "$("$BIN" --version)"
 
 # serve: one start line naming URL, mode and backend; SIGTERM exits 0
@@ -120,10 +171,54 @@ kill $mpid 2>/dev/null
 if [[ "$line" == *" routes=2 backends=up=openai:http://127.0.0.1:$mport/v1,down=openai:http://127.0.0.1:9/v1,spare=openai:http://127.0.0.1:9/v1" ]] && [ $rc = 0 ]; then
   ok "serve start line with routes"; else ko "serve start line with routes" "line: $line" "rc: $rc"; fi
 
+# the Homebrew formula (no Mac here: checked by brew audit's rules, read):
+# desc under 80 characters, no leading article or own name, no final period;
+# https homepage; a test block; its dependencies are what scripts/deps.sh
+# installs with brew (pkg-config is now pkgconf; curl comes with macOS)
+F=packaging/homebrew/anyclaude.rb
+desc=$(sed -n 's/^  desc "\(.*\)"$/\1/p' "$F")
+deps=$(sed -n 's/^  depends_on "\([^"]*\)".*/\1/p; s/^  uses_from_macos "\([^"]*\)".*/\1/p' "$F" | sed 's/^pkgconf$/pkg-config/' | sort | tr '\n' ' ')
+want=$(sed -n 's/^ *brew install \(.*\)$/\1/p' scripts/deps.sh | tr ' ' '\n' | sort | tr '\n' ' ')
+if [ -n "$desc" ] && [ ${#desc} -lt 80 ] && ! [[ "$desc" =~ ^(A|An|The|anyclaude)\  ]] && [[ "$desc" != *. ]] &&
+   grep -q '^  homepage "https://' "$F" && grep -q '^  test do$' "$F" && grep -q 'system "make", "install", "PREFIX=#{prefix}"' "$F" &&
+   [ "$deps" = "$want" ]; then ok "homebrew formula"
+else ko "homebrew formula" "desc: $desc (${#desc})" "deps: $deps" "deps.sh: $want"; fi
+expect_error "bad drain timeout" 'ANYCLAUDE_DRAIN_TIMEOUT: bad drain timeout "soon"; expected 0 to 86400 seconds' \
+  env ANYCLAUDE_DRAIN_TIMEOUT=soon "$BIN" serve
+
+# no user config: the system-wide one (/etc/anyclaude/config.json, here
+# ANYCLAUDE_SYSTEM_CONFIG) is read; a user config wins over it
+echo '{"mode": "llamacpp", "backend": "http://127.0.0.1:9/v1"}' >"$T/system.json"
+ANYCLAUDE_SYSTEM_CONFIG="$T/system.json" "$BIN" serve --port 0 --warm-start off 2>"$T/serve3.err" &
+pid=$!
+for _ in $(seq 50); do grep -q listening "$T/serve3.err" && break; sleep 0.1; done
+line=$(head -1 "$T/serve3.err"); kill -TERM $pid; wait $pid
+mkdir -p "$XDG_CONFIG_HOME/anyclaude" && echo '{"mode": "lmstudio"}' >"$XDG_CONFIG_HOME/anyclaude/config.json"
+ANYCLAUDE_SYSTEM_CONFIG="$T/system.json" "$BIN" serve --port 0 --warm-start off 2>"$T/serve4.err" &
+pid=$!
+for _ in $(seq 50); do grep -q listening "$T/serve4.err" && break; sleep 0.1; done
+line2=$(head -1 "$T/serve4.err"); kill -TERM $pid; wait $pid
+rm -f "$XDG_CONFIG_HOME/anyclaude/config.json"
+if [[ "$line" == *"mode=llamacpp backend=http://127.0.0.1:9/v1" ]] && [[ "$line2" == *"mode=lmstudio backend=http://localhost:1234/v1" ]]; then
+  ok "system config when no user config"; else ko "system config when no user config" "$line" "$line2"; fi
+
+# the service files: systemd-analyze verify passes on the unit (ExecStart
+# pointed at this build), the launchd plist parses and runs `anyclaude serve`
+if command -v systemd-analyze >/dev/null; then
+  sed "s|/usr/local/bin/anyclaude|$(realpath "$BIN")|" packaging/anyclaude.service >"$T/anyclaude.service"
+  out=$(systemd-analyze verify "$T/anyclaude.service" 2>&1); rc=$?
+  if [ $rc = 0 ] && [ -z "$out" ]; then ok "systemd-analyze verify packaging/anyclaude.service"
+  else ko "systemd-analyze verify packaging/anyclaude.service" "rc=$rc" "$out"; fi
+else
+  ko "systemd-analyze verify packaging/anyclaude.service" "systemd-analyze missing (apt-get install systemd)"
+fi
+out=$(python3 -c 'import plistlib,sys; d=plistlib.load(open(sys.argv[1],"rb")); print(d["Label"], *d["ProgramArguments"])' packaging/com.anyclaude.serve.plist 2>&1)
+if [ "$out" = "com.anyclaude.serve /usr/local/bin/anyclaude serve" ]; then ok "launchd plist"; else ko "launchd plist" "$out"; fi
+
 # the launcher without claude: one line with what to do
 expect_error_1() { local out rc; out=$("$@" 2>&1 >/dev/null); rc=$?; echo "$rc|$out"; }
 r=$(PATH=/usr/bin:/bin expect_error_1 "$BIN" -p hi)
-if [[ "$r" == "1|anyclaude: claude not found on PATH; install Claude Code with \`npm install -g @anthropic-ai/claude-code\`, or pass --claude PATH" ]]; then
+if [[ "$r" == "1|anyclaude: claude not found on PATH nor in ~/.local/bin; install Claude Code (scripts/install-claude.sh in anyclaude's source), or pass --claude PATH" ]]; then
   ok "launcher: claude not found"; else ko "launcher: claude not found" "$r"; fi
 
 # the quick start's command, with the pinned claude on PATH (no global install)

@@ -109,7 +109,15 @@ function wholeAnswer(body, answer, id, model) {
 
 // --- server --------------------------------------------------------------------
 
-export async function startScriptedBackend({ scenario = () => undefined, port = 0, models = ['scripted-model'] } = {}) {
+// ownedBy: the models' owned_by; get: {path: JSON} answered to GET path (a
+// server's own endpoints, e.g. LM Studio's /api/v0/models).
+export async function startScriptedBackend({
+  scenario = () => undefined,
+  port = 0,
+  models = ['scripted-model'],
+  ownedBy = 'scripted',
+  get = {},
+} = {}) {
   const requests = [];
   const sockets = new Set();
   const t0 = Date.now();
@@ -129,9 +137,15 @@ export async function startScriptedBackend({ scenario = () => undefined, port = 
       requests.push(rec);
       const path = req.url.split('?')[0];
 
+      if (req.method === 'GET' && Object.hasOwn(get, path)) {
+        rec.reply = 'get';
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(get[path]));
+        return;
+      }
       if (req.method === 'GET' && /\/models$/.test(path)) {
         rec.reply = 'models';
-        const data = models.map((id) => ({ id, object: 'model', created: 1700000000, owned_by: 'scripted' }));
+        const data = models.map((id) => ({ id, object: 'model', created: 1700000000, owned_by: ownedBy }));
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ object: 'list', data }));
         return;

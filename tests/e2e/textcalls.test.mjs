@@ -1,10 +1,11 @@
 // e2e: tool calls written as TEXT by a local model. The scripted backend
 // (textcalls_backend.mjs) never sends `tool_calls`: it streams its calls as
 // content in small chunks, Qwen3-Coder XML or Hermes JSON, with numbers and
-// booleans as raw text. `anyclaude --mode llamacpp` (text tool-call recovery
-// on by default) must turn them into tool_use blocks with arguments coerced
-// to each tool's input_schema, so the real Claude Code runs
-// Write → Read → Edit → Bash and prints the final answer.
+// booleans as raw text. `anyclaude --mode openai` (what vLLM, SGLang and
+// Ollama users pick) with default flags (text tool-call recovery is on in
+// every OpenAI-family mode) must turn them into tool_use blocks with
+// arguments coerced to each tool's input_schema, so the real Claude Code
+// runs Write → Read → Edit → Bash and prints the final answer.
 // With --tool-recovery off the same text must reach Claude Code unchanged.
 
 import { test, after } from 'node:test';
@@ -34,12 +35,12 @@ after(async () => {
 
 const REJECTED = /InputValidationError|Invalid tool parameters|tool_use_error|is expected as|Expected (number|boolean)/i;
 
-async function runNotes(t, name, format, extraArgs = []) {
+async function runNotes(t, name, format, extraArgs = [], mode = 'openai') {
   const sb = makeSandbox(name);
   cleanups.push(() => sb.cleanup());
   const be = await startTextBackend({ scenario: notesTask(sb.work, format) });
   cleanups.push(() => be.close());
-  const args = ['--mode', 'llamacpp', '--backend', be.url, '--claude', CLAUDE, '--debug', '3', ...extraArgs];
+  const args = ['--mode', mode, '--backend', be.url, '--claude', CLAUDE, '--debug', '3', ...extraArgs];
   args.push('-p', NOTES_PROMPT, '--allowedTools', 'Write,Edit,Bash,Read', '--output-format', 'json');
   const r = await children.run(BIN, args, { cwd: sb.work, env: sb.env, timeoutMs: 180_000 });
   t.diagnostic(`took ${r.ms} ms; exit ${r.code}; stderr: ${JSON.stringify(r.stderr.trim().slice(0, 300))}`);

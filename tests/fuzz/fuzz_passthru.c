@@ -15,10 +15,18 @@
  *   least 1 and never 0; the rewrite gives JSON that parses, with no
  *   billing-header block left in a "system" array, max_tokens within the cap
  *   when it is a number, and the model set.
+ * - JSON, provenance (src/provenance.c) and server tools: after the claude
+ *   rewrite no assistant thinking block has a foreign signature, after the
+ *   local one none has a signature and no redacted_thinking is left; a
+ *   second pass of either changes nothing (the rewrites are stable, so a
+ *   growing conversation stays a growing request); after servertools_strip
+ *   no server tool is left.
  */
 #include "../../src/passthru.h"
 #include "../../src/pool.h"
+#include "../../src/provenance.h"
 #include "../../src/routes.h"
+#include "../../src/servertools.h"
 #include "fuzz_util.h"
 
 static void observe(const char *p, size_t len, size_t cut, passthru_obs *o)
@@ -30,10 +38,11 @@ static void observe(const char *p, size_t len, size_t cut, passthru_obs *o)
 
 static void same_stats(const passthru_obs *a, const passthru_obs *b)
 {
-    FUZZ_CHECK(a->st.input_tokens == b->st.input_tokens && a->st.cached_tokens == b->st.cached_tokens &&
-                   a->st.output_tokens == b->st.output_tokens && a->st.usage_known == b->st.usage_known &&
-                   a->st.first_content == b->st.first_content && a->error == b->error,
-               "observer stats depend on the split");
+    FUZZ_CHECK(
+        a->st.input_tokens == b->st.input_tokens && a->st.cached_tokens == b->st.cached_tokens &&
+            a->st.output_tokens == b->st.output_tokens && a->st.usage_known == b->st.usage_known &&
+            a->st.first_content == b->st.first_content && a->error == b->error,
+        "observer stats depend on the split");
     FUZZ_CHECK((a->st.stop_reason == NULL) == (b->st.stop_reason == NULL), "stop_reason differs");
     if (a->st.stop_reason) {
         FUZZ_CHECK(memchr(a->stop, 0, sizeof a->stop) != NULL, "stop_reason not terminated");
@@ -70,7 +79,8 @@ static void json_checks(const char *p, size_t len)
     uint64_t h1[64], h2[64];
     int n1 = pool_prefix_hashes(root, h1, 64), n2 = pool_prefix_hashes(root, h2, 64);
     FUZZ_CHECK(n1 >= 1 && n1 <= 64 && n1 == n2, "prefix hash count %d %d", n1, n2);
-    for (int i = 0; i < n1; i++) FUZZ_CHECK(h1[i] == h2[i] && h1[i] != 0, "prefix hash %d", i);
+    for (int i = 0; i < n1; i++)
+        FUZZ_CHECK(h1[i] == h2[i] && h1[i] != 0, "prefix hash %d", i);
     buf out;
     buf_init(&out, 1u << 24);
     passthru_opts o = {"fuzz-model", 100, 1};
@@ -81,7 +91,8 @@ static void json_checks(const char *p, size_t len)
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
         FUZZ_CHECK(cJSON_IsString(m) && strcmp(m->valuestring, "fuzz-model") == 0, "model not set");
         const cJSON *mt = cJSON_GetObjectItemCaseSensitive(j, "max_tokens");
-        FUZZ_CHECK(!cJSON_IsNumber(mt) || mt->valuedouble <= 100 || mt->valuedouble != mt->valuedouble,
+        FUZZ_CHECK(!cJSON_IsNumber(mt) || mt->valuedouble <= 100 ||
+                       mt->valuedouble != mt->valuedouble,
                    "max_tokens not clamped");
         const cJSON *sys = cJSON_GetObjectItemCaseSensitive(j, "system");
         for (const cJSON *b = cJSON_IsArray(sys) ? sys->child : NULL; b; b = b->next) {
@@ -94,6 +105,63 @@ static void json_checks(const char *p, size_t len)
     }
     buf_free(&out);
     cJSON_Delete(root);
+}
+
+static void each_block(const cJSON *root, void (*fn)(const cJSON *blk))
+{
+    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
+    for (const cJSON *m = cJSON_IsArray(msgs) ? msgs->child : NULL; m; m = m->next) {
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content");
+        if (!cJSON_IsString(role) || strcmp(role->valuestring, "assistant") != 0 ||
+            !cJSON_IsArray(c))
+            continue;
+        for (const cJSON *b = c->child; b; b = b->next)
+            fn(b);
+    }
+}
+
+static int is_type(const cJSON *b, const char *t)
+{
+    const cJSON *v = cJSON_IsObject(b) ? cJSON_GetObjectItemCaseSensitive(b, "type") : NULL;
+    return cJSON_IsString(v) && strcmp(v->valuestring, t) == 0;
+}
+
+static void claude_ok(const cJSON *b)
+{
+    FUZZ_CHECK(!is_type(b, "thinking") || !provenance_foreign_signature(b),
+               "foreign thinking left for the API");
+}
+
+static void local_ok(const cJSON *b)
+{
+    const cJSON *s = cJSON_IsObject(b) ? cJSON_GetObjectItemCaseSensitive(b, "signature") : NULL;
+    FUZZ_CHECK(!is_type(b, "redacted_thinking"), "redacted thinking left for a local server");
+    FUZZ_CHECK(!is_type(b, "thinking") || (cJSON_IsString(s) && !s->valuestring[0]),
+               "a signature left for a local server");
+}
+
+static void provenance_checks(const char *p, size_t len)
+{
+    cJSON *a = cJSON_ParseWithLength(p, len), *b = cJSON_ParseWithLength(p, len);
+    if (cJSON_IsObject(a) && cJSON_IsObject(b)) {
+        int needed = provenance_claude_needed(a), n = provenance_for_claude(a, NULL);
+        if (n >= 0) {
+            FUZZ_CHECK(needed == (n > 0), "provenance_claude_needed disagrees (%d, %d)", needed, n);
+            each_block(a, claude_ok);
+            FUZZ_CHECK(provenance_for_claude(a, NULL) == 0, "claude rewrite not stable");
+        }
+        if (provenance_for_local(b, NULL) >= 0) {
+            each_block(b, local_ok);
+            FUZZ_CHECK(provenance_for_local(b, NULL) == 0, "local rewrite not stable");
+        }
+        servertools_strip(b);
+        servertools_info si;
+        servertools_scan(b, &si);
+        FUZZ_CHECK(si.server == 0, "server tool left after strip");
+    }
+    cJSON_Delete(a);
+    cJSON_Delete(b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -110,5 +178,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     passthru_obs_free(&a);
     passthru_obs_free(&b);
     json_checks(p, len);
+    provenance_checks(p, len);
     return 0;
 }

@@ -59,8 +59,7 @@ static void one(const char *body, size_t len, const xlate_request_opts *o)
     int ra = xlate_request_build(body, len, o, &a, &ia, ea, sizeof ea);
     int rb = xlate_request_build(body, len, o, &b, &ib, eb, sizeof eb);
     FUZZ_CHECK(memchr(ea, '\0', sizeof ea), "err not NUL-terminated");
-    FUZZ_CHECK(ra == 0 || ra == XLATE_EINVALID || ra == XLATE_ETOOBIG, "unexpected return %d",
-               ra);
+    FUZZ_CHECK(ra == 0 || ra == XLATE_EINVALID || ra == XLATE_ETOOBIG, "unexpected return %d", ra);
     FUZZ_CHECK(ra == rb, "two builds returned %d and %d", ra, rb);
     FUZZ_CHECK(b.len >= sizeof prefix - 1 && memcmp(b.data, prefix, sizeof prefix - 1) == 0,
                "the bytes already in out were changed");
@@ -85,9 +84,9 @@ static void one(const char *body, size_t len, const xlate_request_opts *o)
     cJSON *j = cJSON_ParseWithLength(a.data, a.len);
     FUZZ_CHECK(cJSON_IsObject(j), "output is not a JSON object: %.300s", a.data);
     const cJSON *last = j->child;
-    while (last && last->next) last = last->next;
-    FUZZ_CHECK(last && last->string && strcmp(last->string, "messages") == 0 &&
-                   cJSON_IsArray(last),
+    while (last && last->next)
+        last = last->next;
+    FUZZ_CHECK(last && last->string && strcmp(last->string, "messages") == 0 && cJSON_IsArray(last),
                "\"messages\" is not the last member");
     const cJSON *m;
     cJSON_ArrayForEach(m, last)
@@ -121,9 +120,14 @@ static void one(const char *body, size_t len, const xlate_request_opts *o)
     int rt = xlate_request_count_tokens(body, len, &tokens, et, sizeof et);
     FUZZ_CHECK(rt == 0 || (rt == XLATE_ETOOBIG && o->model),
                "count_tokens failed (%d: %s) where build succeeded", rt, et);
-    if (rt == 0 && !o->model && !o->use_id_slot && !o->cache_prompt)
+    /* text-only: images are placeholder text, not counted as images */
+    if (rt == 0 && !o->model && !o->use_id_slot && !o->cache_prompt && !o->text_only)
         FUZZ_CHECK(tokens == ia.input_estimate, "count_tokens %ld, build estimate %ld", tokens,
                    ia.input_estimate);
+    /* a text-only backend never gets an image part */
+    if (o->text_only)
+        FUZZ_CHECK(!memmem(a.data + ia.messages_off, a.len - ia.messages_off, "\"image_url\"", 11),
+                   "image_url sent");
 out:
     xlate_request_info_free(&ia);
     xlate_request_info_free(&ib);
@@ -134,10 +138,13 @@ out:
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *body = (const char *)data;
-    static const xlate_request_opts plain = {NULL, 0, 0, 0, 0};
-    static const xlate_request_opts full = {"local-model", 4096, 1, 1, 7};
+    static const xlate_request_opts plain = {NULL, 0, 0, 0, 0, NULL, NULL, 0};
+    static const xlate_request_opts full = {"local-model",         4096, 1, 1, 7, "user",
+                                            "ac-0123456789abcdef", 0};
+    static const xlate_request_opts text_only = {.model = NULL, .text_only = 1};
     one(body, size, &plain);
     one(body, size, &full);
+    one(body, size, &text_only);
 
     /* count_tokens alone (no max_tokens needed): must not crash or leak */
     long tokens = -1;

@@ -14,7 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:?usage: run.sh SECONDS [TARGET...]}; shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(request sse stream backend_error toolcall toolargs passthru h1)
+[ ${#targets[@]} -gt 0 ] || targets=(request sse stream backend_error toolcall toolargs passthru h1 discover window)
 nice_cmd=${FUZZ_NICE-nice -n 10}
 jobs=${FUZZ_JOBS:-1}
 mkdir -p build/fuzz/logs build/fuzz/crashes
@@ -22,7 +22,7 @@ bash tests/fuzz/seeds.sh build/fuzz/corpus >/dev/null
 
 max_len() {
   case $1 in
-    request|stream) echo 16384;;
+    request|stream|discover) echo 16384;;
     sse|toolcall) echo 8192;;
     *) echo 4096;;
   esac

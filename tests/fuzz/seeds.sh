@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 G=tests/golden
 OUT=${1:-build/fuzz/corpus}
-mkdir -p "$OUT"/{request,sse,stream,backend_error,toolcall,toolargs,passthru,h1}
+mkdir -p "$OUT"/{request,sse,stream,backend_error,toolcall,toolargs,passthru,h1,discover,window}
 
 # seed TARGET NAME HEADER_PRINTF_FORMAT FILE|-   (- reads stdin)
 seed() {
@@ -26,6 +26,12 @@ for f in "$G"/request/*.json; do cp "$f" "$OUT/request/seed_$(basename "$f")"; d
 # the framing corpus the differential test also uses)
 for f in "$G"/h1/*.http; do seed h1 "seed_$(basename "$f" .http)" '\x20\x00' "$f"; done
 
+# window: 1-byte header (which answer), then a recorded backend answer
+i=0
+for f in "$G"/window/*.json; do
+  for h in '\x00' '\x01' '\x02' '\x03' '\x04'; do seed window "seed_$((i++))_$(basename "$f" .json)" "$h" "$f"; done
+done
+
 # passthru: 2-byte header (cut), then an Anthropic request (the golden
 # bodies) or an Anthropic stream (the translator's golden outputs)
 for f in "$G"/request/*.json; do seed passthru "seed_req_$(basename "$f" .json)" '\x40\x00' "$f"; done
@@ -37,6 +43,27 @@ doc = open('docs/routing.md', encoding='utf-8').read()
 m = re.search(r'```json\n(.*?)```', doc, re.S)
 if m:
     open(sys.argv[1], 'wb').write(b'\x10\x00' + m.group(1).encode())
+PY
+
+# discover: 3-byte header (port, 404 mask), then the recorded answers of each
+# tests/golden/discover case joined by NUL bytes (a missing file: 404)
+python3 - "$G/discover" "$OUT/discover" <<'PY' 2>/dev/null || true
+import os, sys
+src, out = sys.argv[1], sys.argv[2]
+names = ['v1_models', 'props', 'api_version', 'api_v0_models', 'version']
+for case in sorted(os.listdir(src)):
+    d = os.path.join(src, case)
+    port = int(open(os.path.join(d, 'port')).read().strip() or 1)
+    mask, parts = 0, []
+    for i, n in enumerate(names):
+        f = os.path.join(d, n + '.json')
+        if os.path.exists(f):
+            parts.append(open(f, 'rb').read())
+        else:
+            mask |= 1 << i
+            parts.append(b'Not Found')
+    hdr = bytes([port & 255, port >> 8, mask])
+    open(os.path.join(out, 'seed_' + case), 'wb').write(hdr + b'\0'.join(parts))
 PY
 
 # sse: 4-byte header (cut 64, max 4096, seed 1), then the upstream stream

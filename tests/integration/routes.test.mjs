@@ -627,34 +627,52 @@ async function upOf(gw, name) {
   return metric(gw, 'anyclaude_backend_up', `backend="${name}"`);
 }
 
+// Conversations are placed by a rendezvous hash of their first turn, not by
+// load: open conversations made by make(i) (turn 1 each) until every member
+// in `names` holds one; returns one conversation per member, in names order.
+async function onePerMember(make, names = ['p1', 'p2', 'p3'], max = 40) {
+  const by = {};
+  for (let i = 0; i < max && Object.keys(by).length < names.length; i++) {
+    const c = make(i);
+    const m = await c.turn();
+    by[m] ??= c;
+  }
+  assert.deepEqual(Object.keys(by).sort(), [...names].sort(), `${max} new conversations should reach every member`);
+  return names.map((n) => by[n]);
+}
+
 describe('pools', () => {
-  test('three conversations spread over three members, and each stays on its member', async () => {
+  test('conversations spread over the members by rendezvous, each stays on its member, and a second replica agrees', async () => {
     const pool = await startPool();
+    let gw2;
     try {
-      const convs = [
-        new Conv(pool, 'sess-1', 'Conversation one: list the files.'),
-        new Conv(pool, 'sess-2', 'Conversation two: fix the failing test.'),
-        new Conv(pool, 'sess-3', 'Conversation three: write a README.'),
-      ];
-      const first = [];
-      for (const c of convs) first.push(await c.turn());
-      assert.deepEqual(
-        [...first].sort(),
-        ['p1', 'p2', 'p3'],
-        `first requests of three new conversations go to the least loaded member each time; got ${first}`,
-      );
+      const convs = await onePerMember((i) => new Conv(pool, `sess-${i}`, `Conversation ${i}: something of its own.`));
       for (let round = 0; round < 3; round++) {
         for (const c of convs) {
           const m = await c.turn({ stream: round % 2 === 0 });
           assert.equal(m, c.members[0], `conversation ${c.session} must stay on ${c.members[0]}: ${c.members}`);
         }
       }
-      const text = await metricsText(pool.gw);
-      for (const n of ['p1', 'p2', 'p3']) {
-        assert.equal(metricValue(text, 'anyclaude_backend_requests_total', `backend="${n}"`), 4, `requests_total for ${n}\n${text}`);
-        assert.equal(metricValue(text, 'anyclaude_backend_up', `backend="${n}"`), 1);
+      // A busy member keeps its conversations: load never splits one.
+      // A second gateway with the same config, which has seen none of these
+      // conversations, sends each to the same member (no shared state).
+      gw2 = await startRouted(
+        {
+          backends: { p1: oa(pool.fl.p1.url, 'm-p1'), p2: oa(pool.fl.p2.url, 'm-p2'), p3: oa(pool.fl.p3.url, 'm-p3') },
+          routes: [{ when: 'default', to: ['p1', 'p2', 'p3'] }],
+          healthCheckMs: 200,
+        },
+        { debug: 1 },
+      );
+      const other = { ...pool, gw: gw2, client: gw2.client() };
+      for (const c of convs) {
+        c.pool = other;
+        assert.equal(await c.turn({ stream: true }), c.members[0], `replica 2 agrees on ${c.session}`);
       }
+      const text = await metricsText(gw2);
+      for (const n of ['p1', 'p2', 'p3']) assert.equal(metricValue(text, 'anyclaude_backend_requests_total', `backend="${n}"`), 1, `replica 2 requests_total for ${n}\n${text}`);
     } finally {
+      await gw2?.stopAll();
       await pool.stop();
     }
   });
@@ -671,9 +689,6 @@ describe('pools', () => {
       b.messages = a.messages;
       assert.equal(await b.turn({ stream: true }), x, 'the member that served the shorter prefix');
       assert.equal(await b.turn(), x, 'and its next turn too');
-      // Control: a new conversation with other messages is placed elsewhere.
-      const c = new Conv(pool, 'sess-C', 'Something unrelated: explain monads.');
-      assert.notEqual(await c.turn(), x, 'a new conversation without a known prefix goes to a less loaded member');
     } finally {
       await pool.stop();
     }
@@ -683,9 +698,7 @@ describe('pools', () => {
     // Health checks far apart: the refusal itself must take the member out.
     const pool = await startPool({ healthCheckMs: 600000 });
     try {
-      const convs = ['s-1', 's-2', 's-3'].map((s, i) => new Conv(pool, s, `Task ${i + 1}: do something different (${s}).`));
-      for (const c of convs) await c.turn();
-      assert.deepEqual(convs.map((c) => c.last).sort(), ['p1', 'p2', 'p3'], 'spread first');
+      const convs = await onePerMember((i) => new Conv(pool, `s-${i}`, `Task ${i + 1}: do something different.`));
       const onP2 = convs.find((c) => c.last === 'p2');
       const others = convs.filter((c) => c !== onP2);
       await pool.fl.p2.be.close();
@@ -704,9 +717,7 @@ describe('pools', () => {
     const pool = await startPool({ healthCheckMs: 200 });
     let revived;
     try {
-      const convs = ['s-1', 's-2', 's-3'].map((s, i) => new Conv(pool, s, `Job ${i + 1} (${s}): something of its own.`));
-      for (const c of convs) await c.turn();
-      assert.deepEqual(convs.map((c) => c.last).sort(), ['p1', 'p2', 'p3'], 'spread first');
+      const convs = await onePerMember((i) => new Conv(pool, `s-${i}`, `Job ${i + 1}: something of its own.`));
       const onP2 = convs.find((c) => c.last === 'p2');
       const port = pool.fl.p2.port;
       await pool.fl.p2.be.close();
@@ -726,9 +737,12 @@ describe('pools', () => {
         revived.requests.some((r) => r.method === 'GET'),
         'the gateway health-checked p2 (GET) before marking it up',
       );
-      assert.equal(await onP2.turn({ stream: true }), moved, 'the moved conversation stays on its new member after p2 is back');
+      // Back: the conversation returns to p2, its rendezvous member, as it
+      // would on every replica (one cold turn), and stays there.
+      assert.equal(await onP2.turn({ stream: true }), 'p2', 'the moved conversation goes back to p2 once it is up');
+      assert.equal(await onP2.turn(), 'p2', 'and stays');
       const fresh = [];
-      for (let i = 0; i < 2; i++) {
+      for (let i = 0; i < 20; i++) {
         const c = new Conv(pool, `s-new-${i}`, `New job ${i} after p2 came back.`);
         fresh.push(await c.turn());
         if (fresh.at(-1) === 'p2') {
@@ -771,13 +785,11 @@ describe('pools', () => {
       };
     };
     try {
-      const convs = ['cc-1', 'cc-2', 'cc-3'].map((sid, i) => {
-        const c = new Conv(pool, sid, `Claude Code task ${i + 1}: something of its own.`);
+      const convs = await onePerMember((i) => {
+        const c = new Conv(pool, `cc-${i}`, `Claude Code task ${i + 1}: something of its own.`);
         c.shape = shape;
         return c;
       });
-      for (const c of convs) await c.turn();
-      assert.deepEqual(convs.map((c) => c.last).sort(), ['p1', 'p2', 'p3'], 'spread');
       for (let round = 0; round < 2; round++)
         for (const c of convs) assert.equal(await c.turn({ stream: round === 0 }), c.members[0], `conversation ${c.session} stays`);
       // The same conversation's messages from a client that sends no session
@@ -794,7 +806,7 @@ describe('pools', () => {
     }
   });
 
-  test('a new conversation avoids a member with a request in flight (fewest in flight first)', async () => {
+  test('a member with a request in flight still gets the conversations that hash to it (load never moves one)', async () => {
     const pool = await startPool();
     const { fl, client } = pool;
     for (const n of ['p1', 'p2', 'p3'])
@@ -816,12 +828,11 @@ describe('pools', () => {
       await new Promise((resolve) => slow.on('text', resolve));
       const busy = served(fl, before).names;
       assert.equal(busy.length, 1, JSON.stringify(busy));
-      const b = new Conv(pool, 'sess-b', 'Quick job B.');
-      const c = new Conv(pool, 'sess-c', 'Quick job C.');
-      const mb = await b.turn();
-      const mc = await c.turn();
-      assert.notEqual(mb, busy[0], `B must avoid ${busy[0]}, which has a request in flight`);
-      assert.deepEqual([busy[0], mb, mc].sort(), ['p1', 'p2', 'p3'], `C goes to the idle member without conversations: busy ${busy[0]}, B ${mb}, C ${mc}`);
+      // Every replica must put a conversation on the same member, and no
+      // replica sees another's load: the busy member gets its own new
+      // conversations too.
+      const convs = await onePerMember((i) => new Conv(pool, `sess-q${i}`, `Quick job ${i}.`));
+      assert.equal(convs.length, 3, `busy ${busy[0]}`);
       slow.abort();
       assert.ok((await done) instanceof Anthropic.APIUserAbortError);
     } finally {
@@ -875,6 +886,24 @@ describe('bad route configs are refused at startup', () => {
     ['an unknown backend in "fallback"', base([{ when: 'default', to: 'a', fallback: ['b', 'ghostfallback'] }]), null, 'ghostfallback'],
     ['an empty "to"', base([{ when: 'default', to: [] }]), /\bto\b/, null],
     [
+      'affinityField on an anthropic-mode backend',
+      { backends: { a: { mode: 'anthropic', url: 'http://127.0.0.1:9', affinityField: 'user' } }, routes: [{ when: 'default', to: 'a' }] },
+      null,
+      'affinityField',
+    ],
+    [
+      'an unknown affinityField',
+      { backends: { a: { ...oa('http://127.0.0.1:9/v1', 'm'), affinityField: 'session' } }, routes: [{ when: 'default', to: 'a' }] },
+      /user, prompt_cache_key/,
+      'affinityField',
+    ],
+    [
+      'a credential header as affinityHeader',
+      { backends: { a: { ...oa('http://127.0.0.1:9/v1', 'm'), affinityHeader: 'Authorization' } }, routes: [{ when: 'default', to: 'a' }] },
+      null,
+      'affinityHeader',
+    ],
+    [
       'an unknown "when"',
       base([
         { when: 'sometimes', to: 'a' },
@@ -899,5 +928,65 @@ describe('bad route configs are refused at startup', () => {
       assert.match(lines[0], /rout|when|backend/i, `the error should say it is about the routes: ${detail}`);
       assert.ok(lines[0].includes(file), `the error should name the config file: ${detail}`);
     });
+  }
+});
+
+// ---------------------------------------------------------------------------
+describe('vision: a request carrying an image goes to the vision route', () => {
+  let fl, gw, client;
+  const PNG = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } };
+  before(async () => {
+    fl = await fleet(['vl', 'txt']);
+    gw = await startRouted({
+      backends: { vl: { ...oa(fl.vl.url, 'vl-own'), vision: true }, txt: { ...oa(fl.txt.url, 'txt-own'), vision: false } },
+      routes: [
+        { when: 'vision', to: 'vl' },
+        { when: 'default', to: 'txt' },
+      ],
+    });
+    client = gw.client();
+  });
+  after(async () => {
+    try {
+      await gw?.stopAll();
+    } finally {
+      await fl?.close();
+    }
+  });
+
+  test('an image in the user turn → vl, sent as an image part', async () => {
+    const r = await expectServedBy(fl, client, req({ messages: [{ role: 'user', content: [{ type: 'text', text: 'look' }, PNG] }] }), 'vl', 'vl-own', { what: 'image' });
+    assert.ok(r);
+    assert.ok(JSON.stringify(fl.vl.be.lastChat().body.messages).includes('image_url'));
+  });
+
+  test('an image in a tool result → vl', async () => {
+    const messages = [
+      { role: 'user', content: 'read logo.png' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'Read', input: { file_path: 'logo.png' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [PNG] }] },
+    ];
+    await expectServedBy(fl, client, req({ messages, tools: [{ name: 'Read', input_schema: { type: 'object' } }] }), 'vl', 'vl-own', { what: 'tool image' });
+  });
+
+  test('text only → txt', async () => {
+    await expectServedBy(fl, client, req(), 'txt', 'txt-own', { what: 'text' });
+  });
+});
+
+test('a text-only backend gets the placeholder, never an image part, and answers', async () => {
+  const fl = await fleet(['txt']);
+  const gw = await startRouted({ backends: { txt: { ...oa(fl.txt.url, 'txt-own'), vision: false } }, routes: [{ when: 'default', to: 'txt' }] });
+  try {
+    const PNG = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } };
+    const r = await ask(gw.client(), req({ messages: [{ role: 'user', content: [{ type: 'text', text: 'look' }, PNG, { type: 'mystery_block' }] }] }));
+    assert.equal(r.text, 'from txt');
+    const sent = JSON.stringify(fl.txt.be.lastChat().body.messages);
+    assert.ok(!sent.includes('image_url') && !sent.includes('iVBORw0KGgo'), sent);
+    assert.ok(sent.includes('An image was left out here'), sent);
+    assert.ok(sent.includes('A \\"mystery_block\\" block was left out here'), sent);
+  } finally {
+    await gw.stopAll();
+    await fl.close();
   }
 });

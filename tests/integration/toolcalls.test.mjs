@@ -10,6 +10,8 @@ import { useGateway, basicRequest } from './gateway.mjs';
 
 const on = useGateway({ mode: 'llamacpp' });
 const off = useGateway({ mode: 'llamacpp', args: ['--tool-recovery', 'off'] });
+// openai mode (vLLM, SGLang, Ollama) with default flags: recovery is on too
+const oai = useGateway({ mode: 'openai', model: 'qwen3-coder' });
 
 // The parts of Claude Code's tools that matter here: typed parameters.
 const TOOLS = [
@@ -187,4 +189,68 @@ test('recovery on, but the request has no tools: text stays text', async () => {
     assert.deepEqual(m.content, [{ type: 'text', text: HERMES }]);
     assert.equal(m.stop_reason, 'end_turn');
   }
+});
+
+// The SDK's view of a stream: block starts and deltas, in order.
+async function streamEvents(ctx, desc, req = basicRequest({ tools: TOOLS })) {
+  ctx.be.reset();
+  ctx.be.script = turn(desc);
+  const events = [];
+  const s = ctx.client.messages.stream(req);
+  s.on('streamEvent', (ev) => events.push(ev));
+  const message = await s.finalMessage();
+  return { events, message };
+}
+
+test('openai mode, default flags: text tool calls are recovered, only for declared tools', async () => {
+  const { whole, streamed } = await bothWays(oai, { text: pieces(QWEN3_CODER, 7), finish: 'stop', usage: USAGE });
+  for (const [how, m] of [['create', whole], ['stream', streamed]]) {
+    assert.deepEqual(
+      m.content.filter((b) => b.type === 'tool_use').map((b) => [b.name, b.input]),
+      [
+        ['Read', { file_path: '/src/app.py', offset: 10 }],
+        ['Edit', { file_path: '/src/app.py', old_string: 'if x < 3:', new_string: 'if x <= 3:', replace_all: true }],
+        ['Bash', { command: 'pytest -q', timeout: 30000 }],
+      ],
+      how,
+    );
+  }
+  // a call to a tool the request does not declare stays text
+  const undeclared = '<tool_call>\n{"name": "Deploy", "arguments": {"env": "prod"}}\n</tool_call>';
+  const { message } = await streamEvents(oai, { text: pieces(undeclared, 5), finish: 'stop', usage: USAGE });
+  assert.deepEqual(message.content, [{ type: 'text', text: undeclared }]);
+});
+
+test('native tool calls stream as input_json_delta fragments; only what needs repair waits', async (t) => {
+  const WRITE = {
+    name: 'Write',
+    description: 'Write a file',
+    input_schema: {
+      type: 'object',
+      properties: { file_path: { type: 'string' }, content: { type: 'string' } },
+      required: ['file_path', 'content'],
+    },
+  };
+  const content = 'line one of the file\n'.repeat(20);
+  const args = JSON.stringify({ file_path: '/tmp/notes.txt', content });
+  const frags = pieces(args, 8);
+  const req = basicRequest({ tools: [...TOOLS, WRITE] });
+  for (const ctx of [oai, on]) {
+    const { events, message } = await streamEvents(ctx, { tools: [{ id: 'call_w', name: 'Write', args: frags }], finish: 'tool_calls', usage: USAGE }, req);
+    const deltas = events.filter((e) => e.type === 'content_block_delta' && e.delta.type === 'input_json_delta');
+    // one fragment out per fragment in (the key-only ones carry nothing yet)
+    t.diagnostic(`${ctx === oai ? 'openai' : 'llamacpp'}: ${deltas.length} input_json_delta for ${frags.length} upstream fragments`);
+    assert.ok(deltas.length >= frags.length - 3, `${deltas.length} input_json_delta for ${frags.length} fragments`);
+    assert.equal(deltas.map((d) => d.delta.partial_json).join(''), args, 'clean arguments pass byte for byte');
+    assert.deepEqual(message.content, [{ type: 'tool_use', id: 'call_w', name: 'Write', input: { file_path: '/tmp/notes.txt', content } }]);
+  }
+  // a string where the schema wants an integer: the strings stream, the number waits and is coerced
+  const { events, message } = await streamEvents(oai, {
+    tools: [{ id: 'call_r', name: 'Read', args: ['{"file_path": "/very/long/', 'path/to/a/file.py", ', '"limit": "2', '0"}'] }],
+    finish: 'tool_calls',
+    usage: USAGE,
+  });
+  const parts = events.filter((e) => e.type === 'content_block_delta').map((e) => e.delta.partial_json);
+  assert.deepEqual(parts, ['{"file_path":"/very/long/', 'path/to/a/file.py"', ',"limit":20}']);
+  assert.deepEqual(message.content[0].input, { file_path: '/very/long/path/to/a/file.py', limit: 20 });
 });

@@ -79,7 +79,8 @@ after(async () => {
   if (shared) await shared.close();
 });
 async function withMode(opts, fn) {
-  shared ??= await startBackend(null);
+  // the model the mlx-lm test names must be one the backend lists (anyclaude checks at start)
+  shared ??= await startBackend(null, { models: ['fake-model', 'mlx-community/Qwen3-4B-4bit'] });
   shared.reset();
   shared.script = OK;
   const gw = await startGateway({ backend: shared.url, ...opts });

@@ -44,16 +44,19 @@ export function stopLlama(port, env = process.env) {
 
 // `anyclaude serve --port P ARGS...` until /health answers. Returns
 // { child, base, log(), stop() } (stop: SIGTERM, SIGKILL after 5 s).
-export async function startGateway(args, env) {
-  const port = await freePort();
-  const child = spawn(GATEWAY, ['serve', '--port', String(port), ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
+// opts.host: another loopback address to listen on (--host), opts.port a
+// given port.
+export async function startGateway(args, env, { host = '127.0.0.1', port } = {}) {
+  port ??= await freePort();
+  const hostArgs = host === '127.0.0.1' ? [] : ['--host', host];
+  const child = spawn(GATEWAY, ['serve', '--port', String(port), ...hostArgs, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let log = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (d) => {
     log += d;
     if (process.env.ANYCLAUDE_TEST_VERBOSE) process.stderr.write(d);
   });
-  const base = `http://127.0.0.1:${port}`;
+  const base = `http://${host}:${port}`;
   const deadline = Date.now() + 15000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {

@@ -130,6 +130,31 @@ test('a request with tools gets a valid answer', async () => {
   }
 });
 
+// llama-server without --mmproj refuses any image ("image input is not
+// supported"); its /props says so (modalities.vision false), so anyclaude
+// sends the placeholder line instead, in the user turn and in a tool result
+// (Claude Code's Read of a PNG), and the conversation goes on.
+test('images to a llama-server without vision become a placeholder, not an error', async () => {
+  const png = {
+    type: 'image',
+    source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==' },
+  };
+  const tools = [{ name: 'Read', description: 'Read a file.', input_schema: { type: 'object', properties: { file_path: { type: 'string' } }, required: ['file_path'] } }];
+  checkMessage(await client.messages.create({ model: MODEL, max_tokens: 8, messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, png] }] }));
+  checkMessage(
+    await client.messages.create({
+      model: MODEL,
+      max_tokens: 8,
+      tools,
+      messages: [
+        { role: 'user', content: 'Describe logo.png' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'Read', input: { file_path: 'logo.png' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: [png] }] },
+      ],
+    }),
+  );
+});
+
 function bigSystem(tag, kb) {
   let s = '';
   for (let i = 0; s.length < kb * 1024; i++) {
@@ -165,4 +190,28 @@ test('message_start carries the backend tokenizer\'s count on a cold prefill', a
   const m = await stream.finalMessage();
   const prompt = m.usage.input_tokens + (m.usage.cache_read_input_tokens ?? 0);
   assert.equal(start.input_tokens, prompt, `message_start ${start.input_tokens}, final prompt ${prompt}`);
+});
+
+test('the status line endpoint: the real window, and the context llama-server counted (within 2%)', async (t) => {
+  let system = '';
+  for (let i = 0; system.length < 8192; i++) system += `Status rule ${i}: keep the prompt stable (${(i * 31) % 97}).\n`;
+  const req = { model: MODEL, max_tokens: 16, system, messages: [{ role: 'user', content: 'How many rules are there?' }] };
+  const sid = '0f0e0d0c-0000-4000-8000-00000000beef';
+  const res = await fetch(`${gw.base}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': 'test', 'X-Claude-Code-Session-Id': sid },
+    body: JSON.stringify(req),
+  });
+  assert.equal(res.status, 200);
+  const m = await res.json();
+  const st = await (await fetch(`${gw.base}/anyclaude/status?session=${sid}`, { headers: { 'x-api-key': 'test' } })).json();
+  t.diagnostic(`status ${JSON.stringify(st)}; usage ${JSON.stringify(m.usage)}`);
+  assert.equal(st.window, 32768, 'llama.sh runs -c 65536 --parallel 2: 32768 per slot, from /props');
+  assert.match(st.model, /^random-llama-/);
+  // llama-server's own count of this prompt: its template and tokenizer
+  const ct = await client.messages.countTokens({ model: MODEL, system, messages: req.messages });
+  const own = ct.input_tokens + m.usage.output_tokens;
+  const ctx = st.last_turn.context_tokens;
+  assert.ok(Math.abs(ctx - own) <= 0.02 * own, `status context ${ctx} vs llama-server's ${own}`);
+  assert.equal(st.last_turn.prompt_tokens, m.usage.input_tokens + (m.usage.cache_read_input_tokens ?? 0));
 });

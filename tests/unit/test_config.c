@@ -302,6 +302,48 @@ TEST(config_routes_from_file)
     unlink(path);
 }
 
+/* "current-model" (the original tool's documented default) and an empty
+ * value mean the loaded model: no model is sent. "vision" sets whether
+ * images reach the backend; mlx-lm takes text only by default. */
+TEST(config_current_model_and_vision)
+{
+    config c;
+    char err[512];
+    const char *env[] = {"HOME=/nonexistent", "MLX_LM_MODEL=current-model", NULL};
+    REQUIRE(resolve(&c, env, NULL, 0, err) == 0);
+    CHECK_STR(c.model, "");
+    CHECK_STR(c.routing.backends[0].model, "");
+    CHECK(route_backend_text_only(&c.routing.backends[0]) == 1);
+    const char *env2[] = {"HOME=/nonexistent", "MLX_LM_MODEL=mlx-community/Q", NULL};
+    config_flag on[] = {{"vision", "on"}};
+    REQUIRE(resolve(&c, env2, on, 1, err) == 0);
+    CHECK_STR(c.model, "mlx-community/Q");
+    CHECK(route_backend_text_only(&c.routing.backends[0]) == 0);
+    config_flag lm[] = {{"mode", "lmstudio"}};
+    REQUIRE(resolve(&c, env2, lm, 1, err) == 0);
+    CHECK(route_backend_text_only(&c.routing.backends[0]) == 0);
+    const char *env3[] = {"HOME=/nonexistent", "ANYCLAUDE_VISION=off", NULL};
+    REQUIRE(resolve(&c, env3, lm, 1, err) == 0);
+    CHECK(route_backend_text_only(&c.routing.backends[0]) == 1);
+    config_flag bad[] = {{"vision", "maybe"}};
+    CHECK(resolve(&c, env2, bad, 1, err) == -1);
+    CHECK(strstr(err, "expected on, off or auto") != NULL);
+    const char *path = write_tmp("{\"backends\":{\"m\":{\"mode\":\"mlx-lm\",\"vision\":true,"
+                                 "\"model\":\"current-model\"},\"l\":{\"mode\":\"lmstudio\","
+                                 "\"vision\":false}},\"routes\":[{\"when\":\"default\",\"to\":"
+                                 "[\"m\",\"l\"]}]}");
+    config_flag f[] = {{"config", path}};
+    REQUIRE(resolve(&c, env, f, 1, err) == 0);
+    CHECK(route_backend_text_only(&c.routing.backends[0]) == 0);
+    CHECK_STR(c.routing.backends[0].model, "");
+    CHECK(route_backend_text_only(&c.routing.backends[1]) == 1);
+    path = write_tmp("{\"backends\":{\"m\":{\"mode\":\"mlx-lm\",\"vision\":3}},\"routes\":[{"
+                     "\"when\":\"default\",\"to\":\"m\"}]}");
+    CHECK(resolve(&c, env, f, 1, err) == -1);
+    CHECK(strstr(err, "backends.m.vision") != NULL);
+    unlink(path);
+}
+
 TEST(config_single_backend_table)
 {
     config c;
@@ -324,4 +366,28 @@ TEST(config_single_backend_table)
     config_flag h[] = {{"mode", "anthropic"}};
     CHECK(resolve(&c, env2, h, 1, err) == -1);
     CHECK(strstr(err, "ANYCLAUDE_ANTHROPIC_URL") != NULL);
+}
+
+TEST(config_context_window)
+{
+    config c;
+    char err[512];
+    const char *env[] = {"ANYCLAUDE_CONTEXT_WINDOW=65536", "HOME=/nonexistent", NULL};
+    REQUIRE(resolve(&c, env, NULL, 0, err) == 0);
+    CHECK(c.routing.backends[0].context_window == 65536);
+    CHECK(c.routing.backends[0].window_configured);
+    config_flag f[] = {{"context-window", "32768"}};
+    REQUIRE(resolve(&c, env, f, 1, err) == 0); /* the flag wins */
+    CHECK(c.routing.backends[0].context_window == 32768);
+    const char *none[] = {"HOME=/nonexistent", NULL};
+    REQUIRE(resolve(&c, none, NULL, 0, err) == 0);
+    CHECK(c.routing.backends[0].context_window == 0 && !c.routing.backends[0].window_configured);
+    config_flag bad[] = {{"context-window", "100"}};
+    CHECK(resolve(&c, none, bad, 1, err) < 0);
+    CHECK(strstr(err, "expected tokens, 1024 to 100000000") != NULL);
+    const char *file = write_tmp("{\"backends\":{\"a\":{\"mode\":\"llamacpp\",\"contextWindow\":"
+                                 "40960}},\"routes\":[{\"when\":\"default\",\"to\":\"a\"}]}");
+    config_flag cf[] = {{"config", file}};
+    REQUIRE(resolve(&c, none, cf, 1, err) == 0);
+    CHECK(c.routing.backends[0].context_window == 40960);
 }

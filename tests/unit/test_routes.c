@@ -172,7 +172,7 @@ TEST(routes_single_table)
     CHECK(!routes_uses(&r, 1, NULL));
     routes_single(&r, "claude", mode_find("claude"), "https://api.anthropic.com", "", "", -1);
     CHECK(routes_need_body(&r)); /* a pass-through target */
-    route_facts f = {"claude-haiku-4-5", 1, 1, 1000000};
+    route_facts f = {"claude-haiku-4-5", 1, 1, 1000000, 1, 1};
     CHECK(routes_match(&r, &f) == &r.r[0]);
 }
 
@@ -222,6 +222,33 @@ TEST(routes_match_classes_in_written_order)
     free(big);
 }
 
+/* "vision": a request with an image anywhere in its messages, a tool
+ * result's included; listed before default, it takes those requests to a
+ * backend that can see them. */
+TEST(routes_match_vision)
+{
+    routes r;
+    char err[600];
+    const char *cfg = "{\"backends\":{\"mlx\":{\"mode\":\"mlx-lm\"},\"vl\":{\"mode\":\"lmstudio\","
+                      "\"vision\":true}},\"routes\":[{\"when\":\"vision\",\"to\":\"vl\"},{\"when\":"
+                      "\"default\",\"to\":\"mlx\"}]}";
+    REQUIRE(parse(&r, cfg, err, sizeof err) == 0);
+    CHECK(r.r[0].when == ROUTE_VISION);
+    CHECK_STR(routes_when_name(ROUTE_VISION), "vision");
+    CHECK(routes_need_facts(&r));
+    const char *img = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+                      "\"text\",\"text\":\"see\"},{\"type\":\"image\",\"source\":{}}]}]}";
+    const char *in_tool = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{"
+                          "\"type\":\"tool_result\",\"tool_use_id\":\"t\",\"content\":[{\"type\":"
+                          "\"image\",\"source\":{}}]}]}]}";
+    const char *text = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+                       "\"text\",\"text\":\"image\"}]},{\"role\":\"user\",\"content\":\"x\"}]}";
+    CHECK(match_json(&r, img, 0) == &r.r[0]);
+    CHECK(match_json(&r, in_tool, 0) == &r.r[0]);
+    CHECK(match_json(&r, text, 0) == &r.r[1]);
+    CHECK(route_backend_text_only(&r.backends[0]) && !route_backend_text_only(&r.backends[1]));
+}
+
 TEST(routes_facts_estimate)
 {
     cJSON *j = cJSON_Parse("{\"model\":\"x\",\"system\":[{\"type\":\"text\",\"text\":\"0123456789"
@@ -264,4 +291,40 @@ TEST(route_backend_url_per_mode)
     CHECK_STR(u, "http://h:8080/v1/messages/count_tokens");
     route_backend_url(&b, "/api/v0/models", u, sizeof u);
     CHECK_STR(u, "http://h:8080/api/v0/models");
+}
+
+TEST(routes_server_tools_class)
+{
+    routes r;
+    char err[600];
+    REQUIRE(parse(&r,
+                  "{\"backends\":{\"local\":{\"mode\":\"llamacpp\",\"url\":\"http://a:8080/v1\"},"
+                  "\"claude\":{\"mode\":\"claude\"}},"
+                  "\"routes\":[{\"when\":\"serverTools\",\"to\":\"claude\"},"
+                  "{\"when\":\"default\",\"to\":\"local\"}]}",
+                  err, sizeof err) == 0);
+    CHECK(r.r[0].when == ROUTE_SERVER_TOOLS);
+    CHECK_STR(routes_when_name(r.r[0].when), "serverTools");
+    /* Claude Code's WebSearch side request */
+    CHECK(match_json(&r,
+                     "{\"model\":\"m\",\"tools\":[{\"type\":\"web_search_20250305\",\"name\":"
+                     "\"web_search\",\"max_uses\":8}],\"tool_choice\":{\"type\":\"tool\",\"name\":"
+                     "\"web_search\"},\"messages\":[]}",
+                     0) == &r.r[0]);
+    CHECK(match_json(&r,
+                     "{\"model\":\"m\",\"tools\":[{\"name\":\"Read\",\"input_schema\":{}},"
+                     "{\"type\":\"web_fetch_20250910\",\"name\":\"web_fetch\"}],\"messages\":[]}",
+                     0) == &r.r[0]);
+    /* client tools, Anthropic-defined client tools (bash_*), none: default */
+    CHECK(match_json(&r,
+                     "{\"model\":\"m\",\"tools\":[{\"name\":\"Read\",\"input_schema\":{}},"
+                     "{\"type\":\"bash_20250124\",\"name\":\"bash\"}],\"messages\":[]}",
+                     0) == &r.r[1]);
+    CHECK(match_json(&r, "{\"model\":\"m\",\"messages\":[]}", 0) == &r.r[1]);
+    /* the error for an unknown class names it */
+    CHECK(parse(&r,
+                "{\"backends\":{\"a\":{\"mode\":\"claude\"}},\"routes\":[{\"when\":\"web\","
+                "\"to\":\"a\"}]}",
+                err, sizeof err) < 0);
+    CHECK(strstr(err, "serverTools") != NULL);
 }

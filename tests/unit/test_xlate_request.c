@@ -6,7 +6,8 @@
  *   NAME.json       an Anthropic /v1/messages body
  *   NAME.out.json   the exact upstream bytes expected (one line + "\n")
  *   NAME.err        or: a substring of the expected XLATE_EINVALID message
- *   NAME.opts.json  optional {"model":"m","max_tokens_cap":N,"cache_prompt":true}
+ *   NAME.opts.json  optional {"model":"m","max_tokens_cap":N,"cache_prompt":true,
+ *                   "text_only":true}
  *                   (default: model NULL, cap 16384, no cache_prompt)
  * ANYCLAUDE_UPDATE_GOLDEN=1 rewrites NAME.out.json from the current output
  * (and writes NAME.err with the full message for a failing case that has
@@ -73,6 +74,7 @@ static void case_opts(const char *name, xlate_request_opts *o, char *model_store
     const cJSON *cap = cJSON_GetObjectItemCaseSensitive(j, "max_tokens_cap");
     const cJSON *cp = cJSON_GetObjectItemCaseSensitive(j, "cache_prompt");
     const cJSON *slot = cJSON_GetObjectItemCaseSensitive(j, "id_slot");
+    o->text_only = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "text_only"));
     if (cJSON_IsNumber(slot)) {
         o->use_id_slot = 1;
         o->id_slot = (int)slot->valuedouble;
@@ -310,7 +312,7 @@ TEST(xlate_request_warm_prefix_is_a_prefix)
     char *wtxt = cJSON_PrintUnformatted(w);
     cJSON_Delete(w);
     REQUIRE(wtxt);
-    xlate_request_opts o = {NULL, 0, 0, 0, 0};
+    xlate_request_opts o = {.model = NULL};
     xlate_request_info iw, in;
     buf bw, bn;
     buf_init(&bw, 0);
@@ -329,6 +331,25 @@ TEST(xlate_request_warm_prefix_is_a_prefix)
     buf_free(&bw);
     buf_free(&bn);
     cJSON_free(wtxt);
+}
+
+/* For a text-only backend an image becomes the same placeholder whether it
+ * is in the newest turn or in history: a Read of a PNG does not move the
+ * next turn's prefix. */
+TEST(xlate_request_text_only_prefix)
+{
+    char err[512];
+    buf t1, t2;
+    buf_init(&t1, 0);
+    buf_init(&t2, 0);
+    CHECK(build_case("text_only_png_turn1", &t1, NULL, err, sizeof err) == 0);
+    CHECK(build_case("text_only_png_turn2", &t2, NULL, err, sizeof err) == 0);
+    REQUIRE(t1.len > 2 && t2.len > t1.len);
+    CHECK(memcmp(t1.data, t2.data, t1.len - 2) == 0);
+    CHECK(strstr(t1.data, "image_url") == NULL && strstr(t1.data, "base64") == NULL);
+    CHECK(strstr(t1.data, "left out") != NULL);
+    buf_free(&t1);
+    buf_free(&t2);
 }
 
 TEST(xlate_request_equivalent_inputs)
@@ -353,7 +374,7 @@ TEST(xlate_request_info_and_numbers)
         "\"top_k\":40,\"stream\":true,\"tools\":[{\"name\":\"b\",\"input_schema\":{}},"
         "{\"name\":\"a\",\"input_schema\":{\"type\":\"object\"}}],"
         "\"messages\":[{\"role\":\"user\",\"content\":\"hello world\"}]}";
-    xlate_request_opts o = {NULL, 0, 0, 0, 0};
+    xlate_request_opts o = {.model = NULL};
     xlate_request_info info;
     char err[256];
     buf out;
@@ -385,10 +406,10 @@ TEST(xlate_request_model_truncated)
         n += 3;
     }
     model[n] = '\0';
-    snprintf(
-        body, sizeof body,
-        "{\"model\":\"%s\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
-        model);
+    snprintf(body, sizeof body,
+             "{\"model\":\"%s\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":"
+             "\"x\"}]}",
+             model);
     xlate_request_info info;
     char err[256];
     buf out;
@@ -405,19 +426,18 @@ TEST(xlate_request_model_truncated)
 
 TEST(xlate_request_append_and_failure_hygiene)
 {
-    static const char good[] =
-        "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
-    static const char bad[] =
-        "{\"model\":\"m\",\"max_tokens\":5,\"tools\":[{\"name\":\"t\","
-        "\"input_schema\":{}}],\"messages\":[{\"role\":\"user\","
-        "\"content\":[{\"type\":\"text\",\"text\":\"x\"},{\"type\":\"foo\"}]}]}";
+    static const char good[] = "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
+                               "\"user\",\"content\":\"x\"}]}";
+    static const char bad[] = "{\"model\":\"m\",\"max_tokens\":5,\"tools\":[{\"name\":\"t\","
+                              "\"input_schema\":{}}],\"messages\":[{\"role\":\"user\","
+                              "\"content\":[{\"type\":\"text\",\"text\":\"x\"},{\"type\":5}]}]}";
     xlate_request_info info;
     char err[256];
     buf out;
     buf_init(&out, 0);
     CHECK(buf_appends(&out, "PRE") == 0);
     CHECK(build_str(bad, NULL, &out, &info, err, sizeof err) == XLATE_EINVALID);
-    CHECK_STR(err, "messages.0.content.1.type: unknown content block type \"foo\"");
+    CHECK_STR(err, "messages.0.content.1.type: must be a string");
     CHECK_STR(out.data, "PRE");
     CHECK(info.tools == NULL && info.model[0] == '\0' && info.input_estimate == 0);
     CHECK(build_str(good, NULL, &out, &info, err, sizeof err) == 0);
@@ -470,7 +490,8 @@ TEST(xlate_request_count_tokens)
         "\"content\":\"count these tokens please\"}],\"tools\":[{\"name\":\"t\","
         "\"input_schema\":{\"type\":\"object\"}}]}";
     static const char with_max[] =
-        "{\"model\":\"m\",\"max_tokens\":9,\"system\":\"You are terse.\",\"messages\":[{\"role\":"
+        "{\"model\":\"m\",\"max_tokens\":9,\"system\":\"You are "
+        "terse.\",\"messages\":[{\"role\":"
         "\"user\",\"content\":\"count these tokens please\"}],\"tools\":[{\"name\":\"t\","
         "\"input_schema\":{\"type\":\"object\"}}]}";
     long tokens = 0;
@@ -561,7 +582,7 @@ TEST(xlate_request_slot_and_hashes)
     const char *c =
         "{\"model\":\"m\",\"max_tokens\":5,\"system\":\"Other.\",\"messages\":[{\"role\":"
         "\"user\",\"content\":\"one\"}]}";
-    xlate_request_opts o = {NULL, 0, 1, 1, 7};
+    xlate_request_opts o = {.cache_prompt = 1, .use_id_slot = 1, .id_slot = 7};
     xlate_request_info ia, ib, ic;
     buf ba, bb, bc;
     char err[256];

@@ -917,8 +917,9 @@ TEST(xlate_stream_recovery_held_text_order)
     cJSON_Delete(tools);
 }
 
-/* With recovery, native arguments are buffered whole: max_tool_args bounds
- * them even after the name, and a named call's block waits for its end. */
+/* With recovery, native arguments stream through an argstream (its block
+ * opens with the first byte it can send), and max_tool_args bounds what it
+ * keeps for repair even after the name. */
 TEST(xlate_stream_recovery_max_tool_args)
 {
     cJSON *tools = cJSON_Parse(recovery_tools_json);
@@ -937,7 +938,7 @@ TEST(xlate_stream_recovery_max_tool_args)
                    "\"arguments\":\"{\\\"a\\\":\"}}]}"),
              &out, &rc);
     CHECK(rc == 0);
-    CHECK(strstr(out.data, "content_block") == NULL);
+    CHECK(strstr(out.data, "\"partial_json\":\"{\"") != NULL);
     feed_str(xs, CHUNK("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"12345\"}}]}"),
              &out, &rc);
     CHECK(rc < 0);
