@@ -29,15 +29,83 @@ static int was_victim(const affinity *a, uint64_t key)
     return 0;
 }
 
-int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int *reused, double now_ms)
+static void add_victim(affinity *a, uint64_t key)
+{
+    if (!was_victim(a, key)) a->victims[a->nvictim++ % AFFINITY_VICTIMS] = key;
+}
+
+/* May a new conversation take slot i's prefix now? */
+static int claimable(const affinity *a, int i, int victim, double now_ms)
+{
+    if (a->slot[i].over) return 1;
+    if (a->slot[i].foreign || a->slot[i].inflight > 0 || victim) return 0;
+    if (a->slot[i].is_short || now_ms <= 0 || a->slot[i].uses <= 1) return 1;
+    return now_ms - a->slot[i].last_ms >= AFFINITY_ACTIVE_MS;
+}
+
+/* The least recently used slot holding a prefix of kind: with claim, only
+ * claimable ones, and a prefix no conversation holds (primed, left behind)
+ * before a conversation's. */
+static int lru_kind(const affinity *a, uint64_t kind, int claim, int victim, double now_ms)
+{
+    int best = -1;
+    for (int i = 0; i < a->nslots; i++) {
+        if (!a->slot[i].key || a->slot[i].kind != kind || a->slot[i].foreign) continue;
+        if (claim && !claimable(a, i, victim, now_ms)) continue;
+        if (best >= 0 && claim && a->slot[i].over != a->slot[best].over) {
+            if (a->slot[i].over) best = i;
+            continue;
+        }
+        if (best < 0 || a->slot[i].last < a->slot[best].last) best = i;
+    }
+    return best;
+}
+
+/* The least recently used slot: with one_shot, only those whose prefix no
+ * live conversation needs (seen once, primed, left behind, or an idle short
+ * conversation); with mine, none of another gateway's. */
+static int lru(const affinity *a, int one_shot, int mine)
+{
+    int best = -1;
+    for (int i = 0; i < a->nslots; i++) {
+        const affinity_slot_state *s = &a->slot[i];
+        if (one_shot && !(s->key && (s->uses == 1 || s->over ||
+                                     (s->is_short && s->inflight == 0 && !s->foreign))))
+            continue;
+        if (mine && a->slot[i].foreign) continue;
+        if (best < 0 || a->slot[i].last < a->slot[best].last) best = i;
+    }
+    return best;
+}
+
+static int free_slot(const affinity *a)
+{
+    for (int i = 0; i < a->nslots; i++)
+        if (!a->slot[i].key && !a->slot[i].foreign) return i;
+    return -1;
+}
+
+static void take(affinity *a, int i, uint64_t key, uint64_t kind, int flags, double now_ms)
+{
+    a->slot[i].key = key;
+    a->slot[i].kind = kind;
+    a->slot[i].last = a->clock;
+    a->slot[i].last_ms = now_ms;
+    a->slot[i].uses = 1;
+    a->slot[i].inflight = now_ms > 0 ? 1 : 0;
+    a->slot[i].over = 0;
+    a->slot[i].is_short = (flags & AFFINITY_SHORT) != 0;
+    a->slot[i].foreign = 0;
+}
+
+int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int flags, int *reused, double now_ms)
 {
     if (reused) *reused = 0;
     if (a->nslots == 0) return -1;
     if (key == 0) key = 1;
     a->clock++;
-    int victim = -1;
     for (int i = 0; i < a->nslots; i++) {
-        if (a->slot[i].key == key) {
+        if (a->slot[i].key == key && !a->slot[i].over && !a->slot[i].foreign) {
             a->slot[i].last = a->clock;
             a->slot[i].last_ms = now_ms;
             a->slot[i].uses++;
@@ -46,47 +114,20 @@ int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int *reused, double 
             return i;
         }
     }
-    /* the least recently used slot of the same kind: its prefix is ours */
-    int same = -1;
-    for (int i = 0; i < a->nslots; i++)
-        if (a->slot[i].key && a->slot[i].kind == kind &&
-            (same < 0 || a->slot[i].last < a->slot[same].last))
-            same = i;
-    int busy = same >= 0 && (a->slot[same].inflight > 0 ||
-                             (now_ms > 0 && a->slot[same].uses > 1 &&
-                              now_ms - a->slot[same].last_ms < AFFINITY_ACTIVE_MS) ||
-                             was_victim(a, key));
-    if (same >= 0 && !busy) victim = same;
-    /* a free slot */
-    for (int i = 0; i < a->nslots && victim < 0; i++)
-        if (a->slot[i].key == 0) victim = i;
-    if (victim < 0) victim = same;
-    if (victim >= 0 && victim == same) {
+    int victim = was_victim(a, key);
+    int pick = lru_kind(a, kind, 1, victim, now_ms);
+    int same = pick;
+    if (pick < 0) pick = free_slot(a);
+    if (pick < 0) pick = lru(a, 1, 1);
+    if (pick < 0) pick = same = lru_kind(a, kind, 0, victim, now_ms);
+    if (pick >= 0 && pick == same) {
         if (reused) *reused = 2;
-        if (a->slot[same].uses > 1) /* it may come back: then it gets a slot of its own */
-            a->victims[a->nvictim++ % AFFINITY_VICTIMS] = a->slot[same].key;
+        if (!a->slot[pick].over) add_victim(a, a->slot[pick].key);
     }
-    /* else the least recently used one-shot conversation */
-    for (int i = 0; i < a->nslots && victim < 0; i++) {
-        if (a->slot[i].uses != 1) continue;
-        int best = i;
-        for (int j = i + 1; j < a->nslots; j++)
-            if (a->slot[j].uses == 1 && a->slot[j].last < a->slot[best].last) best = j;
-        victim = best;
-    }
-    /* else the least recently used */
-    if (victim < 0) {
-        victim = 0;
-        for (int i = 1; i < a->nslots; i++)
-            if (a->slot[i].last < a->slot[victim].last) victim = i;
-    }
-    a->slot[victim].key = key;
-    a->slot[victim].kind = kind;
-    a->slot[victim].last = a->clock;
-    a->slot[victim].last_ms = now_ms;
-    a->slot[victim].uses = 1;
-    a->slot[victim].inflight = now_ms > 0 ? 1 : 0;
-    return victim;
+    if (pick < 0) pick = lru(a, 0, 1);
+    if (pick < 0) pick = lru(a, 0, 0);
+    take(a, pick, key, kind, flags, now_ms);
+    return pick;
 }
 
 void affinity_done(affinity *a, int slot, uint64_t key, double now_ms)
@@ -95,4 +136,65 @@ void affinity_done(affinity *a, int slot, uint64_t key, double now_ms)
     if (slot < 0 || slot >= a->nslots || a->slot[slot].key != key) return;
     if (a->slot[slot].inflight > 0) a->slot[slot].inflight--;
     a->slot[slot].last_ms = now_ms;
+}
+
+int affinity_holds(const affinity *a, uint64_t kind)
+{
+    for (int i = 0; i < a->nslots; i++)
+        if (a->slot[i].key && a->slot[i].kind == kind) return i;
+    return -1;
+}
+
+/* A free slot now holding a primed prefix of kind, or -1. */
+static int prime_free(affinity *a, uint64_t kind, double now_ms)
+{
+    int pick = free_slot(a);
+    if (pick < 0) return -1;
+    a->clock++;
+    take(a, pick, kind ? kind : 1, kind, 0, 0);
+    a->slot[pick].over = 1;
+    a->slot[pick].last_ms = now_ms;
+    return pick;
+}
+
+int affinity_prime(affinity *a, uint64_t kind, double now_ms)
+{
+    if (a->nslots == 0 || affinity_holds(a, kind) >= 0) return -1;
+    return prime_free(a, kind, now_ms);
+}
+
+int affinity_prime_spare(affinity *a, uint64_t kind, double now_ms)
+{
+    for (int i = 0; i < a->nslots; i++) {
+        const affinity_slot_state *s = &a->slot[i];
+        if (s->key && s->kind == kind && !s->foreign && s->over) return -1;
+    }
+    return prime_free(a, kind, now_ms);
+}
+
+void affinity_external(affinity *a, int slot, int state, uint64_t kind)
+{
+    if (slot < 0 || slot >= a->nslots) return;
+    affinity_slot_state *s = &a->slot[slot];
+    if (s->key && !s->over && s->inflight == 0 &&
+        (state == AFFINITY_EXT_FOREIGN || state == AFFINITY_EXT_LEFT ||
+         (state == AFFINITY_EXT_EMPTY && s->uses > 1)))
+        add_victim(a, s->key);
+    if (state == AFFINITY_EXT_NONE) {
+        if (s->foreign) memset(s, 0, sizeof *s);
+    } else if (state == AFFINITY_EXT_EMPTY) {
+        if (s->inflight > 0) return;
+        memset(s, 0, sizeof *s);
+    } else if (state == AFFINITY_EXT_FOREIGN) {
+        if (s->inflight > 0) return;
+        s->foreign = 1;
+        s->over = 0;
+    } else if (state == AFFINITY_EXT_LEFT) {
+        if (s->inflight > 0) return;
+        s->key = kind ? kind : 1;
+        s->kind = kind;
+        s->over = 1;
+        s->foreign = 0;
+        s->uses = 1;
+    }
 }

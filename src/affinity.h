@@ -4,21 +4,29 @@
  * llama.cpp keeps one KV cache per slot. Left to itself it gives a request
  * the idle slot with the longest common prefix, so a subagent or a small
  * background request can land on the main conversation's slot and evict its
- * 15k-token prefix. The gateway pins each conversation (a key: session id,
- * agent id and the hash of its system prompt and tools) to a slot with
- * `id_slot`. A new conversation takes, in this order: the least recently
- * used slot holding a conversation of the same kind (same system prompt and
- * tools: a new session, or /clear, which reuses that whole prefix) unless
- * that conversation is still active; a free slot; the same-kind slot after
- * all; the least recently used slot of a one-shot conversation (seen once:
- * title and topic requests); the least recently used slot.
+ * 15k-token prefix, and two sessions of one kind take each other's slot in
+ * turn. The gateway pins each conversation (a key: session id, agent id and
+ * the hash of its system prompt and tools) to a slot with `id_slot`, and
+ * places a new conversation where its longest prefix already lives. In this
+ * order it takes:
  *
- * "Still active": it has a request in flight or finished one less than
- * AFFINITY_ACTIVE_MS ago, or it is a conversation that lost its slot to a
- * newcomer of its kind and came back.
- * Without that, two conversations of one kind alternating on a server with
- * a free slot would take each other's slot on every turn and re-prefill
- * their histories each time.
+ *   1. the least recently used slot of its kind (same system prompt and
+ *      tools: a new session, /clear) that is claimable: a primed (warm
+ *      start) prefix, a conversation that is over (left by a gateway that
+ *      has exited), an idle short conversation (claude -p, a subagent: the
+ *      next one of its kind may follow at once), or one idle for
+ *      AFFINITY_ACTIVE_MS;
+ *   2. a free slot;
+ *   3. the least recently used slot no live conversation needs: seen once
+ *      (titles, topics), primed, left behind, an idle short conversation;
+ *   4. a slot of its kind after all (better than a cold prefill);
+ *   5. the least recently used slot.
+ *
+ * Slots another running gateway uses (affinity_external, from the slot
+ * ledger the shell keeps in the state directory) are left alone while
+ * there is another choice: two terminals, two gateways, one server. A
+ * conversation that lost its slot (to a newcomer of its kind or to another
+ * gateway) and comes back gets a slot of its own rather than a fight.
  */
 #ifndef ANYCLAUDE_AFFINITY_H
 #define ANYCLAUDE_AFFINITY_H
@@ -30,32 +38,66 @@
 #define AFFINITY_ACTIVE_MS 10000.0
 #define AFFINITY_VICTIMS 16
 
+/* affinity_slot flags */
+#define AFFINITY_SHORT 1 /* claude -p or a subagent: over when idle */
+
+/* affinity_external states */
+enum affinity_ext {
+    AFFINITY_EXT_NONE = 0, /* no other gateway claims it (clears FOREIGN) */
+    AFFINITY_EXT_EMPTY,    /* the server holds nothing there (restarted, or cleared) */
+    AFFINITY_EXT_FOREIGN,  /* another running gateway placed a conversation there */
+    AFFINITY_EXT_LEFT,     /* a gateway that has exited left a prefix of kind there */
+};
+
+typedef struct affinity_slot_state {
+    uint64_t key; /* 0 = free */
+    uint64_t kind;
+    uint64_t last;
+    uint64_t uses;
+    double last_ms; /* when its last request started or ended */
+    int inflight;   /* its requests in flight (affinity_slot .. affinity_done) */
+    int over;       /* a prefix without a live conversation: primed, or left behind */
+    int is_short;   /* its conversation is AFFINITY_SHORT */
+    int foreign;    /* another gateway's */
+} affinity_slot_state;
+
 typedef struct affinity {
     int nslots;
     uint64_t clock;
-    struct {
-        uint64_t key; /* 0 = free */
-        uint64_t kind;
-        uint64_t last;
-        uint64_t uses;
-        double last_ms; /* when its last request started or ended */
-        int inflight;   /* its requests in flight (affinity_slot .. affinity_done) */
-    } slot[AFFINITY_MAX_SLOTS];
-    uint64_t victims[AFFINITY_VICTIMS]; /* conversations that lost their slot to their kind */
+    affinity_slot_state slot[AFFINITY_MAX_SLOTS];
+    uint64_t victims[AFFINITY_VICTIMS]; /* conversations that lost their slot */
     int nvictim;
 } affinity;
 
 /* Start with n slots (clamped to AFFINITY_MAX_SLOTS; 0 disables). */
 void affinity_init(affinity *a, int nslots);
-/* The slot for a request of conversation key (nonzero) of the given kind,
- * at time now_ms (monotonic; 0: unknown, and then no conversation counts as
- * active by time or in flight); -1 when disabled. *reused is set to 1 when
- * the key already held that slot, 2 when it took over a slot of the same
- * kind. The request is in flight until affinity_done. */
-int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int *reused, double now_ms);
+/* The slot for a request of conversation key (nonzero) of the given kind
+ * and flags (AFFINITY_SHORT), at time now_ms (monotonic; 0: unknown, and
+ * then no conversation counts as active by time or in flight); -1 when
+ * disabled. *reused is set to 1 when the key already held that slot, 2
+ * when it took over a prefix of the same kind (a conversation's or a
+ * primed one). The request is in flight until affinity_done. */
+int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int flags, int *reused, double now_ms);
 /* The request of conversation key on slot ended at now_ms (a no-op when the
  * slot has changed hands since). */
 void affinity_done(affinity *a, int slot, uint64_t key, double now_ms);
+/* A free slot to prime with a prefix of kind (warm start); -1 when none is
+ * free (priming never evicts a prefix) or the kind is already held (see
+ * affinity_holds). The slot then holds that prefix, claimable at once. */
+int affinity_prime(affinity *a, uint64_t kind, double now_ms);
+/* Background priming: a free slot for a spare prefix of kind, so the next
+ * new conversation of kind finds it while the slot holding it is in use
+ * (or may come back: an idle -p session may be --continue'd); -1 when no
+ * slot is free or a prefix of kind no conversation holds (primed, left
+ * behind) exists. */
+int affinity_prime_spare(affinity *a, uint64_t kind, double now_ms);
+/* The slot holding a prefix of kind (a conversation's or a primed one), or -1. */
+int affinity_holds(const affinity *a, uint64_t kind);
+/* What the server or other gateways say about slot (enum affinity_ext;
+ * kind for AFFINITY_EXT_LEFT). A conversation of ours that was there loses
+ * the slot (its prefix is gone) and gets a slot of its own when it comes
+ * back. */
+void affinity_external(affinity *a, int slot, int state, uint64_t kind);
 /* FNV-1a over bytes, continuing from h (start with AFFINITY_HASH_INIT). */
 #define AFFINITY_HASH_INIT 14695981039346656037ULL
 uint64_t affinity_hash(uint64_t h, const void *p, size_t n);

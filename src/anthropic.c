@@ -4,6 +4,8 @@
  */
 #include "anthropic.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,4 +230,78 @@ int anthropic_is_billing_block(const cJSON *blk)
 {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(blk, "text");
     return cJSON_IsString(t) && anthropic_is_billing_text(t->valuestring);
+}
+
+static int is_reminder_text(const cJSON *b)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "type");
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(b, "text");
+    return cJSON_IsString(t) && strcmp(t->valuestring, "text") == 0 && cJSON_IsString(x) &&
+           strncmp(x->valuestring, "<system-reminder>", 17) == 0;
+}
+
+static const char *role_str(const cJSON *m)
+{
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(m, "role");
+    return cJSON_IsString(r) ? r->valuestring : "";
+}
+
+cJSON *anthropic_warm_prefix(cJSON *root)
+{
+    cJSON *w = cJSON_CreateObject();
+    if (!w || !cJSON_AddStringToObject(w, "model", "anyclaude-warm-start") ||
+        !cJSON_AddNumberToObject(w, "max_tokens", 1))
+        goto fail;
+    cJSON *sys = cJSON_DetachItemFromObjectCaseSensitive(root, "system");
+    if (sys) cJSON_AddItemToObject(w, "system", sys);
+    cJSON *tools = cJSON_DetachItemFromObjectCaseSensitive(root, "tools");
+    if (tools) cJSON_AddItemToObject(w, "tools", tools);
+    cJSON *out = cJSON_AddArrayToObject(w, "messages");
+    if (!out) goto fail;
+    cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
+    int user_seen = 0;
+    cJSON *m = cJSON_IsArray(msgs) ? msgs->child : NULL;
+    while (m && strcmp(role_str(m), "assistant") != 0) {
+        cJSON *next = m->next;
+        if (strcmp(role_str(m), "system") == 0) {
+            cJSON_AddItemToArray(out, cJSON_DetachItemViaPointer(msgs, m));
+        } else if (!user_seen && strcmp(role_str(m), "user") == 0) {
+            user_seen = 1;
+            cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+            cJSON *keep = cJSON_CreateArray();
+            if (!keep) goto fail;
+            cJSON *b = cJSON_IsArray(content) ? content->child : NULL;
+            while (b) {
+                cJSON *bn = b->next;
+                if (is_reminder_text(b)) {
+                    cJSON *c = cJSON_DetachItemViaPointer(content, b);
+                    cJSON_DeleteItemFromObjectCaseSensitive(c, "cache_control");
+                    cJSON_AddItemToArray(keep, c);
+                }
+                b = bn;
+            }
+            cJSON *u = cJSON_CreateObject();
+            if (!u || !cJSON_AddStringToObject(u, "role", "user")) {
+                cJSON_Delete(u);
+                cJSON_Delete(keep);
+                goto fail;
+            }
+            cJSON_AddItemToObject(u, "content", keep);
+            cJSON_AddItemToArray(out, u);
+        }
+        m = next;
+    }
+    if (!user_seen) {
+        cJSON *u = cJSON_CreateObject();
+        if (!u || !cJSON_AddStringToObject(u, "role", "user") ||
+            !cJSON_AddStringToObject(u, "content", "hi")) {
+            cJSON_Delete(u);
+            goto fail;
+        }
+        cJSON_AddItemToArray(out, u);
+    }
+    return w;
+fail:
+    cJSON_Delete(w);
+    return NULL;
 }

@@ -50,4 +50,14 @@ int anthropic_is_billing_text(const char *s);
 struct cJSON;
 int anthropic_is_billing_block(const struct cJSON *blk);
 
+/* The part of a Claude Code request that the next session of its kind in
+ * the same project will repeat, as a request of its own (warm start): its
+ * system prompt and tools, then its first user turn without the user's own
+ * words: the role:"system" messages before the first assistant turn (the
+ * environment block) and the turn's "<system-reminder>" text blocks (git
+ * status, attribution). Rendered like the real request, it is a prefix of
+ * the next session's first turn up to those words. max_tokens 1. Takes
+ * system, tools and messages out of root (root is spent); NULL: no memory. */
+struct cJSON *anthropic_warm_prefix(struct cJSON *root);
+
 #endif

@@ -5,15 +5,23 @@
 #include "backends.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
 #include <event2/event.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include <utime.h>
 
+#include "anthropic.h"
 #include "log.h"
 #include "server.h"
 
-enum probe_kind { P_PROPS, P_WARM, P_MODELS, P_HEALTH };
+enum probe_kind { P_PROPS, P_SLOTS, P_WARM, P_MODELS, P_HEALTH };
 
 typedef struct bk_probe {
     backend_rt *b;
@@ -155,14 +163,27 @@ static void probe_start(bk_probe *p, const char *method, long total_ms)
     }
 }
 
-static void warm_path(const backend_rt *b, char *out, size_t n)
+/* Files of backend b in the state directory: warm-<b>-<kind>.json (a saved
+ * prefix per kind) and slots-<server>.txt (the slot ledger, shared by every
+ * gateway that talks to that server). */
+static uint64_t backend_hash(const backend_rt *b)
 {
-    const config *c = b->all->cfg;
     const char *name = b->cfg->mode->name;
     uint64_t h = affinity_hash(AFFINITY_HASH_INIT, name, strlen(name));
     h = affinity_hash(h, b->cfg->url, strlen(b->cfg->url));
-    h = affinity_hash(h, b->cfg->model, strlen(b->cfg->model));
-    snprintf(out, n, "%s/warm-%016llx.json", c->state_dir, (unsigned long long)h);
+    return affinity_hash(h, b->cfg->model, strlen(b->cfg->model));
+}
+
+static void warm_prefix(const backend_rt *b, char *out, size_t n)
+{
+    snprintf(out, n, "warm-%016llx-", (unsigned long long)backend_hash(b));
+}
+
+static void warm_path(const backend_rt *b, uint64_t kind, char *out, size_t n)
+{
+    char pre[64];
+    warm_prefix(b, pre, sizeof pre);
+    snprintf(out, n, "%s/%s%016llx.json", b->all->cfg->state_dir, pre, (unsigned long long)kind);
 }
 
 static int warm_on(const backend_rt *b)
@@ -179,52 +200,233 @@ static void write_slot(char *at, int slot)
     at[1] = (char)('0' + v % 10);
 }
 
+/* ---- the slot ledger ------------------------------------------------------------ */
+
+/* One line per slot a gateway placed something in: "slot pid kind". Read
+ * before each placement, so a gateway leaves alone the slots another live
+ * gateway uses and takes over, as claimable prefixes, those a gateway that
+ * has exited left behind. Written with a rename, so a reader never sees
+ * half a file; two writers at once can lose one update, which costs one
+ * placement made without it. */
+typedef struct ledger_entry {
+    long pid;
+    uint64_t kind;
+    int primed; /* a primed prefix, claimable by any gateway ("p"), not a conversation ("c") */
+} ledger_entry;
+
+static int ledger_path(const backend_rt *b, char *out, size_t n)
+{
+    const char *dir = b->all->cfg->state_dir;
+    if (!dir[0] || !b->use_slots) return -1;
+    uint64_t h = affinity_hash(AFFINITY_HASH_INIT, b->cfg->url, strlen(b->cfg->url));
+    snprintf(out, n, "%s/slots-%016llx.txt", dir, (unsigned long long)h);
+    return 0;
+}
+
+static void ledger_read(const backend_rt *b, ledger_entry *e)
+{
+    memset(e, 0, sizeof(ledger_entry) * AFFINITY_MAX_SLOTS);
+    char path[700];
+    if (ledger_path(b, path, sizeof path)) return;
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[128];
+    while (fgets(line, sizeof line, f)) {
+        char *end;
+        long slot = strtol(line, &end, 10);
+        long pid = strtol(end, &end, 10);
+        unsigned long long kind = strtoull(end, &end, 16);
+        while (*end == ' ')
+            end++;
+        if (slot >= 0 && slot < AFFINITY_MAX_SLOTS && pid > 0) {
+            e[slot].pid = pid;
+            e[slot].kind = kind;
+            e[slot].primed = *end == 'p';
+        }
+    }
+    fclose(f);
+}
+
+static void ledger_write(const backend_rt *b, int slot, uint64_t kind, int primed)
+{
+    char path[700], tmp[760];
+    if (slot < 0 || slot >= AFFINITY_MAX_SLOTS || ledger_path(b, path, sizeof path)) return;
+    ledger_entry e[AFFINITY_MAX_SLOTS];
+    ledger_read(b, e);
+    if (e[slot].pid == (long)getpid() && e[slot].kind == kind && e[slot].primed == primed) return;
+    e[slot].pid = (long)getpid();
+    e[slot].kind = kind;
+    e[slot].primed = primed;
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return;
+    for (int i = 0; i < AFFINITY_MAX_SLOTS; i++)
+        if (e[i].pid > 0)
+            fprintf(f, "%d %ld %016llx %c\n", i, e[i].pid, (unsigned long long)e[i].kind,
+                    e[i].primed ? 'p' : 'c');
+    if (fclose(f) != 0 || rename(tmp, path) != 0) remove(tmp);
+}
+
+static int pid_alive(long pid)
+{
+    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+/* Tell affinity what other gateways did since (see affinity_external). */
+static void ledger_sync(backend_rt *b)
+{
+    ledger_entry e[AFFINITY_MAX_SLOTS];
+    char path[700];
+    if (ledger_path(b, path, sizeof path)) return;
+    ledger_read(b, e);
+    for (int i = 0; i < b->aff.nslots; i++) {
+        if (e[i].pid == (long)getpid()) continue;
+        if (e[i].pid <= 0)
+            affinity_external(&b->aff, i, AFFINITY_EXT_NONE, 0);
+        else if (pid_alive(e[i].pid) && !e[i].primed)
+            affinity_external(&b->aff, i, AFFINITY_EXT_FOREIGN, 0);
+        else /* gone, or a prefix primed for whoever comes first */
+            affinity_external(&b->aff, i, AFFINITY_EXT_LEFT, e[i].kind);
+    }
+}
+
+/* ---- slots ------------------------------------------------------------------------ */
+
 int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_request_info *info,
                      int *reuse, int *warm_hit)
 {
     *warm_hit = 0;
-    int slot = affinity_slot(&b->aff, conv_key, info->kind_hash, reuse, server_now_ms());
+    backend_warm_stop(b);
+    ledger_sync(b);
+    int slot = affinity_slot(&b->aff, conv_key, info->kind_hash,
+                             info->short_conv ? AFFINITY_SHORT : 0, reuse, server_now_ms());
     if (slot < 0) return -1;
     write_slot(upbody->data + info->id_slot_off, slot);
-    if (slot == b->warm_slot && info->kind_hash == b->warm_kind) {
-        *warm_hit = 1;
-        b->warm_slot = -1;
-    }
+    if (*reuse == 2 && b->primed[slot] == info->kind_hash) *warm_hit = 1;
+    if (*reuse != 1) b->primed[slot] = 0;
+    ledger_write(b, slot, info->kind_hash, 0);
     return slot;
+}
+
+static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind);
+
+/* How long the backend must stay idle before a spare slot is primed: the
+ * next request of a tool loop comes sooner, and then nothing is primed. */
+#define IDLE_PRIME_MS 1000
+
+static void idle_prime(evutil_socket_t fd, short what, void *arg)
+{
+    backend_rt *b = arg;
+    uint64_t kind = b->spare_kind;
+    b->spare_kind = 0;
+    if (!kind || b->inflight > 0 || b->probe) return;
+    char path[700];
+    warm_path(b, kind, path, sizeof path);
+    if (access(path, R_OK) == 0) warm_send(b, path, kind);
 }
 
 void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key)
 {
     affinity_done(&b->aff, slot, conv_key, server_now_ms());
+    /* The backend is idle now (this request is the last in flight): prime
+     * a free slot with this conversation's prefix, so the next new
+     * conversation of its kind (a second terminal, a session while this
+     * one lives) starts warm instead of cold in an empty slot. */
+    if (slot < 0 || slot >= b->aff.nslots || b->aff.slot[slot].key != (conv_key ? conv_key : 1))
+        return;
+    if (b->inflight > 1 || b->probe || !warm_on(b) || !b->use_slots) return;
+    /* not from here: this may run inside a curl callback, where libcurl
+     * refuses a new transfer (CURLM_RECURSIVE_API_CALL) */
+    b->spare_kind = b->aff.slot[slot].kind;
+    /* a -p session or subagent may be over now, and the next one starts
+     * within a second: prime at once; an interactive turn after a grace */
+    long ms = b->aff.slot[slot].is_short ? 0 : IDLE_PRIME_MS;
+    struct timeval grace = {ms / 1000, (ms % 1000) * 1000};
+    event_base_once(b->all->base, -1, EV_TIMEOUT, idle_prime, b, &grace);
 }
 
-/* Remember the system prompt and tools of the newest conversation with
- * tools, so the next start can prefill them (warm start). Written only when
- * they change. */
+int backend_warming(const backend_rt *b)
+{
+    return b->probe && b->probe->kind == P_WARM;
+}
+
+void backend_warm_stop(backend_rt *b)
+{
+    b->warm_next = b->nwarm;
+}
+
+/* Keep the BACKEND_WARM_KINDS newest warm files of b; fill b->warm_files
+ * with them, newest first. */
+static void warm_list(backend_rt *b, int prune)
+{
+    const char *dir = b->all->cfg->state_dir;
+    char pre[64];
+    warm_prefix(b, pre, sizeof pre);
+    struct {
+        char path[700];
+        time_t t;
+    } f[BACKEND_WARM_KINDS + 1];
+    int n = 0;
+    b->nwarm = b->warm_next = 0;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (strncmp(de->d_name, pre, strlen(pre)) != 0 || l < 5 ||
+            strcmp(de->d_name + l - 5, ".json") != 0)
+            continue;
+        char path[700];
+        struct stat st;
+        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path ||
+            stat(path, &st) != 0)
+            continue;
+        /* insertion into f, newest first; the one pushed past the end is pruned */
+        int j = n < BACKEND_WARM_KINDS + 1 ? n++ : n;
+        if (j == BACKEND_WARM_KINDS + 1) {
+            if (st.st_mtime <= f[BACKEND_WARM_KINDS].t) {
+                if (prune) remove(path);
+                continue;
+            }
+            if (prune) remove(f[BACKEND_WARM_KINDS].path);
+            j = BACKEND_WARM_KINDS;
+        }
+        while (j > 0 && f[j - 1].t < st.st_mtime) {
+            f[j] = f[j - 1];
+            j--;
+        }
+        snprintf(f[j].path, sizeof f[j].path, "%s", path);
+        f[j].t = st.st_mtime;
+    }
+    closedir(d);
+    if (n == BACKEND_WARM_KINDS + 1) {
+        if (prune) remove(f[BACKEND_WARM_KINDS].path);
+        n = BACKEND_WARM_KINDS;
+    }
+    for (int i = 0; i < n; i++)
+        memcpy(b->warm_files[i], f[i].path, sizeof b->warm_files[i]);
+    b->nwarm = n;
+}
+
+/* Remember the system prompt and tools of each kind of conversation with
+ * tools, so the next start can prefill them (warm start). A kind's file is
+ * written once and touched when that kind is seen again (the newest kinds
+ * are primed first). */
 void backend_warm_save(backend_rt *b, const char *body, size_t len, const xlate_request_info *info)
 {
     if (!warm_on(b) || info->kind_hash == b->saved_kind) return;
     b->saved_kind = info->kind_hash;
+    char path[700], tmp[720];
+    warm_path(b, info->kind_hash, path, sizeof path);
+    if (utime(path, NULL) == 0) return;
     cJSON *root = cJSON_ParseWithLength(body, len);
     if (!root) return;
-    cJSON *w = cJSON_CreateObject();
-    cJSON_AddStringToObject(w, "model", "anyclaude-warm-start");
-    cJSON_AddNumberToObject(w, "max_tokens", 1);
-    cJSON *sys = cJSON_DetachItemFromObjectCaseSensitive(root, "system");
-    if (sys) cJSON_AddItemToObject(w, "system", sys);
-    cJSON *tools = cJSON_DetachItemFromObjectCaseSensitive(root, "tools");
-    if (tools) cJSON_AddItemToObject(w, "tools", tools);
-    cJSON *msgs = cJSON_AddArrayToObject(w, "messages");
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "role", "user");
-    cJSON_AddStringToObject(m, "content", "hi");
-    cJSON_AddItemToArray(msgs, m);
+    cJSON *w = anthropic_warm_prefix(root);
+    cJSON_Delete(root);
+    if (!w) return;
     char *txt = cJSON_PrintUnformatted(w);
     cJSON_Delete(w);
-    cJSON_Delete(root);
     if (!txt) return;
-    char path[700], tmp[720];
-    warm_path(b, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (f) {
@@ -235,16 +437,20 @@ void backend_warm_save(backend_rt *b, const char *body, size_t len, const xlate_
             remove(tmp);
     }
     cJSON_free(txt);
+    warm_list(b, 1);
+    backend_warm_stop(b);
 }
 
-/* Prefill the saved prefix on the backend, once, at start. */
-static void warm_start(backend_rt *b)
+/* Send the saved prefix in path as a one-token prefill. At start
+ * (spare_kind 0): into a free slot, unless a slot already holds that kind;
+ * in the background (spare_kind: the kind of a conversation that just
+ * ended): into a free slot, unless a prefix of that kind is already
+ * claimable. Returns 1 when a prefill started, 0 when skipped, -1 when no
+ * slot is free. */
+static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
 {
-    if (!warm_on(b)) return;
-    char path[700];
-    warm_path(b, path, sizeof path);
     FILE *f = fopen(path, "rb");
-    if (!f) return;
+    if (!f) return 0;
     buf in;
     buf_init(&in, 16u << 20);
     char chunk[65536];
@@ -255,7 +461,7 @@ static void warm_start(backend_rt *b)
     bk_probe *p = probe_new(b, P_WARM, 1u << 20);
     if (!p) {
         buf_free(&in);
-        return;
+        return -1;
     }
     xlate_request_opts o = {
         .model = backend_model(b, NULL),
@@ -266,27 +472,90 @@ static void warm_start(backend_rt *b)
     };
     xlate_request_info info;
     char err[256];
-    if (xlate_request_build(in.data ? in.data : "", in.len, &o, &p->reqbody, &info, err,
-                            sizeof err) < 0) {
-        log_line(1, "warm start: ignoring %s (%s)", path, err);
-        buf_free(&in);
-        probe_free(p);
-        return;
-    }
+    int rc = xlate_request_build(in.data ? in.data : "", in.len, &o, &p->reqbody, &info, err,
+                                 sizeof err);
     buf_free(&in);
+    if (rc < 0) {
+        log_line(1, "warm start: ignoring %s (%s)", path, err);
+        probe_free(p);
+        return 0;
+    }
     if (b->use_slots && info.id_slot_off) {
-        p->slot = affinity_slot(&b->aff, info.first_hash, info.kind_hash, NULL, server_now_ms());
-        /* a prefill meant to be taken over: it does not make the slot busy */
-        affinity_done(&b->aff, p->slot, info.first_hash, server_now_ms());
-        if (p->slot >= 0) write_slot(p->reqbody.data + info.id_slot_off, p->slot);
-        b->warm_slot = p->slot;
-        b->warm_kind = info.kind_hash;
+        ledger_sync(b); /* never prime a slot another gateway has taken since */
+        int held = spare_kind ? -1 : affinity_holds(&b->aff, info.kind_hash);
+        if (held >= 0)
+            log_line(1, "warm start: %s slot %d already holds the prefix of %s", b->cfg->name, held,
+                     path);
+        if (held >= 0 || (spare_kind && spare_kind != info.kind_hash)) {
+            xlate_request_info_free(&info);
+            probe_free(p);
+            return 0;
+        }
+        p->slot = spare_kind ? affinity_prime_spare(&b->aff, spare_kind, server_now_ms())
+                             : affinity_prime(&b->aff, info.kind_hash, server_now_ms());
+        if (p->slot < 0) { /* no free slot, or (spare) a claimable prefix exists */
+            xlate_request_info_free(&info);
+            probe_free(p);
+            return spare_kind ? 0 : -1;
+        }
+        write_slot(p->reqbody.data + info.id_slot_off, p->slot);
+        b->primed[p->slot] = info.kind_hash;
+        ledger_write(b, p->slot, info.kind_hash, 1);
     }
     xlate_request_info_free(&info);
     route_backend_url(b->cfg, "chat", p->url, sizeof p->url);
-    log_line(1, "warm start: prefilling the last session's prompt prefix on %s (%zu bytes)",
-             b->cfg->name, p->reqbody.len);
+    if (p->slot >= 0)
+        log_line(1, "%s: prefilling a saved prompt prefix on %s into slot %d (%zu bytes)",
+                 spare_kind ? "idle priming" : "warm start", b->cfg->name, p->slot, p->reqbody.len);
+    else
+        log_line(1, "warm start: prefilling a saved prompt prefix on %s (%zu bytes)", b->cfg->name,
+                 p->reqbody.len);
     probe_start(p, "POST", 600000);
+    return 1;
+}
+
+/* Prefill the next saved prefix on the backend (at start, newest kind
+ * first): with slots, each kind the server does not already hold goes into
+ * a free slot until none is left or a real request arrives; without, only
+ * the newest (one cache). */
+static void warm_start(backend_rt *b)
+{
+    if (!warm_on(b)) return;
+    while (b->warm_next < b->nwarm) {
+        const char *path = b->warm_files[b->warm_next++];
+        if (!b->use_slots) backend_warm_stop(b);
+        int rc = warm_send(b, path, 0);
+        if (rc > 0) return;
+        if (rc < 0) {
+            backend_warm_stop(b);
+            return;
+        }
+    }
+}
+
+/* /slots answered: slots the server holds nothing in are free, whatever the
+ * ledger says (the server restarted). */
+static void slots_seen(backend_rt *b, const cJSON *j)
+{
+    ledger_sync(b);
+    const cJSON *s;
+    cJSON_ArrayForEach(s, j)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(s, "id");
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(s, "n_prompt_tokens");
+        if (!cJSON_IsNumber(id)) continue;
+        if (!cJSON_IsNumber(n) || n->valuedouble < 1)
+            affinity_external(&b->aff, (int)id->valuedouble, AFFINITY_EXT_EMPTY, 0);
+    }
+}
+
+/* Ask llama.cpp which slots hold a prompt (GET /slots). */
+static void slots_probe(backend_rt *b)
+{
+    bk_probe *p = probe_new(b, P_SLOTS, 4u << 20);
+    if (!p) return;
+    route_backend_url(b->cfg, "/slots", p->url, sizeof p->url);
+    probe_start(p, "GET", 5000);
 }
 
 static void health_done(bk_probe *p, int ok, long status, const char *err)
@@ -343,6 +612,17 @@ static void probe_done(void *ud, int ok, int refused, long status, const char *e
             log_line(1, "slot affinity off for %s: %s did not say how many slots there are",
                      b->cfg->name, p->url);
         }
+        if (b->use_slots) {
+            cJSON_Delete(j);
+            probe_free(p);
+            slots_probe(b);
+            return;
+        }
+    } else if (p->kind == P_SLOTS) {
+        if (cJSON_IsArray(j))
+            slots_seen(b, j);
+        else
+            ledger_sync(b);
     } else { /* warm start finished */
         const cJSON *u = j ? cJSON_GetObjectItemCaseSensitive(j, "usage") : NULL;
         const cJSON *pt = u ? cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens") : NULL;
@@ -353,12 +633,16 @@ static void probe_done(void *ud, int ok, int refused, long status, const char *e
             char slot[32] = "";
             if (p->slot >= 0) snprintf(slot, sizeof slot, " into slot %d", p->slot);
             log_line(0,
-                     "warm start: prefilled the last session's system prompt and tools on %s "
+                     "warm start: prefilled a saved system prompt and tools on %s "
                      "(%.0f tokens, %.0f already cached) in %.0f ms%s",
                      b->cfg->name, pt->valuedouble, cJSON_IsNumber(ct) ? ct->valuedouble : 0.0,
                      server_now_ms() - p->t0, slot);
         } else {
-            b->warm_slot = -1;
+            if (p->slot >= 0) { /* the slot holds nothing claimable: free it again */
+                b->primed[p->slot] = 0;
+                if (b->aff.slot[p->slot].over)
+                    affinity_external(&b->aff, p->slot, AFFINITY_EXT_EMPTY, 0);
+            }
             log_line(1,
                      "warm start failed on %s (HTTP %ld%s%s); the first request will prefill "
                      "from cold",
@@ -366,6 +650,7 @@ static void probe_done(void *ud, int ok, int refused, long status, const char *e
         }
         cJSON_Delete(j);
         probe_free(p);
+        warm_start(b); /* the next kind, if any */
         return;
     }
     cJSON_Delete(j);
@@ -379,6 +664,7 @@ static void backend_probe(backend_rt *b)
 {
     const route_backend *c = b->cfg;
     if (c->mode->passthru) return;
+    if (warm_on(b)) warm_list(b, 0);
     if (c->slots > 0 && c->mode->cache_prompt) {
         affinity_init(&b->aff, c->slots);
         b->use_slots = 1;
@@ -395,6 +681,10 @@ static void backend_probe(backend_rt *b)
         if (!p) return;
         route_backend_url(b->cfg, "/props", p->url, sizeof p->url);
         probe_start(p, "GET", 5000);
+        return;
+    }
+    if (b->use_slots) {
+        slots_probe(b);
         return;
     }
     warm_start(b);
@@ -451,7 +741,6 @@ int backends_init(backends *bs, struct event_base *base, upstream *up, const con
         b->cfg = &r->backends[i];
         b->up = 1;
         b->est_ratio = 1.0;
-        b->warm_slot = -1;
         affinity_init(&b->aff, 0);
         int alt;
         b->used = routes_uses(r, i, &alt);

@@ -21,6 +21,10 @@
 #include "upstream.h"
 #include "xlate_request.h"
 
+/* Warm prefixes kept per backend, one per kind (system prompt and tools:
+ * interactive, claude -p, subagent, background; per project). */
+#define BACKEND_WARM_KINDS 4
+
 struct event_base;
 struct event;
 struct bk_probe;
@@ -37,8 +41,10 @@ typedef struct backend_rt {
     int use_slots;       /* send id_slot */
     double est_ratio;    /* calibration of the token estimate: real / estimated */
     uint64_t saved_kind; /* kind of the prefix last saved for warm start */
-    int warm_slot;       /* slot prefilled at start, -1 none */
-    uint64_t warm_kind;
+    uint64_t primed[AFFINITY_MAX_SLOTS];      /* kind each slot was primed with, 0 none */
+    char warm_files[BACKEND_WARM_KINDS][700]; /* saved prefixes to prime, newest first */
+    int nwarm, warm_next;                     /* the warm-start queue */
+    uint64_t spare_kind;                      /* idle priming scheduled for this kind, 0 none */
     char auto_model[256];    /* openai mode without a model: the backend's first model */
     struct bk_probe *probe;  /* start-up probe or warm start in flight */
     struct bk_probe *health; /* health check in flight */
@@ -93,8 +99,15 @@ int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_
                      int *reuse, int *warm_hit);
 /* The request pinned to slot for conv_key is over. */
 void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key);
-/* Remember the system prompt and tools for the next start (warm start). */
+/* Remember the system prompt and tools for the next start (warm start),
+ * one file per kind, the BACKEND_WARM_KINDS newest kept. */
 void backend_warm_save(backend_rt *b, const char *body, size_t len, const xlate_request_info *info);
+/* A warm-start prefill is in flight on b. A backend with one cache and no
+ * slots (mlx-lm, LM Studio) should hold a request until it ends rather
+ * than run a second cold prefill beside it. */
+int backend_warming(const backend_rt *b);
+/* A real request is starting on b: prime no further kinds. */
+void backend_warm_stop(backend_rt *b);
 
 /* /metrics lines for the backends. */
 int backends_metrics(const backends *bs, buf *out);

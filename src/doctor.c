@@ -241,6 +241,47 @@ static int check_backend(const config *cfg, const route_backend *be)
     return 1;
 }
 
+/* The llama-server flags slot placement needs (llamacpp mode): several
+ * slots (--parallel: one per conversation, subagents and background
+ * requests beside it), the /slots endpoint (the gateway reads which slots
+ * hold a prompt at start), and what /props cannot show: --cache-ram kept
+ * on and --kv-unified off. */
+static void check_llamacpp_slots(const config *cfg, const route_backend *be)
+{
+    if (!be->mode->cache_prompt) return;
+    char url[700], err[CURL_ERROR_SIZE + 64] = "", d[300];
+    const char *ca = be->ca_file[0] ? be->ca_file : cfg->ca_file[0] ? cfg->ca_file : NULL;
+    buf b;
+    buf_init(&b, 4u << 20);
+    route_backend_url(be, "/props", url, sizeof url);
+    cJSON *j = http_get(url, be, ca, &b, err, sizeof err) == 200
+                   ? cJSON_ParseWithLength(b.data ? b.data : "", b.len)
+                   : NULL;
+    buf_free(&b);
+    const cJSON *n = j ? cJSON_GetObjectItemCaseSensitive(j, "total_slots") : NULL;
+    const cJSON *ep = j ? cJSON_GetObjectItemCaseSensitive(j, "endpoint_slots") : NULL;
+    if (!cJSON_IsNumber(n)) {
+        printf("[ -- ] llama.cpp slots: %s did not say (not llama-server?)\n", url);
+        cJSON_Delete(j);
+        return;
+    }
+    int slots = (int)n->valuedouble;
+    snprintf(d, sizeof d, "%d (--parallel)%s", slots,
+             slots < 2 ? "; subagents and background requests will evict the main conversation"
+                       : "");
+    verdict(slots >= 2, "llama.cpp slots", d,
+            "start llama-server with --parallel 2 or more (one slot per conversation, one for "
+            "subagents and background requests; -c is shared among them)");
+    if (cJSON_IsBool(ep))
+        verdict(cJSON_IsTrue(ep), "llama.cpp /slots endpoint",
+                cJSON_IsTrue(ep) ? "on: warm start sees which slots still hold a prompt" : "off",
+                "drop --no-slots");
+    printf("       note: keep --cache-ram on (default 8192 MiB: idle slots are kept in host "
+           "memory) and --kv-unified off (it clears idle slots whenever another slot starts, "
+           "so pinned conversations re-prefill)\n");
+    cJSON_Delete(j);
+}
+
 /* The configured backend is down and no mode was chosen: say what does
  * answer on the usual local ports, and the flags that use it. */
 static void report_found(void)
@@ -404,10 +445,10 @@ int doctor_run(const config *cfg)
     check_claude(cfg);
     int ok[ROUTES_MAX_BACKENDS] = {0};
     for (int i = 0; i < r->nbackends; i++) {
-        if (routes_uses(r, i, NULL))
-            ok[i] = check_backend(cfg, &r->backends[i]);
-        else
+        if (!routes_uses(r, i, NULL))
             printf("[ -- ] backend %s: no route uses it\n", r->backends[i].name);
+        else if ((ok[i] = check_backend(cfg, &r->backends[i])))
+            check_llamacpp_slots(cfg, &r->backends[i]);
     }
     if (!r->configured && !ok[0] && !cfg->mode_explicit) report_found();
     int go = r->configured ? check_routes(cfg, ok) : ok[0];

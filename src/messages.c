@@ -765,7 +765,8 @@ static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
     size_t len = ex->body_len;
     if (ex->pt == MODE_ANTHROPIC) {
         passthru_opts po = {.model = backend_model(b, t->model),
-                            .max_tokens_cap = s->cfg->max_tokens};
+                            .max_tokens_cap = s->cfg->max_tokens,
+                            .lead_system = 1};
         /* rewritten in place, unless another target may need the
          * client's request as it came (a fallback to the Claude API must
          * still see its own signatures and server tools) */
@@ -921,10 +922,34 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
     if (ex->stream && b->cfg->mode->cache_prompt) tok_start(ex);
 }
 
+static void hold_cb(evutil_socket_t fd, short what, void *arg)
+{
+    start_attempt(arg);
+}
+
+/* A backend with one prompt cache and no slots (mlx-lm, LM Studio) that is
+ * prefilling the warm-start prefix: a request sent now would run a second,
+ * cold prefill beside it (mlx_lm.server batches it in, finding nothing in
+ * its cache yet) and slow both; held until the warm start ends, it finds
+ * that prefix cached and prefills only the rest. Checked every 50 ms. */
+static int hold_for_warm_start(exchange *ex, backend_rt *b)
+{
+    if (b->use_slots || !backend_warming(b)) return 0;
+    if (!ex->hold) {
+        if (!(ex->hold = evtimer_new(ex->srv->base, hold_cb, ex))) return 0;
+        log_line(1, "holding a request until the warm start on %s ends", b->cfg->name);
+    }
+    struct timeval tv = {0, 50000};
+    evtimer_add(ex->hold, &tv);
+    return 1;
+}
+
 static void start_attempt(exchange *ex)
 {
     const route_target *t = ex->tg[ex->attempt];
     backend_rt *b = &ex->srv->bs.b[t->backend];
+    if (hold_for_warm_start(ex, b)) return;
+    backend_warm_stop(b);
     ex->bk = b;
     ex->sent_model = backend_model(b, t->model);
     b->inflight++;

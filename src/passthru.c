@@ -9,6 +9,94 @@
 
 #include "anthropic.h"
 
+/* The text of a role:"system" message (a string, or its text blocks joined
+ * with "\n") as one "<system-reminder>" text block; NULL when it holds
+ * anything but text, or no memory. */
+static cJSON *reminder_block(const cJSON *content)
+{
+    buf t;
+    buf_init(&t, 0);
+    int rc = buf_appends(&t, "<system-reminder>\n");
+    if (cJSON_IsString(content)) {
+        if (!rc) rc = buf_appends(&t, content->valuestring);
+    } else {
+        int any = 0;
+        const cJSON *b;
+        cJSON_ArrayForEach(b, content)
+        {
+            const cJSON *ty = cJSON_GetObjectItemCaseSensitive(b, "type");
+            const cJSON *tx = cJSON_GetObjectItemCaseSensitive(b, "text");
+            if (!cJSON_IsString(ty) || strcmp(ty->valuestring, "text") != 0 || !cJSON_IsString(tx))
+                rc = -1;
+            if (!rc && any++) rc = buf_append(&t, "\n", 1);
+            if (!rc) rc = buf_appends(&t, tx->valuestring);
+        }
+    }
+    if (!rc) rc = buf_appends(&t, "\n</system-reminder>");
+    cJSON *blk = NULL;
+    if (!rc && (blk = cJSON_CreateObject())) {
+        if (!cJSON_AddStringToObject(blk, "type", "text") ||
+            !cJSON_AddStringToObject(blk, "text", t.data)) {
+            cJSON_Delete(blk);
+            blk = NULL;
+        }
+    }
+    buf_free(&t);
+    return blk;
+}
+
+static const char *role_of(const cJSON *m)
+{
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(m, "role");
+    return cJSON_IsString(r) ? r->valuestring : "";
+}
+
+/* See lead_system in passthru.h. Messages it cannot move (non-text content,
+ * no user turn before the first assistant turn) stay where they are. */
+static int lead_system(cJSON *root)
+{
+    cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
+    if (!cJSON_IsArray(msgs)) return 0;
+    cJSON *user = NULL, *m;
+    for (m = msgs->child; m && strcmp(role_of(m), "assistant") != 0; m = m->next)
+        if (!user && strcmp(role_of(m), "user") == 0) user = m;
+    cJSON *content = user ? cJSON_GetObjectItemCaseSensitive(user, "content") : NULL;
+    if (!cJSON_IsString(content) && !cJSON_IsArray(content)) return 0;
+    cJSON *lead = cJSON_CreateArray();
+    if (!lead) return BUF_ENOMEM;
+    m = msgs->child;
+    while (m && strcmp(role_of(m), "assistant") != 0) {
+        cJSON *next = m->next;
+        if (strcmp(role_of(m), "system") == 0) {
+            cJSON *blk = reminder_block(cJSON_GetObjectItemCaseSensitive(m, "content"));
+            if (blk) {
+                cJSON_AddItemToArray(lead, blk);
+                cJSON_Delete(cJSON_DetachItemViaPointer(msgs, m));
+            }
+        }
+        m = next;
+    }
+    if (!lead->child) {
+        cJSON_Delete(lead);
+        return 0;
+    }
+    if (cJSON_IsString(content)) {
+        cJSON *blk = cJSON_CreateObject();
+        if (!blk || !cJSON_AddStringToObject(blk, "type", "text") ||
+            !cJSON_AddStringToObject(blk, "text", content->valuestring)) {
+            cJSON_Delete(blk);
+            cJSON_Delete(lead);
+            return BUF_ENOMEM;
+        }
+        cJSON_AddItemToArray(lead, blk);
+    } else {
+        while (content->child)
+            cJSON_AddItemToArray(lead, cJSON_DetachItemViaPointer(content, content->child));
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(user, "content", lead);
+    return 0;
+}
+
 int passthru_rewrite(cJSON *root, const passthru_opts *o, buf *out)
 {
     cJSON *sys = cJSON_GetObjectItemCaseSensitive(root, "system");
@@ -19,6 +107,10 @@ int passthru_rewrite(cJSON *root, const passthru_opts *o, buf *out)
             if (anthropic_is_billing_block(b)) cJSON_Delete(cJSON_DetachItemViaPointer(sys, b));
             b = next;
         }
+    }
+    if (o->lead_system) {
+        int rc = lead_system(root);
+        if (rc) return rc;
     }
     cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "max_tokens");
     if (o->max_tokens_cap > 0 && cJSON_IsNumber(mt) && mt->valuedouble > (double)o->max_tokens_cap)

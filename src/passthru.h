@@ -21,10 +21,17 @@
 typedef struct passthru_opts {
     const char *model;   /* replaces the client's model; NULL keeps it */
     long max_tokens_cap; /* clamp max_tokens; <= 0: no clamp */
+    int lead_system;     /* move role:"system" messages before the first assistant turn
+                            into the first user turn, ahead of its own blocks */
 } passthru_opts;
 
 /* Rewrite a parsed request in place (drop the x-anthropic-billing-header
- * system block, clamp max_tokens, set the model) and append it to out.
+ * system block, clamp max_tokens, set the model; with lead_system, render by
+ * volatility: Claude Code's environment block, a role:"system" message after
+ * the first user turn's words, becomes that turn's leading text block
+ * "<system-reminder>\nTEXT\n</system-reminder>", the same text the OpenAI
+ * modes render, so a new session's prompt differs from the last one's only
+ * from the user's words on) and append it to out.
  * Returns 0, or a BUF_E* code. */
 int passthru_rewrite(cJSON *root, const passthru_opts *o, buf *out);
 

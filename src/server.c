@@ -49,6 +49,7 @@ void exchange_free(exchange *ex)
     log_trace_close(ex->trace);
     if (ex->grace) event_free(ex->grace);
     if (ex->ping) event_free(ex->ping);
+    if (ex->hold) event_free(ex->hold);
     if (ex->idle) event_free(ex->idle);
     xlate_stream_free(ex->xs);
     xlate_request_info_free(&ex->info);

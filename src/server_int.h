@@ -85,6 +85,7 @@ typedef struct exchange {
     xlate_stream_opts xopts;
     struct event *grace;
     struct event *ping;
+    struct event *hold; /* waiting for the backend's warm start to end */
     struct event *idle; /* the backend's silence once its answer started, or a paused
                            client's (backpressure) */
     int paused;         /* the backend transfer is paused: the client is behind */

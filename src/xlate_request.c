@@ -89,6 +89,7 @@ typedef struct xctx {
     int sys_first;      /* message 0 is the system prompt */
     size_t text_bytes;  /* prompt text and tool JSON written, for the estimate */
     long images;        /* images written, for the estimate */
+    int short_conv;     /* see xlate_request_info */
     int text_only;      /* the backend takes no images: they become placeholders */
 } xctx;
 
@@ -614,13 +615,15 @@ out:
 
 /* A user message: its tool_result blocks become tool messages first (they
  * must follow the assistant's tool_calls), then everything else, together
- * with any images from those tool results, becomes one user message. */
-static int user_message(xctx *c, const cJSON *content, int mi)
+ * with any images from those tool results, becomes one user message, after
+ * lead (text rendered ahead of the message's own content; NULL: none). */
+static int user_message(xctx *c, const cJSON *content, int mi, const buf *lead)
 {
     char path[96];
     int rc = user_flush(c), ntool = 0, k;
     const cJSON *b;
     if (rc) return rc;
+    if (lead && lead->len && (rc = user_add_text(c, lead->data, lead->len))) return rc;
     if (is_str(content))
         return user_add_text(c, content->valuestring, strlen(content->valuestring));
     k = 0;
@@ -760,21 +763,21 @@ out:
  * and reminders). Most chat templates accept one system message, first, so
  * it is sent as user-visible text "<system-reminder>\nTEXT\n</system-reminder>",
  * merged into the pending user message when the previous message is a user
- * message (joined with "\n"), else as a new user message. Both the block-list
+ * message (joined with "\n"), else as a new user message; those before the
+ * first assistant turn go ahead of the first user message instead (see
+ * lead_text). Both the block-list
  * and the string form render the same bytes, and since the message that
  * precedes it arrives in the same request, turn N's prefix does not move in
  * turn N+1. */
-static int system_message(xctx *c, const cJSON *content, int mi)
+static int system_text(xctx *c, const cJSON *content, int mi, buf *text)
 {
     char path[96];
-    buf text;
     int rc = 0, any = 0, k = 0;
     const cJSON *b, *blocks = is_str(content) ? NULL : content;
-    buf_init(&text, 0);
-    rc = from_buf_rc(buf_appends(&text, "<system-reminder>\n"));
+    rc = from_buf_rc(buf_appends(text, "<system-reminder>\n"));
     if (rc) goto out;
     if (is_str(content)) {
-        rc = from_buf_rc(buf_appends(&text, content->valuestring));
+        rc = from_buf_rc(buf_appends(text, content->valuestring));
         if (rc) goto out;
     }
     cJSON_ArrayForEach(b, blocks)
@@ -788,14 +791,22 @@ static int system_message(xctx *c, const cJSON *content, int mi)
             goto out;
         }
         if ((rc = block_text(c, b, path, &t))) goto out;
-        if (any) rc = from_buf_rc(buf_append(&text, "\n", 1));
-        if (!rc) rc = from_buf_rc(buf_appends(&text, t->valuestring));
+        if (any) rc = from_buf_rc(buf_append(text, "\n", 1));
+        if (!rc) rc = from_buf_rc(buf_appends(text, t->valuestring));
         any = 1;
         if (rc) goto out;
     }
-    rc = from_buf_rc(buf_appends(&text, "\n</system-reminder>"));
-    if (!rc) rc = user_add_text(c, text.data, text.len);
+    rc = from_buf_rc(buf_appends(text, "\n</system-reminder>"));
 out:
+    return rc;
+}
+
+static int system_message(xctx *c, const cJSON *content, int mi)
+{
+    buf text;
+    buf_init(&text, 0);
+    int rc = system_text(c, content, mi, &text);
+    if (!rc) rc = user_add_text(c, text.data, text.len);
     buf_free(&text);
     return rc;
 }
@@ -835,7 +846,11 @@ static int system_prompt(xctx *c, const cJSON *system)
                 goto out;
             }
             k++;
-            if (anthropic_is_billing_text(tx->valuestring)) continue;
+            if (anthropic_is_billing_text(tx->valuestring)) {
+                c->short_conv = strstr(tx->valuestring, "cc_entrypoint=sdk-") ||
+                                strstr(tx->valuestring, "cc_is_subagent=true");
+                continue;
+            }
             if ((rc = join_add(&text, &any, tx->valuestring, strlen(tx->valuestring)))) goto out;
         }
     }
@@ -851,34 +866,102 @@ out:
     return rc;
 }
 
+/* The role of messages[i] when it is a string, else "". */
+static const char *role_of(const cJSON *m)
+{
+    const cJSON *r = cJSON_IsObject(m) ? get(m, "role") : NULL;
+    return is_str(r) ? r->valuestring : "";
+}
+
+/* Rendering by volatility. Claude Code's first request is
+ * [user: reminders + the user's words, system: the environment block], and
+ * the environment block (working directory, platform, model, agent types,
+ * skills) is the same for every session in a project while the words are
+ * new. So every role:"system" message that comes before the first
+ * assistant turn is rendered ahead of the first user message's own content
+ * (the "lead"), and skipped where it stands. Every later request of the
+ * conversation has the same messages before its first assistant turn, so
+ * the rendering still only grows at the end. *first_user is the index of
+ * that user message, -1 when the segment has none (then nothing moves). */
+static int lead_text(xctx *c, const cJSON *msgs, buf *lead, int *first_user, int *first_asst)
+{
+    const cJSON *m;
+    int i = 0, rc = 0;
+    *first_user = -1;
+    *first_asst = -1;
+    cJSON_ArrayForEach(m, msgs)
+    {
+        const char *r = role_of(m);
+        if (strcmp(r, "assistant") == 0) {
+            *first_asst = i;
+            break;
+        }
+        if (*first_user < 0 && strcmp(r, "user") == 0) *first_user = i;
+        i++;
+    }
+    if (*first_user < 0) return 0;
+    i = 0;
+    cJSON_ArrayForEach(m, msgs)
+    {
+        if (i == *first_asst) break;
+        const cJSON *content = get(m, "content");
+        if (strcmp(role_of(m), "system") == 0 && (is_str(content) || cJSON_IsArray(content))) {
+            if (lead->len) rc = from_buf_rc(buf_append(lead, "\n", 1));
+            if (!rc) rc = system_text(c, content, i, lead);
+            if (rc) return rc;
+        }
+        i++;
+    }
+    return 0;
+}
+
 static int messages(xctx *c, const cJSON *system, const cJSON *msgs)
 {
     const cJSON *m;
-    int rc = 0, mi = 0;
+    int rc = 0, mi = 0, first_user, first_asst;
+    buf lead;
     if (system && (rc = system_prompt(c, system))) return rc;
+    buf_init(&lead, 0);
+    rc = lead_text(c, msgs, &lead, &first_user, &first_asst);
+    if (rc) goto out;
     cJSON_ArrayForEach(m, msgs)
     {
         const cJSON *role, *content;
-        if (!cJSON_IsObject(m)) return FAIL(c, "messages.%d: must be an object", mi);
+        if (!cJSON_IsObject(m)) {
+            rc = FAIL(c, "messages.%d: must be an object", mi);
+            goto out;
+        }
         role = get(m, "role");
         content = get(m, "content");
-        if (!role) return FAIL(c, "messages.%d.role: field required", mi);
-        if (!content) return FAIL(c, "messages.%d.content: field required", mi);
-        if (!is_str(content) && !cJSON_IsArray(content))
-            return FAIL(c, "messages.%d.content: must be a string or an array of content blocks",
-                        mi);
+        if (!role) {
+            rc = FAIL(c, "messages.%d.role: field required", mi);
+            goto out;
+        }
+        if (!content) {
+            rc = FAIL(c, "messages.%d.content: field required", mi);
+            goto out;
+        }
+        if (!is_str(content) && !cJSON_IsArray(content)) {
+            rc = FAIL(c, "messages.%d.content: must be a string or an array of content blocks", mi);
+            goto out;
+        }
         if (is_str(role) && strcmp(role->valuestring, "user") == 0)
-            rc = user_message(c, content, mi);
+            rc = user_message(c, content, mi, mi == first_user ? &lead : NULL);
         else if (is_str(role) && strcmp(role->valuestring, "assistant") == 0)
             rc = assistant_message(c, content, mi);
         else if (is_str(role) && strcmp(role->valuestring, "system") == 0)
-            rc = system_message(c, content, mi);
+            rc = first_user >= 0 && (first_asst < 0 || mi < first_asst)
+                     ? 0 /* rendered in the lead */
+                     : system_message(c, content, mi);
         else
-            return FAIL(c, "messages.%d.role: must be \"user\", \"assistant\" or \"system\"", mi);
-        if (rc) return rc;
+            rc = FAIL(c, "messages.%d.role: must be \"user\", \"assistant\" or \"system\"", mi);
+        if (rc) goto out;
         mi++;
     }
-    return user_flush(c);
+    rc = user_flush(c);
+out:
+    buf_free(&lead);
+    return rc;
 }
 
 /* ---- tools ----------------------------------------------------------- */
@@ -1208,6 +1291,7 @@ static int translate(const char *body, size_t len, const xlate_request_opts *opt
         info->messages_off = (c.nmsgs ? c.msg_off[0] : c.msgs_end) - start;
         info->system_end = sys_end - start;
         info->id_slot_off = c.id_slot_off ? c.id_slot_off - start : 0;
+        info->short_conv = c.short_conv;
     }
     return 0;
 }

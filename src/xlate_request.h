@@ -55,6 +55,9 @@ typedef struct xlate_request_info {
     size_t messages_off; /* offset in the output where the first message starts */
     size_t system_end;   /* offset where the system message ends (== messages_off if none) */
     size_t id_slot_off;  /* offset of id_slot's two characters ("%2d"), 0 if not written */
+    int short_conv;      /* Claude Code's billing block says claude -p (cc_entrypoint=sdk-...)
+                            or a subagent (cc_is_subagent=true): a conversation that is
+                            over once idle */
 } xlate_request_info;
 
 /* Parse and validate an Anthropic /v1/messages body (len bytes, need not be

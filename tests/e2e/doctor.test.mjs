@@ -54,3 +54,36 @@ test('doctor: a backend that is down fails with the fix to try', { timeout: 60_0
   assert.match(out, /fix: start the model server: mlx_lm\.server --model <model> --port 8081/, out);
   assert.doesNotMatch(out, /round trip/, 'no round trip is attempted without a backend');
 });
+
+// llamacpp mode: doctor reads /props and says which llama-server flags slot
+// placement needs: --parallel 2 or more and the /slots endpoint on.
+test('doctor: llama.cpp slots and the /slots endpoint', { timeout: 60_000 }, async (t) => {
+  const missing = missingPrereq();
+  if (missing) return t.skip(missing);
+  const http = await import('node:http');
+  const sb = makeSandbox('doctor-slots');
+  cleanups.push(() => sb.cleanup());
+  for (const [slots, endpoint] of [[1, false], [4, true]]) {
+    const srv = http.createServer((req, res) => {
+      const send = (o) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(o));
+      if (req.url === '/v1/models') return send({ data: [{ id: 'm' }] });
+      if (req.url === '/props') return send({ total_slots: slots, endpoint_slots: endpoint, default_generation_settings: { n_ctx: 65536 } });
+      res.writeHead(404).end();
+    });
+    await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => srv.close(r)));
+    const url = `http://127.0.0.1:${srv.address().port}/v1`;
+    const r = await children.run(BIN, ['doctor', '--mode', 'llamacpp', '--backend', url, '--claude', CLAUDE], { cwd: sb.work, env: sb.env, timeoutMs: 50_000 });
+    const out = `${r.stdout}\n${r.stderr}`;
+    if (slots === 1) {
+      assert.match(out, /\[FAIL\] llama\.cpp slots: 1 \(--parallel\)/, out);
+      assert.match(out, /fix: start llama-server with --parallel 2 or more/, out);
+      assert.match(out, /\[FAIL\] llama\.cpp \/slots endpoint: off/, out);
+      assert.equal(r.code, 1, out);
+    } else {
+      assert.match(out, /\[ ok \] llama\.cpp slots: 4 \(--parallel\)/, out);
+      assert.match(out, /\[ ok \] llama\.cpp \/slots endpoint: on/, out);
+    }
+    assert.match(out, /--kv-unified off/, out);
+  }
+});

@@ -83,7 +83,7 @@ static void json_checks(const char *p, size_t len)
         FUZZ_CHECK(h1[i] == h2[i] && h1[i] != 0, "prefix hash %d", i);
     buf out;
     buf_init(&out, 1u << 24);
-    passthru_opts o = {"fuzz-model", 100};
+    passthru_opts o = {"fuzz-model", 100, 1};
     if (passthru_rewrite(root, &o, &out) == 0) {
         cJSON *j = cJSON_ParseWithLength(out.data ? out.data : "", out.len);
         FUZZ_CHECK(j != NULL, "rewrite is not JSON: %.*s", (int)(out.len > 200 ? 200 : out.len),

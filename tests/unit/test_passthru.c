@@ -12,7 +12,7 @@ static char *rewrite(const char *in, const char *model, long cap)
     if (!j) return NULL;
     buf out;
     buf_init(&out, 0);
-    passthru_opts o = {model, cap};
+    passthru_opts o = {model, cap, 0};
     int rc = passthru_rewrite(j, &o, &out);
     cJSON_Delete(j);
     if (rc) {
@@ -43,6 +43,76 @@ TEST(passthru_rewrite_cache_stabilizing)
     /* no model in the request: added; no clamp */
     s = rewrite("{\"max_tokens\":100000,\"messages\":[]}", "m2", 0);
     CHECK_STR(s, "{\"max_tokens\":100000,\"messages\":[],\"model\":\"m2\"}");
+    free(s);
+}
+
+static char *lead(const char *in)
+{
+    cJSON *j = cJSON_Parse(in);
+    if (!j) return NULL;
+    buf out;
+    buf_init(&out, 0);
+    passthru_opts o = {.lead_system = 1};
+    int rc = passthru_rewrite(j, &o, &out);
+    cJSON_Delete(j);
+    if (rc) {
+        buf_free(&out);
+        return NULL;
+    }
+    return out.data;
+}
+
+/* anthropic mode renders by volatility: the environment block (a
+ * role:"system" message after the first user turn) leads that turn, in the
+ * same form whether it came as blocks (turn 1) or a string (turn 2), so
+ * turn 2 still extends turn 1 and a new session differs only from its
+ * words on. */
+TEST(passthru_rewrite_lead_system)
+{
+    char *t1 = lead("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+                    "\"<system-reminder>git</system-reminder>\"},{\"type\":\"text\",\"text\":"
+                    "\"words\",\"cache_control\":{\"type\":\"ephemeral\"}}]},{\"role\":\"system\","
+                    "\"content\":[{\"type\":\"text\",\"text\":\"env\",\"cache_control\":{\"type\":"
+                    "\"ephemeral\"}}]}]}");
+    CHECK_STR(t1, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+                  "\"<system-reminder>\\nenv\\n</system-reminder>\"},{\"type\":\"text\",\"text\":"
+                  "\"<system-reminder>git</system-reminder>\"},{\"type\":\"text\",\"text\":"
+                  "\"words\",\"cache_control\":{\"type\":\"ephemeral\"}}]}]}");
+    char *t2 = lead("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+                    "\"<system-reminder>git</system-reminder>\"},{\"type\":\"text\",\"text\":"
+                    "\"words\",\"cache_control\":{\"type\":\"ephemeral\"}}]},{\"role\":\"system\","
+                    "\"content\":\"env\"},{\"role\":\"assistant\",\"content\":\"a\"},{\"role\":"
+                    "\"system\",\"content\":\"later\"},{\"role\":\"user\",\"content\":\"q\"}]}");
+    REQUIRE(t1 && t2);
+    CHECK(strncmp(t1, t2, strlen(t1) - 3) == 0); /* up to the closing "]}]}" */
+    /* a system message after the first assistant turn stays where it is */
+    CHECK(strstr(t2, "{\"role\":\"system\",\"content\":\"later\"}") != NULL);
+    free(t1);
+    free(t2);
+    /* a string user turn becomes blocks; system messages before it move too */
+    char *s = lead("{\"messages\":[{\"role\":\"system\",\"content\":\"a\"},{\"role\":\"user\","
+                   "\"content\":\"hi\"},{\"role\":\"system\",\"content\":[{\"type\":\"text\","
+                   "\"text\":\"b\"},{\"type\":\"text\",\"text\":\"c\"}]}]}");
+    CHECK_STR(s, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+                 "\"<system-reminder>\\na\\n</system-reminder>\"},{\"type\":\"text\",\"text\":"
+                 "\"<system-reminder>\\nb\\nc\\n</system-reminder>\"},{\"type\":\"text\",\"text\":"
+                 "\"hi\"}]}]}");
+    free(s);
+    /* nothing to lead: no user turn first, or a system message with an image */
+    s = lead("{\"messages\":[{\"role\":\"system\",\"content\":\"a\"}]}");
+    CHECK_STR(s, "{\"messages\":[{\"role\":\"system\",\"content\":\"a\"}]}");
+    free(s);
+    s = lead("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"system\","
+             "\"content\":[{\"type\":\"image\"}]}]}");
+    CHECK_STR(s, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"system\","
+                 "\"content\":[{\"type\":\"image\"}]}]}");
+    free(s);
+    /* off (claude mode): untouched */
+    s = rewrite("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"system\","
+                "\"content\":\"env\"}]}",
+                NULL, 0);
+    CHECK_STR(s, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"system\","
+                 "\"content\":\"env\"}]}");
     free(s);
 }
 

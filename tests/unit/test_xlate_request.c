@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 
+#include "../../src/anthropic.h"
 #include "../../src/xlate_request.h"
 #include "test.h"
 
@@ -265,6 +266,73 @@ TEST(xlate_request_turn_prefix)
     buf_free(&t3);
 }
 
+/* Rendering by volatility: two sessions in one project (Claude Code's first
+ * requests differ only in the billing block, metadata and the user's words)
+ * render bytes that agree up to the user's words, so the new session's
+ * first turn prefills only those; the environment block (a role:"system"
+ * message after the words) comes before them. */
+TEST(xlate_request_new_session_prefix)
+{
+    char err[512];
+    buf a, b;
+    buf_init(&a, 0);
+    buf_init(&b, 0);
+    REQUIRE(build_case("claude_code_turn1", &a, NULL, err, sizeof err) == 0);
+    REQUIRE(build_case("volatility_new_session", &b, NULL, err, sizeof err) == 0);
+    size_t common = 0;
+    while (common < a.len && common < b.len && a.data[common] == b.data[common])
+        common++;
+    const char *words = strstr(a.data, "list the files here");
+    const char *env = strstr(a.data, "# Environment");
+    REQUIRE(words && env);
+    CHECK(env < words);
+    CHECK(common == (size_t)(words - a.data));
+    /* what differs is the words and the closing bytes: a few dozen bytes */
+    CHECK(a.len - common < 64);
+    buf_free(&a);
+    buf_free(&b);
+}
+
+/* Warm start saves anthropic_warm_prefix of a session's request; rendered,
+ * it is a prefix of the next session's first turn in that project up to the
+ * user's words: system prompt, tools, environment block, reminders. */
+TEST(xlate_request_warm_prefix_is_a_prefix)
+{
+    char path[512], err[512];
+    size_t len;
+    case_path(path, sizeof path, "claude_code_turn1", ".json");
+    char *body = test_read_file(path, &len);
+    REQUIRE(body);
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    free(body);
+    REQUIRE(root);
+    cJSON *w = anthropic_warm_prefix(root);
+    cJSON_Delete(root);
+    REQUIRE(w);
+    char *wtxt = cJSON_PrintUnformatted(w);
+    cJSON_Delete(w);
+    REQUIRE(wtxt);
+    xlate_request_opts o = {.model = NULL};
+    xlate_request_info iw, in;
+    buf bw, bn;
+    buf_init(&bw, 0);
+    buf_init(&bn, 0);
+    REQUIRE(xlate_request_build(wtxt, strlen(wtxt), &o, &bw, &iw, err, sizeof err) == 0);
+    REQUIRE(build_case("volatility_new_session", &bn, &in, err, sizeof err) == 0);
+    const char *tw = strstr(bw.data, "\"tools\":"), *tn = strstr(bn.data, "\"tools\":");
+    REQUIRE(tw && tn);
+    size_t n = strlen(tw) - 4; /* without the closing "}]} */
+    CHECK(strncmp(tw, tn, n) == 0);
+    CHECK(strstr(tw, "# Environment") && strstr(tw, "claudeMd"));
+    CHECK(!strstr(tw, "list the files here"));
+    CHECK(iw.kind_hash == in.kind_hash);
+    xlate_request_info_free(&iw);
+    xlate_request_info_free(&in);
+    buf_free(&bw);
+    buf_free(&bn);
+    cJSON_free(wtxt);
+}
+
 /* For a text-only backend an image becomes the same placeholder whether it
  * is in the newest turn or in history: a Read of a PNG does not move the
  * next turn's prefix. */
@@ -338,10 +406,10 @@ TEST(xlate_request_model_truncated)
         n += 3;
     }
     model[n] = '\0';
-    snprintf(
-        body, sizeof body,
-        "{\"model\":\"%s\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
-        model);
+    snprintf(body, sizeof body,
+             "{\"model\":\"%s\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":"
+             "\"x\"}]}",
+             model);
     xlate_request_info info;
     char err[256];
     buf out;
@@ -358,8 +426,8 @@ TEST(xlate_request_model_truncated)
 
 TEST(xlate_request_append_and_failure_hygiene)
 {
-    static const char good[] =
-        "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    static const char good[] = "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":"
+                               "\"user\",\"content\":\"x\"}]}";
     static const char bad[] = "{\"model\":\"m\",\"max_tokens\":5,\"tools\":[{\"name\":\"t\","
                               "\"input_schema\":{}}],\"messages\":[{\"role\":\"user\","
                               "\"content\":[{\"type\":\"text\",\"text\":\"x\"},{\"type\":5}]}]}";
@@ -422,7 +490,8 @@ TEST(xlate_request_count_tokens)
         "\"content\":\"count these tokens please\"}],\"tools\":[{\"name\":\"t\","
         "\"input_schema\":{\"type\":\"object\"}}]}";
     static const char with_max[] =
-        "{\"model\":\"m\",\"max_tokens\":9,\"system\":\"You are terse.\",\"messages\":[{\"role\":"
+        "{\"model\":\"m\",\"max_tokens\":9,\"system\":\"You are "
+        "terse.\",\"messages\":[{\"role\":"
         "\"user\",\"content\":\"count these tokens please\"}],\"tools\":[{\"name\":\"t\","
         "\"input_schema\":{\"type\":\"object\"}}]}";
     long tokens = 0;
