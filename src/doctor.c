@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend_http.h"
 #include "buf.h"
 #include "launcher.h"
 #include "launcher_cc.h"
@@ -37,53 +38,12 @@ static void verdict(int ok, const char *what, const char *detail, const char *fi
     fflush(stdout);
 }
 
-static size_t collect(char *p, size_t s, size_t n, void *ud)
-{
-    return buf_append(ud, p, s * n) == BUF_OK ? s * n : 0;
-}
-
-/* Blocking GET to backend be (its key, in the header its API reads; ca: the
- * CA bundle to trust, NULL the system's); returns the HTTP status (0: no
- * answer, reason in err). */
+/* Blocking GET to backend be, with doctor's timeouts (3 s to connect, 10 s
+ * in all); returns the HTTP status (0: no answer, reason in err). */
 static long http_get(const char *url, const route_backend *be, const char *ca, buf *out, char *err,
                      size_t errlen)
 {
-    const char *key = be->api_key;
-    int anthropic = be->mode->passthru != 0; /* x-api-key, anthropic-version */
-    CURL *e = curl_easy_init();
-    if (!e) return 0;
-    char eb[CURL_ERROR_SIZE] = "";
-    struct curl_slist *h = NULL;
-    char auth[700];
-    if (key && *key) {
-        snprintf(auth, sizeof auth, anthropic ? "x-api-key: %s" : "Authorization: Bearer %s", key);
-        h = curl_slist_append(h, auth);
-    }
-    if (anthropic) h = curl_slist_append(h, "anthropic-version: 2023-06-01");
-    if (ca) curl_easy_setopt(e, CURLOPT_CAINFO, ca);
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, eb);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    long status = 0;
-    CURLcode c = curl_easy_perform(e);
-    if (c == CURLE_OK)
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    else
-        snprintf(err, errlen, "%s", eb[0] ? eb : curl_easy_strerror(c));
-    curl_slist_free_all(h);
-    curl_easy_cleanup(e);
-    return status;
-}
-
-long doctor_http_get(const char *url, const route_backend *be, const char *ca, buf *out, char *err,
-                     size_t errlen)
-{
-    return http_get(url, be, ca, out, err, errlen);
+    return backend_http(be, ca, url, NULL, 3000L, 10000L, out, err, errlen);
 }
 
 static void check_claude(const config *cfg)

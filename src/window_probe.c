@@ -4,18 +4,13 @@
 #include "window_probe.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "backend_http.h"
 #include "buf.h"
 #include "log.h"
 #include "window.h"
-
-static size_t collect(char *p, size_t s, size_t n, void *ud)
-{
-    return buf_append(ud, p, s * n) == BUF_OK ? s * n : 0;
-}
 
 /* One blocking request to b (GET, or POST with a JSON body). Returns the
  * HTTP status, 0 when nothing answered. Short timeouts: this runs before
@@ -23,34 +18,9 @@ static size_t collect(char *p, size_t s, size_t n, void *ud)
 static long get(const route_backend *b, const char *ca, const char *path, const char *body,
                 buf *out)
 {
-    char url[700], auth[700];
+    char url[700];
     route_backend_url(b, path, url, sizeof url);
-    CURL *e = curl_easy_init();
-    if (!e) return 0;
-    struct curl_slist *h = NULL;
-    if (b->api_key[0]) {
-        snprintf(auth, sizeof auth,
-                 b->mode->passthru ? "x-api-key: %s" : "Authorization: Bearer %s", b->api_key);
-        h = curl_slist_append(h, auth);
-    }
-    if (b->mode->passthru) h = curl_slist_append(h, "anthropic-version: 2023-06-01");
-    if (body) {
-        h = curl_slist_append(h, "Content-Type: application/json");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-    }
-    const char *cafile = b->ca_file[0] ? b->ca_file : ca;
-    if (cafile) curl_easy_setopt(e, CURLOPT_CAINFO, cafile);
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 1500L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 4000L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    long status = 0;
-    if (curl_easy_perform(e) == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(e);
+    long status = backend_http(b, ca, url, body, 1500L, 4000L, out, NULL, 0);
     log_line(2, "context window probe: %s %s: HTTP %ld", body ? "POST" : "GET", url, status);
     return status;
 }

@@ -112,7 +112,7 @@ test('doctor with "mode": "auto" in the config file checks LM Studio and passes'
   assert.equal(r.code, 0, out);
   assert.match(r.stderr, /mode auto: using LM Studio at http:\/\/localhost:1234\/v1 .*as with --mode lmstudio/, out);
   assert.match(out, /anyclaude doctor: mode lmstudio \(found by --mode auto\), backend http:\/\/localhost:1234\/v1/, out);
-  assert.match(out, /\[ ok \] context length: 32768 tokens/, out);
+  assert.match(out, /\[ ok \] context window: 32768 tokens/, out);
   assert.match(out, /doctor: all checks passed/, out);
 });
 

@@ -44,6 +44,6 @@ test('--mode auto takes the real llama-server: doctor passes with a round trip',
   const r = run(['doctor', '--mode', 'auto', '--claude', '/bin/true'], { ANYCLAUDE_DISCOVER_PORTS: String(llama.port) });
   assert.match(r.stderr, /mode auto: using llama\.cpp llama-server at .* as with --mode llamacpp --backend/, r.out);
   assert.match(r.out, new RegExp(`anyclaude doctor: mode llamacpp \\(found by --mode auto\\), backend http://localhost:${llama.port}/v1`), r.out);
-  assert.match(r.out, /\[ ok \] context length: \d+ tokens/, r.out);
+  assert.match(r.out, /\[ ok \] context window: \d+ tokens/, r.out);
   assert.match(r.out, /\[ ok \] round trip through the gateway/, r.out);
 });
