@@ -1,7 +1,7 @@
 /*
- * doctor: setup checks (see doctor.h). Backend probes are blocking libcurl
- * calls (nothing else runs yet); the round trip runs the real gateway on an
- * event loop and sends it a request through the upstream module.
+ * doctor: setup checks (see doctor.h). Backend probes are blocking requests
+ * (backend_http; nothing else runs yet); the round trip runs the real gateway
+ * on an event loop and sends it a request through the upstream module.
  */
 #include "doctor.h"
 
