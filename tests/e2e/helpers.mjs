@@ -86,8 +86,11 @@ export function makeSandbox(name) {
         return '(no anyclaude.log)';
       }
     },
+    // Claude Code's own children may still be writing under home/.claude for
+    // a moment after it exits: rmSync retries ENOTEMPTY/EBUSY instead of
+    // failing the test that already passed.
     cleanup: () => {
-      if (!process.env.E2E_KEEP) fs.rmSync(root, { recursive: true, force: true });
+      if (!process.env.E2E_KEEP) fs.rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     },
   };
 }
