@@ -5,6 +5,7 @@
 #   make asan       unit tests + gateway built with ASan+UBSan
 #   make deps       install build/test dependencies (apt, pinned npm packages)
 #   make format     clang-format the C sources
+#   make check-layout  no import cycles, a pure src/core/, no file over 1,000 lines
 #   make install    build/anyclaude and its man page into $(PREFIX) (default
 #                   /usr/local; PREFIX=$$HOME/.local needs no root; DESTDIR honoured)
 #   make uninstall  remove exactly the files install put there
@@ -16,33 +17,47 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-SRC       := $(wildcard src/*.c)
-CORE_SRC  := $(filter-out src/main.c,$(SRC))
+# The pure core (src/core/) is compiled with cJSON's include path only: it
+# cannot include libevent or libcurl, so its purity is the compiler's to
+# enforce. The shell (src/) sees both folders and every library.
+CORE_PKG_CFLAGS = $(shell pkg-config --cflags libcjson)
+CORE_C    := $(wildcard src/core/*.c)
+SHELL_C   := $(wildcard src/*.c)
+SRC       := $(CORE_C) $(SHELL_C)
+LIB_SRC   := $(filter-out src/main.c,$(SRC))
 UNIT_SRC  := $(wildcard tests/unit/*.c)
-HDRS      := $(wildcard src/*.h) $(wildcard tests/unit/*.h)
+HDRS      := $(wildcard src/*.h) $(wildcard src/core/*.h) $(wildcard tests/unit/*.h)
+INC       := -Isrc -Isrc/core
 
-OBJ       := $(patsubst src/%.c,build/obj/%.o,$(SRC))
-CORE_OBJ  := $(patsubst src/%.c,build/obj/%.o,$(CORE_SRC))
+objname    = $(patsubst src/%.c,$(1)/%.o,$(2))
+OBJ       := $(call objname,build/obj,$(SRC))
+CORE_OBJ  := $(call objname,build/obj,$(LIB_SRC))
 UNIT_OBJ  := $(patsubst tests/unit/%.c,build/obj/unit/%.o,$(UNIT_SRC))
-ASAN_OBJ  := $(patsubst src/%.c,build/asan/%.o,$(SRC))
-ASAN_CORE := $(patsubst src/%.c,build/asan/%.o,$(CORE_SRC))
+ASAN_OBJ  := $(call objname,build/asan,$(SRC))
+ASAN_CORE := $(call objname,build/asan,$(LIB_SRC))
 ASAN_UNIT := $(patsubst tests/unit/%.c,build/asan/unit/%.o,$(UNIT_SRC))
 
-.PHONY: all test unit asan deps format clean check run install uninstall
+.PHONY: all test unit asan deps format clean check run install uninstall check-layout
 all: build/anyclaude build/h1check
 
+build/obj/core/%.o: src/core/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) -Isrc/core $(CORE_PKG_CFLAGS) -c $< -o $@
 build/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(WARN) $(CFLAGS) $(INC) $(PKG_CFLAGS) -c $< -o $@
 build/obj/unit/%.o: tests/unit/%.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(WARN) $(CFLAGS) $(INC) $(PKG_CFLAGS) -c $< -o $@
+build/asan/core/%.o: src/core/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O1 -g $(SAN) -Isrc/core $(CORE_PKG_CFLAGS) -c $< -o $@
 build/asan/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(WARN) -O1 -g $(SAN) $(INC) $(PKG_CFLAGS) -c $< -o $@
 build/asan/unit/%.o: tests/unit/%.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(WARN) -O1 -g $(SAN) $(INC) $(PKG_CFLAGS) -c $< -o $@
 
 build/anyclaude: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $(OBJ) $(PKG_LIBS) -lm
@@ -54,8 +69,8 @@ build/asan/unit_tests: $(ASAN_CORE) $(ASAN_UNIT)
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) -lm
 
 # httpd's framing on stdin, for the differential test (tests/fault/framing.test.mjs)
-build/h1check: tests/fault/h1check.c build/obj/h1.o build/obj/buf.o
-	$(CC) $(WARN) $(CFLAGS) -o $@ $^
+build/h1check: tests/fault/h1check.c build/obj/core/h1.o build/obj/core/buf.o
+	$(CC) $(WARN) $(CFLAGS) -Isrc/core -o $@ $^
 
 unit: build/unit_tests
 	./build/unit_tests
@@ -65,12 +80,16 @@ asan: build/asan/unit_tests build/asan/anyclaude
 deps:
 	bash scripts/deps.sh
 
+# Import cycles, core purity, file length (scripts/check-layout.py).
+check-layout:
+	python3 scripts/check-layout.py
+
 test:
 	bash scripts/deps.sh
 	bash scripts/test.sh
 
 format:
-	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+	clang-format -i src/*.c src/*.h src/core/*.c src/core/*.h tests/unit/*.c tests/unit/*.h
 
 clean:
 	rm -rf build
@@ -110,10 +129,8 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= request sse stream backend_error toolcall toolargs passthru h1 discover window
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS  := -g -O1 $(FUZZ_SAN) $(shell pkg-config --cflags libcjson)
-FUZZ_CORE    := buf sse anthropic affinity xlate_request xlate_stream toolargs toolcall_text argstream \
-                passthru pool rendezvous routes config mode provenance servertools h1 discover window convstat
-FUZZ_OBJ     := $(patsubst %,build/fuzz/obj/%.o,$(FUZZ_CORE))
+FUZZ_CFLAGS  := -g -O1 $(FUZZ_SAN) -Isrc/core $(shell pkg-config --cflags libcjson)
+FUZZ_OBJ     := $(patsubst src/core/%.c,build/fuzz/obj/%.o,$(CORE_C))
 FUZZ_BINS    := $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
 VALGRIND     ?= valgrind
 VALGRIND_FLAGS := -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect \
@@ -121,9 +138,9 @@ VALGRIND_FLAGS := -q --error-exitcode=1 --leak-check=full --show-leak-kinds=defi
 
 .PHONY: fuzz fuzz-build fuzz-smoke valgrind
 .SECONDARY: $(FUZZ_OBJ)
-# src/ is built without -Werror here: a clang-only warning in code being
+# src/core/ is built without -Werror here: a clang-only warning in code being
 # edited should not stop the fuzzers (the harnesses keep -Werror).
-build/fuzz/obj/%.o: src/%.c $(HDRS)
+build/fuzz/obj/%.o: src/core/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(filter-out -Werror,$(WARN)) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_OBJ)

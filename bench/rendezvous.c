@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../src/pool.h"
-#include "../src/rendezvous.h"
+#include "pool.h"
+#include "rendezvous.h"
 
 static double now_ns(void)
 {

@@ -17,6 +17,7 @@ run() { # name, command...
     failed=$((failed+1)); failed_names="$failed_names $name"; echo "=== $name: FAILED ($((SECONDS-t0)) s)"
   fi
 }
+run layout python3 scripts/check-layout.py
 run build make -j"$JOBS" all build/unit_tests
 run unit ./build/unit_tests
 run asan-build make -j"$JOBS" build/asan/unit_tests build/asan/anyclaude

@@ -33,41 +33,6 @@ void config_defaults(config *c)
     c->drain_s = 30;
 }
 
-int config_model_is_loaded(const char *name)
-{
-    return !name || !*name || strcmp(name, "current-model") == 0;
-}
-
-int config_check_url(const char *url)
-{
-    const char *p;
-    if (strncmp(url, "http://", 7) == 0)
-        p = url + 7;
-    else if (strncmp(url, "https://", 8) == 0)
-        p = url + 8;
-    else
-        return -1;
-    size_t host = strcspn(p, ":/?#");
-    if (host == 0) return -1;
-    for (size_t i = 0; i < host; i++) {
-        char ch = p[i];
-        if (ch <= ' ' || ch == '@' || ch == '\\') return -1;
-    }
-    p += host;
-    if (*p == ':') {
-        p++;
-        size_t d = strspn(p, "0123456789");
-        if (d == 0 || d > 5) return -1;
-        long port = strtol(p, NULL, 10);
-        if (port < 1 || port > 65535) return -1;
-        p += d;
-    }
-    if (*p && *p != '/') return -1;
-    for (; *p; p++)
-        if (*p <= ' ') return -1;
-    return 0;
-}
-
 static int parse_long(const char *s, long lo, long hi, long *out)
 {
     char *end;
@@ -168,7 +133,7 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
         return 0;
     }
     case K_BACKEND: {
-        if (config_check_url(v) || copy(c->backend, sizeof c->backend, v)) {
+        if (routes_check_url(v) || copy(c->backend, sizeof c->backend, v)) {
             snprintf(err, errlen,
                      "%s: malformed backend URL \"%s\"; expected http(s)://host[:port][/path], "
                      "e.g. http://localhost:8081/v1",
@@ -184,7 +149,7 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
         if (copy(c->api_key, sizeof c->api_key, v)) goto toolong;
         return 0;
     case K_MODEL:
-        if (config_model_is_loaded(v)) v = ""; /* the server's own model: send none */
+        if (routes_model_is_loaded(v)) v = ""; /* the server's own model: send none */
         if (copy(c->model, sizeof c->model, v)) goto toolong;
         return 0;
     case K_HOST:

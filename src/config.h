@@ -74,12 +74,5 @@ typedef struct config_flag {
 int config_resolve(config *c, const config_flag *flags, size_t nflags, config_getenv_fn getenv_fn,
                    char *err, size_t errlen);
 
-/* Does this configured model name mean "whatever the server has loaded"
- * (empty, or "current-model", the value the original tool's guide told
- * MLX-LM users to export)? Then no model is sent. */
-int config_model_is_loaded(const char *name);
-
-/* Check that url is http(s)://host[:port][/path]. Returns 0 or -1. */
-int config_check_url(const char *url);
 
 #endif

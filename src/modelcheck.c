@@ -169,10 +169,10 @@ int modelcheck_run(const config *cfg, char *err, size_t errlen)
         for (int i = 0; i < r->nroutes; i++) {
             const route *rt = &r->r[i];
             for (int t = 0; t < rt->npool; t++)
-                if (rt->pool[t].backend == b && !config_model_is_loaded(rt->pool[t].model))
+                if (rt->pool[t].backend == b && !routes_model_is_loaded(rt->pool[t].model))
                     names[n++] = rt->pool[t].model;
             for (int t = 0; t < rt->nfallback; t++)
-                if (rt->fallback[t].backend == b && !config_model_is_loaded(rt->fallback[t].model))
+                if (rt->fallback[t].backend == b && !routes_model_is_loaded(rt->fallback[t].model))
                     names[n++] = rt->fallback[t].model;
         }
         if (n && check_one(cfg, be, names, n, err, errlen) < 0) return -1;

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/buf.h"
-#include "../../src/h1.h"
+#include "buf.h"
+#include "h1.h"
 
 static void json_str(const char *s)
 {

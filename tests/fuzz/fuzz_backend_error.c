@@ -11,7 +11,7 @@
  * one Anthropic uses for it; msg is NUL-terminated inside its buffer; a
  * context-length failure on a 4xx becomes 400 "prompt is too long: ...".
  */
-#include "../../src/anthropic.h"
+#include "anthropic.h"
 #include "fuzz_util.h"
 
 static int mem_has(const char *h, size_t n, const char *needle)

@@ -12,8 +12,8 @@
  * arrays, its mode is one anyclaude has, its flags start with that mode,
  * its URL names the port, and discover_describe stays within its buffer.
  */
-#include "../../src/discover.h"
-#include "../../src/mode.h"
+#include "discover.h"
+#include "mode.h"
 #include "fuzz_util.h"
 
 static void check_str(const char *s, size_t cap, const char *what)

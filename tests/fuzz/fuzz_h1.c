@@ -14,7 +14,7 @@
  *   spaces or controls, names tokens, values without CR, LF or NUL, at most
  *   one Host, not both Content-Length and chunked.
  */
-#include "../../src/h1.h"
+#include "h1.h"
 #include "fuzz_util.h"
 
 #define MAX_HEAD 4096

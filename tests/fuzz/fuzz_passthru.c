@@ -22,11 +22,11 @@
  *   growing conversation stays a growing request); after servertools_strip
  *   no server tool is left.
  */
-#include "../../src/passthru.h"
-#include "../../src/pool.h"
-#include "../../src/provenance.h"
-#include "../../src/routes.h"
-#include "../../src/servertools.h"
+#include "passthru.h"
+#include "pool.h"
+#include "provenance.h"
+#include "routes.h"
+#include "servertools.h"
 #include "fuzz_util.h"
 
 static void observe(const char *p, size_t len, size_t cut, passthru_obs *o)

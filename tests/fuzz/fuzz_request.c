@@ -15,7 +15,7 @@
  * The output buffer is capped (OUT_MAX) so memory stays bounded; ETOOBIG is
  * then an expected answer.
  */
-#include "../../src/xlate_request.h"
+#include "xlate_request.h"
 #include "fuzz_util.h"
 
 #define OUT_MAX ((size_t)1 << 20)

@@ -10,7 +10,7 @@
  * byte-identical in all three (sse.h: "Output is identical however the
  * input is split"). Also: every event's data fits the bound.
  */
-#include "../../src/sse.h"
+#include "sse.h"
 #include "fuzz_util.h"
 
 typedef struct rec {

@@ -17,7 +17,7 @@
  */
 #include <strings.h>
 
-#include "../../src/toolargs.h"
+#include "toolargs.h"
 #include "fuzz_util.h"
 
 static const char tools_json[] =

@@ -22,7 +22,7 @@
  * after finish and set_think after a feed return TOOLCALL_TEXT_EDONE; a
  * second finish does nothing.
  */
-#include "../../src/toolcall_text.h"
+#include "toolcall_text.h"
 #include "fuzz_util.h"
 
 static const char tools_json[] =

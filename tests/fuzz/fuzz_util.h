@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/buf.h"
+#include "buf.h"
 
 #define FUZZ_CHECK(cond, ...)                                                                     \
     do {                                                                                          \

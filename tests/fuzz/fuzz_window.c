@@ -9,8 +9,8 @@
  * window is 1..1e9), the model name is NUL-terminated within its buffer;
  * convstat_line's output is one line without control bytes.
  */
-#include "../../src/convstat.h"
-#include "../../src/window.h"
+#include "convstat.h"
+#include "window.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,10 +1,10 @@
 /* Tests for src/access.c (Host, Origin, Content-Type, token) and the pure
  * parts of src/h1.c (the head scanner, split at every byte; the body decoder
  * fed byte by byte; escaping), and the log's secret list without a cap. */
-#include "../../src/access.h"
-#include "../../src/buf.h"
-#include "../../src/h1.h"
-#include "../../src/log.h"
+#include "access.h"
+#include "buf.h"
+#include "h1.h"
+#include "log.h"
 #include "test.h"
 
 TEST(access_host)

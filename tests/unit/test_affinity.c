@@ -1,7 +1,7 @@
 /* Tests for src/affinity.c: conversations keep their slot; a new session
  * takes the slot of the same kind; one-shot requests are evicted before
  * conversations that came back; LRU otherwise. */
-#include "../../src/affinity.h"
+#include "affinity.h"
 #include "test.h"
 
 enum { MAIN = 1, SUB = 2, BG = 3 }; /* kinds: system prompt + tools */

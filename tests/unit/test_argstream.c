@@ -3,7 +3,7 @@
  * repaired object; only what needs repair is held. */
 #include <stdlib.h>
 
-#include "../../src/argstream.h"
+#include "argstream.h"
 #include "test.h"
 
 static const char *schema_json =

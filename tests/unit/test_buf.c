@@ -1,7 +1,7 @@
 /* Tests for src/buf.c: growth, the hard maximum, consume, detach. */
 #include <stdlib.h>
 
-#include "../../src/buf.h"
+#include "buf.h"
 #include "test.h"
 
 TEST(buf_append_and_limit)

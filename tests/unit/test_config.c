@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../src/cli.h"
-#include "../../src/config.h"
+#include "cli.h"
+#include "config.h"
 #include "test.h"
 
 /* A fake environment: NAME=VALUE pairs. */

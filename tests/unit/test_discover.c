@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/config.h"
-#include "../../src/discover.h"
+#include "config.h"
+#include "discover.h"
 #include "test.h"
 
 static const char *const files[DISCOVER_NPATHS] = {"v1_models", "props", "api_version",

@@ -1,6 +1,6 @@
 /* Tests for src/log.c's redaction: registered secrets, Bearer tokens and
  * sk- keys are masked; words that merely contain "sk-" are not. */
-#include "../../src/log.h"
+#include "log.h"
 #include "test.h"
 
 TEST(log_redact_keys_not_words)

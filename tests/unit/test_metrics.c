@@ -1,7 +1,7 @@
 /* Tests for src/metrics.c: Prometheus text with cumulative buckets. */
 #include <string.h>
 
-#include "../../src/metrics.h"
+#include "metrics.h"
 #include "test.h"
 
 TEST(metrics_render_prometheus)

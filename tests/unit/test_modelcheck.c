@@ -2,7 +2,7 @@
  * and the one-line refusal that names what the server serves. */
 #include <string.h>
 
-#include "../../src/modelcheck.h"
+#include "modelcheck.h"
 #include "test.h"
 
 TEST(modelcheck_listed_exact_names)

@@ -3,7 +3,7 @@
  * stop reason from an Anthropic stream however it is split. */
 #include <stdlib.h>
 
-#include "../../src/passthru.h"
+#include "passthru.h"
 #include "test.h"
 
 static char *rewrite(const char *in, const char *model, long cap)

@@ -5,7 +5,7 @@
  * cache_control; the tables stay bounded. */
 #include <stdlib.h>
 
-#include "../../src/pool.h"
+#include "pool.h"
 #include "test.h"
 
 static pool_state *new_pool(void)

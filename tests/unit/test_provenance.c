@@ -4,7 +4,7 @@
  * signatures and redacted thinking. */
 #include <stdlib.h>
 
-#include "../../src/provenance.h"
+#include "provenance.h"
 #include "test.h"
 
 typedef int (*fit_fn)(cJSON *, provenance_stats *);

@@ -4,8 +4,8 @@
  * what it now wins; keys spread evenly. */
 #include <stdlib.h>
 
-#include "../../src/pool.h"
-#include "../../src/rendezvous.h"
+#include "pool.h"
+#include "rendezvous.h"
 #include "test.h"
 
 static uint64_t key_of(int i)

@@ -3,7 +3,7 @@
  * their class in written order; facts come from the request body. */
 #include <stdlib.h>
 
-#include "../../src/routes.h"
+#include "routes.h"
 #include "test.h"
 
 static const char *fake_env(const char *name)

@@ -3,7 +3,7 @@
  * streamed and whole, with the tool's error result and how to enable it). */
 #include <stdlib.h>
 
-#include "../../src/servertools.h"
+#include "servertools.h"
 #include "test.h"
 
 #define WEBSEARCH_REQ                                                                              \

@@ -2,7 +2,7 @@
  * bound, and identical callbacks however the input is split. */
 #include <stdlib.h>
 
-#include "../../src/sse.h"
+#include "sse.h"
 #include "test.h"
 
 /* Records every callback as text: "E[event]{data}" or "C{comment}". */

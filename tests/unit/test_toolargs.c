@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../../src/buf.h"
-#include "../../src/toolargs.h"
+#include "buf.h"
+#include "toolargs.h"
 #include "test.h"
 
 static const char *schema_json =

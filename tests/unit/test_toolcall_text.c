@@ -16,8 +16,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../../src/buf.h"
-#include "../../src/toolcall_text.h"
+#include "buf.h"
+#include "toolcall_text.h"
 #include "test.h"
 
 /* ---- recording sink ---------------------------------------------------- */

@@ -4,9 +4,9 @@
  */
 #include <stdlib.h>
 
-#include "../../src/ccenv.h"
-#include "../../src/convstat.h"
-#include "../../src/window.h"
+#include "ccenv.h"
+#include "convstat.h"
+#include "window.h"
 #include "test.h"
 
 static int parse_file(enum window_src src, const char *name, const char *want, window_found *f)

@@ -20,8 +20,8 @@
 #include <dirent.h>
 #include <stdlib.h>
 
-#include "../../src/anthropic.h"
-#include "../../src/xlate_request.h"
+#include "anthropic.h"
+#include "xlate_request.h"
 #include "test.h"
 
 #define DEFAULT_CAP 16384

@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../../src/sse.h"
-#include "../../src/xlate_stream.h"
+#include "sse.h"
+#include "xlate_stream.h"
 #include "test.h"
 
 static const xlate_stream_opts golden_opts = {"claude-test", "msg_test", 42, NULL, 0, 0, 0};

@@ -124,4 +124,12 @@ int route_backend_text_only(const route_backend *b);
 /* The index of backend `name`, or -1. */
 int routes_backend_index(const routes *r, const char *name);
 
+/* Does this configured model name mean "whatever the server has loaded"
+ * (empty, or "current-model", the value the original tool's guide told
+ * MLX-LM users to export)? Then no model is sent. */
+int routes_model_is_loaded(const char *name);
+
+/* Check that url is http(s)://host[:port][/path]. Returns 0 or -1. */
+int routes_check_url(const char *url);
+
 #endif

@@ -5,10 +5,10 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "config.h"
 #include "servertools.h"
 
 static const char *const when_names[] = {"background",  "thinking", "longContext", "subagent",
@@ -195,7 +195,7 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
         const char *v = it->valuestring;
         int bad = 0;
         if (strcmp(k, "url") == 0 || strcmp(k, "backend") == 0) {
-            if (config_check_url(v) || set_str(b->url, sizeof b->url, v)) {
+            if (routes_check_url(v) || set_str(b->url, sizeof b->url, v)) {
                 snprintf(err, errlen,
                          "%s: \"backends.%s.%s\": malformed URL \"%.200s\"; expected "
                          "http(s)://host[:port][/path]",
@@ -204,7 +204,7 @@ static int parse_backend(route_backend *b, const cJSON *e, routes_getenv_fn ge, 
             }
             strip_slashes(b->url);
         } else if (strcmp(k, "model") == 0) {
-            bad = set_str(b->model, sizeof b->model, config_model_is_loaded(v) ? "" : v);
+            bad = set_str(b->model, sizeof b->model, routes_model_is_loaded(v) ? "" : v);
         } else if (strcmp(k, "apiKey") == 0 || strcmp(k, "api_key") == 0) {
             bad = set_str(b->api_key, sizeof b->api_key, v);
         } else if (strcmp(k, "apiKeyEnv") == 0) {
@@ -623,4 +623,39 @@ void routes_facts(const cJSON *root, int subagent_header, route_facts *f)
 int route_backend_text_only(const route_backend *b)
 {
     return b->vision >= 0 ? !b->vision : b->mode->text_only;
+}
+
+int routes_model_is_loaded(const char *name)
+{
+    return !name || !*name || strcmp(name, "current-model") == 0;
+}
+
+int routes_check_url(const char *url)
+{
+    const char *p;
+    if (strncmp(url, "http://", 7) == 0)
+        p = url + 7;
+    else if (strncmp(url, "https://", 8) == 0)
+        p = url + 8;
+    else
+        return -1;
+    size_t host = strcspn(p, ":/?#");
+    if (host == 0) return -1;
+    for (size_t i = 0; i < host; i++) {
+        char ch = p[i];
+        if (ch <= ' ' || ch == '@' || ch == '\\') return -1;
+    }
+    p += host;
+    if (*p == ':') {
+        p++;
+        size_t d = strspn(p, "0123456789");
+        if (d == 0 || d > 5) return -1;
+        long port = strtol(p, NULL, 10);
+        if (port < 1 || port > 65535) return -1;
+        p += d;
+    }
+    if (*p && *p != '/') return -1;
+    for (; *p; p++)
+        if (*p <= ' ') return -1;
+    return 0;
 }
