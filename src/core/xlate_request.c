@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "affinity.h"
+#include "jw.h"
 
 /* Rough prompt-token cost of one image for the estimate (vision encoders
  * spend a few hundred to ~1.6k tokens on a typical screenshot). */
@@ -55,13 +56,6 @@ static const char *const skipped_types[] = {
     "container_upload",
     NULL,
 };
-
-/* A JSON writer over a buf whose first error sticks, so a run of writes can
- * be checked once. */
-typedef struct jw {
-    buf *b;
-    int rc; /* first BUF_* error, or 0 */
-} jw;
 
 /* One part of the pending user message: text (adjacent text is joined) or
  * an image URL. */
@@ -116,58 +110,7 @@ static int from_buf_rc(int rc)
     return 0;
 }
 
-/* ---- JSON writing ---------------------------------------------------- */
-
-static void jw_raw(jw *w, const char *s, size_t n)
-{
-    if (!w->rc) w->rc = buf_append(w->b, s, n);
-}
-
-static void jw_lit(jw *w, const char *s)
-{
-    jw_raw(w, s, strlen(s));
-}
-
-/* A JSON string (see buf_append_json_string for the escaping). */
-static void jw_str(jw *w, const char *s, size_t n)
-{
-    if (!w->rc) w->rc = buf_append_json_string(w->b, s, n);
-}
-
-static void jw_cstr(jw *w, const char *s)
-{
-    jw_str(w, s, strlen(s));
-}
-
-/* A number: integral values as integers (max_tokens 16384, not 16384.0 or
- * 1.6384e+04), others in the shortest of %.15g / %.17g that reads back
- * exactly (0.7 stays 0.7). */
-/* Exactly representable as an integer (|d| < 2^53). */
-static int is_integral(double d)
-{
-    return d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(long long)d;
-}
-
-static void jw_num(jw *w, double d)
-{
-    char s[40];
-    if (is_integral(d)) {
-        snprintf(s, sizeof s, "%lld", (long long)d);
-    } else {
-        snprintf(s, sizeof s, "%.15g", d);
-        if (strtod(s, NULL) != d) snprintf(s, sizeof s, "%.17g", d);
-    }
-    jw_lit(w, s);
-}
-
-/* Write `"key":` preceded by a comma unless it is the object's first key. */
-static void jw_key(jw *w, int *first, const char *key)
-{
-    if (!*first) jw_raw(w, ",", 1);
-    *first = 0;
-    jw_str(w, key, strlen(key));
-    jw_raw(w, ":", 1);
-}
+/* ---- JSON writing (jw.h) ---------------------------------------------- */
 
 /* Prompt text: written as a JSON string and counted for the estimate. */
 static void put_text(xctx *c, const char *s, size_t n)
@@ -679,12 +622,13 @@ static int assistant_message(xctx *c, const cJSON *content, int mi)
 {
     char path[96];
     buf text, calls;
-    jw cw = {&calls, 0};
+    jw cw;
     int rc, any = 0, ncalls = 0, k = 0;
     const cJSON *b;
     const cJSON *blocks = is_str(content) ? NULL : content;
     buf_init(&text, 0);
     buf_init(&calls, 0);
+    jw_init(&cw, &calls);
     if ((rc = user_flush(c))) goto out;
     if (is_str(content)) {
         rc = join_add(&text, &any, content->valuestring, strlen(content->valuestring));
@@ -1069,7 +1013,7 @@ static int check_top(xctx *c, const cJSON *root, int need_max_tokens)
     if (!is_nonempty_str(v)) return FAIL(c, "model: must be a non-empty string");
     v = get(root, "max_tokens");
     if (!v && need_max_tokens) return FAIL(c, "max_tokens: field required");
-    if (v && (!is_finite_num(v) || !is_integral(v->valuedouble) || v->valuedouble < 1))
+    if (v && (!is_finite_num(v) || !jw_is_integral(v->valuedouble) || v->valuedouble < 1))
         return FAIL(c, "max_tokens: must be a positive integer");
     v = get(root, "messages");
     if (!v) return FAIL(c, "messages: field required");
@@ -1082,7 +1026,7 @@ static int check_top(xctx *c, const cJSON *root, int need_max_tokens)
         return FAIL(c, "temperature: must be a number");
     if ((v = get(root, "top_p")) && !is_finite_num(v)) return FAIL(c, "top_p: must be a number");
     v = get(root, "top_k");
-    if (v && (!is_finite_num(v) || !is_integral(v->valuedouble) || v->valuedouble < 0))
+    if (v && (!is_finite_num(v) || !jw_is_integral(v->valuedouble) || v->valuedouble < 0))
         return FAIL(c, "top_k: must be a non-negative integer");
     if ((v = get(root, "stream")) && !cJSON_IsBool(v)) return FAIL(c, "stream: must be a boolean");
     if ((v = get(root, "stop_sequences"))) {
@@ -1261,7 +1205,7 @@ static int translate(const char *body, size_t len, const xlate_request_opts *opt
     xctx c;
     int rc;
     memset(&c, 0, sizeof c);
-    c.w.b = out;
+    jw_init(&c.w, out);
     c.text_only = opts ? opts->text_only : 0;
     c.err = err;
     c.errlen = errlen;

@@ -21,6 +21,7 @@
 
 #include "anthropic.h"
 #include "argstream.h"
+#include "jw.h"
 #include "sse.h"
 #include "toolargs.h"
 #include "toolcall_text.h"
@@ -302,55 +303,22 @@ static void error_message(const cJSON *j, const char *raw, size_t rawlen, char *
     }
 }
 
-/* ---- a tiny JSON writer over buf with a sticky error ---- */
+/* ---- SSE events written with jw ---- */
 
-typedef struct jw {
-    buf *b;
-    size_t mark;
-    int rc;
-} jw;
-
-static void jw_start(jw *w, buf *b, const char *event)
+/* Start `event: NAME\ndata: ` at the end of b; the JSON follows. */
+static void event_start(jw *w, buf *b, const char *event)
 {
-    w->b = b;
-    w->mark = b->len;
-    w->rc = buf_appendf(b, "event: %s\ndata: ", event);
-}
-
-static void jw_raw(jw *w, const char *s)
-{
-    if (!w->rc) w->rc = buf_appends(w->b, s);
-}
-
-static void jw_long(jw *w, long v)
-{
-    if (!w->rc) w->rc = buf_appendf(w->b, "%ld", v);
-}
-
-/* A JSON string literal (see buf_append_json_string); bytes >= 0x80 pass
- * through as they came. */
-static void jw_str(jw *w, const char *s, size_t n)
-{
-    if (!w->rc) w->rc = buf_append_json_string(w->b, s, n);
-}
-
-static void jw_cstr(jw *w, const char *s)
-{
-    if (s)
-        jw_str(w, s, strlen(s));
-    else
-        jw_raw(w, "null");
+    jw_init(w, b);
+    jw_lit(w, "event: ");
+    jw_lit(w, event);
+    jw_lit(w, "\ndata: ");
 }
 
 /* Finish the event; on failure take back everything it appended. */
-static int jw_end(jw *w)
+static int event_end(jw *w)
 {
-    jw_raw(w, "\n\n");
-    if (w->rc) {
-        w->b->len = w->mark;
-        if (w->b->data) w->b->data[w->mark] = '\0';
-    }
-    return w->rc;
+    jw_lit(w, "\n\n");
+    return jw_finish(w);
 }
 
 /* ---- stream: events ---- */
@@ -366,17 +334,17 @@ static int emit_delta(xlate_stream *xs, const char *dtype, const char *field, co
                       size_t n)
 {
     jw w;
-    jw_start(&w, xs->out, "content_block_delta");
-    jw_raw(&w, "{\"type\":\"content_block_delta\",\"index\":");
+    event_start(&w, xs->out, "content_block_delta");
+    jw_lit(&w, "{\"type\":\"content_block_delta\",\"index\":");
     jw_long(&w, xs->open_index);
-    jw_raw(&w, ",\"delta\":{\"type\":\"");
-    jw_raw(&w, dtype);
-    jw_raw(&w, "\",\"");
-    jw_raw(&w, field);
-    jw_raw(&w, "\":");
+    jw_lit(&w, ",\"delta\":{\"type\":\"");
+    jw_lit(&w, dtype);
+    jw_lit(&w, "\",\"");
+    jw_lit(&w, field);
+    jw_lit(&w, "\":");
     jw_str(&w, s, n);
-    jw_raw(&w, "}}");
-    return jw_end(&w);
+    jw_lit(&w, "}}");
+    return event_end(&w);
 }
 
 /* Close the open block: thinking gets its signature first, a tool call
@@ -394,11 +362,11 @@ static int close_block(xlate_stream *xs)
     }
     if (rc) return rc;
     jw w;
-    jw_start(&w, xs->out, "content_block_stop");
-    jw_raw(&w, "{\"type\":\"content_block_stop\",\"index\":");
+    event_start(&w, xs->out, "content_block_stop");
+    jw_lit(&w, "{\"type\":\"content_block_stop\",\"index\":");
     jw_long(&w, xs->open_index);
-    jw_raw(&w, "}");
-    rc = jw_end(&w);
+    jw_lit(&w, "}");
+    rc = event_end(&w);
     if (rc) return rc;
     xs->open_kind = BLOCK_NONE;
     return 0;
@@ -410,22 +378,22 @@ static int open_block(xlate_stream *xs, enum block_kind kind, tool_call *c)
     int rc = close_block(xs);
     if (rc) return rc;
     jw w;
-    jw_start(&w, xs->out, "content_block_start");
-    jw_raw(&w, "{\"type\":\"content_block_start\",\"index\":");
+    event_start(&w, xs->out, "content_block_start");
+    jw_lit(&w, "{\"type\":\"content_block_start\",\"index\":");
     jw_long(&w, xs->next_index);
-    jw_raw(&w, ",\"content_block\":");
+    jw_lit(&w, ",\"content_block\":");
     if (kind == BLOCK_TEXT) {
-        jw_raw(&w, "{\"type\":\"text\",\"text\":\"\"}}");
+        jw_lit(&w, "{\"type\":\"text\",\"text\":\"\"}}");
     } else if (kind == BLOCK_THINKING) {
-        jw_raw(&w, "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}");
+        jw_lit(&w, "{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}");
     } else {
-        jw_raw(&w, "{\"type\":\"tool_use\",\"id\":");
+        jw_lit(&w, "{\"type\":\"tool_use\",\"id\":");
         jw_cstr(&w, c->id);
-        jw_raw(&w, ",\"name\":");
+        jw_lit(&w, ",\"name\":");
         jw_cstr(&w, c->name);
-        jw_raw(&w, ",\"input\":{}}}");
+        jw_lit(&w, ",\"input\":{}}}");
     }
-    rc = jw_end(&w);
+    rc = event_end(&w);
     if (rc) return rc;
     xs->open_kind = kind;
     xs->open_index = xs->next_index++;
@@ -880,23 +848,23 @@ static int finish_message(xlate_stream *xs)
     if ((rc = finish_content(xs))) return rc;
     usage_final(&xs->usage, xs->estimate, xs->content_deltas, &in, &cached, &outn);
     jw w;
-    jw_start(&w, xs->out, "message_delta");
+    event_start(&w, xs->out, "message_delta");
     const char *stop = final_stop_reason(xs->finish_mapped, xs->any_tool_use, xs->stop_sequence);
-    jw_raw(&w, "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":");
+    jw_lit(&w, "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":");
     jw_cstr(&w, stop);
-    jw_raw(&w, ",\"stop_sequence\":");
+    jw_lit(&w, ",\"stop_sequence\":");
     jw_cstr(&w, strcmp(stop, "stop_sequence") == 0 ? xs->stop_sequence : NULL);
-    jw_raw(&w, "},\"usage\":{\"input_tokens\":");
+    jw_lit(&w, "},\"usage\":{\"input_tokens\":");
     jw_long(&w, in);
-    jw_raw(&w, ",\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":");
+    jw_lit(&w, ",\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":");
     jw_long(&w, cached);
-    jw_raw(&w, ",\"output_tokens\":");
+    jw_lit(&w, ",\"output_tokens\":");
     jw_long(&w, outn);
-    jw_raw(&w, "}}");
-    if ((rc = jw_end(&w))) return rc;
-    jw_start(&w, xs->out, "message_stop");
-    jw_raw(&w, "{\"type\":\"message_stop\"}");
-    if ((rc = jw_end(&w))) return rc;
+    jw_lit(&w, "}}");
+    if ((rc = event_end(&w))) return rc;
+    event_start(&w, xs->out, "message_stop");
+    jw_lit(&w, "{\"type\":\"message_stop\"}");
+    if ((rc = event_end(&w))) return rc;
     xs->message_done = 1;
     return 0;
 }
@@ -1051,17 +1019,17 @@ int xlate_stream_begin(xlate_stream *xs, buf *out)
 {
     if (xs->begun) return 0;
     jw w;
-    jw_start(&w, out, "message_start");
-    jw_raw(&w, "{\"type\":\"message_start\",\"message\":{\"id\":");
+    event_start(&w, out, "message_start");
+    jw_lit(&w, "{\"type\":\"message_start\",\"message\":{\"id\":");
     jw_cstr(&w, xs->msg_id);
-    jw_raw(&w, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
+    jw_lit(&w, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
     jw_cstr(&w, xs->model);
-    jw_raw(&w, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
+    jw_lit(&w, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
                "\"usage\":{\"input_tokens\":");
     jw_long(&w, xs->estimate);
-    jw_raw(&w, ",\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
+    jw_lit(&w, ",\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
                "\"output_tokens\":1}}}");
-    int rc = jw_end(&w);
+    int rc = event_end(&w);
     if (!rc) xs->begun = 1;
     return rc;
 }
