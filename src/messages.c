@@ -32,6 +32,7 @@
 #include "rendezvous.h"
 #include "servertools.h"
 #include "server_int.h"
+#include "xlate_response.h"
 
 #define GRACE_MS 1000         /* silent backend: commit after this */
 #define TOK_WAIT_MS 250       /* how long message_start may wait for the tokenizer's count */

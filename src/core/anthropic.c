@@ -305,3 +305,27 @@ fail:
     cJSON_Delete(w);
     return NULL;
 }
+
+char *anthropic_signature(const char *msg_id)
+{
+    buf b;
+    buf_init(&b, 0);
+    if (buf_appendf(&b, "anyclaude-sig-%s", msg_id)) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_detach(&b, NULL);
+}
+
+/* "toolu_" + msg_id without its "msg_" prefix + "_" + ordinal. */
+char *anthropic_tool_id(const char *msg_id, size_t ordinal)
+{
+    buf b;
+    const char *suffix = strncmp(msg_id, "msg_", 4) == 0 ? msg_id + 4 : msg_id;
+    buf_init(&b, 0);
+    if (buf_appendf(&b, "toolu_%s_%zu", suffix, ordinal)) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_detach(&b, NULL);
+}

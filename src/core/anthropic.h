@@ -60,4 +60,12 @@ int anthropic_is_billing_block(const struct cJSON *blk);
  * system, tools and messages out of root (root is spent); NULL: no memory. */
 struct cJSON *anthropic_warm_prefix(struct cJSON *root);
 
+/* The signature shown on thinking blocks of message msg_id
+ * ("anyclaude-sig-" + msg_id). malloc'd (caller frees), NULL on ENOMEM. */
+char *anthropic_signature(const char *msg_id);
+/* The id shown for the tool call at ordinal of message msg_id: "toolu_" +
+ * msg_id without its "msg_" prefix + "_" + ordinal. malloc'd (caller
+ * frees), NULL on ENOMEM. */
+char *anthropic_tool_id(const char *msg_id, size_t ordinal);
+
 #endif

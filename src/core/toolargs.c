@@ -803,3 +803,14 @@ const cJSON *toolargs_find_schema(const cJSON *tools, const char *name, size_t n
     const cJSON *s = t ? cJSON_GetObjectItemCaseSensitive(t, "input_schema") : NULL;
     return cJSON_IsObject(s) ? s : NULL;
 }
+
+/* The text shown instead of a named call whose arguments cannot be used. */
+int toolargs_unusable_text(buf *t, const char *name, const char *raw, size_t n)
+{
+    int rc = buf_appends(t, "[tool call ");
+    if (!rc) rc = buf_appends(t, name);
+    if (!rc) rc = buf_appends(t, " with unparseable arguments: ");
+    if (!rc) rc = buf_append(t, raw, n);
+    if (!rc) rc = buf_appends(t, "]");
+    return rc;
+}

@@ -65,4 +65,9 @@ const cJSON *toolargs_find_tool(const cJSON *tools, const char *name, size_t nam
  * when there is no such tool or it has no input_schema. Borrowed. */
 const cJSON *toolargs_find_schema(const cJSON *tools, const char *name, size_t name_len);
 
+/* Append the text shown in place of a call to tool `name` whose arguments
+ * (raw, n bytes) cannot be used: "[tool call NAME with unparseable
+ * arguments: RAW]". Returns 0 or a BUF_* code. */
+int toolargs_unusable_text(buf *t, const char *name, const char *raw, size_t n);
+
 #endif

@@ -7,6 +7,8 @@
  *
  * The caller writes `out` to the client after each call. Nothing here
  * touches a socket or a clock; pings are the shell's (xlate_stream_ping).
+ * The options and stats below also serve the whole-answer build
+ * (xlate_response.h).
  */
 #ifndef ANYCLAUDE_XLATE_STREAM_H
 #define ANYCLAUDE_XLATE_STREAM_H
@@ -17,6 +19,11 @@
 #include "buf.h"
 
 typedef struct xlate_stream xlate_stream;
+
+#define XLATE_STREAM_DEFAULT_MAX_TOOL_ARGS ((size_t)4 << 20) /* max_tool_args 0 means this */
+/* At most this many tool calls in one answer; a generated tool id that a
+ * backend already used moves on by this much (see anthropic_tool_id). */
+#define XLATE_STREAM_MAX_TOOL_CALLS 1024
 
 typedef struct xlate_stream_opts {
     const char *model;    /* model name shown to the client */
@@ -71,13 +78,5 @@ typedef struct xlate_stream_stats {
     int tool_recovered;
 } xlate_stream_stats;
 void xlate_stream_get_stats(const xlate_stream *xs, xlate_stream_stats *st);
-
-/* Non-streaming: translate a whole OpenAI chat.completion body into one
- * Anthropic message JSON appended to out. Uses opts like the streaming path
- * (model, msg_id, tools; with tool_recovery, content text goes through
- * toolcall_text and native arguments through toolargs_repair). Returns 0,
- * or <0 with a message in err when the body is not a chat completion. */
-int xlate_response_build(const char *body, size_t len, const xlate_stream_opts *opts, buf *out,
-                         xlate_stream_stats *st, char *err, size_t errlen);
 
 #endif

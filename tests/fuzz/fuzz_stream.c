@@ -21,6 +21,7 @@
  * FUZZ_STRICT_TOOL_JSON=1 in the environment requires it always (without
  * recovery a backend's broken arguments pass through as they came).
  */
+#include "xlate_response.h"
 #include "xlate_stream.h"
 #include "anthropic_check.h"
 #include "fuzz_util.h"

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "sse.h"
+#include "xlate_response.h"
 #include "xlate_stream.h"
 #include "test.h"
 
