@@ -18,10 +18,7 @@
 #include <stdint.h>
 
 #include "buf.h"
-
-#define XLATE_EINVALID (-1) /* the client's request is bad: 400, err says why */
-#define XLATE_ENOMEM (-2)
-#define XLATE_ETOOBIG (-3) /* output would pass the buffer's max */
+#include "xlate_ctx.h" /* XLATE_E* codes, XLATE_IMAGE_LEFT_OUT */
 
 typedef struct xlate_request_opts {
     const char *model;   /* model sent upstream; NULL: omit the field */
@@ -36,14 +33,6 @@ typedef struct xlate_request_opts {
     int text_only; /* the backend takes text only: each image becomes XLATE_IMAGE_LEFT_OUT
                       (in the user turn and inside tool results alike) */
 } xlate_request_opts;
-
-/* The text an image becomes for a text-only backend (always the same words,
- * so the conversation's prefix does not move). A content block of a type
- * anyclaude does not know becomes a similar line naming its type, whatever
- * the backend. */
-#define XLATE_IMAGE_LEFT_OUT                                                                       \
-    "[An image was left out here: the model server takes text only, so the model cannot see "      \
-    "it.]"
 
 typedef struct xlate_request_info {
     int stream;          /* the client asked for SSE */

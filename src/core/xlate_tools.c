@@ -1,0 +1,93 @@
+/*
+ * xlate_tools: the tools array for the upstream request (see xlate_tools.h).
+ */
+#include "xlate_tools.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int tool_cmp(const void *a, const void *b)
+{
+    const xlate_tool_ref *x = a, *y = b;
+    int r = strcmp(x->name, y->name);
+    return r ? r : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* Validate "tools" and collect the function tools sorted by name (ties in
+ * client order), so the bytes do not depend on the order the client sent.
+ * Tools without an input_schema (Anthropic server tools such as
+ * web_search_20250305) have no OpenAI form and are skipped. *refs is
+ * malloc'd (or NULL when there are none). */
+int xlate_tools_collect(xctx *c, const cJSON *tools, xlate_tool_ref **refs, int *n)
+{
+    const cJSON *t;
+    int i = 0, count = 0;
+    *refs = NULL;
+    *n = 0;
+    if (!tools) return 0;
+    int size = cJSON_GetArraySize(tools);
+    xlate_tool_ref *r = size ? malloc((size_t)size * sizeof *r) : NULL;
+    if (size && !r) return XLATE_ENOMEM;
+    cJSON_ArrayForEach(t, tools)
+    {
+        const cJSON *name = get(t, "name"), *type = get(t, "type");
+        const cJSON *schema = get(t, "input_schema"), *desc = get(t, "description");
+        int rc = 0;
+        if (!cJSON_IsObject(t))
+            rc = FAIL(c, "tools.%d: must be an object", i);
+        else if (!is_nonempty_str(name))
+            rc = FAIL(c, "tools.%d.name: must be a non-empty string", i);
+        else if (type && !is_str(type))
+            rc = FAIL(c, "tools.%d.type: must be a string", i);
+        else if (schema && !cJSON_IsObject(schema))
+            rc = FAIL(c, "tools.%d.input_schema: must be an object", i);
+        else if (!schema && (!type || strcmp(type->valuestring, "custom") == 0))
+            rc = FAIL(c, "tools.%d.input_schema: field required", i);
+        else if (desc && !is_str(desc))
+            rc = FAIL(c, "tools.%d.description: must be a string", i);
+        if (rc) {
+            free(r);
+            return rc;
+        }
+        if (schema) {
+            r[count].name = name->valuestring;
+            r[count].tool = t;
+            r[count].idx = i;
+            count++;
+        }
+        i++;
+    }
+    if (count) qsort(r, (size_t)count, sizeof *r, tool_cmp);
+    if (!count) {
+        free(r);
+        r = NULL;
+    }
+    *refs = r;
+    *n = count;
+    return 0;
+}
+
+int xlate_tools_write(xctx *c, const xlate_tool_ref *refs, int n)
+{
+    size_t start = c->w.b->len;
+    jw_raw(&c->w, "[", 1);
+    for (int i = 0; i < n; i++) {
+        const cJSON *desc = get(refs[i].tool, "description");
+        char *schema = cJSON_PrintUnformatted(get(refs[i].tool, "input_schema"));
+        if (!schema) return XLATE_ENOMEM;
+        if (i) jw_raw(&c->w, ",", 1);
+        jw_lit(&c->w, "{\"type\":\"function\",\"function\":{\"name\":");
+        jw_cstr(&c->w, refs[i].name);
+        if (desc) {
+            jw_lit(&c->w, ",\"description\":");
+            jw_cstr(&c->w, desc->valuestring);
+        }
+        jw_lit(&c->w, ",\"parameters\":");
+        jw_lit(&c->w, schema);
+        jw_lit(&c->w, "}}");
+        cJSON_free(schema);
+    }
+    jw_raw(&c->w, "]", 1);
+    if (!c->w.rc) c->text_bytes += c->w.b->len - start;
+    return from_buf_rc(c->w.rc);
+}
