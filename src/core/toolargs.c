@@ -422,7 +422,7 @@ static int norm_run(const char *p, size_t n, buf *out)
     return z.rc;
 }
 
-static size_t trim(const char **p, size_t n)
+size_t toolargs_trim(const char **p, size_t n)
 {
     while (n && is_ws(**p)) {
         (*p)++;
@@ -436,7 +436,7 @@ static size_t trim(const char **p, size_t n)
 cJSON *toolargs_parse(const char *p, size_t n)
 {
     if (!p) return NULL;
-    n = trim(&p, n);
+    n = toolargs_trim(&p, n);
     if (n == 0) return NULL;
     const char *end = NULL;
     cJSON *v = cJSON_ParseWithLengthOpts(p, n, &end, 0);
@@ -536,7 +536,7 @@ static int fits(const cJSON *v, const char *type)
 static int number_from_text(const char *s, double *out)
 {
     size_t n = strlen(s);
-    n = trim(&s, n);
+    n = toolargs_trim(&s, n);
     char tmp[64];
     size_t m = 0;
     if (n == 0 || n >= sizeof tmp) return 0;
@@ -556,7 +556,7 @@ static int number_from_text(const char *s, double *out)
 static int word_is(const char *s, const char *w)
 {
     size_t n = strlen(s);
-    n = trim(&s, n);
+    n = toolargs_trim(&s, n);
     return strlen(w) == n && strncasecmp(s, w, n) == 0;
 }
 
@@ -723,7 +723,7 @@ int toolargs_repair(const char *args, size_t len, const cJSON *input_schema, buf
     cJSON *v = NULL;
     char *txt = NULL;
     const char *p = args ? args : "";
-    size_t n = trim(&p, args ? len : 0);
+    size_t n = toolargs_trim(&p, args ? len : 0);
     if (err && errlen) err[0] = '\0';
 
     if (n == 0) {
@@ -744,7 +744,7 @@ int toolargs_repair(const char *args, size_t len, const cJSON *input_schema, buf
         const char *s = v->valuestring ? v->valuestring : "";
         const char *q = s;
         cJSON *inner =
-            trim(&q, strlen(s)) == 0 ? cJSON_CreateObject() : toolargs_parse(s, strlen(s));
+            toolargs_trim(&q, strlen(s)) == 0 ? cJSON_CreateObject() : toolargs_parse(s, strlen(s));
         if (!inner) break;
         cJSON_Delete(v);
         v = inner;

@@ -65,6 +65,11 @@ const cJSON *toolargs_find_tool(const cJSON *tools, const char *name, size_t nam
  * when there is no such tool or it has no input_schema. Borrowed. */
 const cJSON *toolargs_find_schema(const cJSON *tools, const char *name, size_t name_len);
 
+/* Move *p past the JSON whitespace (space, tab, CR, LF) that starts the n
+ * bytes there and return the length left without the whitespace that ends
+ * them. */
+size_t toolargs_trim(const char **p, size_t n);
+
 /* Append the text shown in place of a call to tool `name` whose arguments
  * (raw, n bytes) cannot be used: "[tool call NAME with unparseable
  * arguments: RAW]". Returns 0 or a BUF_* code. */

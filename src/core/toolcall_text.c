@@ -474,20 +474,9 @@ static int set_param(cJSON *obj, const cJSON *schema, const char *key, size_t kl
     return rc;
 }
 
-static size_t trim_span(const char **p, size_t n)
-{
-    while (n && is_ws(**p)) {
-        (*p)++;
-        n--;
-    }
-    while (n && is_ws((*p)[n - 1]))
-        n--;
-    return n;
-}
-
 static const cJSON *tool_named(toolcall_text *t, const char *p, size_t n)
 {
-    n = trim_span(&p, n);
+    n = toolargs_trim(&p, n);
     if (n == 0 || n > MAX_NAME || memchr(p, '<', n) || memchr(p, '\n', n)) return NULL;
     return toolargs_find_tool(t->tools, p, n);
 }
@@ -566,7 +555,7 @@ static int recog_qwen(toolcall_text *t, const char *p, size_t n, calls *c)
                 break;
             }
             const char *key = p + ks;
-            size_t kl = trim_span(&key, ke - ks);
+            size_t kl = toolargs_trim(&key, ke - ks);
             size_t vs = ke + 1;
             size_t e1 = find_full(p, n, vs, "</parameter>");
             while (e1 < n && param_close_at(p, n, e1, 1) != MK_FULL)
@@ -627,7 +616,7 @@ static int recog_glm(toolcall_text *t, const char *p, size_t n, calls *c)
             break;
         }
         const char *key = p + ks;
-        size_t kl = trim_span(&key, ke - ks);
+        size_t kl = toolargs_trim(&key, ke - ks);
         i = skip_ws(p, n, ke + 10);
         if (match_s(p + i, n - i, "<arg_value>") != MK_FULL) {
             rc = -1;
@@ -1378,7 +1367,7 @@ static int step_llama(toolcall_text *t, int final)
 static int fence_info_ok(const char *p, size_t n)
 {
     static const char *ok[] = {"json", "json5", "tool_call", "tool_code", "javascript", "js"};
-    n = trim_span(&p, n);
+    n = toolargs_trim(&p, n);
     if (n == 0) return 1;
     for (size_t k = 0; k < sizeof ok / sizeof ok[0]; k++)
         if (strlen(ok[k]) == n && strncasecmp(ok[k], p, n) == 0) return 1;

@@ -15,6 +15,15 @@
 #include "anthropic.h"
 #include "xlate_content.h"
 
+/* Block k of message mi: its path ("messages.MI.content.K", into path) and
+ * its checked type. Returns 0 or XLATE_EINVALID. */
+static int msg_block(xctx *c, const cJSON *b, int mi, int k, char *path, size_t size,
+                     const char **type)
+{
+    snprintf(path, size, "messages.%d.content.%d", mi, k);
+    return xlate_content_type(c, b, path, type);
+}
+
 /* ---- the pending user message ---------------------------------------- */
 
 static xctx_part *user_new_part(xctx *c, int image)
@@ -243,8 +252,7 @@ static int user_message(xctx *c, const cJSON *content, int mi, const buf *lead)
     cJSON_ArrayForEach(b, content)
     {
         const char *type;
-        snprintf(path, sizeof path, "messages.%d.content.%d", mi, k++);
-        if ((rc = xlate_content_type(c, b, path, &type))) return rc;
+        if ((rc = msg_block(c, b, mi, k++, path, sizeof path, &type))) return rc;
         if (strcmp(type, "tool_result") == 0) {
             if ((rc = tool_message(c, b, path))) return rc;
             ntool++;
@@ -308,8 +316,7 @@ static int assistant_message(xctx *c, const cJSON *content, int mi)
     {
         const char *type;
         const cJSON *t;
-        snprintf(path, sizeof path, "messages.%d.content.%d", mi, k++);
-        if ((rc = xlate_content_type(c, b, path, &type))) goto out;
+        if ((rc = msg_block(c, b, mi, k++, path, sizeof path, &type))) goto out;
         if (strcmp(type, "text") == 0) {
             rc = xlate_content_text(c, b, path, &t);
             if (!rc) rc = join_add(&text, &any, t->valuestring, strlen(t->valuestring));
@@ -398,8 +405,7 @@ static int system_text(xctx *c, const cJSON *content, int mi, buf *text)
     {
         const char *type;
         const cJSON *t;
-        snprintf(path, sizeof path, "messages.%d.content.%d", mi, k++);
-        if ((rc = xlate_content_type(c, b, path, &type))) goto out;
+        if ((rc = msg_block(c, b, mi, k++, path, sizeof path, &type))) goto out;
         if (strcmp(type, "text") != 0) {
             rc = FAIL(c, "%s: a system message may only contain text blocks, not %s", path, type);
             goto out;

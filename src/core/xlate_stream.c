@@ -205,22 +205,26 @@ static int open_block(xlate_stream *xs, enum block_kind kind, tool_call *c)
     return 0;
 }
 
-static int text_delta(xlate_stream *xs, const char *s, size_t n)
+/* Model text (or reasoning) for a block of kind: opens one if another kind
+ * is open, then sends the delta. */
+static int block_delta(xlate_stream *xs, enum block_kind kind, const char *dtype, const char *field,
+                       const char *s, size_t n)
 {
     int rc;
     if (n == 0) return 0;
-    if (xs->open_kind != BLOCK_TEXT && (rc = open_block(xs, BLOCK_TEXT, NULL))) return rc;
+    if (xs->open_kind != kind && (rc = open_block(xs, kind, NULL))) return rc;
     xs->first_content = 1;
-    return emit_delta(xs, "text_delta", "text", s, n);
+    return emit_delta(xs, dtype, field, s, n);
+}
+
+static int text_delta(xlate_stream *xs, const char *s, size_t n)
+{
+    return block_delta(xs, BLOCK_TEXT, "text_delta", "text", s, n);
 }
 
 static int thinking_delta(xlate_stream *xs, const char *s, size_t n)
 {
-    int rc;
-    if (n == 0) return 0;
-    if (xs->open_kind != BLOCK_THINKING && (rc = open_block(xs, BLOCK_THINKING, NULL))) return rc;
-    xs->first_content = 1;
-    return emit_delta(xs, "thinking_delta", "thinking", s, n);
+    return block_delta(xs, BLOCK_THINKING, "thinking_delta", "thinking", s, n);
 }
 
 /* ---- stream: tool calls ---- */
