@@ -1458,33 +1458,19 @@ static int step_pass(toolcall_text *t, int final)
     return rc ? rc : (at > 0 || final);
 }
 
+/* The step function of each mode. */
+static int (*const steps[])(toolcall_text *, int) = {
+    [M_TEXT] = step_text,   [M_INLINE] = step_inline,   [M_FENCE_TEXT] = step_fence_text,
+    [M_THINK] = step_think, [M_LEAD] = step_lead,       [M_TAG] = step_tag,
+    [M_FUNC] = step_func,   [M_MISTRAL] = step_mistral, [M_LLAMA] = step_llama,
+    [M_FENCE] = step_fence, [M_PASS] = step_pass,
+};
+
 static int step(toolcall_text *t, int final)
 {
-    switch (t->mode) {
-    case M_TEXT:
-        return step_text(t, final);
-    case M_INLINE:
-        return step_inline(t, final);
-    case M_FENCE_TEXT:
-        return step_fence_text(t, final);
-    case M_THINK:
-        return step_think(t, final);
-    case M_LEAD:
-        return step_lead(t, final);
-    case M_TAG:
-        return step_tag(t, final);
-    case M_FUNC:
-        return step_func(t, final);
-    case M_MISTRAL:
-        return step_mistral(t, final);
-    case M_LLAMA:
-        return step_llama(t, final);
-    case M_FENCE:
-        return step_fence(t, final);
-    case M_PASS:
-        return step_pass(t, final);
-    }
-    return -1;
+    if (t->mode < 0 || (size_t)t->mode >= sizeof steps / sizeof steps[0] || !steps[t->mode])
+        return -1;
+    return steps[t->mode](t, final);
 }
 
 static int process(toolcall_text *t, int final)

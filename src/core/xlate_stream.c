@@ -125,6 +125,17 @@ static int event_end(jw *w)
     return jw_finish(w);
 }
 
+/* Start a content block event: `event: TYPE` whose data begins
+ * {"type":"TYPE","index":INDEX. */
+static void block_event_start(jw *w, buf *b, const char *type, long index)
+{
+    event_start(w, b, type);
+    jw_lit(w, "{\"type\":\"");
+    jw_lit(w, type);
+    jw_lit(w, "\",\"index\":");
+    jw_long(w, index);
+}
+
 /* ---- stream: events ---- */
 
 static int fail(xlate_stream *xs, const char *type, const char *msg)
@@ -138,9 +149,7 @@ static int emit_delta(xlate_stream *xs, const char *dtype, const char *field, co
                       size_t n)
 {
     jw w;
-    event_start(&w, xs->out, "content_block_delta");
-    jw_lit(&w, "{\"type\":\"content_block_delta\",\"index\":");
-    jw_long(&w, xs->open_index);
+    block_event_start(&w, xs->out, "content_block_delta", xs->open_index);
     jw_lit(&w, ",\"delta\":{\"type\":\"");
     jw_lit(&w, dtype);
     jw_lit(&w, "\",\"");
@@ -166,9 +175,7 @@ static int close_block(xlate_stream *xs)
     }
     if (rc) return rc;
     jw w;
-    event_start(&w, xs->out, "content_block_stop");
-    jw_lit(&w, "{\"type\":\"content_block_stop\",\"index\":");
-    jw_long(&w, xs->open_index);
+    block_event_start(&w, xs->out, "content_block_stop", xs->open_index);
     jw_lit(&w, "}");
     rc = event_end(&w);
     if (rc) return rc;
@@ -182,9 +189,7 @@ static int open_block(xlate_stream *xs, enum block_kind kind, tool_call *c)
     int rc = close_block(xs);
     if (rc) return rc;
     jw w;
-    event_start(&w, xs->out, "content_block_start");
-    jw_lit(&w, "{\"type\":\"content_block_start\",\"index\":");
-    jw_long(&w, xs->next_index);
+    block_event_start(&w, xs->out, "content_block_start", xs->next_index);
     jw_lit(&w, ",\"content_block\":");
     if (kind == BLOCK_TEXT) {
         jw_lit(&w, "{\"type\":\"text\",\"text\":\"\"}}");
