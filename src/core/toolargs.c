@@ -804,6 +804,15 @@ const cJSON *toolargs_find_schema(const cJSON *tools, const char *name, size_t n
     return cJSON_IsObject(s) ? s : NULL;
 }
 
+/* The text shown instead of a call that never got a name. */
+int toolargs_nameless_text(buf *t, const char *raw, size_t n)
+{
+    int rc = buf_appends(t, "[tool call without a name: ");
+    if (!rc) rc = buf_append(t, raw, n);
+    if (!rc) rc = buf_appends(t, "]");
+    return rc;
+}
+
 /* The text shown instead of a named call whose arguments cannot be used. */
 int toolargs_unusable_text(buf *t, const char *name, const char *raw, size_t n)
 {

@@ -74,5 +74,9 @@ size_t toolargs_trim(const char **p, size_t n);
  * (raw, n bytes) cannot be used: "[tool call NAME with unparseable
  * arguments: RAW]". Returns 0 or a BUF_* code. */
 int toolargs_unusable_text(buf *t, const char *name, const char *raw, size_t n);
+/* Append the text shown in place of a call that never got a name, with
+ * what arrived as its arguments (raw, n bytes): "[tool call without a
+ * name: RAW]". Returns 0 or a BUF_* code. */
+int toolargs_nameless_text(buf *t, const char *raw, size_t n);
 
 #endif

@@ -55,7 +55,9 @@ static int content_has_id(const cJSON *content, const char *id)
     return 0;
 }
 
-/* As unique_tool_id, for a whole response's content. */
+/* A generated id for the call at ordinal that no block of content shows
+ * yet (a backend could have used "toolu_<msg>_<n>" itself); the stream's
+ * rule, over a whole response's content. */
 static char *unique_content_id(const cJSON *content, const char *msg_id, size_t ordinal)
 {
     for (size_t k = ordinal;; k += XLATE_STREAM_MAX_TOOL_CALLS) {
@@ -166,14 +168,12 @@ static cJSON *tool_block(const cJSON *fn, const char *up_id, size_t ordinal, con
             *skip = 1;
             goto out;
         }
-        if (buf_appends(&t, "[tool call without a name: ") || buf_appends(&t, args) ||
-            buf_appends(&t, "]"))
-            goto out;
+        if (toolargs_nameless_text(&t, args, strlen(args))) goto out;
         b = text_block(t.data);
         goto out;
     }
     if (!input) {
-        if (buf_appendf(&t, "[tool call %s with unparseable arguments: %s]", name, args)) goto out;
+        if (toolargs_unusable_text(&t, name, args, strlen(args))) goto out;
         b = text_block(t.data);
         goto out;
     }

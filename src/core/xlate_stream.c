@@ -613,9 +613,7 @@ static int finish_content(xlate_stream *xs)
         if (c->pending.len == 0) continue;
         buf t;
         buf_init(&t, 0);
-        rc = buf_appends(&t, "[tool call without a name: ");
-        if (!rc) rc = buf_append(&t, c->pending.data, c->pending.len);
-        if (!rc) rc = buf_appends(&t, "]");
+        rc = toolargs_nameless_text(&t, c->pending.data, c->pending.len);
         if (!rc) rc = text_delta(xs, t.data, t.len);
         buf_free(&t);
         buf_free(&c->pending);
