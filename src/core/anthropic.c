@@ -107,6 +107,16 @@ static const char *memfind(const char *hay, size_t n, const char *needle)
     return NULL;
 }
 
+void anthropic_quote_raw(const char *raw, size_t n, char ctl, char *msg, size_t msglen)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < msglen; i++) {
+        unsigned char c = (unsigned char)raw[i];
+        msg[k++] = (c == '\n' || c == '\r' || c == '\t') ? ' ' : (c < 0x20 ? ctl : (char)c);
+    }
+    msg[k] = '\0';
+}
+
 /* Pull a readable message out of a backend error body: error.message,
  * error (string), message, detail; else the raw body (printable part). */
 static void backend_message(const char *body, size_t len, char *msg, size_t msglen)
@@ -134,12 +144,7 @@ static void backend_message(const char *body, size_t len, char *msg, size_t msgl
     if (m) {
         snprintf(msg, msglen, "%s", m);
     } else {
-        size_t k = 0;
-        for (size_t i = 0; i < len && k + 1 < msglen; i++) {
-            unsigned char c = (unsigned char)body[i];
-            msg[k++] = (c == '\n' || c == '\r' || c == '\t') ? ' ' : (c < 0x20 ? '?' : (char)c);
-        }
-        msg[k] = '\0';
+        anthropic_quote_raw(body, len, '?', msg, msglen);
     }
     cJSON_Delete(j);
 }

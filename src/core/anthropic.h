@@ -40,6 +40,11 @@ int anthropic_error_status(const char *type);
 void anthropic_error_from_backend(long http_status, const char *body, size_t len, int *status,
                                   const char **type, char *msg, size_t msglen);
 
+/* A backend's raw bytes (n of them) quoted in an error message: copied into
+ * msg (NUL-terminated, cut to msglen, msglen >= 1), with tab, CR and LF as
+ * spaces and other control bytes as ctl. */
+void anthropic_quote_raw(const char *raw, size_t n, char ctl, char *msg, size_t msglen);
+
 /* Claude Code's first system block carries per-session (older versions:
  * per-request) values that would put a different token at the start of
  * every prompt: "x-anthropic-billing-header: cc_version=...; cch=...;".

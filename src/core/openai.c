@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "anthropic.h"
+
 static int is_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -157,13 +159,8 @@ void openai_error_message(const cJSON *j, const char *raw, size_t rawlen, char *
     if (m) {
         snprintf(msg, msglen, "%s", m);
     } else {
-        size_t k = 0;
-        for (size_t i = 0; i < rawlen && k + 1 < msglen; i++) {
-            unsigned char c = (unsigned char)raw[i];
-            msg[k++] = c < 0x20 ? ' ' : (char)c;
-        }
-        msg[k] = '\0';
-        if (k == 0) snprintf(msg, msglen, "backend reported an error");
+        anthropic_quote_raw(raw, rawlen, ' ', msg, msglen);
+        if (msg[0] == '\0') snprintf(msg, msglen, "backend reported an error");
     }
     *overloaded = 0;
     const char *words[] = {"overload", "unavailable", "busy"};

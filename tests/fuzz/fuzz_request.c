@@ -1,5 +1,5 @@
 /*
- * fuzz_request: the request translator (src/xlate_request.c) on arbitrary
+ * fuzz_request: the request translator (src/core/xlate_request.c) on arbitrary
  * bytes: xlate_request_build and xlate_request_count_tokens.
  *
  * The whole input is the client's body (golden requests are seeds as they

@@ -1,6 +1,6 @@
 /*
- * fuzz_stream: the stream translator (src/xlate_stream.c) and the whole
- * response translator (xlate_response_build) on arbitrary upstream bytes.
+ * fuzz_stream: the stream translator (src/core/xlate_stream.c) and the whole
+ * response translator (src/core/xlate_response.c) on arbitrary upstream bytes.
  *
  * Input: a 6-byte header, then the upstream SSE bytes (or response body).
  *   hdr[0]     seed for feeding in random pieces (sizes 0..hdr-dependent)

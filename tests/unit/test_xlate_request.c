@@ -1,5 +1,5 @@
 /*
- * Tests for src/xlate_request.c.
+ * Tests for src/core/xlate_request.c (and its parts: xlate_tools, xlate_messages, xlate_content).
  *
  * Golden cases live in tests/golden/request/ and are found by listing the
  * directory, so adding a case needs no C change:
