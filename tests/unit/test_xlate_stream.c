@@ -1,7 +1,8 @@
-/* Tests for src/core/xlate_stream.c and xlate_response.c: the golden cases under
- * tests/golden/stream (NAME.sse → NAME.out, fed whole, split in two at every byte, and one byte at
- * a time) and tests/golden/response (NAME.json → NAME.out.json), each with optional options in
- * NAME.opts.json ({"tool_recovery":true, "tools":[...]}; default: recovery off, no tools); the
+/* Tests for src/core/xlate_stream.c, xlate_response.c: golden cases under tests/golden/stream
+ * (NAME.sse → NAME.out, fed whole, split in two at every byte, and one byte
+ * at a time) and tests/golden/response (NAME.json → NAME.out.json), each
+ * with optional options in NAME.opts.json ({"tool_recovery":true,
+ * "tools":[...]}; default: recovery off, no tools); the
  * equivalence of both paths where a stream and a response case share a
  * name; and the edges the golden files cannot show (bounds, calls after an
  * error, pings, stats).
