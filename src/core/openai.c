@@ -60,6 +60,12 @@ const cJSON *openai_first_choice(const cJSON *root)
     return NULL;
 }
 
+const char *openai_reasoning(const cJSON *o)
+{
+    const char *r = openai_str(o, "reasoning_content");
+    return r ? r : openai_str(o, "reasoning");
+}
+
 void openai_usage_init(openai_usage *u)
 {
     u->prompt = u->completion = u->cached = -1;

@@ -36,6 +36,10 @@ long openai_long(const cJSON *o, const char *key);
  * NULL. Borrowed. */
 const cJSON *openai_first_choice(const cJSON *root);
 
+/* The reasoning text of a delta or a message: "reasoning_content", else
+ * "reasoning" (MLX-LM); NULL when neither is a non-empty string. Borrowed. */
+const char *openai_reasoning(const cJSON *o);
+
 /* Every count unknown (-1). */
 void openai_usage_init(openai_usage *u);
 /* Pick up "usage" and llama.cpp's "timings" from a chunk or an answer;

@@ -367,8 +367,7 @@ int xlate_response_build(const char *body, size_t len, const xlate_stream_opts *
     sig = anthropic_signature(msg_id);
     if (!res || !content || !sig) goto out;
 
-    const char *r = openai_str(msg, "reasoning_content");
-    if (!r) r = openai_str(msg, "reasoning");
+    const char *r = openai_reasoning(msg);
     if (r) {
         if (!(blk = cJSON_CreateObject())) goto out;
         cJSON_AddItemToArray(content, blk);

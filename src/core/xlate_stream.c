@@ -661,8 +661,7 @@ static int handle_chunk(xlate_stream *xs, const cJSON *root)
     if (!choice) return 0;
     const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
     if (cJSON_IsObject(delta)) {
-        const char *r = openai_str(delta, "reasoning_content");
-        if (!r) r = openai_str(delta, "reasoning");
+        const char *r = openai_reasoning(delta);
         if (r) {
             xs->content_deltas++;
             if (xs->recover && ((rc = flush_held_text(xs)) || (rc = complete_calls(xs)))) return rc;
