@@ -19,7 +19,7 @@
 
 #include "anthropic.h"
 #include "log.h"
-#include "server.h"
+#include "monotime.h"
 
 enum probe_kind { P_PROPS, P_SLOTS, P_WARM, P_MODELS, P_HEALTH };
 
@@ -84,7 +84,7 @@ void backend_outcome(backend_rt *b, long status)
     if (secs > 300) secs = 300;
     b->ejections++;
     b->fails_5xx = 0;
-    b->ejected_until = server_now_ms() + secs * 1000;
+    b->ejected_until = monotime_ms() + secs * 1000;
     if (b->all->pool) pool_forget(b->all->pool, b->idx);
     log_line(0,
              "backend %s answered %d requests in a row with 5xx (last HTTP %ld): out of its pools "
@@ -94,7 +94,7 @@ void backend_outcome(backend_rt *b, long status)
 
 int backend_usable(const backend_rt *b)
 {
-    return b->up && server_now_ms() >= b->ejected_until;
+    return b->up && monotime_ms() >= b->ejected_until;
 }
 
 /* ---- probes ---------------------------------------------------------------------- */
@@ -148,7 +148,7 @@ static void probe_start(bk_probe *p, const char *method, long total_ms)
         if (b->cfg->mode->passthru == MODE_CLAUDE) o.bearer = NULL;
     }
     upstream_cbs cbs = {.on_data = probe_data, .on_done = probe_done};
-    p->t0 = server_now_ms();
+    p->t0 = monotime_ms();
     if (p->kind == P_HEALTH)
         b->health = p;
     else
@@ -299,7 +299,7 @@ int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_
     backend_warm_stop(b);
     ledger_sync(b);
     int slot = affinity_slot(&b->aff, conv_key, info->kind_hash,
-                             info->short_conv ? AFFINITY_SHORT : 0, reuse, server_now_ms());
+                             info->short_conv ? AFFINITY_SHORT : 0, reuse, monotime_ms());
     if (slot < 0) return -1;
     write_slot(upbody->data + info->id_slot_off, slot);
     if (*reuse == 2 && b->primed[slot] == info->kind_hash) *warm_hit = 1;
@@ -327,7 +327,7 @@ static void idle_prime(evutil_socket_t fd, short what, void *arg)
 
 void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key)
 {
-    affinity_done(&b->aff, slot, conv_key, server_now_ms());
+    affinity_done(&b->aff, slot, conv_key, monotime_ms());
     /* The backend is idle now (this request is the last in flight): prime
      * a free slot with this conversation's prefix, so the next new
      * conversation of its kind (a second terminal, a session while this
@@ -491,8 +491,8 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
             probe_free(p);
             return 0;
         }
-        p->slot = spare_kind ? affinity_prime_spare(&b->aff, spare_kind, server_now_ms())
-                             : affinity_prime(&b->aff, info.kind_hash, server_now_ms());
+        p->slot = spare_kind ? affinity_prime_spare(&b->aff, spare_kind, monotime_ms())
+                             : affinity_prime(&b->aff, info.kind_hash, monotime_ms());
         if (p->slot < 0) { /* no free slot, or (spare) a claimable prefix exists */
             xlate_request_info_free(&info);
             probe_free(p);
@@ -636,7 +636,7 @@ static void probe_done(void *ud, int ok, int refused, long status, const char *e
                      "warm start: prefilled a saved system prompt and tools on %s "
                      "(%.0f tokens, %.0f already cached) in %.0f ms%s",
                      b->cfg->name, pt->valuedouble, cJSON_IsNumber(ct) ? ct->valuedouble : 0.0,
-                     server_now_ms() - p->t0, slot);
+                     monotime_ms() - p->t0, slot);
         } else {
             if (p->slot >= 0) { /* the slot holds nothing claimable: free it again */
                 b->primed[p->slot] = 0;

@@ -51,7 +51,7 @@ typedef struct backend_rt {
     unsigned long long requests, fallbacks;
     int fails_5xx;        /* 5xx answers in a row (outlier detection) */
     int ejections;        /* ejections in a row: each doubles the time out */
-    double ejected_until; /* out of its pools until then (server_now_ms) */
+    double ejected_until; /* out of its pools until then (monotime_ms) */
 } backend_rt;
 
 typedef struct backends {

@@ -24,8 +24,6 @@ server *server_new(struct event_base *base, const config *cfg, char *err, size_t
 int server_port(const server *s);
 /* Requests in flight (messages, models, health). */
 int server_active(const server *s);
-/* Monotonic milliseconds, for durations (the server's and its backends'). */
-double server_now_ms(void);
 /* Rolling restarts. server_drain: stop accepting (the listening socket
  * closes, so a load balancer's new connections go elsewhere), answer
  * requests that still arrive on kept-alive connections (each then closes)
