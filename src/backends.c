@@ -782,30 +782,34 @@ void backends_free(backends *bs)
     bs->pool = NULL;
 }
 
+/* The per-backend series of /metrics, in order. */
+static const struct {
+    const char *name, *help, *type;
+} backend_series[] = {
+    {"anyclaude_backend_requests_total",
+     "/v1/messages requests sent to each backend (attempts, fallbacks included).", "counter"},
+    {"anyclaude_backend_up",
+     "1 while the backend takes requests, 0 after a refused connection or a failed health check.",
+     "gauge"},
+    {"anyclaude_backend_inflight", "/v1/messages requests in flight on each backend.", "gauge"},
+};
+
+static long long backend_series_value(const backend_rt *b, int k)
+{
+    return k == 0 ? (long long)b->requests : k == 1 ? b->up : b->inflight;
+}
+
 int backends_metrics(const backends *bs, buf *out)
 {
-    int rc = buf_appends(out, "# HELP anyclaude_backend_requests_total /v1/messages requests sent "
-                              "to each backend (attempts, fallbacks included).\n"
-                              "# TYPE anyclaude_backend_requests_total counter\n");
-    for (int i = 0; i < bs->n && !rc; i++)
-        if (bs->b[i].used)
-            rc = buf_appendf(out, "anyclaude_backend_requests_total{backend=\"%s\"} %llu\n",
-                             bs->b[i].cfg->name, bs->b[i].requests);
-    if (!rc)
-        rc = buf_appends(out, "# HELP anyclaude_backend_up 1 while the backend takes requests, 0 "
-                              "after a refused connection or a failed health check.\n"
-                              "# TYPE anyclaude_backend_up gauge\n");
-    for (int i = 0; i < bs->n && !rc; i++)
-        if (bs->b[i].used)
-            rc = buf_appendf(out, "anyclaude_backend_up{backend=\"%s\"} %d\n", bs->b[i].cfg->name,
-                             bs->b[i].up);
-    if (!rc)
-        rc = buf_appends(out, "# HELP anyclaude_backend_inflight /v1/messages requests in flight "
-                              "on each backend.\n# TYPE anyclaude_backend_inflight gauge\n");
-    for (int i = 0; i < bs->n && !rc; i++)
-        if (bs->b[i].used)
-            rc = buf_appendf(out, "anyclaude_backend_inflight{backend=\"%s\"} %d\n",
-                             bs->b[i].cfg->name, bs->b[i].inflight);
+    int rc = 0;
+    for (int k = 0; k < (int)(sizeof backend_series / sizeof backend_series[0]) && !rc; k++) {
+        rc = buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", backend_series[k].name,
+                         backend_series[k].help, backend_series[k].name, backend_series[k].type);
+        for (int i = 0; i < bs->n && !rc; i++)
+            if (bs->b[i].used)
+                rc = buf_appendf(out, "%s{backend=\"%s\"} %lld\n", backend_series[k].name,
+                                 bs->b[i].cfg->name, backend_series_value(&bs->b[i], k));
+    }
     if (!rc)
         rc = buf_appendf(out,
                          "# HELP anyclaude_fallbacks_total Requests passed on to the next "

@@ -11,6 +11,7 @@
 #endif
 
 #include "anthropic.h"
+#include "dlist.h"
 #include "monotime.h"
 
 /* ---- the current attempt: set up and released here only ------------------- */
@@ -73,9 +74,7 @@ exchange *exchange_new(server *s, httpd_req *req, enum ex_kind kind)
     attempt_init(ex);
     buf_init(&ex->out, EXCHANGE_MAX_BACKLOG);
     ex->t_start = monotime_ms();
-    ex->next = s->exchanges;
-    if (s->exchanges) s->exchanges->prev = ex;
-    s->exchanges = ex;
+    DLIST_PUSH(s->exchanges, ex);
     s->active++;
     httpd_req_on_close(req, client_closed, ex);
     return ex;
@@ -97,11 +96,7 @@ void exchange_free(exchange *ex)
     cJSON_Delete(ex->root);
     plan_key_free(&ex->key);
     buf_free(&ex->out);
-    if (ex->prev)
-        ex->prev->next = ex->next;
-    else
-        s->exchanges = ex->next;
-    if (ex->next) ex->next->prev = ex->prev;
+    DLIST_UNLINK(s->exchanges, ex);
     s->active--;
     free(ex);
 #ifdef __GLIBC__

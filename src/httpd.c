@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "dlist.h"
 #include "h1.h"
 
 #define MAX_PIPELINE_BACKLOG (256 * 1024) /* unread replies: stop reading the connection */
@@ -176,11 +177,7 @@ static void conn_free(conn *c)
     if (c->bev) bufferevent_free(c->bev);
     if (c->next_ev) event_free(c->next_ev);
     if (c->deadline) event_free(c->deadline);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        h->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
+    DLIST_UNLINK(h->conns, c);
     h->nconns--;
     free(c);
     update_accepting(h);
@@ -545,9 +542,7 @@ static void accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct soc
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     h1_scan_init(&c->scan);
-    c->next = h->conns;
-    if (h->conns) h->conns->prev = c;
-    h->conns = c;
+    DLIST_PUSH(h->conns, c);
     h->nconns++;
     bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
     /* libevent reads 4 KiB per pass by default: a 1 MiB body took 256 */

@@ -95,18 +95,14 @@ const route_target *plan_first(const backends *bs, const routes *rs, const cJSON
 
 const char *plan_reason_name(enum pool_reason r)
 {
-    switch (r) {
-    case POOL_STICKY:
-        return "rendezvous choice, same conversation";
-    case POOL_PREFIX:
-        return "longest known prefix";
-    case POOL_SAME_PROMPT:
-        return "least loaded, holds the system prompt";
-    case POOL_RENDEZVOUS:
-        return "rendezvous choice, new conversation here";
-    case POOL_MOVED:
-        return "rendezvous choice, conversation moved back (membership changed)";
-    default:
-        return "least loaded";
-    }
+    static const char *const names[] = {
+        [POOL_STICKY] = "rendezvous choice, same conversation",
+        [POOL_PREFIX] = "longest known prefix",
+        [POOL_SAME_PROMPT] = "least loaded, holds the system prompt",
+        [POOL_RENDEZVOUS] = "rendezvous choice, new conversation here",
+        [POOL_MOVED] = "rendezvous choice, conversation moved back (membership changed)",
+    };
+    int k = (int)r;
+    return k >= 0 && k < (int)(sizeof names / sizeof names[0]) && names[k] ? names[k]
+                                                                           : "least loaded";
 }

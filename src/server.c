@@ -168,25 +168,32 @@ void server_drain(server *s, long deadline_ms, server_drained_fn done, void *arg
 
 enum route_id { R_NONE, R_HEALTH, R_METRICS, R_MESSAGES, R_COUNT, R_MODELS, R_STATUS };
 
-static enum route_id route_of(const char *path, int *want_post)
+static void serve_health(server *s, httpd_req *req);
+static void serve_models(server *s, httpd_req *req);
+
+typedef struct endpoint {
+    const char *path;
+    enum route_id id;
+    int post;
+    void (*serve)(server *s, httpd_req *req);
+} endpoint;
+
+static const endpoint endpoints[] = {
+    {"/health", R_HEALTH, 0, serve_health},
+    {"/", R_HEALTH, 0, serve_health},
+    {"/metrics", R_METRICS, 0, handle_metrics},
+    {"/v1/messages", R_MESSAGES, 1, messages_handle},
+    {"/v1/messages/count_tokens", R_COUNT, 1, count_tokens_handle},
+    {"/v1/models", R_MODELS, 0, serve_models},
+    {"/anyclaude/status", R_STATUS, 0, handle_status},
+};
+
+/* The endpoint at path, or NULL. */
+static const endpoint *endpoint_of(const char *path)
 {
-    static const struct {
-        const char *path;
-        enum route_id id;
-        int post;
-    } t[] = {{"/health", R_HEALTH, 0},
-             {"/", R_HEALTH, 0},
-             {"/metrics", R_METRICS, 0},
-             {"/v1/messages", R_MESSAGES, 1},
-             {"/v1/messages/count_tokens", R_COUNT, 1},
-             {"/v1/models", R_MODELS, 0},
-             {"/anyclaude/status", R_STATUS, 0}};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (strcmp(path, t[i].path) == 0) {
-            *want_post = t[i].post;
-            return t[i].id;
-        }
-    return R_NONE;
+    for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++)
+        if (strcmp(path, endpoints[i].path) == 0) return &endpoints[i];
+    return NULL;
 }
 
 /* An Anthropic error with an explicit HTTP status (405, 415...). */
@@ -261,8 +268,9 @@ static void head_check(httpd_req *req, void *arg)
     }
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     int post = strcmp(method, "POST") == 0;
-    int want_post = 0;
-    enum route_id r = route_of(httpd_req_path(req), &want_post);
+    const endpoint *ep = endpoint_of(httpd_req_path(req));
+    enum route_id r = ep ? ep->id : R_NONE;
+    int want_post = ep && ep->post;
     if (r == R_HEALTH) {
         if (!get) refuse(req, 405, "invalid_request_error", "method not allowed for this path");
         return; /* served to anyone; details only with the token */
@@ -303,49 +311,39 @@ static void health_minimal(server *s, httpd_req *req)
     httpd_reply(req, 200, "application/json", ok, sizeof ok - 1);
 }
 
+static void serve_health(server *s, httpd_req *req)
+{
+    s->m.requests_health++;
+    if (!s->cfg->auth_token[0] || server_authorized(s, req))
+        models_handle_health(s, req);
+    else
+        health_minimal(s, req);
+}
+
+static void serve_models(server *s, httpd_req *req)
+{
+    s->m.requests_models++;
+    models_handle(s, req);
+}
+
 static void dispatch(httpd_req *req, void *arg)
 {
     server *s = arg;
     const char *path = httpd_req_path(req);
-    int want_post = 0;
     if (log_level() >= 2) {
         char esc[300];
         h1_escape(path, strlen(path), esc, sizeof esc);
         log_line(2, "%s %s", httpd_req_method(req), esc);
     }
-    enum route_id rid = route_of(path, &want_post);
-    if (s->draining && rid != R_METRICS) {
-        reply_draining(req, rid == R_HEALTH);
+    const endpoint *ep = endpoint_of(path);
+    if (s->draining && (!ep || ep->id != R_METRICS)) {
+        reply_draining(req, ep && ep->id == R_HEALTH);
         return;
     }
-    switch (rid) {
-    case R_HEALTH:
-        s->m.requests_health++;
-        if (!s->cfg->auth_token[0] || server_authorized(s, req))
-            models_handle_health(s, req);
-        else
-            health_minimal(s, req);
-        return;
-    case R_METRICS:
-        handle_metrics(s, req);
-        return;
-    case R_MESSAGES:
-        messages_handle(s, req);
-        return;
-    case R_COUNT:
-        count_tokens_handle(s, req);
-        return;
-    case R_MODELS:
-        s->m.requests_models++;
-        models_handle(s, req);
-        return;
-    case R_STATUS:
-        handle_status(s, req);
-        return;
-    case R_NONE:
-        break;
-    }
-    exchange_error_req(req, "not_found_error", "no route"); /* head_check answered it already */
+    if (ep)
+        ep->serve(s, req);
+    else
+        exchange_error_req(req, "not_found_error", "no route"); /* head_check answered it already */
 }
 
 /* JSON bodies for the errors httpd detects itself. */
