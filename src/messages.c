@@ -373,13 +373,7 @@ static void fail_exchange(exchange *ex, const char *type, const char *msg)
     if (!ex->cur.pt) {
         xlate_stream_fail(ex->cur.xs, type, msg, &ex->out);
     } else if (ex->stream && ex->cur.up_status >= 200 && ex->cur.up_status < 300) {
-        /* cut mid-event: end it, so the error stands as an event of its own
-         * (the broken event before it fails to parse, as it should) */
-        const char *t = ex->tail + sizeof ex->tail;
-        if (ex->bytes_out &&
-            !(t[-1] == '\n' && (t[-2] == '\n' || (t[-2] == '\r' && t[-3] == '\n'))))
-            buf_appends(&ex->out, "\n\n");
-        anthropic_error_event(&ex->out, type, msg);
+        relay_error_event(ex, type, msg);
     } else {
         abort_client(ex); /* a cut body must not look complete */
         return;
@@ -473,16 +467,7 @@ static int pt_data(exchange *ex, const char *p, size_t n)
     if (!ex->committed) /* a held error body */
         return buf_append(&ex->cur.resp, p, n) == BUF_OK ? 0 : 1;
     if (ex->cur.t_first == 0) ex->cur.t_first = monotime_ms();
-    if (ex->cur.obs_on) {
-        if (ex->stream)
-            passthru_obs_feed(&ex->cur.obs, p, n);
-        else
-            buf_append(&ex->cur.resp, p, n); /* read whole at the end; too big: no numbers */
-    }
-    /* the last bytes relayed, to tell whether they end an event */
-    size_t keep = n < sizeof ex->tail ? n : sizeof ex->tail;
-    memmove(ex->tail, ex->tail + keep, sizeof ex->tail - keep);
-    memcpy(ex->tail + sizeof ex->tail - keep, p + n - keep, keep);
+    relay_observe(ex, p, n);
     if (buf_append(&ex->out, p, n) != BUF_OK || flush_out(ex) < 0) {
         ex->cur.up = NULL;
         abort_client(ex);

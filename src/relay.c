@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "anthropic.h"
 #include "outhdrs.h"
 #include "provenance.h"
 #include "servertools.h"
@@ -136,4 +137,28 @@ send:
     ex->cur.up = upstream_start(s->up, &uo, cbs, ex);
     outhdrs_free(&ph); /* curl copied the header lines */
     if (!ex->cur.up) exchange_error(ex, "api_error", "could not start the backend request");
+}
+
+void relay_observe(exchange *ex, const char *p, size_t n)
+{
+    if (ex->cur.obs_on) {
+        if (ex->stream)
+            passthru_obs_feed(&ex->cur.obs, p, n);
+        else
+            buf_append(&ex->cur.resp, p, n); /* read whole at the end; too big: no numbers */
+    }
+    /* the last bytes relayed, to tell whether they end an event */
+    size_t keep = n < sizeof ex->tail ? n : sizeof ex->tail;
+    memmove(ex->tail, ex->tail + keep, sizeof ex->tail - keep);
+    memcpy(ex->tail + sizeof ex->tail - keep, p + n - keep, keep);
+}
+
+void relay_error_event(exchange *ex, const char *type, const char *msg)
+{
+    /* cut mid-event: end it, so the error stands as an event of its own
+     * (the broken event before it fails to parse, as it should) */
+    const char *t = ex->tail + sizeof ex->tail;
+    if (ex->bytes_out && !(t[-1] == '\n' && (t[-2] == '\n' || (t[-2] == '\r' && t[-3] == '\n'))))
+        buf_appends(&ex->out, "\n\n");
+    anthropic_error_event(&ex->out, type, msg);
 }

@@ -4,6 +4,10 @@
  * answer headers relayed back.
  *
  *   client body ─▶ relay_start ─▶ upstream ─▶ relay_keep_header ─▶ relay_reply_headers
+ *                                             ─▶ relay_observe (each byte) ─▶ client
+ *
+ * messages.c drives the answer (commit, fallback on a held 429/5xx,
+ * failures), as for a translated one.
  */
 #ifndef ANYCLAUDE_RELAY_H
 #define ANYCLAUDE_RELAY_H
@@ -28,5 +32,13 @@ void relay_keep_header(exchange *ex, const char *n, size_t nl, const char *v, si
 /* ...and add them to the reply (with our request-id when the backend sent
  * none, and anyclaude-backend). */
 void relay_reply_headers(exchange *ex);
+
+/* Bytes of a committed pass-through answer on their way to the client:
+ * read its numbers (passthru_obs: usage, stop reason) and remember its last
+ * bytes. */
+void relay_observe(exchange *ex, const char *p, size_t n);
+/* A committed pass-through stream fails: append an `event: error` to
+ * ex->out, after a blank line when the stream was cut mid-event. */
+void relay_error_event(exchange *ex, const char *type, const char *msg);
 
 #endif
