@@ -198,7 +198,7 @@ void count_tokens_handle(server *s, httpd_req *req)
     }
     if (b->est_ratio > 0)
         n = (long)((double)n * b->est_ratio) > 0 ? (long)((double)n * b->est_ratio) : 1;
-    exchange *ex = exchange_new(s, req, EX_COUNT);
+    exchange *ex = exchange_new(s, req, EXCHANGE_COUNT);
     if (!ex) {
         exchange_error_req(req, "api_error", "out of memory");
         goto out;

@@ -64,7 +64,7 @@ static void client_closed(httpd_req *r, void *arg)
     exchange_free(ex);
 }
 
-exchange *exchange_new(server *s, httpd_req *req, enum ex_kind kind)
+exchange *exchange_new(server *s, httpd_req *req, enum exchange_kind kind)
 {
     exchange *ex = calloc(1, sizeof *ex);
     if (!ex) return NULL;
@@ -127,7 +127,7 @@ void exchange_reply(exchange *ex, int status, const char *body, size_t len)
 void exchange_error(exchange *ex, const char *type, const char *msg)
 {
     metrics_error(&ex->srv->m, type);
-    if (ex->kind == EX_MESSAGES) ex->srv->m.responses_error++;
+    if (ex->kind == EXCHANGE_MESSAGES) ex->srv->m.responses_error++;
     buf b;
     buf_init(&b, 0);
     anthropic_error_json(&b, type, msg);

@@ -59,7 +59,7 @@ struct server {
     convstat turns;             /* recent conversations' last turns, for the status line */
 };
 
-enum ex_kind { EX_MESSAGES, EX_MODELS, EX_HEALTH, EX_COUNT };
+enum exchange_kind { EXCHANGE_MESSAGES, EXCHANGE_MODELS, EXCHANGE_HEALTH, EXCHANGE_COUNT };
 
 /* One attempt at one backend. Zeroed (and its buffers set up) by
  * exchange_new and exchange_attempt_reset; what it owns is released by
@@ -94,7 +94,7 @@ typedef struct exchange_attempt {
 
 typedef struct exchange {
     server *srv;
-    enum ex_kind kind;
+    enum exchange_kind kind;
     httpd_req *req;
     const char *body; /* the client's body (httpd owns it) */
     size_t body_len;
@@ -125,7 +125,7 @@ typedef struct exchange {
 
 /* A new exchange for req, linked into s (and counted in s->active); the
  * client's hang-up frees it. Returns NULL when out of memory. */
-exchange *exchange_new(server *s, httpd_req *req, enum ex_kind kind);
+exchange *exchange_new(server *s, httpd_req *req, enum exchange_kind kind);
 /* Release everything the exchange holds (its attempt's backend load and
  * slot, transfers, timers) and free it. */
 void exchange_free(exchange *ex);

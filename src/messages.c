@@ -837,7 +837,7 @@ void messages_handle(server *s, httpd_req *req)
         exchange_error_req(req, "overloaded_error", m);
         return;
     }
-    exchange *ex = exchange_new(s, req, EX_MESSAGES);
+    exchange *ex = exchange_new(s, req, EXCHANGE_MESSAGES);
     if (!ex) {
         exchange_error_req(req, "api_error", "out of memory");
         return;

@@ -170,7 +170,7 @@ static void list_done(void *ud, int ok, int refused, long status, const char *er
 
 /* ---- both: GET {backend}/models --------------------------------------------- */
 
-static void ask_models(server *s, httpd_req *req, enum ex_kind kind,
+static void ask_models(server *s, httpd_req *req, enum exchange_kind kind,
                        void (*done)(void *, int, int, long, const char *))
 {
     exchange *ex = exchange_new(s, req, kind);
@@ -190,10 +190,10 @@ static void ask_models(server *s, httpd_req *req, enum ex_kind kind,
         .url = ex->cur.url,
         .bearer = b->cfg->mode->passthru ? NULL : backend_key(b),
         /* a health probe sends nothing of the caller's upstream */
-        .headers = outhdrs_build(s->cfg, b, kind == EX_HEALTH ? NULL : req, &ph),
+        .headers = outhdrs_build(s->cfg, b, kind == EXCHANGE_HEALTH ? NULL : req, &ph),
         .ca_file = backend_ca(b),
         .connect_timeout_ms = 3000,
-        .total_timeout_ms = kind == EX_HEALTH ? 5000 : 30000,
+        .total_timeout_ms = kind == EXCHANGE_HEALTH ? 5000 : 30000,
     };
     upstream_cbs cbs = {.on_headers = models_headers, .on_data = models_data, .on_done = done};
     ex->cur.up = upstream_start(s->up, &uo, &cbs, ex);
@@ -203,10 +203,10 @@ static void ask_models(server *s, httpd_req *req, enum ex_kind kind,
 
 void models_handle(server *s, httpd_req *req)
 {
-    ask_models(s, req, EX_MODELS, list_done);
+    ask_models(s, req, EXCHANGE_MODELS, list_done);
 }
 
 void models_handle_health(server *s, httpd_req *req)
 {
-    ask_models(s, req, EX_HEALTH, health_done);
+    ask_models(s, req, EXCHANGE_HEALTH, health_done);
 }

@@ -106,7 +106,7 @@ void server_cut_all(server *s, const char *why)
     /* exchanges are freed as they are ended: take the next one first */
     for (exchange *ex = s->exchanges, *next; ex; ex = next) {
         next = ex->next;
-        if (ex->kind == EX_MESSAGES)
+        if (ex->kind == EXCHANGE_MESSAGES)
             messages_cut(ex, "overloaded_error", why);
         else
             exchange_error(ex, "overloaded_error", why);
