@@ -6,9 +6,12 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { fleet, startRouted, oa, ask, SONNET } from './routes_lib.mjs';
+import { fleet, startRouted, oa, ask, deadUrl, metric, waitFor, SONNET } from './routes_lib.mjs';
 
 const SYS = 'You are the plan test assistant. Answer briefly.';
+
+// count_tokens, /v1/models and /health of a route whose primary is down ask
+// its fallback, as a message would (before, they asked the down primary).
 
 // POST /v1/messages/count_tokens; returns { backend, tokens }.
 async function count(gw, body, headers = {}) {
@@ -65,6 +68,32 @@ describe('plan', () => {
       const c = await count(gw, { model: SONNET, system: SYS, messages }, headers);
       assert.equal(c.backend, 'sub', 'the subagent count');
       assert.equal((await count(gw, { model: SONNET, system: SYS, messages })).backend, 'def', 'a main-agent count');
+    } finally {
+      await gw.stopAll();
+      await fl.close();
+    }
+  });
+
+  test('with the primary down, count_tokens, /v1/models and /health ask the fallback a message goes to', async () => {
+    const fl = await fleet(['fb']);
+    const gw = await startRouted({
+      backends: { dead: oa(await deadUrl(), 'm-dead'), fb: oa(fl.fb.url, 'm-fb') },
+      routes: [{ when: 'default', to: 'dead', fallback: ['fb'] }],
+      healthCheckMs: 100,
+    });
+    try {
+      await waitFor(async () => (await metric(gw, 'anyclaude_backend_up', 'backend="dead"')) === 0, 'the dead primary to be marked down');
+      const messages = [{ role: 'user', content: 'Hello.' }];
+      const m = await ask(gw.client(), { model: SONNET, max_tokens: 64, system: SYS, messages });
+      assert.equal(m.backend, 'fb', 'the message');
+      assert.equal((await count(gw, { model: SONNET, system: SYS, messages })).backend, 'fb', 'count_tokens');
+      const models = await fetch(`${gw.url}/v1/models`);
+      assert.equal(models.status, 200, '/v1/models status');
+      assert.equal(models.headers.get('anyclaude-backend'), 'fb', '/v1/models');
+      assert.deepEqual((await models.json()).data.map((x) => x.id), ['fake-model'], 'the fallback\'s list');
+      const health = await (await fetch(`${gw.url}/health`)).json();
+      assert.equal(health.backend, fl.fb.url, '/health names the backend it asked');
+      assert.equal(health.backend_status.ok, true, '/health: that backend answers');
     } finally {
       await gw.stopAll();
       await fl.close();
