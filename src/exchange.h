@@ -41,8 +41,10 @@ typedef struct server server;
 struct server_drain;
 
 /* The gateway's state that every exchange reads (server.c creates it and
- * owns the listening side; the handlers only read the configuration and
- * update the counters). */
+ * owns the listening side and the drain; the endpoints read the settings
+ * and update the counters, the backends' load and pools, and the turns).
+ * Defined here rather than in server.h so that the endpoints reach it
+ * without depending on server, which depends on them. */
 struct server {
     struct event_base *base;
     const config *cfg;
