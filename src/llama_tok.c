@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define TOK_MAX_BODY (64u << 20)
+#define TOK_MAX_BODY (64u << 20) /* an answer; a request: the body given, and this */
 
 struct llama_tok {
     upstream *u;
@@ -113,7 +113,7 @@ llama_tok *llama_tok_start(upstream *up, const backend_rt *b, const char *body, 
     t->done = done;
     t->ud = ud;
     t->step = 1;
-    buf_init(&t->req, TOK_MAX_BODY);
+    buf_init(&t->req, len + TOK_MAX_BODY);
     buf_init(&t->resp, TOK_MAX_BODY);
     if (header) snprintf(t->header, sizeof t->header, "%s", header);
     if (buf_append(&t->req, body, len) != BUF_OK || tok_send(t, "/apply-template") < 0) {
