@@ -3,11 +3,12 @@
  *
  *   route ─▶ attempt 1 ─▶ (refused, 429/502/503/504/529 before commit) ─▶ attempt 2 ...
  *
- * Each attempt goes to one target of the request's route (its pool in the
- * order pool.h gives, then its fallbacks). An OpenAI-family target is
- * translated (xlate_request, xlate_stream); a pass-through target
- * (anthropic, claude) gets the client's body (rewritten for the cache in
- * anthropic mode) and its answer goes back unchanged.
+ * Each attempt goes to the next target of the request's plan (plan.h: its
+ * route's pool in the order pool.h gives, then its fallbacks). An
+ * OpenAI-family target is translated (xlate_request, xlate_stream); a
+ * pass-through target (anthropic, claude) gets the client's body (relay.h:
+ * rewritten for the cache in anthropic mode) and its answer goes back
+ * unchanged. What an attempt holds is ex->cur (exchange.h).
  *
  * OpenAI targets: "committed" means the client got 200 and message_start.
  * It happens when the backend answers 2xx, or when the backend is connected
