@@ -292,13 +292,18 @@ static void trip_done(void *ud, int ok, int refused, long status, const char *er
 
 static void check_round_trip(const config *cfg)
 {
-    config local = *cfg;
-    local.port = 0;
-    snprintf(local.host, sizeof local.host, "127.0.0.1");
-    local.auth_token[0] = '\0';
+    config *local = malloc(sizeof *local); /* about 100 KiB: not on the stack */
+    if (!local) {
+        verdict(0, "round trip through the gateway", "out of memory", NULL);
+        return;
+    }
+    *local = *cfg;
+    local->port = 0;
+    snprintf(local->host, sizeof local->host, "127.0.0.1");
+    local->auth_token[0] = '\0';
     char err[512], url[128], d[1200];
     struct event_base *base = event_base_new();
-    server *srv = base ? server_new(base, &local, err, sizeof err) : NULL;
+    server *srv = base ? server_new(base, local, err, sizeof err) : NULL;
     upstream *up = base ? upstream_new(base) : NULL;
     if (!srv || !up) {
         verdict(0, "round trip through the gateway", srv ? "cannot start a client" : err, NULL);
@@ -358,6 +363,7 @@ out:
     upstream_free(up);
     server_free(srv);
     if (base) event_base_free(base);
+    free(local);
 }
 
 /* One line per route: its class and each target with its verdict. */

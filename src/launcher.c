@@ -276,7 +276,9 @@ static void drop_key_env(const config *cfg, const char *keep)
         unsetenv(names[i]);
 }
 
-int launcher_run(const config *cfg, char *const *args, int nargs)
+/* launcher_run with its own copy of the configuration (local): the token
+ * it makes up and the windows it asks for go there, not into the caller's. */
+static int run(const config *cfg, config *local, char *const *args, int nargs)
 {
     char claude[1024], dir[900], logpath[1024], err[512];
     if (launcher_find_claude(cfg, claude, sizeof claude) < 0) {
@@ -299,22 +301,21 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
     if (!logpath[0]) log_init(cfg->debug, "/dev/null");
     /* the real model: its window, output limit and name (none of this
      * concerns the Claude API, which Claude Code knows) */
-    config local = *cfg;
-    if (!local.auth_token[0]) {
-        random_token(local.auth_token, sizeof local.auth_token);
-        log_add_secret(local.auth_token);
+    if (!local->auth_token[0]) {
+        random_token(local->auth_token, sizeof local->auth_token);
+        log_add_secret(local->auth_token);
     }
-    window_probe_all(&local.routing, cfg->ca_file[0] ? cfg->ca_file : NULL);
-    int pure_claude = !local.routing.configured && cfg->mode->passthru == MODE_CLAUDE;
+    window_probe_all(&local->routing, cfg->ca_file[0] ? cfg->ca_file : NULL);
+    int pure_claude = !local->routing.configured && cfg->mode->passthru == MODE_CLAUDE;
     ccenv ce;
     memset(&ce, 0, sizeof ce);
-    if (!pure_claude && launcher_cc_plan(&local, claude, args, nargs, &ce) < 0) return 1;
+    if (!pure_claude && launcher_cc_plan(local, claude, args, nargs, &ce) < 0) return 1;
     struct event_base *base = event_base_new();
     if (!base) {
         fprintf(stderr, "anyclaude: cannot create the event loop\n");
         return 1;
     }
-    server *srv = server_new(base, &local, err, sizeof err);
+    server *srv = server_new(base, local, err, sizeof err);
     if (!srv) {
         fprintf(stderr, "anyclaude: %s\n", err);
         event_base_free(base);
@@ -350,7 +351,7 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
         st.status = 1 << 8;
     } else if (pid == 0) {
         char url[128], hdrs[4096];
-        const char *tok = local.auth_token;
+        const char *tok = local->auth_token;
         snprintf(url, sizeof url, "http://127.0.0.1:%d", server_port(srv));
         setenv("ANTHROPIC_BASE_URL", url, 1);
         /* With a Claude API backend, Claude Code keeps its own credentials
@@ -407,4 +408,18 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
     if (WIFEXITED(st.status)) return WEXITSTATUS(st.status);
     if (WIFSIGNALED(st.status)) return 128 + WTERMSIG(st.status);
     return 1;
+}
+
+int launcher_run(const config *cfg, char *const *args, int nargs)
+{
+    /* the configuration is about 100 KiB: on the heap, not the stack */
+    config *local = malloc(sizeof *local);
+    if (!local) {
+        fprintf(stderr, "anyclaude: out of memory\n");
+        return 1;
+    }
+    *local = *cfg;
+    int rc = run(cfg, local, args, nargs);
+    free(local);
+    return rc;
 }

@@ -222,8 +222,7 @@ TEST(cli_parse_passes_unknown_to_claude)
                     "--",          "--mode",         "x",          NULL};
     cli_args a;
     char err[256];
-    REQUIRE(cli_parse(11, argv, &a, err, sizeof err) == 0);
-    CHECK(a.cmd == CLI_RUN);
+    REQUIRE(cli_parse(10, argv + 1, NULL, &a, err, sizeof err) == 0);
     REQUIRE(a.nflags == 2);
     CHECK_STR(a.flags[0].name, "mode");
     CHECK_STR(a.flags[0].value, "llamacpp");
@@ -243,10 +242,10 @@ TEST(cli_parse_serve_rejects_unknown)
     char *argv[] = {"anyclaude", "serve", "--bogus", NULL};
     cli_args a;
     char err[256];
-    CHECK(cli_parse(3, argv, &a, err, sizeof err) == -1);
+    CHECK(cli_parse(1, argv + 2, "serve", &a, err, sizeof err) == -1);
     CHECK(strstr(err, "unknown option \"--bogus\" for serve") != NULL);
     char *argv2[] = {"anyclaude", "serve", "--port", NULL};
-    CHECK(cli_parse(3, argv2, &a, err, sizeof err) == -1);
+    CHECK(cli_parse(1, argv2 + 2, "serve", &a, err, sizeof err) == -1);
     CHECK(strstr(err, "--port needs a value") != NULL);
 }
 
