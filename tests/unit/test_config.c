@@ -10,22 +10,11 @@
 #include "config.h"
 #include "test.h"
 
-/* A fake environment: NAME=VALUE pairs. */
-static const char *const *fake_env;
-static const char *env_get(const char *name)
-{
-    for (const char *const *e = fake_env; e && *e; e++) {
-        size_t n = strlen(name);
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
-    }
-    return NULL;
-}
-
 static int resolve(config *c, const char *const *env, const config_flag *f, size_t nf, char *err)
 {
-    fake_env = env;
+    test_env = env;
     config_defaults(c);
-    return config_resolve(c, f, nf, env_get, err, 512);
+    return config_resolve(c, f, nf, test_getenv, err, 512);
 }
 
 static const char *write_tmp(const char *text)

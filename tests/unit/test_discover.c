@@ -186,42 +186,32 @@ TEST(discover_ports_and_pick)
 
 /* "auto" is a mode value everywhere a mode is read; it and every other
  * mode value mark the mode as chosen (no discovery hints then). */
-static const char *const *auto_env;
-static const char *auto_get(const char *name)
-{
-    for (const char *const *e = auto_env; e && *e; e++) {
-        size_t n = strlen(name);
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
-    }
-    return NULL;
-}
-
 TEST(config_mode_auto)
 {
     config c;
     char err[512];
     const char *env0[] = {"HOME=/nonexistent", NULL};
-    auto_env = env0;
+    test_env = env0;
     config_defaults(&c);
-    REQUIRE(config_resolve(&c, NULL, 0, auto_get, err, sizeof err) == 0);
+    REQUIRE(config_resolve(&c, NULL, 0, test_getenv, err, sizeof err) == 0);
     CHECK(c.mode_auto == 0 && c.mode_explicit == 0);
     config_flag f[] = {{"mode", "auto"}};
     config_defaults(&c);
-    REQUIRE(config_resolve(&c, f, 1, auto_get, err, sizeof err) == 0);
+    REQUIRE(config_resolve(&c, f, 1, test_getenv, err, sizeof err) == 0);
     CHECK(c.mode_auto == 1 && c.mode_explicit == 1);
     const char *env1[] = {"HOME=/nonexistent", "ANYCLAUDE_MODE=auto", NULL};
-    auto_env = env1;
+    test_env = env1;
     config_defaults(&c);
-    REQUIRE(config_resolve(&c, NULL, 0, auto_get, err, sizeof err) == 0);
+    REQUIRE(config_resolve(&c, NULL, 0, test_getenv, err, sizeof err) == 0);
     CHECK(c.mode_auto == 1);
     const char *env2[] = {"HOME=/nonexistent", "ANYCLAUDE_MODE=lmstudio", NULL};
-    auto_env = env2;
+    test_env = env2;
     config_defaults(&c);
-    REQUIRE(config_resolve(&c, NULL, 0, auto_get, err, sizeof err) == 0);
+    REQUIRE(config_resolve(&c, NULL, 0, test_getenv, err, sizeof err) == 0);
     CHECK(c.mode_auto == 0 && c.mode_explicit == 1);
     config_flag bad[] = {{"mode", "lmstudo"}};
     config_defaults(&c);
-    CHECK(config_resolve(&c, bad, 1, auto_get, err, sizeof err) == -1);
+    CHECK(config_resolve(&c, bad, 1, test_getenv, err, sizeof err) == -1);
     CHECK(strstr(err, "accepted: mlx-lm, lmstudio, llamacpp, openai, anthropic, claude, auto") !=
           NULL);
 }

@@ -17,7 +17,6 @@
  * growth between turns, pairs of inputs that must give identical bytes,
  * determinism, info, count_tokens, bounds and failure hygiene.
  */
-#include <dirent.h>
 #include <stdlib.h>
 
 #include "anthropic.h"
@@ -25,26 +24,10 @@
 #include "test.h"
 
 #define DEFAULT_CAP 16384
-#define MAX_CASES 512
-
-static int update_mode(void)
-{
-    const char *u = getenv("ANYCLAUDE_UPDATE_GOLDEN");
-    return u && *u && strcmp(u, "0") != 0;
-}
 
 static void case_path(char *dst, size_t size, const char *name, const char *ext)
 {
     snprintf(dst, size, "%s/golden/request/%s%s", test_dir(), name, ext);
-}
-
-static int write_file(const char *path, const char *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t w = fwrite(data, 1, len, f);
-    int rc = fclose(f);
-    return w == len && rc == 0 ? 0 : -1;
 }
 
 /* Drop one trailing "\n" (golden files end with a newline). */
@@ -110,17 +93,6 @@ static int build_case(const char *name, buf *out, xlate_request_info *info, char
     return rc;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* One golden case: check (or, in update mode, rewrite) its expectation, and
  * that a second build gives the same bytes. */
 static void run_case(const char *name)
@@ -141,9 +113,9 @@ static void run_case(const char *name)
         CHECK(info.model[0] != '\0');
         xlate_request_info_free(&info);
         case_path(path, sizeof path, name, ".out.json");
-        if (update_mode()) {
+        if (golden_update()) {
             CHECK(buf_append(&out, "\n", 1) == 0);
-            CHECK(write_file(path, out.data, out.len) == 0);
+            CHECK(golden_write(path, out.data, out.len) == 0);
             goto out;
         }
         size_t len;
@@ -165,12 +137,12 @@ static void run_case(const char *name)
         case_path(path, sizeof path, name, ".err");
         size_t len;
         char *want = test_read_file(path, &len);
-        if (!want && update_mode()) {
+        if (!want && golden_update()) {
             /* a new error case: record the whole message (existing .err
              * files hold hand-picked substrings and are kept) */
             char line[520];
             int n = snprintf(line, sizeof line, "%s\n", err);
-            CHECK(write_file(path, line, (size_t)n) == 0);
+            CHECK(golden_write(path, line, (size_t)n) == 0);
             goto out;
         }
         if (!want) {
@@ -195,31 +167,14 @@ out:
 
 TEST(xlate_request_golden)
 {
-    char dir[512], *names[MAX_CASES];
-    int n = 0;
+    static const char *const not_input[] = {".out.json", ".opts.json", NULL};
+    char dir[512], **names;
     snprintf(dir, sizeof dir, "%s/golden/request", test_dir());
-    DIR *d = opendir(dir);
-    REQUIRE(d != NULL);
-    struct dirent *e;
-    while ((e = readdir(d)) && n < MAX_CASES) {
-        const char *f = e->d_name;
-        if (f[0] == '.' || !ends_with(f, ".json") || ends_with(f, ".out.json") ||
-            ends_with(f, ".opts.json"))
-            continue;
-        size_t len = strlen(f) - strlen(".json");
-        names[n] = malloc(len + 1);
-        REQUIRE(names[n] != NULL);
-        memcpy(names[n], f, len);
-        names[n][len] = '\0';
-        n++;
-    }
-    closedir(d);
-    qsort(names, (size_t)n, sizeof names[0], cmp_names);
+    size_t n = golden_list(dir, ".json", not_input, &names);
     CHECK(n >= 40);
-    for (int i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         run_case(names[i]);
-        free(names[i]);
-    }
+    golden_free(names, n);
 }
 
 /* Build two golden cases and require byte-identical success output. */

@@ -9,7 +9,6 @@
  *
  * ANYCLAUDE_UPDATE_GOLDEN=1 rewrites the expected files from the current
  * output: review every changed file by eye, they define correctness. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -18,63 +17,6 @@
 #include "test.h"
 
 static const xlate_stream_opts golden_opts = {"claude-test", "msg_test", 42, NULL, 0, 0, 0};
-
-static int update_golden(void)
-{
-    const char *u = getenv("ANYCLAUDE_UPDATE_GOLDEN");
-    return u && *u && strcmp(u, "0") != 0;
-}
-
-static int write_file(const char *path, const char *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t w = fwrite(data, 1, len, f);
-    return fclose(f) == 0 && w == len ? 0 : -1;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted base names (suffix removed) of the files in dir ending in suffix.
- * Returns the count; *names is malloc'd (free with free_names). */
-static size_t list_cases(const char *dir, const char *suffix, char ***names)
-{
-    size_t n = 0, cap = 0, sl = strlen(suffix);
-    char **v = NULL;
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    *names = NULL;
-    if (!d) return 0;
-    while ((e = readdir(d))) {
-        size_t l = strlen(e->d_name);
-        if (l <= sl || strcmp(e->d_name + l - sl, suffix) != 0) continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 32;
-            char **nv = realloc(v, cap * sizeof *v);
-            if (!nv) break;
-            v = nv;
-        }
-        v[n] = malloc(l - sl + 1);
-        if (!v[n]) break;
-        memcpy(v[n], e->d_name, l - sl);
-        v[n][l - sl] = '\0';
-        n++;
-    }
-    closedir(d);
-    if (n) qsort(v, n, sizeof *v, cmp_names);
-    *names = v;
-    return n;
-}
-
-static void free_names(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
 
 static char *path_of(const char *sub, const char *name, const char *suffix)
 {
@@ -281,7 +223,7 @@ static int check_stream_case(const char *name)
         goto out;
     }
     run_stream(in, len, len, 0, &opts, &got, &end_rc);
-    if (update_golden()) write_file(out_path, got.data ? got.data : "", got.len);
+    if (golden_update()) golden_write(out_path, got.data ? got.data : "", got.len);
     want = test_read_file(out_path, &want_len);
     if (!want) {
         fprintf(stderr, "  %s: cannot read %s\n", name, out_path);
@@ -335,7 +277,7 @@ TEST(xlate_stream_golden)
 {
     char **names;
     char *dir = path_of("stream", "", "");
-    size_t n = list_cases(dir, ".sse", &names);
+    size_t n = golden_list(dir, ".sse", NULL, &names);
     free(dir);
     CHECK(n >= 20);
     for (size_t i = 0; i < n; i++) {
@@ -344,7 +286,7 @@ TEST(xlate_stream_golden)
             CHECK(0);
         }
     }
-    free_names(names, n);
+    golden_free(names, n);
 }
 
 /* ---- golden: response ---- */
@@ -382,13 +324,10 @@ TEST(xlate_response_golden)
 {
     char **names;
     char *dir = path_of("response", "", "");
-    size_t n = list_cases(dir, ".json", &names), cases = 0;
+    static const char *const not_input[] = {".out.json", ".opts.json", NULL};
+    size_t n = golden_list(dir, ".json", not_input, &names);
     free(dir);
     for (size_t i = 0; i < n; i++) {
-        size_t l = strlen(names[i]);
-        if (l > 4 && strcmp(names[i] + l - 4, ".out") == 0) continue;  /* NAME.out.json */
-        if (l > 5 && strcmp(names[i] + l - 5, ".opts") == 0) continue; /* NAME.opts.json */
-        cases++;
         char *in_path = path_of("response", names[i], ".json");
         char *out_path = path_of("response", names[i], ".out.json");
         size_t len;
@@ -397,7 +336,7 @@ TEST(xlate_response_golden)
         int bad_opts = case_opts("response", names[i], &opts, &holder);
         char *in = bad_opts ? NULL : test_read_file(in_path, &len);
         char *got = in ? build_pretty(in, len, &opts, NULL) : NULL;
-        if (got && update_golden()) write_file(out_path, got, strlen(got));
+        if (got && golden_update()) golden_write(out_path, got, strlen(got));
         char *want = test_read_file(out_path, NULL);
         if (!got || !want || strcmp(got, want) != 0) {
             fprintf(stderr, "  golden response case %s differs from %s:\n%s\n", names[i], out_path,
@@ -411,8 +350,8 @@ TEST(xlate_response_golden)
         free(in_path);
         free(out_path);
     }
-    CHECK(cases >= 8);
-    free_names(names, n);
+    CHECK(n >= 8);
+    golden_free(names, n);
 }
 
 /* Where stream/NAME.sse and response/NAME.json both exist, a client that
@@ -421,7 +360,7 @@ TEST(xlate_stream_response_equivalence)
 {
     char **names;
     char *dir = path_of("stream", "", "");
-    size_t n = list_cases(dir, ".sse", &names), pairs = 0;
+    size_t n = golden_list(dir, ".sse", NULL, &names), pairs = 0;
     free(dir);
     for (size_t i = 0; i < n; i++) {
         char *resp_path = path_of("response", names[i], ".json");
@@ -464,7 +403,7 @@ TEST(xlate_stream_response_equivalence)
         free(sse_path);
     }
     CHECK(pairs >= 4);
-    free_names(names, n);
+    golden_free(names, n);
 }
 
 /* ---- edges ---- */
@@ -742,7 +681,7 @@ TEST(xlate_stream_recovery_off_identical)
     variants[2].tools = empty;
     char **names;
     char *dir = path_of("stream", "", "");
-    size_t n = list_cases(dir, ".sse", &names), checked = 0;
+    size_t n = golden_list(dir, ".sse", NULL, &names), checked = 0;
     free(dir);
     buf got;
     buf_init(&got, 0);
@@ -767,10 +706,10 @@ TEST(xlate_stream_recovery_off_identical)
         free(out_path);
     }
     CHECK(checked >= 20);
-    free_names(names, n);
+    golden_free(names, n);
 
     dir = path_of("response", "", "");
-    n = list_cases(dir, ".out.json", &names);
+    n = golden_list(dir, ".out.json", NULL, &names);
     free(dir);
     for (size_t i = 0; i < n; i++) {
         if (has_opts("response", names[i])) continue;
@@ -793,7 +732,7 @@ TEST(xlate_stream_recovery_off_identical)
         free(in_path);
         free(out_path);
     }
-    free_names(names, n);
+    golden_free(names, n);
     buf_free(&got);
     cJSON_Delete(tools);
     cJSON_Delete(empty);
