@@ -379,3 +379,27 @@ TEST(config_context_window)
     REQUIRE(resolve(&c, none, cf, 1, err) == 0);
     CHECK(c.routing.backends[0].context_window == 40960);
 }
+
+/* "auto" is a mode value everywhere a mode is read; it and every other
+ * mode value mark the mode as chosen (no discovery hints then). */
+TEST(config_mode_auto)
+{
+    config c;
+    char err[512];
+    const char *env0[] = {"HOME=/nonexistent", NULL};
+    REQUIRE(resolve(&c, env0, NULL, 0, err) == 0);
+    CHECK(c.mode_auto == 0 && c.mode_explicit == 0);
+    config_flag f[] = {{"mode", "auto"}};
+    REQUIRE(resolve(&c, env0, f, 1, err) == 0);
+    CHECK(c.mode_auto == 1 && c.mode_explicit == 1);
+    const char *env1[] = {"HOME=/nonexistent", "ANYCLAUDE_MODE=auto", NULL};
+    REQUIRE(resolve(&c, env1, NULL, 0, err) == 0);
+    CHECK(c.mode_auto == 1);
+    const char *env2[] = {"HOME=/nonexistent", "ANYCLAUDE_MODE=lmstudio", NULL};
+    REQUIRE(resolve(&c, env2, NULL, 0, err) == 0);
+    CHECK(c.mode_auto == 0 && c.mode_explicit == 1);
+    config_flag bad[] = {{"mode", "lmstudo"}};
+    CHECK(resolve(&c, env2, bad, 1, err) == -1);
+    CHECK(strstr(err, "accepted: mlx-lm, lmstudio, llamacpp, openai, anthropic, claude, auto") !=
+          NULL);
+}

@@ -91,36 +91,18 @@ static void rec_free(rec *r)
 /* s as a JSON string (as cJSON writes it, but NUL bytes kept). */
 static void json_str(buf *out, const buf *s)
 {
+    static const char special[] = "\"\\\n\r\t\b\f", letter[] = "\"\\nrtbf";
     buf_appends(out, "\"");
     for (size_t k = 0; k < s->len; k++) {
         unsigned char c = (unsigned char)s->data[k];
-        switch (c) {
-        case '"':
-            buf_appends(out, "\\\"");
-            break;
-        case '\\':
-            buf_appends(out, "\\\\");
-            break;
-        case '\n':
-            buf_appends(out, "\\n");
-            break;
-        case '\r':
-            buf_appends(out, "\\r");
-            break;
-        case '\t':
-            buf_appends(out, "\\t");
-            break;
-        case '\b':
-            buf_appends(out, "\\b");
-            break;
-        case '\f':
-            buf_appends(out, "\\f");
-            break;
-        default:
-            if (c < 0x20)
-                buf_appendf(out, "\\u%04x", c);
-            else
-                buf_append(out, &c, 1);
+        const char *sp = c ? strchr(special, c) : NULL;
+        if (sp) {
+            char e[2] = {'\\', letter[sp - special]};
+            buf_append(out, e, 2);
+        } else if (c < 0x20) {
+            buf_appendf(out, "\\u%04x", c);
+        } else {
+            buf_append(out, &c, 1);
         }
     }
     buf_appends(out, "\"");
