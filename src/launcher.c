@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "jsonfile.h"
 #include "launcher_cc.h"
 #include "log.h"
 #include "probe.h"
@@ -95,23 +96,8 @@ static void mark_onboarded(void)
     cJSON *j = NULL;
     FILE *f = fopen(path, "rb");
     if (f) {
-        char *data = NULL;
-        size_t len = 0, cap = 0;
-        for (;;) {
-            if (cap - len < 65536) {
-                if (cap > (64u << 20)) break;
-                char *nd = realloc(data, cap + 262144);
-                if (!nd) break;
-                data = nd;
-                cap += 262144;
-            }
-            size_t r = fread(data + len, 1, cap - len, f);
-            if (r == 0) break;
-            len += r;
-        }
+        j = jsonfile_read(f, 64u << 20); /* a larger file is left alone */
         fclose(f);
-        j = data ? cJSON_ParseWithLength(data, len) : NULL;
-        free(data);
         if (!cJSON_IsObject(j)) {
             cJSON_Delete(j);
             return;
