@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "jsonfile.h"
+#include "timeouts.h"
 
 /* a config file longer than this is refused (as not JSON) */
 #define CONFIG_MAX_FILE (1u << 20)
@@ -26,17 +27,17 @@ void config_defaults(config *c)
     c->port = -1;
     c->max_tokens = 16384;
     c->max_body = 32u * 1024 * 1024;
-    c->ping_ms = 5000;
+    c->ping_ms = TIMEOUT_PING_MS;
     c->max_streams = 1024;
     c->slots = -1;
     c->warm = 1;
     c->tool_recovery = -1;
     c->vision = -1;
-    c->health_ms = 5000;
-    c->upstream_idle_s = 600;
-    c->request_timeout_s = 1800;
-    c->request_deadline_s = 60;
-    c->drain_s = 30;
+    c->health_ms = TIMEOUT_HEALTH_INTERVAL_MS;
+    c->upstream_idle_s = TIMEOUT_UPSTREAM_IDLE_S;
+    c->request_timeout_s = TIMEOUT_REQUEST_S;
+    c->request_deadline_s = TIMEOUT_REQUEST_DEADLINE_S;
+    c->drain_s = TIMEOUT_DRAIN_S;
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out)

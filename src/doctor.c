@@ -24,6 +24,7 @@
 #include "server.h"
 #include "upstream.h"
 #include "window.h"
+#include "timeouts.h"
 
 static int failures;
 
@@ -43,7 +44,8 @@ static void verdict(int ok, const char *what, const char *detail, const char *fi
 static long http_get(const char *url, const route_backend *be, const char *ca, buf *out, char *err,
                      size_t errlen)
 {
-    return backend_http(be, ca, url, NULL, 3000L, 10000L, out, err, errlen);
+    return backend_http(be, ca, url, NULL, TIMEOUT_CHECK_CONNECT_MS, TIMEOUT_CHECK_MS, out, err,
+                        errlen);
 }
 
 static void check_claude(const config *cfg)
@@ -324,7 +326,7 @@ static void check_round_trip(const config *cfg)
                        .url = url,
                        .body = body,
                        .body_len = strlen(body),
-                       .total_timeout_ms = 180000};
+                       .total_timeout_ms = TIMEOUT_DOCTOR_TRIP_MS};
     upstream_cbs cbs = {.on_headers = trip_hdr, .on_data = trip_data, .on_done = trip_done};
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);

@@ -25,6 +25,7 @@
 #include "probe.h"
 #include "server.h"
 #include "window_probe.h"
+#include "timeouts.h"
 
 static int is_exec(const char *p)
 {
@@ -179,7 +180,8 @@ static void set_model_env(const config *cfg)
  * was found there, so the user reruns with them; 0 to go on. */
 static int found_elsewhere(const config *cfg)
 {
-    if (cfg->routing.configured || cfg->mode_explicit || probe_answers(cfg->backend, 1000))
+    if (cfg->routing.configured || cfg->mode_explicit ||
+        probe_answers(cfg->backend, TIMEOUT_BACKEND_UP_MS))
         return 0;
     discover_found f[DISCOVER_MAX_PORTS];
     char pt[160], d[600];
