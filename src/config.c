@@ -87,37 +87,52 @@ enum key {
     K_NONE
 };
 
+/* Each setting's names: the flag (without --), the config-file key (and an
+ * older spelling), and the environment variable (the backend, key and model
+ * variables are the mode's own). The order is the environment's order of
+ * application. */
+static const struct setting_name {
+    enum key k;
+    const char *flag, *file, *file_alias, *env;
+} setting_names[] = {
+    {K_MODE, "mode", "mode", NULL, NULL},
+    {K_BACKEND, "backend", "backend", NULL, NULL},
+    {K_KEY, "api-key", "apiKey", "api_key", NULL},
+    {K_MODEL, "model", "model", NULL, NULL},
+    {K_HOST, "host", "host", NULL, "ANYCLAUDE_HOST"},
+    {K_PORT, "port", "port", NULL, "ANYCLAUDE_PORT"},
+    {K_MAXTOK, "max-tokens", "maxOutputTokens", "max_tokens", "ANYCLAUDE_MAX_OUTPUT_TOKENS"},
+    {K_MAXBODY, "max-body", "maxBody", NULL, "ANYCLAUDE_MAX_BODY"},
+    {K_PING, "ping-ms", "pingMs", NULL, "ANYCLAUDE_PING_MS"},
+    {K_STREAMS, "max-streams", "maxStreams", NULL, "ANYCLAUDE_MAX_STREAMS"},
+    {K_DEBUG, "debug", "debug", NULL, "ANYCLAUDE_DEBUG"},
+    {K_CLAUDE, "claude", "claude", NULL, "ANYCLAUDE_CLAUDE"},
+    {K_AUTH, "auth-token", "authToken", NULL, "ANYCLAUDE_AUTH_TOKEN"},
+    {K_SLOTS, "slots", "slots", NULL, "ANYCLAUDE_SLOTS"},
+    {K_WARM, "warm-start", "warmStart", NULL, "ANYCLAUDE_WARM_START"},
+    {K_TOOLREC, "tool-recovery", "toolRecovery", NULL, "ANYCLAUDE_TOOL_RECOVERY"},
+    {K_VISION, "vision", "vision", NULL, "ANYCLAUDE_VISION"},
+    {K_CAFILE, "ca-file", "caFile", NULL, "ANYCLAUDE_CA_FILE"},
+    {K_ORIGINS, "allowed-origins", "allowedOrigins", NULL, "ANYCLAUDE_ALLOWED_ORIGINS"},
+    {K_IDLE, "upstream-idle-timeout", "upstreamIdleTimeout", NULL,
+     "ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT"},
+    {K_REQTIME, "request-timeout", "requestTimeout", NULL, "ANYCLAUDE_REQUEST_TIMEOUT"},
+    {K_DEADLINE, "request-deadline", "requestDeadline", NULL, "ANYCLAUDE_REQUEST_DEADLINE"},
+    {K_WINDOW, "context-window", "contextWindow", NULL, "ANYCLAUDE_CONTEXT_WINDOW"},
+    {K_DRAIN, "drain-timeout", "drainTimeout", NULL, "ANYCLAUDE_DRAIN_TIMEOUT"},
+    {K_HEALTH, NULL, "healthCheckMs", NULL, NULL},
+};
+#define NSETTINGS (sizeof setting_names / sizeof setting_names[0])
+
+static int same(const char *a, const char *b)
+{
+    return a && strcmp(a, b) == 0;
+}
+
 static enum key flag_key(const char *name)
 {
-    static const struct {
-        const char *n;
-        enum key k;
-    } t[] = {{"mode", K_MODE},
-             {"backend", K_BACKEND},
-             {"api-key", K_KEY},
-             {"model", K_MODEL},
-             {"host", K_HOST},
-             {"port", K_PORT},
-             {"max-tokens", K_MAXTOK},
-             {"max-body", K_MAXBODY},
-             {"ping-ms", K_PING},
-             {"max-streams", K_STREAMS},
-             {"debug", K_DEBUG},
-             {"claude", K_CLAUDE},
-             {"auth-token", K_AUTH},
-             {"slots", K_SLOTS},
-             {"warm-start", K_WARM},
-             {"tool-recovery", K_TOOLREC},
-             {"ca-file", K_CAFILE},
-             {"allowed-origins", K_ORIGINS},
-             {"upstream-idle-timeout", K_IDLE},
-             {"request-timeout", K_REQTIME},
-             {"request-deadline", K_DEADLINE},
-             {"drain-timeout", K_DRAIN},
-             {"vision", K_VISION},
-             {"context-window", K_WINDOW}};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (strcmp(t[i].n, name) == 0) return t[i].k;
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (same(setting_names[i].flag, name)) return setting_names[i].k;
     return K_NONE;
 }
 
@@ -302,38 +317,9 @@ static cJSON *load_file(const char *path, int required, char *err, size_t errlen
 /* Map a config-file key to a setting key. */
 static enum key file_key(const char *name)
 {
-    static const struct {
-        const char *n;
-        enum key k;
-    } t[] = {{"mode", K_MODE},
-             {"backend", K_BACKEND},
-             {"apiKey", K_KEY},
-             {"api_key", K_KEY},
-             {"model", K_MODEL},
-             {"host", K_HOST},
-             {"port", K_PORT},
-             {"maxOutputTokens", K_MAXTOK},
-             {"max_tokens", K_MAXTOK},
-             {"maxBody", K_MAXBODY},
-             {"pingMs", K_PING},
-             {"maxStreams", K_STREAMS},
-             {"debug", K_DEBUG},
-             {"claude", K_CLAUDE},
-             {"authToken", K_AUTH},
-             {"slots", K_SLOTS},
-             {"warmStart", K_WARM},
-             {"toolRecovery", K_TOOLREC},
-             {"caFile", K_CAFILE},
-             {"healthCheckMs", K_HEALTH},
-             {"allowedOrigins", K_ORIGINS},
-             {"upstreamIdleTimeout", K_IDLE},
-             {"requestTimeout", K_REQTIME},
-             {"requestDeadline", K_DEADLINE},
-             {"drainTimeout", K_DRAIN},
-             {"vision", K_VISION},
-             {"contextWindow", K_WINDOW}};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (strcmp(t[i].n, name) == 0) return t[i].k;
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (same(setting_names[i].file, name) || same(setting_names[i].file_alias, name))
+            return setting_names[i].k;
     return K_NONE;
 }
 
@@ -463,37 +449,22 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         }
     }
     /* 4. the environment */
-    struct {
+    const struct {
         const char *name;
         enum key k;
-    } env[] = {
+    } mode_env[] = {
         {c->mode->url_env, K_BACKEND},
         {c->mode->key_env, K_KEY},
         {c->mode->model_env, K_MODEL},
-        {"ANYCLAUDE_HOST", K_HOST},
-        {"ANYCLAUDE_PORT", K_PORT},
-        {"ANYCLAUDE_MAX_OUTPUT_TOKENS", K_MAXTOK},
-        {"ANYCLAUDE_MAX_BODY", K_MAXBODY},
-        {"ANYCLAUDE_PING_MS", K_PING},
-        {"ANYCLAUDE_MAX_STREAMS", K_STREAMS},
-        {"ANYCLAUDE_DEBUG", K_DEBUG},
-        {"ANYCLAUDE_CLAUDE", K_CLAUDE},
-        {"ANYCLAUDE_AUTH_TOKEN", K_AUTH},
-        {"ANYCLAUDE_SLOTS", K_SLOTS},
-        {"ANYCLAUDE_WARM_START", K_WARM},
-        {"ANYCLAUDE_TOOL_RECOVERY", K_TOOLREC},
-        {"ANYCLAUDE_VISION", K_VISION},
-        {"ANYCLAUDE_CA_FILE", K_CAFILE},
-        {"ANYCLAUDE_ALLOWED_ORIGINS", K_ORIGINS},
-        {"ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT", K_IDLE},
-        {"ANYCLAUDE_REQUEST_TIMEOUT", K_REQTIME},
-        {"ANYCLAUDE_REQUEST_DEADLINE", K_DEADLINE},
-        {"ANYCLAUDE_CONTEXT_WINDOW", K_WINDOW},
-        {"ANYCLAUDE_DRAIN_TIMEOUT", K_DRAIN},
     };
-    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
-        const char *v = ge(env[i].name);
-        if (v && *v && apply(c, env[i].k, v, env[i].name, err, errlen)) goto out;
+    for (size_t i = 0; i < sizeof mode_env / sizeof mode_env[0]; i++) {
+        const char *v = ge(mode_env[i].name);
+        if (v && *v && apply(c, mode_env[i].k, v, mode_env[i].name, err, errlen)) goto out;
+    }
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const char *name = setting_names[i].env;
+        const char *v = name ? ge(name) : NULL;
+        if (v && *v && apply(c, setting_names[i].k, v, name, err, errlen)) goto out;
     }
     /* 5. flags */
     for (size_t i = 0; i < nflags; i++) {
