@@ -367,33 +367,32 @@ TEST(toolcall_text_streams_text_at_once)
     CHECK(feed_s(l.t, "x") == TOOLCALL_TEXT_EDONE);
     live_close(&l);
 
-    /* thinking streams too, holding only a possible </think> */
-    live_open(&l, tools);
-    CHECK(feed_s(l.t, "<think>abc</th") == 0);
-    CHECK_STR(live_seen(&l, &b), "thinking \"abc\"\n");
-    CHECK(feed_s(l.t, "ink>ok") == 0);
-    CHECK_STR(live_seen(&l, &b), "thinking \"abc\"\ntext \"ok\"\n");
-    live_close(&l);
-
-    /* a leading { is held only while it can still be a call */
-    live_open(&l, tools);
-    CHECK(feed_s(l.t, "{") == 0);
-    CHECK_STR(live_seen(&l, &b), "");
-    CHECK(feed_s(l.t, " x") == 0);
-    CHECK_STR(live_seen(&l, &b), "text \"{ x\"\n");
-    live_close(&l);
-
-    /* <tool_call> followed by prose gives up at the first non-name byte */
-    live_open(&l, tools);
-    CHECK(feed_s(l.t, "a <tool_call> tag") == 0);
-    CHECK_STR(live_seen(&l, &b), "text \"a <tool_call> tag\"\n");
-    live_close(&l);
-
-    /* recovery off: markers are text at once */
-    live_open(&l, NULL);
-    CHECK(feed_s(l.t, "<tool_call>{\"name\":\"Bash\"}") == 0);
-    CHECK_STR(live_seen(&l, &b), "text \"<tool_call>{\\\"name\\\":\\\"Bash\\\"}\"\n");
-    live_close(&l);
+    /* each: fed piece by piece, with what has come out after each piece */
+    static const struct {
+        int tools;
+        const char *feed[2], *seen[2];
+    } cases[] = {
+        /* thinking streams too, holding only a possible </think> */
+        {1,
+         {"<think>abc</th", "ink>ok"},
+         {"thinking \"abc\"\n", "thinking \"abc\"\ntext \"ok\"\n"}},
+        /* a leading { is held only while it can still be a call */
+        {1, {"{", " x"}, {"", "text \"{ x\"\n"}},
+        /* <tool_call> followed by prose gives up at the first non-name byte */
+        {1, {"a <tool_call> tag"}, {"text \"a <tool_call> tag\"\n"}},
+        /* recovery off: markers are text at once */
+        {0,
+         {"<tool_call>{\"name\":\"Bash\"}"},
+         {"text \"<tool_call>{\\\"name\\\":\\\"Bash\\\"}\"\n"}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        live_open(&l, cases[i].tools ? tools : NULL);
+        for (int k = 0; k < 2 && cases[i].feed[k]; k++) {
+            CHECK(feed_s(l.t, cases[i].feed[k]) == 0);
+            CHECK_STR(live_seen(&l, &b), cases[i].seen[k]);
+        }
+        live_close(&l);
+    }
 
     buf_free(&b);
     cJSON_Delete(tools);
