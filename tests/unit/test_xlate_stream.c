@@ -408,10 +408,30 @@ TEST(xlate_stream_response_equivalence)
 
 /* ---- edges ---- */
 
-static const char *feed_str(xlate_stream *xs, const char *s, buf *out, int *rc)
+/* One translator and its output, for the edge tests. */
+typedef struct fx {
+    xlate_stream *xs;
+    buf out;
+    int rc; /* the last fx_feed's return */
+} fx;
+
+static int fx_open(fx *f, const xlate_stream_opts *o)
 {
-    *rc = xlate_stream_feed(xs, s, strlen(s), out);
-    return out->data ? out->data : "";
+    f->xs = xlate_stream_new(o);
+    buf_init(&f->out, 0);
+    f->rc = 0;
+    return f->xs != NULL;
+}
+
+static void fx_feed(fx *f, const char *s)
+{
+    f->rc = xlate_stream_feed(f->xs, s, strlen(s), &f->out);
+}
+
+static void fx_close(fx *f)
+{
+    xlate_stream_free(f->xs);
+    buf_free(&f->out);
 }
 
 TEST(xlate_stream_ping_bytes)
@@ -426,214 +446,163 @@ TEST(xlate_stream_ping_bytes)
 TEST(xlate_stream_estimate_never_zero)
 {
     xlate_stream_opts o = {"m", "msg_x", 0, NULL, 0, 0, 0};
-    xlate_stream *xs = xlate_stream_new(&o);
-    buf out;
-    buf_init(&out, 0);
-    REQUIRE(xs);
-    CHECK(xlate_stream_begin(xs, &out) == 0);
-    CHECK(xlate_stream_begin(xs, &out) == 0); /* once only */
-    CHECK_STR(out.data, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
-                        "{\"id\":\"msg_x\",\"type\":\"message\",\"role\":\"assistant\","
-                        "\"model\":\"m\",\"content\":[],\"stop_reason\":null,"
-                        "\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,"
-                        "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
-                        "\"output_tokens\":1}}}\n\n");
-    xlate_stream_free(xs);
+    fx f;
+    REQUIRE(fx_open(&f, &o));
+    CHECK(xlate_stream_begin(f.xs, &f.out) == 0);
+    CHECK(xlate_stream_begin(f.xs, &f.out) == 0); /* once only */
+    CHECK_STR(f.out.data, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
+                          "{\"id\":\"msg_x\",\"type\":\"message\",\"role\":\"assistant\","
+                          "\"model\":\"m\",\"content\":[],\"stop_reason\":null,"
+                          "\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,"
+                          "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
+                          "\"output_tokens\":1}}}\n\n");
+    fx_close(&f);
     xlate_stream_free(NULL);
-    buf_free(&out);
 }
 
 TEST(xlate_stream_over_after_error)
 {
-    xlate_stream *xs = xlate_stream_new(&golden_opts);
-    buf out;
-    int rc;
-    buf_init(&out, 0);
-    REQUIRE(xs);
-    xlate_stream_begin(xs, &out);
-    feed_str(xs, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n", &out,
-             &rc);
-    CHECK(rc == 0);
-    CHECK(!xlate_stream_over(xs));
-    feed_str(xs, "data: {\"error\":{\"message\":\"server busy\"}}\n\n", &out, &rc);
-    CHECK(rc < 0);
-    CHECK(xlate_stream_over(xs));
-    CHECK(strstr(out.data, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
-                           "\"overloaded_error\",\"message\":\"server busy\"}}\n\n") != NULL);
-    size_t len = out.len;
-    feed_str(xs, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n", &out,
-             &rc);
-    CHECK(rc < 0);
-    CHECK(xlate_stream_end(xs, &out) < 0);
-    CHECK(xlate_stream_fail(xs, "api_error", "late", &out) < 0);
-    CHECK(out.len == len);
+    fx f;
+    REQUIRE(fx_open(&f, &golden_opts));
+    xlate_stream_begin(f.xs, &f.out);
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n");
+    CHECK(f.rc == 0);
+    CHECK(!xlate_stream_over(f.xs));
+    fx_feed(&f, "data: {\"error\":{\"message\":\"server busy\"}}\n\n");
+    CHECK(f.rc < 0);
+    CHECK(xlate_stream_over(f.xs));
+    CHECK(strstr(f.out.data, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
+                             "\"overloaded_error\",\"message\":\"server busy\"}}\n\n") != NULL);
+    size_t len = f.out.len;
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n");
+    CHECK(f.rc < 0);
+    CHECK(xlate_stream_end(f.xs, &f.out) < 0);
+    CHECK(xlate_stream_fail(f.xs, "api_error", "late", &f.out) < 0);
+    CHECK(f.out.len == len);
     xlate_stream_stats st;
-    xlate_stream_get_stats(xs, &st);
+    xlate_stream_get_stats(f.xs, &st);
     CHECK(st.first_content == 1);
     CHECK(st.stop_reason == NULL);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    fx_close(&f);
 }
 
 TEST(xlate_stream_fail_from_shell)
 {
-    xlate_stream *xs = xlate_stream_new(&golden_opts);
-    buf out;
-    buf_init(&out, 0);
-    REQUIRE(xs);
-    CHECK(xlate_stream_fail(xs, "overloaded_error", "upstream timed out", &out) == 0);
-    CHECK_STR(out.data, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
-                        "\"overloaded_error\",\"message\":\"upstream timed out\"}}\n\n");
-    CHECK(xlate_stream_over(xs));
-    CHECK(xlate_stream_feed(xs, "data: [DONE]\n\n", 14, &out) < 0);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    fx f;
+    REQUIRE(fx_open(&f, &golden_opts));
+    CHECK(xlate_stream_fail(f.xs, "overloaded_error", "upstream timed out", &f.out) == 0);
+    CHECK_STR(f.out.data, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
+                          "\"overloaded_error\",\"message\":\"upstream timed out\"}}\n\n");
+    CHECK(xlate_stream_over(f.xs));
+    CHECK(xlate_stream_feed(f.xs, "data: [DONE]\n\n", 14, &f.out) < 0);
+    fx_close(&f);
 }
 
 TEST(xlate_stream_after_message_stop)
 {
-    xlate_stream *xs = xlate_stream_new(&golden_opts);
-    buf out;
-    int rc;
-    buf_init(&out, 0);
-    REQUIRE(xs);
-    feed_str(xs,
-             "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},"
-             "\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n",
-             &out, &rc);
-    CHECK(rc == 0);
-    CHECK(xlate_stream_over(xs));
-    size_t len = out.len;
-    feed_str(xs, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"}}]}\n\n", &out,
-             &rc);
-    CHECK(rc == 0);
-    CHECK(xlate_stream_end(xs, &out) == 0);
-    CHECK(xlate_stream_fail(xs, "api_error", "late", &out) < 0);
-    CHECK(out.len == len);
+    fx f;
+    REQUIRE(fx_open(&f, &golden_opts));
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},"
+                "\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+    CHECK(f.rc == 0);
+    CHECK(xlate_stream_over(f.xs));
+    size_t len = f.out.len;
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"}}]}\n\n");
+    CHECK(f.rc == 0);
+    CHECK(xlate_stream_end(f.xs, &f.out) == 0);
+    CHECK(xlate_stream_fail(f.xs, "api_error", "late", &f.out) < 0);
+    CHECK(f.out.len == len);
     xlate_stream_stats st;
-    xlate_stream_get_stats(xs, &st);
+    xlate_stream_get_stats(f.xs, &st);
     CHECK_STR(st.stop_reason, "end_turn");
     CHECK(st.input_tokens == 42 && st.output_tokens == 1 && st.cached_tokens == 0);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    fx_close(&f);
 }
 
 TEST(xlate_stream_max_line)
 {
     xlate_stream_opts o = golden_opts;
     o.max_line = 64;
-    xlate_stream *xs = xlate_stream_new(&o);
-    buf out;
-    int rc;
-    buf_init(&out, 0);
-    REQUIRE(xs);
-    feed_str(xs,
-             "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"this line is far "
-             "too long for the limit\"}}]}\n\n",
-             &out, &rc);
-    CHECK(rc < 0);
-    CHECK(strstr(out.data, "event: error\n") != NULL);
-    CHECK(strstr(out.data, "longer than 64 bytes") != NULL);
-    CHECK(xlate_stream_end(xs, &out) < 0);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    fx f;
+    REQUIRE(fx_open(&f, &o));
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"this line is far "
+                "too long for the limit\"}}]}\n\n");
+    CHECK(f.rc < 0);
+    CHECK(strstr(f.out.data, "event: error\n") != NULL);
+    CHECK(strstr(f.out.data, "longer than 64 bytes") != NULL);
+    CHECK(xlate_stream_end(f.xs, &f.out) < 0);
+    fx_close(&f);
 }
 
 TEST(xlate_stream_max_tool_args)
 {
     xlate_stream_opts o = golden_opts;
     o.max_tool_args = 8;
-    xlate_stream *xs = xlate_stream_new(&o);
-    buf out;
-    int rc;
-    buf_init(&out, 0);
-    REQUIRE(xs);
+    fx f;
+    REQUIRE(fx_open(&f, &o));
     /* before the name: buffered, and the bound applies */
-    feed_str(xs,
-             "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
-             "\"function\":{\"arguments\":\"{\\\"a\\\":\"}}]}}]}\n\n",
-             &out, &rc);
-    CHECK(rc == 0);
-    CHECK(strstr(out.data, "content_block") == NULL);
-    feed_str(xs,
-             "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
-             "\"function\":{\"arguments\":\"12345\"}}]}}]}\n\n",
-             &out, &rc);
-    CHECK(rc < 0);
-    CHECK(strstr(out.data, "more than 8 bytes of tool call arguments") != NULL);
-    xlate_stream_free(xs);
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+                "\"function\":{\"arguments\":\"{\\\"a\\\":\"}}]}}]}\n\n");
+    CHECK(f.rc == 0);
+    CHECK(strstr(f.out.data, "content_block") == NULL);
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+                "\"function\":{\"arguments\":\"12345\"}}]}}]}\n\n");
+    CHECK(f.rc < 0);
+    CHECK(strstr(f.out.data, "more than 8 bytes of tool call arguments") != NULL);
+    fx_close(&f);
 
     /* once the block is open arguments stream through, unbuffered */
-    xs = xlate_stream_new(&o);
-    buf_reset(&out);
-    REQUIRE(xs);
-    feed_str(xs,
-             "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
-             "\"id\":\"c1\",\"function\":{\"name\":\"Read\",\"arguments\":\"{\\\"file_path\\\":"
-             "\\\"/a/long/path/name\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n",
-             &out, &rc);
-    CHECK(rc == 0);
-    CHECK(xlate_stream_end(xs, &out) == 0);
+    REQUIRE(fx_open(&f, &o));
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+                "\"id\":\"c1\",\"function\":{\"name\":\"Read\",\"arguments\":\"{\\\"file_path\\\":"
+                "\\\"/a/long/path/name\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n");
+    CHECK(f.rc == 0);
+    CHECK(xlate_stream_end(f.xs, &f.out) == 0);
     xlate_stream_stats st;
-    xlate_stream_get_stats(xs, &st);
+    xlate_stream_get_stats(f.xs, &st);
     CHECK_STR(st.stop_reason, "tool_use");
     CHECK(st.first_content == 1);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    fx_close(&f);
 }
 
 TEST(xlate_stream_interleaved_tool_args)
 {
-    xlate_stream *xs = xlate_stream_new(&golden_opts);
-    buf out;
-    int rc;
-    buf_init(&out, 0);
-    REQUIRE(xs);
-    feed_str(xs,
-             "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":["
-             "{\"index\":0,\"id\":\"a\",\"function\":{\"name\":\"A\",\"arguments\":\"{\"}},"
-             "{\"index\":1,\"id\":\"b\",\"function\":{\"name\":\"B\",\"arguments\":\"{\"}}]}}]}"
-             "\n\n",
-             &out, &rc);
-    CHECK(rc == 0);
-    feed_str(xs,
-             "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":["
-             "{\"index\":0,\"function\":{\"arguments\":\"}\"}}]}}]}\n\n",
-             &out, &rc);
-    CHECK(rc < 0);
-    CHECK(strstr(out.data, "after another block began") != NULL);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    fx f;
+    REQUIRE(fx_open(&f, &golden_opts));
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":["
+                "{\"index\":0,\"id\":\"a\",\"function\":{\"name\":\"A\",\"arguments\":\"{\"}},"
+                "{\"index\":1,\"id\":\"b\",\"function\":{\"name\":\"B\",\"arguments\":\"{\"}}]}}]}"
+                "\n\n");
+    CHECK(f.rc == 0);
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":["
+                "{\"index\":0,\"function\":{\"arguments\":\"}\"}}]}}]}\n\n");
+    CHECK(f.rc < 0);
+    CHECK(strstr(f.out.data, "after another block began") != NULL);
+    fx_close(&f);
 }
 
 TEST(xlate_stream_stats_usage)
 {
-    xlate_stream *xs = xlate_stream_new(&golden_opts);
-    buf out;
-    int rc;
-    buf_init(&out, 0);
-    REQUIRE(xs);
+    fx f;
+    REQUIRE(fx_open(&f, &golden_opts));
     xlate_stream_stats st;
-    xlate_stream_get_stats(xs, &st);
+    xlate_stream_get_stats(f.xs, &st);
     CHECK(st.input_tokens == 42 && st.output_tokens == 0 && st.first_content == 0);
     CHECK(st.stop_reason == NULL);
-    feed_str(xs,
-             "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},"
-             "\"finish_reason\":\"length\"}]}\n\n"
-             "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":7,"
-             "\"prompt_tokens_details\":{\"cached_tokens\":60}}}\n\n",
-             &out, &rc);
-    CHECK(rc == 0);
-    xlate_stream_get_stats(xs, &st);
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},"
+                "\"finish_reason\":\"length\"}]}\n\n"
+                "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":7,"
+                "\"prompt_tokens_details\":{\"cached_tokens\":60}}}\n\n");
+    CHECK(f.rc == 0);
+    xlate_stream_get_stats(f.xs, &st);
     CHECK(st.input_tokens == 40 && st.cached_tokens == 60 && st.output_tokens == 7);
     CHECK_STR(st.stop_reason, "max_tokens");
-    CHECK(!xlate_stream_over(xs));
-    CHECK(xlate_stream_end(xs, &out) == 0);
-    CHECK(xlate_stream_over(xs));
-    CHECK(strstr(out.data, "\"usage\":{\"input_tokens\":40,\"cache_creation_input_tokens\":0,"
-                           "\"cache_read_input_tokens\":60,\"output_tokens\":7}") != NULL);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    CHECK(!xlate_stream_over(f.xs));
+    CHECK(xlate_stream_end(f.xs, &f.out) == 0);
+    CHECK(xlate_stream_over(f.xs));
+    CHECK(strstr(f.out.data, "\"usage\":{\"input_tokens\":40,\"cache_creation_input_tokens\":0,"
+                             "\"cache_read_input_tokens\":60,\"output_tokens\":7}") != NULL);
+    fx_close(&f);
 }
 
 TEST(xlate_response_errors)
@@ -867,23 +836,16 @@ TEST(xlate_stream_recovery_max_tool_args)
     o.tools = tools;
     o.tool_recovery = 1;
     o.max_tool_args = 8;
-    xlate_stream *xs = xlate_stream_new(&o);
-    buf out;
-    int rc;
-    buf_init(&out, 0);
-    REQUIRE(xs);
-    feed_str(xs,
-             CHUNK("{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"function\":{\"name\":\"Bash\","
-                   "\"arguments\":\"{\\\"a\\\":\"}}]}"),
-             &out, &rc);
-    CHECK(rc == 0);
-    CHECK(strstr(out.data, "\"partial_json\":\"{\"") != NULL);
-    feed_str(xs, CHUNK("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"12345\"}}]}"),
-             &out, &rc);
-    CHECK(rc < 0);
-    CHECK(strstr(out.data, "more than 8 bytes of arguments for one tool call") != NULL);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    fx f;
+    REQUIRE(fx_open(&f, &o));
+    fx_feed(&f, CHUNK("{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"function\":{\"name\":\"Bash\","
+                      "\"arguments\":\"{\\\"a\\\":\"}}]}"));
+    CHECK(f.rc == 0);
+    CHECK(strstr(f.out.data, "\"partial_json\":\"{\"") != NULL);
+    fx_feed(&f, CHUNK("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"12345\"}}]}"));
+    CHECK(f.rc < 0);
+    CHECK(strstr(f.out.data, "more than 8 bytes of arguments for one tool call") != NULL);
+    fx_close(&f);
     cJSON_Delete(tools);
 }
 
@@ -920,18 +882,14 @@ TEST(xlate_stream_late_long_line_after_done)
 {
     xlate_stream_opts o = golden_opts;
     o.max_line = 16;
-    xlate_stream *xs = xlate_stream_new(&o);
-    buf out;
-    int rc;
-    buf_init(&out, 0);
-    REQUIRE(xs);
-    feed_str(xs, "data: [DONE]\n\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n", &out, &rc);
-    CHECK(rc == 0);
-    CHECK(xlate_stream_over(xs));
-    CHECK(strstr(out.data, "event: error") == NULL);
-    CHECK(xlate_stream_end(xs, &out) == 0);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    fx f;
+    REQUIRE(fx_open(&f, &o));
+    fx_feed(&f, "data: [DONE]\n\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n");
+    CHECK(f.rc == 0);
+    CHECK(xlate_stream_over(f.xs));
+    CHECK(strstr(f.out.data, "event: error") == NULL);
+    CHECK(xlate_stream_end(f.xs, &f.out) == 0);
+    fx_close(&f);
 }
 
 /* An index far outside long's range is not undefined behaviour. */
