@@ -637,6 +637,17 @@ static const char *const recovery_tools_json =
     "{\"name\":\"Bash\",\"input_schema\":{\"type\":\"object\",\"properties\":{"
     "\"command\":{\"type\":\"string\"},\"timeout\":{\"type\":\"number\"}}}}]";
 
+/* golden_opts with tool recovery on and recovery_tools_json's tools; returns
+ * the parsed tools (cJSON_Delete them after), NULL when they do not parse. */
+static cJSON *recovery_opts(xlate_stream_opts *o)
+{
+    cJSON *tools = cJSON_Parse(recovery_tools_json);
+    *o = golden_opts;
+    o->tools = tools;
+    o->tool_recovery = 1;
+    return tools;
+}
+
 /* Recovery off, or on without tools (NULL or []): every case without its
  * own options gives exactly its .out, streamed and whole. */
 TEST(xlate_stream_recovery_off_identical)
@@ -735,11 +746,9 @@ static char *content_json(const cJSON *m)
 
 TEST(xlate_stream_recovery_stats)
 {
-    cJSON *tools = cJSON_Parse(recovery_tools_json);
+    xlate_stream_opts o;
+    cJSON *tools = recovery_opts(&o);
     REQUIRE(tools);
-    xlate_stream_opts o = golden_opts;
-    o.tools = tools;
-    o.tool_recovery = 1;
     xlate_stream_stats st;
     const char *sse = CHUNK(
         "{\"content\":\"<tool_call>{\\\"name\\\":\\\"Bash\\\",\\\"arguments\\\":"
@@ -803,11 +812,9 @@ TEST(xlate_stream_recovery_stats)
  * that arrives after it: blocks stay in arrival order. */
 TEST(xlate_stream_recovery_held_text_order)
 {
-    cJSON *tools = cJSON_Parse(recovery_tools_json);
+    xlate_stream_opts o;
+    cJSON *tools = recovery_opts(&o);
     REQUIRE(tools);
-    xlate_stream_opts o = golden_opts;
-    o.tools = tools;
-    o.tool_recovery = 1;
     const char *sse = CHUNK("{\"content\":\"see <tool\"}") CHUNK("{\"reasoning_content\":\"hm\"}")
         CHUNK("{\"content\":\"x <tool_c\"}")
             CHUNK("{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"function\":{\"name\":\"Bash\","
@@ -830,11 +837,9 @@ TEST(xlate_stream_recovery_held_text_order)
  * keeps for repair even after the name. */
 TEST(xlate_stream_recovery_max_tool_args)
 {
-    cJSON *tools = cJSON_Parse(recovery_tools_json);
+    xlate_stream_opts o;
+    cJSON *tools = recovery_opts(&o);
     REQUIRE(tools);
-    xlate_stream_opts o = golden_opts;
-    o.tools = tools;
-    o.tool_recovery = 1;
     o.max_tool_args = 8;
     fx f;
     REQUIRE(fx_open(&f, &o));
