@@ -93,6 +93,18 @@ static int build_case(const char *name, buf *out, xlate_request_info *info, char
     return rc;
 }
 
+/* Build cases na into a and nb into b (both initialised here; free them);
+ * 0 when both built. */
+static int build_two(const char *na, buf *a, const char *nb, buf *b)
+{
+    char err[512];
+    buf_init(a, 0);
+    buf_init(b, 0);
+    int ra = build_case(na, a, NULL, err, sizeof err);
+    int rb = build_case(nb, b, NULL, err, sizeof err);
+    return ra == 0 && rb == 0 ? 0 : -1;
+}
+
 /* One golden case: check (or, in update mode, rewrite) its expectation, and
  * that a second build gives the same bytes. */
 static void run_case(const char *name)
@@ -180,12 +192,8 @@ TEST(xlate_request_golden)
 /* Build two golden cases and require byte-identical success output. */
 static void check_same(const char *a, const char *b)
 {
-    char err[512];
     buf x, y;
-    buf_init(&x, 0);
-    buf_init(&y, 0);
-    CHECK(build_case(a, &x, NULL, err, sizeof err) == 0);
-    CHECK(build_case(b, &y, NULL, err, sizeof err) == 0);
+    CHECK(build_two(a, &x, b, &y) == 0);
     CHECK(x.len > 0);
     if (x.len != y.len || memcmp(x.data, y.data, x.len) != 0) {
         fprintf(stderr, "  %s and %s differ:\n    %s\n    %s\n", a, b, x.data, y.data);
@@ -228,12 +236,8 @@ TEST(xlate_request_turn_prefix)
  * message after the words) comes before them. */
 TEST(xlate_request_new_session_prefix)
 {
-    char err[512];
     buf a, b;
-    buf_init(&a, 0);
-    buf_init(&b, 0);
-    REQUIRE(build_case("claude_code_turn1", &a, NULL, err, sizeof err) == 0);
-    REQUIRE(build_case("volatility_new_session", &b, NULL, err, sizeof err) == 0);
+    REQUIRE(build_two("claude_code_turn1", &a, "volatility_new_session", &b) == 0);
     size_t common = 0;
     while (common < a.len && common < b.len && a.data[common] == b.data[common])
         common++;
@@ -293,12 +297,8 @@ TEST(xlate_request_warm_prefix_is_a_prefix)
  * next turn's prefix. */
 TEST(xlate_request_text_only_prefix)
 {
-    char err[512];
     buf t1, t2;
-    buf_init(&t1, 0);
-    buf_init(&t2, 0);
-    CHECK(build_case("text_only_png_turn1", &t1, NULL, err, sizeof err) == 0);
-    CHECK(build_case("text_only_png_turn2", &t2, NULL, err, sizeof err) == 0);
+    CHECK(build_two("text_only_png_turn1", &t1, "text_only_png_turn2", &t2) == 0);
     REQUIRE(t1.len > 2 && t2.len > t1.len);
     CHECK(memcmp(t1.data, t2.data, t1.len - 2) == 0);
     CHECK(strstr(t1.data, "image_url") == NULL && strstr(t1.data, "base64") == NULL);
