@@ -32,7 +32,6 @@
 #include "rendezvous.h"
 #include "servertools.h"
 #include "server_int.h"
-#include "timeouts.h"
 
 #define GRACE_MS 1000         /* silent backend: commit after this */
 #define TOK_WAIT_MS 250       /* how long message_start may wait for the tokenizer's count */
@@ -660,8 +659,8 @@ static void tok_send(exchange *ex, const char *path)
         .body_len = ex->tok_req.len,
         .bearer = backend_key(ex->bk),
         .ca_file = backend_ca(ex->bk),
-        .connect_timeout_ms = TIMEOUT_CONNECT_MS,
-        .total_timeout_ms = TIMEOUT_SIDE_REQUEST_MS,
+        .connect_timeout_ms = 3000,
+        .total_timeout_ms = 30000,
     };
     upstream_cbs cbs = {.on_data = tok_data, .on_done = tok_done};
     ex->tok = upstream_start(ex->srv->up, &uo, &cbs, ex);

@@ -25,7 +25,6 @@
 #include "server_int.h"
 #include "servertools.h"
 #include "version.h"
-#include "timeouts.h"
 
 double server_now_ms(void)
 {
@@ -388,8 +387,8 @@ static void count_send(exchange *ex, const char *what)
         .bearer = b->cfg->mode->passthru ? NULL : backend_key(b),
         .headers = passthru_headers(ex->srv, b, ex->req, &ph),
         .ca_file = backend_ca(b),
-        .connect_timeout_ms = TIMEOUT_CONNECT_MS,
-        .total_timeout_ms = TIMEOUT_SIDE_REQUEST_MS,
+        .connect_timeout_ms = 3000,
+        .total_timeout_ms = 30000,
     };
     upstream_cbs cbs = {.on_headers = count_headers,
                         .on_header = count_header,
@@ -697,8 +696,8 @@ static void handle_models(server *s, httpd_req *req, enum ex_kind kind)
         /* a health probe sends nothing of the caller's upstream */
         .headers = passthru_headers(s, b, kind == EX_HEALTH ? NULL : req, &ph),
         .ca_file = backend_ca(b),
-        .connect_timeout_ms = TIMEOUT_CONNECT_MS,
-        .total_timeout_ms = kind == EX_HEALTH ? TIMEOUT_HEALTH_PROBE_MS : TIMEOUT_SIDE_REQUEST_MS,
+        .connect_timeout_ms = 3000,
+        .total_timeout_ms = kind == EX_HEALTH ? 5000 : 30000,
     };
     upstream_cbs cbs = {
         .on_headers = models_headers, .on_data = models_data, .on_done = models_done};
@@ -791,7 +790,7 @@ static void drain_tick(evutil_socket_t fd, short what, void *arg)
     }
     if (s->active == 0) {
         if (s->drain_idle_t0 == 0) s->drain_idle_t0 = now;
-        if (httpd_unsent(s->http) == 0 || now - s->drain_idle_t0 > TIMEOUT_DRAIN_IDLE_MS) {
+        if (httpd_unsent(s->http) == 0 || now - s->drain_idle_t0 > 2000) {
             log_line(0, "drain: done after %.0f ms", now - s->drain_t0);
             if (s->drained) s->drained(s->drained_arg);
             return;

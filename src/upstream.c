@@ -8,7 +8,6 @@
  * removed from the multi handle once curl has returned.
  */
 #include "upstream.h"
-#include "timeouts.h"
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -293,8 +292,7 @@ upstream_req *upstream_start(upstream *u, const upstream_opts *o, const upstream
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     o->connect_timeout_ms > 0 ? o->connect_timeout_ms
-                                               : (long)TIMEOUT_UPSTREAM_CONNECT_MS);
+                     o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000L);
     if (o->total_timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->total_timeout_ms);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
     r->headers = curl_slist_append(r->headers, "Content-Type: application/json");
