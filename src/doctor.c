@@ -24,6 +24,7 @@
 #include "server.h"
 #include "upstream.h"
 #include "window.h"
+#include "timeouts.h"
 
 static int failures;
 
@@ -43,7 +44,8 @@ static void verdict(int ok, const char *what, const char *detail, const char *fi
 static long http_get(const char *url, const route_backend *be, const char *ca, buf *out, char *err,
                      size_t errlen)
 {
-    return backend_http(be, ca, url, NULL, 3000L, 10000L, out, err, errlen);
+    return backend_http(be, ca, url, NULL, TIMEOUT_CHECK_CONNECT_MS, TIMEOUT_CHECK_MS, out, err,
+                        errlen);
 }
 
 static void check_claude(const config *cfg)
@@ -292,13 +294,18 @@ static void trip_done(void *ud, int ok, int refused, long status, const char *er
 
 static void check_round_trip(const config *cfg)
 {
-    config local = *cfg;
-    local.port = 0;
-    snprintf(local.host, sizeof local.host, "127.0.0.1");
-    local.auth_token[0] = '\0';
+    config *local = malloc(sizeof *local); /* about 100 KiB: not on the stack */
+    if (!local) {
+        verdict(0, "round trip through the gateway", "out of memory", NULL);
+        return;
+    }
+    *local = *cfg;
+    local->port = 0;
+    snprintf(local->host, sizeof local->host, "127.0.0.1");
+    local->auth_token[0] = '\0';
     char err[512], url[128], d[1200];
     struct event_base *base = event_base_new();
-    server *srv = base ? server_new(base, &local, err, sizeof err) : NULL;
+    server *srv = base ? server_new(base, local, err, sizeof err) : NULL;
     upstream *up = base ? upstream_new(base) : NULL;
     if (!srv || !up) {
         verdict(0, "round trip through the gateway", srv ? "cannot start a client" : err, NULL);
@@ -319,7 +326,7 @@ static void check_round_trip(const config *cfg)
                        .url = url,
                        .body = body,
                        .body_len = strlen(body),
-                       .total_timeout_ms = 180000};
+                       .total_timeout_ms = TIMEOUT_DOCTOR_TRIP_MS};
     upstream_cbs cbs = {.on_headers = trip_hdr, .on_data = trip_data, .on_done = trip_done};
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
@@ -358,6 +365,7 @@ out:
     upstream_free(up);
     server_free(srv);
     if (base) event_base_free(base);
+    free(local);
 }
 
 /* One line per route: its class and each target with its verdict. */

@@ -30,10 +30,9 @@
 #include "buf.h"
 #include "dlist.h"
 #include "h1.h"
+#include "timeouts.h"
 
 #define MAX_PIPELINE_BACKLOG (256 * 1024) /* unread replies: stop reading the connection */
-#define CLOSING_MS 10000                  /* how long a failed connection may linger */
-#define ACCEPT_PAUSE_MS 200               /* after an accept error (out of fds) */
 
 enum conn_state { ST_HEAD, ST_CHECK, ST_BODY, ST_BUSY, ST_CLOSING };
 
@@ -281,7 +280,7 @@ static void fail_conn(conn *c, int status, const char *msg)
     bufferevent_enable(c->bev, EV_READ);
     struct timeval wt = {10, 0};
     bufferevent_set_timeouts(c->bev, NULL, &wt);
-    arm_deadline(c, CLOSING_MS);
+    arm_deadline(c, TIMEOUT_CLOSING_MS);
 }
 
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
@@ -480,7 +479,7 @@ static void linger(conn *c)
     bufferevent_set_timeouts(c->bev, &rt, NULL);
     c->paused = 0;
     bufferevent_enable(c->bev, EV_READ);
-    if (!c->deadline_on) arm_deadline(c, CLOSING_MS);
+    if (!c->deadline_on) arm_deadline(c, TIMEOUT_CLOSING_MS);
 }
 
 static void conn_write_cb(struct bufferevent *bev, void *arg)
@@ -578,7 +577,7 @@ static void accept_error_cb(struct evconnlistener *lis, void *arg)
     }
     if (!h->accept_ev) h->accept_ev = evtimer_new(h->base, accept_resume_cb, h);
     if (!h->accept_ev) return;
-    struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+    struct timeval tv = {0, TIMEOUT_ACCEPT_PAUSE_MS * 1000};
     evtimer_add(h->accept_ev, &tv);
     update_accepting(h);
 }
@@ -595,8 +594,8 @@ httpd *httpd_new(struct event_base *base, const char *host, int port, const http
     h->lim = *lim;
     if (!h->lim.max_header) h->lim.max_header = 64 * 1024;
     if (!h->lim.max_conns) h->lim.max_conns = 4096;
-    if (!h->lim.header_timeout_ms) h->lim.header_timeout_ms = 60000;
-    if (!h->lim.idle_timeout_ms) h->lim.idle_timeout_ms = 120000;
+    if (!h->lim.header_timeout_ms) h->lim.header_timeout_ms = TIMEOUT_REQUEST_DEADLINE_S * 1000;
+    if (!h->lim.idle_timeout_ms) h->lim.idle_timeout_ms = TIMEOUT_KEEPALIVE_MS;
     h->handler = handler;
     h->ud = ud;
     struct sockaddr_storage ss;
