@@ -16,7 +16,7 @@
 // prefixes of a new entry, so every request adds one entry, and the oldest
 // goes first (insertion order, not use).
 
-import { startMlxLmServer } from '../tests/e2e/mlx_lm_server.mjs';
+import { startMlxLmServer } from '../tests/lib/mlx_lm_server.mjs';
 
 const arg = (n, d) => {
   const i = process.argv.indexOf(`--${n}`);

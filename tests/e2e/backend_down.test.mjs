@@ -6,7 +6,7 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure, freePort } from './helpers.mjs';
+import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure, freePort } from '../lib/claude_code.mjs';
 
 const children = new Children();
 const cleanups = [];

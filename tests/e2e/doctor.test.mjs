@@ -4,8 +4,8 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startScriptedBackend } from './scripted_backend.mjs';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, freePort } from './helpers.mjs';
+import { startScriptedBackend } from '../lib/scripted_backend.mjs';
+import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, freePort } from '../lib/claude_code.mjs';
 
 const children = new Children();
 const cleanups = [];

@@ -10,8 +10,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startScriptedBackend } from './scripted_backend.mjs';
-import { ROOT, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure } from './helpers.mjs';
+import { startScriptedBackend } from '../lib/scripted_backend.mjs';
+import { ROOT, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure } from '../lib/claude_code.mjs';
 
 const children = new Children();
 const cleanups = [];

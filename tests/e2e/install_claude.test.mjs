@@ -14,7 +14,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, Children, missingPrereq } from './helpers.mjs';
+import { ROOT, Children, missingPrereq } from '../lib/claude_code.mjs';
 
 const SCRIPT = path.join(ROOT, 'scripts', 'install-claude.sh');
 const PINNED = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests', 'package.json'), 'utf8')).dependencies['@anthropic-ai/claude-code'];

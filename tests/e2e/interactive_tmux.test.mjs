@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startScriptedBackend } from './scripted_backend.mjs';
-import { BIN, CLAUDE, GREETING, makeSandbox, missingPrereq, greetingScenario, report, sleep, canConnect } from './helpers.mjs';
+import { startScriptedBackend } from '../lib/scripted_backend.mjs';
+import { BIN, CLAUDE, GREETING, makeSandbox, missingPrereq, greetingScenario, report, sleep, canConnect } from '../lib/claude_code.mjs';
 
 const SOCKET = `anyclaude-e2e-${process.pid}`;
 const SESSION = 'e2e';

@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startScriptedBackend } from './scripted_backend.mjs';
+import { startScriptedBackend } from '../lib/scripted_backend.mjs';
 import {
   BIN,
   CLAUDE,
@@ -20,7 +20,7 @@ import {
   explainFailure,
   clientRequestsFromTraces,
   checkBackendConversation,
-} from './helpers.mjs';
+} from '../lib/claude_code.mjs';
 
 const children = new Children();
 const cleanups = [];

@@ -24,8 +24,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { startMlxLmServer, toolCallText } from './mlx_lm_server.mjs';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure } from './helpers.mjs';
+import { startMlxLmServer, toolCallText } from '../lib/mlx_lm_server.mjs';
+import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure } from '../lib/claude_code.mjs';
 
 const children = new Children();
 const cleanups = [];

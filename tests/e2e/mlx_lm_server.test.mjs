@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startMlxLmServer, LRUPromptCache, toolCallText, parseQwen3CoderCall, pyDumps, tokenize } from './mlx_lm_server.mjs';
+import { startMlxLmServer, LRUPromptCache, toolCallText, parseQwen3CoderCall, pyDumps, tokenize } from '../lib/mlx_lm_server.mjs';
 
 const MODEL = 'mlx-community/Qwen3-Coder-30B-A3B-Instruct-4bit';
 const tools = [{ type: 'function', function: { name: 'Write', parameters: { type: 'object', properties: { file_path: { type: 'string' }, content: { type: 'string' }, n: { type: 'integer' } } } } }];

@@ -12,8 +12,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { toolMessages, assistantToolCalls, textOf } from './scripted_backend.mjs';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, report, explainFailure } from './helpers.mjs';
+import { toolMessages, assistantToolCalls, textOf } from '../lib/scripted_backend.mjs';
+import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, report, explainFailure } from '../lib/claude_code.mjs';
 import {
   startTextBackend,
   notesTask,
@@ -24,7 +24,7 @@ import {
   NOTES_CONTENT,
   NOTES_FINAL,
   FINAL_MARK,
-} from './textcalls_backend.mjs';
+} from '../lib/textcalls_backend.mjs';
 
 const children = new Children();
 const cleanups = [];

@@ -8,8 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startBackend, sse, chunks, stall, turn, waitFor } from '../integration/fake_backend.mjs';
-import { useGateway, startGateway, basicRequest } from '../integration/gateway.mjs';
+import { startBackend, sse, chunks, stall, turn, waitFor } from '../lib/openai_backend.mjs';
+import { useGateway, startGateway, basicRequest } from '../lib/gateway.mjs';
 import {
   DEADLINE,
   memEnv,
@@ -30,7 +30,7 @@ import {
   MEM_SLACK_KB,
   clientConns,
   waitConns,
-} from './lib.mjs';
+} from '../lib/fault.mjs';
 
 const ctx = useGateway({ mode: 'openai', model: 'm', env: memEnv({ ANYCLAUDE_PING_MS: '200' }) });
 

@@ -13,9 +13,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { startBackend, sse, chunks, json, completion, turn, waitFor } from '../integration/fake_backend.mjs';
-import { startGateway, basicRequest, BIN, ROOT } from '../integration/gateway.mjs';
-import { rawExchange, assertErrorBody, requestBytes, startRawBackend, DEADLINE, sleep } from './lib.mjs';
+import { startBackend, sse, chunks, json, completion, turn, waitFor } from '../lib/openai_backend.mjs';
+import { startGateway, basicRequest, BIN, ROOT } from '../lib/gateway.mjs';
+import { rawExchange, assertErrorBody, requestBytes, startRawBackend, DEADLINE, sleep } from '../lib/fault.mjs';
 
 const tmpdirs = [];
 after(() => {

@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
-import { startBackend, sse, chunks, httpError, turn, waitFor } from '../integration/fake_backend.mjs';
-import { startGateway, freePort, basicRequest, BIN, ROOT, MODEL } from '../integration/gateway.mjs';
-import { DEADLINE, post, assertErrorBody, assertFailed, OK_TURN } from './lib.mjs';
+import { startBackend, sse, chunks, httpError, turn, waitFor } from '../lib/openai_backend.mjs';
+import { startGateway, freePort, basicRequest, BIN, ROOT, MODEL } from '../lib/gateway.mjs';
+import { DEADLINE, post, assertErrorBody, assertFailed, OK_TURN } from '../lib/fault.mjs';
 
 // An environment without the gateway's own variables, so that the default
 // host is really the default.

@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startBackend, chunks, sse, waitFor } from './fake_backend.mjs';
-import { startGateway, parseSSE } from './gateway.mjs';
+import { startBackend, chunks, sse, waitFor } from '../lib/openai_backend.mjs';
+import { startGateway, parseSSE } from '../lib/gateway.mjs';
 
 const BODY = (i) =>
   JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 256, stream: true, messages: [{ role: 'user', content: `stream ${i}` }] });

@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
-import { turn, chunks, sse, httpError } from './fake_backend.mjs';
-import { useGateway, startGateway, freePort, basicRequest, rawPost, expectAPIError } from './gateway.mjs';
+import { turn, chunks, sse, httpError } from '../lib/openai_backend.mjs';
+import { useGateway, startGateway, freePort, basicRequest, rawPost, expectAPIError } from '../lib/gateway.mjs';
 
 const ctx = useGateway({ mode: 'openai' });
 const OK = turn({ text: ['still ok'], finish: 'stop', usage: { prompt_tokens: 5, completion_tokens: 2 } });
@@ -54,7 +54,7 @@ test('backend down → 529 overloaded_error naming the backend URL', async () =>
     assert.ok(e instanceof Anthropic.InternalServerError);
     await expectError(client.messages.stream(basicRequest()).finalMessage(), { ...want, streamed: true });
     // It comes back once the backend does.
-    const { startBackend } = await import('./fake_backend.mjs');
+    const { startBackend } = await import('../lib/openai_backend.mjs');
     const be = await startBackend(OK, { port });
     try {
       await assertStillServes(gw, be);

@@ -9,11 +9,11 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBackend, turn, httpError } from './fake_backend.mjs';
+import { startBackend, turn, httpError } from '../lib/openai_backend.mjs';
 import { startRouted, oa, HAIKU, SONNET } from './routes_lib.mjs';
-import { TOOLS } from './gateway.mjs';
-import { startStrictClaude } from './strict_claude.mjs';
-import { startAnthropicBackend, sseBytes, sseEvent, apiError } from './anthropic_backend.mjs';
+import { TOOLS } from '../lib/gateway.mjs';
+import { startStrictClaude } from '../lib/strict_claude.mjs';
+import { startAnthropicBackend, sseBytes, sseEvent, apiError } from '../lib/anthropic_backend.mjs';
 
 // What each turn asks for: who serves it, and what it should answer.
 const PLAN = [

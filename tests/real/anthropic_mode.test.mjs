@@ -21,7 +21,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { GATEWAY, sleep, startGateway, startLlama, stopLlama } from './lib.mjs';
+import { GATEWAY, sleep, startGateway, startLlama, stopLlama } from '../lib/llama.mjs';
 
 const MODEL = 'claude-test-model';
 const CLAMP = 5; // the gateway's --max-tokens

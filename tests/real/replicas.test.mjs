@@ -21,7 +21,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { GATEWAY, ROOT, freePort, sleep, startGateway, startLlama, stopLlama } from './lib.mjs';
+import { GATEWAY, ROOT, freePort, sleep, startGateway, startLlama, stopLlama } from '../lib/llama.mjs';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p)) ?? 'nginx';
 const runDir = mkdtempSync(path.join(os.tmpdir(), 'anyclaude-real-replicas-'));

@@ -4,7 +4,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { startBackend, turn, chunks, completion, sse, json, httpError, stall, DONE, waitFor } from './fake_backend.mjs';
+import { startBackend, turn, chunks, completion, sse, json, httpError, stall, DONE, waitFor } from '../lib/openai_backend.mjs';
 
 let be;
 before(async () => {

@@ -25,8 +25,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startScriptedBackend, toolNames, userTexts, assistantToolCalls, toolMessages, textOf } from './scripted_backend.mjs';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure, freePort, canConnect, report, startRecordingProxy } from './helpers.mjs';
+import { startScriptedBackend, toolNames, userTexts, assistantToolCalls, toolMessages, textOf } from '../lib/scripted_backend.mjs';
+import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure, freePort, canConnect, report, startRecordingProxy } from '../lib/claude_code.mjs';
 
 const children = new Children();
 const cleanups = [];

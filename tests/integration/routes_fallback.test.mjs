@@ -10,8 +10,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
-import { startBackend, chunks, sse, httpError, stall } from './fake_backend.mjs';
-import { rawPost, parseSSE, TOOLS } from './gateway.mjs';
+import { startBackend, chunks, sse, httpError, stall } from '../lib/openai_backend.mjs';
+import { rawPost, parseSSE, TOOLS } from '../lib/gateway.mjs';
 import {
   SONNET,
   HAIKU,

@@ -7,10 +7,10 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBackend, turn } from './fake_backend.mjs';
-import { startGateway } from './gateway.mjs';
+import { startBackend, turn } from '../lib/openai_backend.mjs';
+import { startGateway } from '../lib/gateway.mjs';
 import { startRouted, oa, SONNET } from './routes_lib.mjs';
-import { startAnthropicBackend, sseBytes, textStreamEvents } from './anthropic_backend.mjs';
+import { startAnthropicBackend, sseBytes, textStreamEvents } from '../lib/anthropic_backend.mjs';
 
 const SEARCH = {
   model: SONNET,

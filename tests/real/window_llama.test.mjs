@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { GATEWAY, ROOT, startLlama, stopLlama } from './lib.mjs';
+import { GATEWAY, ROOT, startLlama, stopLlama } from '../lib/llama.mjs';
 
 const CLAUDE = path.join(ROOT, 'tests/node_modules/@anthropic-ai/claude-code-linux-x64/claude');
 let port = 0;

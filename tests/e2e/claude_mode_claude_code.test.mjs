@@ -24,8 +24,8 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startAnthropicBackend, sseBytes, jsonReply, apiError, textStreamEvents } from '../integration/anthropic_backend.mjs';
-import { makeSelfSignedCert } from '../integration/tls.mjs';
+import { startAnthropicBackend, sseBytes, jsonReply, apiError, textStreamEvents } from '../lib/anthropic_backend.mjs';
+import { makeSelfSignedCert } from '../lib/tls.mjs';
 import {
   BIN,
   CLAUDE,
@@ -35,7 +35,7 @@ import {
   explainFailure,
   startRecordingProxy,
   startServe,
-} from './helpers.mjs';
+} from '../lib/claude_code.mjs';
 
 const children = new Children();
 const cleanups = [];

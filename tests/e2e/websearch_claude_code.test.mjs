@@ -16,9 +16,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startScriptedBackend, toolMessages, textOf, userTexts } from './scripted_backend.mjs';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure, report } from './helpers.mjs';
-import { startAnthropicBackend, sseBytes, sseEvent } from '../integration/anthropic_backend.mjs';
+import { startScriptedBackend, toolMessages, textOf, userTexts } from '../lib/scripted_backend.mjs';
+import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure, report } from '../lib/claude_code.mjs';
+import { startAnthropicBackend, sseBytes, sseEvent } from '../lib/anthropic_backend.mjs';
 
 const children = new Children();
 const cleanups = [];

@@ -1,15 +1,19 @@
-// Shared helpers for the fault-injection suite (tests/fault/). The scripted
-// backend and the gateway harness come from tests/integration/ by import.
+// fault: helpers for the fault-injection suite (tests/fault/): metrics and
+// memory, Anthropic error shapes, raw sockets and a raw TCP backend, streams
+// the test can watch and abort. The scripted backend (openai_backend.mjs) and
+// the gateway harness (gateway.mjs) are the library's own.
 //
 // Everything here waits with deadlines (waitFor) and never judges speed: a
 // test fails because something did not happen, not because it was slow.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
-import { turn, waitFor } from '../integration/fake_backend.mjs';
-import { basicRequest, BIN } from '../integration/gateway.mjs';
+import { turn } from './openai_backend.mjs';
+import { basicRequest, BIN } from './gateway.mjs';
+import { sleep, waitFor } from './net.mjs';
+import { parseSSE, sseReader } from './sse.mjs';
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 export const IS_ASAN = /asan/.test(BIN);
 
 // A generous bound for "this must eventually happen" (sanitizer builds are
@@ -153,28 +157,7 @@ export async function post(gw, body, { headers = {}, signal } = {}) {
   });
   const text = await res.text();
   const ct = res.headers.get('content-type') ?? '';
-  return { status: res.status, headers: res.headers, text, events: ct.includes('event-stream') ? parseEvents(text) : null };
-}
-
-export function parseEvents(text) {
-  const out = [];
-  for (const block of text.split('\n\n')) {
-    if (!block.trim()) continue;
-    let event = null;
-    let data = '';
-    for (const line of block.split('\n')) {
-      if (line.startsWith('event:')) event = line.slice(6).trim();
-      else if (line.startsWith('data:')) data += line.slice(5).replace(/^ /, '');
-    }
-    let d = data;
-    try {
-      d = JSON.parse(data);
-    } catch {
-      /* keep */
-    }
-    out.push({ event, data: d });
-  }
-  return out;
+  return { status: res.status, headers: res.headers, text, events: ct.includes('event-stream') ? parseSSE(text) : null };
 }
 
 // The answer to a request that failed: an HTTP error with an Anthropic body
@@ -398,18 +381,13 @@ export async function openStream(gw, body, { headers = {} } = {}) {
   });
   const s = { status: res.status, events: [], text: '', ended: false, error: null, aborted: false };
   const dec = new TextDecoder();
-  let pending = '';
+  const reader = sseReader();
   s.done = (async () => {
     try {
       for await (const part of res.body) {
         const t = dec.decode(part, { stream: true });
         s.text += t;
-        pending += t;
-        let i;
-        while ((i = pending.indexOf('\n\n')) >= 0) {
-          s.events.push(...parseEvents(pending.slice(0, i + 2)));
-          pending = pending.slice(i + 2);
-        }
+        s.events.push(...reader.push(t));
       }
       s.ended = true;
     } catch (e) {

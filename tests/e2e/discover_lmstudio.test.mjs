@@ -14,8 +14,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startScriptedBackend } from './scripted_backend.mjs';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, canConnect, explainFailure } from './helpers.mjs';
+import { startScriptedBackend } from '../lib/scripted_backend.mjs';
+import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, canConnect, explainFailure } from '../lib/claude_code.mjs';
 
 const MODEL = 'qwen2.5-coder-7b-instruct';
 const LMSTUDIO_V0 = {

@@ -19,9 +19,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { startGateway, parseSSE } from './gateway.mjs';
-import { waitFor } from './fake_backend.mjs';
-import { makeSelfSignedCert } from './tls.mjs';
+import { startGateway, parseSSE } from '../lib/gateway.mjs';
+import { waitFor } from '../lib/openai_backend.mjs';
+import { makeSelfSignedCert } from '../lib/tls.mjs';
 import {
   startAnthropicBackend,
   sseBytes,
@@ -31,7 +31,7 @@ import {
   apiError,
   stall,
   textStreamEvents,
-} from './anthropic_backend.mjs';
+} from '../lib/anthropic_backend.mjs';
 
 // The tests say which credentials and CA the gateway gets; nothing from the
 // caller's environment may add one.

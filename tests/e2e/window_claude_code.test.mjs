@@ -18,8 +18,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startWindowBackend, DONE, MODEL } from './window_backend.mjs';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, sleep } from './helpers.mjs';
+import { startWindowBackend, DONE, MODEL } from '../lib/window_backend.mjs';
+import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, sleep } from '../lib/claude_code.mjs';
 
 const SOCKET = `anyclaude-e2e-window-${process.pid}`;
 const children = new Children();
