@@ -1,7 +1,7 @@
 // e2e: `--mode claude` with the real Claude Code. anyclaude forwards Claude
 // Code's requests to "the Claude API" unchanged, with the user's own
 // credential (docs/routing.md, "The two pass-through modes"). The Claude API
-// is played by a local HTTPS upstream (tests/integration/anthropic_backend.mjs)
+// is played by a local HTTPS upstream (tests/lib/anthropic_backend.mjs)
 // with a self-signed certificate the gateway trusts through --ca-file.
 //
 //   1. launcher: `anyclaude --mode claude --backend https://... -p "say hi"`

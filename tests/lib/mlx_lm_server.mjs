@@ -86,7 +86,7 @@
 //   mlx.events       // model drops, loads, cache inserts/evictions (strings)
 //   await mlx.close();
 //
-// Run alone: node tests/e2e/mlx_lm_server.mjs --model NAME [--port 8081]
+// Run alone: node tests/lib/mlx_lm_server.mjs --model NAME [--port 8081]
 //   [--prompt-cache-size 10] [--prefill-tps 1500] [--decode-ms 25] [--log FILE]
 
 import net from 'node:net';

@@ -1,4 +1,4 @@
-// fake_backend: a small scripted OpenAI-compatible backend for integration
+// openai_backend: a small scripted OpenAI-compatible backend for integration
 // tests (node:http, no dependencies). It answers POST /v1/chat/completions the
 // way a script says, GET /v1/models with a model list, and records every
 // request and what became of its connection.

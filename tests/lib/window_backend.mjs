@@ -1,6 +1,6 @@
 // window_backend: a scripted llama-server look-alike with a real context
 // window, for the e2e tests of what Claude Code is told about the model
-// (tests/e2e/window.test.mjs). Like llama-server it
+// (tests/e2e/window_claude_code.test.mjs). Like llama-server it
 //   - answers GET /props (default_generation_settings.n_ctx per slot,
 //     total_slots, model_alias), /health and /v1/models;
 //   - counts every prompt the same way in /apply-template + /tokenize and in

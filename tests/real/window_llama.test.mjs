@@ -1,6 +1,6 @@
 // The real llama-server loaded with an 8k window (-c 8192): anyclaude reads
 // the window from its /props and does not start the real Claude Code; doctor
-// fails the same check. (tests/e2e/window.test.mjs covers the rest with a
+// fails the same check. (tests/e2e/window_claude_code.test.mjs covers the rest with a
 // scripted look-alike that can also write a compaction summary.)
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
