@@ -4,21 +4,16 @@
 // scripted backend. `make uninstall` removes exactly the files install put
 // there; DESTDIR stages an install under another root.
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startScriptedBackend } from '../lib/scripted_backend.mjs';
-import { ROOT, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure } from '../lib/claude_code.mjs';
+import { ROOT, CLAUDE, missingPrereq, explainFailure, e2eScope } from '../lib/claude_code.mjs';
 
-const children = new Children();
-const cleanups = [];
-after(async () => {
-  children.killAll();
-  for (const c of cleanups.reverse()) await c();
-});
+const { children, cleanups, sandbox } = e2eScope();
 
 // Every file (and symlink) under dir, relative, sorted.
 function filesUnder(dir) {
@@ -39,10 +34,8 @@ function make(...args) {
 }
 
 test('make install PREFIX=<tmp>: the installed anyclaude works from a project directory; make uninstall removes it', { timeout: 240_000 }, async (t) => {
-  const missing = missingPrereq();
-  if (missing) return t.skip(missing);
-  const sb = makeSandbox('install');
-  cleanups.push(() => sb.cleanup());
+  const sb = sandbox(t, 'install');
+  if (!sb) return;
   const prefix = path.join(sb.root, 'prefix');
   // something of the user's already there, which uninstall must leave alone
   fs.mkdirSync(path.join(prefix, 'bin'), { recursive: true });

@@ -26,14 +26,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startScriptedBackend, toolNames, userTexts, assistantToolCalls, toolMessages, textOf } from '../lib/scripted_backend.mjs';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure, freePort, canConnect, report, startRecordingProxy } from '../lib/claude_code.mjs';
+import {
+  BIN, CLAUDE, makeSandbox, missingPrereq, explainFailure, freePort, canConnect, report,
+  startRecordingProxy, e2eScope,
+} from '../lib/claude_code.mjs';
 
-const children = new Children();
-const cleanups = [];
-after(async () => {
-  children.killAll();
-  for (const c of cleanups.reverse()) await c();
-});
+const { children, cleanups, sandbox } = e2eScope();
 
 const AGENT_ID = 'x-claude-code-agent-id';
 
@@ -110,6 +108,21 @@ function checkExit(run) {
 
 const saysHi = (body) => toolNames(body).length > 0 && userTexts(body).some((t) => /say hi/i.test(t));
 
+// Two scripted backends: requests of class `when` go to `name` (model
+// NAME-model), the rest to main (main-model).
+function twoRoutes(main, when, name, other) {
+  return {
+    backends: {
+      main: { mode: 'openai', url: main.url, model: 'main-model' },
+      [name]: { mode: 'openai', url: other.url, model: `${name}-model` },
+    },
+    routes: [
+      { when, to: `${name},${name}-model` },
+      { when: 'default', to: 'main,main-model' },
+    ],
+  };
+}
+
 // --- 1. the background class, by the model Claude Code sends -------------------------
 
 const MODEL_CASES = [
@@ -129,16 +142,7 @@ test('routes: Haiku requests go to the background backend, the rest to the defau
     const main = await backend((b) => (saysHi(b) ? { text: 'from main' } : undefined));
     const small = await backend((b) => (saysHi(b) ? { text: 'from small' } : undefined));
     const bes = { main, small };
-    const config = {
-      backends: {
-        main: { mode: 'openai', url: main.url, model: 'main-model' },
-        small: { mode: 'openai', url: small.url, model: 'small-model' },
-      },
-      routes: [
-        { when: 'background', to: 'small,small-model' },
-        { when: 'default', to: 'main,main-model' },
-      ],
-    };
+    const config = twoRoutes(main, 'background', 'small', small);
     const run = await runRouted('model', config, ['-p', 'say hi', ...c.args], { env: c.env });
     const other = c.to === 'main' ? 'small' : 'main';
 
@@ -256,16 +260,7 @@ test("routes: a subagent's requests go to the subagent backend, the main loop's 
   });
   const sub = await backend((b) => (subTexts(b) ? { text: 'from sub' } : undefined));
   const bes = { main, sub };
-  const config = {
-    backends: {
-      main: { mode: 'openai', url: main.url, model: 'main-model' },
-      sub: { mode: 'openai', url: sub.url, model: 'sub-model' },
-    },
-    routes: [
-      { when: 'subagent', to: 'sub,sub-model' },
-      { when: 'default', to: 'main,main-model' },
-    ],
-  };
+  const config = twoRoutes(main, 'subagent', 'sub', sub);
   const run = await runRouted('subagent', config, ['-p', DELEGATE]);
 
   await explainFailure(

@@ -12,20 +12,15 @@
 //      local model gets that message as the tool's result and the session
 //      goes on to its final answer (no pretend "searched 0 times").
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startScriptedBackend, toolMessages, textOf, userTexts } from '../lib/scripted_backend.mjs';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure, report } from '../lib/claude_code.mjs';
+import { BIN, CLAUDE, makeSandbox, missingPrereq, explainFailure, report, e2eScope } from '../lib/claude_code.mjs';
 import { startAnthropicBackend, sseBytes, sseEvent } from '../lib/anthropic_backend.mjs';
 
-const children = new Children();
-const cleanups = [];
-after(async () => {
-  children.killAll();
-  for (const c of cleanups.reverse()) await c();
-});
+const { children, cleanups, sandbox } = e2eScope();
 
 const PROMPT = 'Search the web for the anyclaude gateway and tell me what it is.';
 const QUERY = 'anyclaude gateway';

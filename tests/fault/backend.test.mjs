@@ -9,22 +9,8 @@ import assert from 'node:assert/strict';
 import { startBackend, sse, chunks, stall, httpError, turn, DONE, waitFor } from '../lib/openai_backend.mjs';
 import { useGateway, startGateway, freePort, basicRequest } from '../lib/gateway.mjs';
 import {
-  DEADLINE,
-  memEnv,
-  metrics,
-  waitIdle,
-  waitBackendSettled,
-  memoryCheck,
-  rssKB,
-  vmHWM,
-  post,
-  openStream,
-  assertFailed,
-  assertErrorBody,
-  assertStillServes,
-  startRawBackend,
-  OK_TURN,
-  sleep,
+  DEADLINE, memEnv, metrics, waitIdle, waitBackendSettled, memoryCheck, rssKB, vmHWM, post,
+  openStream, assertFailed, assertErrorBody, assertStillServes, startRawBackend, OK_TURN, sleep,
 } from '../lib/fault.mjs';
 
 const PING_MS = 200;

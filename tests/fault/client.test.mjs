@@ -11,25 +11,9 @@ import fs from 'node:fs';
 import { startBackend, sse, chunks, stall, turn, waitFor } from '../lib/openai_backend.mjs';
 import { useGateway, startGateway, basicRequest } from '../lib/gateway.mjs';
 import {
-  DEADLINE,
-  memEnv,
-  metrics,
-  waitIdle,
-  waitBackendSettled,
-  memoryCheck,
-  rssKB,
-  assertErrorBody,
-  assertStillServes,
-  connect,
-  rawExchange,
-  parseResponses,
-  requestBytes,
-  dribble,
-  sleep,
-  OK_TURN,
-  MEM_SLACK_KB,
-  clientConns,
-  waitConns,
+  DEADLINE, memEnv, metrics, waitIdle, waitBackendSettled, memoryCheck, rssKB, assertErrorBody,
+  assertStillServes, connect, rawExchange, parseResponses, requestBytes, dribble, sleep, OK_TURN,
+  MEM_SLACK_KB, clientConns, waitConns,
 } from '../lib/fault.mjs';
 
 const ctx = useGateway({ mode: 'openai', model: 'm', env: memEnv({ ANYCLAUDE_PING_MS: '200' }) });

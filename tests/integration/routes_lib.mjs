@@ -65,6 +65,11 @@ export function writeConfig(obj) {
   return file;
 }
 
+// A config with two routes: `when` requests go to `to`, the rest to `other`.
+export function twoWay(backends, when, to, other) {
+  return { backends, routes: [{ when, to }, { when: 'default', to: other }] };
+}
+
 // An openai-mode backend entry with a model (so no /models probe is needed).
 export function oa(url, model) {
   return { mode: 'openai', url, model };
@@ -101,6 +106,17 @@ export async function startRouted(config, { debug, args = [], env = {} } = {}) {
     );
   };
   return gw;
+}
+
+// Stop a describe's routed gateway (asserting a clean exit), its fleet and
+// any more backends it started.
+export async function stopRouted(gw, fl, ...more) {
+  try {
+    await gw?.stopAll();
+  } finally {
+    await fl?.close();
+    for (const be of more) await be?.close();
+  }
 }
 
 // Send one request through the SDK, streamed (messages.stream) or whole

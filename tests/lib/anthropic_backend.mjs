@@ -38,7 +38,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
-import { watchClose } from './openai_backend.mjs';
+import { watchClose, scriptReply } from './openai_backend.mjs';
 import { readBody, parseJson, listen } from './http.mjs';
 import { sleep } from './net.mjs';
 import { sseEvent } from './sse.mjs';
@@ -134,11 +134,7 @@ export async function startAnthropicBackend(script, options = {}) {
   };
 
   function pickReply(rec) {
-    let s = be.script;
-    const i = scriptIndex++;
-    if (Array.isArray(s)) s = s[Math.min(i, s.length - 1)];
-    while (typeof s === 'function') s = s(rec, i);
-    return s ?? apiError(500, 'api_error', 'anthropic_backend: no script');
+    return scriptReply(be.script, rec, scriptIndex++) ?? apiError(500, 'api_error', 'anthropic_backend: no script');
   }
 
   // Write and wait until the bytes are handed to the kernel, so that a cut

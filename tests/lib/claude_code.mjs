@@ -4,7 +4,8 @@
 // and the tmux driver for interactive sessions.
 
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { after } from 'node:test';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -117,6 +118,32 @@ export class Children {
   }
 }
 
+// What an e2e test file shares: its children (all killed after the file),
+// cleanups run in reverse order after that (beforeCleanup: more to do
+// first), and sandbox(t, name, why): a fresh sandbox removed after the file,
+// or null with the test skipped when why() (default: missingPrereq) gives a
+// reason.
+export function e2eScope({ beforeCleanup } = {}) {
+  const children = new Children();
+  const cleanups = [];
+  after(async () => {
+    children.killAll();
+    if (beforeCleanup) await beforeCleanup();
+    for (const c of cleanups.reverse()) await c();
+  });
+  const sandbox = (t, name, why = missingPrereq) => {
+    const missing = why();
+    if (missing) {
+      t.skip(missing);
+      return null;
+    }
+    const sb = makeSandbox(name);
+    cleanups.push(() => sb.cleanup());
+    return sb;
+  };
+  return { children, cleanups, sandbox };
+}
+
 // Kill a child started with detached: true (its own process group) by its pid.
 export const killTree = killChild;
 
@@ -161,10 +188,6 @@ export function report(be, extra = {}) {
   const lines = [`backend requests (${be.requests.length}):`, be.summary()];
   for (const [k, v] of Object.entries(extra)) lines.push(`--- ${k} ---`, String(v).slice(-6000));
   return lines.join('\n');
-}
-
-export function tmux(...args) {
-  return execFileSync('tmux', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 export { describe };
@@ -237,9 +260,8 @@ export function describeClient(r) {
   );
 }
 
-// The client requests recorded in the gateway's --debug 3 traces (the first
-// section of each trace file is the request as Claude Code sent it).
-export function clientRequestsFromTraces(stateDir) {
+// The gateway's --debug 3 trace files under stateDir, in order: [{ file, text }].
+export function traceFiles(stateDir) {
   const dir = path.join(stateDir, 'anyclaude', 'traces');
   let files = [];
   try {
@@ -247,9 +269,14 @@ export function clientRequestsFromTraces(stateDir) {
   } catch {
     return [];
   }
+  return files.map((f) => ({ file: f, text: fs.readFileSync(path.join(dir, f), 'utf8') }));
+}
+
+// The client requests recorded in the gateway's --debug 3 traces (the first
+// section of each trace file is the request as Claude Code sent it).
+export function clientRequestsFromTraces(stateDir) {
   const out = [];
-  for (const f of files) {
-    const txt = fs.readFileSync(path.join(dir, f), 'utf8');
+  for (const { file: f, text: txt } of traceFiles(stateDir)) {
     const m = /^--- client request[^\n]*\n([\s\S]*?)\n--- /m.exec(txt);
     if (!m) continue;
     try {
@@ -277,6 +304,21 @@ export async function explainFailure(fn, context) {
     console.error(`\n===== failure context =====\n${extra}\n===== end of failure context =====`);
     throw e;
   }
+}
+
+// The hello.txt task went through, by Claude Code's JSON result, the file
+// and what the backend saw; `who` names the process r is (for messages).
+export function checkHelloRun(r, be, work, who) {
+  assert.equal(r.timedOut, false, `${who} did not finish within 180 s`);
+  assert.equal(r.code, 0, `${who} exited ${r.code} (signal ${r.signal})`);
+  const file = path.join(work, 'hello.txt');
+  assert.ok(fs.existsSync(file), 'hello.txt was not created');
+  assert.equal(fs.readFileSync(file, 'utf8'), HELLO);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.is_error, false, 'result is an error');
+  assert.match(out.result, /DONE/);
+  assert.equal(out.result, DONE_TEXT);
+  checkBackendConversation(be, work);
 }
 
 // What the backend must have seen for the hello.txt task (tests 1 and 2).

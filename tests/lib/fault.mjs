@@ -7,14 +7,28 @@
 // test fails because something did not happen, not because it was slow.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import { turn } from './openai_backend.mjs';
 import { basicRequest, BIN } from './gateway.mjs';
 import { sleep, waitFor } from './net.mjs';
 import { parseSSE, sseReader } from './sse.mjs';
+import { listen, readRawRequest } from './http.mjs';
 
 export { sleep };
 export const IS_ASAN = /asan/.test(BIN);
+
+// A private temp dir, removed when the test file's process exits.
+const tmpdirs = [];
+process.on('exit', () => {
+  for (const d of tmpdirs) fs.rmSync(d, { recursive: true, force: true });
+});
+export function tmpdir(prefix) {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpdirs.push(d);
+  return d;
+}
 
 // A generous bound for "this must eventually happen" (sanitizer builds are
 // several times slower; this is a deadline, not a performance threshold).
@@ -324,42 +338,23 @@ export function requestBytes(body, { path = '/v1/messages', headers = {}, method
 // it to onRequest(sock, { head, body }); what it writes is up to the test.
 // conns.open counts connections still open (the gateway must close them).
 export async function startRawBackend(onRequest) {
-  const sockets = new Set();
   const state = { opened: 0, requests: 0 };
   const server = net.createServer((sock) => {
     state.opened++;
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-    sock.on('error', () => {});
-    let buf = Buffer.alloc(0);
-    let handled = false;
-    sock.on('data', (d) => {
-      if (handled) return;
-      buf = Buffer.concat([buf, d]);
-      const he = buf.indexOf('\r\n\r\n');
-      if (he < 0) return;
-      const head = buf.subarray(0, he).toString('latin1');
-      const cl = +(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
-      if (buf.length < he + 4 + cl) return;
-      handled = true;
+    readRawRequest(sock, ({ head, body }) => {
       state.requests++;
-      onRequest(sock, { head, body: buf.subarray(he + 4, he + 4 + cl).toString('utf8') });
+      onRequest(sock, { head, body: body.toString('utf8') });
     });
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const port = server.address().port;
+  const l = await listen(server);
   return {
-    url: `http://127.0.0.1:${port}/v1`,
-    port,
+    url: `http://127.0.0.1:${l.port}/v1`,
+    port: l.port,
     state,
     get openSockets() {
-      return sockets.size;
+      return l.sockets.size;
     },
-    async close() {
-      const done = new Promise((r) => server.close(r));
-      for (const s of sockets) s.destroy();
-      await done;
-    },
+    close: l.close,
   };
 }
 
@@ -410,6 +405,22 @@ export function vmHWM(pid) {
   return m ? +m[1] : NaN;
 }
 
+// The rows of /proc/net/tcp and /proc/net/tcp6, split into columns
+// (1: local address:port in hex, 3: state, 0A is LISTEN; 9: inode).
+export function tcpSockets() {
+  const rows = [];
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text;
+    try {
+      text = fs.readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) rows.push(line.trim().split(/\s+/));
+  }
+  return rows;
+}
+
 // Client connections the gateway holds open: its sockets (from
 // /proc/PID/fd) whose local port is the gateway's port, listener excluded.
 export function clientConns(gw) {
@@ -423,18 +434,9 @@ export function clientConns(gw) {
     }
   }
   let n = 0;
-  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text;
-    try {
-      text = fs.readFileSync(f, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const c = line.trim().split(/\s+/);
-      if (c.length < 10 || c[3] === '0A') continue;
-      if (parseInt(c[1].split(':')[1], 16) === gw.port && inodes.has(c[9])) n++;
-    }
+  for (const c of tcpSockets()) {
+    if (c.length < 10 || c[3] === '0A') continue;
+    if (parseInt(c[1].split(':')[1], 16) === gw.port && inodes.has(c[9])) n++;
   }
   return n;
 }

@@ -51,7 +51,8 @@ export function killChild(child, sig = 'SIGTERM') {
 
 // Spawn `BIN argv` with its output kept: { argv, child, stdout, stderr,
 // output (both, in order), exit (null while running), exited (a promise of
-// { code, signal }) }.
+// { code, signal }), stop(ms) (SIGTERM, SIGKILL after ms; resolves to the
+// exit) }.
 export function spawnBin(argv, { env = process.env, cwd = ROOT, detached = false } = {}) {
   const child = spawn(BIN, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached });
   child.detached = detached;
@@ -68,6 +69,13 @@ export function spawnBin(argv, { env = process.env, cwd = ROOT, detached = false
   p.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   p.exited.then((e) => (p.exit ??= e));
   child.once('error', (e) => (p.exit = { code: null, signal: null, error: e }));
+  p.stop = async (timeoutMs = 10000) => {
+    if (!p.exit) child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const e = await p.exited;
+    clearTimeout(t);
+    return e;
+  };
   return p;
 }
 
@@ -138,13 +146,7 @@ export async function startGateway({ backend, mode = 'openai', model, apiKey, en
     client(opts = {}) {
       return new Anthropic({ baseURL: gw.url, apiKey: 'test-key', maxRetries: 0, timeout: 30000, ...opts });
     },
-    async stop(timeout = 10000) {
-      if (!p.exit) child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), timeout);
-      const e = await p.exited;
-      clearTimeout(t);
-      return e;
-    },
+    stop: (timeout) => p.stop(timeout),
     // Stop and assert a clean exit (code 0 after SIGTERM).
     async stopClean() {
       const e = await gw.stop();

@@ -7,6 +7,7 @@
 //   sendJson(res, status, obj, headers)       // JSON.stringify(obj), or a string as is
 //   const l = await listen(server, { port, host }); l.port, l.sockets, await l.close()
 //   const s = await serveHttp((req, res, raw) => ..., { port }); s.port, s.close()
+//   readRawRequest(sock, (r) => ...)          // below HTTP: one request a connection
 
 import http from 'node:http';
 
@@ -66,4 +67,32 @@ export async function listen(server, { port = 0, host = '127.0.0.1' } = {}) {
 export async function serveHttp(handler, opts = {}) {
   const server = http.createServer(async (req, res) => handler(req, res, await readBody(req)));
   return { server, ...(await listen(server, opts)) };
+}
+
+// For servers below HTTP (net.Server): read the first request on sock (its
+// head, then Content-Length bytes of body) and hand it over once as
+// { head, method, path, headers (lower-case names), body (Buffer) }; later
+// bytes on that connection are ignored. Socket errors are ignored too.
+export function readRawRequest(sock, onRequest) {
+  sock.on('error', () => {});
+  let buf = Buffer.alloc(0);
+  let done = false;
+  sock.on('data', (d) => {
+    if (done) return;
+    buf = Buffer.concat([buf, d]);
+    const he = buf.indexOf('\r\n\r\n');
+    if (he < 0) return;
+    const head = buf.subarray(0, he).toString('latin1');
+    const lines = head.split('\r\n');
+    const headers = {};
+    for (const l of lines.slice(1)) {
+      const k = l.indexOf(':');
+      if (k > 0) headers[l.slice(0, k).trim().toLowerCase()] = l.slice(k + 1).trim();
+    }
+    const want = Number(headers['content-length'] ?? 0) || 0;
+    if (buf.length < he + 4 + want) return;
+    done = true;
+    const [method, path] = lines[0].split(' ');
+    onRequest({ head, method, path, headers, body: buf.subarray(he + 4, he + 4 + want) });
+  });
 }

@@ -59,10 +59,7 @@ export async function startGateway(args, env, { host = '127.0.0.1', port } = {})
     log: () => p.stderr,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await p.exited;
-      clearTimeout(t);
+      await p.stop(5000);
     },
   };
 }

@@ -57,6 +57,16 @@ export function watchClose(req, res, rec) {
   });
 }
 
+// What a script answers the i-th scripted request with: a script is a reply,
+// an array of replies (one a request, the last one repeats) or a function
+// (record, i) => script. Shared with anthropic_backend.mjs.
+export function scriptReply(script, rec, i) {
+  let s = script;
+  if (Array.isArray(s)) s = s[Math.min(i, s.length - 1)];
+  while (typeof s === 'function') s = s(rec, i);
+  return s;
+}
+
 export function sse(events, opts = {}) {
   return { kind: 'sse', events, ...opts };
 }
@@ -187,11 +197,7 @@ export async function startBackend(script, options = {}) {
   };
 
   function pickReply(rec) {
-    let s = be.script;
-    const i = chatIndex++;
-    if (Array.isArray(s)) s = s[Math.min(i, s.length - 1)];
-    while (typeof s === 'function') s = s(rec, i);
-    return s ?? json(completion({ text: ['ok'] }));
+    return scriptReply(be.script, rec, chatIndex++) ?? json(completion({ text: ['ok'] }));
   }
 
   async function serveChat(rec, req, res) {

@@ -135,6 +135,50 @@ function wholeAnswer(body, answer, id, model) {
 
 // --- server --------------------------------------------------------------------
 
+// The server every scripted OpenAI backend is: it records each request ({ t,
+// seq, method, path, headers, body, raw, reply, scripted }), lets other(req,
+// res, rec, path) answer what it knows (true when it did), answers GET
+// .../models with the model list and anything but a chat request with
+// FALLBACK_TEXT as plain text. A chat request goes to chat(res, body, rec,
+// answer) with the scenario's answer (the fallback text when it has none,
+// rec.scripted false; its error as the text when it throws).
+export async function scriptedServer({ scenario, port = 0, models, ownedBy, other = () => false, chat, summary }) {
+  const requests = [];
+  const t0 = Date.now();
+  const srv = await serveHttp(
+    (req, res, bytes) => {
+      const raw = bytes.toString('utf8');
+      const body = parseJson(raw) ?? null;
+      const rec = { t: Date.now() - t0, method: req.method, path: req.url, headers: req.headers, body, raw, reply: null };
+      requests.push(rec);
+      rec.seq = requests.length;
+      const path = req.url.split('?')[0];
+      if (other(req, res, rec, path)) return;
+      if (req.method === 'GET' && /\/models$/.test(path)) {
+        rec.reply = 'models';
+        return sendJson(res, 200, modelList(models, ownedBy));
+      }
+      if (req.method !== 'POST' || !/\/chat\/completions$/.test(path) || !body) {
+        // Anything else gets a short plain text, as asked of a tolerant backend.
+        rec.reply = 'plain';
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(FALLBACK_TEXT);
+        return;
+      }
+      let answer;
+      try {
+        answer = scenario(body, rec);
+      } catch (e) {
+        answer = { text: `scenario error: ${e.message}` };
+      }
+      rec.scripted = !!answer;
+      return chat(res, body, rec, answer ?? { text: FALLBACK_TEXT });
+    },
+    { port },
+  );
+  return handle(srv, requests, summary ?? (() => requests.map(describe).join('\n')));
+}
+
 // ownedBy: the models' owned_by; get: {path: JSON} answered to GET path (a
 // server's own endpoints, e.g. LM Studio's /api/v0/models).
 export async function startScriptedBackend({
@@ -144,54 +188,32 @@ export async function startScriptedBackend({
   ownedBy = 'scripted',
   get = {},
 } = {}) {
-  const requests = [];
-  const t0 = Date.now();
-
-  const srv = await serveHttp((req, res, bytes) => {
-    const raw = bytes.toString('utf8');
-    const body = parseJson(raw) ?? null;
-    const rec = { t: Date.now() - t0, method: req.method, path: req.url, headers: req.headers, body, raw, reply: null };
-    requests.push(rec);
-    const path = req.url.split('?')[0];
-
-    if (req.method === 'GET' && Object.hasOwn(get, path)) {
+  return scriptedServer({
+    scenario,
+    port,
+    models,
+    ownedBy,
+    other: (req, res, rec, path) => {
+      if (req.method !== 'GET' || !Object.hasOwn(get, path)) return false;
       rec.reply = 'get';
-      return sendJson(res, 200, get[path]);
-    }
-    if (req.method === 'GET' && /\/models$/.test(path)) {
-      rec.reply = 'models';
-      return sendJson(res, 200, modelList(models, ownedBy));
-    }
-    if (req.method !== 'POST' || !/\/chat\/completions$/.test(path) || !body) {
-      // Anything else gets a short plain text, as asked of a tolerant backend.
-      rec.reply = 'plain';
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end(FALLBACK_TEXT);
-      return;
-    }
+      sendJson(res, 200, get[path]);
+      return true;
+    },
+    chat: (res, body, rec, answer) => {
+      if (answer.toolCalls) answer.toolCalls = answer.toolCalls.map((c) => ({ id: c.id ?? `call_${++callSeq}`, ...c }));
+      rec.reply = answer.toolCalls ? `tool_calls:${answer.toolCalls.map((c) => c.name).join(',')}` : `text:${answer.text}`;
 
-    let answer;
-    try {
-      answer = scenario(body, rec);
-    } catch (e) {
-      answer = { text: `scenario error: ${e.message}` };
-    }
-    rec.scripted = !!answer;
-    if (!answer) answer = { text: FALLBACK_TEXT };
-    if (answer.toolCalls) answer.toolCalls = answer.toolCalls.map((c) => ({ id: c.id ?? `call_${++callSeq}`, ...c }));
-    rec.reply = answer.toolCalls ? `tool_calls:${answer.toolCalls.map((c) => c.name).join(',')}` : `text:${answer.text}`;
-
-    const id = `chatcmpl-${requests.length}`;
-    const model = typeof body.model === 'string' && body.model ? body.model : models[0];
-    if (body.stream) {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-      for (const c of streamChunks(body, answer, id, model)) res.write(sseData(c));
-      res.end(sseData('[DONE]'));
-    } else {
-      sendJson(res, 200, wholeAnswer(body, answer, id, model));
-    }
-  }, { port });
-  return handle(srv, requests, () => requests.map(describe).join('\n'));
+      const id = `chatcmpl-${rec.seq}`;
+      const model = typeof body.model === 'string' && body.model ? body.model : models[0];
+      if (body.stream) {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+        for (const c of streamChunks(body, answer, id, model)) res.write(sseData(c));
+        res.end(sseData('[DONE]'));
+      } else {
+        sendJson(res, 200, wholeAnswer(body, answer, id, model));
+      }
+    },
+  });
 }
 
 // One line per request: time, path, model, stream, max_tokens, sizes, reply.

@@ -14,12 +14,12 @@
 //   5 a final text answer quoting what the Bash output showed.
 
 import path from 'node:path';
-import { describe, toolNames, toolMessages, userTexts, assistantToolCalls, textOf, usage, chunkMaker, modelList, handle } from './scripted_backend.mjs';
-import { serveHttp, parseJson, sendJson } from './http.mjs';
+import { toolNames, toolMessages, userTexts, assistantToolCalls, textOf, usage, chunkMaker, scriptedServer, FALLBACK_TEXT } from './scripted_backend.mjs';
+import { sendJson } from './http.mjs';
 import { sseData } from './sse.mjs';
 import { sleep as pause } from './net.mjs';
 
-export const FALLBACK_TEXT = 'OK.';
+export { FALLBACK_TEXT };
 
 // --- the task --------------------------------------------------------------------
 
@@ -122,70 +122,48 @@ export function splitChunks(text, sizes = [3, 5, 2, 7, 4, 6]) {
 }
 
 export async function startTextBackend({ scenario = () => undefined, models = ['textcalls-model'], delayMs = 1 } = {}) {
-  const requests = [];
-  const t0 = Date.now();
-
-  const srv = await serveHttp(async (req, res, bytes) => {
-    const raw = bytes.toString('utf8');
-    const body = parseJson(raw) ?? null;
-    const rec = { t: Date.now() - t0, method: req.method, path: req.url, headers: req.headers, body, raw, reply: null };
-    requests.push(rec);
-    const p = req.url.split('?')[0];
-
-    if (req.method === 'GET' && /\/models$/.test(p)) {
-      rec.reply = 'models';
-      return sendJson(res, 200, modelList(models, 'textcalls'));
-    }
-    if (req.method === 'GET' && /\/props$/.test(p)) {
+  return scriptedServer({
+    scenario,
+    models,
+    ownedBy: 'textcalls',
+    other: (req, res, rec, p) => {
+      if (req.method !== 'GET' || !/\/props$/.test(p)) return false;
       rec.reply = 'props';
-      return sendJson(res, 200, { total_slots: 1, model_path: models[0] });
-    }
-    if (req.method !== 'POST' || !/\/chat\/completions$/.test(p) || !body) {
-      rec.reply = 'plain';
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end(FALLBACK_TEXT);
-      return;
-    }
+      sendJson(res, 200, { total_slots: 1, model_path: models[0] });
+      return true;
+    },
+    chat: async (res, body, rec, answer) => {
+      rec.text = answer.text;
+      rec.reply = `text:${JSON.stringify(answer.text.length > 60 ? answer.text.slice(0, 60) + '…' : answer.text)}`;
 
-    let answer;
-    try {
-      answer = scenario(body, rec);
-    } catch (e) {
-      answer = { text: `scenario error: ${e.message}` };
-    }
-    rec.scripted = !!answer;
-    if (!answer) answer = { text: FALLBACK_TEXT };
-    rec.text = answer.text;
-    rec.reply = `text:${JSON.stringify(answer.text.length > 60 ? answer.text.slice(0, 60) + '…' : answer.text)}`;
+      const id = `chatcmpl-text-${rec.seq}`;
+      const model = typeof body.model === 'string' && body.model ? body.model : models[0];
+      const created = Math.floor(Date.now() / 1000);
+      const base = chunkMaker(id, created, model);
 
-    const id = `chatcmpl-text-${requests.length}`;
-    const model = typeof body.model === 'string' && body.model ? body.model : models[0];
-    const created = Math.floor(Date.now() / 1000);
-    const base = chunkMaker(id, created, model);
-
-    if (!body.stream)
-      return sendJson(res, 200, {
-        id,
-        object: 'chat.completion',
-        created,
-        model,
-        choices: [{ index: 0, message: { role: 'assistant', content: answer.text }, finish_reason: 'stop' }],
-        usage: usage(body, 7),
-      });
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    const send = (o) => res.write(sseData(o));
-    send(base({ role: 'assistant', content: '' }));
-    // Scripted answers go in small chunks with a pause between them, so the
-    // gateway really receives the tags split across reads.
-    const parts = rec.scripted ? splitChunks(answer.text) : [answer.text];
-    for (const part of parts) {
-      if (res.destroyed) return;
-      send(base({ content: part }));
-      if (rec.scripted && delayMs) await pause(delayMs);
-    }
-    send(base({}, 'stop')); // a model writing calls as text ends with "stop"
-    if (body.stream_options?.include_usage) send({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usage(body, parts.length) });
-    res.end(sseData('[DONE]'));
+      if (!body.stream)
+        return sendJson(res, 200, {
+          id,
+          object: 'chat.completion',
+          created,
+          model,
+          choices: [{ index: 0, message: { role: 'assistant', content: answer.text }, finish_reason: 'stop' }],
+          usage: usage(body, 7),
+        });
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      const send = (o) => res.write(sseData(o));
+      send(base({ role: 'assistant', content: '' }));
+      // Scripted answers go in small chunks with a pause between them, so the
+      // gateway really receives the tags split across reads.
+      const parts = rec.scripted ? splitChunks(answer.text) : [answer.text];
+      for (const part of parts) {
+        if (res.destroyed) return;
+        send(base({ content: part }));
+        if (rec.scripted && delayMs) await pause(delayMs);
+      }
+      send(base({}, 'stop')); // a model writing calls as text ends with "stop"
+      if (body.stream_options?.include_usage) send({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usage(body, parts.length) });
+      res.end(sseData('[DONE]'));
+    },
   });
-  return handle(srv, requests, () => requests.map(describe).join('\n'));
 }
