@@ -4,16 +4,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startScriptedBackend } from '../lib/scripted_backend.mjs';
 import { BIN, CLAUDE, makeSandbox, missingPrereq, freePort, e2eScope } from '../lib/claude_code.mjs';
 
-const { children, cleanups, sandbox } = e2eScope();
+const { children, cleanups, sandbox, backend } = e2eScope();
 
 test('doctor: claude, backend, models and a round trip all pass', { timeout: 120_000 }, async (t) => {
   const sb = sandbox(t, 'doctor');
   if (!sb) return;
-  const be = await startScriptedBackend({ models: ['qwen-local'] });
-  cleanups.push(() => be.close());
+  const be = await backend({ models: ['qwen-local'] });
   const r = await children.run(BIN, ['doctor', '--mode', 'openai', '--backend', be.url, '--claude', CLAUDE], {
     cwd: sb.work,
     env: sb.env,

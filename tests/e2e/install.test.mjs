@@ -10,10 +10,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startScriptedBackend } from '../lib/scripted_backend.mjs';
 import { ROOT, CLAUDE, missingPrereq, explainFailure, e2eScope } from '../lib/claude_code.mjs';
 
-const { children, cleanups, sandbox } = e2eScope();
+const { children, cleanups, sandbox, backend } = e2eScope();
 
 // Every file (and symlink) under dir, relative, sorted.
 function filesUnder(dir) {
@@ -54,8 +53,7 @@ test('make install PREFIX=<tmp>: the installed anyclaude works from a project di
   assert.equal(v.code, 0, v.stderr);
   assert.match(v.stdout, /^anyclaude \d+\.\d+\.\d+\n$/);
 
-  const be = await startScriptedBackend({ models: ['local-coder'] });
-  cleanups.push(() => be.close());
+  const be = await backend({ models: ['local-coder'] });
   const d = await children.run('anyclaude', ['doctor', '--mode', 'openai', '--backend', be.url], { cwd: project, env, timeoutMs: 60_000 });
   const dout = `${d.stdout}\n${d.stderr}`;
   assert.equal(d.code, 0, dout);

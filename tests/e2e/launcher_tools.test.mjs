@@ -3,16 +3,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startScriptedBackend } from '../lib/scripted_backend.mjs';
 import { BIN, CLAUDE, HELLO_PROMPT, helloScenario, report, explainFailure, clientRequestsFromTraces, e2eScope, checkHelloRun } from '../lib/claude_code.mjs';
 
-const { children, cleanups, sandbox } = e2eScope();
+const { children, cleanups, sandbox, backend } = e2eScope();
 
 test('anyclaude launcher: Write + Bash through an OpenAI backend', { timeout: 240_000 }, async (t) => {
   const sb = sandbox(t, 'launcher');
   if (!sb) return;
-  const be = await startScriptedBackend({ scenario: helloScenario(sb.work) });
-  cleanups.push(() => be.close());
+  const be = await backend({ scenario: helloScenario(sb.work) });
 
   const args = ['--mode', 'openai', '--backend', be.url, '--claude', CLAUDE, '--debug', '3'];
   args.push('-p', HELLO_PROMPT, '--allowedTools', 'Write,Bash', '--output-format', 'json');

@@ -4,16 +4,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startScriptedBackend } from '../lib/scripted_backend.mjs';
 import { CLAUDE, HELLO_PROMPT, helloScenario, report, explainFailure, startRecordingProxy, startServe, e2eScope, checkHelloRun } from '../lib/claude_code.mjs';
 
-const { children, cleanups, sandbox } = e2eScope();
+const { children, cleanups, sandbox, backend } = e2eScope();
 
 test('anyclaude serve + separately started claude: Write + Bash', { timeout: 240_000 }, async (t) => {
   const sb = sandbox(t, 'serve');
   if (!sb) return;
-  const be = await startScriptedBackend({ scenario: helloScenario(sb.work) });
-  cleanups.push(() => be.close());
+  const be = await backend({ scenario: helloScenario(sb.work) });
   const gw = await startServe(children, ['--mode', 'openai', '--backend', be.url], sb.env);
   const proxy = await startRecordingProxy(gw.port);
   cleanups.push(() => proxy.close());

@@ -62,6 +62,9 @@ test('an 8k window: anyclaude refuses before Claude Code starts, doctor fails th
 // conversation passes the window. Returns what the test checks.
 async function readPastTheWindow(t, name, extraEnv) {
   const sb = makeSandbox(name);
+  // Removed after the file, once the tmux server (and so Claude Code and its
+  // children, still writing under home/.claude for a moment) is gone.
+  cleanups.push(() => sb.cleanup());
   const files = [];
   for (let i = 1; i <= NFILES; i++) {
     const f = path.join(sb.work, `part${i}.txt`);
@@ -149,7 +152,6 @@ test('a 32k window: Claude Code compacts before the backend refuses, and the sta
   assert.match(log, /told Claude Code CLAUDE_AUTOCOMPACT_PCT_OVERRIDE=/);
   // the status line named Claude Code's own session: the one its requests carry
   assert.match(log, /status line asked for session [0-9a-f-]{36}: found/, fail('the status line never found its session'));
-  sb.cleanup();
 });
 
 test('the same session without the window variables runs into the window (the test above would notice)', { timeout: 420_000 }, async (t) => {
@@ -166,5 +168,4 @@ test('the same session without the window variables runs into the window (the te
   assert.match(sb.log(), /kept CLAUDE_CODE_AUTO_COMPACT_WINDOW/);
   const shown = r.screens.some((s) => r.tooLong.test(s));
   t.diagnostic(`backend refusals: ${refused.map((c) => c.tokens).join(', ')} tokens > 32768; error on screen: ${shown ? 'yes' : 'no (Claude Code compacted reactively)'}`);
-  sb.cleanup();
 });

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { toolNames, toolMessages, userTexts, assistantToolCalls, describe } from './scripted_backend.mjs';
+import { toolNames, toolMessages, userTexts, assistantToolCalls, describe, startScriptedBackend } from './scripted_backend.mjs';
 import { BIN, ROOT, launch, killChild } from './gateway.mjs';
 import { freePort, canConnect, waitPort, sleep } from './net.mjs';
 import { readBody, parseJson, listen } from './http.mjs';
@@ -122,7 +122,7 @@ export class Children {
 // cleanups run in reverse order after that (beforeCleanup: more to do
 // first), and sandbox(t, name, why): a fresh sandbox removed after the file,
 // or null with the test skipped when why() (default: missingPrereq) gives a
-// reason.
+// reason; backend(opts): a scripted backend closed after the file.
 export function e2eScope({ beforeCleanup } = {}) {
   const children = new Children();
   const cleanups = [];
@@ -141,7 +141,12 @@ export function e2eScope({ beforeCleanup } = {}) {
     cleanups.push(() => sb.cleanup());
     return sb;
   };
-  return { children, cleanups, sandbox };
+  const backend = async (opts) => {
+    const be = await startScriptedBackend(opts);
+    cleanups.push(() => be.close());
+    return be;
+  };
+  return { children, cleanups, sandbox, backend };
 }
 
 // Kill a child started with detached: true (its own process group) by its pid.

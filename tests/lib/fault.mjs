@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { turn } from './openai_backend.mjs';
-import { basicRequest, BIN } from './gateway.mjs';
+import { basicRequest, BIN, OK_TURN, assertStillServes } from './gateway.mjs';
 import { sleep, waitFor } from './net.mjs';
 import { parseSSE, sseReader } from './sse.mjs';
 import { listen, readRawRequest } from './http.mjs';
@@ -197,18 +197,7 @@ export function assertFailed(r, { status, type, streamed }) {
   return 'event';
 }
 
-export const OK_TURN = turn({ text: ['still ok'], finish: 'stop', usage: { prompt_tokens: 5, completion_tokens: 2 } });
-
-// A normal request, streamed and not, succeeds.
-export async function assertStillServes(ctx) {
-  const { gw, be } = ctx;
-  if (be) be.script = OK_TURN;
-  const c = gw.client();
-  const m = await c.messages.create(basicRequest());
-  assert.deepEqual(m.content, [{ type: 'text', text: 'still ok' }], 'the gateway must still serve a normal request');
-  const s = await c.messages.stream(basicRequest()).finalMessage();
-  assert.deepEqual(s.content, [{ type: 'text', text: 'still ok' }], 'the gateway must still serve a normal stream');
-}
+export { OK_TURN, assertStillServes };
 
 // ---- raw sockets -------------------------------------------------------------
 

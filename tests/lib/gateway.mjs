@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { before, after } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
-import { startBackend } from './openai_backend.mjs';
+import { startBackend, turn } from './openai_backend.mjs';
 import { freePort, canConnect, sleep } from './net.mjs';
 import { parseSSE } from './sse.mjs';
 
@@ -200,6 +200,21 @@ export function basicRequest(extra = {}) {
     messages: [{ role: 'user', content: 'Hello there' }],
     ...extra,
   };
+}
+
+// A normal turn, and the check that the gateway still serves it, streamed
+// and not, after whatever a test did to it (ctx: { gw, be }; be gets the
+// turn as its script).
+export const OK_TURN = turn({ text: ['still ok'], finish: 'stop', usage: { prompt_tokens: 5, completion_tokens: 2 } });
+
+export async function assertStillServes(ctx) {
+  const { gw, be } = ctx;
+  if (be) be.script = OK_TURN;
+  const c = gw.client();
+  const m = await c.messages.create(basicRequest());
+  assert.deepEqual(m.content, [{ type: 'text', text: 'still ok' }], 'the gateway must still serve a normal request');
+  const s = await c.messages.stream(basicRequest()).finalMessage();
+  assert.deepEqual(s.content, [{ type: 'text', text: 'still ok' }], 'the gateway must still serve a normal stream');
 }
 
 // POST raw bytes to the gateway; returns { status, headers, text, json }.

@@ -3,7 +3,8 @@
 //   sseEvent(name, data)  one named event as the Anthropic API writes it
 //   sseData(obj)          one unnamed `data:` event as OpenAI servers write it
 //   parseSSE(text)        [{ event, data }] (data JSON-parsed when possible)
-//   sseReader()           the same parse fed piece by piece: push(text) → new events
+//   sseReader()           the same parse fed piece by piece: push(text) → new events,
+//                         flush() → the last block when the text ended without a blank line
 
 // One SSE event as the Anthropic API writes it.
 export function sseEvent(name, data) {
@@ -61,6 +62,12 @@ export function sseReader() {
         if (ev) out.push(ev);
       }
       return out;
+    },
+    flush() {
+      const block = pending;
+      pending = '';
+      const ev = block.trim() ? parseBlock(block) : null;
+      return ev ? [ev] : [];
     },
   };
 }
