@@ -197,15 +197,12 @@ export function report(be, extra = {}) {
 
 export { describe };
 
-// A pass-through HTTP proxy that records what the client (Claude Code) sent:
-// { t, method, url, headers, body (parsed JSON or null), status }.
 // Start `anyclaude serve ARGS --port P` on a probed free port (retrying if
 // another process grabbed it first), as a child of `children`. Returns
 // { child, port, out() }.
 export async function startServe(children, args, env) {
   const p = await launch((port) => ['serve', ...args, '--port', String(port)], {
     env,
-    cwd: undefined,
     detached: true,
     onChild: (child) => children.list.push(child),
     stepMs: 50,
@@ -214,6 +211,8 @@ export async function startServe(children, args, env) {
   return { child: p.child, port: p.port, out: () => p.output };
 }
 
+// A pass-through HTTP proxy that records what the client (Claude Code) sent:
+// { t, method, url, headers, body (parsed JSON or null), status }.
 export async function startRecordingProxy(targetPort) {
   const http = await import('node:http');
   const seen = [];

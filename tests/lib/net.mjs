@@ -6,6 +6,7 @@
 //   await waitPort(port, ms, isDead)  until it accepts, false on timeout/death
 //   await waitFor(fn, what, ms, step) until fn() is truthy; throws on timeout
 //   await sleep(ms)
+//   await sendRaw(port, bytes, until)  write bytes on a new connection, read to 'end' or 'close'
 
 import net from 'node:net';
 
@@ -58,4 +59,18 @@ export async function waitFor(fn, what = 'condition', timeoutMs = 10000, stepMs 
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(stepMs);
   }
+}
+
+// Write `bytes` on a new loopback connection to port; resolves with all that
+// came back once the peer ends its side (until 'end') or the socket closed
+// (until 'close'); rejects on a socket error.
+export function sendRaw(port, bytes, until = 'close') {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let out = '';
+    s.on('data', (d) => (out += d));
+    s.on(until, () => resolve(out));
+    s.on('error', reject);
+    s.write(bytes);
+  });
 }
