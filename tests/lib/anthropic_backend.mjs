@@ -123,8 +123,7 @@ export async function startAnthropicBackend(script, options = {}) {
       return requests.filter((r) => r.scripted);
     },
     last() {
-      const s = this.scripted();
-      return s[s.length - 1];
+      return this.scripted().at(-1);
     },
     reset() {
       requests.length = 0;

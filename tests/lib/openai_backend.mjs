@@ -187,8 +187,7 @@ export async function startBackend(script, options = {}) {
       return requests.filter((r) => r.path.startsWith('/v1/chat/completions'));
     },
     lastChat() {
-      const c = this.chatRequests();
-      return c[c.length - 1];
+      return this.chatRequests().at(-1);
     },
     reset() {
       requests.length = 0;
