@@ -114,7 +114,7 @@ test('SIGTERM with three streams in flight: refused at once, all three finish wi
         .join('');
       assert.equal(text, TEXT.join(''));
     }
-    const e = await gw.stop(20000);
+    const e = await gw.wait(20000);
     assert.deepEqual({ code: e.code, signal: e.signal }, { code: 0, signal: null }, gw.stderr);
     assert.ok(Date.now() - t0 < 20000, 'exited before the deadline');
     assert.match(gw.stderr, /draining/);

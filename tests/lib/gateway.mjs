@@ -52,7 +52,7 @@ export function killChild(child, sig = 'SIGTERM') {
 // Spawn `BIN argv` with its output kept: { argv, child, stdout, stderr,
 // output (both, in order), exit (null while running), exited (a promise of
 // { code, signal }), stop(ms) (SIGTERM, SIGKILL after ms; resolves to the
-// exit) }.
+// exit), wait(ms) (the same without the SIGTERM: for a signal already sent) }.
 export function spawnBin(argv, { env = process.env, cwd = ROOT, detached = false } = {}) {
   const child = spawn(BIN, argv, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached });
   child.detached = detached;
@@ -69,12 +69,15 @@ export function spawnBin(argv, { env = process.env, cwd = ROOT, detached = false
   p.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   p.exited.then((e) => (p.exit ??= e));
   child.once('error', (e) => (p.exit = { code: null, signal: null, error: e }));
-  p.stop = async (timeoutMs = 10000) => {
-    if (!p.exit) child.kill('SIGTERM');
+  p.wait = async (timeoutMs = 10000) => {
     const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     const e = await p.exited;
     clearTimeout(t);
     return e;
+  };
+  p.stop = (timeoutMs = 10000) => {
+    if (!p.exit) child.kill('SIGTERM');
+    return p.wait(timeoutMs);
   };
   return p;
 }
@@ -147,6 +150,10 @@ export async function startGateway({ backend, mode = 'openai', model, apiKey, en
       return new Anthropic({ baseURL: gw.url, apiKey: 'test-key', maxRetries: 0, timeout: 30000, ...opts });
     },
     stop: (timeout) => p.stop(timeout),
+    // The exit a signal the test already sent asks for, without a second
+    // signal (during a drain that one means "stop at once"); SIGKILL after
+    // timeout.
+    wait: (timeout) => p.wait(timeout),
     // Stop and assert a clean exit (code 0 after SIGTERM).
     async stopClean() {
       const e = await gw.stop();
