@@ -1,7 +1,7 @@
 // e2e: `--mode claude` with the real Claude Code. anyclaude forwards Claude
 // Code's requests to "the Claude API" unchanged, with the user's own
 // credential (docs/routing.md, "The two pass-through modes"). The Claude API
-// is played by a local HTTPS upstream (tests/integration/anthropic_backend.mjs)
+// is played by a local HTTPS upstream (tests/lib/anthropic_backend.mjs)
 // with a self-signed certificate the gateway trusts through --ca-file.
 //
 //   1. launcher: `anyclaude --mode claude --backend https://... -p "say hi"`
@@ -24,25 +24,11 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startAnthropicBackend, sseBytes, jsonReply, apiError, textStreamEvents } from '../integration/anthropic_backend.mjs';
-import { makeSelfSignedCert } from '../integration/tls.mjs';
-import {
-  BIN,
-  CLAUDE,
-  Children,
-  makeSandbox,
-  missingPrereq,
-  explainFailure,
-  startRecordingProxy,
-  startServe,
-} from './helpers.mjs';
+import { startAnthropicBackend, sseBytes, jsonReply, apiError, textStreamEvents } from '../lib/anthropic_backend.mjs';
+import { makeSelfSignedCert } from '../lib/tls.mjs';
+import { BIN, CLAUDE, makeSandbox, explainFailure, startRecordingProxy, startServe, e2eScope, traceFiles } from '../lib/claude_code.mjs';
 
-const children = new Children();
-const cleanups = [];
-after(async () => {
-  children.killAll();
-  for (const c of cleanups.reverse()) await c();
-});
+const { children, cleanups, sandbox } = e2eScope();
 
 const UPSTREAM_TEXT = 'hello from upstream';
 const PROMPT = 'say hi';
@@ -134,18 +120,6 @@ function upstreamReport(be) {
   return [`upstream requests (${be.requests.length}):`, ...be.requests.map(describeUp), `tls errors: ${be.tlsErrors.join(', ') || '-'}`].join('\n');
 }
 
-// The client requests recorded in the gateway's --debug 3 traces: the first
-// section of each trace file is the body exactly as Claude Code sent it.
-function traceFiles(stateDir) {
-  const dir = path.join(stateDir, 'anyclaude', 'traces');
-  let files = [];
-  try {
-    files = fs.readdirSync(dir).sort();
-  } catch {
-    return [];
-  }
-  return files.map((f) => ({ file: f, text: fs.readFileSync(path.join(dir, f), 'utf8') }));
-}
 function clientBodiesFromTraces(traces) {
   const out = [];
   for (const { text } of traces) {
@@ -224,10 +198,8 @@ const usageLine = new RegExp(
 // --- 1: the launcher ----------------------------------------------------------------------
 
 test('claude mode, launcher: claude -p reaches the HTTPS upstream with the user key', { timeout: 120_000 }, async (t) => {
-  const missing = missingPrereq();
-  if (missing) return t.skip(missing);
-  const sb = makeSandbox('claude-launch');
-  cleanups.push(() => sb.cleanup());
+  const sb = sandbox(t, 'claude-launch');
+  if (!sb) return;
   const be = await startUpstream();
   const key = userKey();
   const env = { ...sb.env, ANTHROPIC_API_KEY: key.value };
@@ -301,10 +273,8 @@ test('claude mode, launcher: claude -p reaches the HTTPS upstream with the user 
 const PASSED_HEADERS = ['x-api-key', 'anthropic-version', 'anthropic-beta', 'user-agent', 'x-app', 'anthropic-dangerous-direct-browser-access'];
 
 test('claude mode, serve: a separately started claude -p with its own API key', { timeout: 120_000 }, async (t) => {
-  const missing = missingPrereq();
-  if (missing) return t.skip(missing);
-  const sb = makeSandbox('claude-serve');
-  cleanups.push(() => sb.cleanup());
+  const sb = sandbox(t, 'claude-serve');
+  if (!sb) return;
   const be = await startUpstream();
   const key = userKey();
   // The gateway has no key of its own (makeSandbox drops ANTHROPIC_*): what

@@ -1,6 +1,6 @@
 // The real llama-server loaded with an 8k window (-c 8192): anyclaude reads
 // the window from its /props and does not start the real Claude Code; doctor
-// fails the same check. (tests/e2e/window.test.mjs covers the rest with a
+// fails the same check. (tests/e2e/window_claude_code.test.mjs covers the rest with a
 // scripted look-alike that can also write a compaction summary.)
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { GATEWAY, ROOT, startLlama, stopLlama } from './lib.mjs';
+import { GATEWAY, ROOT, startLlama, stopLlama } from '../lib/llama.mjs';
 
 const CLAUDE = path.join(ROOT, 'tests/node_modules/@anthropic-ai/claude-code-linux-x64/claude');
 let port = 0;

@@ -1,4 +1,4 @@
-// fake_backend: a small scripted OpenAI-compatible backend for integration
+// openai_backend: a small scripted OpenAI-compatible backend for integration
 // tests (node:http, no dependencies). It answers POST /v1/chat/completions the
 // way a script says, GET /v1/models with a model list, and records every
 // request and what became of its connection.
@@ -29,6 +29,11 @@
 //            usage: { prompt_tokens, completion_tokens, cached_tokens } }
 
 import http from 'node:http';
+import { readBody, parseJson, listen } from './http.mjs';
+import { sleep, waitFor } from './net.mjs';
+import { sseData } from './sse.mjs';
+
+export { waitFor };
 
 export const DONE = Symbol('DONE');
 
@@ -50,6 +55,16 @@ export function watchClose(req, res, rec) {
   res.once('finish', () => {
     rec.finished = true;
   });
+}
+
+// What a script answers the i-th scripted request with: a script is a reply,
+// an array of replies (one a request, the last one repeats) or a function
+// (record, i) => script. Shared with anthropic_backend.mjs.
+export function scriptReply(script, rec, i) {
+  let s = script;
+  if (Array.isArray(s)) s = s[Math.min(i, s.length - 1)];
+  while (typeof s === 'function') s = s(rec, i);
+  return s;
 }
 
 export function sse(events, opts = {}) {
@@ -144,21 +159,18 @@ export function turn(desc, opts = {}) {
 }
 
 function encodeEvent(ev) {
-  if (ev === DONE) return 'data: [DONE]\n\n';
+  if (ev === DONE) return sseData('[DONE]');
   if (typeof ev === 'string') return ev;
   if (ev && typeof ev.comment === 'string') return `: ${ev.comment}\n\n`;
-  return `data: ${JSON.stringify(ev)}\n\n`;
+  return sseData(ev);
 }
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export async function startBackend(script, options = {}) {
   const models = options.models ?? ['fake-model'];
   const requests = [];
-  const sockets = new Set();
+  let sockets = new Set();
   let connections = 0;
   let chatIndex = 0;
-  let closing = false;
 
   const be = {
     script,
@@ -175,8 +187,7 @@ export async function startBackend(script, options = {}) {
       return requests.filter((r) => r.path.startsWith('/v1/chat/completions'));
     },
     lastChat() {
-      const c = this.chatRequests();
-      return c[c.length - 1];
+      return this.chatRequests().at(-1);
     },
     reset() {
       requests.length = 0;
@@ -185,11 +196,7 @@ export async function startBackend(script, options = {}) {
   };
 
   function pickReply(rec) {
-    let s = be.script;
-    const i = chatIndex++;
-    if (Array.isArray(s)) s = s[Math.min(i, s.length - 1)];
-    while (typeof s === 'function') s = s(rec, i);
-    return s ?? json(completion({ text: ['ok'] }));
+    return scriptReply(be.script, rec, chatIndex++) ?? json(completion({ text: ['ok'] }));
   }
 
   async function serveChat(rec, req, res) {
@@ -247,8 +254,7 @@ export async function startBackend(script, options = {}) {
     res.end();
   }
 
-  const server = http.createServer((req, res) => {
-    const parts = [];
+  const server = http.createServer(async (req, res) => {
     const rec = {
       method: req.method,
       path: req.url,
@@ -263,69 +269,36 @@ export async function startBackend(script, options = {}) {
     };
     requests.push(rec);
     watchClose(req, res, rec);
-    req.on('data', (d) => parts.push(d));
-    req.on('end', () => {
-      rec.raw = Buffer.concat(parts).toString('utf8');
-      if (rec.raw) {
-        try {
-          rec.body = JSON.parse(rec.raw);
-        } catch {
-          rec.body = undefined;
-        }
-      }
-      const path = req.url.split('?')[0];
-      if (req.method === 'GET' && path === '/v1/models') {
-        const body = JSON.stringify({
-          object: 'list',
-          data: models.map((id, i) => ({ id, object: 'model', created: DEFAULT_CREATED + i, owned_by: 'fake' })),
-        });
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-        res.end(body);
-        return;
-      }
-      if (req.method === 'POST' && path === '/v1/chat/completions') {
-        serveChat(rec, req, res).catch((e) => {
-          rec.serverError = String(e);
-          res.destroy();
-        });
-        return;
-      }
-      const body = JSON.stringify({ error: { message: `no route ${req.method} ${path}`, type: 'not_found' } });
-      res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    rec.raw = (await readBody(req)).toString('utf8');
+    rec.body = parseJson(rec.raw);
+    const path = req.url.split('?')[0];
+    if (req.method === 'GET' && path === '/v1/models') {
+      const body = JSON.stringify({
+        object: 'list',
+        data: models.map((id, i) => ({ id, object: 'model', created: DEFAULT_CREATED + i, owned_by: 'fake' })),
+      });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
-    });
+      return;
+    }
+    if (req.method === 'POST' && path === '/v1/chat/completions') {
+      serveChat(rec, req, res).catch((e) => {
+        rec.serverError = String(e);
+        res.destroy();
+      });
+      return;
+    }
+    const body = JSON.stringify({ error: { message: `no route ${req.method} ${path}`, type: 'not_found' } });
+    res.writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
   });
-  server.on('connection', (sock) => {
-    connections++;
-    sockets.add(sock);
-    sock.once('close', () => sockets.delete(sock));
-  });
+  server.on('connection', () => connections++);
   server.keepAliveTimeout = 60000;
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
-  });
-  be.port = server.address().port;
+  const l = await listen(server, { port: options.port ?? 0 });
+  sockets = l.sockets;
+  be.port = l.port;
   be.url = `http://127.0.0.1:${be.port}/v1`;
-  be.close = async () => {
-    if (closing) return;
-    closing = true;
-    const done = new Promise((r) => server.close(r));
-    for (const s of sockets) s.destroy();
-    await done;
-  };
+  be.close = l.close;
   return be;
-}
-
-// Poll fn() until it returns a truthy value or the deadline passes; returns
-// the value, or throws with `what` in the message.
-export async function waitFor(fn, what = 'condition', timeoutMs = 10000, stepMs = 25) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(stepMs);
-  }
 }

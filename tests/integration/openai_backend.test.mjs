@@ -3,8 +3,8 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
-import { startBackend, turn, chunks, completion, sse, json, httpError, stall, DONE, waitFor } from './fake_backend.mjs';
+import { startBackend, turn, chunks, completion, sse, json, httpError, stall, DONE, waitFor } from '../lib/openai_backend.mjs';
+import { sendRaw } from '../lib/net.mjs';
 
 let be;
 before(async () => {
@@ -117,13 +117,7 @@ test('cut stream delivers what came before, then ends the connection abruptly', 
   await assert.rejects(r.text());
   assert.equal(be.lastChat().cut, true);
   // On a raw socket: the bytes before the cut arrive, the chunked body never ends.
-  const got = await new Promise((resolve) => {
-    const s = net.connect(be.port, '127.0.0.1');
-    let text = '';
-    s.on('data', (d) => (text += d));
-    s.on('close', () => resolve(text));
-    s.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 15\r\n\r\n{"stream":true}');
-  });
+  const got = await sendRaw(be.port, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 15\r\n\r\n{"stream":true}');
   assert.ok(got.includes('"content":"aaa"'), got);
   assert.ok(!got.includes('bbb'), got);
   assert.ok(!got.endsWith('0\r\n\r\n'), 'no final chunk');

@@ -7,10 +7,10 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBackend, turn } from './fake_backend.mjs';
-import { startGateway } from './gateway.mjs';
-import { startRouted, oa, SONNET } from './routes_lib.mjs';
-import { startAnthropicBackend, sseBytes, textStreamEvents } from './anthropic_backend.mjs';
+import { startBackend, turn } from '../lib/openai_backend.mjs';
+import { startGateway } from '../lib/gateway.mjs';
+import { startRouted, oa, SONNET, twoWay } from './routes_lib.mjs';
+import { startAnthropicBackend, sseBytes, textStreamEvents } from '../lib/anthropic_backend.mjs';
 
 const SEARCH = {
   model: SONNET,
@@ -80,13 +80,7 @@ describe('with routes', () => {
   });
 
   test('a serverTools route sends the search to the Claude API with the server tool intact', async () => {
-    const gw = await startRouted({
-      backends: { local: oa(local.url, 'qwen'), claude: { mode: 'claude', url: api.url } },
-      routes: [
-        { when: 'serverTools', to: 'claude' },
-        { when: 'default', to: 'local' },
-      ],
-    });
+    const gw = await startRouted(twoWay({ local: oa(local.url, 'qwen'), claude: { mode: 'claude', url: api.url } }, 'serverTools', 'claude', 'local'));
     try {
       api.reset();
       const s = gw.client().messages.stream(SEARCH);

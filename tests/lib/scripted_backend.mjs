@@ -14,7 +14,8 @@
 // scenario(body, record) returns undefined (use the fallback text) or
 //   { text: 'answer' } or { toolCalls: [{ name, arguments: {...} }] }.
 
-import http from 'node:http';
+import { serveHttp, parseJson, sendJson } from './http.mjs';
+import { sseData } from './sse.mjs';
 
 export const FALLBACK_TEXT = 'OK.';
 
@@ -55,20 +56,45 @@ export function assistantToolCalls(body) {
 
 // --- answers -------------------------------------------------------------------
 
-function usage(body, completion) {
+// Usage counted the way the scripted backends do: a token per 4 bytes of
+// the messages.
+export function usage(body, completion) {
   const prompt = Math.max(1, Math.round(JSON.stringify(body?.messages ?? []).length / 4));
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
-function streamChunks(body, answer, id, model) {
-  const created = Math.floor(Date.now() / 1000);
-  const base = (delta, finish = null) => ({
+// A chat.completion.chunk maker for one answer: chunk(delta, finish, extra).
+export function chunkMaker(id, created, model) {
+  return (delta, finish = null, extra = {}) => ({
     id,
     object: 'chat.completion.chunk',
     created,
     model,
     choices: [{ index: 0, delta, finish_reason: finish }],
+    ...extra,
   });
+}
+
+// The model list every scripted backend answers GET .../models with.
+export function modelList(models, ownedBy, extra = {}) {
+  return { object: 'list', data: models.map((id) => ({ id, object: 'model', created: 1700000000, owned_by: ownedBy, ...extra })) };
+}
+
+// A scripted backend's handle: the requests, the chat ones, a summary and close.
+export function handle(srv, requests, summary) {
+  return {
+    port: srv.port,
+    url: `http://127.0.0.1:${srv.port}/v1`,
+    requests,
+    chat: () => requests.filter((r) => r.body && /\/chat\/completions/.test(r.path)),
+    summary,
+    close: srv.close,
+  };
+}
+
+function streamChunks(body, answer, id, model) {
+  const created = Math.floor(Date.now() / 1000);
+  const base = chunkMaker(id, created, model);
   const out = [base({ role: 'assistant', content: '' })];
   if (answer.toolCalls) {
     answer.toolCalls.forEach((c, i) => {
@@ -109,6 +135,50 @@ function wholeAnswer(body, answer, id, model) {
 
 // --- server --------------------------------------------------------------------
 
+// The server every scripted OpenAI backend is: it records each request ({ t,
+// seq, method, path, headers, body, raw, reply, scripted }), lets other(req,
+// res, rec, path) answer what it knows (true when it did), answers GET
+// .../models with the model list and anything but a chat request with
+// FALLBACK_TEXT as plain text. A chat request goes to chat(res, body, rec,
+// answer) with the scenario's answer (the fallback text when it has none,
+// rec.scripted false; its error as the text when it throws).
+export async function scriptedServer({ scenario, port = 0, models, ownedBy, other = () => false, chat, summary }) {
+  const requests = [];
+  const t0 = Date.now();
+  const srv = await serveHttp(
+    (req, res, bytes) => {
+      const raw = bytes.toString('utf8');
+      const body = parseJson(raw) ?? null;
+      const rec = { t: Date.now() - t0, method: req.method, path: req.url, headers: req.headers, body, raw, reply: null };
+      requests.push(rec);
+      rec.seq = requests.length;
+      const path = req.url.split('?')[0];
+      if (other(req, res, rec, path)) return;
+      if (req.method === 'GET' && /\/models$/.test(path)) {
+        rec.reply = 'models';
+        return sendJson(res, 200, modelList(models, ownedBy));
+      }
+      if (req.method !== 'POST' || !/\/chat\/completions$/.test(path) || !body) {
+        // Anything else gets a short plain text, as asked of a tolerant backend.
+        rec.reply = 'plain';
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(FALLBACK_TEXT);
+        return;
+      }
+      let answer;
+      try {
+        answer = scenario(body, rec);
+      } catch (e) {
+        answer = { text: `scenario error: ${e.message}` };
+      }
+      rec.scripted = !!answer;
+      return chat(res, body, rec, answer ?? { text: FALLBACK_TEXT });
+    },
+    { port },
+  );
+  return handle(srv, requests, summary ?? (() => requests.map(describe).join('\n')));
+}
+
 // ownedBy: the models' owned_by; get: {path: JSON} answered to GET path (a
 // server's own endpoints, e.g. LM Studio's /api/v0/models).
 export async function startScriptedBackend({
@@ -118,91 +188,32 @@ export async function startScriptedBackend({
   ownedBy = 'scripted',
   get = {},
 } = {}) {
-  const requests = [];
-  const sockets = new Set();
-  const t0 = Date.now();
-
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (d) => chunks.push(d));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body = null;
-      try {
-        body = raw ? JSON.parse(raw) : null;
-      } catch {
-        body = null;
-      }
-      const rec = { t: Date.now() - t0, method: req.method, path: req.url, headers: req.headers, body, raw, reply: null };
-      requests.push(rec);
-      const path = req.url.split('?')[0];
-
-      if (req.method === 'GET' && Object.hasOwn(get, path)) {
-        rec.reply = 'get';
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(get[path]));
-        return;
-      }
-      if (req.method === 'GET' && /\/models$/.test(path)) {
-        rec.reply = 'models';
-        const data = models.map((id) => ({ id, object: 'model', created: 1700000000, owned_by: ownedBy }));
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ object: 'list', data }));
-        return;
-      }
-      if (req.method !== 'POST' || !/\/chat\/completions$/.test(path) || !body) {
-        // Anything else gets a short plain text, as asked of a tolerant backend.
-        rec.reply = 'plain';
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end(FALLBACK_TEXT);
-        return;
-      }
-
-      let answer;
-      try {
-        answer = scenario(body, rec);
-      } catch (e) {
-        answer = { text: `scenario error: ${e.message}` };
-      }
-      rec.scripted = !!answer;
-      if (!answer) answer = { text: FALLBACK_TEXT };
+  return scriptedServer({
+    scenario,
+    port,
+    models,
+    ownedBy,
+    other: (req, res, rec, path) => {
+      if (req.method !== 'GET' || !Object.hasOwn(get, path)) return false;
+      rec.reply = 'get';
+      sendJson(res, 200, get[path]);
+      return true;
+    },
+    chat: (res, body, rec, answer) => {
       if (answer.toolCalls) answer.toolCalls = answer.toolCalls.map((c) => ({ id: c.id ?? `call_${++callSeq}`, ...c }));
       rec.reply = answer.toolCalls ? `tool_calls:${answer.toolCalls.map((c) => c.name).join(',')}` : `text:${answer.text}`;
 
-      const id = `chatcmpl-${requests.length}`;
+      const id = `chatcmpl-${rec.seq}`;
       const model = typeof body.model === 'string' && body.model ? body.model : models[0];
       if (body.stream) {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-        for (const c of streamChunks(body, answer, id, model)) res.write(`data: ${JSON.stringify(c)}\n\n`);
-        res.end('data: [DONE]\n\n');
+        for (const c of streamChunks(body, answer, id, model)) res.write(sseData(c));
+        res.end(sseData('[DONE]'));
       } else {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(wholeAnswer(body, answer, id, model)));
+        sendJson(res, 200, wholeAnswer(body, answer, id, model));
       }
-    });
+    },
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', resolve);
-  });
-  const actual = server.address().port;
-
-  return {
-    port: actual,
-    url: `http://127.0.0.1:${actual}/v1`,
-    requests,
-    chat: () => requests.filter((r) => r.body && /\/chat\/completions/.test(r.path)),
-    summary: () => requests.map(describe).join('\n'),
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 // One line per request: time, path, model, stream, max_tokens, sizes, reply.

@@ -10,27 +10,12 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
-import { startBackend, chunks, sse, httpError, stall } from './fake_backend.mjs';
-import { rawPost, parseSSE, TOOLS } from './gateway.mjs';
+import { startBackend, chunks, sse, httpError, stall } from '../lib/openai_backend.mjs';
+import { rawPost, parseSSE, TOOLS } from '../lib/gateway.mjs';
 import {
-  SONNET,
-  HAIKU,
-  answerFrom,
-  fleet,
-  deadUrl,
-  oa,
-  writeConfig,
-  startRouted,
-  ask,
-  counts,
-  served,
-  expectAPIError,
-  metric,
-  metricsText,
-  metricValue,
-  runServeExpectingExit,
-  startGated,
-  waitFor,
+  SONNET, HAIKU, answerFrom, fleet, deadUrl, oa, writeConfig, startRouted, ask, counts, served,
+  expectAPIError, metric, metricsText, metricValue, runServeExpectingExit, startGated, waitFor,
+  stopRouted,
 } from './routes_lib.mjs';
 
 const LONG_TEXT = 'The quick brown fox jumps over the lazy dog while we read the logs. '.repeat(600); // ~40k chars
@@ -84,13 +69,7 @@ describe('each request class reaches its route', () => {
     });
     client = gw.client();
   });
-  after(async () => {
-    try {
-      await gw?.stopAll();
-    } finally {
-      await fl?.close();
-    }
-  });
+  after(() => stopRouted(gw, fl));
 
   const CASES = [
     ['background: a Haiku model', req({ model: HAIKU }), undefined, 'bg', 'route-bg-model'],
@@ -221,14 +200,7 @@ describe('fallback', () => {
     );
     client = gw.client();
   });
-  after(async () => {
-    try {
-      await gw?.stopAll();
-    } finally {
-      await fl?.close();
-      await gated?.close();
-    }
-  });
+  after(() => stopRouted(gw, fl, gated));
   const resetScripts = () => {
     for (const n of ['a', 'b', 'c']) fl[n].be.script = answerFrom(n);
   };
@@ -493,14 +465,7 @@ describe('all targets down', () => {
     );
     client = gw.client();
   });
-  after(async () => {
-    try {
-      await gw?.stopAll();
-    } finally {
-      await fl?.close();
-      for (const be of revived) await be.close();
-    }
-  });
+  after(() => stopRouted(gw, fl, ...revived));
 
   for (const [how, stream] of BOTH) {
     test(`every target refuses → 529 overloaded_error that names them and says what to do (${how})`, async () => {
@@ -946,13 +911,7 @@ describe('vision: a request carrying an image goes to the vision route', () => {
     });
     client = gw.client();
   });
-  after(async () => {
-    try {
-      await gw?.stopAll();
-    } finally {
-      await fl?.close();
-    }
-  });
+  after(() => stopRouted(gw, fl));
 
   test('an image in the user turn → vl, sent as an image part', async () => {
     const r = await expectServedBy(fl, client, req({ messages: [{ role: 'user', content: [{ type: 'text', text: 'look' }, PNG] }] }), 'vl', 'vl-own', { what: 'image' });

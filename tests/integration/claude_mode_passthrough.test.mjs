@@ -19,19 +19,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { startGateway, parseSSE } from './gateway.mjs';
-import { waitFor } from './fake_backend.mjs';
-import { makeSelfSignedCert } from './tls.mjs';
-import {
-  startAnthropicBackend,
-  sseBytes,
-  sseEvent,
-  splitBytes,
-  jsonReply,
-  apiError,
-  stall,
-  textStreamEvents,
-} from './anthropic_backend.mjs';
+import { startGateway, parseSSE } from '../lib/gateway.mjs';
+import { waitFor } from '../lib/openai_backend.mjs';
+import { makeSelfSignedCert } from '../lib/tls.mjs';
+import { startAnthropicBackend, sseBytes, sseEvent, splitBytes, jsonReply, apiError, stall, textStreamEvents } from '../lib/anthropic_backend.mjs';
 
 // The tests say which credentials and CA the gateway gets; nothing from the
 // caller's environment may add one.
@@ -87,6 +78,16 @@ async function startClaude(be, { ca = 'flag', debug = 3, apiKey, args = [], env 
   });
   gw.stateDir = stateDir;
   return gw;
+}
+
+// After a describe: its gateway stops cleanly (unless it already exited),
+// then its upstream closes.
+async function stopRunning(gw, be) {
+  try {
+    if (gw && !gw.exit) await gw.stopClean();
+  } finally {
+    if (be) await be.close();
+  }
 }
 
 // Read a fetch body to its end or its failure: { bytes, error }.
@@ -283,13 +284,7 @@ describe('claude mode over HTTPS (--ca-file, --api-key configured, --debug 3)', 
     be = await startAnthropicBackend(null, { tls: { key: TLS.key, cert: TLS.cert } });
     gw = await startClaude(be, { apiKey: CONFIGURED_KEY.value });
   });
-  after(async () => {
-    try {
-      if (gw && !gw.exit) await gw.stopClean();
-    } finally {
-      if (be) await be.close();
-    }
-  });
+  after(() => stopRunning(gw, be));
 
   test('streaming: the client gets the upstream bytes exactly, with status and headers', async () => {
     be.reset();
@@ -770,13 +765,7 @@ describe('claude mode: key from ANTHROPIC_API_KEY, CA from ANYCLAUDE_CA_FILE', (
     be = await startAnthropicBackend(null, { tls: { key: TLS.key, cert: TLS.cert } });
     gw = await startClaude(be, { ca: 'env', env: { ANTHROPIC_API_KEY: ENV_KEY.value } });
   });
-  after(async () => {
-    try {
-      if (gw && !gw.exit) await gw.stopClean();
-    } finally {
-      if (be) await be.close();
-    }
-  });
+  after(() => stopRunning(gw, be));
 
   test('no client credential → x-api-key from ANTHROPIC_API_KEY; client key still wins; never logged', async () => {
     be.reset();
@@ -809,13 +798,7 @@ describe('claude mode with --auth-token: the gateway token is never sent upstrea
     be = await startAnthropicBackend(null, { tls: { key: TLS.key, cert: TLS.cert } });
     gw = await startClaude(be, { apiKey: KEY.value, args: ['--auth-token', GW_TOKEN.value] });
   });
-  after(async () => {
-    try {
-      if (gw && !gw.exit) await gw.stopClean();
-    } finally {
-      if (be) await be.close();
-    }
-  });
+  after(() => stopRunning(gw, be));
 
   test('the client sends the gateway token → the configured key goes upstream instead', async () => {
     const body = JSON.stringify({ model: MODEL, max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'token' }] });
@@ -848,13 +831,7 @@ describe('claude mode: TLS certificates are checked', () => {
     be = await startAnthropicBackend(null, { tls: { key: TLS.key, cert: TLS.cert } });
     gw = await startClaude(be, { ca: 'none', debug: 1 });
   });
-  after(async () => {
-    try {
-      if (gw && !gw.exit) await gw.stopClean();
-    } finally {
-      if (be) await be.close();
-    }
-  });
+  after(() => stopRunning(gw, be));
 
   function assertAnthropicError(r, what) {
     const detail = `${what}: status ${r.status}, body ${JSON.stringify(r.text.slice(0, 500))}`;

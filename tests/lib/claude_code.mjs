@@ -1,24 +1,24 @@
-// helpers for the end-to-end tests: paths, a fresh HOME and work dir per
-// test, bounded child processes that are always killed, and the scripted
-// scenarios the backend plays.
+// claude_code: running the real Claude Code against anyclaude (tests/e2e):
+// paths, a fresh HOME and work dir per test, bounded child processes that are
+// always killed, the scripted scenarios the backend plays, a recording proxy
+// and the tmux driver for interactive sessions.
 
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { after } from 'node:test';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { toolNames, toolMessages, userTexts, assistantToolCalls, describe } from './scripted_backend.mjs';
+import { toolNames, toolMessages, userTexts, assistantToolCalls, describe, startScriptedBackend } from './scripted_backend.mjs';
+import { BIN, ROOT, launch, killChild } from './gateway.mjs';
+import { freePort, canConnect, waitPort, sleep } from './net.mjs';
+import { readBody, parseJson, listen } from './http.mjs';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const BIN = path.resolve(ROOT, process.env.ANYCLAUDE_BIN ?? 'build/anyclaude');
+export { BIN, ROOT, freePort, canConnect, waitPort, sleep };
 export const CLAUDE = path.resolve(
   ROOT,
   process.env.CLAUDE_BIN ?? 'tests/node_modules/@anthropic-ai/claude-code-linux-x64/claude',
 );
-
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Why the suite cannot run here, or null. Under CI (CI set) a missing
 // prerequisite is an error, never a skip: a green run must have run.
@@ -28,28 +28,6 @@ export function missingPrereq() {
   else if (!fs.existsSync(CLAUDE)) why = `${CLAUDE} missing: run bash scripts/deps.sh`;
   if (why && process.env.CI) throw new Error(`${why} (CI does not skip)`);
   return why;
-}
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-export function canConnect(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 // A fresh temp dir holding home/ (with ~/.claude.json marking onboarding done
@@ -104,6 +82,7 @@ export class Children {
   run(cmd, args, { cwd, env, timeoutMs = 120000, input } = {}) {
     const t0 = Date.now();
     const child = spawn(cmd, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    child.detached = true;
     this.list.push(child);
     let stdout = '';
     let stderr = '';
@@ -129,6 +108,7 @@ export class Children {
   }
   start(cmd, args, opts) {
     const child = spawn(cmd, args, { ...opts, detached: true });
+    child.detached = true;
     this.list.push(child);
     return child;
   }
@@ -138,30 +118,39 @@ export class Children {
   }
 }
 
-// Kill a child started with detached: true (its own process group) by its pid.
-export function killTree(child, sig = 'SIGTERM') {
-  if (!child || child.exitCode !== null || child.signalCode !== null || !child.pid) return;
-  try {
-    process.kill(-child.pid, sig);
-  } catch {
-    try {
-      child.kill(sig);
-    } catch {
-      /* gone */
+// What an e2e test file shares: its children (all killed after the file),
+// cleanups run in reverse order after that (beforeCleanup: more to do
+// first), and sandbox(t, name, why): a fresh sandbox removed after the file,
+// or null with the test skipped when why() (default: missingPrereq) gives a
+// reason; backend(opts): a scripted backend closed after the file.
+export function e2eScope({ beforeCleanup } = {}) {
+  const children = new Children();
+  const cleanups = [];
+  after(async () => {
+    children.killAll();
+    if (beforeCleanup) await beforeCleanup();
+    for (const c of cleanups.reverse()) await c();
+  });
+  const sandbox = (t, name, why = missingPrereq) => {
+    const missing = why();
+    if (missing) {
+      t.skip(missing);
+      return null;
     }
-  }
+    const sb = makeSandbox(name);
+    cleanups.push(() => sb.cleanup());
+    return sb;
+  };
+  const backend = async (opts) => {
+    const be = await startScriptedBackend(opts);
+    cleanups.push(() => be.close());
+    return be;
+  };
+  return { children, cleanups, sandbox, backend };
 }
 
-// Wait until a TCP port accepts connections.
-export async function waitPort(port, timeoutMs, isDead = () => false) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (isDead()) return false;
-    if (await canConnect(port)) return true;
-    await sleep(50);
-  }
-  return false;
-}
+// Kill a child started with detached: true (its own process group) by its pid.
+export const killTree = killChild;
 
 // --- scenarios -----------------------------------------------------------------
 
@@ -206,84 +195,57 @@ export function report(be, extra = {}) {
   return lines.join('\n');
 }
 
-export function tmux(...args) {
-  return execFileSync('tmux', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
 export { describe };
 
-// A pass-through HTTP proxy that records what the client (Claude Code) sent:
-// { t, method, url, headers, body (parsed JSON or null), status }.
 // Start `anyclaude serve ARGS --port P` on a probed free port (retrying if
 // another process grabbed it first), as a child of `children`. Returns
 // { child, port, out() }.
 export async function startServe(children, args, env) {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
-    const child = children.start(BIN, ['serve', ...args, '--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    let dead = false;
-    child.once('exit', () => (dead = true));
-    if (await waitPort(port, 15_000, () => dead)) return { child, port, out: () => out };
-    killTree(child, 'SIGKILL');
-    if (!/cannot listen|in use/i.test(out)) throw new Error(`anyclaude serve did not come up on ${port}: ${out}`);
-  }
-  throw new Error('anyclaude serve: no free port after 5 attempts');
+  const p = await launch((port) => ['serve', ...args, '--port', String(port)], {
+    env,
+    detached: true,
+    onChild: (child) => children.list.push(child),
+    stepMs: 50,
+    attempts: 5,
+  });
+  return { child: p.child, port: p.port, out: () => p.output };
 }
 
+// A pass-through HTTP proxy that records what the client (Claude Code) sent:
+// { t, method, url, headers, body (parsed JSON or null), status }.
 export async function startRecordingProxy(targetPort) {
   const http = await import('node:http');
   const seen = [];
-  const sockets = new Set();
   const t0 = Date.now();
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (d) => chunks.push(d));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      let body = null;
-      try {
-        body = raw.length ? JSON.parse(raw.toString('utf8')) : null;
-      } catch {
-        body = null;
-      }
-      const rec = { t: Date.now() - t0, method: req.method, url: req.url, headers: req.headers, body, status: null, resHeaders: {} };
-      seen.push(rec);
-      const up = http.request(
-        // Host names the gateway, as a reverse proxy's would (the gateway
-        // refuses a Host that does not name its listener)
-        { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: { ...req.headers, host: `127.0.0.1:${targetPort}` } },
-        (ur) => {
-          rec.status = ur.statusCode;
-          rec.resHeaders = ur.headers;
-          res.writeHead(ur.statusCode, ur.headers);
-          ur.pipe(res);
-        },
-      );
-      up.on('error', (e) => {
-        rec.status = `proxy error ${e.message}`;
-        if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
-        res.end(String(e));
-      });
-      up.end(raw);
+  const server = http.createServer(async (req, res) => {
+    const raw = await readBody(req);
+    const body = parseJson(raw.toString('utf8')) ?? null;
+    const rec = { t: Date.now() - t0, method: req.method, url: req.url, headers: req.headers, body, status: null, resHeaders: {} };
+    seen.push(rec);
+    const up = http.request(
+      // Host names the gateway, as a reverse proxy's would (the gateway
+      // refuses a Host that does not name its listener)
+      { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: { ...req.headers, host: `127.0.0.1:${targetPort}` } },
+      (ur) => {
+        rec.status = ur.statusCode;
+        rec.resHeaders = ur.headers;
+        res.writeHead(ur.statusCode, ur.headers);
+        ur.pipe(res);
+      },
+    );
+    up.on('error', (e) => {
+      rec.status = `proxy error ${e.message}`;
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(String(e));
     });
+    up.end(raw);
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const l = await listen(server);
   return {
-    port: server.address().port,
+    port: l.port,
     seen,
     summary: () => seen.map(describeClient).join('\n'),
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close: l.close,
   };
 }
 
@@ -302,9 +264,8 @@ export function describeClient(r) {
   );
 }
 
-// The client requests recorded in the gateway's --debug 3 traces (the first
-// section of each trace file is the request as Claude Code sent it).
-export function clientRequestsFromTraces(stateDir) {
+// The gateway's --debug 3 trace files under stateDir, in order: [{ file, text }].
+export function traceFiles(stateDir) {
   const dir = path.join(stateDir, 'anyclaude', 'traces');
   let files = [];
   try {
@@ -312,9 +273,14 @@ export function clientRequestsFromTraces(stateDir) {
   } catch {
     return [];
   }
+  return files.map((f) => ({ file: f, text: fs.readFileSync(path.join(dir, f), 'utf8') }));
+}
+
+// The client requests recorded in the gateway's --debug 3 traces (the first
+// section of each trace file is the request as Claude Code sent it).
+export function clientRequestsFromTraces(stateDir) {
   const out = [];
-  for (const f of files) {
-    const txt = fs.readFileSync(path.join(dir, f), 'utf8');
+  for (const { file: f, text: txt } of traceFiles(stateDir)) {
     const m = /^--- client request[^\n]*\n([\s\S]*?)\n--- /m.exec(txt);
     if (!m) continue;
     try {
@@ -342,6 +308,21 @@ export async function explainFailure(fn, context) {
     console.error(`\n===== failure context =====\n${extra}\n===== end of failure context =====`);
     throw e;
   }
+}
+
+// The hello.txt task went through, by Claude Code's JSON result, the file
+// and what the backend saw; `who` names the process r is (for messages).
+export function checkHelloRun(r, be, work, who) {
+  assert.equal(r.timedOut, false, `${who} did not finish within 180 s`);
+  assert.equal(r.code, 0, `${who} exited ${r.code} (signal ${r.signal})`);
+  const file = path.join(work, 'hello.txt');
+  assert.ok(fs.existsSync(file), 'hello.txt was not created');
+  assert.equal(fs.readFileSync(file, 'utf8'), HELLO);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.is_error, false, 'result is an error');
+  assert.match(out.result, /DONE/);
+  assert.equal(out.result, DONE_TEXT);
+  checkBackendConversation(be, work);
 }
 
 // What the backend must have seen for the hello.txt task (tests 1 and 2).

@@ -38,7 +38,12 @@
 import http from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
-import { watchClose } from './fake_backend.mjs';
+import { watchClose, scriptReply } from './openai_backend.mjs';
+import { readBody, parseJson, listen } from './http.mjs';
+import { sleep } from './net.mjs';
+import { sseEvent } from './sse.mjs';
+
+export { sseEvent };
 
 export function sseBytes(chunks, opts = {}) {
   return { kind: 'sse', chunks, ...opts };
@@ -52,11 +57,6 @@ export function apiError(status, type, message, opts = {}) {
 }
 export function stall(opts = {}) {
   return { kind: 'stall', ...opts };
-}
-
-// One SSE event as the Anthropic API writes it.
-export function sseEvent(name, data) {
-  return `event: ${name}\ndata: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
 }
 
 // The events of a complete Anthropic stream with one text block:
@@ -98,15 +98,12 @@ export function splitBytes(bytes, sizes) {
 
 export const DEFAULT_MODELS = ['claude-sonnet-4-6', 'claude-haiku-4-5-20251001'];
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 export async function startAnthropicBackend(script, options = {}) {
   const models = options.models ?? DEFAULT_MODELS;
   const requests = [];
-  const sockets = new Set();
+  let sockets = new Set();
   let connections = 0;
   let scriptIndex = 0;
-  let closing = false;
   const scheme = options.tls ? 'https' : 'http';
 
   const be = {
@@ -126,8 +123,7 @@ export async function startAnthropicBackend(script, options = {}) {
       return requests.filter((r) => r.scripted);
     },
     last() {
-      const s = this.scripted();
-      return s[s.length - 1];
+      return this.scripted().at(-1);
     },
     reset() {
       requests.length = 0;
@@ -137,11 +133,7 @@ export async function startAnthropicBackend(script, options = {}) {
   };
 
   function pickReply(rec) {
-    let s = be.script;
-    const i = scriptIndex++;
-    if (Array.isArray(s)) s = s[Math.min(i, s.length - 1)];
-    while (typeof s === 'function') s = s(rec, i);
-    return s ?? apiError(500, 'api_error', 'anthropic_backend: no script');
+    return scriptReply(be.script, rec, scriptIndex++) ?? apiError(500, 'api_error', 'anthropic_backend: no script');
   }
 
   // Write and wait until the bytes are handed to the kernel, so that a cut
@@ -218,8 +210,7 @@ export async function startAnthropicBackend(script, options = {}) {
     await new Promise((resolve) => res.end(resolve));
   }
 
-  const handler = (req, res) => {
-    const parts = [];
+  const handler = async (req, res) => {
     const q = req.url.indexOf('?');
     const rec = {
       method: req.method,
@@ -247,65 +238,44 @@ export async function startAnthropicBackend(script, options = {}) {
     };
     requests.push(rec);
     watchClose(req, res, rec);
-    req.on('data', (d) => parts.push(d));
-    req.on('end', () => {
-      rec.body = Buffer.concat(parts);
-      rec.text = rec.body.toString('utf8');
-      try {
-        rec.json = rec.text ? JSON.parse(rec.text) : undefined;
-      } catch {
-        rec.json = undefined;
-      }
-      if (req.method === 'GET' && rec.path === '/v1/models') {
-        const data = models.map((id, i) => ({
-          type: 'model',
-          id,
-          display_name: id,
-          created_at: new Date(Date.UTC(2025, 8, 29 - i)).toISOString(),
-        }));
-        const body = JSON.stringify({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'request-id': 'req_011CTestModels' });
-        res.end(body);
-        return;
-      }
-      rec.scripted = true;
-      serve(rec, req, res).catch((e) => {
-        rec.serverError = String(e);
-        res.destroy();
-      });
+    rec.body = await readBody(req);
+    rec.text = rec.body.toString('utf8');
+    rec.json = parseJson(rec.text);
+    if (req.method === 'GET' && rec.path === '/v1/models') {
+      const data = models.map((id, i) => ({
+        type: 'model',
+        id,
+        display_name: id,
+        created_at: new Date(Date.UTC(2025, 8, 29 - i)).toISOString(),
+      }));
+      const body = JSON.stringify({ data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'request-id': 'req_011CTestModels' });
+      res.end(body);
+      return;
+    }
+    rec.scripted = true;
+    serve(rec, req, res).catch((e) => {
+      rec.serverError = String(e);
+      res.destroy();
     });
   };
 
   const server = options.tls
     ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, handler)
     : http.createServer(handler);
-  server.on(options.tls ? 'secureConnection' : 'connection', (sock) => {
-    connections++;
-    sockets.add(sock);
-    sock.once('close', () => sockets.delete(sock));
-  });
-  if (options.tls) {
-    // Track raw sockets too, so close() can end half-open handshakes.
-    server.on('connection', (sock) => {
+  server.on(options.tls ? 'secureConnection' : 'connection', () => connections++);
+  if (options.tls) server.on('tlsClientError', (err) => be.tlsErrors.push(String(err?.code ?? err)));
+  server.keepAliveTimeout = 60000;
+
+  const l = await listen(server, { port: options.port ?? 0 });
+  sockets = l.sockets;
+  if (options.tls)
+    server.on('secureConnection', (sock) => {
       sockets.add(sock);
       sock.once('close', () => sockets.delete(sock));
     });
-    server.on('tlsClientError', (err) => be.tlsErrors.push(String(err?.code ?? err)));
-  }
-  server.keepAliveTimeout = 60000;
-
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
-  });
-  be.port = server.address().port;
+  be.port = l.port;
   be.url = `${scheme}://127.0.0.1:${be.port}`;
-  be.close = async () => {
-    if (closing) return;
-    closing = true;
-    const done = new Promise((r) => server.close(r));
-    for (const s of sockets) s.destroy();
-    await done;
-  };
+  be.close = l.close;
   return be;
 }

@@ -5,8 +5,8 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBackend } from './fake_backend.mjs';
-import { startGateway, expectAPIError, basicRequest, MODEL } from './gateway.mjs';
+import { startBackend } from '../lib/openai_backend.mjs';
+import { startGateway, expectAPIError, basicRequest, MODEL } from '../lib/gateway.mjs';
 import { fleet, startRouted, ask, served, counts } from './routes_lib.mjs';
 
 const cleanups = [];

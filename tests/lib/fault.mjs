@@ -1,16 +1,34 @@
-// Shared helpers for the fault-injection suite (tests/fault/). The scripted
-// backend and the gateway harness come from tests/integration/ by import.
+// fault: helpers for the fault-injection suite (tests/fault/): metrics and
+// memory, Anthropic error shapes, raw sockets and a raw TCP backend, streams
+// the test can watch and abort. The scripted backend (openai_backend.mjs) and
+// the gateway harness (gateway.mjs) are the library's own.
 //
 // Everything here waits with deadlines (waitFor) and never judges speed: a
 // test fails because something did not happen, not because it was slow.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
-import { turn, waitFor } from '../integration/fake_backend.mjs';
-import { basicRequest, BIN } from '../integration/gateway.mjs';
+import { turn } from './openai_backend.mjs';
+import { basicRequest, BIN, OK_TURN, assertStillServes } from './gateway.mjs';
+import { sleep, waitFor } from './net.mjs';
+import { parseSSE, sseReader } from './sse.mjs';
+import { listen, readRawRequest } from './http.mjs';
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 export const IS_ASAN = /asan/.test(BIN);
+
+// A private temp dir, removed when the test file's process exits.
+const tmpdirs = [];
+process.on('exit', () => {
+  for (const d of tmpdirs) fs.rmSync(d, { recursive: true, force: true });
+});
+export function tmpdir(prefix) {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpdirs.push(d);
+  return d;
+}
 
 // A generous bound for "this must eventually happen" (sanitizer builds are
 // several times slower; this is a deadline, not a performance threshold).
@@ -153,28 +171,7 @@ export async function post(gw, body, { headers = {}, signal } = {}) {
   });
   const text = await res.text();
   const ct = res.headers.get('content-type') ?? '';
-  return { status: res.status, headers: res.headers, text, events: ct.includes('event-stream') ? parseEvents(text) : null };
-}
-
-export function parseEvents(text) {
-  const out = [];
-  for (const block of text.split('\n\n')) {
-    if (!block.trim()) continue;
-    let event = null;
-    let data = '';
-    for (const line of block.split('\n')) {
-      if (line.startsWith('event:')) event = line.slice(6).trim();
-      else if (line.startsWith('data:')) data += line.slice(5).replace(/^ /, '');
-    }
-    let d = data;
-    try {
-      d = JSON.parse(data);
-    } catch {
-      /* keep */
-    }
-    out.push({ event, data: d });
-  }
-  return out;
+  return { status: res.status, headers: res.headers, text, events: ct.includes('event-stream') ? parseSSE(text) : null };
 }
 
 // The answer to a request that failed: an HTTP error with an Anthropic body
@@ -200,18 +197,7 @@ export function assertFailed(r, { status, type, streamed }) {
   return 'event';
 }
 
-export const OK_TURN = turn({ text: ['still ok'], finish: 'stop', usage: { prompt_tokens: 5, completion_tokens: 2 } });
-
-// A normal request, streamed and not, succeeds.
-export async function assertStillServes(ctx) {
-  const { gw, be } = ctx;
-  if (be) be.script = OK_TURN;
-  const c = gw.client();
-  const m = await c.messages.create(basicRequest());
-  assert.deepEqual(m.content, [{ type: 'text', text: 'still ok' }], 'the gateway must still serve a normal request');
-  const s = await c.messages.stream(basicRequest()).finalMessage();
-  assert.deepEqual(s.content, [{ type: 'text', text: 'still ok' }], 'the gateway must still serve a normal stream');
-}
+export { OK_TURN, assertStillServes };
 
 // ---- raw sockets -------------------------------------------------------------
 
@@ -341,42 +327,23 @@ export function requestBytes(body, { path = '/v1/messages', headers = {}, method
 // it to onRequest(sock, { head, body }); what it writes is up to the test.
 // conns.open counts connections still open (the gateway must close them).
 export async function startRawBackend(onRequest) {
-  const sockets = new Set();
   const state = { opened: 0, requests: 0 };
   const server = net.createServer((sock) => {
     state.opened++;
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-    sock.on('error', () => {});
-    let buf = Buffer.alloc(0);
-    let handled = false;
-    sock.on('data', (d) => {
-      if (handled) return;
-      buf = Buffer.concat([buf, d]);
-      const he = buf.indexOf('\r\n\r\n');
-      if (he < 0) return;
-      const head = buf.subarray(0, he).toString('latin1');
-      const cl = +(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
-      if (buf.length < he + 4 + cl) return;
-      handled = true;
+    readRawRequest(sock, ({ head, body }) => {
       state.requests++;
-      onRequest(sock, { head, body: buf.subarray(he + 4, he + 4 + cl).toString('utf8') });
+      onRequest(sock, { head, body: body.toString('utf8') });
     });
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const port = server.address().port;
+  const l = await listen(server);
   return {
-    url: `http://127.0.0.1:${port}/v1`,
-    port,
+    url: `http://127.0.0.1:${l.port}/v1`,
+    port: l.port,
     state,
     get openSockets() {
-      return sockets.size;
+      return l.sockets.size;
     },
-    async close() {
-      const done = new Promise((r) => server.close(r));
-      for (const s of sockets) s.destroy();
-      await done;
-    },
+    close: l.close,
   };
 }
 
@@ -398,18 +365,13 @@ export async function openStream(gw, body, { headers = {} } = {}) {
   });
   const s = { status: res.status, events: [], text: '', ended: false, error: null, aborted: false };
   const dec = new TextDecoder();
-  let pending = '';
+  const reader = sseReader();
   s.done = (async () => {
     try {
       for await (const part of res.body) {
         const t = dec.decode(part, { stream: true });
         s.text += t;
-        pending += t;
-        let i;
-        while ((i = pending.indexOf('\n\n')) >= 0) {
-          s.events.push(...parseEvents(pending.slice(0, i + 2)));
-          pending = pending.slice(i + 2);
-        }
+        s.events.push(...reader.push(t));
       }
       s.ended = true;
     } catch (e) {
@@ -432,6 +394,22 @@ export function vmHWM(pid) {
   return m ? +m[1] : NaN;
 }
 
+// The rows of /proc/net/tcp and /proc/net/tcp6, split into columns
+// (1: local address:port in hex, 3: state, 0A is LISTEN; 9: inode).
+export function tcpSockets() {
+  const rows = [];
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text;
+    try {
+      text = fs.readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) rows.push(line.trim().split(/\s+/));
+  }
+  return rows;
+}
+
 // Client connections the gateway holds open: its sockets (from
 // /proc/PID/fd) whose local port is the gateway's port, listener excluded.
 export function clientConns(gw) {
@@ -445,18 +423,9 @@ export function clientConns(gw) {
     }
   }
   let n = 0;
-  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text;
-    try {
-      text = fs.readFileSync(f, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const c = line.trim().split(/\s+/);
-      if (c.length < 10 || c[3] === '0A') continue;
-      if (parseInt(c[1].split(':')[1], 16) === gw.port && inodes.has(c[9])) n++;
-    }
+  for (const c of tcpSockets()) {
+    if (c.length < 10 || c[3] === '0A') continue;
+    if (parseInt(c[1].split(':')[1], 16) === gw.port && inodes.has(c[9])) n++;
   }
   return n;
 }

@@ -10,12 +10,12 @@
 // port list; the `-p` run narrows it with ANYCLAUDE_DISCOVER_PORTS=8081,1234
 // so a llama-server another test runs on 8080 cannot win the pick.
 
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startScriptedBackend } from './scripted_backend.mjs';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, canConnect, explainFailure } from './helpers.mjs';
+import { startScriptedBackend } from '../lib/scripted_backend.mjs';
+import { BIN, CLAUDE, missingPrereq, canConnect, explainFailure, e2eScope } from '../lib/claude_code.mjs';
 
 const MODEL = 'qwen2.5-coder-7b-instruct';
 const LMSTUDIO_V0 = {
@@ -36,9 +36,8 @@ const LMSTUDIO_V0 = {
   ],
 };
 
-const children = new Children();
-const cleanups = [];
 let be = null;
+const { children, sandbox } = e2eScope({ beforeCleanup: async () => be && (await be.close()) });
 let busy = null; // why the fixed ports cannot be used here, or null
 
 before(async () => {
@@ -56,21 +55,14 @@ before(async () => {
     busy = `cannot listen on port 1234: ${e.code ?? e.message}`;
   }
 });
-after(async () => {
-  children.killAll();
-  if (be) await be.close();
-  for (const c of cleanups.reverse()) await c();
-});
 
 function skipWhy() {
   return missingPrereq() ?? busy;
 }
 
 test('doctor, no mode given: the default backend is down, LM Studio on 1234 is named with its flag', { timeout: 60_000 }, async (t) => {
-  const why = skipWhy();
-  if (why) return t.skip(why);
-  const sb = makeSandbox('discover-doctor');
-  cleanups.push(() => sb.cleanup());
+  const sb = sandbox(t, 'discover-doctor', skipWhy);
+  if (!sb) return;
   const r = await children.run(BIN, ['doctor', '--claude', CLAUDE], { cwd: sb.work, env: sb.env, timeoutMs: 45_000 });
   const out = `${r.stdout}\n${r.stderr}`;
   assert.equal(r.code, 1, out);
@@ -86,10 +78,8 @@ test('doctor, no mode given: the default backend is down, LM Studio on 1234 is n
 });
 
 test('anyclaude, no mode given: says what answers and the flag instead of starting claude against nothing', { timeout: 60_000 }, async (t) => {
-  const why = skipWhy();
-  if (why) return t.skip(why);
-  const sb = makeSandbox('discover-launch');
-  cleanups.push(() => sb.cleanup());
+  const sb = sandbox(t, 'discover-launch', skipWhy);
+  if (!sb) return;
   const before = be.chat().length;
   const r = await children.run(BIN, ['--claude', CLAUDE, '-p', 'hi'], { cwd: sb.work, env: sb.env, timeoutMs: 45_000 });
   assert.equal(r.code, 1, r.stderr);
@@ -100,10 +90,8 @@ test('anyclaude, no mode given: says what answers and the flag instead of starti
 });
 
 test('doctor with "mode": "auto" in the config file checks LM Studio and passes', { timeout: 90_000 }, async (t) => {
-  const why = skipWhy();
-  if (why) return t.skip(why);
-  const sb = makeSandbox('discover-auto-doctor');
-  cleanups.push(() => sb.cleanup());
+  const sb = sandbox(t, 'discover-auto-doctor', skipWhy);
+  if (!sb) return;
   fs.mkdirSync(path.join(sb.home, '.config', 'anyclaude'), { recursive: true });
   fs.writeFileSync(path.join(sb.home, '.config', 'anyclaude', 'config.json'), JSON.stringify({ mode: 'auto' }));
   const env = { ...sb.env, ANYCLAUDE_DISCOVER_PORTS: '8081,1234' };
@@ -117,10 +105,8 @@ test('doctor with "mode": "auto" in the config file checks LM Studio and passes'
 });
 
 test('--mode auto runs a claude -p session through the LM Studio it found', { timeout: 150_000 }, async (t) => {
-  const why = skipWhy();
-  if (why) return t.skip(why);
-  const sb = makeSandbox('discover-auto');
-  cleanups.push(() => sb.cleanup());
+  const sb = sandbox(t, 'discover-auto', skipWhy);
+  if (!sb) return;
   const before = be.chat().length;
   const env = { ...sb.env, ANYCLAUDE_DISCOVER_PORTS: '8081,1234' };
   const r = await children.run(BIN, ['--mode', 'auto', '--claude', CLAUDE, '--debug', '1', '-p', 'Say OK.'], {

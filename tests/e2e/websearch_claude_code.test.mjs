@@ -12,20 +12,15 @@
 //      local model gets that message as the tool's result and the session
 //      goes on to its final answer (no pretend "searched 0 times").
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startScriptedBackend, toolMessages, textOf, userTexts } from './scripted_backend.mjs';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure, report } from './helpers.mjs';
-import { startAnthropicBackend, sseBytes, sseEvent } from '../integration/anthropic_backend.mjs';
+import { toolMessages, textOf, userTexts } from '../lib/scripted_backend.mjs';
+import { BIN, CLAUDE, makeSandbox, missingPrereq, explainFailure, report, e2eScope } from '../lib/claude_code.mjs';
+import { startAnthropicBackend, sseBytes, sseEvent } from '../lib/anthropic_backend.mjs';
 
-const children = new Children();
-const cleanups = [];
-after(async () => {
-  children.killAll();
-  for (const c of cleanups.reverse()) await c();
-});
+const { children, cleanups, sandbox, backend } = e2eScope();
 
 const PROMPT = 'Search the web for the anyclaude gateway and tell me what it is.';
 const QUERY = 'anyclaude gateway';
@@ -88,8 +83,7 @@ function finalText(r) {
 test('WebSearch through a serverTools route reaches the Claude upstream with the server tool intact', { timeout: 180_000 }, async (t) => {
   const missing = missingPrereq();
   if (missing) return t.skip(missing);
-  const local = await startScriptedBackend({ scenario: localScenario });
-  cleanups.push(() => local.close());
+  const local = await backend({ scenario: localScenario });
   const api = await startAnthropicBackend((rec) => searchAnswer(rec));
   cleanups.push(() => api.close());
   const { sb, r } = await run('route', {
@@ -121,8 +115,7 @@ test('WebSearch through a serverTools route reaches the Claude upstream with the
 test('WebSearch without a serverTools route: a clear message, and the session goes on', { timeout: 180_000 }, async (t) => {
   const missing = missingPrereq();
   if (missing) return t.skip(missing);
-  const local = await startScriptedBackend({ scenario: localScenario });
-  cleanups.push(() => local.close());
+  const local = await backend({ scenario: localScenario });
   const { sb, r } = await run('noroute', {
     backends: { local: { mode: 'openai', url: local.url, model: 'qwen-local' } },
     routes: [{ when: 'default', to: 'local' }],

@@ -25,15 +25,13 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startScriptedBackend, toolNames, userTexts, assistantToolCalls, toolMessages, textOf } from './scripted_backend.mjs';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure, freePort, canConnect, report, startRecordingProxy } from './helpers.mjs';
+import { toolNames, userTexts, assistantToolCalls, toolMessages, textOf } from '../lib/scripted_backend.mjs';
+import {
+  BIN, CLAUDE, makeSandbox, missingPrereq, explainFailure, freePort, canConnect, report,
+  startRecordingProxy, e2eScope,
+} from '../lib/claude_code.mjs';
 
-const children = new Children();
-const cleanups = [];
-after(async () => {
-  children.killAll();
-  for (const c of cleanups.reverse()) await c();
-});
+const { children, cleanups, sandbox, backend } = e2eScope();
 
 const AGENT_ID = 'x-claude-code-agent-id';
 
@@ -64,11 +62,8 @@ async function startRecorder(targetPort) {
 
 // --- running claude through the launcher with a routes config ------------------------
 
-async function backend(scenario) {
-  const be = await startScriptedBackend({ scenario });
-  cleanups.push(() => be.close());
-  return be;
-}
+// A scripted backend playing `scenario`, closed after the file.
+const scripted = (scenario) => backend({ scenario });
 
 // Run `anyclaude --config CFG --claude WRAPPER --port P --debug 1 ARGS` in a
 // fresh sandbox; the wrapper sends claude to the recorder, which forwards to
@@ -110,6 +105,21 @@ function checkExit(run) {
 
 const saysHi = (body) => toolNames(body).length > 0 && userTexts(body).some((t) => /say hi/i.test(t));
 
+// Two scripted backends: requests of class `when` go to `name` (model
+// NAME-model), the rest to main (main-model).
+function twoRoutes(main, when, name, other) {
+  return {
+    backends: {
+      main: { mode: 'openai', url: main.url, model: 'main-model' },
+      [name]: { mode: 'openai', url: other.url, model: `${name}-model` },
+    },
+    routes: [
+      { when, to: `${name},${name}-model` },
+      { when: 'default', to: 'main,main-model' },
+    ],
+  };
+}
+
 // --- 1. the background class, by the model Claude Code sends -------------------------
 
 const MODEL_CASES = [
@@ -126,19 +136,10 @@ test('routes: Haiku requests go to the background backend, the rest to the defau
   for (const c of MODEL_CASES) {
     // The main-loop request ("say hi", with tools) gets "from NAME"; anything
     // else Claude Code might send gets the backend's plain fallback text.
-    const main = await backend((b) => (saysHi(b) ? { text: 'from main' } : undefined));
-    const small = await backend((b) => (saysHi(b) ? { text: 'from small' } : undefined));
+    const main = await scripted((b) => (saysHi(b) ? { text: 'from main' } : undefined));
+    const small = await scripted((b) => (saysHi(b) ? { text: 'from small' } : undefined));
     const bes = { main, small };
-    const config = {
-      backends: {
-        main: { mode: 'openai', url: main.url, model: 'main-model' },
-        small: { mode: 'openai', url: small.url, model: 'small-model' },
-      },
-      routes: [
-        { when: 'background', to: 'small,small-model' },
-        { when: 'default', to: 'main,main-model' },
-      ],
-    };
+    const config = twoRoutes(main, 'background', 'small', small);
     const run = await runRouted('model', config, ['-p', 'say hi', ...c.args], { env: c.env });
     const other = c.to === 'main' ? 'small' : 'main';
 
@@ -193,7 +194,7 @@ test('routes: a default route whose backend is down falls back, and claude -p st
   const missing = missingPrereq();
   if (missing) return t.skip(missing);
 
-  const main = await backend((b) => (saysHi(b) ? { text: 'from main' } : undefined));
+  const main = await scripted((b) => (saysHi(b) ? { text: 'from main' } : undefined));
   const deadPort = await freePort();
   assert.equal(await canConnect(deadPort), false, `port ${deadPort} should be closed`);
   const config = {
@@ -240,7 +241,7 @@ test("routes: a subagent's requests go to the subagent backend, the main loop's 
   const subTexts = (b) => userTexts(b).some((t) => t.includes(SUBTASK));
   // main: turn 1 calls the Agent tool (its name and schema checked below);
   // turn 2, given the subagent's report as the tool result, finishes.
-  const main = await backend((b) => {
+  const main = await scripted((b) => {
     if (!userTexts(b).some((x) => x.includes(DELEGATE))) return undefined;
     const call = assistantToolCalls(b).find((c) => c.name === 'Agent');
     const result = call && toolMessages(b).find((m) => m.tool_call_id === call.id);
@@ -254,18 +255,9 @@ test("routes: a subagent's requests go to the subagent backend, the main loop's 
       ],
     };
   });
-  const sub = await backend((b) => (subTexts(b) ? { text: 'from sub' } : undefined));
+  const sub = await scripted((b) => (subTexts(b) ? { text: 'from sub' } : undefined));
   const bes = { main, sub };
-  const config = {
-    backends: {
-      main: { mode: 'openai', url: main.url, model: 'main-model' },
-      sub: { mode: 'openai', url: sub.url, model: 'sub-model' },
-    },
-    routes: [
-      { when: 'subagent', to: 'sub,sub-model' },
-      { when: 'default', to: 'main,main-model' },
-    ],
-  };
+  const config = twoRoutes(main, 'subagent', 'sub', sub);
   const run = await runRouted('subagent', config, ['-p', DELEGATE]);
 
   await explainFailure(

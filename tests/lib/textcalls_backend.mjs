@@ -13,11 +13,13 @@
 //   3 Edit it (replace_all "false")   4 Bash cat it (timeout "30000")
 //   5 a final text answer quoting what the Bash output showed.
 
-import http from 'node:http';
 import path from 'node:path';
-import { describe, toolNames, toolMessages, userTexts, assistantToolCalls, textOf } from './scripted_backend.mjs';
+import { toolNames, toolMessages, userTexts, assistantToolCalls, textOf, usage, chunkMaker, scriptedServer, FALLBACK_TEXT } from './scripted_backend.mjs';
+import { sendJson } from './http.mjs';
+import { sseData } from './sse.mjs';
+import { sleep as pause } from './net.mjs';
 
-export const FALLBACK_TEXT = 'OK.';
+export { FALLBACK_TEXT };
 
 // --- the task --------------------------------------------------------------------
 
@@ -119,85 +121,37 @@ export function splitChunks(text, sizes = [3, 5, 2, 7, 4, 6]) {
   return out;
 }
 
-function usage(body, completion) {
-  const prompt = Math.max(1, Math.round(JSON.stringify(body?.messages ?? []).length / 4));
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
-}
-
-const pause = (ms) => new Promise((r) => setTimeout(r, ms));
-
 export async function startTextBackend({ scenario = () => undefined, models = ['textcalls-model'], delayMs = 1 } = {}) {
-  const requests = [];
-  const sockets = new Set();
-  const t0 = Date.now();
-
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (d) => chunks.push(d));
-    req.on('end', async () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body = null;
-      try {
-        body = raw ? JSON.parse(raw) : null;
-      } catch {
-        body = null;
-      }
-      const rec = { t: Date.now() - t0, method: req.method, path: req.url, headers: req.headers, body, raw, reply: null };
-      requests.push(rec);
-      const p = req.url.split('?')[0];
-
-      if (req.method === 'GET' && /\/models$/.test(p)) {
-        rec.reply = 'models';
-        const data = models.map((id) => ({ id, object: 'model', created: 1700000000, owned_by: 'textcalls' }));
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ object: 'list', data }));
-        return;
-      }
-      if (req.method === 'GET' && /\/props$/.test(p)) {
-        rec.reply = 'props';
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ total_slots: 1, model_path: models[0] }));
-        return;
-      }
-      if (req.method !== 'POST' || !/\/chat\/completions$/.test(p) || !body) {
-        rec.reply = 'plain';
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end(FALLBACK_TEXT);
-        return;
-      }
-
-      let answer;
-      try {
-        answer = scenario(body, rec);
-      } catch (e) {
-        answer = { text: `scenario error: ${e.message}` };
-      }
-      rec.scripted = !!answer;
-      if (!answer) answer = { text: FALLBACK_TEXT };
+  return scriptedServer({
+    scenario,
+    models,
+    ownedBy: 'textcalls',
+    other: (req, res, rec, p) => {
+      if (req.method !== 'GET' || !/\/props$/.test(p)) return false;
+      rec.reply = 'props';
+      sendJson(res, 200, { total_slots: 1, model_path: models[0] });
+      return true;
+    },
+    chat: async (res, body, rec, answer) => {
       rec.text = answer.text;
       rec.reply = `text:${JSON.stringify(answer.text.length > 60 ? answer.text.slice(0, 60) + '…' : answer.text)}`;
 
-      const id = `chatcmpl-text-${requests.length}`;
+      const id = `chatcmpl-text-${rec.seq}`;
       const model = typeof body.model === 'string' && body.model ? body.model : models[0];
       const created = Math.floor(Date.now() / 1000);
-      const base = (delta, finish = null) => ({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }] });
+      const base = chunkMaker(id, created, model);
 
-      if (!body.stream) {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(
-          JSON.stringify({
-            id,
-            object: 'chat.completion',
-            created,
-            model,
-            choices: [{ index: 0, message: { role: 'assistant', content: answer.text }, finish_reason: 'stop' }],
-            usage: usage(body, 7),
-          }),
-        );
-        return;
-      }
+      if (!body.stream)
+        return sendJson(res, 200, {
+          id,
+          object: 'chat.completion',
+          created,
+          model,
+          choices: [{ index: 0, message: { role: 'assistant', content: answer.text }, finish_reason: 'stop' }],
+          usage: usage(body, 7),
+        });
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-      const send = (o) => res.write(`data: ${JSON.stringify(o)}\n\n`);
+      const send = (o) => res.write(sseData(o));
       send(base({ role: 'assistant', content: '' }));
       // Scripted answers go in small chunks with a pause between them, so the
       // gateway really receives the tags split across reads.
@@ -209,28 +163,7 @@ export async function startTextBackend({ scenario = () => undefined, models = ['
       }
       send(base({}, 'stop')); // a model writing calls as text ends with "stop"
       if (body.stream_options?.include_usage) send({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usage(body, parts.length) });
-      res.end('data: [DONE]\n\n');
-    });
+      res.end(sseData('[DONE]'));
+    },
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const port = server.address().port;
-  return {
-    port,
-    url: `http://127.0.0.1:${port}/v1`,
-    requests,
-    chat: () => requests.filter((r) => r.body && /\/chat\/completions/.test(r.path)),
-    summary: () => requests.map(describe).join('\n'),
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }

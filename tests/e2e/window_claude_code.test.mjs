@@ -13,29 +13,18 @@
 //     prompt as too long, so test 2 (which asserts it never does) would
 //     notice if the launcher told Claude Code nothing.
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startWindowBackend, DONE, MODEL } from './window_backend.mjs';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, sleep } from './helpers.mjs';
+import { startWindowBackend, DONE, MODEL } from '../lib/window_backend.mjs';
+import { BIN, CLAUDE, makeSandbox, missingPrereq, sleep, e2eScope } from '../lib/claude_code.mjs';
+import { tmuxOn, killTmuxServer, missingTmux, watchPane, promptBox, q } from '../lib/tmux.mjs';
 
 const SOCKET = `anyclaude-e2e-window-${process.pid}`;
-const children = new Children();
-const cleanups = [];
-after(async () => {
-  children.killAll();
-  try {
-    execFileSync('tmux', ['-L', SOCKET, '-f', '/dev/null', 'kill-server'], { stdio: 'ignore' });
-  } catch {
-    /* not started, or gone */
-  }
-  for (const c of cleanups.reverse()) await c();
-});
+const { children, cleanups } = e2eScope({ beforeCleanup: () => killTmuxServer(SOCKET) });
 
 const NFILES = 12;
-const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
 test('an 8k window: anyclaude refuses before Claude Code starts, doctor fails the same check', { timeout: 120_000 }, async (t) => {
   const missing = missingPrereq();
@@ -73,6 +62,9 @@ test('an 8k window: anyclaude refuses before Claude Code starts, doctor fails th
 // conversation passes the window. Returns what the test checks.
 async function readPastTheWindow(t, name, extraEnv) {
   const sb = makeSandbox(name);
+  // Removed after the file, once the tmux server (and so Claude Code and its
+  // children, still writing under home/.claude for a moment) is gone.
+  cleanups.push(() => sb.cleanup());
   const files = [];
   for (let i = 1; i <= NFILES; i++) {
     const f = path.join(sb.work, `part${i}.txt`);
@@ -84,37 +76,19 @@ async function readPastTheWindow(t, name, extraEnv) {
   const be = await startWindowBackend({ window: 32768, files });
   cleanups.push(() => be.close());
   const env = { ...sb.env, ...extraEnv };
-  const tmux = (...args) =>
-    execFileSync('tmux', ['-L', SOCKET, '-f', '/dev/null', ...args], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tmux = tmuxOn(SOCKET, () => env);
   const session = name;
   const exitFile = path.join(sb.root, 'anyclaude.exit');
   const cmd = `${q(BIN)} --mode llamacpp --backend ${q(be.url)} --claude ${q(CLAUDE)} --debug 2; echo $? > ${q(exitFile)}; exec sleep 600`;
   tmux('new-session', '-d', '-s', session, '-x', '220', '-y', '50', '-c', sb.work, cmd);
   const screens = [];
-  let screen = '';
-  const capture = () => {
-    try {
-      screen = tmux('capture-pane', '-p', '-t', session);
-    } catch (e) {
-      screen = `(capture failed: ${e.message})`;
-    }
-    if (!screens.length || screens[screens.length - 1] !== screen) screens.push(screen);
-    return screen;
-  };
-  const waitFor = async (pred, ms) => {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      if (pred(capture())) return true;
-      if (fs.existsSync(exitFile)) return pred(capture());
-      await sleep(300);
-    }
-    return false;
-  };
+  const pane = watchPane(tmux, session, { exitFile, stepMs: 300, onNew: (screen) => screens.push(screen) });
+  const capture = () => pane.capture();
+  const waitFor = (pred, ms) => pane.waitFor(pred, ms);
   const fail = (msg) => {
     fs.writeFileSync(path.join(sb.root, 'screens.txt'), screens.join('\n====\n'));
-    return `${msg}\n--- screen ---\n${screen}\n--- backend ---\n${be.summary()}\n--- anyclaude.log ---\n${sb.log()}\n(kept in ${sb.root})`;
+    return `${msg}\n--- screen ---\n${pane.screen}\n--- backend ---\n${be.summary()}\n--- anyclaude.log ---\n${sb.log()}\n(kept in ${sb.root})`;
   };
-  const promptBox = (s) => /^─{20,}\s*\n❯[^\n]*\n─{20,}/m.test(s);
   assert.ok(await waitFor(promptBox, 90_000), fail('the prompt box did not appear'));
   await sleep(500);
   tmux('send-keys', '-t', session, '-l', `Read the part files part1.txt to part${NFILES}.txt here one at a time with the Read tool, then say ${DONE}.`);
@@ -140,13 +114,8 @@ async function readPastTheWindow(t, name, extraEnv) {
 }
 
 test('a 32k window: Claude Code compacts before the backend refuses, and the status line tells the truth', { timeout: 420_000 }, async (t) => {
-  const missing = missingPrereq();
+  const missing = missingPrereq() ?? missingTmux();
   if (missing) return t.skip(missing);
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
-  } catch {
-    return t.skip('tmux is not installed');
-  }
   const r = await readPastTheWindow(t, 'window32k', {});
   const { be, sb, fail } = r;
   assert.ok(r.finished, fail(`neither "${DONE}" nor an error appeared`));
@@ -183,17 +152,11 @@ test('a 32k window: Claude Code compacts before the backend refuses, and the sta
   assert.match(log, /told Claude Code CLAUDE_AUTOCOMPACT_PCT_OVERRIDE=/);
   // the status line named Claude Code's own session: the one its requests carry
   assert.match(log, /status line asked for session [0-9a-f-]{36}: found/, fail('the status line never found its session'));
-  sb.cleanup();
 });
 
 test('the same session without the window variables runs into the window (the test above would notice)', { timeout: 420_000 }, async (t) => {
-  const missing = missingPrereq();
+  const missing = missingPrereq() ?? missingTmux();
   if (missing) return t.skip(missing);
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
-  } catch {
-    return t.skip('tmux is not installed');
-  }
   // the user's own setting wins: Claude Code compacts where it would for Claude
   const r = await readPastTheWindow(t, 'window32k-unset', { CLAUDE_CODE_AUTO_COMPACT_WINDOW: '200000' });
   const { be, sb, fail } = r;
@@ -205,5 +168,4 @@ test('the same session without the window variables runs into the window (the te
   assert.match(sb.log(), /kept CLAUDE_CODE_AUTO_COMPACT_WINDOW/);
   const shown = r.screens.some((s) => r.tooLong.test(s));
   t.diagnostic(`backend refusals: ${refused.map((c) => c.tokens).join(', ')} tokens > 32768; error on screen: ${shown ? 'yes' : 'no (Claude Code compacted reactively)'}`);
-  sb.cleanup();
 });

@@ -86,10 +86,11 @@
 //   mlx.events       // model drops, loads, cache inserts/evictions (strings)
 //   await mlx.close();
 //
-// Run alone: node tests/e2e/mlx_lm_server.mjs --model NAME [--port 8081]
+// Run alone: node tests/lib/mlx_lm_server.mjs --model NAME [--port 8081]
 //   [--prompt-cache-size 10] [--prefill-tps 1500] [--decode-ms 25] [--log FILE]
 
 import net from 'node:net';
+import { listen, readRawRequest } from './http.mjs';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -858,38 +859,13 @@ export async function startMlxLmServer({
     loop();
   }
 
-  const sockets = new Set();
   const server = net.createServer((sock) => {
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-    sock.on('error', () => {});
-    let data = Buffer.alloc(0);
-    let parsed = null;
-    sock.on('data', (d) => {
-      if (parsed?.done) return;
-      data = Buffer.concat([data, d]);
-      if (!parsed) {
-        const i = data.indexOf('\r\n\r\n');
-        if (i < 0) return;
-        const lines = data.subarray(0, i).toString('latin1').split('\r\n');
-        const [method, path] = lines[0].split(' ');
-        const headers = {};
-        for (const l of lines.slice(1)) {
-          const k = l.indexOf(':');
-          if (k > 0) headers[l.slice(0, k).trim().toLowerCase()] = l.slice(k + 1).trim();
-        }
-        parsed = { method, path, headers, bodyStart: i + 4, done: false };
-      }
-      const want = Number(parsed.headers['content-length'] ?? 0) || 0;
-      if (data.length - parsed.bodyStart < want) return;
-      parsed.done = true;
-      handle(sock, parsed.method, parsed.path, parsed.headers, data.subarray(parsed.bodyStart, parsed.bodyStart + want));
-    });
+    readRawRequest(sock, (r) => handle(sock, r.method, r.path, r.headers, r.body));
   });
-  await new Promise((resolve) => server.listen(port, host, resolve));
+  const l = await listen(server, { port, host });
   // load_default at start
   await loadModel(model);
-  const p = server.address().port;
+  const p = l.port;
   return {
     port: p,
     url: `http://${host}:${p}/v1`,
@@ -905,11 +881,7 @@ export async function startMlxLmServer({
       requests
         .map((r, i) => `#${i + 1} +${(r.t / 1000).toFixed(2)}s model=${r.model} status=${r.status} prompt=${r.prompt} cached=${r.cached} ttft=${r.ttftMs}ms${r.error ? ' error=' + r.error : ''}`)
         .join('\n'),
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close: l.close,
   };
 }
 

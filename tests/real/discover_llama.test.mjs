@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { GATEWAY, startLlama, stopLlama } from './lib.mjs';
+import { GATEWAY, startLlama, stopLlama } from '../lib/llama.mjs';
 
 let llama = null;
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'anyclaude-real-discover-'));
