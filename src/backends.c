@@ -18,6 +18,7 @@
 #include <utime.h>
 
 #include "anthropic.h"
+#include "ledger_lock.h"
 #include "log.h"
 #include "server.h"
 
@@ -206,8 +207,9 @@ static void write_slot(char *at, int slot)
  * before each placement, so a gateway leaves alone the slots another live
  * gateway uses and takes over, as claimable prefixes, those a gateway that
  * has exited left behind. Written with a rename, so a reader never sees
- * half a file; two writers at once can lose one update, which costs one
- * placement made without it. */
+ * half a file; a placement (read, decide, write) holds the ledger's lock
+ * (ledger_lock.h), so two gateways never both take the slot it showed
+ * free, nor lose each other's line. */
 typedef struct ledger_entry {
     long pid;
     uint64_t kind;
@@ -267,6 +269,19 @@ static void ledger_write(const backend_rt *b, int slot, uint64_t kind, int prime
     if (fclose(f) != 0 || rename(tmp, path) != 0) remove(tmp);
 }
 
+/* The ledger's lock around one placement (-1: none, go ahead): ledger-<same
+ * hash>.lock beside slots-<hash>.txt (which is replaced by a rename, so it
+ * cannot carry the lock itself). */
+static int ledger_hold(const backend_rt *b)
+{
+    char path[700];
+    const char *dir = b->all->cfg->state_dir;
+    if (!dir[0] || !b->use_slots) return -1;
+    uint64_t h = affinity_hash(AFFINITY_HASH_INIT, b->cfg->url, strlen(b->cfg->url));
+    snprintf(path, sizeof path, "%s/ledger-%016llx.lock", dir, (unsigned long long)h);
+    return ledger_lock(path, LEDGER_LOCK_WAIT_MS);
+}
+
 static int pid_alive(long pid)
 {
     return kill((pid_t)pid, 0) == 0 || errno == EPERM;
@@ -297,14 +312,19 @@ int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_
 {
     *warm_hit = 0;
     backend_warm_stop(b);
+    int lock = ledger_hold(b);
     ledger_sync(b);
     int slot = affinity_slot(&b->aff, conv_key, info->kind_hash,
                              info->short_conv ? AFFINITY_SHORT : 0, reuse, server_now_ms());
-    if (slot < 0) return -1;
+    if (slot < 0) {
+        ledger_unlock(lock);
+        return -1;
+    }
     write_slot(upbody->data + info->id_slot_off, slot);
     if (*reuse == 2 && b->primed[slot] == info->kind_hash) *warm_hit = 1;
     if (*reuse != 1) b->primed[slot] = 0;
     ledger_write(b, slot, info->kind_hash, 0);
+    ledger_unlock(lock);
     return slot;
 }
 
@@ -481,12 +501,14 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
         return 0;
     }
     if (b->use_slots && info.id_slot_off) {
+        int lock = ledger_hold(b);
         ledger_sync(b); /* never prime a slot another gateway has taken since */
         int held = spare_kind ? -1 : affinity_holds(&b->aff, info.kind_hash);
         if (held >= 0)
             log_line(1, "warm start: %s slot %d already holds the prefix of %s", b->cfg->name, held,
                      path);
         if (held >= 0 || (spare_kind && spare_kind != info.kind_hash)) {
+            ledger_unlock(lock);
             xlate_request_info_free(&info);
             probe_free(p);
             return 0;
@@ -494,6 +516,7 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
         p->slot = spare_kind ? affinity_prime_spare(&b->aff, spare_kind, server_now_ms())
                              : affinity_prime(&b->aff, info.kind_hash, server_now_ms());
         if (p->slot < 0) { /* no free slot, or (spare) a claimable prefix exists */
+            ledger_unlock(lock);
             xlate_request_info_free(&info);
             probe_free(p);
             return spare_kind ? 0 : -1;
@@ -501,6 +524,7 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
         write_slot(p->reqbody.data + info.id_slot_off, p->slot);
         b->primed[p->slot] = info.kind_hash;
         ledger_write(b, p->slot, info.kind_hash, 1);
+        ledger_unlock(lock);
     }
     xlate_request_info_free(&info);
     route_backend_url(b->cfg, "chat", p->url, sizeof p->url);
