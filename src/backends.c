@@ -22,7 +22,7 @@
 #include "log.h"
 #include "server.h"
 
-enum probe_kind { P_PROPS, P_SLOTS, P_WARM, P_MODELS, P_HEALTH };
+enum probe_kind { P_PROPS, P_SLOTS, P_WARM, P_MODELS, P_HEALTH, P_SAVE, P_RESTORE };
 
 typedef struct bk_probe {
     backend_rt *b;
@@ -32,6 +32,8 @@ typedef struct bk_probe {
     enum probe_kind kind;
     double t0;
     int slot;
+    int src;            /* P_SAVE, P_RESTORE: the slot copied */
+    uint64_t copy_kind; /* P_SAVE, P_RESTORE: its kind */
     char url[700];
 } bk_probe;
 
@@ -334,15 +336,23 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind);
  * next request of a tool loop comes sooner, and then nothing is primed. */
 #define IDLE_PRIME_MS 1000
 
+static int slot_copy_start(backend_rt *b, int src, uint64_t kind);
+
+static void spare_prime(backend_rt *b, uint64_t kind)
+{
+    char path[700];
+    warm_path(b, kind, path, sizeof path);
+    if (access(path, R_OK) == 0) warm_send(b, path, kind);
+}
+
 static void idle_prime(evutil_socket_t fd, short what, void *arg)
 {
     backend_rt *b = arg;
     uint64_t kind = b->spare_kind;
     b->spare_kind = 0;
     if (!kind || b->inflight > 0 || b->probe) return;
-    char path[700];
-    warm_path(b, kind, path, sizeof path);
-    if (access(path, R_OK) == 0) warm_send(b, path, kind);
+    if (slot_copy_start(b, b->spare_slot, kind)) return;
+    spare_prime(b, kind);
 }
 
 void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key)
@@ -358,6 +368,7 @@ void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key)
     /* not from here: this may run inside a curl callback, where libcurl
      * refuses a new transfer (CURLM_RECURSIVE_API_CALL) */
     b->spare_kind = b->aff.slot[slot].kind;
+    b->spare_slot = slot;
     /* a -p session or subagent may be over now, and the next one starts
      * within a second: prime at once; an interactive turn after a grace */
     long ms = b->aff.slot[slot].is_short ? 0 : IDLE_PRIME_MS;
@@ -459,6 +470,109 @@ void backend_warm_save(backend_rt *b, const char *body, size_t len, const xlate_
     cJSON_free(txt);
     warm_list(b, 1);
     backend_warm_stop(b);
+}
+
+/* ---- slot copy (llama-server --slot-save-path) ----------------------------------
+ *
+ * When the backend goes idle and some slots are free, the slot of the
+ * conversation that just ran is saved (POST /slots/N?action=save) and
+ * restored into each free slot (action=restore): no prefill, and every slot
+ * then holds at least the start of the system prompt, so a new conversation
+ * of another kind (a new project) is not placed in an empty slot. (llama-server
+ * never loads a prompt from --cache-ram into a slot a request is pinned to.)
+ * A server without --slot-save-path answers 501: the gateway then primes a
+ * spare slot by prefilling, as before. One file per source slot,
+ * anyclaude-<server hash>-<slot>.bin in the server's --slot-save-path. */
+
+static int copy_probe(backend_rt *b, enum probe_kind kind, int src, int dst, uint64_t copy_kind)
+{
+    bk_probe *p = probe_new(b, kind, 1u << 16);
+    if (!p) return 0;
+    uint64_t h = affinity_hash(AFFINITY_HASH_INIT, b->cfg->url, strlen(b->cfg->url));
+    char body[160], path[64];
+    snprintf(body, sizeof body, "{\"filename\":\"anyclaude-%016llx-%d.bin\"}",
+             (unsigned long long)h, src);
+    snprintf(path, sizeof path, "/slots/%d?action=%s", kind == P_SAVE ? src : dst,
+             kind == P_SAVE ? "save" : "restore");
+    if (buf_append(&p->reqbody, body, strlen(body)) != BUF_OK) {
+        probe_free(p);
+        return 0;
+    }
+    route_backend_url(b->cfg, path, p->url, sizeof p->url);
+    p->slot = dst;
+    p->src = src;
+    p->copy_kind = copy_kind;
+    probe_start(p, "POST", 120000);
+    return 1;
+}
+
+/* Start copying slot src (holding a prefix of kind) into the free slots:
+ * 1 when the save started, 0 when there is nothing to do or no way to. */
+static int slot_copy_start(backend_rt *b, int src, uint64_t kind)
+{
+    if (b->copy_off || !b->use_slots || src < 0 || src >= b->aff.nslots) return 0;
+    int lock = ledger_hold(b);
+    ledger_sync(b);
+    int nfree = 0;
+    for (int i = 0; i < b->aff.nslots; i++)
+        nfree += !b->aff.slot[i].key && !b->aff.slot[i].foreign;
+    ledger_unlock(lock);
+    if (!nfree) return 0;
+    return copy_probe(b, P_SAVE, src, -1, kind);
+}
+
+/* The next free slot gets the saved copy (after the save, or a restore). */
+static void slot_copy_next(backend_rt *b, int src, uint64_t kind)
+{
+    if (b->inflight > 0) return; /* a real request came: it goes first */
+    int lock = ledger_hold(b);
+    ledger_sync(b);
+    int dst = affinity_fill(&b->aff, kind, server_now_ms());
+    if (dst >= 0) {
+        b->primed[dst] = kind;
+        ledger_write(b, dst, kind, 1);
+    }
+    ledger_unlock(lock);
+    if (dst >= 0 && !copy_probe(b, P_RESTORE, src, dst, kind)) {
+        b->primed[dst] = 0;
+        affinity_external(&b->aff, dst, AFFINITY_EXT_EMPTY, 0);
+    }
+}
+
+/* A save or restore answered. */
+static void slot_copy_done(bk_probe *p, int ok, long status, const char *err, const cJSON *j)
+{
+    backend_rt *b = p->b;
+    if (ok && status == 200) {
+        const cJSON *n =
+            cJSON_GetObjectItemCaseSensitive(j, p->kind == P_SAVE ? "n_saved" : "n_restored");
+        if (p->kind == P_SAVE)
+            log_line(1, "slot copy: saved slot %d of %s (%.0f tokens) in %.0f ms", p->src,
+                     b->cfg->name, cJSON_IsNumber(n) ? n->valuedouble : -1.0,
+                     server_now_ms() - p->t0);
+        else
+            log_line(0,
+                     "slot copy: slot %d of %s now holds slot %d's prefix (%.0f tokens, %.0f ms)",
+                     p->slot, b->cfg->name, p->src, cJSON_IsNumber(n) ? n->valuedouble : -1.0,
+                     server_now_ms() - p->t0);
+        slot_copy_next(b, p->src, p->copy_kind);
+        return;
+    }
+    if (p->kind == P_RESTORE && p->slot >= 0) { /* the slot holds nothing claimable */
+        b->primed[p->slot] = 0;
+        affinity_external(&b->aff, p->slot, AFFINITY_EXT_EMPTY, 0);
+    }
+    if (ok && (status == 501 || status == 404 || status == 405)) {
+        b->copy_off = 1;
+        log_line(0,
+                 "slot copy off for %s (HTTP %ld): start llama-server with --slot-save-path DIR "
+                 "to fill empty slots by copying instead of prefilling",
+                 b->cfg->name, status);
+    } else {
+        log_line(1, "slot copy failed on %s (HTTP %ld%s%s)", b->cfg->name, status,
+                 err && *err ? ": " : "", err ? err : "");
+    }
+    if (p->kind == P_SAVE && b->inflight == 0) spare_prime(b, p->copy_kind);
 }
 
 /* Send the saved prefix in path as a one-token prefill. At start
@@ -611,6 +725,12 @@ static void probe_done(void *ud, int ok, int refused, long status, const char *e
     cJSON *j = ok && status == 200
                    ? cJSON_ParseWithLength(p->body.data ? p->body.data : "", p->body.len)
                    : NULL;
+    if (p->kind == P_SAVE || p->kind == P_RESTORE) {
+        slot_copy_done(p, ok, status, err, j);
+        cJSON_Delete(j);
+        probe_free(p);
+        return;
+    }
     if (p->kind == P_MODELS) {
         const cJSON *data = j ? cJSON_GetObjectItemCaseSensitive(j, "data") : NULL;
         const cJSON *first = cJSON_IsArray(data) ? cJSON_GetArrayItem(data, 0) : NULL;
