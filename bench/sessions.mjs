@@ -53,6 +53,21 @@ const FOLLOW_TARGET = 0.99;
 
 const log = (...a) => console.error(...a);
 const { tmpRoot, cleanup } = runScope('sessions', { label: 'bench', log });
+// the gateway binary as it was when the run started (a rebuild mid-run
+// does not change what is measured)
+const SNAP = path.join(tmpRoot, 'snap');
+fs.mkdirSync(path.join(SNAP, 'build'), { recursive: true });
+fs.copyFileSync(path.join(ROOT, 'build/anyclaude'), path.join(SNAP, 'build/anyclaude'));
+fs.chmodSync(path.join(SNAP, 'build/anyclaude'), 0o755);
+// llama-server --slot-save-path (slot copy); BENCH_SLOT_COPY=0 leaves it off
+const SLOT_COPY = process.env.BENCH_SLOT_COPY !== '0';
+let COMMIT = 'unknown';
+try {
+  COMMIT = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  if (execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim()) COMMIT += ' (+ changes in src/)';
+} catch {
+  /* not a checkout */
+}
 const children = killedOnExit('claude runs');
 
 function runClaude(args, { cwd, env }) {
@@ -178,7 +193,12 @@ const GATEWAY = ['llamacpp', 'anthropic', 'openai'];
 async function runScenario(pathName, scen, slots) {
   const dir = fs.mkdtempSync(path.join(tmpRoot, `${pathName}-${scen}-${slots}-`));
   const llamaEnv = { LLAMA_PARALLEL: String(slots), LLAMA_EMBD: process.env.LLAMA_EMBD ?? '64', LLAMA_LAYERS: process.env.LLAMA_LAYERS ?? '2' };
-  let llama = await startLlama({ root: ROOT, runDir: dir, port: await freePort(), env: llamaEnv, extraArgs: ['--metrics'] });
+  const llamaArgs = ['--metrics'];
+  if (SLOT_COPY) {
+    fs.mkdirSync(path.join(dir, 'slot-save'), { recursive: true });
+    llamaArgs.push('--slot-save-path', `${path.join(dir, 'slot-save')}/`);
+  }
+  let llama = await startLlama({ root: ROOT, runDir: dir, port: await freePort(), env: llamaEnv, extraArgs: llamaArgs });
   const taps = await startTaps(llama.base);
   const pathStops = [];
   const stops = [() => taps.close(), () => llama.stop()];
@@ -201,7 +221,7 @@ async function runScenario(pathName, scen, slots) {
     let gen = 0;
     const startPath = async (i) => {
       if (GATEWAY.includes(pathName) && !tty) {
-        const gw = await startGateway({ root: ROOT, port: await freePort(), backend: `${taps.llamaUrl}/v1`, mode: pathName, logFile: path.join(dir, `gw${i}-${gen}.log`), stateDir });
+        const gw = await startGateway({ root: SNAP, port: await freePort(), backend: `${taps.llamaUrl}/v1`, mode: pathName, logFile: path.join(dir, `gw${i}-${gen}.log`), stateDir });
         pathStops.push(gw.stop);
         return gw.url;
       }
@@ -234,7 +254,7 @@ async function runScenario(pathName, scen, slots) {
             `exec ${shq(CLAUDE)} ${PERMS} "$@"\n`,
           { mode: 0o755 },
         );
-        cmdFor = () => `${shq(path.join(ROOT, 'build/anyclaude'))} --mode ${pathName} --backend ${shq(`${taps.llamaUrl}/v1`)} --claude ${shq(wrapper)} --debug 1 2>>${shq(path.join(dir, 'launcher.log'))}`;
+        cmdFor = () => `${shq(path.join(SNAP, 'build/anyclaude'))} --mode ${pathName} --backend ${shq(`${taps.llamaUrl}/v1`)} --claude ${shq(wrapper)} --debug 1 2>>${shq(path.join(dir, 'launcher.log'))}`;
       }
     }
     const steps = SCRIPTS[scen]();
@@ -247,7 +267,7 @@ async function runScenario(pathName, scen, slots) {
       } else if (st.do === 'restart') {
         stopPaths();
         llama.stop();
-        llama = await startLlama({ root: ROOT, runDir: dir, port: await freePort(), env: llamaEnv, extraArgs: ['--metrics'] });
+        llama = await startLlama({ root: ROOT, runDir: dir, port: await freePort(), env: llamaEnv, extraArgs: llamaArgs });
         taps.retargetLlama(llama.base);
         gen++;
         for (let i = 0; i < fronts.length; i++) fronts[i].retarget(await startPath(i));
@@ -333,7 +353,7 @@ async function main() {
       }
   const date = new Date();
   let md = `# bench/sessions, ${date.toISOString().slice(0, 10)}\n\n`;
-  md += `Claude Code ${version}, llama-server from node-llama-cpp 3.21.1's llama.cpp, the tiny random-weight model of tests/real (LLAMA_EMBD ${process.env.LLAMA_EMBD ?? 64}, LLAMA_LAYERS ${process.env.LLAMA_LAYERS ?? 2}). Command: \`bench/sessions\`${process.env.BENCH_PATHS ? ` with BENCH_PATHS=${process.env.BENCH_PATHS}` : ''}${process.env.BENCH_SCENARIOS ? ` BENCH_SCENARIOS=${process.env.BENCH_SCENARIOS}` : ''}${process.env.BENCH_SLOTS ? ` BENCH_SLOTS=${process.env.BENCH_SLOTS}` : ''}.\n\n`;
+  md += `Claude Code ${version}, llama-server from node-llama-cpp 3.21.1's llama.cpp${SLOT_COPY ? ' with --slot-save-path (slot copy on)' : ' without --slot-save-path (slot copy off)'}, the tiny random-weight model of tests/real (LLAMA_EMBD ${process.env.LLAMA_EMBD ?? 64}, LLAMA_LAYERS ${process.env.LLAMA_LAYERS ?? 2}), gateway at commit ${COMMIT}. Command: \`bench/sessions\`${process.env.BENCH_PATHS ? ` with BENCH_PATHS=${process.env.BENCH_PATHS}` : ''}${process.env.BENCH_SCENARIOS ? ` BENCH_SCENARIOS=${process.env.BENCH_SCENARIOS}` : ''}${process.env.BENCH_SLOTS ? ` BENCH_SLOTS=${process.env.BENCH_SLOTS}` : ''}.\n\n`;
   md += 'Prefilled and prompt tokens are llama-server\'s own counters for each request; minimum = its prompt tokens less the longest common prefix (in tokens of the ideal rendering, llama-server\'s tokenizer) with any earlier prompt of the scenario. "at minimum": a follow-up that prefilled no more than what was new in it (+1% of its prompt). First turns pass with prefilled <= minimum + 2% of the prompt; follow-ups with >= 99% cached.\n\n';
   md += '## Summary\n\n';
   const direct = (scen, slots) => results.find((r) => r.path === 'llama' && r.scen === scen && r.slots === slots);
