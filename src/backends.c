@@ -18,7 +18,7 @@
 #include <utime.h>
 
 #include "anthropic.h"
-#include "ledger_lock.h"
+#include "ledger.h"
 #include "log.h"
 #include "server.h"
 
@@ -203,108 +203,10 @@ static void write_slot(char *at, int slot)
     at[1] = (char)('0' + v % 10);
 }
 
-/* ---- the slot ledger ------------------------------------------------------------ */
-
-/* One line per slot a gateway placed something in: "slot pid kind". Read
- * before each placement, so a gateway leaves alone the slots another live
- * gateway uses and takes over, as claimable prefixes, those a gateway that
- * has exited left behind. Written with a rename, so a reader never sees
- * half a file; a placement (read, decide, write) holds the ledger's lock
- * (ledger_lock.h), so two gateways never both take the slot it showed
- * free, nor lose each other's line. */
-typedef struct ledger_entry {
-    long pid;
-    uint64_t kind;
-    int primed; /* a primed prefix, claimable by any gateway ("p"), not a conversation ("c") */
-} ledger_entry;
-
-static int ledger_path(const backend_rt *b, char *out, size_t n)
+/* The slot ledger (ledger.h) is kept only when slots are in use. */
+static const char *ledger_dir(const backend_rt *b)
 {
-    const char *dir = b->all->cfg->state_dir;
-    if (!dir[0] || !b->use_slots) return -1;
-    uint64_t h = affinity_hash(AFFINITY_HASH_INIT, b->cfg->url, strlen(b->cfg->url));
-    snprintf(out, n, "%s/slots-%016llx.txt", dir, (unsigned long long)h);
-    return 0;
-}
-
-static void ledger_read(const backend_rt *b, ledger_entry *e)
-{
-    memset(e, 0, sizeof(ledger_entry) * AFFINITY_MAX_SLOTS);
-    char path[700];
-    if (ledger_path(b, path, sizeof path)) return;
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    char line[128];
-    while (fgets(line, sizeof line, f)) {
-        char *end;
-        long slot = strtol(line, &end, 10);
-        long pid = strtol(end, &end, 10);
-        unsigned long long kind = strtoull(end, &end, 16);
-        while (*end == ' ')
-            end++;
-        if (slot >= 0 && slot < AFFINITY_MAX_SLOTS && pid > 0) {
-            e[slot].pid = pid;
-            e[slot].kind = kind;
-            e[slot].primed = *end == 'p';
-        }
-    }
-    fclose(f);
-}
-
-static void ledger_write(const backend_rt *b, int slot, uint64_t kind, int primed)
-{
-    char path[700], tmp[760];
-    if (slot < 0 || slot >= AFFINITY_MAX_SLOTS || ledger_path(b, path, sizeof path)) return;
-    ledger_entry e[AFFINITY_MAX_SLOTS];
-    ledger_read(b, e);
-    if (e[slot].pid == (long)getpid() && e[slot].kind == kind && e[slot].primed == primed) return;
-    e[slot].pid = (long)getpid();
-    e[slot].kind = kind;
-    e[slot].primed = primed;
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return;
-    for (int i = 0; i < AFFINITY_MAX_SLOTS; i++)
-        if (e[i].pid > 0)
-            fprintf(f, "%d %ld %016llx %c\n", i, e[i].pid, (unsigned long long)e[i].kind,
-                    e[i].primed ? 'p' : 'c');
-    if (fclose(f) != 0 || rename(tmp, path) != 0) remove(tmp);
-}
-
-/* The ledger's lock around one placement (-1: none, go ahead): ledger-<same
- * hash>.lock beside slots-<hash>.txt (which is replaced by a rename, so it
- * cannot carry the lock itself). */
-static int ledger_hold(const backend_rt *b)
-{
-    char path[700];
-    const char *dir = b->all->cfg->state_dir;
-    if (!dir[0] || !b->use_slots) return -1;
-    uint64_t h = affinity_hash(AFFINITY_HASH_INIT, b->cfg->url, strlen(b->cfg->url));
-    snprintf(path, sizeof path, "%s/ledger-%016llx.lock", dir, (unsigned long long)h);
-    return ledger_lock(path, LEDGER_LOCK_WAIT_MS);
-}
-
-static int pid_alive(long pid)
-{
-    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
-}
-
-/* Tell affinity what other gateways did since (see affinity_external). */
-static void ledger_sync(backend_rt *b)
-{
-    ledger_entry e[AFFINITY_MAX_SLOTS];
-    char path[700];
-    if (ledger_path(b, path, sizeof path)) return;
-    ledger_read(b, e);
-    for (int i = 0; i < b->aff.nslots; i++) {
-        if (e[i].pid == (long)getpid()) continue;
-        if (e[i].pid <= 0)
-            affinity_external(&b->aff, i, AFFINITY_EXT_NONE, 0);
-        else if (pid_alive(e[i].pid) && !e[i].primed)
-            affinity_external(&b->aff, i, AFFINITY_EXT_FOREIGN, 0);
-        else /* gone, or a prefix primed for whoever comes first */
-            affinity_external(&b->aff, i, AFFINITY_EXT_LEFT, e[i].kind);
-    }
+    return b->use_slots ? b->all->cfg->state_dir : "";
 }
 
 /* ---- slots ------------------------------------------------------------------------ */
@@ -314,8 +216,8 @@ int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_
 {
     *warm_hit = 0;
     backend_warm_stop(b);
-    int lock = ledger_hold(b);
-    ledger_sync(b);
+    int lock = ledger_hold(ledger_dir(b), b->cfg->url);
+    ledger_sync(ledger_dir(b), b->cfg->url, &b->aff);
     int slot = affinity_slot(&b->aff, conv_key, info->kind_hash,
                              info->short_conv ? AFFINITY_SHORT : 0, reuse, server_now_ms());
     if (slot < 0) {
@@ -325,7 +227,7 @@ int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_
     write_slot(upbody->data + info->id_slot_off, slot);
     if (*reuse == 2 && b->primed[slot] == info->kind_hash) *warm_hit = 1;
     if (*reuse != 1) b->primed[slot] = 0;
-    ledger_write(b, slot, info->kind_hash, 0);
+    ledger_write(ledger_dir(b), b->cfg->url, slot, info->kind_hash, 0);
     ledger_unlock(lock);
     return slot;
 }
@@ -511,8 +413,8 @@ static int copy_probe(backend_rt *b, enum probe_kind kind, int src, int dst, uin
 static int slot_copy_start(backend_rt *b, int src, uint64_t kind)
 {
     if (b->copy_off || !b->use_slots || src < 0 || src >= b->aff.nslots) return 0;
-    int lock = ledger_hold(b);
-    ledger_sync(b);
+    int lock = ledger_hold(ledger_dir(b), b->cfg->url);
+    ledger_sync(ledger_dir(b), b->cfg->url, &b->aff);
     int nfree = 0;
     for (int i = 0; i < b->aff.nslots; i++)
         nfree += !b->aff.slot[i].key && !b->aff.slot[i].foreign;
@@ -525,12 +427,12 @@ static int slot_copy_start(backend_rt *b, int src, uint64_t kind)
 static void slot_copy_next(backend_rt *b, int src, uint64_t kind)
 {
     if (b->inflight > 0) return; /* a real request came: it goes first */
-    int lock = ledger_hold(b);
-    ledger_sync(b);
+    int lock = ledger_hold(ledger_dir(b), b->cfg->url);
+    ledger_sync(ledger_dir(b), b->cfg->url, &b->aff);
     int dst = affinity_fill(&b->aff, kind, server_now_ms());
     if (dst >= 0) {
         b->primed[dst] = kind;
-        ledger_write(b, dst, kind, 1);
+        ledger_write(ledger_dir(b), b->cfg->url, dst, kind, 1);
     }
     ledger_unlock(lock);
     if (dst >= 0 && !copy_probe(b, P_RESTORE, src, dst, kind)) {
@@ -615,8 +517,9 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
         return 0;
     }
     if (b->use_slots && info.id_slot_off) {
-        int lock = ledger_hold(b);
-        ledger_sync(b); /* never prime a slot another gateway has taken since */
+        int lock = ledger_hold(ledger_dir(b), b->cfg->url);
+        ledger_sync(ledger_dir(b), b->cfg->url,
+                    &b->aff); /* never prime a slot another gateway has taken since */
         int held = spare_kind ? -1 : affinity_holds(&b->aff, info.kind_hash);
         if (held >= 0)
             log_line(1, "warm start: %s slot %d already holds the prefix of %s", b->cfg->name, held,
@@ -637,7 +540,7 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
         }
         write_slot(p->reqbody.data + info.id_slot_off, p->slot);
         b->primed[p->slot] = info.kind_hash;
-        ledger_write(b, p->slot, info.kind_hash, 1);
+        ledger_write(ledger_dir(b), b->cfg->url, p->slot, info.kind_hash, 1);
         ledger_unlock(lock);
     }
     xlate_request_info_free(&info);
@@ -675,7 +578,7 @@ static void warm_start(backend_rt *b)
  * ledger says (the server restarted). */
 static void slots_seen(backend_rt *b, const cJSON *j)
 {
-    ledger_sync(b);
+    ledger_sync(ledger_dir(b), b->cfg->url, &b->aff);
     const cJSON *s;
     cJSON_ArrayForEach(s, j)
     {
@@ -766,7 +669,7 @@ static void probe_done(void *ud, int ok, int refused, long status, const char *e
         if (cJSON_IsArray(j))
             slots_seen(b, j);
         else
-            ledger_sync(b);
+            ledger_sync(ledger_dir(b), b->cfg->url, &b->aff);
     } else { /* warm start finished */
         const cJSON *u = j ? cJSON_GetObjectItemCaseSensitive(j, "usage") : NULL;
         const cJSON *pt = u ? cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens") : NULL;
