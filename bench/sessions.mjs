@@ -1,9 +1,9 @@
 // bench/sessions.mjs: does every session start warm? Run it as `bench/sessions`.
 //
 // Drives the real Claude Code (tests/node_modules, 2.1.328) against a real
-// llama-server (the tiny random-weight model of tests/real, --slots 2 and 4)
-// through each path, scenario by scenario, each scenario on a fresh
-// llama-server, a fresh gateway state directory and a fresh HOME:
+// llama-server (the tiny random-weight model of tests/real, --slots 2 and 4,
+// --slot-save-path) through each path, scenario by scenario, each scenario on
+// a fresh llama-server, a fresh gateway state directory and a fresh HOME:
 //
 //   paths      llamacpp, anthropic, openai   anyclaude serve --mode ...
 //              llama                         llama-server's own /v1/messages
@@ -16,6 +16,18 @@
 //                        --resume), each through its own anyclaude serve
 //                        (anyclaude paths only; llama and ccr: one endpoint)
 //              par1      the same through one serve
+//              cont      a session, --continue; llama-server and the path
+//                        restarted; --continue, --resume
+//              inter     interactive (tmux, `anyclaude` with --claude a
+//                        wrapper): a session, then a second whose first
+//                        question is typed as soon as its prompt box shows
+//              agent     interactive: a question answered (by the bench, see
+//                        lib_sessions/script.mjs) with an Agent call, so a
+//                        subagent runs; title (background) requests on
+//              clear     interactive: two turns, /clear, a question,
+//                        /compact, a question
+//              par2tmux  two interactive sessions, each its own `anyclaude`,
+//                        taking turns
 //
 // Per request: prompt tokens and tokens prefilled (llama-server's own
 // counters, read from each answer by a tap in front of llama-server), and
@@ -25,7 +37,9 @@
 // follow-up is >= 99% cached; no scenario prefills more than llama-server
 // direct. Writes bench/results/sessions-<date>.md.
 //
-// Knobs: BENCH_PATHS, BENCH_SCENARIOS, BENCH_SLOTS (2,4), LLAMA_EMBD (64),
+// Knobs: BENCH_PATHS, BENCH_SCENARIOS, BENCH_SLOTS (2,4), BENCH_SLOT_COPY (0: no
+// --slot-save-path), BENCH_LLAMA_ARGS (more llama-server flags, comma-separated),
+// BENCH_TAG (results file suffix), BENCH_DUMP (keep every body), LLAMA_EMBD (64),
 // LLAMA_LAYERS (2), CLAUDE_BIN. Exits 0 whatever the numbers.
 
 import { spawn, execFileSync } from 'node:child_process';
@@ -193,7 +207,7 @@ const GATEWAY = ['llamacpp', 'anthropic', 'openai'];
 async function runScenario(pathName, scen, slots) {
   const dir = fs.mkdtempSync(path.join(tmpRoot, `${pathName}-${scen}-${slots}-`));
   const llamaEnv = { LLAMA_PARALLEL: String(slots), LLAMA_EMBD: process.env.LLAMA_EMBD ?? '64', LLAMA_LAYERS: process.env.LLAMA_LAYERS ?? '2' };
-  const llamaArgs = ['--metrics'];
+  const llamaArgs = ['--metrics', ...list(process.env.BENCH_LLAMA_ARGS, '').flatMap((a) => a.split(' '))];
   if (SLOT_COPY) {
     fs.mkdirSync(path.join(dir, 'slot-save'), { recursive: true });
     llamaArgs.push('--slot-save-path', `${path.join(dir, 'slot-save')}/`);
@@ -303,16 +317,16 @@ async function runScenario(pathName, scen, slots) {
       const l = counted.filter((c) => c.step === f.step && c.key === f.key)[before] ?? {};
       const first = !(f.body.messages ?? []).some((m) => m.role === 'assistant');
       const prompt = l.prefilled === null || l.prefilled === undefined ? null : l.prefilled + (l.cached ?? 0);
-      // the new tokens of the prompt as sent: all of it but the longest
-      // common prefix (ideal rendering) with an earlier prompt
-      const common = mins[i].tokens - mins[i].minimum;
-      const minimum = prompt === null ? mins[i].minimum : Math.max(0, prompt - common);
+      // the new tokens of the ideal rendering (after the longest common
+      // prefix with an earlier prompt), scaled to the prompt as sent (the
+      // chat template adds ~9% around the same text)
+      const minimum = prompt === null || !mins[i].tokens ? mins[i].minimum : Math.round((mins[i].minimum * prompt) / mins[i].tokens);
       let ok = null;
       if (prompt !== null) ok = first ? l.prefilled <= minimum + FIRST_SLACK * prompt : l.cached / prompt >= FOLLOW_TARGET;
       // a follow-up that prefilled only what was new (a long tool result, a
       // scripted answer the model never generated): at its minimum
       const atMin = !first && !ok && prompt !== null && l.prefilled <= minimum + 0.01 * prompt;
-      return { step: f.step, cls: f.cls, first, prompt, prefilled: l.prefilled ?? null, cached: l.cached ?? null, minimum, ok, atMin };
+      return { step: f.step, cls: f.cls, first, prompt, prefilled: l.prefilled ?? null, cached: l.cached ?? null, minimum, ok, atMin, ideal: mins[i] };
     });
     const warm = taps.tap.llama.filter((l) => l.warm).map((l) => ({ prefilled: l.prefilled, cached: l.cached }));
     return { rows, runs, warm, notes };
@@ -353,8 +367,8 @@ async function main() {
       }
   const date = new Date();
   let md = `# bench/sessions, ${date.toISOString().slice(0, 10)}\n\n`;
-  md += `Claude Code ${version}, llama-server from node-llama-cpp 3.21.1's llama.cpp${SLOT_COPY ? ' with --slot-save-path (slot copy on)' : ' without --slot-save-path (slot copy off)'}, the tiny random-weight model of tests/real (LLAMA_EMBD ${process.env.LLAMA_EMBD ?? 64}, LLAMA_LAYERS ${process.env.LLAMA_LAYERS ?? 2}), gateway at commit ${COMMIT}. Command: \`bench/sessions\`${process.env.BENCH_PATHS ? ` with BENCH_PATHS=${process.env.BENCH_PATHS}` : ''}${process.env.BENCH_SCENARIOS ? ` BENCH_SCENARIOS=${process.env.BENCH_SCENARIOS}` : ''}${process.env.BENCH_SLOTS ? ` BENCH_SLOTS=${process.env.BENCH_SLOTS}` : ''}.\n\n`;
-  md += 'Prefilled and prompt tokens are llama-server\'s own counters for each request; minimum = its prompt tokens less the longest common prefix (in tokens of the ideal rendering, llama-server\'s tokenizer) with any earlier prompt of the scenario. "at minimum": a follow-up that prefilled no more than what was new in it (+1% of its prompt). First turns pass with prefilled <= minimum + 2% of the prompt; follow-ups with >= 99% cached.\n\n';
+  md += `Claude Code ${version}, llama-server from node-llama-cpp 3.21.1's llama.cpp${SLOT_COPY ? ' with --slot-save-path (slot copy on)' : ' without --slot-save-path (slot copy off)'}, ${process.env.BENCH_LLAMA_ARGS ? ` and ${process.env.BENCH_LLAMA_ARGS}` : ''}, the tiny random-weight model of tests/real (LLAMA_EMBD ${process.env.LLAMA_EMBD ?? 64}, LLAMA_LAYERS ${process.env.LLAMA_LAYERS ?? 2}), gateway at commit ${COMMIT}. Command: \`bench/sessions\`${process.env.BENCH_PATHS ? ` with BENCH_PATHS=${process.env.BENCH_PATHS}` : ''}${process.env.BENCH_SCENARIOS ? ` BENCH_SCENARIOS=${process.env.BENCH_SCENARIOS}` : ''}${process.env.BENCH_SLOTS ? ` BENCH_SLOTS=${process.env.BENCH_SLOTS}` : ''}.\n\n`;
+  md += 'Prefilled and prompt tokens are llama-server\'s own counters for each request; minimum = the tokens of the request after its longest common prefix with any earlier prompt of the scenario, counted in an ideal rendering (llama-server\'s tokenizer; system prompt without the billing block, tools by name, the environment block ahead of the first user turn) and scaled to the prompt as sent (the chat template adds about 9%). "at minimum": a follow-up that prefilled no more than what was new in it (+1% of its prompt). First turns pass with prefilled <= minimum + 2% of the prompt; follow-ups with >= 99% cached.\n\n';
   md += '## Summary\n\n';
   const direct = (scen, slots) => results.find((r) => r.path === 'llama' && r.scen === scen && r.slots === slots);
   md += mdTable(
