@@ -350,6 +350,10 @@ async function main() {
   const version = claudeVersion(CLAUDE);
   log(`bench: Claude Code ${version}; paths ${PATHS.join(',')}; scenarios ${SCENARIOS.join(',')}; slots ${SLOTS.join(',')}`);
   const results = [];
+  // BENCH_FROM=a.json,b.json: no run, one report from saved results
+  const from = list(process.env.BENCH_FROM, '');
+  for (const f of from) results.push(...JSON.parse(fs.readFileSync(f, 'utf8')));
+  if (!from.length)
   for (const slots of SLOTS)
     for (const scen of SCENARIOS)
       for (const p of PATHS) {
@@ -358,7 +362,7 @@ async function main() {
         log(`bench: ${p} / ${scen} / ${slots} slots ...`);
         try {
           const r = await runScenario(p, scen, slots);
-          results.push({ path: p, scen, slots, ...r });
+          results.push({ path: p, scen, slots, copy: SLOT_COPY, llamaArgs: process.env.BENCH_LLAMA_ARGS ?? '', commit: COMMIT, ...r });
           log(`bench: ${p} / ${scen} / ${slots} slots: prefilled ${sum(r.rows, 'prefilled')} of ${sum(r.rows, 'prompt')} (minimum ${sum(r.rows, 'minimum')}) in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
         } catch (e) {
           log(`bench: ${p} / ${scen} / ${slots}: ${e.stack ?? e}`);
@@ -367,7 +371,8 @@ async function main() {
       }
   const date = new Date();
   let md = `# bench/sessions, ${date.toISOString().slice(0, 10)}\n\n`;
-  md += `Claude Code ${version}, llama-server from node-llama-cpp 3.21.1's llama.cpp${SLOT_COPY ? ' with --slot-save-path (slot copy on)' : ' without --slot-save-path (slot copy off)'}, ${process.env.BENCH_LLAMA_ARGS ? ` and ${process.env.BENCH_LLAMA_ARGS}` : ''}, the tiny random-weight model of tests/real (LLAMA_EMBD ${process.env.LLAMA_EMBD ?? 64}, LLAMA_LAYERS ${process.env.LLAMA_LAYERS ?? 2}), gateway at commit ${COMMIT}. Command: \`bench/sessions\`${process.env.BENCH_PATHS ? ` with BENCH_PATHS=${process.env.BENCH_PATHS}` : ''}${process.env.BENCH_SCENARIOS ? ` BENCH_SCENARIOS=${process.env.BENCH_SCENARIOS}` : ''}${process.env.BENCH_SLOTS ? ` BENCH_SLOTS=${process.env.BENCH_SLOTS}` : ''}.\n\n`;
+  if (from.length) md += `Combined from ${from.map((f) => path.basename(f)).join(', ')} (each run's command and gateway commit below).\n\n`;
+  else md += `Claude Code ${version}, llama-server from node-llama-cpp 3.21.1's llama.cpp${SLOT_COPY ? ' with --slot-save-path (slot copy on)' : ' without --slot-save-path (slot copy off)'}, ${process.env.BENCH_LLAMA_ARGS ? ` and ${process.env.BENCH_LLAMA_ARGS}` : ''}, the tiny random-weight model of tests/real (LLAMA_EMBD ${process.env.LLAMA_EMBD ?? 64}, LLAMA_LAYERS ${process.env.LLAMA_LAYERS ?? 2}), gateway at commit ${COMMIT}. Command: \`bench/sessions\`${process.env.BENCH_PATHS ? ` with BENCH_PATHS=${process.env.BENCH_PATHS}` : ''}${process.env.BENCH_SCENARIOS ? ` BENCH_SCENARIOS=${process.env.BENCH_SCENARIOS}` : ''}${process.env.BENCH_SLOTS ? ` BENCH_SLOTS=${process.env.BENCH_SLOTS}` : ''}.\n\n`;
   md += 'Prefilled and prompt tokens are llama-server\'s own counters for each request; minimum = the tokens of the request after its longest common prefix with any earlier prompt of the scenario, counted in an ideal rendering (llama-server\'s tokenizer; system prompt without the billing block, tools by name, the environment block ahead of the first user turn) and scaled to the prompt as sent (the chat template adds about 9%). "at minimum": a follow-up that prefilled no more than what was new in it (+1% of its prompt). First turns pass with prefilled <= minimum + 2% of the prompt; follow-ups with >= 99% cached.\n\n';
   md += '## Summary\n\n';
   const direct = (scen, slots) => results.find((r) => r.path === 'llama' && r.scen === scen && r.slots === slots);
@@ -385,6 +390,7 @@ async function main() {
   md += '\n\n## Per request\n';
   for (const r of results) {
     md += `\n### ${r.path}, ${r.scen}, ${r.slots} slots\n\n`;
+    if (r.commit) md += `Gateway ${r.commit}; llama-server ${r.copy ? 'with' : 'without'} --slot-save-path${r.llamaArgs ? `, ${r.llamaArgs}` : ''}.\n\n`;
     if (r.warm.length) md += `Warm start: ${r.warm.map((w) => `${w.prefilled} prefilled, ${w.cached} cached`).join('; ')}.\n\n`;
     const bad = r.runs.filter((x) => x.code !== 0);
     if (bad.length) md += `claude exited non-zero: ${bad.map((x) => `${x.label} (${x.code})`).join(', ')}.\n\n`;
