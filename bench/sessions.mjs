@@ -363,16 +363,21 @@ async function main() {
         try {
           const r = await runScenario(p, scen, slots);
           results.push({ path: p, scen, slots, copy: SLOT_COPY, llamaArgs: process.env.BENCH_LLAMA_ARGS ?? '', commit: COMMIT, ...r });
+          writeReport(results, version, from, false); /* as it goes: a run cut short still reports */
           log(`bench: ${p} / ${scen} / ${slots} slots: prefilled ${sum(r.rows, 'prefilled')} of ${sum(r.rows, 'prompt')} (minimum ${sum(r.rows, 'minimum')}) in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
         } catch (e) {
           log(`bench: ${p} / ${scen} / ${slots}: ${e.stack ?? e}`);
           results.push({ path: p, scen, slots, error: String(e.message ?? e), rows: [], runs: [], warm: [], notes: [] });
         }
       }
+  writeReport(results, version, from, true);
+}
+
+function writeReport(results, version, from, final) {
   const date = new Date();
   let md = `# bench/sessions, ${date.toISOString().slice(0, 10)}\n\n`;
   if (from.length) md += `Combined from ${from.map((f) => path.basename(f)).join(', ')} (each run's command and gateway commit below).\n\n`;
-  else md += `Claude Code ${version}, llama-server from node-llama-cpp 3.21.1's llama.cpp${SLOT_COPY ? ' with --slot-save-path (slot copy on)' : ' without --slot-save-path (slot copy off)'}, ${process.env.BENCH_LLAMA_ARGS ? ` and ${process.env.BENCH_LLAMA_ARGS}` : ''}, the tiny random-weight model of tests/real (LLAMA_EMBD ${process.env.LLAMA_EMBD ?? 64}, LLAMA_LAYERS ${process.env.LLAMA_LAYERS ?? 2}), gateway at commit ${COMMIT}. Command: \`bench/sessions\`${process.env.BENCH_PATHS ? ` with BENCH_PATHS=${process.env.BENCH_PATHS}` : ''}${process.env.BENCH_SCENARIOS ? ` BENCH_SCENARIOS=${process.env.BENCH_SCENARIOS}` : ''}${process.env.BENCH_SLOTS ? ` BENCH_SLOTS=${process.env.BENCH_SLOTS}` : ''}.\n\n`;
+  else md += `Claude Code ${version}, llama-server from node-llama-cpp 3.21.1's llama.cpp${SLOT_COPY ? ' with --slot-save-path (slot copy on)' : ' without --slot-save-path (slot copy off)'}${process.env.BENCH_LLAMA_ARGS ? ` and ${process.env.BENCH_LLAMA_ARGS}` : ''}, the tiny random-weight model of tests/real (LLAMA_EMBD ${process.env.LLAMA_EMBD ?? 64}, LLAMA_LAYERS ${process.env.LLAMA_LAYERS ?? 2}), gateway at commit ${COMMIT}. Command: \`bench/sessions\`${process.env.BENCH_PATHS ? ` with BENCH_PATHS=${process.env.BENCH_PATHS}` : ''}${process.env.BENCH_SCENARIOS ? ` BENCH_SCENARIOS=${process.env.BENCH_SCENARIOS}` : ''}${process.env.BENCH_SLOTS ? ` BENCH_SLOTS=${process.env.BENCH_SLOTS}` : ''}.\n\n`;
   md += 'Prefilled and prompt tokens are llama-server\'s own counters for each request; minimum = the tokens of the request after its longest common prefix with any earlier prompt of the scenario, counted in an ideal rendering (llama-server\'s tokenizer; system prompt without the billing block, tools by name, the environment block ahead of the first user turn) and scaled to the prompt as sent (the chat template adds about 9%). "at minimum": a follow-up that prefilled no more than what was new in it (+1% of its prompt). First turns pass with prefilled <= minimum + 2% of the prompt; follow-ups with >= 99% cached.\n\n';
   md += '## Summary\n\n';
   const direct = (scen, slots) => results.find((r) => r.path === 'llama' && r.scen === scen && r.slots === slots);
@@ -403,13 +408,13 @@ async function main() {
     );
     md += '\n';
   }
-  console.log(md);
+  if (final) console.log(md);
   // BENCH_TAG: sessions-<date>-<tag>.md/.json, so partial runs do not overwrite each other
   const base = path.join(ROOT, 'bench/results', `sessions-${date.toISOString().slice(0, 10)}${process.env.BENCH_TAG ? `-${process.env.BENCH_TAG}` : ''}`);
   fs.mkdirSync(path.dirname(base), { recursive: true });
   fs.writeFileSync(`${base}.md`, md);
   fs.writeFileSync(`${base}.json`, JSON.stringify(results.map(({ runs, ...r }) => r), null, 1));
-  log(`bench: wrote ${path.relative(ROOT, base)}.md and .json`);
+  if (final) log(`bench: wrote ${path.relative(ROOT, base)}.md and .json`);
 }
 
 runBench(main, cleanup, log);
