@@ -143,7 +143,7 @@ export async function startTaps(llamaBase) {
             /* not JSON */
           }
         }
-        const answer = j && tap.script ? tap.script(j) : null;
+        const answer = j && tap.script && !req.headers['x-claude-code-agent-id'] ? tap.script(j) : null;
         tap.inflight++;
         const done = () => {
           tap.inflight--;

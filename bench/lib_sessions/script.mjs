@@ -27,7 +27,8 @@ export function pairKey(body) {
 const hasToolResult = (body) =>
   (body?.messages ?? []).some((m) => Array.isArray(m.content) && m.content.some((b) => b?.type === 'tool_result'));
 
-// The Agent call for the first main-loop request of a conversation.
+// The Agent call for the first main-loop request of a conversation (the
+// front tap never asks for a subagent's request: subagents offer Agent too).
 export function agentAnswer(body) {
   if (classOf(body) !== 'main' || hasToolResult(body)) return null;
   if ((body.messages ?? []).some((m) => m.role === 'assistant')) return null;
