@@ -578,6 +578,7 @@ static void warm_start(backend_rt *b)
  * ledger says (the server restarted). */
 static void slots_seen(backend_rt *b, const cJSON *j)
 {
+    int lock = ledger_hold(ledger_dir(b), b->cfg->url);
     ledger_sync(ledger_dir(b), b->cfg->url, &b->aff);
     const cJSON *s;
     cJSON_ArrayForEach(s, j)
@@ -585,9 +586,13 @@ static void slots_seen(backend_rt *b, const cJSON *j)
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(s, "id");
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(s, "n_prompt_tokens");
         if (!cJSON_IsNumber(id)) continue;
-        if (!cJSON_IsNumber(n) || n->valuedouble < 1)
+        if (!cJSON_IsNumber(n) || n->valuedouble < 1) {
             affinity_external(&b->aff, (int)id->valuedouble, AFFINITY_EXT_EMPTY, 0);
+            /* else the next sync would bring the gone prefix back */
+            ledger_forget(ledger_dir(b), b->cfg->url, (int)id->valuedouble);
+        }
     }
+    ledger_unlock(lock);
 }
 
 /* Ask llama.cpp which slots hold a prompt (GET /slots). */

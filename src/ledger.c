@@ -99,16 +99,9 @@ static void ledger_read(const char *dir, const char *url, ledger_entry *e)
     fclose(f);
 }
 
-void ledger_write(const char *dir, const char *url, int slot, uint64_t kind, int primed)
+static void ledger_store(const char *path, const ledger_entry *e)
 {
-    char path[700], tmp[760];
-    if (slot < 0 || slot >= AFFINITY_MAX_SLOTS || ledger_path(dir, url, path, sizeof path)) return;
-    ledger_entry e[AFFINITY_MAX_SLOTS];
-    ledger_read(dir, url, e);
-    if (e[slot].pid == (long)getpid() && e[slot].kind == kind && e[slot].primed == primed) return;
-    e[slot].pid = (long)getpid();
-    e[slot].kind = kind;
-    e[slot].primed = primed;
+    char tmp[760];
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) return;
@@ -117,6 +110,19 @@ void ledger_write(const char *dir, const char *url, int slot, uint64_t kind, int
             fprintf(f, "%d %ld %016llx %c\n", i, e[i].pid, (unsigned long long)e[i].kind,
                     e[i].primed ? 'p' : 'c');
     if (fclose(f) != 0 || rename(tmp, path) != 0) remove(tmp);
+}
+
+void ledger_write(const char *dir, const char *url, int slot, uint64_t kind, int primed)
+{
+    char path[700];
+    if (slot < 0 || slot >= AFFINITY_MAX_SLOTS || ledger_path(dir, url, path, sizeof path)) return;
+    ledger_entry e[AFFINITY_MAX_SLOTS];
+    ledger_read(dir, url, e);
+    if (e[slot].pid == (long)getpid() && e[slot].kind == kind && e[slot].primed == primed) return;
+    e[slot].pid = (long)getpid();
+    e[slot].kind = kind;
+    e[slot].primed = primed;
+    ledger_store(path, e);
 }
 
 /* The lock: ledger-<same hash>.lock beside slots-<hash>.txt (which is replaced by a rename, so it
@@ -136,6 +142,17 @@ static int pid_alive(long pid)
 }
 
 /* Tell affinity what other gateways did since (see affinity_external). */
+void ledger_forget(const char *dir, const char *url, int slot)
+{
+    char path[700];
+    if (slot < 0 || slot >= AFFINITY_MAX_SLOTS || ledger_path(dir, url, path, sizeof path)) return;
+    ledger_entry e[AFFINITY_MAX_SLOTS];
+    ledger_read(dir, url, e);
+    if (e[slot].pid <= 0 || (pid_alive(e[slot].pid) && !e[slot].primed)) return;
+    memset(&e[slot], 0, sizeof e[slot]);
+    ledger_store(path, e);
+}
+
 void ledger_sync(const char *dir, const char *url, affinity *aff)
 {
     ledger_entry e[AFFINITY_MAX_SLOTS];

@@ -25,6 +25,10 @@ void ledger_unlock(int fd);
 /* Record that this gateway put kind in slot (primed: a prefix any gateway
  * may claim, else a conversation of its own). */
 void ledger_write(const char *dir, const char *url, int slot, uint64_t kind, int primed);
+/* The server holds nothing in slot (GET /slots: it restarted): drop the
+ * ledger's line for it unless a running gateway placed a conversation
+ * there, so a prefix that is gone is not claimed again at the next sync. */
+void ledger_forget(const char *dir, const char *url, int slot);
 /* Tell aff what other gateways did since (affinity_external). */
 void ledger_sync(const char *dir, const char *url, affinity *aff);
 

@@ -23,7 +23,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // llama-server's answers: chat completions with usage, GET /slots, and
 // POST /slots/N?action=save|restore (or 501 when canSave is false)
-function startLlama({ nslots, canSave }) {
+function startLlama({ nslots, canSave, port = 0 }) {
   const calls = [];
   const server = http.createServer((req, res) => {
     const chunks = [];
@@ -51,7 +51,10 @@ function startLlama({ nslots, canSave }) {
       send(404, { error: { message: 'no route' } });
     });
   });
-  return new Promise((r) => server.listen(0, '127.0.0.1', () => r({ url: `http://127.0.0.1:${server.address().port}`, calls, close: () => new Promise((c) => server.close(c)) })));
+  return new Promise((r) => server.listen(port, '127.0.0.1', () => r({ url: `http://127.0.0.1:${server.address().port}`, calls, close: () => new Promise((c) => {
+    server.closeAllConnections?.();
+    server.close(c);
+  }) })));
 }
 
 const body = (system, words) =>
@@ -114,5 +117,32 @@ test('a server without --slot-save-path: said once, then a spare slot is primed 
   } finally {
     await gw.stop();
     await be.close();
+  }
+});
+
+test('after a server restart, a dead gateway\'s ledger line does not stop the warm start', async () => {
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'anyclaude-slotcopy-'));
+  dirs.push(state);
+  const old = await startLlama({ nslots: 2, canSave: false });
+  let gw = await startGateway({ backend: old.url, mode: 'llamacpp', args: ['--slots', '2', '--debug', '1'], env: { XDG_STATE_HOME: state } });
+  try {
+    const r = await rawPost(gw, '/v1/messages', body('You are a Claude agent.', 'q1'), { 'x-claude-code-session-id': 'x' });
+    assert.equal(r.status, 200, r.text);
+  } finally {
+    await gw.stop();
+    await old.close();
+  }
+  const ledger = fs.readdirSync(path.join(state, 'anyclaude')).find((f) => /^slots-.*\.txt$/.test(f));
+  assert.ok(ledger, 'the first gateway wrote the ledger');
+  // the server restarted (all slots empty, GET /slots says so), on the same URL
+  const port = Number(new URL(old.url).port);
+  const fresh = await startLlama({ nslots: 2, canSave: false, port });
+  gw = await startGateway({ backend: fresh.url, mode: 'llamacpp', args: ['--slots', '2', '--debug', '1'], env: { XDG_STATE_HOME: state } });
+  try {
+    assert.ok(await waitFor(() => fresh.calls.some((c) => c.body?.max_tokens === 1), 5000), `the warm start primed the saved prefix: ${gw.stderr}`);
+    assert.doesNotMatch(gw.stderr, /already holds the prefix/);
+  } finally {
+    await gw.stop();
+    await fresh.close();
   }
 });
