@@ -397,7 +397,7 @@ function writeReport(results, version, from, final) {
     md += `\n### ${r.path}, ${r.scen}, ${r.slots} slots\n\n`;
     if (r.commit) md += `Gateway ${r.commit}; llama-server ${r.copy ? 'with' : 'without'} --slot-save-path${r.llamaArgs ? `, ${r.llamaArgs}` : ''}.\n\n`;
     if (r.warm.length) md += `Warm start: ${r.warm.map((w) => `${w.prefilled} prefilled, ${w.cached} cached`).join('; ')}.\n\n`;
-    const bad = r.runs.filter((x) => x.code !== 0);
+    const bad = (r.runs ?? []).filter((x) => x.code !== 0);
     if (bad.length) md += `claude exited non-zero: ${bad.map((x) => `${x.label} (${x.code})`).join(', ')}.\n\n`;
     for (const n of r.notes ?? []) md += `- ${n}\n`;
     if (r.notes?.length) md += '\n';
