@@ -203,6 +203,29 @@ static int check_backend(const config *cfg, const route_backend *be)
     return 1;
 }
 
+/* Slot copy: with --slot-save-path, POST /slots/N?action=save works, and
+ * the gateway fills empty slots by copying the slot that just ran instead
+ * of prefilling. Asked with a file name llama-server refuses (400 when the
+ * action is on, 501 when off), so nothing is written. */
+static void check_slot_copy(const route_backend *be, const char *ca)
+{
+    char url[700], err[CURL_ERROR_SIZE + 64] = "";
+    buf b;
+    buf_init(&b, 1u << 16);
+    route_backend_url(be, "/slots/0?action=save", url, sizeof url);
+    long st = backend_http(be, ca, url, "{\"filename\":\"../anyclaude-doctor\"}", 3000L, 10000L, &b,
+                           err, sizeof err);
+    buf_free(&b);
+    if (st == 400 || st == 200)
+        printf("[ ok ] llama.cpp slot copy: on (--slot-save-path): empty slots get a copy of the "
+               "slot that just ran, no prefill\n");
+    else
+        printf("[ -- ] llama.cpp slot copy: off (HTTP %ld): empty slots are primed by prefilling; "
+               "start llama-server with --slot-save-path DIR to copy instead (a new project's "
+               "first turn then finds the shared start of the system prompt in every slot)\n",
+               st);
+}
+
 /* The llama-server flags slot placement needs (llamacpp mode): several
  * slots (--parallel: one per conversation, subagents and background
  * requests beside it), the /slots endpoint (the gateway reads which slots
@@ -242,6 +265,7 @@ static void check_llamacpp_slots(const config *cfg, const route_backend *be)
            "memory) and --kv-unified off (it clears idle slots whenever another slot starts, "
            "so pinned conversations re-prefill)\n");
     cJSON_Delete(j);
+    if (slots >= 2) check_slot_copy(be, ca);
 }
 
 /* The configured backend is down and no mode was chosen: say what does
