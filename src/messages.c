@@ -847,8 +847,9 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
         .text_only = route_backend_text_only(b->cfg),
     };
     char err[1024];
-    int rc =
-        xlate_request_build(ex->body, ex->body_len, &o, &ex->upbody, &ex->info, err, sizeof err);
+    xlate_parsed pb = {ex->root, ex->root_end}; /* parsed once: for routing, and here */
+    int rc = xlate_request_build_parsed(ex->root ? &pb : NULL, ex->body, ex->body_len, &o,
+                                        &ex->upbody, &ex->info, err, sizeof err);
     if (rc == XLATE_EINVALID) {
         reply_error(ex, "invalid_request_error", err);
         return;
@@ -1094,6 +1095,7 @@ void handle_messages(server *s, httpd_req *req)
     if (s->need_root || servertools_maybe(ex->body, ex->body_len)) {
         const char *end = NULL;
         ex->root = cJSON_ParseWithLengthOpts(ex->body, ex->body_len, &end, 0);
+        ex->root_end = end;
         if (!cJSON_IsObject(ex->root)) {
             char m[200];
             size_t at = ex->root || !end ? 0 : (size_t)(end - ex->body);
