@@ -123,52 +123,57 @@ static int word_needs_escape(const char *s)
     return (hit & high) != 0;
 }
 
-/* Length of the longest prefix of s[0, n) that needs no escape. */
-static size_t plain_span(const unsigned char *tab, const char *s, size_t n)
+/* Append the escaped form of byte ch at d; returns the new end. */
+static char *put_escaped(char *d, const unsigned char *tab, unsigned char ch)
 {
-    size_t i = 0;
-    for (;;) {
-        while (i + 8 <= n && !word_needs_escape(s + i))
-            i += 8;
-        size_t stop = i + 8 <= n ? i + 8 : n;
-        for (; i < stop; i++)
-            if (tab[(unsigned char)s[i]]) return i;
-        if (i == n) return n;
+    static const char hex[] = "0123456789abcdef";
+    unsigned char t = tab[ch];
+    if (!t) {
+        *d++ = (char)ch;
+    } else if (t == 'u') {
+        memcpy(d, "\\u00", 4);
+        d[4] = hex[ch >> 4];
+        d[5] = hex[ch & 15];
+        d += 6;
+    } else {
+        d[0] = '\\';
+        d[1] = (char)t;
+        d += 2;
     }
+    return d;
 }
 
 int buf_append_json_string(buf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     const unsigned char *tab = json_escape_tab();
-    /* one pass to size the output exactly, one to write it: both skip plain
+    const unsigned char *u = (const unsigned char *)s;
+    /* one pass to size the output exactly, one to write it; both take plain
      * text eight bytes at a time */
-    size_t out = n + 2;
-    for (size_t i = plain_span(tab, s, n); i < n; i += 1 + plain_span(tab, s + i + 1, n - i - 1))
-        out += tab[(unsigned char)s[i]] == 'u' ? 5 : 1;
+    size_t out = n + 2, i = 0;
+    while (i < n) {
+        if (i + 8 <= n && !word_needs_escape(s + i)) {
+            i += 8;
+            continue;
+        }
+        for (size_t end = i + 8 <= n ? i + 8 : n; i < end; i++)
+            out += tab[u[i]] ? (tab[u[i]] == 'u' ? 5 : 1) : 0;
+    }
     int rc = buf_reserve(b, out);
     if (rc) return rc;
     char *d = b->data + b->len;
     *d++ = '"';
-    size_t i = 0;
+    i = 0;
     while (i < n) {
-        size_t run = plain_span(tab, s + i, n - i);
-        memcpy(d, s + i, run);
-        d += run;
-        i += run;
-        if (i == n) break;
-        unsigned char ch = (unsigned char)s[i++], t = tab[ch];
-        *d++ = '\\';
-        if (t == 'u') {
-            memcpy(d, "u00", 3);
-            d[3] = hex[ch >> 4];
-            d[4] = hex[ch & 15];
-            d += 5;
-        } else {
-            *d++ = (char)t;
+        if (i + 8 <= n && !word_needs_escape(s + i)) {
+            memcpy(d, s + i, 8);
+            d += 8;
+            i += 8;
+            continue;
         }
+        for (size_t end = i + 8 <= n ? i + 8 : n; i < end; i++)
+            d = put_escaped(d, tab, u[i]);
     }
-    *d++ = '"';
+    *d = '"';
     b->len += out;
     b->data[b->len] = '\0';
     return BUF_OK;
