@@ -44,6 +44,7 @@ import { captureFirstTurn, grow } from './lib_overhead/payloads.mjs';
 import { freePort, register, runScope, sleep, startLogged, tail, waitHttp } from './lib/procs.mjs';
 import { mdTable } from './lib/table.mjs';
 import { cpuNsOf, fdCount, memOf, openFilesLimit } from './lib_overhead/procs.mjs';
+import { measureFloor } from './lib_overhead/floor.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = process.env.ANYCLAUDE_CACHE ?? path.join(os.homedir(), '.cache/anyclaude');
@@ -465,6 +466,7 @@ async function main() {
   }
   const mem = {};
   for (const g of Object.keys(gws)) mem[g] = { idle: gws[g].idle, afterLatency: memOf(gws[g].pid) };
+  const floor = await measureFloor(ROOT, tmpRoot);
 
   // 4. concurrency
   const conc = {};
@@ -485,12 +487,12 @@ async function main() {
     mem[g].end = memOf(gws[g].pid);
     mem[g].alive = !gws[g].isDead();
   }
-  return { env, cap, anth, direct, lat, mem, conc, be };
+  return { env, cap, anth, direct, lat, mem, conc, be, floor };
 }
 
 // --- report --------------------------------------------------------------------------------
 
-function report({ env, cap, anth, direct, lat, mem, conc, be }) {
+function report({ env, cap, anth, direct, lat, mem, conc, be, floor }) {
   const paths = opt.paths;
   const gwNames = paths.filter((p) => p !== 'direct');
   const added = {};
@@ -586,6 +588,29 @@ function report({ env, cap, anth, direct, lat, mem, conc, be }) {
       'Peak after latency runs = one request at a time, up to 1 MiB. RSS at end: after the load runs (what the allocator kept).',
   );
   say();
+  if (floor && gwNames.includes('anyclaude')) {
+    const lv = [
+      ['a C program linked with libc only', floor.plain],
+      ['the same linked like anyclaude (-levent -lcurl -lcjson), loading them only', floor.linked],
+      ['+ an event base', floor.event],
+      ['+ curl_global_init + curl_multi_init (libcurl and its TLS stack: the floor)', floor.curl],
+      ['anyclaude serve, idle', mem.anyclaude.idle],
+    ];
+    say('Idle floor (lib_overhead/floor.c, read the same way as the gateways\' idle):');
+    say();
+    say(mdTable(['process', 'RSS', 'PSS', 'private'], lv.map(([k, m]) => [k, mb(m?.rssKb), mb(m?.pssKb), mb(m?.privKb)]), ['l', 'r', 'r', 'r']));
+    say();
+    const a = mem.anyclaude.idle;
+    const c = floor.curl;
+    const d1 = (kb) => (Number.isFinite(kb) ? (kb / 1024).toFixed(1) : 'n/a');
+    if (c)
+      say(
+        `Of anyclaude's idle ${mb(a.rssKb)} MB RSS, ${mb(c.rssKb)} MB is the floor of the libraries it links once libcurl is initialised ` +
+          `(${mb(floor.linked?.rssKb)} MB for loading them at all, ${d1(c.rssKb - (floor.event?.rssKb ?? NaN))} MB more for curl_global_init and a multi handle: OpenSSL's setup); ` +
+          `anyclaude's own share is ${d1(a.rssKb - c.rssKb)} MB RSS, ${d1(a.privKb - c.privKb)} MB private.`,
+      );
+    say();
+  }
   if (opt.load) {
     say(`## Concurrency (60 KiB requests, ${CHUNKS}-chunk streams, error = non-200, socket error, truncated stream, or > ${opt.timeout} s)`);
     say();
@@ -641,7 +666,7 @@ function report({ env, cap, anth, direct, lat, mem, conc, be }) {
       }
     }
     const idle = mem.anyclaude.idle.rssKb / 1024;
-    T.push(['anyclaude idle RSS < 10 MB', `${idle.toFixed(1)} MB`, pf(idle < 10)]);
+    T.push(['anyclaude idle RSS < 10 MB', `${idle.toFixed(1)} MB${floor?.curl ? ` (library floor ${mb(floor.curl.rssKb)} MB)` : ''}`, pf(idle < 10)]);
     if (opt.load) {
       const b = conc.anyclaude.best;
       T.push([`anyclaude: 500 concurrent streams, no error (held ${opt.hold} s)`, b ? `${b} sustained` : 'none sustained', pf(b >= 500 && opt.hold >= 60 ? true : b >= 500 ? null : false)]);

@@ -851,7 +851,14 @@ size_t httpd_reply_chunk(httpd_req *r, const char *p, size_t n)
         if (r->http10) {
             evbuffer_add(out, p, n);
         } else {
-            evbuffer_add_printf(out, "%zx\r\n", n);
+            char head[2 * sizeof n + 2]; /* the size in hex, CRLF: no printf per chunk */
+            size_t k = sizeof head - 2;
+            for (size_t v = n; v; v >>= 4)
+                head[--k] = "0123456789abcdef"[v & 15];
+            size_t hl = sizeof head - 2 - k;
+            memmove(head, head + k, hl);
+            memcpy(head + hl, "\r\n", 2);
+            evbuffer_add(out, head, hl + 2);
             evbuffer_add(out, p, n);
             evbuffer_add(out, "\r\n", 2);
         }

@@ -110,17 +110,26 @@ static const unsigned char *json_escape_tab(void)
     return tab;
 }
 
-/* Does any of the 8 bytes at s need an escape (below 0x20, '"' or '\\')?
- * Exact as a whole (the per-byte borrow noise of the trick only ever sits
- * above a byte that already matched). */
-static int word_needs_escape(const char *s)
+/* Index (0..7) of the first of the 8 bytes at s that needs an escape (below
+ * 0x20, '"' or '\\'), or 8 when none does. The word tests are the usual
+ * has-zero-byte ones: a borrow can only mark bytes above a true match, so
+ * the lowest marked byte is always one. */
+static size_t first_special(const char *s)
 {
     const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
     uint64_t w;
     memcpy(&w, s, sizeof w);
     uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
-    uint64_t hit = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
-    return (hit & high) != 0;
+    uint64_t hit = (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high;
+    if (!hit) return 8;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+    return (size_t)__builtin_ctzll(hit) >> 3;
+#else
+    size_t k = 0;
+    while (k < 8 && (unsigned char)s[k] >= 0x20 && s[k] != '"' && s[k] != '\\')
+        k++;
+    return k;
+#endif
 }
 
 /* Append the escaped form of byte ch at d; returns the new end. */
@@ -147,32 +156,31 @@ int buf_append_json_string(buf *b, const char *s, size_t n)
 {
     const unsigned char *tab = json_escape_tab();
     const unsigned char *u = (const unsigned char *)s;
-    /* one pass to size the output exactly, one to write it; both take plain
-     * text eight bytes at a time */
+    /* one pass to size the output exactly, one to write it; both go from one
+     * byte needing an escape to the next a word at a time */
     size_t out = n + 2, i = 0;
-    while (i < n) {
-        if (i + 8 <= n && !word_needs_escape(s + i)) {
-            i += 8;
-            continue;
-        }
-        for (size_t end = i + 8 <= n ? i + 8 : n; i < end; i++)
-            out += tab[u[i]] ? (tab[u[i]] == 'u' ? 5 : 1) : 0;
+    while (i + 8 <= n) {
+        size_t k = first_special(s + i);
+        i += k;
+        if (k < 8) out += tab[u[i++]] == 'u' ? 5 : 1;
     }
+    for (; i < n; i++)
+        out += tab[u[i]] ? (tab[u[i]] == 'u' ? 5 : 1) : 0;
     int rc = buf_reserve(b, out);
     if (rc) return rc;
     char *d = b->data + b->len;
     *d++ = '"';
     i = 0;
-    while (i < n) {
-        if (i + 8 <= n && !word_needs_escape(s + i)) {
-            memcpy(d, s + i, 8);
-            d += 8;
-            i += 8;
-            continue;
-        }
-        for (size_t end = i + 8 <= n ? i + 8 : n; i < end; i++)
-            d = put_escaped(d, tab, u[i]);
+    while (i + 8 <= n) {
+        /* the output still has room for the 8 input bytes at i, escaped or not */
+        size_t k = first_special(s + i);
+        memcpy(d, s + i, 8);
+        d += k;
+        i += k;
+        if (k < 8) d = put_escaped(d, tab, u[i++]);
     }
+    for (; i < n; i++)
+        d = put_escaped(d, tab, u[i]);
     *d = '"';
     b->len += out;
     b->data[b->len] = '\0';

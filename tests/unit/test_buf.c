@@ -95,3 +95,34 @@ TEST(buf_json_string_every_byte_at_every_offset)
     buf_free(&got);
     buf_free(&want);
 }
+
+/* Longer strings with specials at random density (a fixed seed). */
+TEST(buf_json_string_random_density)
+{
+    buf got, want;
+    buf_init(&got, 0);
+    buf_init(&want, 0);
+    unsigned seed = 12345;
+    int bad = 0;
+    static const char specials[] = "\"\\\n\t\r\x01\x1f";
+    for (int round = 0; round < 2000; round++) {
+        unsigned char s[200];
+        seed = seed * 1103515245u + 12345u;
+        size_t n = (seed >> 8) % sizeof s;
+        unsigned density = 1 + (seed >> 20) % 16;
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned r = seed >> 8;
+            s[i] = r % density == 0 ? (unsigned char)specials[(r >> 8) % (sizeof specials - 1)]
+                                    : (unsigned char)(0x20 + (r >> 8) % 0xe0);
+        }
+        buf_reset(&got);
+        buf_reset(&want);
+        REQUIRE(buf_append_json_string(&got, (const char *)s, n) == BUF_OK);
+        escape_ref(&want, s, n);
+        if (got.len != want.len || memcmp(got.data, want.data, got.len)) bad++;
+    }
+    CHECK(bad == 0);
+    buf_free(&got);
+    buf_free(&want);
+}
