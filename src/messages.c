@@ -28,6 +28,7 @@
 #include <strings.h>
 
 #include "anthropic.h"
+#include "jparse.h"
 #include "provenance.h"
 #include "rendezvous.h"
 #include "servertools.h"
@@ -1094,7 +1095,7 @@ void handle_messages(server *s, httpd_req *req)
      * when nothing else needs the parsed body */
     if (s->need_root || servertools_maybe(ex->body, ex->body_len)) {
         const char *end = NULL;
-        ex->root = cJSON_ParseWithLengthOpts(ex->body, ex->body_len, &end, 0);
+        ex->root = jparse(ex->body, ex->body_len, &end);
         ex->root_end = end;
         if (!cJSON_IsObject(ex->root)) {
             char m[200];

@@ -21,6 +21,7 @@
 #include "anthropic.h"
 #include "rendezvous.h"
 #include "h1.h"
+#include "jparse.h"
 #include "provenance.h"
 #include "server_int.h"
 #include "servertools.h"
@@ -461,16 +462,18 @@ static void handle_count_tokens(server *s, httpd_req *req)
     }
     long n = 0;
     char err[1024];
-    if (xlate_request_count_tokens(body, len, &n, err, sizeof err) < 0) {
+    /* parsed once: for the estimate, routing, and the backends that get it
+     * rewritten or translated */
+    const char *end = NULL;
+    cJSON *root = body && len ? jparse(body, len, &end) : NULL;
+    xlate_parsed pb = {root, end};
+    if (xlate_request_count_tokens_parsed(&pb, body, len, &n, err, sizeof err) < 0) {
+        cJSON_Delete(root);
         send_error_req(req, "invalid_request_error", err);
         return;
     }
-    /* the parsed body: for routing, and for the backends that get it rewritten */
-    cJSON *root = routes_need_facts(&s->cfg->routing) ? cJSON_ParseWithLength(body, len) : NULL;
     const char *tmodel = NULL;
     backend_rt *b = server_backend_for(s, root, &tmodel);
-    if (!root && (b->cfg->mode->passthru || b->cfg->mode->cache_prompt))
-        root = cJSON_ParseWithLength(body, len);
     if (b->est_ratio > 0)
         n = (long)((double)n * b->est_ratio) > 0 ? (long)((double)n * b->est_ratio) : 1;
     exchange *ex = exchange_new(s, req, EX_COUNT);
@@ -514,14 +517,11 @@ static void handle_count_tokens(server *s, httpd_req *req)
     if (root && !cJSON_GetObjectItemCaseSensitive(root, "max_tokens"))
         cJSON_AddNumberToObject(root, "max_tokens", 1);
     cJSON_DeleteItemFromObjectCaseSensitive(root, "stream");
-    char *txt = root ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
     xlate_request_opts o = {.model = backend_model(b, tmodel),
                             .text_only = route_backend_text_only(b->cfg)};
     xlate_request_info info;
-    int rc =
-        txt ? xlate_request_build(txt, strlen(txt), &o, &ex->upbody, &info, err, sizeof err) : -1;
-    cJSON_free(txt);
+    int rc = xlate_request_build_parsed(&pb, body, len, &o, &ex->upbody, &info, err, sizeof err);
+    cJSON_Delete(root);
     if (rc < 0) {
         reply_count(ex, n, "estimate");
         return;

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "affinity.h"
+#include "jparse.h"
 
 /* Rough prompt-token cost of one image for the estimate (vision encoders
  * spend a few hundred to ~1.6k tokens on a typical screenshot). */
@@ -1267,7 +1268,7 @@ static int translate(const xlate_parsed *pb, const char *body, size_t len,
     if (pb)
         *rootp = pb->root;
     else
-        *rootp = *ownp = body && len ? cJSON_ParseWithLengthOpts(body, len, &end, 0) : NULL;
+        *rootp = *ownp = body && len ? jparse(body, len, &end) : NULL;
     rc = check_body(*rootp, end, body, len, err, errlen);
     if (rc) return rc;
     rc = check_top(&c, *rootp, need_max_tokens);
