@@ -114,7 +114,7 @@ static const unsigned char *json_escape_tab(void)
  * 0x20, '"' or '\\'), or 8 when none does. The word tests are the usual
  * has-zero-byte ones: a borrow can only mark bytes above a true match, so
  * the lowest marked byte is always one. */
-static size_t first_special(const char *s)
+static inline size_t first_special(const char *s)
 {
     const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
     uint64_t w;
@@ -133,7 +133,7 @@ static size_t first_special(const char *s)
 }
 
 /* Append the escaped form of byte ch at d; returns the new end. */
-static char *put_escaped(char *d, const unsigned char *tab, unsigned char ch)
+static inline char *put_escaped(char *d, const unsigned char *tab, unsigned char ch)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char t = tab[ch];
@@ -152,12 +152,49 @@ static char *put_escaped(char *d, const unsigned char *tab, unsigned char ch)
     return d;
 }
 
+/* Write the escaped s[0, n) and the closing quote from d, while the output
+ * stays within lim (NULL: the room is known to be enough). Returns the end,
+ * or NULL when lim might be passed. */
+static char *escape_into(char *d, const char *lim, const unsigned char *tab, const char *s,
+                         size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i + 8 <= n) {
+        /* room for the rest plain, and for this word's escape */
+        if (lim && (size_t)(lim - d) < n - i + 6) return NULL;
+        size_t k = first_special(s + i);
+        memcpy(d, s + i, 8);
+        d += k;
+        i += k;
+        if (k < 8) d = put_escaped(d, tab, u[i++]);
+    }
+    if (lim && (size_t)(lim - d) < 6 * (n - i) + 1) return NULL;
+    for (; i < n; i++)
+        d = put_escaped(d, tab, u[i]);
+    *d++ = '"';
+    return d;
+}
+
 int buf_append_json_string(buf *b, const char *s, size_t n)
 {
     const unsigned char *tab = json_escape_tab();
+    /* one pass into room for a quarter more than the input (most text);
+     * text that escapes more is sized exactly first */
+    if (n < SIZE_MAX / 4) {
+        size_t room = n + n / 4 + 16;
+        if (buf_reserve(b, room) == BUF_OK) {
+            char *start = b->data + b->len;
+            *start = '"';
+            char *d = escape_into(start + 1, start + room, tab, s, n);
+            if (d) {
+                b->len += (size_t)(d - start);
+                b->data[b->len] = '\0';
+                return BUF_OK;
+            }
+        }
+    }
     const unsigned char *u = (const unsigned char *)s;
-    /* one pass to size the output exactly, one to write it; both go from one
-     * byte needing an escape to the next a word at a time */
     size_t out = n + 2, i = 0;
     while (i + 8 <= n) {
         size_t k = first_special(s + i);
@@ -168,20 +205,9 @@ int buf_append_json_string(buf *b, const char *s, size_t n)
         out += tab[u[i]] ? (tab[u[i]] == 'u' ? 5 : 1) : 0;
     int rc = buf_reserve(b, out);
     if (rc) return rc;
-    char *d = b->data + b->len;
-    *d++ = '"';
-    i = 0;
-    while (i + 8 <= n) {
-        /* the output still has room for the 8 input bytes at i, escaped or not */
-        size_t k = first_special(s + i);
-        memcpy(d, s + i, 8);
-        d += k;
-        i += k;
-        if (k < 8) d = put_escaped(d, tab, u[i++]);
-    }
-    for (; i < n; i++)
-        d = put_escaped(d, tab, u[i]);
-    *d = '"';
+    char *start = b->data + b->len;
+    *start = '"';
+    escape_into(start + 1, NULL, tab, s, n); /* exactly out bytes */
     b->len += out;
     b->data[b->len] = '\0';
     return BUF_OK;
