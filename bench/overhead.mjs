@@ -73,6 +73,9 @@ const HELP = `usage: bench/overhead [--quick] [options]
   --node-backend     the Node backend (lib_overhead/backend.mjs) instead of the C one
   --rt | --no-rt     force SCHED_RR for the latency runs on or off (default: on
                      when the load average is above half the CPUs)
+  --baseline BIN     also measure another anyclaude build (e.g. main's) as path
+                     "baseline", interleaved with the others in the latency
+                     runs (not in the load runs): before/after in one run
   --out FILE         Markdown output (default bench/results/overhead-<date>.md)`;
 
 function parseArgs(argv) {
@@ -102,6 +105,7 @@ function parseArgs(argv) {
     else if (a === '--rt') o.rt = true;
     else if (a === '--no-rt') o.rt = false;
     else if (a === '--out') o.out = next();
+    else if (a === '--baseline') o.baseline = path.resolve(next());
     else if (a === '-h' || a === '--help') {
       console.log(HELP);
       process.exit(0);
@@ -114,6 +118,7 @@ function parseArgs(argv) {
   o.hold ??= o.quick ? 15 : 60;
   if (!o.paths.includes('direct')) o.paths.unshift('direct'); // the floor everything is compared to
   for (const p of o.paths) if (!['direct', 'anyclaude', 'ccr'].includes(p)) throw new Error(`unknown path ${p}`);
+  if (o.baseline) o.paths.push('baseline');
   o.levels.sort((a, b) => a - b);
   return o;
 }
@@ -207,12 +212,12 @@ async function startBackend() {
 }
 
 // anyclaude serve; idle RSS read once its "listening" line is out, before any request.
-async function startAnyclaude(backendV1, name = 'anyclaude') {
+async function startAnyclaude(backendV1, name = 'anyclaude', bin = GATEWAY) {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(tmpRoot, `${name}-`));
   const logFile = path.join(dir, 'anyclaude.log');
   const env = cleanEnv({ XDG_CONFIG_HOME: path.join(dir, 'config'), XDG_STATE_HOME: path.join(dir, 'state'), XDG_CACHE_HOME: path.join(dir, 'cache') });
-  const p = startLogged(name, GATEWAY, ['serve', '--port', String(port), '--mode', 'openai', '--backend', backendV1, '--model', 'm'], { env, logFile });
+  const p = startLogged(name, bin, ['serve', '--port', String(port), '--mode', 'openai', '--backend', backendV1, '--model', 'm'], { env, logFile });
   const until = Date.now() + 10000;
   while (Date.now() < until && !p.isDead() && !/listening on/.test(fs.readFileSync(logFile, 'utf8'))) await sleep(10);
   await sleep(300);
@@ -420,6 +425,10 @@ async function main() {
     gws.anyclaude = await startAnyclaude(be.v1);
     log(`overhead: anyclaude on ${gws.anyclaude.url} (pid ${gws.anyclaude.pid}, idle RSS ${mb(gws.anyclaude.idle.rssKb)} MB, PSS ${mb(gws.anyclaude.idle.pssKb)} MB, private ${mb(gws.anyclaude.idle.privKb)} MB, open files limit ${openFilesLimit(gws.anyclaude.pid)})`);
   }
+  if (opt.baseline) {
+    gws.baseline = await startAnyclaude(be.v1, 'baseline', opt.baseline);
+    log(`overhead: baseline ${opt.baseline} on ${gws.baseline.url} (idle RSS ${mb(gws.baseline.idle.rssKb)} MB)`);
+  }
   if (opt.paths.includes('ccr')) {
     gws.ccr = await startCcr(be.v1);
     log(`overhead: ccr on ${gws.ccr.url} (pids ${gws.ccr.idle.pids.join(',')}, idle RSS ${mb(gws.ccr.idle.rssKb)} MB, open files limit ${openFilesLimit(gws.ccr.pid)})`);
@@ -481,7 +490,7 @@ async function main() {
       log(`    ${r.completed} streams ok, ${r.errors} errors, ${r.rps.toFixed(0)}/s, p50 ${f2(r.p50 / 1000)} s, p99 ${f2(r.p99 / 1000)} s`);
       await sleep(1500);
     }
-    for (const g of Object.keys(gws)) conc[g] = await concurrency(g, targets[g]['60k'], gws[g].pid);
+    for (const g of Object.keys(gws)) if (g !== 'baseline') conc[g] = await concurrency(g, targets[g]['60k'], gws[g].pid);
   }
   for (const g of Object.keys(gws)) {
     mem[g].end = memOf(gws[g].pid);
@@ -519,6 +528,7 @@ function report({ env, cap, anth, direct, lat, mem, conc, be, floor }) {
       SIZES.map((s) => `${s.label} (${anth[s.key].body.length} B, ${anth[s.key].messages} messages; direct body ${direct[s.key].length} B)`).join(', ') +
       '.',
   );
+  if (opt.baseline) say(`Baseline: \`${opt.baseline}\` as path "baseline" (another anyclaude build, same flags), in the latency runs only.`);
   say();
   say('## Latency (medians, ms)');
   say();
@@ -643,7 +653,7 @@ function report({ env, cap, anth, direct, lat, mem, conc, be, floor }) {
     say();
     say(
       'Sustained (no error for the whole hold): ' +
-        gwNames.map((g) => `${g} ${conc[g].best || 'none'}${conc[g].best ? ` streams for ${opt.hold} s` : ''} (peak ${conc[g].peakFds} fds, peak RSS ${mb(conc[g].peakRssKb)} MB)`).join('; ') +
+        gwNames.filter((g) => conc[g]).map((g) => `${g} ${conc[g].best || 'none'}${conc[g].best ? ` streams for ${opt.hold} s` : ''} (peak ${conc[g].peakFds} fds, peak RSS ${mb(conc[g].peakRssKb)} MB)`).join('; ') +
         '.',
     );
     say();
