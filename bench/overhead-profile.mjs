@@ -5,9 +5,10 @@
 // The same payloads as bench/overhead (a real Claude Code first turn grown to
 // 60 KiB and 1 MiB) and the same C scripted backend (500 chunks). The gateway
 // (build/anyclaude serve --mode openai) runs under valgrind's callgrind with
-// collection off; per size: one warmup request, then collection is switched
-// on (callgrind_control -i on) for exactly one request, dumped, and switched
-// off. Prints per size the instructions (Ir) for the whole request and the
+// instrumentation off (--instr-atstart=no); per size: one warmup request, then
+// instrumentation is switched on (callgrind_control --instr=on) for exactly
+// one request, dumped (--dump), and switched off. ANYCLAUDE_BIN picks another
+// build. Prints per size the instructions (Ir) for the whole request and the
 // top functions by inclusive cost, and keeps the callgrind.out files in
 // --keep DIR (callgrind_annotate / kcachegrind read them).
 // Exits 0 whatever the numbers; 1 if it cannot run.
@@ -34,8 +35,8 @@ const SIZES = [
 
 const HELP = `usage: bench/overhead-profile [--top N] [--keep DIR]
   --top N      functions listed per size (default 25)
-  --keep DIR   where the callgrind.out files go (default bench/results/profile)`;
-const opt = { top: 25, keep: path.join(ROOT, 'bench/results/profile') };
+  --keep DIR   where the callgrind.out files go (default $TMPDIR/anyclaude-overhead-profile)`;
+const opt = { top: 25, keep: path.join(os.tmpdir(), 'anyclaude-overhead-profile') };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   if (a === '--top') opt.top = Number(process.argv[++i]);
