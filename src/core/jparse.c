@@ -367,3 +367,27 @@ cJSON *jparse(const char *s, size_t len, const char **end)
     }
     return cJSON_ParseWithLengthOpts(s, len, end, 0);
 }
+
+int jparse_same(const cJSON *a, const cJSON *b)
+{
+    if (!a || !b) return a == b;
+    if (a->type != b->type || a->valueint != b->valueint) return 0;
+    if (memcmp(&a->valuedouble, &b->valuedouble, sizeof a->valuedouble) != 0) return 0;
+    if (!a->valuestring != !b->valuestring) return 0;
+    if (a->valuestring && strcmp(a->valuestring, b->valuestring) != 0) return 0;
+    if (!a->string != !b->string) return 0;
+    if (a->string && strcmp(a->string, b->string) != 0) return 0;
+    const cJSON *ca = a->child, *cb = b->child;
+    if (!ca != !cb) return 0;
+    if (ca && (!ca->prev || !cb->prev)) return 0;
+    const cJSON *la = NULL, *lb = NULL;
+    for (; ca && cb; ca = ca->next, cb = cb->next) {
+        if (!jparse_same(ca, cb)) return 0;
+        if ((la && ca->prev != la) || (lb && cb->prev != lb)) return 0;
+        la = ca;
+        lb = cb;
+    }
+    if (ca || cb) return 0;
+    /* the head links to the tail */
+    return !a->child || (a->child->prev == la && b->child->prev == lb);
+}

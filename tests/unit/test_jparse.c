@@ -2,7 +2,6 @@
  * hand-picked cases, on every JSON file under tests/golden/, and on those
  * files cut short and with single bytes changed. */
 #include <dirent.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,36 +9,13 @@
 #include "jparse.h"
 #include "test.h"
 
-/* 1 when a and b are the same tree (every field cJSON's parse sets). */
-static int same_tree(const cJSON *a, const cJSON *b)
-{
-    if (!a || !b) return a == b;
-    if (a->type != b->type || a->valueint != b->valueint) return 0;
-    if (memcmp(&a->valuedouble, &b->valuedouble, sizeof a->valuedouble) != 0) return 0;
-    if (!a->valuestring != !b->valuestring) return 0;
-    if (a->valuestring && strcmp(a->valuestring, b->valuestring) != 0) return 0;
-    if (!a->string != !b->string) return 0;
-    if (a->string && strcmp(a->string, b->string) != 0) return 0;
-    const cJSON *ca = a->child, *cb = b->child;
-    if (!ca != !cb) return 0;
-    if (ca && (!ca->prev || !cb->prev)) return 0;
-    const cJSON *la = NULL;
-    for (; ca && cb; ca = ca->next, cb = cb->next) {
-        if (!same_tree(ca, cb)) return 0;
-        if (la && ca->prev != la) return 0;
-        la = ca;
-    }
-    if (ca || cb) return 0;
-    return !a->child || a->child->prev == la; /* the head links to the tail */
-}
-
 /* jparse agrees with cJSON on s[0, n): tree (or NULL) and end. */
 static int agrees(const char *s, size_t n)
 {
     const char *e1 = NULL, *e2 = NULL;
     cJSON *want = cJSON_ParseWithLengthOpts(s, n, &e1, 0);
     cJSON *got = jparse(s, n, &e2);
-    int ok = same_tree(want, got) && e1 == e2;
+    int ok = jparse_same(want, got) && e1 == e2;
     cJSON_Delete(want);
     cJSON_Delete(got);
     return ok;
