@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jparse.h"
 #include "outhdrs.h"
 #include "provenance.h"
 #include "relay.h"
@@ -144,13 +145,12 @@ static int chat_body(const backend_rt *b, const char *tmodel, cJSON *root, buf *
     if (!cJSON_GetObjectItemCaseSensitive(root, "max_tokens"))
         cJSON_AddNumberToObject(root, "max_tokens", 1);
     cJSON_DeleteItemFromObjectCaseSensitive(root, "stream");
-    char *txt = cJSON_PrintUnformatted(root);
     xlate_request_opts o = {.model = backend_model(b, tmodel),
                             .text_only = route_backend_text_only(b->cfg)};
     xlate_request_info info;
     char err[1024];
-    int rc = txt ? xlate_request_build(txt, strlen(txt), &o, out, &info, err, sizeof err) : -1;
-    cJSON_free(txt);
+    xlate_parsed pb = {root, NULL}; /* the tree as changed here: no print and re-parse */
+    int rc = xlate_request_build_parsed(&pb, NULL, 0, &o, out, &info, err, sizeof err);
     if (rc < 0) return -1;
     *n = info.input_estimate;
     xlate_request_info_free(&info);
@@ -162,7 +162,7 @@ static int chat_body(const backend_rt *b, const char *tmodel, cJSON *root, buf *
 static cJSON *parse_object(const char *body, size_t len)
 {
     const char *end = NULL;
-    cJSON *root = body && len ? cJSON_ParseWithLengthOpts(body, len, &end, 0) : NULL;
+    cJSON *root = body && len ? jparse(body, len, &end) : NULL;
     while (root && end && end < body + len &&
            (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
         end++;
@@ -192,7 +192,10 @@ void count_tokens_handle(server *s, httpd_req *req)
     long n = 0;
     int translated = llama && root && chat_body(b, tmodel, root, &chat, &n) == 0;
     char err[1024];
-    if (!translated && xlate_request_count_tokens(body, len, &n, err, sizeof err) < 0) {
+    /* the estimate from the tree parsed above, unless chat_body changed it */
+    xlate_parsed pb = {root, NULL};
+    if (!translated && xlate_request_count_tokens_parsed(root && !llama ? &pb : NULL, body, len, &n,
+                                                         err, sizeof err) < 0) {
         exchange_error_req(req, "invalid_request_error", err);
         goto out;
     }

@@ -31,6 +31,7 @@
 #include <strings.h>
 
 #include "anthropic.h"
+#include "jparse.h"
 #include "monotime.h"
 #include "outhdrs.h"
 #include "relay.h"
@@ -667,8 +668,9 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
         .text_only = route_backend_text_only(b->cfg),
     };
     char err[1024];
-    int rc = xlate_request_build(ex->body, ex->body_len, &o, &ex->cur.upbody, &ex->cur.info, err,
-                                 sizeof err);
+    xlate_parsed pb = {ex->root, ex->root_end}; /* parsed once: for routing, and here */
+    int rc = xlate_request_build_parsed(ex->root ? &pb : NULL, ex->body, ex->body_len, &o,
+                                        &ex->cur.upbody, &ex->cur.info, err, sizeof err);
     if (rc == XLATE_EINVALID) {
         exchange_error(ex, "invalid_request_error", err);
         return;
@@ -853,7 +855,8 @@ void messages_handle(server *s, httpd_req *req)
      * when nothing else needs the parsed body */
     if (s->need_root || servertools_maybe(ex->body, ex->body_len)) {
         const char *end = NULL;
-        ex->root = cJSON_ParseWithLengthOpts(ex->body, ex->body_len, &end, 0);
+        ex->root = jparse(ex->body, ex->body_len, &end);
+        ex->root_end = end;
         if (!cJSON_IsObject(ex->root)) {
             char m[200];
             size_t at = ex->root || !end ? 0 : (size_t)(end - ex->body);

@@ -21,6 +21,7 @@
 
 #include "anthropic.h"
 #include "argstream.h"
+#include "jparse.h"
 #include "sse.h"
 #include "toolargs.h"
 #include "toolcall_text.h"
@@ -119,7 +120,7 @@ static int is_ws(char c)
 static cJSON *parse_json(const char *s, size_t n)
 {
     const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+    cJSON *j = jparse(s, n, &end);
     if (!j) return NULL;
     for (const char *p = end; p && p < s + n; p++) {
         if (!is_ws(*p)) {
