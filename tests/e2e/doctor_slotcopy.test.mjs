@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq } from './helpers.mjs';
+import { BIN, CLAUDE, Children, makeSandbox, missingPrereq } from '../lib/claude_code.mjs';
 
 const children = new Children();
 const cleanups = [];

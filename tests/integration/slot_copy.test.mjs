@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { startGateway, rawPost, MODEL, TOOLS } from './gateway.mjs';
+import { startGateway, rawPost, MODEL, TOOLS } from '../lib/gateway.mjs';
 
 const dirs = [];
 after(() => {

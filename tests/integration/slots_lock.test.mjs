@@ -13,8 +13,8 @@ import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startBackend, turn } from './fake_backend.mjs';
-import { startGateway, rawPost, MODEL } from './gateway.mjs';
+import { startBackend, turn } from '../lib/openai_backend.mjs';
+import { startGateway, rawPost, MODEL } from '../lib/gateway.mjs';
 
 const dirs = [];
 after(() => {
