@@ -24,21 +24,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadOrRecord } from './lib_cache/record.mjs';
+import { recordingFor } from './lib_cache/record.mjs';
 import { freePort, killedOnExit, runBench, runScope, waitLog } from './lib/procs.mjs';
-import { startCcr, startGateway, startLlama } from './lib_cache/procs.mjs';
+import { llamaEnv, startCcr, startGateway, startLlama } from './lib_cache/procs.mjs';
 import { idleMetrics, sendRecorded, slots, systemToolsPrefixTokens } from './lib_cache/replay.mjs';
 import { mdTable, ms, pct, sec, writeResults } from './lib/table.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = process.env.ANYCLAUDE_CACHE ?? path.join(os.homedir(), '.cache/anyclaude');
 const CLAUDE = path.resolve(ROOT, process.env.CLAUDE_BIN ?? 'tests/node_modules/@anthropic-ai/claude-code-linux-x64/claude');
-const LLAMA_ENV = {
-  LLAMA_EMBD: process.env.LLAMA_EMBD ?? '128',
-  LLAMA_LAYERS: process.env.LLAMA_LAYERS ?? '2',
-  LLAMA_PARALLEL: process.env.LLAMA_PARALLEL ?? '2',
-  LLAMA_CTX: process.env.LLAMA_CTX ?? '32768',
-};
+const LLAMA_ENV = llamaEnv();
 const PATHS = (process.env.BENCH_PATHS ?? 'anyclaude,warm,llama,ccr,nocache').split(',').map((s) => s.trim());
 const FOLLOWUP_SLACK = 0.01; // a follow-up may prefill its new messages + 1% of its prompt
 const PREFIX_TARGET = 0.95;
@@ -163,17 +158,7 @@ async function runPath(name, plan, startFront, { llamaArgs = [], only = null, po
 // --- main ---------------------------------------------------------------------------
 
 async function main() {
-  if (!fs.existsSync(CLAUDE)) throw new Error(`${CLAUDE} missing: run bash scripts/deps.sh`);
-  if (!fs.existsSync(path.join(ROOT, 'build/anyclaude'))) throw new Error('build/anyclaude missing: run make');
-
-  const { file, recording, fresh } = await loadOrRecord({
-    claude: CLAUDE,
-    cacheDir: CACHE,
-    children: claudeChildren,
-    log,
-    force: process.env.BENCH_RERECORD === '1',
-  });
-  log(`bench: recording ${fresh ? 'made' : 'reused'}: ${file}`);
+  const { recording, file } = await recordingFor({ claude: CLAUDE, gateway: path.join(ROOT, 'build/anyclaude'), cacheDir: CACHE, children: claudeChildren, log });
   const { plan, afterInterleave, firstB } = planOf(recording);
   const mainA = plan.filter((p) => p.kind === 'main' && p.session === 'A');
   if (mainA.length < 5 || !firstB) log(`bench: WARNING: the recording has ${mainA.length} session-A turns and ${firstB ? 'a' : 'no'} session-B turn`);

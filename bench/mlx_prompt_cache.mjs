@@ -1,6 +1,6 @@
 // bench/mlx_prompt_cache.mjs: how big mlx_lm.server's prompt cache must be
 // for Claude Code's traffic. Drives the mlx_lm.server emulator
-// (tests/e2e/mlx_lm_server.mjs, whose LRUPromptCache follows mlx-lm 0.32.0)
+// (tests/lib/mlx_lm_server.mjs, whose LRUPromptCache follows mlx-lm 0.32.0)
 // with Claude-Code-shaped conversations rendered as anyclaude sends them: a
 // main conversation (~12k tokens of system prompt and tools) that starts a
 // subagent (its own system prompt and tools) making K requests, or P
@@ -16,7 +16,7 @@
 // prefixes of a new entry, so every request adds one entry, and the oldest
 // goes first (insertion order, not use).
 
-import { startMlxLmServer } from '../tests/e2e/mlx_lm_server.mjs';
+import { startMlxLmServer } from '../tests/lib/mlx_lm_server.mjs';
 
 const arg = (n, d) => {
   const i = process.argv.indexOf(`--${n}`);

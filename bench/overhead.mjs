@@ -44,6 +44,7 @@ import { captureFirstTurn, grow } from './lib_overhead/payloads.mjs';
 import { freePort, register, runScope, sleep, startLogged, tail, waitHttp } from './lib/procs.mjs';
 import { mdTable } from './lib/table.mjs';
 import { cpuNsOf, fdCount, memOf, openFilesLimit } from './lib_overhead/procs.mjs';
+import { measureFloor } from './lib_overhead/floor.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = process.env.ANYCLAUDE_CACHE ?? path.join(os.homedir(), '.cache/anyclaude');
@@ -72,6 +73,9 @@ const HELP = `usage: bench/overhead [--quick] [options]
   --node-backend     the Node backend (lib_overhead/backend.mjs) instead of the C one
   --rt | --no-rt     force SCHED_RR for the latency runs on or off (default: on
                      when the load average is above half the CPUs)
+  --baseline BIN     also measure another anyclaude build (e.g. main's) as path
+                     "baseline", interleaved with the others in the latency
+                     runs (not in the load runs): before/after in one run
   --out FILE         Markdown output (default bench/results/overhead-<date>.md)`;
 
 function parseArgs(argv) {
@@ -101,6 +105,7 @@ function parseArgs(argv) {
     else if (a === '--rt') o.rt = true;
     else if (a === '--no-rt') o.rt = false;
     else if (a === '--out') o.out = next();
+    else if (a === '--baseline') o.baseline = path.resolve(next());
     else if (a === '-h' || a === '--help') {
       console.log(HELP);
       process.exit(0);
@@ -113,6 +118,7 @@ function parseArgs(argv) {
   o.hold ??= o.quick ? 15 : 60;
   if (!o.paths.includes('direct')) o.paths.unshift('direct'); // the floor everything is compared to
   for (const p of o.paths) if (!['direct', 'anyclaude', 'ccr'].includes(p)) throw new Error(`unknown path ${p}`);
+  if (o.baseline) o.paths.push('baseline');
   o.levels.sort((a, b) => a - b);
   return o;
 }
@@ -206,12 +212,12 @@ async function startBackend() {
 }
 
 // anyclaude serve; idle RSS read once its "listening" line is out, before any request.
-async function startAnyclaude(backendV1, name = 'anyclaude') {
+async function startAnyclaude(backendV1, name = 'anyclaude', bin = GATEWAY) {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(tmpRoot, `${name}-`));
   const logFile = path.join(dir, 'anyclaude.log');
   const env = cleanEnv({ XDG_CONFIG_HOME: path.join(dir, 'config'), XDG_STATE_HOME: path.join(dir, 'state'), XDG_CACHE_HOME: path.join(dir, 'cache') });
-  const p = startLogged(name, GATEWAY, ['serve', '--port', String(port), '--mode', 'openai', '--backend', backendV1, '--model', 'm'], { env, logFile });
+  const p = startLogged(name, bin, ['serve', '--port', String(port), '--mode', 'openai', '--backend', backendV1, '--model', 'm'], { env, logFile });
   const until = Date.now() + 10000;
   while (Date.now() < until && !p.isDead() && !/listening on/.test(fs.readFileSync(logFile, 'utf8'))) await sleep(10);
   await sleep(300);
@@ -419,6 +425,10 @@ async function main() {
     gws.anyclaude = await startAnyclaude(be.v1);
     log(`overhead: anyclaude on ${gws.anyclaude.url} (pid ${gws.anyclaude.pid}, idle RSS ${mb(gws.anyclaude.idle.rssKb)} MB, PSS ${mb(gws.anyclaude.idle.pssKb)} MB, private ${mb(gws.anyclaude.idle.privKb)} MB, open files limit ${openFilesLimit(gws.anyclaude.pid)})`);
   }
+  if (opt.baseline) {
+    gws.baseline = await startAnyclaude(be.v1, 'baseline', opt.baseline);
+    log(`overhead: baseline ${opt.baseline} on ${gws.baseline.url} (idle RSS ${mb(gws.baseline.idle.rssKb)} MB)`);
+  }
   if (opt.paths.includes('ccr')) {
     gws.ccr = await startCcr(be.v1);
     log(`overhead: ccr on ${gws.ccr.url} (pids ${gws.ccr.idle.pids.join(',')}, idle RSS ${mb(gws.ccr.idle.rssKb)} MB, open files limit ${openFilesLimit(gws.ccr.pid)})`);
@@ -465,6 +475,7 @@ async function main() {
   }
   const mem = {};
   for (const g of Object.keys(gws)) mem[g] = { idle: gws[g].idle, afterLatency: memOf(gws[g].pid) };
+  const floor = await measureFloor(ROOT, tmpRoot);
 
   // 4. concurrency
   const conc = {};
@@ -479,18 +490,18 @@ async function main() {
       log(`    ${r.completed} streams ok, ${r.errors} errors, ${r.rps.toFixed(0)}/s, p50 ${f2(r.p50 / 1000)} s, p99 ${f2(r.p99 / 1000)} s`);
       await sleep(1500);
     }
-    for (const g of Object.keys(gws)) conc[g] = await concurrency(g, targets[g]['60k'], gws[g].pid);
+    for (const g of Object.keys(gws)) if (g !== 'baseline') conc[g] = await concurrency(g, targets[g]['60k'], gws[g].pid);
   }
   for (const g of Object.keys(gws)) {
     mem[g].end = memOf(gws[g].pid);
     mem[g].alive = !gws[g].isDead();
   }
-  return { env, cap, anth, direct, lat, mem, conc, be };
+  return { env, cap, anth, direct, lat, mem, conc, be, floor };
 }
 
 // --- report --------------------------------------------------------------------------------
 
-function report({ env, cap, anth, direct, lat, mem, conc, be }) {
+function report({ env, cap, anth, direct, lat, mem, conc, be, floor }) {
   const paths = opt.paths;
   const gwNames = paths.filter((p) => p !== 'direct');
   const added = {};
@@ -517,6 +528,7 @@ function report({ env, cap, anth, direct, lat, mem, conc, be }) {
       SIZES.map((s) => `${s.label} (${anth[s.key].body.length} B, ${anth[s.key].messages} messages; direct body ${direct[s.key].length} B)`).join(', ') +
       '.',
   );
+  if (opt.baseline) say(`Baseline: \`${opt.baseline}\` as path "baseline" (another anyclaude build, same flags), in the latency runs only.`);
   say();
   say('## Latency (medians, ms)');
   say();
@@ -586,6 +598,29 @@ function report({ env, cap, anth, direct, lat, mem, conc, be }) {
       'Peak after latency runs = one request at a time, up to 1 MiB. RSS at end: after the load runs (what the allocator kept).',
   );
   say();
+  if (floor && gwNames.includes('anyclaude')) {
+    const lv = [
+      ['a C program linked with libc only', floor.plain],
+      ['the same linked like anyclaude (-levent -lcurl -lcjson), loading them only', floor.linked],
+      ['+ an event base', floor.event],
+      ['+ curl_global_init + curl_multi_init (libcurl and its TLS stack: the floor)', floor.curl],
+      ['anyclaude serve, idle', mem.anyclaude.idle],
+    ];
+    say('Idle floor (lib_overhead/floor.c, read the same way as the gateways\' idle):');
+    say();
+    say(mdTable(['process', 'RSS', 'PSS', 'private'], lv.map(([k, m]) => [k, mb(m?.rssKb), mb(m?.pssKb), mb(m?.privKb)]), ['l', 'r', 'r', 'r']));
+    say();
+    const a = mem.anyclaude.idle;
+    const c = floor.curl;
+    const d1 = (kb) => (Number.isFinite(kb) ? (kb / 1024).toFixed(1) : 'n/a');
+    if (c)
+      say(
+        `Of anyclaude's idle ${mb(a.rssKb)} MB RSS, ${mb(c.rssKb)} MB is the floor of the libraries it links once libcurl is initialised ` +
+          `(${mb(floor.linked?.rssKb)} MB for loading them at all, ${d1(c.rssKb - (floor.event?.rssKb ?? NaN))} MB more for curl_global_init and a multi handle: OpenSSL's setup); ` +
+          `anyclaude's own share is ${d1(a.rssKb - c.rssKb)} MB RSS, ${d1(a.privKb - c.privKb)} MB private.`,
+      );
+    say();
+  }
   if (opt.load) {
     say(`## Concurrency (60 KiB requests, ${CHUNKS}-chunk streams, error = non-200, socket error, truncated stream, or > ${opt.timeout} s)`);
     say();
@@ -618,7 +653,7 @@ function report({ env, cap, anth, direct, lat, mem, conc, be }) {
     say();
     say(
       'Sustained (no error for the whole hold): ' +
-        gwNames.map((g) => `${g} ${conc[g].best || 'none'}${conc[g].best ? ` streams for ${opt.hold} s` : ''} (peak ${conc[g].peakFds} fds, peak RSS ${mb(conc[g].peakRssKb)} MB)`).join('; ') +
+        gwNames.filter((g) => conc[g]).map((g) => `${g} ${conc[g].best || 'none'}${conc[g].best ? ` streams for ${opt.hold} s` : ''} (peak ${conc[g].peakFds} fds, peak RSS ${mb(conc[g].peakRssKb)} MB)`).join('; ') +
         '.',
     );
     say();
@@ -641,7 +676,7 @@ function report({ env, cap, anth, direct, lat, mem, conc, be }) {
       }
     }
     const idle = mem.anyclaude.idle.rssKb / 1024;
-    T.push(['anyclaude idle RSS < 10 MB', `${idle.toFixed(1)} MB`, pf(idle < 10)]);
+    T.push(['anyclaude idle RSS < 10 MB', `${idle.toFixed(1)} MB${floor?.curl ? ` (library floor ${mb(floor.curl.rssKb)} MB)` : ''}`, pf(idle < 10)]);
     if (opt.load) {
       const b = conc.anyclaude.best;
       T.push([`anyclaude: 500 concurrent streams, no error (held ${opt.hold} s)`, b ? `${b} sustained` : 'none sustained', pf(b >= 500 && opt.hold >= 60 ? true : b >= 500 ? null : false)]);

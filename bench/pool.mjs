@@ -39,9 +39,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadOrRecord } from './lib_cache/record.mjs';
+import { recordingFor } from './lib_cache/record.mjs';
 import { freePort, killedOnExit, runBench, runScope, sleep, startLogged, tail, waitHttp } from './lib/procs.mjs';
-import { startLlama } from './lib_cache/procs.mjs';
+import { llamaEnv, startLlama } from './lib_cache/procs.mjs';
 import { metrics, sendRecorded } from './lib_cache/replay.mjs';
 import { mdTable, ms, pct, sec, writeResults } from './lib/table.mjs';
 
@@ -49,13 +49,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = process.env.ANYCLAUDE_CACHE ?? path.join(os.homedir(), '.cache/anyclaude');
 const CLAUDE = path.resolve(ROOT, process.env.CLAUDE_BIN ?? 'tests/node_modules/@anthropic-ai/claude-code-linux-x64/claude');
 const GATEWAY = path.resolve(ROOT, process.env.ANYCLAUDE_BIN ?? 'build/anyclaude');
-const LLAMA_ENV = {
-  LLAMA_EMBD: process.env.LLAMA_EMBD ?? '128',
-  LLAMA_LAYERS: process.env.LLAMA_LAYERS ?? '2',
-  LLAMA_PARALLEL: process.env.LLAMA_PARALLEL ?? '2',
-  LLAMA_CTX: process.env.LLAMA_CTX ?? '32768',
-  LLAMA_THREADS: process.env.LLAMA_THREADS ?? '2',
-};
+const LLAMA_ENV = llamaEnv({ LLAMA_THREADS: process.env.LLAMA_THREADS ?? '2' });
 const POOL_SIZE = Number(process.env.POOL_SIZE ?? 3);
 const CONVERSATIONS = Number(process.env.CONVERSATIONS ?? 3);
 const KILL_AFTER = Number(process.env.KILL_AFTER ?? 3);
@@ -147,17 +141,7 @@ function gatewayMetrics(text) {
 // --- main ---------------------------------------------------------------------------
 
 async function main() {
-  if (!fs.existsSync(CLAUDE)) throw new Error(`${CLAUDE} missing: run bash scripts/deps.sh`);
-  if (!fs.existsSync(GATEWAY)) throw new Error(`${GATEWAY} missing: run make`);
-
-  const { file, recording, fresh } = await loadOrRecord({
-    claude: CLAUDE,
-    cacheDir: CACHE,
-    children: claudeChildren,
-    log,
-    force: process.env.BENCH_RERECORD === '1',
-  });
-  log(`bench: recording ${fresh ? 'made' : 'reused'}: ${file}`);
+  const { recording, file } = await recordingFor({ claude: CLAUDE, gateway: GATEWAY, cacheDir: CACHE, children: claudeChildren, log });
   const convs = conversationsOf(recording);
   const nTurns = convs[0].turns.length;
   if (nTurns < 2) throw new Error(`the recording has ${nTurns} session-A main-loop turns`);

@@ -1,9 +1,9 @@
 // bench/sessions.mjs: does every session start warm? Run it as `bench/sessions`.
 //
 // Drives the real Claude Code (tests/node_modules, 2.1.328) against a real
-// llama-server (the tiny random-weight model of tests/real, --slots 2 and 4)
-// through each path, scenario by scenario, each scenario on a fresh
-// llama-server, a fresh gateway state directory and a fresh HOME:
+// llama-server (the tiny random-weight model of tests/real, --slots 2 and 4,
+// --slot-save-path) through each path, scenario by scenario, each scenario on
+// a fresh llama-server, a fresh gateway state directory and a fresh HOME:
 //
 //   paths      llamacpp, anthropic, openai   anyclaude serve --mode ...
 //              llama                         llama-server's own /v1/messages
@@ -16,6 +16,18 @@
 //                        --resume), each through its own anyclaude serve
 //                        (anyclaude paths only; llama and ccr: one endpoint)
 //              par1      the same through one serve
+//              cont      a session, --continue; llama-server and the path
+//                        restarted; --continue, --resume
+//              inter     interactive (tmux, `anyclaude` with --claude a
+//                        wrapper): a session, then a second whose first
+//                        question is typed as soon as its prompt box shows
+//              agent     interactive: a question answered (by the bench, see
+//                        lib_sessions/script.mjs) with an Agent call, so a
+//                        subagent runs; title (background) requests on
+//              clear     interactive: two turns, /clear, a question,
+//                        /compact, a question
+//              par2tmux  two interactive sessions, each its own `anyclaude`,
+//                        taking turns
 //
 // Per request: prompt tokens and tokens prefilled (llama-server's own
 // counters, read from each answer by a tap in front of llama-server), and
@@ -25,7 +37,9 @@
 // follow-up is >= 99% cached; no scenario prefills more than llama-server
 // direct. Writes bench/results/sessions-<date>.md.
 //
-// Knobs: BENCH_PATHS, BENCH_SCENARIOS, BENCH_SLOTS (2,4), LLAMA_EMBD (64),
+// Knobs: BENCH_PATHS, BENCH_SCENARIOS, BENCH_SLOTS (2,4), BENCH_SLOT_COPY (0: no
+// --slot-save-path), BENCH_LLAMA_ARGS (more llama-server flags, comma-separated),
+// BENCH_TAG (results file suffix), BENCH_DUMP (keep every body), LLAMA_EMBD (64),
 // LLAMA_LAYERS (2), CLAUDE_BIN. Exits 0 whatever the numbers.
 
 import { spawn, execFileSync } from 'node:child_process';
@@ -34,23 +48,40 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { claudeEnv, claudeHome, claudeVersion } from './lib/claude.mjs';
-import { freePort, killedOnExit, runBench, runScope } from './lib/procs.mjs';
-import { mdTable, pct, writeResults } from './lib/table.mjs';
+import { freePort, killedOnExit, register, runBench, runScope, sleep } from './lib/procs.mjs';
+import { mdTable, pct } from './lib/table.mjs';
 import { startCcr, startGateway, startLlama } from './lib_cache/procs.mjs';
 import { minimums } from './lib_sessions/minimum.mjs';
 import { startTaps } from './lib_sessions/proxy.mjs';
+import { agentAnswer } from './lib_sessions/script.mjs';
+import { shq, tmuxServer } from './lib_sessions/tmux.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLAUDE = path.resolve(ROOT, process.env.CLAUDE_BIN ?? 'tests/node_modules/@anthropic-ai/claude-code-linux-x64/claude');
 const list = (v, d) => (v ?? d).split(',').map((s) => s.trim()).filter(Boolean);
 const PATHS = list(process.env.BENCH_PATHS, 'llamacpp,anthropic,openai,llama,ccr');
-const SCENARIOS = list(process.env.BENCH_SCENARIOS, 'p5,xyx,edit,par2gw,par1');
+const SCENARIOS = list(process.env.BENCH_SCENARIOS, 'p5,xyx,edit,par2gw,par1,cont,inter,agent,clear,par2tmux');
 const SLOTS = list(process.env.BENCH_SLOTS, '2,4').map(Number);
 const FIRST_SLACK = 0.02;
 const FOLLOW_TARGET = 0.99;
 
 const log = (...a) => console.error(...a);
 const { tmpRoot, cleanup } = runScope('sessions', { label: 'bench', log });
+// the gateway binary as it was when the run started (a rebuild mid-run
+// does not change what is measured)
+const SNAP = path.join(tmpRoot, 'snap');
+fs.mkdirSync(path.join(SNAP, 'build'), { recursive: true });
+fs.copyFileSync(path.join(ROOT, 'build/anyclaude'), path.join(SNAP, 'build/anyclaude'));
+fs.chmodSync(path.join(SNAP, 'build/anyclaude'), 0o755);
+// llama-server --slot-save-path (slot copy); BENCH_SLOT_COPY=0 leaves it off
+const SLOT_COPY = process.env.BENCH_SLOT_COPY !== '0';
+let COMMIT = 'unknown';
+try {
+  COMMIT = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  if (execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim()) COMMIT += ' (+ changes in src/)';
+} catch {
+  /* not a checkout */
+}
 const children = killedOnExit('claude runs');
 
 function runClaude(args, { cwd, env }) {
@@ -86,53 +117,107 @@ function gitProject(dir) {
 
 const uuid = () => crypto.randomUUID();
 
-// --- the scenarios: steps of [label, session (0/1: which front), project, claude args] ---
+// --- the scenarios: steps ------------------------------------------------------------
+//
+//   { do: 'p', label, who, proj, args }    a `claude` run (who: which front)
+//   { do: 'edit', proj }                   notes.txt changed (git status)
+//   { do: 'restart' }                      llama-server and the path restarted
+//   { do: 'open', who, proj }              an interactive session in tmux
+//   { do: 'type', label, who, text, script, nowait }  typed into it; waits
+//                                          for the answer unless nowait
+//   { do: 'close', who }                   /exit
 
 const P = (q) => ['-p', q, '--output-format', 'json'];
+const p = (label, proj, args, who = 0) => ({ do: 'p', label, who, proj, args });
 const SCRIPTS = {
   p5: () => {
     const s = [];
     for (let i = 1; i <= 5; i++) {
-      s.push([`s${i}`, 0, 'X', P(`question ${i}: what is in notes.txt?`)]);
-      if (i === 1 || i === 5) s.push([`s${i}+`, 0, 'X', ['--continue', ...P('and then?')]]);
+      s.push(p(`s${i}`, 'X', P(`question ${i}: what is in notes.txt?`)));
+      if (i === 1 || i === 5) s.push(p(`s${i}+`, 'X', ['--continue', ...P('and then?')]));
     }
     return s;
   },
-  xyx: () => [
-    ['X1', 0, 'X', P('what is in notes.txt?')],
-    ['Y1', 0, 'Y', P('what is in notes.txt?')],
-    ['X2', 0, 'X', P('what is in notes.txt now?')],
-    ['X2+', 0, 'X', ['--continue', ...P('and then?')]],
-  ],
-  edit: () => [
-    ['s1', 0, 'X', P('what is in notes.txt?')],
-    ['edit', 0, 'X', null],
-    ['s2', 0, 'X', P('what is in notes.txt now?')],
-    ['s2+', 0, 'X', ['--continue', ...P('and then?')]],
-  ],
+  xyx: () => [p('X1', 'X', P('what is in notes.txt?')), p('Y1', 'Y', P('what is in notes.txt?')), p('X2', 'X', P('what is in notes.txt now?')), p('X2+', 'X', ['--continue', ...P('and then?')])],
+  edit: () => [p('s1', 'X', P('what is in notes.txt?')), { do: 'edit', proj: 'X' }, p('s2', 'X', P('what is in notes.txt now?')), p('s2+', 'X', ['--continue', ...P('and then?')])],
   par2gw: () => {
     const a = uuid();
     const b = uuid();
-    const s = [
-      ['A1', 0, 'X', ['--session-id', a, ...P('session A: what is in notes.txt?')]],
-      ['B1', 1, 'X', ['--session-id', b, ...P('session B: what is in notes.txt?')]],
-    ];
+    const s = [p('A1', 'X', ['--session-id', a, ...P('session A: what is in notes.txt?')], 0), p('B1', 'X', ['--session-id', b, ...P('session B: what is in notes.txt?')], 1)];
     for (let i = 2; i <= 3; i++) {
-      s.push([`A${i}`, 0, 'X', ['--resume', a, ...P(`A turn ${i}`)]]);
-      s.push([`B${i}`, 1, 'X', ['--resume', b, ...P(`B turn ${i}`)]]);
+      s.push(p(`A${i}`, 'X', ['--resume', a, ...P(`A turn ${i}`)], 0));
+      s.push(p(`B${i}`, 'X', ['--resume', b, ...P(`B turn ${i}`)], 1));
     }
+    return s;
+  },
+  // --continue and --resume after llama-server and the gateway restarted
+  cont: () => {
+    const a = uuid();
+    return [p('s1', 'X', ['--session-id', a, ...P('what is in notes.txt?')]), p('s1+', 'X', ['--continue', ...P('and then?')]), { do: 'restart' }, p('cont', 'X', ['--continue', ...P('after the restart?')]), p('resume', 'X', ['--resume', a, ...P('and resumed?')])];
+  },
+  // interactive: a session, then a second one whose first question is typed
+  // the moment its prompt box shows
+  inter: () => [
+    { do: 'open', who: 0, proj: 'X' },
+    { do: 'type', label: 'i1', who: 0, text: 'what is in notes.txt?' },
+    { do: 'close', who: 0 },
+    { do: 'open', who: 0, proj: 'X', fast: true },
+    { do: 'type', label: 'i2', who: 0, text: 'what is in notes.txt now?' },
+    { do: 'type', label: 'i2+', who: 0, text: 'and then?' },
+    { do: 'close', who: 0 },
+  ],
+  // a subagent (scripted Agent call) and title requests beside the main loop
+  agent: () => [
+    { do: 'open', who: 0, proj: 'X' },
+    { do: 'type', label: 'q1', who: 0, text: 'ask a subagent what notes.txt is about', script: 'agent' },
+    { do: 'type', label: 'q2', who: 0, text: 'and then?' },
+    { do: 'close', who: 0 },
+  ],
+  // /clear, then a question; /compact, then a question
+  clear: () => [
+    { do: 'open', who: 0, proj: 'X' },
+    { do: 'type', label: 'q1', who: 0, text: 'what is in notes.txt?' },
+    { do: 'type', label: 'q1+', who: 0, text: 'and then?' },
+    { do: 'type', label: 'clear', who: 0, text: '/clear', nowait: true },
+    { do: 'type', label: 'q2', who: 0, text: 'what is in notes.txt now?' },
+    { do: 'type', label: 'compact', who: 0, text: '/compact' },
+    { do: 'type', label: 'q3', who: 0, text: 'and after compacting?' },
+    { do: 'close', who: 0 },
+  ],
+  // two interactive sessions, each its own `anyclaude`, taking turns
+  par2tmux: () => {
+    const s = [{ do: 'open', who: 0, proj: 'X' }, { do: 'open', who: 1, proj: 'X' }];
+    for (let i = 1; i <= 3; i++) {
+      s.push({ do: 'type', label: `A${i}`, who: 0, text: i === 1 ? 'session A: what is in notes.txt?' : `A turn ${i}` });
+      s.push({ do: 'type', label: `B${i}`, who: 1, text: i === 1 ? 'session B: what is in notes.txt?' : `B turn ${i}` });
+    }
+    s.push({ do: 'close', who: 0 }, { do: 'close', who: 1 });
     return s;
   },
 };
 SCRIPTS.par1 = SCRIPTS.par2gw;
+// auto mode's safety check runs on Anthropic's servers and stops the
+// subagent turn with a dialog when the base URL is not theirs
+const PERMS = '--permission-mode acceptEdits';
+const INTERACTIVE = new Set(['inter', 'agent', 'clear', 'par2tmux']);
+const GATEWAY = ['llamacpp', 'anthropic', 'openai'];
 
 // --- one scenario on one path --------------------------------------------------------
 
 async function runScenario(pathName, scen, slots) {
   const dir = fs.mkdtempSync(path.join(tmpRoot, `${pathName}-${scen}-${slots}-`));
-  const llama = await startLlama({ root: ROOT, runDir: dir, port: await freePort(), env: { LLAMA_PARALLEL: String(slots), LLAMA_EMBD: process.env.LLAMA_EMBD ?? '64', LLAMA_LAYERS: process.env.LLAMA_LAYERS ?? '2' }, extraArgs: ['--metrics'] });
+  const llamaEnv = { LLAMA_PARALLEL: String(slots), LLAMA_EMBD: process.env.LLAMA_EMBD ?? '64', LLAMA_LAYERS: process.env.LLAMA_LAYERS ?? '2' };
+  const llamaArgs = ['--metrics', ...list(process.env.BENCH_LLAMA_ARGS, '').flatMap((a) => a.split(' '))];
+  if (SLOT_COPY) {
+    fs.mkdirSync(path.join(dir, 'slot-save'), { recursive: true });
+    llamaArgs.push('--slot-save-path', `${path.join(dir, 'slot-save')}/`);
+  }
+  let llama = await startLlama({ root: ROOT, runDir: dir, port: await freePort(), env: llamaEnv, extraArgs: llamaArgs });
   const taps = await startTaps(llama.base);
-  const stops = [() => taps.close(), llama.stop];
+  const pathStops = [];
+  const stops = [() => taps.close(), () => llama.stop()];
+  const tty = INTERACTIVE.has(scen);
+  let tm = null;
   try {
     const { home, work } = claudeHome(dir);
     const workY = path.join(dir, 'projectY');
@@ -142,56 +227,111 @@ async function runScenario(pathName, scen, slots) {
     cj.projects[workY] = { hasTrustDialogAccepted: true };
     fs.writeFileSync(path.join(home, '.claude.json'), JSON.stringify(cj));
     const projects = { X: work, Y: workY };
-    // the targets claude talks to, one per session (two gateways for par2gw)
-    const fronts = [];
+    // what claude talks to: a front tap per session before each path (two
+    // gateways for par2gw); interactive anyclaude sessions start their own
+    // gateway, which the front tap reaches through /fwd/<port>
     const stateDir = path.join(dir, 'gw-state');
     const nfront = scen === 'par2gw' ? 2 : 1;
-    for (let i = 0; i < nfront; i++) {
-      let target;
-      if (['llamacpp', 'anthropic', 'openai'].includes(pathName)) {
-        const gw = await startGateway({ root: ROOT, port: await freePort(), backend: `${taps.llamaUrl}/v1`, mode: pathName, logFile: path.join(dir, `gw${i}.log`), stateDir });
-        stops.unshift(gw.stop);
-        target = gw.url;
-      } else if (pathName === 'ccr') {
-        const ccr = await startCcr({ root: ROOT, port: await freePort(), backendV1: `${taps.llamaUrl}/v1`, home: path.join(dir, `ccr-home${i}`), logFile: path.join(dir, `ccr${i}.log`) });
-        stops.unshift(ccr.stop);
-        target = ccr.url;
-      } else {
-        target = taps.llamaUrl;
+    let gen = 0;
+    const startPath = async (i) => {
+      if (GATEWAY.includes(pathName) && !tty) {
+        const gw = await startGateway({ root: SNAP, port: await freePort(), backend: `${taps.llamaUrl}/v1`, mode: pathName, logFile: path.join(dir, `gw${i}-${gen}.log`), stateDir });
+        pathStops.push(gw.stop);
+        return gw.url;
       }
-      fronts.push(await taps.front(target));
+      if (pathName === 'ccr') {
+        const ccr = await startCcr({ root: ROOT, port: await freePort(), backendV1: `${taps.llamaUrl}/v1`, home: path.join(dir, `ccr-home${i}`), logFile: path.join(dir, `ccr${i}-${gen}.log`) });
+        pathStops.push(ccr.stop);
+        return ccr.url;
+      }
+      return taps.llamaUrl;
+    };
+    const fronts = [];
+    for (let i = 0; i < nfront; i++) fronts.push(await taps.front(await startPath(i)));
+    const stopPaths = () => {
+      while (pathStops.length) pathStops.pop()();
+    };
+    const nonessential = scen === 'agent';
+    const env = claudeEnv(home, fronts[0].url);
+    if (nonessential) delete env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC;
+    let cmdFor = () => `${shq(CLAUDE)} ${PERMS}`;
+    if (tty) {
+      tm = tmuxServer(`anyclaude-bench-${process.pid}-${gen++}`, env);
+      stops.unshift(register('tmux', () => tm.kill()));
+      if (GATEWAY.includes(pathName)) {
+        const wrapper = path.join(dir, 'claude-wrapper.sh');
+        fs.writeFileSync(
+          wrapper,
+          '#!/bin/sh\n# Claude Code through the bench\'s front tap, to the gateway anyclaude started\n' +
+            `export ANTHROPIC_BASE_URL=${shq(fronts[0].url)}/fwd/"\${ANTHROPIC_BASE_URL##*:}"\n` +
+            (nonessential ? 'unset CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC\n' : '') +
+            `exec ${shq(CLAUDE)} ${PERMS} "$@"\n`,
+          { mode: 0o755 },
+        );
+        cmdFor = () => `${shq(path.join(SNAP, 'build/anyclaude'))} --mode ${pathName} --backend ${shq(`${taps.llamaUrl}/v1`)} --claude ${shq(wrapper)} --debug 1 2>>${shq(path.join(dir, 'launcher.log'))}`;
+      }
     }
     const steps = SCRIPTS[scen]();
     const runs = [];
-    for (const [label, who, proj, args] of steps) {
-      taps.tap.step = label;
-      if (!args) {
-        fs.writeFileSync(path.join(projects[proj], 'notes.txt'), 'alpha\nbeta\n');
-        continue;
+    const notes = [];
+    for (const st of steps) {
+      if (st.label) taps.tap.step = st.label;
+      if (st.do === 'edit') {
+        fs.writeFileSync(path.join(projects[st.proj], 'notes.txt'), 'alpha\nbeta\n');
+      } else if (st.do === 'restart') {
+        stopPaths();
+        llama.stop();
+        llama = await startLlama({ root: ROOT, runDir: dir, port: await freePort(), env: llamaEnv, extraArgs: llamaArgs });
+        taps.retargetLlama(llama.base);
+        gen++;
+        for (let i = 0; i < fronts.length; i++) fronts[i].retarget(await startPath(i));
+        notes.push('llama-server and the path restarted before "cont"');
+      } else if (st.do === 'p') {
+        const r = await runClaude(st.args, { cwd: projects[st.proj], env: claudeEnv(home, fronts[Math.min(st.who, fronts.length - 1)].url) });
+        runs.push({ label: st.label, code: r.code, err: r.err });
+        if (r.code !== 0) log(`bench: ${pathName}/${scen} ${st.label}: claude exited ${r.code}: ${r.err}`);
+      } else if (st.do === 'open') {
+        const ms = await tm.open(`s${st.who}`, projects[st.proj], cmdFor(), path.join(dir, `exit-${st.who}`));
+        if (st.fast) notes.push(`second session: prompt box ${ms} ms after \`${GATEWAY.includes(pathName) ? 'anyclaude' : 'claude'}\` started; its first question typed at once`);
+      } else if (st.do === 'type') {
+        const since = Date.now();
+        taps.tap.script = st.script === 'agent' ? agentAnswer : null;
+        await tm.type(`s${st.who}`, st.text);
+        if (st.nowait) await sleep(3000);
+        else if (!(await tm.settle(`s${st.who}`, taps.tap, { since }))) {
+          notes.push(`${st.label}: no answer settled in time`);
+          log(`bench: ${pathName}/${scen} ${st.label}: no answer settled:\n${tm.capture(`s${st.who}`)}`);
+        }
+        taps.tap.script = null;
+      } else if (st.do === 'close') {
+        if (!(await tm.close(`s${st.who}`))) notes.push(`session ${st.who} did not exit on /exit`);
       }
-      const r = await runClaude(args, { cwd: projects[proj], env: claudeEnv(home, fronts[Math.min(who, fronts.length - 1)]) });
-      runs.push({ label, code: r.code, err: r.err });
-      if (r.code !== 0) log(`bench: ${pathName}/${scen} ${label}: claude exited ${r.code}: ${r.err}`);
     }
-    await new Promise((r) => setTimeout(r, 300));
-    const front = taps.tap.front.filter((f) => !f.agent);
+    await sleep(300);
+    if (process.env.BENCH_DUMP) fs.writeFileSync(path.join(dir, 'taps.json'), JSON.stringify({ front: taps.tap.front, llama: taps.tap.llama }));
+    const front = taps.tap.front;
     const mins = await minimums(llama.base, front.map((f) => f.body));
     const counted = taps.tap.llama.filter((l) => !l.warm);
     const rows = front.map((f, i) => {
-      const l = counted.filter((c) => c.step === f.step)[front.slice(0, i).filter((g) => g.step === f.step).length] ?? {};
+      const before = front.slice(0, i).filter((g) => g.step === f.step && g.key === f.key).length;
+      const l = counted.filter((c) => c.step === f.step && c.key === f.key)[before] ?? {};
       const first = !(f.body.messages ?? []).some((m) => m.role === 'assistant');
       const prompt = l.prefilled === null || l.prefilled === undefined ? null : l.prefilled + (l.cached ?? 0);
+      // the new tokens of the ideal rendering (after the longest common
+      // prefix with an earlier prompt), scaled to the prompt as sent (the
+      // chat template adds ~9% around the same text)
+      const minimum = prompt === null || !mins[i].tokens ? mins[i].minimum : Math.round((mins[i].minimum * prompt) / mins[i].tokens);
       let ok = null;
-      if (prompt !== null) ok = first ? l.prefilled <= mins[i].minimum + FIRST_SLACK * prompt : l.cached / prompt >= FOLLOW_TARGET;
-      // nothing in common with any earlier prompt: all of it is new
-      const minimum = mins[i].minimum === mins[i].tokens && prompt !== null ? prompt : mins[i].minimum;
-      if (prompt !== null && first) ok = l.prefilled <= minimum + FIRST_SLACK * prompt;
-      return { step: f.step, first, prompt, prefilled: l.prefilled ?? null, cached: l.cached ?? null, minimum, ok };
+      if (prompt !== null) ok = first ? l.prefilled <= minimum + FIRST_SLACK * prompt : l.cached / prompt >= FOLLOW_TARGET;
+      // a follow-up that prefilled only what was new (a long tool result, a
+      // scripted answer the model never generated): at its minimum
+      const atMin = !first && !ok && prompt !== null && l.prefilled <= minimum + 0.01 * prompt;
+      return { step: f.step, cls: f.cls, first, prompt, prefilled: l.prefilled ?? null, cached: l.cached ?? null, minimum, ok, atMin, ideal: mins[i] };
     });
     const warm = taps.tap.llama.filter((l) => l.warm).map((l) => ({ prefilled: l.prefilled, cached: l.cached }));
-    return { rows, runs, warm };
+    return { rows, runs, warm, notes };
   } finally {
-    for (const s of stops) {
+    for (const s of [...pathStops.reverse(), ...stops]) {
       try {
         s();
       } catch {
@@ -210,6 +350,10 @@ async function main() {
   const version = claudeVersion(CLAUDE);
   log(`bench: Claude Code ${version}; paths ${PATHS.join(',')}; scenarios ${SCENARIOS.join(',')}; slots ${SLOTS.join(',')}`);
   const results = [];
+  // BENCH_FROM=a.json,b.json: no run, one report from saved results
+  const from = list(process.env.BENCH_FROM, '');
+  for (const f of from) results.push(...JSON.parse(fs.readFileSync(f, 'utf8')));
+  if (!from.length)
   for (const slots of SLOTS)
     for (const scen of SCENARIOS)
       for (const p of PATHS) {
@@ -218,17 +362,23 @@ async function main() {
         log(`bench: ${p} / ${scen} / ${slots} slots ...`);
         try {
           const r = await runScenario(p, scen, slots);
-          results.push({ path: p, scen, slots, ...r });
+          results.push({ path: p, scen, slots, copy: SLOT_COPY, llamaArgs: process.env.BENCH_LLAMA_ARGS ?? '', commit: COMMIT, ...r });
+          writeReport(results, version, from, false); /* as it goes: a run cut short still reports */
           log(`bench: ${p} / ${scen} / ${slots} slots: prefilled ${sum(r.rows, 'prefilled')} of ${sum(r.rows, 'prompt')} (minimum ${sum(r.rows, 'minimum')}) in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
         } catch (e) {
           log(`bench: ${p} / ${scen} / ${slots}: ${e.stack ?? e}`);
-          results.push({ path: p, scen, slots, error: String(e.message ?? e), rows: [], runs: [], warm: [] });
+          results.push({ path: p, scen, slots, error: String(e.message ?? e), rows: [], runs: [], warm: [], notes: [] });
         }
       }
+  writeReport(results, version, from, true);
+}
+
+function writeReport(results, version, from, final) {
   const date = new Date();
   let md = `# bench/sessions, ${date.toISOString().slice(0, 10)}\n\n`;
-  md += `Claude Code ${version}, llama-server from node-llama-cpp 3.21.1's llama.cpp, the tiny random-weight model of tests/real (LLAMA_EMBD ${process.env.LLAMA_EMBD ?? 64}, LLAMA_LAYERS ${process.env.LLAMA_LAYERS ?? 2}). Command: \`bench/sessions\`${process.env.BENCH_PATHS ? ` with BENCH_PATHS=${process.env.BENCH_PATHS}` : ''}${process.env.BENCH_SCENARIOS ? ` BENCH_SCENARIOS=${process.env.BENCH_SCENARIOS}` : ''}${process.env.BENCH_SLOTS ? ` BENCH_SLOTS=${process.env.BENCH_SLOTS}` : ''}.\n\n`;
-  md += 'Prefilled and prompt tokens are llama-server\'s own counters for each request; minimum = the request\'s tokens after the longest common prefix with any earlier prompt of the scenario (ideal rendering, llama-server\'s tokenizer). First turns pass with prefilled <= minimum + 2% of the prompt; follow-ups with >= 99% cached.\n\n';
+  if (from.length) md += `Combined from ${from.map((f) => path.basename(f)).join(', ')} (each run's command and gateway commit below).\n\n`;
+  else md += `Claude Code ${version}, llama-server from node-llama-cpp 3.21.1's llama.cpp${SLOT_COPY ? ' with --slot-save-path (slot copy on)' : ' without --slot-save-path (slot copy off)'}${process.env.BENCH_LLAMA_ARGS ? ` and ${process.env.BENCH_LLAMA_ARGS}` : ''}, the tiny random-weight model of tests/real (LLAMA_EMBD ${process.env.LLAMA_EMBD ?? 64}, LLAMA_LAYERS ${process.env.LLAMA_LAYERS ?? 2}), gateway at commit ${COMMIT}. Command: \`bench/sessions\`${process.env.BENCH_PATHS ? ` with BENCH_PATHS=${process.env.BENCH_PATHS}` : ''}${process.env.BENCH_SCENARIOS ? ` BENCH_SCENARIOS=${process.env.BENCH_SCENARIOS}` : ''}${process.env.BENCH_SLOTS ? ` BENCH_SLOTS=${process.env.BENCH_SLOTS}` : ''}.\n\n`;
+  md += 'Prefilled and prompt tokens are llama-server\'s own counters for each request; minimum = the tokens of the request after its longest common prefix with any earlier prompt of the scenario, counted in an ideal rendering (llama-server\'s tokenizer; system prompt without the billing block, tools by name, the environment block ahead of the first user turn) and scaled to the prompt as sent (the chat template adds about 9%). "at minimum": a follow-up that prefilled no more than what was new in it (+1% of its prompt). First turns pass with prefilled <= minimum + 2% of the prompt; follow-ups with >= 99% cached.\n\n';
   md += '## Summary\n\n';
   const direct = (scen, slots) => results.find((r) => r.path === 'llama' && r.scen === scen && r.slots === slots);
   md += mdTable(
@@ -245,19 +395,26 @@ async function main() {
   md += '\n\n## Per request\n';
   for (const r of results) {
     md += `\n### ${r.path}, ${r.scen}, ${r.slots} slots\n\n`;
+    if (r.commit) md += `Gateway ${r.commit}; llama-server ${r.copy ? 'with' : 'without'} --slot-save-path${r.llamaArgs ? `, ${r.llamaArgs}` : ''}.\n\n`;
     if (r.warm.length) md += `Warm start: ${r.warm.map((w) => `${w.prefilled} prefilled, ${w.cached} cached`).join('; ')}.\n\n`;
-    const bad = r.runs.filter((x) => x.code !== 0);
+    const bad = (r.runs ?? []).filter((x) => x.code !== 0);
     if (bad.length) md += `claude exited non-zero: ${bad.map((x) => `${x.label} (${x.code})`).join(', ')}.\n\n`;
+    for (const n of r.notes ?? []) md += `- ${n}\n`;
+    if (r.notes?.length) md += '\n';
     md += mdTable(
-      ['step', 'turn', 'prompt', 'prefilled', 'cached', 'minimum', 'target'],
-      r.rows.map((x) => [x.step, x.first ? 'first' : 'follow-up', x.prompt ?? 'n/a', x.prefilled ?? 'n/a', x.prompt ? pct(x.cached / x.prompt) : 'n/a', x.minimum, x.ok === null ? 'n/a' : x.ok ? 'ok' : 'MISSED']),
-      ['l', 'l', 'r', 'r', 'r', 'r', 'l'],
+      ['step', 'kind', 'turn', 'prompt', 'prefilled', 'cached', 'minimum', 'target'],
+      r.rows.map((x) => [x.step, { main: 'main', sub: 'subagent', bg: 'background' }[x.cls] ?? x.cls, x.first ? 'first' : 'follow-up', x.prompt ?? 'n/a', x.prefilled ?? 'n/a', x.prompt ? pct(x.cached / x.prompt) : 'n/a', x.minimum, x.ok === null ? 'n/a' : x.ok ? 'ok' : x.atMin ? 'MISSED (at minimum)' : 'MISSED']),
+      ['l', 'l', 'l', 'r', 'r', 'r', 'r', 'l'],
     );
     md += '\n';
   }
-  console.log(md);
-  writeResults(ROOT, 'sessions', date, md, log);
-  fs.writeFileSync(path.join(ROOT, 'bench/results', `sessions-${date.toISOString().slice(0, 10)}.json`), JSON.stringify(results.map(({ runs, ...r }) => r), null, 1));
+  if (final) console.log(md);
+  // BENCH_TAG: sessions-<date>-<tag>.md/.json, so partial runs do not overwrite each other
+  const base = path.join(ROOT, 'bench/results', `sessions-${date.toISOString().slice(0, 10)}${process.env.BENCH_TAG ? `-${process.env.BENCH_TAG}` : ''}`);
+  fs.mkdirSync(path.dirname(base), { recursive: true });
+  fs.writeFileSync(`${base}.md`, md);
+  fs.writeFileSync(`${base}.json`, JSON.stringify(results.map(({ runs, ...r }) => r), null, 1));
+  if (final) log(`bench: wrote ${path.relative(ROOT, base)}.md and .json`);
 }
 
 runBench(main, cleanup, log);

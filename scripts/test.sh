@@ -42,8 +42,8 @@ if [ "${ANYCLAUDE_SKIP_CLAUDE:-}" != 1 ]; then
   # (tests/compat/package.json; README, "Claude Code versions").
   newest=tests/compat/node_modules/claude-code-newest/claude
   run claude-e2e-newest env CLAUDE_BIN="$newest" bash -c '"$CLAUDE_BIN" --version && node --test --test-concurrency=1 \
-    tests/e2e/launcher_tools.test.mjs tests/e2e/textcalls.test.mjs tests/e2e/servertools.test.mjs \
-    tests/e2e/claude_mode.test.mjs tests/e2e/routes.test.mjs tests/e2e/interactive_tmux.test.mjs'
+    tests/e2e/launcher_tools.test.mjs tests/e2e/textcalls.test.mjs tests/e2e/websearch_claude_code.test.mjs \
+    tests/e2e/claude_mode_claude_code.test.mjs tests/e2e/routes_claude_code.test.mjs tests/e2e/interactive_tmux.test.mjs'
 else
   echo "=== claude-e2e: SKIPPED (ANYCLAUDE_SKIP_CLAUDE=1)"
 fi

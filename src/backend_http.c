@@ -6,6 +6,8 @@
 #include <curl/curl.h>
 #include <stdio.h>
 
+#include "upstream.h"
+
 static size_t collect(char *p, size_t s, size_t n, void *ud)
 {
     return buf_append(ud, p, s * n) == BUF_OK ? s * n : 0;
@@ -35,14 +37,8 @@ long backend_http(const route_backend *be, const char *ca, const char *url, cons
     }
     const char *cafile = be->ca_file[0] ? be->ca_file : ca;
     if (cafile) curl_easy_setopt(e, CURLOPT_CAINFO, cafile);
-    curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, eb);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, total_ms);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    upstream_easy_common(e, url, collect, out, eb, connect_ms, total_ms);
     long status = 0;
     CURLcode c = curl_easy_perform(e);
     if (c == CURLE_OK)

@@ -18,10 +18,11 @@
 #include <utime.h>
 
 #include "anthropic.h"
+#include "ledger.h"
 #include "log.h"
-#include "server.h"
+#include "monotime.h"
 
-enum probe_kind { P_PROPS, P_SLOTS, P_WARM, P_MODELS, P_HEALTH };
+enum probe_kind { P_PROPS, P_SLOTS, P_WARM, P_MODELS, P_HEALTH, P_SAVE, P_RESTORE };
 
 typedef struct bk_probe {
     backend_rt *b;
@@ -31,6 +32,8 @@ typedef struct bk_probe {
     enum probe_kind kind;
     double t0;
     int slot;
+    int src;            /* P_SAVE, P_RESTORE: the slot copied */
+    uint64_t copy_kind; /* P_SAVE, P_RESTORE: its kind */
     char url[700];
 } bk_probe;
 
@@ -84,7 +87,7 @@ void backend_outcome(backend_rt *b, long status)
     if (secs > 300) secs = 300;
     b->ejections++;
     b->fails_5xx = 0;
-    b->ejected_until = server_now_ms() + secs * 1000;
+    b->ejected_until = monotime_ms() + secs * 1000;
     if (b->all->pool) pool_forget(b->all->pool, b->idx);
     log_line(0,
              "backend %s answered %d requests in a row with 5xx (last HTTP %ld): out of its pools "
@@ -94,7 +97,7 @@ void backend_outcome(backend_rt *b, long status)
 
 int backend_usable(const backend_rt *b)
 {
-    return b->up && server_now_ms() >= b->ejected_until;
+    return b->up && monotime_ms() >= b->ejected_until;
 }
 
 /* ---- probes ---------------------------------------------------------------------- */
@@ -148,7 +151,7 @@ static void probe_start(bk_probe *p, const char *method, long total_ms)
         if (b->cfg->mode->passthru == MODE_CLAUDE) o.bearer = NULL;
     }
     upstream_cbs cbs = {.on_data = probe_data, .on_done = probe_done};
-    p->t0 = server_now_ms();
+    p->t0 = monotime_ms();
     if (p->kind == P_HEALTH)
         b->health = p;
     else
@@ -200,94 +203,10 @@ static void write_slot(char *at, int slot)
     at[1] = (char)('0' + v % 10);
 }
 
-/* ---- the slot ledger ------------------------------------------------------------ */
-
-/* One line per slot a gateway placed something in: "slot pid kind". Read
- * before each placement, so a gateway leaves alone the slots another live
- * gateway uses and takes over, as claimable prefixes, those a gateway that
- * has exited left behind. Written with a rename, so a reader never sees
- * half a file; two writers at once can lose one update, which costs one
- * placement made without it. */
-typedef struct ledger_entry {
-    long pid;
-    uint64_t kind;
-    int primed; /* a primed prefix, claimable by any gateway ("p"), not a conversation ("c") */
-} ledger_entry;
-
-static int ledger_path(const backend_rt *b, char *out, size_t n)
+/* The slot ledger (ledger.h) is kept only when slots are in use. */
+static const char *ledger_dir(const backend_rt *b)
 {
-    const char *dir = b->all->cfg->state_dir;
-    if (!dir[0] || !b->use_slots) return -1;
-    uint64_t h = affinity_hash(AFFINITY_HASH_INIT, b->cfg->url, strlen(b->cfg->url));
-    snprintf(out, n, "%s/slots-%016llx.txt", dir, (unsigned long long)h);
-    return 0;
-}
-
-static void ledger_read(const backend_rt *b, ledger_entry *e)
-{
-    memset(e, 0, sizeof(ledger_entry) * AFFINITY_MAX_SLOTS);
-    char path[700];
-    if (ledger_path(b, path, sizeof path)) return;
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    char line[128];
-    while (fgets(line, sizeof line, f)) {
-        char *end;
-        long slot = strtol(line, &end, 10);
-        long pid = strtol(end, &end, 10);
-        unsigned long long kind = strtoull(end, &end, 16);
-        while (*end == ' ')
-            end++;
-        if (slot >= 0 && slot < AFFINITY_MAX_SLOTS && pid > 0) {
-            e[slot].pid = pid;
-            e[slot].kind = kind;
-            e[slot].primed = *end == 'p';
-        }
-    }
-    fclose(f);
-}
-
-static void ledger_write(const backend_rt *b, int slot, uint64_t kind, int primed)
-{
-    char path[700], tmp[760];
-    if (slot < 0 || slot >= AFFINITY_MAX_SLOTS || ledger_path(b, path, sizeof path)) return;
-    ledger_entry e[AFFINITY_MAX_SLOTS];
-    ledger_read(b, e);
-    if (e[slot].pid == (long)getpid() && e[slot].kind == kind && e[slot].primed == primed) return;
-    e[slot].pid = (long)getpid();
-    e[slot].kind = kind;
-    e[slot].primed = primed;
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return;
-    for (int i = 0; i < AFFINITY_MAX_SLOTS; i++)
-        if (e[i].pid > 0)
-            fprintf(f, "%d %ld %016llx %c\n", i, e[i].pid, (unsigned long long)e[i].kind,
-                    e[i].primed ? 'p' : 'c');
-    if (fclose(f) != 0 || rename(tmp, path) != 0) remove(tmp);
-}
-
-static int pid_alive(long pid)
-{
-    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
-}
-
-/* Tell affinity what other gateways did since (see affinity_external). */
-static void ledger_sync(backend_rt *b)
-{
-    ledger_entry e[AFFINITY_MAX_SLOTS];
-    char path[700];
-    if (ledger_path(b, path, sizeof path)) return;
-    ledger_read(b, e);
-    for (int i = 0; i < b->aff.nslots; i++) {
-        if (e[i].pid == (long)getpid()) continue;
-        if (e[i].pid <= 0)
-            affinity_external(&b->aff, i, AFFINITY_EXT_NONE, 0);
-        else if (pid_alive(e[i].pid) && !e[i].primed)
-            affinity_external(&b->aff, i, AFFINITY_EXT_FOREIGN, 0);
-        else /* gone, or a prefix primed for whoever comes first */
-            affinity_external(&b->aff, i, AFFINITY_EXT_LEFT, e[i].kind);
-    }
+    return b->use_slots ? b->all->cfg->state_dir : "";
 }
 
 /* ---- slots ------------------------------------------------------------------------ */
@@ -297,14 +216,19 @@ int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_
 {
     *warm_hit = 0;
     backend_warm_stop(b);
-    ledger_sync(b);
+    int lock = ledger_hold(ledger_dir(b), b->cfg->url);
+    ledger_sync(ledger_dir(b), b->cfg->url, &b->aff);
     int slot = affinity_slot(&b->aff, conv_key, info->kind_hash,
-                             info->short_conv ? AFFINITY_SHORT : 0, reuse, server_now_ms());
-    if (slot < 0) return -1;
+                             info->short_conv ? AFFINITY_SHORT : 0, reuse, monotime_ms());
+    if (slot < 0) {
+        ledger_unlock(lock);
+        return -1;
+    }
     write_slot(upbody->data + info->id_slot_off, slot);
     if (*reuse == 2 && b->primed[slot] == info->kind_hash) *warm_hit = 1;
     if (*reuse != 1) b->primed[slot] = 0;
-    ledger_write(b, slot, info->kind_hash, 0);
+    ledger_write(ledger_dir(b), b->cfg->url, slot, info->kind_hash, 0);
+    ledger_unlock(lock);
     return slot;
 }
 
@@ -314,20 +238,28 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind);
  * next request of a tool loop comes sooner, and then nothing is primed. */
 #define IDLE_PRIME_MS 1000
 
+static int slot_copy_start(backend_rt *b, int src, uint64_t kind);
+
+static void spare_prime(backend_rt *b, uint64_t kind)
+{
+    char path[700];
+    warm_path(b, kind, path, sizeof path);
+    if (access(path, R_OK) == 0) warm_send(b, path, kind);
+}
+
 static void idle_prime(evutil_socket_t fd, short what, void *arg)
 {
     backend_rt *b = arg;
     uint64_t kind = b->spare_kind;
     b->spare_kind = 0;
     if (!kind || b->inflight > 0 || b->probe) return;
-    char path[700];
-    warm_path(b, kind, path, sizeof path);
-    if (access(path, R_OK) == 0) warm_send(b, path, kind);
+    if (slot_copy_start(b, b->spare_slot, kind)) return;
+    spare_prime(b, kind);
 }
 
 void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key)
 {
-    affinity_done(&b->aff, slot, conv_key, server_now_ms());
+    affinity_done(&b->aff, slot, conv_key, monotime_ms());
     /* The backend is idle now (this request is the last in flight): prime
      * a free slot with this conversation's prefix, so the next new
      * conversation of its kind (a second terminal, a session while this
@@ -338,6 +270,7 @@ void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key)
     /* not from here: this may run inside a curl callback, where libcurl
      * refuses a new transfer (CURLM_RECURSIVE_API_CALL) */
     b->spare_kind = b->aff.slot[slot].kind;
+    b->spare_slot = slot;
     /* a -p session or subagent may be over now, and the next one starts
      * within a second: prime at once; an interactive turn after a grace */
     long ms = b->aff.slot[slot].is_short ? 0 : IDLE_PRIME_MS;
@@ -441,6 +374,109 @@ void backend_warm_save(backend_rt *b, const char *body, size_t len, const xlate_
     backend_warm_stop(b);
 }
 
+/* ---- slot copy (llama-server --slot-save-path) ----------------------------------
+ *
+ * When the backend goes idle and some slots are free, the slot of the
+ * conversation that just ran is saved (POST /slots/N?action=save) and
+ * restored into each free slot (action=restore): no prefill, and every slot
+ * then holds at least the start of the system prompt, so a new conversation
+ * of another kind (a new project) is not placed in an empty slot. (llama-server
+ * never loads a prompt from --cache-ram into a slot a request is pinned to.)
+ * A server without --slot-save-path answers 501: the gateway then primes a
+ * spare slot by prefilling, as before. One file per source slot,
+ * anyclaude-<server hash>-<slot>.bin in the server's --slot-save-path. */
+
+static int copy_probe(backend_rt *b, enum probe_kind kind, int src, int dst, uint64_t copy_kind)
+{
+    bk_probe *p = probe_new(b, kind, 1u << 16);
+    if (!p) return 0;
+    uint64_t h = affinity_hash(AFFINITY_HASH_INIT, b->cfg->url, strlen(b->cfg->url));
+    char body[160], path[64];
+    snprintf(body, sizeof body, "{\"filename\":\"anyclaude-%016llx-%d.bin\"}",
+             (unsigned long long)h, src);
+    snprintf(path, sizeof path, "/slots/%d?action=%s", kind == P_SAVE ? src : dst,
+             kind == P_SAVE ? "save" : "restore");
+    if (buf_append(&p->reqbody, body, strlen(body)) != BUF_OK) {
+        probe_free(p);
+        return 0;
+    }
+    route_backend_url(b->cfg, path, p->url, sizeof p->url);
+    p->slot = dst;
+    p->src = src;
+    p->copy_kind = copy_kind;
+    probe_start(p, "POST", 120000);
+    return 1;
+}
+
+/* Start copying slot src (holding a prefix of kind) into the free slots:
+ * 1 when the save started, 0 when there is nothing to do or no way to. */
+static int slot_copy_start(backend_rt *b, int src, uint64_t kind)
+{
+    if (b->copy_off || !b->use_slots || src < 0 || src >= b->aff.nslots) return 0;
+    int lock = ledger_hold(ledger_dir(b), b->cfg->url);
+    ledger_sync(ledger_dir(b), b->cfg->url, &b->aff);
+    int nfree = 0;
+    for (int i = 0; i < b->aff.nslots; i++)
+        nfree += !b->aff.slot[i].key && !b->aff.slot[i].foreign;
+    ledger_unlock(lock);
+    if (!nfree) return 0;
+    return copy_probe(b, P_SAVE, src, -1, kind);
+}
+
+/* The next free slot gets the saved copy (after the save, or a restore). */
+static void slot_copy_next(backend_rt *b, int src, uint64_t kind)
+{
+    if (b->inflight > 0) return; /* a real request came: it goes first */
+    int lock = ledger_hold(ledger_dir(b), b->cfg->url);
+    ledger_sync(ledger_dir(b), b->cfg->url, &b->aff);
+    int dst = affinity_fill(&b->aff, kind, monotime_ms());
+    if (dst >= 0) {
+        b->primed[dst] = kind;
+        ledger_write(ledger_dir(b), b->cfg->url, dst, kind, 1);
+    }
+    ledger_unlock(lock);
+    if (dst >= 0 && !copy_probe(b, P_RESTORE, src, dst, kind)) {
+        b->primed[dst] = 0;
+        affinity_external(&b->aff, dst, AFFINITY_EXT_EMPTY, 0);
+    }
+}
+
+/* A save or restore answered. */
+static void slot_copy_done(bk_probe *p, int ok, long status, const char *err, const cJSON *j)
+{
+    backend_rt *b = p->b;
+    if (ok && status == 200) {
+        const cJSON *n =
+            cJSON_GetObjectItemCaseSensitive(j, p->kind == P_SAVE ? "n_saved" : "n_restored");
+        if (p->kind == P_SAVE)
+            log_line(1, "slot copy: saved slot %d of %s (%.0f tokens) in %.0f ms", p->src,
+                     b->cfg->name, cJSON_IsNumber(n) ? n->valuedouble : -1.0,
+                     monotime_ms() - p->t0);
+        else
+            log_line(0,
+                     "slot copy: slot %d of %s now holds slot %d's prefix (%.0f tokens, %.0f ms)",
+                     p->slot, b->cfg->name, p->src, cJSON_IsNumber(n) ? n->valuedouble : -1.0,
+                     monotime_ms() - p->t0);
+        slot_copy_next(b, p->src, p->copy_kind);
+        return;
+    }
+    if (p->kind == P_RESTORE && p->slot >= 0) { /* the slot holds nothing claimable */
+        b->primed[p->slot] = 0;
+        affinity_external(&b->aff, p->slot, AFFINITY_EXT_EMPTY, 0);
+    }
+    if (ok && (status == 501 || status == 404 || status == 405)) {
+        b->copy_off = 1;
+        log_line(0,
+                 "slot copy off for %s (HTTP %ld): start llama-server with --slot-save-path DIR "
+                 "to fill empty slots by copying instead of prefilling",
+                 b->cfg->name, status);
+    } else {
+        log_line(1, "slot copy failed on %s (HTTP %ld%s%s)", b->cfg->name, status,
+                 err && *err ? ": " : "", err ? err : "");
+    }
+    if (p->kind == P_SAVE && b->inflight == 0) spare_prime(b, p->copy_kind);
+}
+
 /* Send the saved prefix in path as a one-token prefill. At start
  * (spare_kind 0): into a free slot, unless a slot already holds that kind;
  * in the background (spare_kind: the kind of a conversation that just
@@ -481,26 +517,31 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
         return 0;
     }
     if (b->use_slots && info.id_slot_off) {
-        ledger_sync(b); /* never prime a slot another gateway has taken since */
+        int lock = ledger_hold(ledger_dir(b), b->cfg->url);
+        ledger_sync(ledger_dir(b), b->cfg->url,
+                    &b->aff); /* never prime a slot another gateway has taken since */
         int held = spare_kind ? -1 : affinity_holds(&b->aff, info.kind_hash);
         if (held >= 0)
             log_line(1, "warm start: %s slot %d already holds the prefix of %s", b->cfg->name, held,
                      path);
         if (held >= 0 || (spare_kind && spare_kind != info.kind_hash)) {
+            ledger_unlock(lock);
             xlate_request_info_free(&info);
             probe_free(p);
             return 0;
         }
-        p->slot = spare_kind ? affinity_prime_spare(&b->aff, spare_kind, server_now_ms())
-                             : affinity_prime(&b->aff, info.kind_hash, server_now_ms());
+        p->slot = spare_kind ? affinity_prime_spare(&b->aff, spare_kind, monotime_ms())
+                             : affinity_prime(&b->aff, info.kind_hash, monotime_ms());
         if (p->slot < 0) { /* no free slot, or (spare) a claimable prefix exists */
+            ledger_unlock(lock);
             xlate_request_info_free(&info);
             probe_free(p);
             return spare_kind ? 0 : -1;
         }
         write_slot(p->reqbody.data + info.id_slot_off, p->slot);
         b->primed[p->slot] = info.kind_hash;
-        ledger_write(b, p->slot, info.kind_hash, 1);
+        ledger_write(ledger_dir(b), b->cfg->url, p->slot, info.kind_hash, 1);
+        ledger_unlock(lock);
     }
     xlate_request_info_free(&info);
     route_backend_url(b->cfg, "chat", p->url, sizeof p->url);
@@ -537,16 +578,21 @@ static void warm_start(backend_rt *b)
  * ledger says (the server restarted). */
 static void slots_seen(backend_rt *b, const cJSON *j)
 {
-    ledger_sync(b);
+    int lock = ledger_hold(ledger_dir(b), b->cfg->url);
+    ledger_sync(ledger_dir(b), b->cfg->url, &b->aff);
     const cJSON *s;
     cJSON_ArrayForEach(s, j)
     {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(s, "id");
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(s, "n_prompt_tokens");
         if (!cJSON_IsNumber(id)) continue;
-        if (!cJSON_IsNumber(n) || n->valuedouble < 1)
+        if (!cJSON_IsNumber(n) || n->valuedouble < 1) {
             affinity_external(&b->aff, (int)id->valuedouble, AFFINITY_EXT_EMPTY, 0);
+            /* else the next sync would bring the gone prefix back */
+            ledger_forget(ledger_dir(b), b->cfg->url, (int)id->valuedouble);
+        }
     }
+    ledger_unlock(lock);
 }
 
 /* Ask llama.cpp which slots hold a prompt (GET /slots). */
@@ -587,6 +633,12 @@ static void probe_done(void *ud, int ok, int refused, long status, const char *e
     cJSON *j = ok && status == 200
                    ? cJSON_ParseWithLength(p->body.data ? p->body.data : "", p->body.len)
                    : NULL;
+    if (p->kind == P_SAVE || p->kind == P_RESTORE) {
+        slot_copy_done(p, ok, status, err, j);
+        cJSON_Delete(j);
+        probe_free(p);
+        return;
+    }
     if (p->kind == P_MODELS) {
         const cJSON *data = j ? cJSON_GetObjectItemCaseSensitive(j, "data") : NULL;
         const cJSON *first = cJSON_IsArray(data) ? cJSON_GetArrayItem(data, 0) : NULL;
@@ -622,7 +674,7 @@ static void probe_done(void *ud, int ok, int refused, long status, const char *e
         if (cJSON_IsArray(j))
             slots_seen(b, j);
         else
-            ledger_sync(b);
+            ledger_sync(ledger_dir(b), b->cfg->url, &b->aff);
     } else { /* warm start finished */
         const cJSON *u = j ? cJSON_GetObjectItemCaseSensitive(j, "usage") : NULL;
         const cJSON *pt = u ? cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens") : NULL;
@@ -636,7 +688,7 @@ static void probe_done(void *ud, int ok, int refused, long status, const char *e
                      "warm start: prefilled a saved system prompt and tools on %s "
                      "(%.0f tokens, %.0f already cached) in %.0f ms%s",
                      b->cfg->name, pt->valuedouble, cJSON_IsNumber(ct) ? ct->valuedouble : 0.0,
-                     server_now_ms() - p->t0, slot);
+                     monotime_ms() - p->t0, slot);
         } else {
             if (p->slot >= 0) { /* the slot holds nothing claimable: free it again */
                 b->primed[p->slot] = 0;
@@ -782,30 +834,34 @@ void backends_free(backends *bs)
     bs->pool = NULL;
 }
 
+/* The per-backend series of /metrics, in order. */
+static const struct {
+    const char *name, *help, *type;
+} backend_series[] = {
+    {"anyclaude_backend_requests_total",
+     "/v1/messages requests sent to each backend (attempts, fallbacks included).", "counter"},
+    {"anyclaude_backend_up",
+     "1 while the backend takes requests, 0 after a refused connection or a failed health check.",
+     "gauge"},
+    {"anyclaude_backend_inflight", "/v1/messages requests in flight on each backend.", "gauge"},
+};
+
+static long long backend_series_value(const backend_rt *b, int k)
+{
+    return k == 0 ? (long long)b->requests : k == 1 ? b->up : b->inflight;
+}
+
 int backends_metrics(const backends *bs, buf *out)
 {
-    int rc = buf_appends(out, "# HELP anyclaude_backend_requests_total /v1/messages requests sent "
-                              "to each backend (attempts, fallbacks included).\n"
-                              "# TYPE anyclaude_backend_requests_total counter\n");
-    for (int i = 0; i < bs->n && !rc; i++)
-        if (bs->b[i].used)
-            rc = buf_appendf(out, "anyclaude_backend_requests_total{backend=\"%s\"} %llu\n",
-                             bs->b[i].cfg->name, bs->b[i].requests);
-    if (!rc)
-        rc = buf_appends(out, "# HELP anyclaude_backend_up 1 while the backend takes requests, 0 "
-                              "after a refused connection or a failed health check.\n"
-                              "# TYPE anyclaude_backend_up gauge\n");
-    for (int i = 0; i < bs->n && !rc; i++)
-        if (bs->b[i].used)
-            rc = buf_appendf(out, "anyclaude_backend_up{backend=\"%s\"} %d\n", bs->b[i].cfg->name,
-                             bs->b[i].up);
-    if (!rc)
-        rc = buf_appends(out, "# HELP anyclaude_backend_inflight /v1/messages requests in flight "
-                              "on each backend.\n# TYPE anyclaude_backend_inflight gauge\n");
-    for (int i = 0; i < bs->n && !rc; i++)
-        if (bs->b[i].used)
-            rc = buf_appendf(out, "anyclaude_backend_inflight{backend=\"%s\"} %d\n",
-                             bs->b[i].cfg->name, bs->b[i].inflight);
+    int rc = 0;
+    for (int k = 0; k < (int)(sizeof backend_series / sizeof backend_series[0]) && !rc; k++) {
+        rc = buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", backend_series[k].name,
+                         backend_series[k].help, backend_series[k].name, backend_series[k].type);
+        for (int i = 0; i < bs->n && !rc; i++)
+            if (bs->b[i].used)
+                rc = buf_appendf(out, "%s{backend=\"%s\"} %lld\n", backend_series[k].name,
+                                 bs->b[i].cfg->name, backend_series_value(&bs->b[i], k));
+    }
     if (!rc)
         rc = buf_appendf(out,
                          "# HELP anyclaude_fallbacks_total Requests passed on to the next "

@@ -45,13 +45,15 @@ typedef struct backend_rt {
     char warm_files[BACKEND_WARM_KINDS][700]; /* saved prefixes to prime, newest first */
     int nwarm, warm_next;                     /* the warm-start queue */
     uint64_t spare_kind;                      /* idle priming scheduled for this kind, 0 none */
+    int spare_slot;                           /* the slot holding it (see slot copy) */
+    int copy_off;            /* the server cannot save and restore slots (no --slot-save-path) */
     char auto_model[256];    /* openai mode without a model: the backend's first model */
     struct bk_probe *probe;  /* start-up probe or warm start in flight */
     struct bk_probe *health; /* health check in flight */
     unsigned long long requests, fallbacks;
     int fails_5xx;        /* 5xx answers in a row (outlier detection) */
     int ejections;        /* ejections in a row: each doubles the time out */
-    double ejected_until; /* out of its pools until then (server_now_ms) */
+    double ejected_until; /* out of its pools until then (monotime_ms) */
 } backend_rt;
 
 typedef struct backends {

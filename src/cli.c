@@ -5,8 +5,6 @@
 
 #include <string.h>
 
-#include "doctor.h"
-#include "launcher.h"
 #include "mode.h"
 
 /* options that take a value (a table: clang-format would put one a line) */
@@ -36,24 +34,14 @@ static int add_pass(cli_args *a, char *s, char *err, size_t errlen)
     return 0;
 }
 
-int cli_parse(int argc, char **argv, cli_args *a, char *err, size_t errlen)
+int cli_parse(int argc, char **argv, const char *cmd, cli_args *a, char *err, size_t errlen)
 {
     memset(a, 0, sizeof *a);
-    int i = 1;
-    if (i < argc && strcmp(argv[i], "serve") == 0) {
-        a->cmd = CLI_SERVE;
-        i++;
-    } else if (i < argc && strcmp(argv[i], "doctor") == 0) {
-        a->cmd = CLI_DOCTOR;
-        i++;
-    } else if (i < argc && strcmp(argv[i], "statusline") == 0) {
-        a->cmd = CLI_STATUSLINE; /* takes no options; reads Claude Code's JSON on stdin */
-        return 0;
-    }
+    int i = 0;
     for (; i < argc; i++) {
         char *arg = argv[i];
         if (strcmp(arg, "--") == 0) {
-            if (a->cmd != CLI_RUN) {
+            if (cmd) {
                 snprintf(
                     err, errlen,
                     "`--` only makes sense without a subcommand (it starts claude's arguments)");
@@ -63,15 +51,12 @@ int cli_parse(int argc, char **argv, cli_args *a, char *err, size_t errlen)
                 if (add_pass(a, argv[i], err, errlen)) return -1;
             break;
         }
-        if ((strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) && a->cmd != CLI_RUN) {
+        /* -h belongs to claude unless a subcommand is given */
+        if (strcmp(arg, "--help") == 0 || (cmd && strcmp(arg, "-h") == 0)) {
             a->help = 1;
             continue;
         }
-        if (strcmp(arg, "--help") == 0 && a->cmd == CLI_RUN) {
-            a->help = 1;
-            continue;
-        }
-        if (strcmp(arg, "--version") == 0 && a->cmd == CLI_RUN && a->npass == 0) {
+        if (strcmp(arg, "--version") == 0 && !cmd && a->npass == 0) {
             a->version = 1;
             continue;
         }
@@ -102,9 +87,8 @@ int cli_parse(int argc, char **argv, cli_args *a, char *err, size_t errlen)
                 continue;
             }
         }
-        if (a->cmd != CLI_RUN) {
-            snprintf(err, errlen, "unknown option \"%s\" for %s; see anyclaude --help", arg,
-                     a->cmd == CLI_SERVE ? "serve" : "doctor");
+        if (cmd) {
+            snprintf(err, errlen, "unknown option \"%s\" for %s; see anyclaude --help", arg, cmd);
             return -1;
         }
         if (add_pass(a, arg, err, errlen)) return -1;
@@ -259,10 +243,4 @@ int cli_check_exposure(const config *cfg, char *err, size_t errlen)
              "backend. Set --auth-token TOKEN (or ANYCLAUDE_AUTH_TOKEN), or listen on 127.0.0.1",
              cfg->host);
     return -1;
-}
-
-int cli_run_other(const cli_args *a, const config *cfg)
-{
-    if (a->cmd == CLI_DOCTOR) return doctor_run(cfg);
-    return launcher_run(cfg, a->pass, a->npass);
 }

@@ -1,7 +1,7 @@
 /*
- * cli: command-line parsing and the help text. Splits argv into the
- * subcommand, anyclaude's own options (handed to config) and the arguments
- * that belong to claude.
+ * cli: command-line parsing and the help text. Splits a subcommand's
+ * arguments into anyclaude's own options (handed to config) and the
+ * arguments that belong to claude. Which subcommand runs is main.c's table.
  */
 #ifndef ANYCLAUDE_CLI_H
 #define ANYCLAUDE_CLI_H
@@ -10,13 +10,10 @@
 
 #include "config.h"
 
-enum cli_cmd { CLI_RUN, CLI_SERVE, CLI_DOCTOR, CLI_STATUSLINE };
-
 #define CLI_MAX_FLAGS 32
 #define CLI_MAX_PASS 256
 
 typedef struct cli_args {
-    enum cli_cmd cmd;
     int help, version;
     config_flag flags[CLI_MAX_FLAGS];
     char names[CLI_MAX_FLAGS][24]; /* storage for flags[].name */
@@ -25,15 +22,15 @@ typedef struct cli_args {
     int npass;
 } cli_args;
 
-/* Parse argv. Options take a value as `--opt value` or `--opt=value`.
- * For `serve` and `doctor` an unknown option is an error; for the default
- * command it is passed to claude, as is everything after `--`.
+/* Parse the argc arguments in argv that follow the program name and the
+ * subcommand. Options take a value as `--opt value` or `--opt=value`.
+ * cmd names the subcommand (`serve`, `doctor`): an unknown option is an
+ * error naming it. cmd NULL is the default command: an unknown argument is
+ * passed to claude, as is everything after `--`.
  * Returns 0 or -1 with one line in err. */
-int cli_parse(int argc, char **argv, cli_args *a, char *err, size_t errlen);
+int cli_parse(int argc, char **argv, const char *cmd, cli_args *a, char *err, size_t errlen);
 void cli_print_help(FILE *f);
 /* Refuse to listen beyond loopback without an auth token. */
 int cli_check_exposure(const config *cfg, char *err, size_t errlen);
-/* Run the default command or doctor. Returns the process exit status. */
-int cli_run_other(const cli_args *a, const config *cfg);
 
 #endif

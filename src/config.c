@@ -7,10 +7,17 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "jsonfile.h"
+#include "timeouts.h"
+
+/* a config file longer than this is refused (as not JSON) */
+#define CONFIG_MAX_FILE (1u << 20)
 
 void config_defaults(config *c)
 {
@@ -20,17 +27,17 @@ void config_defaults(config *c)
     c->port = -1;
     c->max_tokens = 16384;
     c->max_body = 32u * 1024 * 1024;
-    c->ping_ms = 5000;
+    c->ping_ms = TIMEOUT_PING_MS;
     c->max_streams = 1024;
     c->slots = -1;
     c->warm = 1;
     c->tool_recovery = -1;
     c->vision = -1;
-    c->health_ms = 5000;
-    c->upstream_idle_s = 600;
-    c->request_timeout_s = 1800;
-    c->request_deadline_s = 60;
-    c->drain_s = 30;
+    c->health_ms = TIMEOUT_HEALTH_INTERVAL_MS;
+    c->upstream_idle_s = TIMEOUT_UPSTREAM_IDLE_S;
+    c->request_timeout_s = TIMEOUT_REQUEST_S;
+    c->request_deadline_s = TIMEOUT_REQUEST_DEADLINE_S;
+    c->drain_s = TIMEOUT_DRAIN_S;
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out)
@@ -80,44 +87,123 @@ enum key {
     K_NONE
 };
 
+/* Each setting's names: the flag (without --), the config-file key (and an
+ * older spelling), and the environment variable (the backend, key and model
+ * variables are the mode's own). The order is the environment's order of
+ * application. */
+static const struct setting_name {
+    enum key k;
+    const char *flag, *file, *file_alias, *env;
+} setting_names[] = {
+    {K_MODE, "mode", "mode", NULL, NULL},
+    {K_BACKEND, "backend", "backend", NULL, NULL},
+    {K_KEY, "api-key", "apiKey", "api_key", NULL},
+    {K_MODEL, "model", "model", NULL, NULL},
+    {K_HOST, "host", "host", NULL, "ANYCLAUDE_HOST"},
+    {K_PORT, "port", "port", NULL, "ANYCLAUDE_PORT"},
+    {K_MAXTOK, "max-tokens", "maxOutputTokens", "max_tokens", "ANYCLAUDE_MAX_OUTPUT_TOKENS"},
+    {K_MAXBODY, "max-body", "maxBody", NULL, "ANYCLAUDE_MAX_BODY"},
+    {K_PING, "ping-ms", "pingMs", NULL, "ANYCLAUDE_PING_MS"},
+    {K_STREAMS, "max-streams", "maxStreams", NULL, "ANYCLAUDE_MAX_STREAMS"},
+    {K_DEBUG, "debug", "debug", NULL, "ANYCLAUDE_DEBUG"},
+    {K_CLAUDE, "claude", "claude", NULL, "ANYCLAUDE_CLAUDE"},
+    {K_AUTH, "auth-token", "authToken", NULL, "ANYCLAUDE_AUTH_TOKEN"},
+    {K_SLOTS, "slots", "slots", NULL, "ANYCLAUDE_SLOTS"},
+    {K_WARM, "warm-start", "warmStart", NULL, "ANYCLAUDE_WARM_START"},
+    {K_TOOLREC, "tool-recovery", "toolRecovery", NULL, "ANYCLAUDE_TOOL_RECOVERY"},
+    {K_VISION, "vision", "vision", NULL, "ANYCLAUDE_VISION"},
+    {K_CAFILE, "ca-file", "caFile", NULL, "ANYCLAUDE_CA_FILE"},
+    {K_ORIGINS, "allowed-origins", "allowedOrigins", NULL, "ANYCLAUDE_ALLOWED_ORIGINS"},
+    {K_IDLE, "upstream-idle-timeout", "upstreamIdleTimeout", NULL,
+     "ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT"},
+    {K_REQTIME, "request-timeout", "requestTimeout", NULL, "ANYCLAUDE_REQUEST_TIMEOUT"},
+    {K_DEADLINE, "request-deadline", "requestDeadline", NULL, "ANYCLAUDE_REQUEST_DEADLINE"},
+    {K_WINDOW, "context-window", "contextWindow", NULL, "ANYCLAUDE_CONTEXT_WINDOW"},
+    {K_DRAIN, "drain-timeout", "drainTimeout", NULL, "ANYCLAUDE_DRAIN_TIMEOUT"},
+    {K_HEALTH, NULL, "healthCheckMs", NULL, NULL},
+};
+#define NSETTINGS (sizeof setting_names / sizeof setting_names[0])
+
+static int same(const char *a, const char *b)
+{
+    return a && strcmp(a, b) == 0;
+}
+
 static enum key flag_key(const char *name)
 {
-    static const struct {
-        const char *n;
-        enum key k;
-    } t[] = {{"mode", K_MODE},
-             {"backend", K_BACKEND},
-             {"api-key", K_KEY},
-             {"model", K_MODEL},
-             {"host", K_HOST},
-             {"port", K_PORT},
-             {"max-tokens", K_MAXTOK},
-             {"max-body", K_MAXBODY},
-             {"ping-ms", K_PING},
-             {"max-streams", K_STREAMS},
-             {"debug", K_DEBUG},
-             {"claude", K_CLAUDE},
-             {"auth-token", K_AUTH},
-             {"slots", K_SLOTS},
-             {"warm-start", K_WARM},
-             {"tool-recovery", K_TOOLREC},
-             {"ca-file", K_CAFILE},
-             {"allowed-origins", K_ORIGINS},
-             {"upstream-idle-timeout", K_IDLE},
-             {"request-timeout", K_REQTIME},
-             {"request-deadline", K_DEADLINE},
-             {"drain-timeout", K_DRAIN},
-             {"vision", K_VISION},
-             {"context-window", K_WINDOW}};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (strcmp(t[i].n, name) == 0) return t[i].k;
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (same(setting_names[i].flag, name)) return setting_names[i].k;
     return K_NONE;
+}
+
+/* The numeric settings: where each goes, its bounds and what the line for a
+ * bad value says ("SRC: bad WHAT "V"; expected EXPECT"). */
+enum num_type { NUM_INT, NUM_LONG, NUM_SIZE };
+static const struct num_key {
+    enum key k;
+    size_t off;
+    enum num_type type;
+    long lo, hi;
+    const char *what, *expect;
+} num_keys[] = {
+    {K_PORT, offsetof(config, port), NUM_INT, 0, 65535, "port", "0 (any free port) to 65535"},
+    {K_MAXTOK, offsetof(config, max_tokens), NUM_LONG, 1, 100000000, "max output tokens",
+     "a positive integer"},
+    {K_MAXBODY, offsetof(config, max_body), NUM_SIZE, 1024, 1L << 31, "body limit",
+     "bytes, 1024 to 2147483648"},
+    {K_PING, offsetof(config, ping_ms), NUM_LONG, 10, 600000, "ping interval", "10 to 600000 ms"},
+    {K_STREAMS, offsetof(config, max_streams), NUM_INT, 1, 100000, "max streams", "1 to 100000"},
+    {K_DEBUG, offsetof(config, debug), NUM_INT, 0, 3, "debug level", "0, 1, 2 or 3"},
+    {K_HEALTH, offsetof(config, health_ms), NUM_LONG, 100, 3600000, "health-check interval",
+     "100 to 3600000 ms"},
+    {K_WINDOW, offsetof(config, context_window), NUM_LONG, 1024, 100000000, "context window",
+     "tokens, 1024 to 100000000"},
+    {K_DRAIN, offsetof(config, drain_s), NUM_LONG, 0, 86400, "drain timeout", "0 to 86400 seconds"},
+    {K_SLOTS, offsetof(config, slots), NUM_INT, 0, 64, "slot count", "auto, 0 (off) or 1 to 64"},
+    {K_IDLE, offsetof(config, upstream_idle_s), NUM_LONG, 0, 86400, "timeout",
+     "seconds, 0 (none) to 86400"},
+    {K_REQTIME, offsetof(config, request_timeout_s), NUM_LONG, 0, 86400, "timeout",
+     "seconds, 0 (none) to 86400"},
+    {K_DEADLINE, offsetof(config, request_deadline_s), NUM_LONG, 1, 3600, "request deadline",
+     "seconds, 1 to 3600"},
+};
+
+static int apply_number(config *c, enum key k, const char *v, const char *src, char *err,
+                        size_t errlen)
+{
+    for (size_t i = 0; i < sizeof num_keys / sizeof num_keys[0]; i++) {
+        const struct num_key *nk = &num_keys[i];
+        if (nk->k != k) continue;
+        long n;
+        if (parse_long(v, nk->lo, nk->hi, &n)) {
+            snprintf(err, errlen, "%s: bad %s \"%s\"; expected %s", src, nk->what, v, nk->expect);
+            return -1;
+        }
+        char *field = (char *)c + nk->off;
+        if (nk->type == NUM_INT)
+            *(int *)(void *)field = (int)n;
+        else if (nk->type == NUM_SIZE)
+            *(size_t *)(void *)field = (size_t)n;
+        else
+            *(long *)(void *)field = n;
+        return 0;
+    }
+    snprintf(err, errlen, "%s: unknown setting", src);
+    return -1;
+}
+
+/* on/off (1/0, true/false), and auto (-1) where allowed; -2: none of these. */
+static int parse_switch(const char *v, int allow_auto)
+{
+    if (allow_auto && strcmp(v, "auto") == 0) return -1;
+    if (strcmp(v, "1") == 0 || strcmp(v, "on") == 0 || strcmp(v, "true") == 0) return 1;
+    if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0 || strcmp(v, "false") == 0) return 0;
+    return -2;
 }
 
 /* Apply one setting; `src` names where it came from for the error line. */
 static int apply(config *c, enum key k, const char *v, const char *src, char *err, size_t errlen)
 {
-    long n;
     switch (k) {
     case K_MODE: {
         /* auto: the default mode's settings until probe_resolve_auto finds a server */
@@ -155,51 +241,6 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
     case K_HOST:
         if (!*v || copy(c->host, sizeof c->host, v)) goto toolong;
         return 0;
-    case K_PORT:
-        if (parse_long(v, 0, 65535, &n)) {
-            snprintf(err, errlen, "%s: bad port \"%s\"; expected 0 (any free port) to 65535", src,
-                     v);
-            return -1;
-        }
-        c->port = (int)n;
-        return 0;
-    case K_MAXTOK:
-        if (parse_long(v, 1, 100000000, &n)) {
-            snprintf(err, errlen, "%s: bad max output tokens \"%s\"; expected a positive integer",
-                     src, v);
-            return -1;
-        }
-        c->max_tokens = n;
-        return 0;
-    case K_MAXBODY:
-        if (parse_long(v, 1024, 1L << 31, &n)) {
-            snprintf(err, errlen, "%s: bad body limit \"%s\"; expected bytes, 1024 to 2147483648",
-                     src, v);
-            return -1;
-        }
-        c->max_body = (size_t)n;
-        return 0;
-    case K_PING:
-        if (parse_long(v, 10, 600000, &n)) {
-            snprintf(err, errlen, "%s: bad ping interval \"%s\"; expected 10 to 600000 ms", src, v);
-            return -1;
-        }
-        c->ping_ms = n;
-        return 0;
-    case K_STREAMS:
-        if (parse_long(v, 1, 100000, &n)) {
-            snprintf(err, errlen, "%s: bad max streams \"%s\"; expected 1 to 100000", src, v);
-            return -1;
-        }
-        c->max_streams = (int)n;
-        return 0;
-    case K_DEBUG:
-        if (parse_long(v, 0, 3, &n)) {
-            snprintf(err, errlen, "%s: bad debug level \"%s\"; expected 0, 1, 2 or 3", src, v);
-            return -1;
-        }
-        c->debug = (int)n;
-        return 0;
     case K_CLAUDE:
         if (copy(c->claude, sizeof c->claude, v)) goto toolong;
         return 0;
@@ -209,93 +250,31 @@ static int apply(config *c, enum key k, const char *v, const char *src, char *er
     case K_CAFILE:
         if (!*v || copy(c->ca_file, sizeof c->ca_file, v)) goto toolong;
         return 0;
-    case K_HEALTH:
-        if (parse_long(v, 100, 3600000, &n)) {
-            snprintf(err, errlen,
-                     "%s: bad health-check interval \"%s\"; expected 100 to 3600000 ms", src, v);
-            return -1;
-        }
-        c->health_ms = n;
-        return 0;
-    case K_WINDOW:
-        if (parse_long(v, 1024, 100000000, &n)) {
-            snprintf(err, errlen,
-                     "%s: bad context window \"%s\"; expected tokens, 1024 to 100000000", src, v);
-            return -1;
-        }
-        c->context_window = n;
-        return 0;
-    case K_DRAIN:
-        if (parse_long(v, 0, 86400, &n)) {
-            snprintf(err, errlen, "%s: bad drain timeout \"%s\"; expected 0 to 86400 seconds", src,
-                     v);
-            return -1;
-        }
-        c->drain_s = n;
-        return 0;
     case K_SLOTS:
         if (strcmp(v, "auto") == 0) {
             c->slots = -1;
             return 0;
         }
-        if (parse_long(v, 0, 64, &n)) {
-            snprintf(err, errlen, "%s: bad slot count \"%s\"; expected auto, 0 (off) or 1 to 64",
-                     src, v);
-            return -1;
-        }
-        c->slots = (int)n;
-        return 0;
+        return apply_number(c, k, v, src, err, errlen);
     case K_WARM:
-    case K_TOOLREC: {
-        int *dst = k == K_WARM ? &c->warm : &c->tool_recovery;
-        if (strcmp(v, "1") == 0 || strcmp(v, "on") == 0 || strcmp(v, "true") == 0)
-            *dst = 1;
-        else if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0 || strcmp(v, "false") == 0)
-            *dst = 0;
-        else {
-            snprintf(err, errlen, "%s: bad value \"%s\"; expected on or off", src, v);
+    case K_TOOLREC:
+    case K_VISION: {
+        int on = parse_switch(v, k == K_VISION);
+        if (on == -2) {
+            snprintf(err, errlen, "%s: bad value \"%s\"; expected on%s", src, v,
+                     k == K_VISION ? ", off or auto" : " or off");
             return -1;
         }
+        *(k == K_WARM ? &c->warm : k == K_TOOLREC ? &c->tool_recovery : &c->vision) = on;
         return 0;
     }
-    case K_VISION:
-        if (strcmp(v, "auto") == 0)
-            c->vision = -1;
-        else if (strcmp(v, "1") == 0 || strcmp(v, "on") == 0 || strcmp(v, "true") == 0)
-            c->vision = 1;
-        else if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0 || strcmp(v, "false") == 0)
-            c->vision = 0;
-        else {
-            snprintf(err, errlen, "%s: bad value \"%s\"; expected on, off or auto", src, v);
-            return -1;
-        }
-        return 0;
     case K_ORIGINS:
         /* comma-separated origins, e.g. "http://localhost:3000,https://x.example" */
         if (copy(c->allowed_origins, sizeof c->allowed_origins, v)) goto toolong;
         return 0;
-    case K_IDLE:
-    case K_REQTIME:
-        if (parse_long(v, 0, 86400, &n)) {
-            snprintf(err, errlen, "%s: bad timeout \"%s\"; expected seconds, 0 (none) to 86400",
-                     src, v);
-            return -1;
-        }
-        *(k == K_IDLE ? &c->upstream_idle_s : &c->request_timeout_s) = n;
-        return 0;
-    case K_DEADLINE:
-        if (parse_long(v, 1, 3600, &n)) {
-            snprintf(err, errlen, "%s: bad request deadline \"%s\"; expected seconds, 1 to 3600",
-                     src, v);
-            return -1;
-        }
-        c->request_deadline_s = n;
-        return 0;
-    case K_NONE:
-        break;
+    default: /* the numbers (num_keys), and K_NONE: "unknown setting" */
+        return apply_number(c, k, v, src, err, errlen);
     }
-    snprintf(err, errlen, "%s: unknown setting", src);
-    return -1;
 toolong:
     snprintf(err, errlen, "%s: value empty or too long", src);
     return -1;
@@ -321,23 +300,8 @@ static cJSON *load_file(const char *path, int required, char *err, size_t errlen
         }
         return NULL;
     }
-    char *data = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (cap - len < 4096) {
-            if (cap > (1u << 20)) break;
-            char *nd = realloc(data, cap + 8192);
-            if (!nd) break;
-            data = nd;
-            cap += 8192;
-        }
-        size_t r = fread(data + len, 1, cap - len, fp);
-        if (r == 0) break;
-        len += r;
-    }
+    cJSON *j = jsonfile_read(fp, CONFIG_MAX_FILE);
     fclose(fp);
-    cJSON *j = data ? cJSON_ParseWithLength(data, len) : NULL;
-    free(data);
     if (!cJSON_IsObject(j)) {
         snprintf(err, errlen,
                  "config file %s: not a JSON object; expected e.g. {\"mode\":\"llamacpp\","
@@ -353,38 +317,9 @@ static cJSON *load_file(const char *path, int required, char *err, size_t errlen
 /* Map a config-file key to a setting key. */
 static enum key file_key(const char *name)
 {
-    static const struct {
-        const char *n;
-        enum key k;
-    } t[] = {{"mode", K_MODE},
-             {"backend", K_BACKEND},
-             {"apiKey", K_KEY},
-             {"api_key", K_KEY},
-             {"model", K_MODEL},
-             {"host", K_HOST},
-             {"port", K_PORT},
-             {"maxOutputTokens", K_MAXTOK},
-             {"max_tokens", K_MAXTOK},
-             {"maxBody", K_MAXBODY},
-             {"pingMs", K_PING},
-             {"maxStreams", K_STREAMS},
-             {"debug", K_DEBUG},
-             {"claude", K_CLAUDE},
-             {"authToken", K_AUTH},
-             {"slots", K_SLOTS},
-             {"warmStart", K_WARM},
-             {"toolRecovery", K_TOOLREC},
-             {"caFile", K_CAFILE},
-             {"healthCheckMs", K_HEALTH},
-             {"allowedOrigins", K_ORIGINS},
-             {"upstreamIdleTimeout", K_IDLE},
-             {"requestTimeout", K_REQTIME},
-             {"requestDeadline", K_DEADLINE},
-             {"drainTimeout", K_DRAIN},
-             {"vision", K_VISION},
-             {"contextWindow", K_WINDOW}};
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (strcmp(t[i].n, name) == 0) return t[i].k;
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (same(setting_names[i].file, name) || same(setting_names[i].file_alias, name))
+            return setting_names[i].k;
     return K_NONE;
 }
 
@@ -514,37 +449,22 @@ int config_resolve(config *c, const config_flag *flags, size_t nflags, config_ge
         }
     }
     /* 4. the environment */
-    struct {
+    const struct {
         const char *name;
         enum key k;
-    } env[] = {
+    } mode_env[] = {
         {c->mode->url_env, K_BACKEND},
         {c->mode->key_env, K_KEY},
         {c->mode->model_env, K_MODEL},
-        {"ANYCLAUDE_HOST", K_HOST},
-        {"ANYCLAUDE_PORT", K_PORT},
-        {"ANYCLAUDE_MAX_OUTPUT_TOKENS", K_MAXTOK},
-        {"ANYCLAUDE_MAX_BODY", K_MAXBODY},
-        {"ANYCLAUDE_PING_MS", K_PING},
-        {"ANYCLAUDE_MAX_STREAMS", K_STREAMS},
-        {"ANYCLAUDE_DEBUG", K_DEBUG},
-        {"ANYCLAUDE_CLAUDE", K_CLAUDE},
-        {"ANYCLAUDE_AUTH_TOKEN", K_AUTH},
-        {"ANYCLAUDE_SLOTS", K_SLOTS},
-        {"ANYCLAUDE_WARM_START", K_WARM},
-        {"ANYCLAUDE_TOOL_RECOVERY", K_TOOLREC},
-        {"ANYCLAUDE_VISION", K_VISION},
-        {"ANYCLAUDE_CA_FILE", K_CAFILE},
-        {"ANYCLAUDE_ALLOWED_ORIGINS", K_ORIGINS},
-        {"ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT", K_IDLE},
-        {"ANYCLAUDE_REQUEST_TIMEOUT", K_REQTIME},
-        {"ANYCLAUDE_REQUEST_DEADLINE", K_DEADLINE},
-        {"ANYCLAUDE_CONTEXT_WINDOW", K_WINDOW},
-        {"ANYCLAUDE_DRAIN_TIMEOUT", K_DRAIN},
     };
-    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
-        const char *v = ge(env[i].name);
-        if (v && *v && apply(c, env[i].k, v, env[i].name, err, errlen)) goto out;
+    for (size_t i = 0; i < sizeof mode_env / sizeof mode_env[0]; i++) {
+        const char *v = ge(mode_env[i].name);
+        if (v && *v && apply(c, mode_env[i].k, v, mode_env[i].name, err, errlen)) goto out;
+    }
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const char *name = setting_names[i].env;
+        const char *v = name ? ge(name) : NULL;
+        if (v && *v && apply(c, setting_names[i].k, v, name, err, errlen)) goto out;
     }
     /* 5. flags */
     for (size_t i = 0; i < nflags; i++) {

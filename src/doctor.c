@@ -24,6 +24,7 @@
 #include "server.h"
 #include "upstream.h"
 #include "window.h"
+#include "timeouts.h"
 
 static int failures;
 
@@ -43,7 +44,8 @@ static void verdict(int ok, const char *what, const char *detail, const char *fi
 static long http_get(const char *url, const route_backend *be, const char *ca, buf *out, char *err,
                      size_t errlen)
 {
-    return backend_http(be, ca, url, NULL, 3000L, 10000L, out, err, errlen);
+    return backend_http(be, ca, url, NULL, TIMEOUT_CHECK_CONNECT_MS, TIMEOUT_CHECK_MS, out, err,
+                        errlen);
 }
 
 static void check_claude(const config *cfg)
@@ -201,6 +203,29 @@ static int check_backend(const config *cfg, const route_backend *be)
     return 1;
 }
 
+/* Slot copy: with --slot-save-path, POST /slots/N?action=save works, and
+ * the gateway fills empty slots by copying the slot that just ran instead
+ * of prefilling. Asked with a file name llama-server refuses (400 when the
+ * action is on, 501 when off), so nothing is written. */
+static void check_slot_copy(const route_backend *be, const char *ca)
+{
+    char url[700], err[CURL_ERROR_SIZE + 64] = "";
+    buf b;
+    buf_init(&b, 1u << 16);
+    route_backend_url(be, "/slots/0?action=save", url, sizeof url);
+    long st = backend_http(be, ca, url, "{\"filename\":\"../anyclaude-doctor\"}", 3000L, 10000L, &b,
+                           err, sizeof err);
+    buf_free(&b);
+    if (st == 400 || st == 200)
+        printf("[ ok ] llama.cpp slot copy: on (--slot-save-path): empty slots get a copy of the "
+               "slot that just ran, no prefill\n");
+    else
+        printf("[ -- ] llama.cpp slot copy: off (HTTP %ld): empty slots are primed by prefilling; "
+               "start llama-server with --slot-save-path DIR to copy instead (a new project's "
+               "first turn then finds the shared start of the system prompt in every slot)\n",
+               st);
+}
+
 /* The llama-server flags slot placement needs (llamacpp mode): several
  * slots (--parallel: one per conversation, subagents and background
  * requests beside it), the /slots endpoint (the gateway reads which slots
@@ -240,6 +265,7 @@ static void check_llamacpp_slots(const config *cfg, const route_backend *be)
            "memory) and --kv-unified off (it clears idle slots whenever another slot starts, "
            "so pinned conversations re-prefill)\n");
     cJSON_Delete(j);
+    if (slots >= 2) check_slot_copy(be, ca);
 }
 
 /* The configured backend is down and no mode was chosen: say what does
@@ -292,13 +318,18 @@ static void trip_done(void *ud, int ok, int refused, long status, const char *er
 
 static void check_round_trip(const config *cfg)
 {
-    config local = *cfg;
-    local.port = 0;
-    snprintf(local.host, sizeof local.host, "127.0.0.1");
-    local.auth_token[0] = '\0';
+    config *local = malloc(sizeof *local); /* about 100 KiB: not on the stack */
+    if (!local) {
+        verdict(0, "round trip through the gateway", "out of memory", NULL);
+        return;
+    }
+    *local = *cfg;
+    local->port = 0;
+    snprintf(local->host, sizeof local->host, "127.0.0.1");
+    local->auth_token[0] = '\0';
     char err[512], url[128], d[1200];
     struct event_base *base = event_base_new();
-    server *srv = base ? server_new(base, &local, err, sizeof err) : NULL;
+    server *srv = base ? server_new(base, local, err, sizeof err) : NULL;
     upstream *up = base ? upstream_new(base) : NULL;
     if (!srv || !up) {
         verdict(0, "round trip through the gateway", srv ? "cannot start a client" : err, NULL);
@@ -319,7 +350,7 @@ static void check_round_trip(const config *cfg)
                        .url = url,
                        .body = body,
                        .body_len = strlen(body),
-                       .total_timeout_ms = 180000};
+                       .total_timeout_ms = TIMEOUT_DOCTOR_TRIP_MS};
     upstream_cbs cbs = {.on_headers = trip_hdr, .on_data = trip_data, .on_done = trip_done};
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
@@ -358,6 +389,7 @@ out:
     upstream_free(up);
     server_free(srv);
     if (base) event_base_free(base);
+    free(local);
 }
 
 /* One line per route: its class and each target with its verdict. */

@@ -19,11 +19,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "jsonfile.h"
 #include "launcher_cc.h"
 #include "log.h"
 #include "probe.h"
 #include "server.h"
 #include "window_probe.h"
+#include "timeouts.h"
 
 static int is_exec(const char *p)
 {
@@ -95,23 +97,8 @@ static void mark_onboarded(void)
     cJSON *j = NULL;
     FILE *f = fopen(path, "rb");
     if (f) {
-        char *data = NULL;
-        size_t len = 0, cap = 0;
-        for (;;) {
-            if (cap - len < 65536) {
-                if (cap > (64u << 20)) break;
-                char *nd = realloc(data, cap + 262144);
-                if (!nd) break;
-                data = nd;
-                cap += 262144;
-            }
-            size_t r = fread(data + len, 1, cap - len, f);
-            if (r == 0) break;
-            len += r;
-        }
+        j = jsonfile_read(f, 64u << 20); /* a larger file is left alone */
         fclose(f);
-        j = data ? cJSON_ParseWithLength(data, len) : NULL;
-        free(data);
         if (!cJSON_IsObject(j)) {
             cJSON_Delete(j);
             return;
@@ -193,7 +180,8 @@ static void set_model_env(const config *cfg)
  * was found there, so the user reruns with them; 0 to go on. */
 static int found_elsewhere(const config *cfg)
 {
-    if (cfg->routing.configured || cfg->mode_explicit || probe_answers(cfg->backend, 1000))
+    if (cfg->routing.configured || cfg->mode_explicit ||
+        probe_answers(cfg->backend, TIMEOUT_BACKEND_UP_MS))
         return 0;
     discover_found f[DISCOVER_MAX_PORTS];
     char pt[160], d[600];
@@ -276,7 +264,9 @@ static void drop_key_env(const config *cfg, const char *keep)
         unsetenv(names[i]);
 }
 
-int launcher_run(const config *cfg, char *const *args, int nargs)
+/* launcher_run with its own copy of the configuration (local): the token
+ * it makes up and the windows it asks for go there, not into the caller's. */
+static int run(const config *cfg, config *local, char *const *args, int nargs)
 {
     char claude[1024], dir[900], logpath[1024], err[512];
     if (launcher_find_claude(cfg, claude, sizeof claude) < 0) {
@@ -299,22 +289,21 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
     if (!logpath[0]) log_init(cfg->debug, "/dev/null");
     /* the real model: its window, output limit and name (none of this
      * concerns the Claude API, which Claude Code knows) */
-    config local = *cfg;
-    if (!local.auth_token[0]) {
-        random_token(local.auth_token, sizeof local.auth_token);
-        log_add_secret(local.auth_token);
+    if (!local->auth_token[0]) {
+        random_token(local->auth_token, sizeof local->auth_token);
+        log_add_secret(local->auth_token);
     }
-    window_probe_all(&local.routing, cfg->ca_file[0] ? cfg->ca_file : NULL);
-    int pure_claude = !local.routing.configured && cfg->mode->passthru == MODE_CLAUDE;
+    window_probe_all(&local->routing, cfg->ca_file[0] ? cfg->ca_file : NULL);
+    int pure_claude = !local->routing.configured && cfg->mode->passthru == MODE_CLAUDE;
     ccenv ce;
     memset(&ce, 0, sizeof ce);
-    if (!pure_claude && launcher_cc_plan(&local, claude, args, nargs, &ce) < 0) return 1;
+    if (!pure_claude && launcher_cc_plan(local, claude, args, nargs, &ce) < 0) return 1;
     struct event_base *base = event_base_new();
     if (!base) {
         fprintf(stderr, "anyclaude: cannot create the event loop\n");
         return 1;
     }
-    server *srv = server_new(base, &local, err, sizeof err);
+    server *srv = server_new(base, local, err, sizeof err);
     if (!srv) {
         fprintf(stderr, "anyclaude: %s\n", err);
         event_base_free(base);
@@ -350,7 +339,7 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
         st.status = 1 << 8;
     } else if (pid == 0) {
         char url[128], hdrs[4096];
-        const char *tok = local.auth_token;
+        const char *tok = local->auth_token;
         snprintf(url, sizeof url, "http://127.0.0.1:%d", server_port(srv));
         setenv("ANTHROPIC_BASE_URL", url, 1);
         /* With a Claude API backend, Claude Code keeps its own credentials
@@ -407,4 +396,18 @@ int launcher_run(const config *cfg, char *const *args, int nargs)
     if (WIFEXITED(st.status)) return WEXITSTATUS(st.status);
     if (WIFSIGNALED(st.status)) return 128 + WTERMSIG(st.status);
     return 1;
+}
+
+int launcher_run(const config *cfg, char *const *args, int nargs)
+{
+    /* the configuration is about 100 KiB: on the heap, not the stack */
+    config *local = malloc(sizeof *local);
+    if (!local) {
+        fprintf(stderr, "anyclaude: out of memory\n");
+        return 1;
+    }
+    *local = *cfg;
+    int rc = run(cfg, local, args, nargs);
+    free(local);
+    return rc;
 }

@@ -1,7 +1,10 @@
 /*
- * main: the command line. `anyclaude serve` runs the gateway alone;
- * `anyclaude [options] [-- claude args]` runs the gateway and Claude Code
- * together (launcher.c); `anyclaude doctor` checks the setup.
+ * main: the command line. One table (subcommands below) says what each
+ * subcommand runs and what it needs first: `anyclaude serve` runs the
+ * gateway alone; `anyclaude [options] [-- claude args]` runs the gateway and
+ * Claude Code together (launcher.c); `anyclaude doctor` checks the setup
+ * (doctor.c); `anyclaude statusline` prints Claude Code's status line
+ * (statusline.c). cli.c parses the options, config.c resolves them.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -16,6 +19,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "doctor.h"
 #include "launcher.h"
 #include "log.h"
 #include "modelcheck.h"
@@ -97,7 +101,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 }
 
 /* Run the gateway until SIGINT/SIGTERM (then drain, see on_signal). */
-static int cmd_serve(const config *cfg)
+static int cmd_serve(const config *cfg, const cli_args *a)
 {
     int rc = 1;
     char err[512];
@@ -146,19 +150,70 @@ out:
     return rc;
 }
 
+static int cmd_launch(const config *cfg, const cli_args *a)
+{
+    return launcher_run(cfg, a->pass, a->npass);
+}
+
+static int cmd_doctor(const config *cfg, const cli_args *a)
+{
+    return doctor_run(cfg);
+}
+
+/* reads Claude Code's session JSON on stdin; takes no options */
+static int cmd_statusline(const config *cfg, const cli_args *a)
+{
+    return statusline_run();
+}
+
+/* What a subcommand needs before it runs. */
+enum {
+    SUB_BARE = 1,       /* no options, no configuration: run at once
+                           (with cfg and a NULL) */
+    SUB_MODELCHECK = 2, /* refuse to start when the backend lacks the model */
+    SUB_WINDOWS = 4,    /* ask every backend its context window first (the
+                           launcher asks itself, once its log file is open) */
+};
+
+typedef struct subcommand {
+    const char *name; /* argv[1]; NULL: the default command (no name given) */
+    unsigned needs;   /* SUB_* */
+    int port;         /* the listen port when none is configured (0: any free) */
+    int (*run)(const config *cfg, const cli_args *a);
+} subcommand;
+
+/* clang-format off */
+static const subcommand subcommands[] = {
+    {"serve",      SUB_MODELCHECK | SUB_WINDOWS, ANYCLAUDE_SERVE_PORT, cmd_serve},
+    {"doctor",     SUB_WINDOWS,                  0,                    cmd_doctor},
+    {"statusline", SUB_BARE,                     0,                    cmd_statusline},
+    {NULL,         SUB_MODELCHECK,               0,                    cmd_launch},
+};
+/* clang-format on */
+
+static const subcommand *subcommand_find(int argc, char **argv)
+{
+    size_t n = sizeof subcommands / sizeof subcommands[0];
+    for (size_t i = 0; i + 1 < n; i++)
+        if (argc > 1 && strcmp(argv[1], subcommands[i].name) == 0) return &subcommands[i];
+    return &subcommands[n - 1];
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     event_set_log_callback(libevent_log);
+    const subcommand *sub = subcommand_find(argc, argv);
+    if (sub->needs & SUB_BARE) return sub->run(NULL, NULL);
+    int skip = sub->name ? 2 : 1;
     cli_args a;
     char err[1024];
-    int rc = cli_parse(argc, argv, &a, err, sizeof err);
+    int rc = cli_parse(argc - skip, argv + skip, sub->name, &a, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "anyclaude: %s\n", err);
         return 2;
     }
-    if (a.cmd == CLI_STATUSLINE) return statusline_run(); /* needs no configuration */
     if (a.help) {
         cli_print_help(stdout);
         return 0;
@@ -227,7 +282,7 @@ int main(int argc, char **argv)
                     cfg.trace_dir);
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (a.cmd != CLI_DOCTOR && modelcheck_run(&cfg, err, sizeof err) < 0) {
+    if ((sub->needs & SUB_MODELCHECK) && modelcheck_run(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "anyclaude: %s\n", err);
         curl_global_cleanup();
         log_close();
@@ -236,17 +291,10 @@ int main(int argc, char **argv)
     modelcheck_vision(&cfg);
     /* every backend's context window (configured, or asked for); the
      * launcher asks once its log file is open */
-    if (a.cmd != CLI_RUN) window_probe_all(&cfg.routing, cfg.ca_file[0] ? cfg.ca_file : NULL);
-    switch (a.cmd) {
-    case CLI_SERVE:
-        if (cfg.port < 0) cfg.port = ANYCLAUDE_SERVE_PORT;
-        rc = cmd_serve(&cfg);
-        break;
-    default:
-        if (cfg.port < 0) cfg.port = 0;
-        rc = cli_run_other(&a, &cfg);
-        break;
-    }
+    if (sub->needs & SUB_WINDOWS)
+        window_probe_all(&cfg.routing, cfg.ca_file[0] ? cfg.ca_file : NULL);
+    if (cfg.port < 0) cfg.port = sub->port;
+    rc = sub->run(&cfg, &a);
     curl_global_cleanup();
     log_close();
     return rc;

@@ -3,11 +3,12 @@
  *
  *   route ─▶ attempt 1 ─▶ (refused, 429/502/503/504/529 before commit) ─▶ attempt 2 ...
  *
- * Each attempt goes to one target of the request's route (its pool in the
- * order pool.h gives, then its fallbacks). An OpenAI-family target is
- * translated (xlate_request, xlate_stream); a pass-through target
- * (anthropic, claude) gets the client's body (rewritten for the cache in
- * anthropic mode) and its answer goes back unchanged.
+ * Each attempt goes to the next target of the request's plan (plan.h: its
+ * route's pool in the order pool.h gives, then its fallbacks). An
+ * OpenAI-family target is translated (xlate_request, xlate_stream); a
+ * pass-through target (anthropic, claude) gets the client's body (relay.h:
+ * rewritten for the cache in anthropic mode) and its answer goes back
+ * unchanged. What an attempt holds is ex->cur (exchange.h).
  *
  * OpenAI targets: "committed" means the client got 200 and message_start.
  * It happens when the backend answers 2xx, or when the backend is connected
@@ -21,6 +22,8 @@
  * Lifetimes: httpd owns the request; the exchange is freed exactly once:
  * when its reply is complete, or when the client's connection closes.
  */
+#include "messages.h"
+
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +31,11 @@
 #include <strings.h>
 
 #include "anthropic.h"
-#include "provenance.h"
-#include "rendezvous.h"
+#include "jparse.h"
+#include "monotime.h"
+#include "outhdrs.h"
+#include "relay.h"
 #include "servertools.h"
-#include "server_int.h"
 #include "xlate_response.h"
 
 #define GRACE_MS 1000         /* silent backend: commit after this */
@@ -50,10 +54,10 @@ static void client_drained(httpd_req *r, void *arg)
 {
     exchange *ex = arg;
     httpd_req_on_drain(r, NULL, NULL);
-    if (!ex->paused) return;
-    ex->paused = 0;
+    if (!ex->cur.paused) return;
+    ex->cur.paused = 0;
     arm_idle(ex);
-    upstream_pause(ex->up, 0);
+    upstream_pause(ex->cur.up, 0);
 }
 
 static void make_id(char *dst, size_t n, const char *prefix)
@@ -74,16 +78,16 @@ static void make_id(char *dst, size_t n, const char *prefix)
 static int flush_out(exchange *ex)
 {
     if (!ex->req || ex->out.len == 0) return 0;
-    if (!ex->pt) log_redact_secrets(ex->out.data, ex->out.len);
+    if (!ex->cur.pt) log_redact_secrets(ex->out.data, ex->out.len);
     log_trace_write(ex->trace, "to client", ex->out.data, ex->out.len);
     ex->bytes_out += ex->out.len;
     size_t queued = httpd_reply_chunk(ex->req, ex->out.data, ex->out.len);
     buf_reset(&ex->out);
-    if (queued > MAX_CLIENT_BACKLOG) return -1;
-    if (queued > PAUSE_AT && ex->up && !ex->paused) {
+    if (queued > EXCHANGE_MAX_BACKLOG) return -1;
+    if (queued > PAUSE_AT && ex->cur.up && !ex->cur.paused) {
         /* backpressure: stop reading the backend until the client catches up */
-        ex->paused = 1;
-        upstream_pause(ex->up, 1);
+        ex->cur.paused = 1;
+        upstream_pause(ex->cur.up, 1);
         httpd_req_on_drain(ex->req, client_drained, ex);
         arm_idle(ex);
     }
@@ -95,9 +99,9 @@ static int flush_out(exchange *ex)
 static void idle_cb(evutil_socket_t fd, short what, void *arg)
 {
     exchange *ex = arg;
-    upstream_cancel(ex->up);
-    ex->up = NULL;
-    if (ex->paused) {
+    upstream_cancel(ex->cur.up);
+    ex->cur.up = NULL;
+    if (ex->cur.paused) {
         log_line(0, "client read nothing of its stream for %d s; closing it",
                  CLIENT_STALL_MS / 1000);
         abort_client(ex);
@@ -107,13 +111,13 @@ static void idle_cb(evutil_socket_t fd, short what, void *arg)
     snprintf(msg, sizeof msg,
              "backend %s sent nothing for %ld s after its answer started "
              "(--upstream-idle-timeout / ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT)",
-             ex->bk ? ex->bk->cfg->name : "?", ex->srv->cfg->upstream_idle_s);
+             ex->cur.bk ? ex->cur.bk->cfg->name : "?", ex->srv->cfg->upstream_idle_s);
     fail_exchange(ex, "api_error", msg);
 }
 
 static void arm_idle(exchange *ex)
 {
-    long ms = ex->paused ? CLIENT_STALL_MS : ex->srv->cfg->upstream_idle_s * 1000;
+    long ms = ex->cur.paused ? CLIENT_STALL_MS : ex->srv->cfg->upstream_idle_s * 1000;
     if (!ex->idle) ex->idle = evtimer_new(ex->srv->base, idle_cb, ex);
     if (!ex->idle) return;
     if (ms <= 0) {
@@ -129,31 +133,31 @@ static void arm_idle(exchange *ex)
 static void record_turn(exchange *ex, const xlate_stream_stats *st, double now)
 {
     const char *sid = ex->req ? httpd_req_header(ex->req, "X-Claude-Code-Session-Id") : NULL;
-    if (!sid || !ex->bk || !st->stop_reason) return;
+    if (!sid || !ex->cur.bk || !st->stop_reason) return;
     if (httpd_req_header(ex->req, "x-claude-code-agent-id")) return;
-    for (const char *p = ex->info.model; *p; p++)
+    for (const char *p = ex->cur.info.model; *p; p++)
         if (strncasecmp(p, "haiku", 5) == 0) return;
     convstat_turn t;
     memset(&t, 0, sizeof t);
     snprintf(t.session, sizeof t.session, "%s", sid);
-    snprintf(t.backend, sizeof t.backend, "%s", ex->bk->cfg->name);
-    snprintf(t.mode, sizeof t.mode, "%s", ex->bk->cfg->mode->name);
-    const char *model = ex->sent_model                   ? ex->sent_model
-                        : ex->bk->cfg->detected_model[0] ? ex->bk->cfg->detected_model
-                                                         : ex->info.model;
+    snprintf(t.backend, sizeof t.backend, "%s", ex->cur.bk->cfg->name);
+    snprintf(t.mode, sizeof t.mode, "%s", ex->cur.bk->cfg->mode->name);
+    const char *model = ex->cur.sent_model                   ? ex->cur.sent_model
+                        : ex->cur.bk->cfg->detected_model[0] ? ex->cur.bk->cfg->detected_model
+                                                             : ex->cur.info.model;
     snprintf(t.model, sizeof t.model, "%s", model);
-    t.window = ex->bk->cfg->context_window;
+    t.window = ex->cur.bk->cfg->context_window;
     t.prompt = st->input_tokens + st->cached_tokens;
     t.cached = st->cached_tokens;
     t.output = st->output_tokens;
     t.usage_known = st->usage_known;
     /* the backend's own prefill time (llama.cpp timings), else the time to
      * the first token, which is mostly prefill */
-    t.prefill_ms = st->prefill_ms >= 0                       ? st->prefill_ms
-                   : ex->stream && ex->t_first > ex->t_start ? ex->t_first - ex->t_start
-                                                             : -1;
+    t.prefill_ms = st->prefill_ms >= 0                           ? st->prefill_ms
+                   : ex->stream && ex->cur.t_first > ex->t_start ? ex->cur.t_first - ex->t_start
+                                                                 : -1;
     /* a whole (non-streamed) answer has no first token to time from */
-    t.gen_ms = ex->stream && ex->t_first > 0 ? now - ex->t_first : -1;
+    t.gen_ms = ex->stream && ex->cur.t_first > 0 ? now - ex->cur.t_first : -1;
     t.at_ms = now;
     convstat_put(&ex->srv->turns, &t);
 }
@@ -163,8 +167,8 @@ static void record_turn(exchange *ex, const xlate_stream_stats *st, double now)
 static void finish_accounting(exchange *ex, const xlate_stream_stats *st)
 {
     server *s = ex->srv;
-    backend_rt *b = ex->bk;
-    double now = server_now_ms();
+    backend_rt *b = ex->cur.bk;
+    double now = monotime_ms();
     long prompt = st->input_tokens + st->cached_tokens;
     int ok = st->stop_reason != NULL;
     if (ok)
@@ -175,27 +179,27 @@ static void finish_accounting(exchange *ex, const xlate_stream_stats *st)
         s->m.tokens_in += (unsigned long long)st->input_tokens;
         s->m.tokens_cached += (unsigned long long)st->cached_tokens;
         /* calibrate the estimate against the backend's tokenizer */
-        if (b && !ex->pt && ex->info.input_estimate > 0 && prompt > 0) {
-            double r = (double)prompt / (double)ex->info.input_estimate;
+        if (b && !ex->cur.pt && ex->cur.info.input_estimate > 0 && prompt > 0) {
+            double r = (double)prompt / (double)ex->cur.info.input_estimate;
             if (r > 0.2 && r < 5) b->est_ratio = 0.7 * b->est_ratio + 0.3 * r;
         }
     }
     s->m.tokens_out += (unsigned long long)st->output_tokens;
     record_turn(ex, st, now);
-    if (ex->t_first > 0) metrics_observe(&s->m.ttft, (ex->t_first - ex->t_start) / 1000.0);
+    if (ex->cur.t_first > 0) metrics_observe(&s->m.ttft, (ex->cur.t_first - ex->t_start) / 1000.0);
     metrics_observe(&s->m.upstream, (now - ex->t_start) / 1000.0);
     if (log_level() < 1) return;
     if (log_level() >= 2)
         log_line(2, "response %s: stop=%s output_tokens=%ld bytes_to_client=%zu", ex->msg_id,
                  st->stop_reason ? st->stop_reason : "error", st->output_tokens, ex->bytes_out);
-    double gen_s = ex->t_first > 0 ? (now - ex->t_first) / 1000.0 : 0;
+    double gen_s = ex->cur.t_first > 0 ? (now - ex->cur.t_first) / 1000.0 : 0;
     char slot[64] = "";
-    if (ex->slot >= 0)
-        snprintf(slot, sizeof slot, " slot=%d%s%s", ex->slot,
-                 ex->slot_reuse == 1   ? ""
-                 : ex->slot_reuse == 2 ? "(took same-prefix slot)"
-                                       : "(new)",
-                 ex->warm_hit ? " warm-start-hit" : "");
+    if (ex->cur.slot >= 0)
+        snprintf(slot, sizeof slot, " slot=%d%s%s", ex->cur.slot,
+                 ex->cur.slot_reuse == 1   ? ""
+                 : ex->cur.slot_reuse == 2 ? "(took same-prefix slot)"
+                                           : "(new)",
+                 ex->cur.warm_hit ? " warm-start-hit" : "");
     char prefill[48] = "";
     if (st->prefill_ms >= 0) snprintf(prefill, sizeof prefill, " prefill=%.0fms", st->prefill_ms);
     if (st->tool_recovered || st->tool_repairs || st->tool_failures)
@@ -204,25 +208,26 @@ static void finish_accounting(exchange *ex, const xlate_stream_stats *st)
                  "(passed on as text)",
                  st->tool_recovered, st->tool_repairs, st->tool_failures);
     char model[600];
-    if (ex->sent_model && strcmp(ex->sent_model, ex->info.model) != 0)
-        snprintf(model, sizeof model, "%s->%s", ex->info.model, ex->sent_model);
+    if (ex->cur.sent_model && strcmp(ex->cur.sent_model, ex->cur.info.model) != 0)
+        snprintf(model, sizeof model, "%s->%s", ex->cur.info.model, ex->cur.sent_model);
     else
-        snprintf(model, sizeof model, "%s", ex->info.model);
+        snprintf(model, sizeof model, "%s", ex->cur.info.model);
     log_line(1,
              "%s backend=%s model=%s stream=%d prompt=%ld%s cached=%ld (%.1f%%)%s ttft=%.0fms "
              "total=%.0fms out=%ld tok/s=%.1f stop=%s%s",
              b ? b->cfg->mode->name : "-", b ? b->cfg->name : "-", model, ex->stream, prompt,
              st->usage_known ? "" : "(est)", st->cached_tokens,
              prompt > 0 ? 100.0 * (double)st->cached_tokens / (double)prompt : 0.0, prefill,
-             ex->t_first > 0 ? ex->t_first - ex->t_start : -1.0, now - ex->t_start,
+             ex->cur.t_first > 0 ? ex->cur.t_first - ex->t_start : -1.0, now - ex->t_start,
              st->output_tokens, gen_s > 0 ? (double)st->output_tokens / gen_s : 0.0,
              st->stop_reason ? st->stop_reason : "error", slot);
 }
 
 static void learn_pool(exchange *ex)
 {
-    if (ex->bk && ex->nprefix > 0 && ex->srv->bs.pool)
-        pool_learn(ex->srv->bs.pool, ex->bk->idx, ex->conv_key, ex->prefix, ex->nprefix);
+    if (ex->cur.bk && ex->key.nprefix > 0 && ex->srv->bs.pool)
+        pool_learn(ex->srv->bs.pool, ex->cur.bk->idx, ex->key.conv, ex->key.prefix,
+                   ex->key.nprefix);
 }
 
 /* Finish a committed stream and free the exchange. */
@@ -232,10 +237,10 @@ static void stream_end(exchange *ex)
     xlate_stream_stats st;
     memset(&st, 0, sizeof st);
     st.prefill_ms = -1;
-    if (ex->obs_on)
-        st = ex->obs.st;
-    else if (ex->xs)
-        xlate_stream_get_stats(ex->xs, &st);
+    if (ex->cur.obs_on)
+        st = ex->cur.obs.st;
+    else if (ex->cur.xs)
+        xlate_stream_get_stats(ex->cur.xs, &st);
     finish_accounting(ex, &st);
     if (ex->req) {
         httpd_reply_end(ex->req);
@@ -250,7 +255,7 @@ static void stream_end(exchange *ex)
 static void abort_client(exchange *ex)
 {
     log_line(0, "client is not reading its stream (over %u MiB queued); closing it",
-             (unsigned)(MAX_CLIENT_BACKLOG >> 20));
+             (unsigned)(EXCHANGE_MAX_BACKLOG >> 20));
     if (ex->req) {
         httpd_abort(ex->req);
         ex->req = NULL;
@@ -283,11 +288,11 @@ static void commit(exchange *ex)
     ex->committed = 1;
     if (ex->grace) evtimer_del(ex->grace);
     learn_pool(ex);
-    add_common_headers(ex);
+    exchange_add_headers(ex);
     httpd_add_header(ex->req, "Cache-Control", "no-cache");
     httpd_reply_start(ex->req, 200, "text/event-stream; charset=utf-8");
-    if (ex->exact_prompt > 0) xlate_stream_set_estimate(ex->xs, ex->exact_prompt);
-    xlate_stream_begin(ex->xs, &ex->out);
+    if (ex->cur.exact_prompt > 0) xlate_stream_set_estimate(ex->cur.xs, ex->cur.exact_prompt);
+    xlate_stream_begin(ex->cur.xs, &ex->out);
     flush_out(ex);
     arm_ping(ex);
 }
@@ -303,9 +308,9 @@ static void grace_cb(evutil_socket_t fd, short what, void *arg)
 static void want_commit(exchange *ex)
 {
     if (ex->committed) return;
-    double left = TOK_WAIT_MS - (server_now_ms() - ex->t_start);
-    if (ex->tok && left > 1) {
-        ex->commit_pending = 1;
+    double left = TOK_WAIT_MS - (monotime_ms() - ex->t_start);
+    if (ex->cur.tok && left > 1) {
+        ex->cur.commit_pending = 1;
         struct timeval tv = {0, (long)(left * 1000)};
         evtimer_add(ex->grace, &tv);
         return;
@@ -318,9 +323,10 @@ static void pt_commit(exchange *ex)
 {
     if (ex->committed || !ex->req) return;
     ex->committed = 1;
-    if (ex->up_status >= 200 && ex->up_status < 300) learn_pool(ex);
-    relay_headers(ex);
-    httpd_reply_start(ex->req, (int)ex->up_status, ex->ctype[0] ? ex->ctype : "application/json");
+    if (ex->cur.up_status >= 200 && ex->cur.up_status < 300) learn_pool(ex);
+    relay_reply_headers(ex);
+    httpd_reply_start(ex->req, (int)ex->cur.up_status,
+                      ex->cur.ctype[0] ? ex->cur.ctype : "application/json");
 }
 
 /* ---- attempts and fallback ---------------------------------------------------- */
@@ -332,62 +338,26 @@ static int fallback_status(long st)
 
 static int more_targets(const exchange *ex)
 {
-    return !ex->committed && ex->attempt + 1 < ex->ntg;
-}
-
-/* Forget the current attempt (its backend load, transfers, translation). */
-static void attempt_reset(exchange *ex)
-{
-    if (ex->bk && ex->slot >= 0) backend_slot_done(ex->bk, ex->slot, ex->slot_key);
-    upstream_cancel(ex->up);
-    ex->up = NULL;
-    upstream_cancel(ex->tok);
-    ex->tok = NULL;
-    if (ex->grace) evtimer_del(ex->grace);
-    if (ex->ping) evtimer_del(ex->ping);
-    if (ex->idle) evtimer_del(ex->idle);
-    ex->paused = 0;
-    xlate_stream_free(ex->xs);
-    ex->xs = NULL;
-    xlate_request_info_free(&ex->info);
-    memset(&ex->info, 0, sizeof ex->info);
-    if (ex->obs_on) passthru_obs_free(&ex->obs);
-    ex->obs_on = 0;
-    buf_reset(&ex->upbody);
-    buf_reset(&ex->resp);
-    buf_reset(&ex->hdrs);
-    buf_reset(&ex->tok_req);
-    buf_reset(&ex->tok_resp);
-    ex->ctype[0] = '\0';
-    ex->up_status = 0;
-    ex->connected = 0;
-    ex->slot = -1;
-    ex->slot_reuse = ex->warm_hit = 0;
-    ex->exact_prompt = 0;
-    ex->commit_pending = 0;
-    ex->t_first = 0;
-    ex->pt = 0;
-    if (ex->bk) ex->bk->inflight--;
-    ex->bk = NULL;
+    return !ex->committed && ex->attempt + 1 < ex->plan.n;
 }
 
 /* The current target could not take the request: try the next one. Returns
  * 1 when it did (the exchange may be gone), 0 when there is none. */
 static int try_next(exchange *ex, const char *why)
 {
-    if (ex->bk) {
+    if (ex->cur.bk) {
         size_t l = strlen(ex->why);
-        snprintf(ex->why + l, sizeof ex->why - l, "%s%s: %s", l ? "; " : "", ex->bk->cfg->name,
+        snprintf(ex->why + l, sizeof ex->why - l, "%s%s: %s", l ? "; " : "", ex->cur.bk->cfg->name,
                  why);
     }
     if (!more_targets(ex)) return 0;
     server *s = ex->srv;
-    const char *from = ex->bk ? ex->bk->cfg->name : "?";
-    backend_rt *next = &s->bs.b[ex->tg[ex->attempt + 1]->backend];
+    const char *from = ex->cur.bk ? ex->cur.bk->cfg->name : "?";
+    backend_rt *next = &s->bs.b[ex->plan.tg[ex->attempt + 1]->backend];
     log_line(1, "request %s: %s %s; falling back to %s", ex->msg_id, from, why, next->cfg->name);
     s->bs.fallbacks++;
-    if (ex->bk) ex->bk->fallbacks++;
-    attempt_reset(ex);
+    if (ex->cur.bk) ex->cur.bk->fallbacks++;
+    exchange_attempt_reset(ex);
     ex->attempt++;
     start_attempt(ex);
     return 1;
@@ -398,21 +368,15 @@ static int try_next(exchange *ex, const char *why)
 static void fail_exchange(exchange *ex, const char *type, const char *msg)
 {
     if (!ex->committed) {
-        reply_error(ex, type, msg);
+        exchange_error(ex, type, msg);
         return;
     }
     log_line(1, "stream error %s: %s", type, msg);
     metrics_error(&ex->srv->m, type);
-    if (!ex->pt) {
-        xlate_stream_fail(ex->xs, type, msg, &ex->out);
-    } else if (ex->stream && ex->up_status >= 200 && ex->up_status < 300) {
-        /* cut mid-event: end it, so the error stands as an event of its own
-         * (the broken event before it fails to parse, as it should) */
-        const char *t = ex->tail + sizeof ex->tail;
-        if (ex->bytes_out &&
-            !(t[-1] == '\n' && (t[-2] == '\n' || (t[-2] == '\r' && t[-3] == '\n'))))
-            buf_appends(&ex->out, "\n\n");
-        anthropic_error_event(&ex->out, type, msg);
+    if (!ex->cur.pt) {
+        xlate_stream_fail(ex->cur.xs, type, msg, &ex->out);
+    } else if (ex->stream && ex->cur.up_status >= 200 && ex->cur.up_status < 300) {
+        relay_error_event(ex, type, msg);
     } else {
         abort_client(ex); /* a cut body must not look complete */
         return;
@@ -429,23 +393,24 @@ void messages_cut(exchange *ex, const char *type, const char *msg)
 static void fail_transport(exchange *ex, int refused, const char *err)
 {
     char msg[1400];
-    backend_rt *b = ex->bk;
+    backend_rt *b = ex->cur.bk;
     /* connected, but the backend went away before a byte of its answer
      * (a server killed with our request on a kept-alive connection): as
      * good as refused, and safe to send elsewhere */
-    int vanished = ex->connected && ex->up_status == 0 && !ex->committed && ex->resp.len == 0;
+    int vanished =
+        ex->cur.connected && ex->cur.up_status == 0 && !ex->committed && ex->cur.resp.len == 0;
     if (vanished && more_targets(ex)) {
         backend_mark_down(b, err);
         char why[300];
         snprintf(why, sizeof why, "went away before answering (%s)", err);
         if (try_next(ex, why)) return;
     }
-    if (refused || !ex->connected) {
+    if (refused || !ex->cur.connected) {
         if (refused) backend_mark_down(b, err);
         char why[300];
         snprintf(why, sizeof why, "not reachable (%s)", err);
         if (try_next(ex, why)) return;
-        if (ex->ntg > 1)
+        if (ex->plan.n > 1)
             snprintf(msg, sizeof msg,
                      "no backend could take the request (%s). Start the model servers, or fix "
                      "the routes in %s.",
@@ -471,8 +436,8 @@ static void fail_transport(exchange *ex, int refused, const char *err)
 static void up_connected(void *ud)
 {
     exchange *ex = ud;
-    ex->connected = 1;
-    if (ex->stream && !ex->committed && !ex->pt) {
+    ex->cur.connected = 1;
+    if (ex->stream && !ex->committed && !ex->cur.pt) {
         struct timeval tv = {GRACE_MS / 1000, (GRACE_MS % 1000) * 1000};
         evtimer_add(ex->grace, &tv);
     }
@@ -481,16 +446,16 @@ static void up_connected(void *ud)
 static void up_header(void *ud, const char *n, size_t nl, const char *v, size_t vl)
 {
     exchange *ex = ud;
-    if (ex->pt) passthru_keep_header(ex, n, nl, v, vl);
+    if (ex->cur.pt) relay_keep_header(ex, n, nl, v, vl);
 }
 
 static int up_headers(void *ud, long status)
 {
     exchange *ex = ud;
-    ex->up_status = status;
+    ex->cur.up_status = status;
     arm_idle(ex); /* the answer started */
     int good = status >= 200 && status < 300;
-    if (ex->pt) {
+    if (ex->cur.pt) {
         /* hold a refusal that another target may take */
         if (!(fallback_status(status) && more_targets(ex))) pt_commit(ex);
         return 0;
@@ -503,20 +468,11 @@ static int up_headers(void *ud, long status)
 static int pt_data(exchange *ex, const char *p, size_t n)
 {
     if (!ex->committed) /* a held error body */
-        return buf_append(&ex->resp, p, n) == BUF_OK ? 0 : 1;
-    if (ex->t_first == 0) ex->t_first = server_now_ms();
-    if (ex->obs_on) {
-        if (ex->stream)
-            passthru_obs_feed(&ex->obs, p, n);
-        else
-            buf_append(&ex->resp, p, n); /* read whole at the end; too big: no numbers */
-    }
-    /* the last bytes relayed, to tell whether they end an event */
-    size_t keep = n < sizeof ex->tail ? n : sizeof ex->tail;
-    memmove(ex->tail, ex->tail + keep, sizeof ex->tail - keep);
-    memcpy(ex->tail + sizeof ex->tail - keep, p + n - keep, keep);
+        return buf_append(&ex->cur.resp, p, n) == BUF_OK ? 0 : 1;
+    if (ex->cur.t_first == 0) ex->cur.t_first = monotime_ms();
+    relay_observe(ex, p, n);
     if (buf_append(&ex->out, p, n) != BUF_OK || flush_out(ex) < 0) {
-        ex->up = NULL;
+        ex->cur.up = NULL;
         abort_client(ex);
         return 1;
     }
@@ -526,32 +482,32 @@ static int pt_data(exchange *ex, const char *p, size_t n)
 static int up_data(void *ud, const char *p, size_t n)
 {
     exchange *ex = ud;
-    if (!ex->paused) arm_idle(ex);
+    if (!ex->cur.paused) arm_idle(ex);
     log_trace_write(ex->trace, "from backend", p, n);
-    if (ex->pt) return pt_data(ex, p, n);
-    if (!(ex->up_status >= 200 && ex->up_status < 300) || !ex->stream) {
-        if (buf_append(&ex->resp, p, n) != BUF_OK) {
+    if (ex->cur.pt) return pt_data(ex, p, n);
+    if (!(ex->cur.up_status >= 200 && ex->cur.up_status < 300) || !ex->stream) {
+        if (buf_append(&ex->cur.resp, p, n) != BUF_OK) {
             /* too big: keep what we have (it is an error body or an answer
              * we will refuse anyway) and stop reading */
             return 1;
         }
         return 0;
     }
-    if (ex->t_first == 0) ex->t_first = server_now_ms();
+    if (ex->cur.t_first == 0) ex->cur.t_first = monotime_ms();
     commit(ex);
-    int rc = xlate_stream_feed(ex->xs, p, n, &ex->out);
+    int rc = xlate_stream_feed(ex->cur.xs, p, n, &ex->out);
     arm_ping(ex);
     if (flush_out(ex) < 0) {
-        ex->up = NULL; /* returning 1 aborts the transfer without callbacks */
+        ex->cur.up = NULL; /* returning 1 aborts the transfer without callbacks */
         abort_client(ex);
         return 1;
     }
-    if (rc < 0 || xlate_stream_over(ex->xs)) {
+    if (rc < 0 || xlate_stream_over(ex->cur.xs)) {
         /* the translator ended the stream (error event or done): finish now.
          * After an error the transfer is aborted; after a normal end the
          * rest ([DONE]) is drained so the backend connection is reused. No
          * callback reaches this exchange either way. */
-        ex->up = NULL;
+        ex->cur.up = NULL;
         stream_end(ex);
         return rc < 0 ? 1 : 2;
     }
@@ -566,32 +522,33 @@ static void pt_done(exchange *ex, int ok, long status)
         snprintf(why, sizeof why, "answered HTTP %ld", status);
         if (try_next(ex, why)) return;
         pt_commit(ex);
-        buf_append(&ex->out, ex->resp.data ? ex->resp.data : "", ex->resp.len);
-        buf_reset(&ex->resp);
+        buf_append(&ex->out, ex->cur.resp.data ? ex->cur.resp.data : "", ex->cur.resp.len);
+        buf_reset(&ex->cur.resp);
     }
     if (!ok) {
         fail_exchange(ex, "api_error", "backend stream ended before the answer was complete");
         return;
     }
-    if (ex->obs_on && !ex->stream && status >= 200 && status < 300)
-        passthru_obs_message(&ex->obs, ex->resp.data ? ex->resp.data : "", ex->resp.len);
-    if (ex->obs_on && ex->stream) passthru_obs_feed(&ex->obs, "\n\n", 2);
+    if (ex->cur.obs_on && !ex->stream && status >= 200 && status < 300)
+        passthru_obs_message(&ex->cur.obs, ex->cur.resp.data ? ex->cur.resp.data : "",
+                             ex->cur.resp.len);
+    if (ex->cur.obs_on && ex->stream) passthru_obs_feed(&ex->cur.obs, "\n\n", 2);
     stream_end(ex);
 }
 
 static void up_done(void *ud, int ok, int refused, long status, const char *err)
 {
     exchange *ex = ud;
-    ex->up = NULL;
+    ex->cur.up = NULL;
     /* outlier detection counts the 5xx that reach clients; a 429/502/503/
      * 504/529 already sends the request on to the next target */
-    if (ex->bk && status > 0 && !fallback_status(status)) backend_outcome(ex->bk, status);
+    if (ex->cur.bk && status > 0 && !fallback_status(status)) backend_outcome(ex->cur.bk, status);
     char msg[1400];
     if (!ok && (status == 0 || refused)) {
         fail_transport(ex, refused, err);
         return;
     }
-    if (ex->pt) {
+    if (ex->cur.pt) {
         pt_done(ex, ok, status);
         return;
     }
@@ -603,8 +560,8 @@ static void up_done(void *ud, int ok, int refused, long status, const char *err)
             snprintf(why, sizeof why, "answered HTTP %ld", status);
             if (try_next(ex, why)) return;
         }
-        anthropic_error_from_backend(status, ex->resp.data ? ex->resp.data : "", ex->resp.len, &st,
-                                     &type, msg, sizeof msg);
+        anthropic_error_from_backend(status, ex->cur.resp.data ? ex->cur.resp.data : "",
+                                     ex->cur.resp.len, &st, &type, msg, sizeof msg);
         log_redact_secrets(msg, strlen(msg)); /* a backend may echo its key */
         fail_exchange(ex, type, msg);
         return;
@@ -616,7 +573,7 @@ static void up_done(void *ud, int ok, int refused, long status, const char *err)
     }
     if (ex->stream) {
         commit(ex);
-        xlate_stream_end(ex->xs, &ex->out);
+        xlate_stream_end(ex->cur.xs, &ex->out);
         stream_end(ex);
         return;
     }
@@ -626,82 +583,18 @@ static void up_done(void *ud, int ok, int refused, long status, const char *err)
     memset(&st, 0, sizeof st);
     st.prefill_ms = -1;
     char err2[512];
-    ex->t_first = server_now_ms();
-    if (xlate_response_build(ex->resp.data ? ex->resp.data : "", ex->resp.len, &ex->xopts, &out,
-                             &st, err2, sizeof err2) < 0) {
+    ex->cur.t_first = monotime_ms();
+    if (xlate_response_build(ex->cur.resp.data ? ex->cur.resp.data : "", ex->cur.resp.len,
+                             &ex->cur.xopts, &out, &st, err2, sizeof err2) < 0) {
         snprintf(msg, sizeof msg, "backend answer could not be translated: %s", err2);
         buf_free(&out);
-        reply_error(ex, "api_error", msg);
+        exchange_error(ex, "api_error", msg);
         return;
     }
     learn_pool(ex);
     finish_accounting(ex, &st);
-    reply_whole(ex, 200, out.data ? out.data : "", out.len);
+    exchange_reply(ex, 200, out.data ? out.data : "", out.len);
     buf_free(&out);
-}
-
-/* ---- the backend tokenizer (llama.cpp) for message_start's count ---------- */
-
-static int tok_data(void *ud, const char *p, size_t n)
-{
-    return buf_append(&((exchange *)ud)->tok_resp, p, n) == BUF_OK ? 0 : 1;
-}
-
-static void tok_done(void *ud, int ok, int refused, long status, const char *err);
-
-static void tok_send(exchange *ex, const char *path)
-{
-    char url[700];
-    route_backend_url(ex->bk->cfg, path, url, sizeof url);
-    upstream_opts uo = {
-        .method = "POST",
-        .url = url,
-        .body = ex->tok_req.data,
-        .body_len = ex->tok_req.len,
-        .bearer = backend_key(ex->bk),
-        .ca_file = backend_ca(ex->bk),
-        .connect_timeout_ms = 3000,
-        .total_timeout_ms = 30000,
-    };
-    upstream_cbs cbs = {.on_data = tok_data, .on_done = tok_done};
-    ex->tok = upstream_start(ex->srv->up, &uo, &cbs, ex);
-}
-
-/* Count the prompt with llama.cpp's own template and tokenizer, alongside
- * the real request: the answer is back in milliseconds, well before the
- * first token of a prefill, and message_start then carries the exact
- * count. Failure leaves the calibrated estimate. */
-static void tok_start(exchange *ex)
-{
-    ex->tok_step = 1;
-    if (buf_append(&ex->tok_req, ex->upbody.data, ex->upbody.len) != BUF_OK) return;
-    tok_send(ex, "/apply-template");
-}
-
-static void tok_done(void *ud, int ok, int refused, long status, const char *err)
-{
-    exchange *ex = ud;
-    ex->tok = NULL;
-    int good = ok && status == 200;
-    buf_reset(&ex->tok_req);
-    if (ex->tok_step == 1) {
-        if (good && tokenize_request(&ex->tok_resp, &ex->tok_req) == 0) {
-            buf_reset(&ex->tok_resp);
-            ex->tok_step = 2;
-            tok_send(ex, "/tokenize");
-        }
-        if (!ex->tok && ex->commit_pending) commit(ex); /* no count coming */
-        return;
-    }
-    long n = good ? tokenize_count(&ex->tok_resp) : -1;
-    if (n >= 0) {
-        ex->exact_prompt = n;
-        log_line(2, "prompt %s: %ld tokens by the backend's tokenizer (estimate %ld)", ex->msg_id,
-                 ex->exact_prompt, ex->info.input_estimate);
-    }
-    buf_reset(&ex->tok_req);
-    buf_reset(&ex->tok_resp);
-    if (ex->commit_pending) commit(ex);
 }
 
 /* ---- starting an attempt ------------------------------------------------------ */
@@ -732,112 +625,40 @@ static int over_window(exchange *ex, backend_rt *b, long est)
     log_line(1, "request %s: about %ld prompt tokens do not fit %s's %ld-token window", ex->msg_id,
              est, b->cfg->name, w);
     if (try_next(ex, msg)) return 1;
-    reply_error(ex, "invalid_request_error", msg);
+    exchange_error(ex, "invalid_request_error", msg);
     return 1;
-}
-
-/* Make the parsed request valid for where it goes (provenance.h): the
- * Claude API never sees thinking it did not sign, a local server never sees
- * the API's signatures or redacted thinking. `root` is the request itself
- * (anthropic mode rewrites it anyway) or a copy (claude mode). Returns the
- * number of changes, or -1 when out of memory. */
-static int fit_provenance(exchange *ex, cJSON *root)
-{
-    provenance_stats ps;
-    int n =
-        ex->pt == MODE_CLAUDE ? provenance_for_claude(root, &ps) : provenance_for_local(root, &ps);
-    if (n > 0)
-        log_line(2,
-                 "request %s: for %s: %d unsigned thinking block(s) removed, %d redacted, "
-                 "%d signature(s) removed%s",
-                 ex->msg_id, ex->pt == MODE_CLAUDE ? "the Claude API" : "a local backend",
-                 ps.thinking_dropped, ps.redacted_dropped, ps.signatures_removed,
-                 ps.thinking_disabled ? ", thinking off (its tool loop has no signed thinking)"
-                                      : "");
-    return n;
 }
 
 static void start_passthru(exchange *ex, backend_rt *b, const route_target *t)
 {
-    server *s = ex->srv;
     if (ex->facts.est_tokens > 0 && over_window(ex, b, ex->facts.est_tokens)) return;
-    ex->pt = b->cfg->mode->passthru;
-    const char *body = ex->body;
-    size_t len = ex->body_len;
-    if (ex->pt == MODE_ANTHROPIC) {
-        passthru_opts po = {.model = backend_model(b, t->model),
-                            .max_tokens_cap = s->cfg->max_tokens,
-                            .lead_system = 1};
-        /* rewritten in place, unless another target may need the
-         * client's request as it came (a fallback to the Claude API must
-         * still see its own signatures and server tools) */
-        cJSON *root = ex->attempt + 1 < ex->ntg ? cJSON_Duplicate(ex->root, 1) : ex->root;
-        int rc = root && fit_provenance(ex, root) >= 0 ? 0 : BUF_ENOMEM;
-        int stripped = rc ? 0 : servertools_strip(root);
-        if (stripped)
-            log_line(2,
-                     "request %s: %d server tool(s) left out for backend %s (it cannot run them)",
-                     ex->msg_id, stripped, b->cfg->name);
-        if (!rc) rc = passthru_rewrite(root, &po, &ex->upbody);
-        if (root != ex->root) cJSON_Delete(root);
-        if (rc) {
-            reply_error(ex, rc == BUF_ETOOBIG ? "request_too_large" : "api_error",
-                        rc == BUF_ETOOBIG ? "request too large" : "out of memory");
-            return;
-        }
-        body = ex->upbody.data;
-        len = ex->upbody.len;
-    } else {
-        /* claude mode passes the body unchanged unless the route names a
-         * model or the conversation holds thinking the API did not sign */
-        if (!t->model[0] && !b->cfg->model[0] && !provenance_claude_needed(ex->root)) goto send;
-        cJSON *copy = cJSON_Duplicate(ex->root, 1);
-        int changes = copy ? fit_provenance(ex, copy) : -1;
-        passthru_opts po = {.model = backend_model(b, t->model)};
-        int rc = changes >= 0 ? passthru_rewrite(copy, &po, &ex->upbody) : BUF_ENOMEM;
-        cJSON_Delete(copy);
-        if (rc) {
-            reply_error(ex, "api_error", "out of memory");
-            return;
-        }
-        body = ex->upbody.data;
-        len = ex->upbody.len;
-    }
-send:
-    snprintf(ex->info.model, sizeof ex->info.model, "%s", ex->facts.model ? ex->facts.model : "");
-    ex->info.input_estimate = ex->facts.est_tokens;
-    passthru_obs_init(&ex->obs, MAX_SSE_LINE);
-    ex->obs_on = 1;
-    char base[1200];
-    route_backend_url(b->cfg, "messages", base, sizeof base);
-    const char *q = httpd_req_query(ex->req);
-    snprintf(ex->url, sizeof ex->url, "%s%s%s", base, *q && ex->pt == MODE_CLAUDE ? "?" : "",
-             ex->pt == MODE_CLAUDE ? q : "");
-    pt_headers ph;
-    if (log_level() >= 3) {
-        log_trace_write(ex->trace, "upstream request", body, len);
-    }
-    upstream_opts uo = {
-        .method = "POST",
-        .url = ex->url,
-        .body = body,
-        .body_len = len,
-        .headers = passthru_headers(s, b, ex->req, &ph),
-        .ca_file = backend_ca(b),
-        .sse = ex->stream,
-        .total_timeout_ms = ex->stream ? 0 : s->cfg->request_timeout_s * 1000,
-    };
+    ex->cur.pt = b->cfg->mode->passthru;
     upstream_cbs cbs = {up_connected, up_headers, up_header, up_data, up_done};
-    ex->up = upstream_start(s->up, &uo, &cbs, ex);
-    pt_headers_free(&ph); /* curl copied the header lines */
-    if (!ex->up) reply_error(ex, "api_error", "could not start the backend request");
+    relay_start(ex, t, &cbs);
+}
+
+/* The backend tokenizer's count (llama_tok.h), asked alongside the real
+ * request: it is back in milliseconds, well before the first token of a
+ * prefill, and message_start then carries the exact count. Failure leaves
+ * the calibrated estimate. */
+static void tok_done(void *ud, long n, const char *failed)
+{
+    exchange *ex = ud;
+    ex->cur.tok = NULL;
+    if (n >= 0) {
+        ex->cur.exact_prompt = n;
+        log_line(2, "prompt %s: %ld tokens by the backend's tokenizer (estimate %ld)", ex->msg_id,
+                 ex->cur.exact_prompt, ex->cur.info.input_estimate);
+    }
+    if (ex->cur.commit_pending) commit(ex); /* no count coming, or it came */
 }
 
 static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
 {
     server *s = ex->srv;
-    char aff[AFFINITY_VALUE_LEN];
-    int have_aff = b->cfg->affinity_field[0] && affinity_value(ex->req, aff, sizeof aff) == 0;
+    char aff[OUTHDRS_AFFINITY_LEN];
+    int have_aff =
+        b->cfg->affinity_field[0] && outhdrs_affinity_value(ex->req, aff, sizeof aff) == 0;
     xlate_request_opts o = {
         .model = backend_model(b, t->model),
         .max_tokens_cap = s->cfg->max_tokens,
@@ -848,46 +669,48 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
         .text_only = route_backend_text_only(b->cfg),
     };
     char err[1024];
-    int rc =
-        xlate_request_build(ex->body, ex->body_len, &o, &ex->upbody, &ex->info, err, sizeof err);
+    xlate_parsed pb = {ex->root, ex->root_end}; /* parsed once: for routing, and here */
+    int rc = xlate_request_build_parsed(ex->root ? &pb : NULL, ex->body, ex->body_len, &o,
+                                        &ex->cur.upbody, &ex->cur.info, err, sizeof err);
     if (rc == XLATE_EINVALID) {
-        reply_error(ex, "invalid_request_error", err);
+        exchange_error(ex, "invalid_request_error", err);
         return;
     }
     if (rc < 0) {
-        reply_error(ex, rc == XLATE_ETOOBIG ? "request_too_large" : "api_error",
-                    rc == XLATE_ETOOBIG ? "request too large to translate" : "out of memory");
+        exchange_error(ex, rc == XLATE_ETOOBIG ? "request_too_large" : "api_error",
+                       rc == XLATE_ETOOBIG ? "request too large to translate" : "out of memory");
         return;
     }
-    ex->stream = ex->info.stream;
+    ex->stream = ex->cur.info.stream;
     if (b->est_ratio > 0) {
-        double e = (double)ex->info.input_estimate * b->est_ratio;
-        ex->info.input_estimate = e < 1 ? 1 : (long)e;
+        double e = (double)ex->cur.info.input_estimate * b->est_ratio;
+        ex->cur.info.input_estimate = e < 1 ? 1 : (long)e;
     }
-    if (over_window(ex, b, ex->info.input_estimate)) return;
-    if (b->use_slots && ex->info.id_slot_off) {
-        uint64_t key = conversation_key(ex->req, ex->info.kind_hash, ex->info.first_hash);
-        ex->slot = backend_pin_slot(b, key, &ex->upbody, &ex->info, &ex->slot_reuse, &ex->warm_hit);
-        ex->slot_key = key;
+    if (over_window(ex, b, ex->cur.info.input_estimate)) return;
+    if (b->use_slots && ex->cur.info.id_slot_off) {
+        uint64_t key = conversation_key(ex->req, ex->cur.info.kind_hash, ex->cur.info.first_hash);
+        ex->cur.slot = backend_pin_slot(b, key, &ex->cur.upbody, &ex->cur.info, &ex->cur.slot_reuse,
+                                        &ex->cur.warm_hit);
+        ex->cur.slot_key = key;
     }
-    if (ex->info.tools) backend_warm_save(b, ex->body, ex->body_len, &ex->info);
+    if (ex->cur.info.tools) backend_warm_save(b, ex->body, ex->body_len, &ex->cur.info);
     if (log_level() >= 3)
-        log_trace_write(ex->trace, "upstream request", ex->upbody.data, ex->upbody.len);
-    memset(&ex->xopts, 0, sizeof ex->xopts);
-    ex->xopts.model = ex->info.model;
-    ex->xopts.msg_id = ex->msg_id;
-    ex->xopts.input_estimate = ex->info.input_estimate;
-    ex->xopts.tools = ex->info.tools;
-    ex->xopts.max_line = MAX_SSE_LINE;
-    ex->xopts.max_tool_args = MAX_SSE_LINE;
-    ex->xopts.tool_recovery =
+        log_trace_write(ex->trace, "upstream request", ex->cur.upbody.data, ex->cur.upbody.len);
+    memset(&ex->cur.xopts, 0, sizeof ex->cur.xopts);
+    ex->cur.xopts.model = ex->cur.info.model;
+    ex->cur.xopts.msg_id = ex->msg_id;
+    ex->cur.xopts.input_estimate = ex->cur.info.input_estimate;
+    ex->cur.xopts.tools = ex->cur.info.tools;
+    ex->cur.xopts.max_line = EXCHANGE_MAX_SSE_LINE;
+    ex->cur.xopts.max_tool_args = EXCHANGE_MAX_SSE_LINE;
+    ex->cur.xopts.tool_recovery =
         s->cfg->tool_recovery >= 0 ? s->cfg->tool_recovery : b->cfg->mode->local;
     if (ex->stream) {
-        ex->xs = xlate_stream_new(&ex->xopts);
+        ex->cur.xs = xlate_stream_new(&ex->cur.xopts);
         if (!ex->grace) ex->grace = evtimer_new(s->base, grace_cb, ex);
         if (!ex->ping) ex->ping = evtimer_new(s->base, ping_cb, ex);
-        if (!ex->xs || !ex->grace || !ex->ping) {
-            reply_error(ex, "api_error", "out of memory");
+        if (!ex->cur.xs || !ex->grace || !ex->ping) {
+            exchange_error(ex, "api_error", "out of memory");
             return;
         }
     }
@@ -895,32 +718,34 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
         log_line(2,
                  "request %s: backend=%s model=%s stream=%d tools=%d est_tokens=%ld "
                  "client_bytes=%zu upstream_bytes=%zu session=%s agent=%s",
-                 ex->msg_id, b->cfg->name, ex->info.model, ex->stream,
-                 ex->info.tools ? cJSON_GetArraySize(ex->info.tools) : 0, ex->info.input_estimate,
-                 ex->body_len, ex->upbody.len,
+                 ex->msg_id, b->cfg->name, ex->cur.info.model, ex->stream,
+                 ex->cur.info.tools ? cJSON_GetArraySize(ex->cur.info.tools) : 0,
+                 ex->cur.info.input_estimate, ex->body_len, ex->cur.upbody.len,
                  httpd_req_header(ex->req, "X-Claude-Code-Session-Id") ? "yes" : "no",
                  httpd_req_header(ex->req, "x-claude-code-agent-id") ? "yes" : "no");
-    route_backend_url(b->cfg, "chat", ex->url, sizeof ex->url);
-    pt_headers ph; /* only the affinity header, if any */
+    route_backend_url(b->cfg, "chat", ex->cur.url, sizeof ex->cur.url);
+    outhdrs ph; /* only the affinity header, if any */
     upstream_opts uo = {
         .method = "POST",
-        .url = ex->url,
-        .body = ex->upbody.data,
-        .body_len = ex->upbody.len,
+        .url = ex->cur.url,
+        .body = ex->cur.upbody.data,
+        .body_len = ex->cur.upbody.len,
         .bearer = backend_key(b),
         .ca_file = backend_ca(b),
         .sse = ex->stream,
         .total_timeout_ms = ex->stream ? 0 : s->cfg->request_timeout_s * 1000,
-        .headers = passthru_headers(s, b, ex->req, &ph),
+        .headers = outhdrs_build(s->cfg, b, ex->req, &ph),
     };
     upstream_cbs cbs = {up_connected, up_headers, up_header, up_data, up_done};
-    ex->up = upstream_start(s->up, &uo, &cbs, ex);
-    pt_headers_free(&ph);
-    if (!ex->up) {
-        reply_error(ex, "api_error", "could not start the backend request");
+    ex->cur.up = upstream_start(s->up, &uo, &cbs, ex);
+    outhdrs_free(&ph);
+    if (!ex->cur.up) {
+        exchange_error(ex, "api_error", "could not start the backend request");
         return;
     }
-    if (ex->stream && b->cfg->mode->cache_prompt) tok_start(ex);
+    if (ex->stream && b->cfg->mode->cache_prompt)
+        ex->cur.tok =
+            llama_tok_start(s->up, b, ex->cur.upbody.data, ex->cur.upbody.len, NULL, tok_done, ex);
 }
 
 static void hold_cb(evutil_socket_t fd, short what, void *arg)
@@ -947,12 +772,12 @@ static int hold_for_warm_start(exchange *ex, backend_rt *b)
 
 static void start_attempt(exchange *ex)
 {
-    const route_target *t = ex->tg[ex->attempt];
+    const route_target *t = ex->plan.tg[ex->attempt];
     backend_rt *b = &ex->srv->bs.b[t->backend];
     if (hold_for_warm_start(ex, b)) return;
     backend_warm_stop(b);
-    ex->bk = b;
-    ex->sent_model = backend_model(b, t->model);
+    ex->cur.bk = b;
+    ex->cur.sent_model = backend_model(b, t->model);
     b->inflight++;
     b->requests++;
     if (b->cfg->mode->passthru)
@@ -963,51 +788,6 @@ static void start_attempt(exchange *ex)
 
 /* ---- routing ------------------------------------------------------------------- */
 
-static void add_target(exchange *ex, const route_target *t)
-{
-    for (int i = 0; i < ex->ntg; i++)
-        if (ex->tg[i]->backend == t->backend) return;
-    if (ex->ntg < MAX_ATTEMPTS) ex->tg[ex->ntg++] = t;
-}
-
-/* The order of targets: the pool's healthy members as pool.h orders them,
- * the healthy fallbacks, then (a last resort) whatever is down. */
-static void plan_targets(exchange *ex, const route *r)
-{
-    server *s = ex->srv;
-    const route_target *down[MAX_ATTEMPTS];
-    int ndown = 0;
-    if (r->npool > 1) {
-        pool_member m[ROUTES_MAX_TARGETS];
-        for (int i = 0; i < r->npool; i++) {
-            const backend_rt *b = &s->bs.b[r->pool[i].backend];
-            m[i] = (pool_member){b->idx, backend_usable(b), b->inflight,
-                                 rendezvous_id(b->cfg->name, (int)strlen(b->cfg->name))};
-        }
-        int order[ROUTES_MAX_TARGETS];
-        int n = pool_order(s->bs.pool, m, r->npool, ex->conv_key, ex->prefix, ex->nprefix, order,
-                           &ex->preason, &ex->pdepth);
-        for (int k = 0; k < n; k++)
-            for (int i = 0; i < r->npool; i++)
-                if (r->pool[i].backend == order[k]) add_target(ex, &r->pool[i]);
-        for (int i = 0; i < r->npool; i++)
-            if (!backend_usable(&s->bs.b[r->pool[i].backend])) down[ndown++] = &r->pool[i];
-    } else {
-        if (backend_usable(&s->bs.b[r->pool[0].backend]))
-            add_target(ex, &r->pool[0]);
-        else
-            down[ndown++] = &r->pool[0];
-    }
-    for (int i = 0; i < r->nfallback; i++) {
-        if (backend_usable(&s->bs.b[r->fallback[i].backend]))
-            add_target(ex, &r->fallback[i]);
-        else if (ndown < MAX_ATTEMPTS)
-            down[ndown++] = &r->fallback[i];
-    }
-    for (int i = 0; i < ndown; i++)
-        add_target(ex, down[i]);
-}
-
 /* A request whose only tools are server tools (Claude Code's WebSearch side
  * request) bound for a backend that cannot run them: answer it here, with
  * the tool's error result and how to enable it (servertools.h), rather
@@ -1016,7 +796,7 @@ static void plan_targets(exchange *ex, const route *r)
 static int answer_server_tools(exchange *ex)
 {
     server *s = ex->srv;
-    const backend_rt *b = &s->bs.b[ex->tg[0]->backend];
+    const backend_rt *b = &s->bs.b[ex->plan.tg[0]->backend];
     servertools_info si;
     if (b->cfg->mode->passthru == MODE_CLAUDE) return 0;
     servertools_scan(ex->root, &si);
@@ -1025,7 +805,7 @@ static int answer_server_tools(exchange *ex)
     buf_init(&out, 0);
     if (servertools_answer(&si, ex->msg_id, ex->facts.model, b->cfg->name, ex->stream, &out)) {
         buf_free(&out);
-        reply_error(ex, "api_error", "out of memory");
+        exchange_error(ex, "api_error", "out of memory");
         return 1;
     }
     log_line(1,
@@ -1034,12 +814,12 @@ static int answer_server_tools(exchange *ex)
              ex->msg_id, si.first, si.type, b->cfg->name);
     s->m.responses_ok++;
     if (!ex->stream) {
-        reply_whole(ex, 200, out.data, out.len);
+        exchange_reply(ex, 200, out.data, out.len);
         buf_free(&out);
         return 1;
     }
     if (ex->req) {
-        add_common_headers(ex);
+        exchange_add_headers(ex);
         httpd_add_header(ex->req, "anyclaude-backend", "anyclaude");
         httpd_add_header(ex->req, "Cache-Control", "no-cache");
         httpd_reply_start(ex->req, 200, "text/event-stream; charset=utf-8");
@@ -1052,36 +832,18 @@ static int answer_server_tools(exchange *ex)
     return 1;
 }
 
-static const char *reason_name(enum pool_reason r)
-{
-    switch (r) {
-    case POOL_STICKY:
-        return "rendezvous choice, same conversation";
-    case POOL_PREFIX:
-        return "longest known prefix";
-    case POOL_SAME_PROMPT:
-        return "least loaded, holds the system prompt";
-    case POOL_RENDEZVOUS:
-        return "rendezvous choice, new conversation here";
-    case POOL_MOVED:
-        return "rendezvous choice, conversation moved back (membership changed)";
-    default:
-        return "least loaded";
-    }
-}
-
-void handle_messages(server *s, httpd_req *req)
+void messages_handle(server *s, httpd_req *req)
 {
     if (s->active >= s->cfg->max_streams) {
         char m[200];
         snprintf(m, sizeof m, "anyclaude is at its limit of %d concurrent requests; retry shortly",
                  s->cfg->max_streams);
-        send_error_req(req, "overloaded_error", m);
+        exchange_error_req(req, "overloaded_error", m);
         return;
     }
-    exchange *ex = exchange_new(s, req, EX_MESSAGES);
+    exchange *ex = exchange_new(s, req, EXCHANGE_MESSAGES);
     if (!ex) {
-        send_error_req(req, "api_error", "out of memory");
+        exchange_error_req(req, "api_error", "out of memory");
         return;
     }
     ex->body = httpd_req_body(req, &ex->body_len);
@@ -1089,47 +851,43 @@ void handle_messages(server *s, httpd_req *req)
     s->m.requests_messages++;
     make_id(ex->msg_id, sizeof ex->msg_id, "msg_");
     const routes *rs = &s->cfg->routing;
-    const route *r = &rs->r[0];
+    const route *r = plan_route(rs, NULL, 0, NULL);
     /* a server tool (web search...) decides where a request can go, even
      * when nothing else needs the parsed body */
     if (s->need_root || servertools_maybe(ex->body, ex->body_len)) {
         const char *end = NULL;
-        ex->root = cJSON_ParseWithLengthOpts(ex->body, ex->body_len, &end, 0);
+        ex->root = jparse(ex->body, ex->body_len, &end);
+        ex->root_end = end;
         if (!cJSON_IsObject(ex->root)) {
             char m[200];
             size_t at = ex->root || !end ? 0 : (size_t)(end - ex->body);
             snprintf(m, sizeof m, "request body is not a JSON object%s (at byte %zu)",
                      ex->root ? "" : ": malformed JSON", at);
-            reply_error(ex, "invalid_request_error", m);
+            exchange_error(ex, "invalid_request_error", m);
             return;
         }
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(ex->root, "stream");
         ex->stream = cJSON_IsTrue(st);
-        routes_facts(ex->root, httpd_req_header(req, "x-claude-code-agent-id") != NULL, &ex->facts);
+        r = plan_route(rs, ex->root, httpd_req_header(req, "x-claude-code-agent-id") != NULL,
+                       &ex->facts);
         if (ex->facts.model) {
             snprintf(ex->client_model, sizeof ex->client_model, "%s", ex->facts.model);
             ex->facts.model = ex->client_model;
         }
-        r = routes_match(rs, &ex->facts);
-        if (r->npool > 1) {
-            ex->prefix = malloc(POOL_MAX_PREFIXES * sizeof *ex->prefix);
-            if (!ex->prefix) {
-                reply_error(ex, "api_error", "out of memory");
-                return;
-            }
-            ex->nprefix = pool_prefix_hashes(ex->root, ex->prefix, POOL_MAX_PREFIXES);
-            ex->conv_key = pool_conversation_key(ex->prefix, ex->nprefix);
+        if (plan_key_init(&ex->key, r, ex->root) < 0) {
+            exchange_error(ex, "api_error", "out of memory");
+            return;
         }
     }
-    plan_targets(ex, r);
+    plan_targets(&ex->plan, &s->bs, r, &ex->key);
     if (ex->facts.server_tools && answer_server_tools(ex)) return;
     if (rs->configured && log_level() >= 2)
         log_line(2,
                  "request %s: route %s (model=%s thinking=%d subagent=%d est_tokens=%ld) -> %s%s%s",
                  ex->msg_id, routes_when_name(r->when), ex->facts.model ? ex->facts.model : "",
                  ex->facts.thinking, ex->facts.subagent, ex->facts.est_tokens,
-                 s->bs.b[ex->tg[0]->backend].cfg->name, r->npool > 1 ? ", " : "",
-                 r->npool > 1 ? reason_name(ex->preason) : "");
+                 s->bs.b[ex->plan.tg[0]->backend].cfg->name, r->npool > 1 ? ", " : "",
+                 r->npool > 1 ? plan_reason_name(ex->plan.why) : "");
     if (log_level() >= 3) {
         ex->trace = log_trace_open(s->cfg->trace_dir, ex->msg_id);
         log_trace_write(ex->trace, "client request", ex->body, ex->body_len);

@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "backend_http.h"
 #include "log.h"
+#include "timeouts.h"
 
 int modelcheck_listed(const char *json, size_t len, const char *model, char *served, size_t n)
 {
@@ -86,7 +87,8 @@ void modelcheck_vision(config *cfg)
         buf_init(&body, 4u << 20);
         route_backend_url(be, lms ? "/api/v0/models" : "/props", url, sizeof url);
         const char *ca = be->ca_file[0] ? be->ca_file : cfg->ca_file[0] ? cfg->ca_file : NULL;
-        if (backend_http(be, ca, url, NULL, 3000L, 10000L, &body, cerr, sizeof cerr) == 200) {
+        if (backend_http(be, ca, url, NULL, TIMEOUT_CHECK_CONNECT_MS, TIMEOUT_CHECK_MS, &body, cerr,
+                         sizeof cerr) == 200) {
             int v = lms ? modelcheck_lmstudio_vision(body.data, body.len, be->model)
                         : modelcheck_llamacpp_vision(body.data, body.len);
             if (v >= 0) be->vision = v;
@@ -135,7 +137,8 @@ static int check_one(const config *cfg, const route_backend *be, const char *con
     buf_init(&body, 4u << 20);
     route_backend_url(be, "models", url, sizeof url);
     const char *ca = be->ca_file[0] ? be->ca_file : cfg->ca_file[0] ? cfg->ca_file : NULL;
-    long st = backend_http(be, ca, url, NULL, 3000L, 10000L, &body, cerr, sizeof cerr);
+    long st = backend_http(be, ca, url, NULL, TIMEOUT_CHECK_CONNECT_MS, TIMEOUT_CHECK_MS, &body,
+                           cerr, sizeof cerr);
     int rc = 0;
     if (st != 200) {
         if (st)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "timeouts.h"
 
 int probe_ports(int *ports, int max, char *err, size_t errlen)
 {
@@ -42,7 +43,9 @@ static CURL *get_handle(const char *url, buf *out, long timeout_ms, int local)
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, local && timeout_ms > 300 ? 300L : timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     local && timeout_ms > TIMEOUT_LOCAL_CONNECT_MS ? (long)TIMEOUT_LOCAL_CONNECT_MS
+                                                                    : timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     if (local) curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
@@ -105,7 +108,7 @@ int probe_find(discover_found *found, int max, char *ports_text, size_t ptlen)
     int n = probe_ports(ports, DISCOVER_MAX_PORTS, ports_text, ptlen);
     if (n < 0) return -1;
     probe_ports_text(ports, n, ports_text, ptlen);
-    return probe_local(ports, n, found, max, 1500);
+    return probe_local(ports, n, found, max, TIMEOUT_DISCOVER_MS);
 }
 
 int probe_answers(const char *base_url, long timeout_ms)

@@ -1,10 +1,11 @@
 /*
- * server: the HTTP front (libevent evhttp). Routes requests, reads bodies,
- * runs each /v1/messages exchange from client body to upstream request to
- * translated reply, writes chunked SSE, and cancels the upstream request the
- * moment a client goes away.
+ * server: the gateway (shell). Listens (httpd), checks each request's head,
+ * and hands it to its endpoint: /v1/messages (messages.c),
+ * /v1/messages/count_tokens (count_tokens.c), /v1/models and /health
+ * (models.c), /metrics and /anyclaude/status (here). Owns the upstream
+ * driver and the backends' live state; drains for rolling restarts.
  *
- *   evhttp request ─▶ route ─▶ xlate_request ─▶ upstream ─▶ xlate_stream ─▶ chunked reply
+ *   httpd request ─▶ head check ─▶ endpoint ─▶ exchange ─▶ plan ─▶ upstream ─▶ reply
  */
 #ifndef ANYCLAUDE_SERVER_H
 #define ANYCLAUDE_SERVER_H
@@ -24,8 +25,6 @@ server *server_new(struct event_base *base, const config *cfg, char *err, size_t
 int server_port(const server *s);
 /* Requests in flight (messages, models, health). */
 int server_active(const server *s);
-/* Monotonic milliseconds, for durations (the server's and its backends'). */
-double server_now_ms(void);
 /* Rolling restarts. server_drain: stop accepting (the listening socket
  * closes, so a load balancer's new connections go elsewhere), answer
  * requests that still arrive on kept-alive connections (each then closes)

@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "convstat.h"
+#include "timeouts.h"
 
 static size_t collect(char *p, size_t s, size_t n, void *ud)
 {
@@ -29,7 +30,8 @@ static void read_stdin(buf *in)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         clock_gettime(CLOCK_MONOTONIC, &t);
-        long left = 500 - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        long left = TIMEOUT_STATUSLINE_STDIN_MS -
+                    ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
         struct pollfd pf = {0, POLLIN, 0};
         if (left <= 0 || poll(&pf, 1, (int)left) <= 0) return;
         ssize_t r = read(0, chunk, sizeof chunk);
@@ -85,8 +87,8 @@ int statusline_run(void)
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, &out);
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 300L);
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 800L);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)TIMEOUT_STATUSLINE_CONNECT_MS);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)TIMEOUT_STATUSLINE_MS);
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
         if (curl_easy_perform(e) == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);

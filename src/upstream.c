@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlist.h"
 struct upstream_req {
     upstream *u;
     CURL *easy;
@@ -50,11 +51,7 @@ typedef struct sock_ctx {
 static void req_unlink_free(upstream_req *r)
 {
     upstream *u = r->u;
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        u->reqs = r->next;
-    if (r->next) r->next->prev = r->prev;
+    DLIST_UNLINK(u->reqs, r);
     u->nreqs--;
     curl_multi_remove_handle(u->multi, r->easy);
     curl_easy_cleanup(r->easy);
@@ -269,6 +266,19 @@ void upstream_free(upstream *u)
     free(u);
 }
 
+void upstream_easy_common(void *easy, const char *url, upstream_write_fn write, void *ud,
+                          char *errbuf, long connect_ms, long total_ms)
+{
+    CURL *e = easy;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, ud);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    if (total_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, total_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+}
+
 upstream_req *upstream_start(upstream *u, const upstream_opts *o, const upstream_cbs *cbs, void *ud)
 {
     upstream_req *r = calloc(1, sizeof *r);
@@ -279,21 +289,16 @@ upstream_req *upstream_start(upstream *u, const upstream_opts *o, const upstream
     r->easy = curl_easy_init();
     if (!r->easy) goto fail;
     CURL *e = r->easy;
-    curl_easy_setopt(e, CURLOPT_URL, o->url);
+    upstream_easy_common(e, o->url, write_cb, r, r->errbuf,
+                         o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000L,
+                         o->total_timeout_ms);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, r);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000L);
-    if (o->total_timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->total_timeout_ms);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
     r->headers = curl_slist_append(r->headers, "Content-Type: application/json");
     r->headers = curl_slist_append(r->headers, o->sse ? "Accept: text/event-stream"
@@ -317,9 +322,7 @@ upstream_req *upstream_start(upstream *u, const upstream_opts *o, const upstream
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, o->body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
     }
-    r->next = u->reqs;
-    if (u->reqs) u->reqs->prev = r;
-    u->reqs = r;
+    DLIST_PUSH(u->reqs, r);
     u->nreqs++;
     if (curl_multi_add_handle(u->multi, e) != CURLM_OK) {
         req_unlink_free(r);

@@ -67,6 +67,13 @@ void upstream_cancel(upstream_req *r);
  * delivered after the resume); resuming may run on_data at once. NULL or a
  * cancelled request: no-op. */
 void upstream_pause(upstream_req *r, int pause);
+/* The options every HTTP request to a backend shares, on a libcurl easy
+ * handle (upstream's own requests and backend_http's blocking ones): url,
+ * where the answer's body goes, the error buffer (CURL_ERROR_SIZE bytes),
+ * the timeouts (total_ms 0: none) and no signals. */
+typedef size_t (*upstream_write_fn)(char *p, size_t size, size_t n, void *ud);
+void upstream_easy_common(void *easy, const char *url, upstream_write_fn write, void *ud,
+                          char *errbuf, long connect_ms, long total_ms);
 /* Requests in flight. */
 int upstream_active(const upstream *u);
 

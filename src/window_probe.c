@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "log.h"
 #include "window.h"
+#include "timeouts.h"
 
 /* One blocking request to b (GET, or POST with a JSON body). Returns the
  * HTTP status, 0 when nothing answered. Short timeouts: this runs before
@@ -20,7 +21,8 @@ static long get(const route_backend *b, const char *ca, const char *path, const 
 {
     char url[700];
     route_backend_url(b, path, url, sizeof url);
-    long status = backend_http(b, ca, url, body, 1500L, 4000L, out, NULL, 0);
+    long status =
+        backend_http(b, ca, url, body, TIMEOUT_WINDOW_CONNECT_MS, TIMEOUT_WINDOW_MS, out, NULL, 0);
     log_line(2, "context window probe: %s %s: HTTP %ld", body ? "POST" : "GET", url, status);
     return status;
 }

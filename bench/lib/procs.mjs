@@ -6,11 +6,13 @@
 
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+import { freePort, sleep } from '../../tests/lib/net.mjs';
+
+// Ports and sleeping are the test library's (tests/lib/net.mjs).
+export { freePort, sleep };
 
 const stoppers = new Map(); // key -> sync function
 let seq = 0;
@@ -78,17 +80,6 @@ export function runScope(name, { label = name, log = console.error } = {}) {
     });
   }
   return { tmpRoot, cleanup };
-}
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 // Alive and not a zombie.

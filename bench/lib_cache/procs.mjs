@@ -94,3 +94,15 @@ export async function startCcr({ root, port, backendV1, home, logFile }) {
   }
   return { url, stop: p.stop, logFile, config };
 }
+
+// The llama-server model and slots bench/cache and bench/pool replay on
+// (tests/real/llama.sh's knobs), from the environment or these defaults.
+export function llamaEnv(extra = {}) {
+  return {
+    LLAMA_EMBD: process.env.LLAMA_EMBD ?? '128',
+    LLAMA_LAYERS: process.env.LLAMA_LAYERS ?? '2',
+    LLAMA_PARALLEL: process.env.LLAMA_PARALLEL ?? '2',
+    LLAMA_CTX: process.env.LLAMA_CTX ?? '32768',
+    ...extra,
+  };
+}

@@ -98,3 +98,13 @@ export async function loadOrRecord({ claude, cacheDir, children, log = console.e
   fs.renameSync(file + '.tmp', file);
   return { file, recording, fresh: true };
 }
+
+// What bench/cache and bench/pool start with: claude and the gateway must
+// exist; then the recording, reused or made (BENCH_RERECORD=1 forces it).
+export async function recordingFor({ claude, gateway, cacheDir, children, log }) {
+  if (!fs.existsSync(claude)) throw new Error(`${claude} missing: run bash scripts/deps.sh`);
+  if (!fs.existsSync(gateway)) throw new Error(`${gateway} missing: run make`);
+  const r = await loadOrRecord({ claude, cacheDir, children, log, force: process.env.BENCH_RERECORD === '1' });
+  log(`bench: recording ${r.fresh ? 'made' : 'reused'}: ${r.file}`);
+  return r;
+}

@@ -12,7 +12,8 @@
 //   const rec = await startRecorder({ workDir });
 //   rec.url; rec.requests; await rec.close();
 
-import http from 'node:http';
+import { serveHttp, parseJson, sendJson } from '../../tests/lib/http.mjs';
+import { sseEvent } from '../../tests/lib/sse.mjs';
 import path from 'node:path';
 
 // --- reading a request ---------------------------------------------------------
@@ -111,7 +112,7 @@ function messageOf(body, answer) {
 }
 
 function sse(res, event, data) {
-  res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`);
+  res.write(sseEvent(event, { type: event, ...data }));
 }
 
 function streamMessage(res, msg) {
@@ -134,54 +135,27 @@ function streamMessage(res, msg) {
 
 export async function startRecorder({ workDir, port = 0 }) {
   const requests = [];
-  const sockets = new Set();
   const t0 = Date.now();
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (d) => chunks.push(d));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body = null;
-      try {
-        body = raw ? JSON.parse(raw) : null;
-      } catch {
-        body = null;
-      }
-      const rec = { seq: requests.length, t: Date.now() - t0, method: req.method, path: req.url, headers: { ...req.headers }, body };
-      requests.push(rec);
-      const json = (code, obj) => {
-        res.writeHead(code, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(obj));
-      };
-      const p = req.url.split('?')[0];
-      if (req.method === 'POST' && p === '/v1/messages/count_tokens') {
-        rec.kind = 'count_tokens';
-        return json(200, { input_tokens: Math.max(1, Math.round(raw.length / 4)) });
-      }
-      if (req.method !== 'POST' || p !== '/v1/messages' || !body) {
-        rec.kind = 'other';
-        return json(404, { type: 'error', error: { type: 'not_found_error', message: `bench recorder: no ${req.method} ${p}` } });
-      }
-      rec.kind = classify(rec.headers, body);
-      const answer = scriptFor(rec.kind, body, workDir);
-      const msg = messageOf(body, answer);
-      rec.reply = msg.content;
-      if (body.stream) streamMessage(res, msg);
-      else json(200, msg);
-    });
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise((r) => server.listen(port, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    requests,
-    close: () =>
-      new Promise((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
+  const srv = await serveHttp((req, res, bytes) => {
+    const raw = bytes.toString('utf8');
+    const body = parseJson(raw) ?? null;
+    const rec = { seq: requests.length, t: Date.now() - t0, method: req.method, path: req.url, headers: { ...req.headers }, body };
+    requests.push(rec);
+    const p = req.url.split('?')[0];
+    if (req.method === 'POST' && p === '/v1/messages/count_tokens') {
+      rec.kind = 'count_tokens';
+      return sendJson(res, 200, { input_tokens: Math.max(1, Math.round(raw.length / 4)) });
+    }
+    if (req.method !== 'POST' || p !== '/v1/messages' || !body) {
+      rec.kind = 'other';
+      return sendJson(res, 404, { type: 'error', error: { type: 'not_found_error', message: `bench recorder: no ${req.method} ${p}` } });
+    }
+    rec.kind = classify(rec.headers, body);
+    const answer = scriptFor(rec.kind, body, workDir);
+    const msg = messageOf(body, answer);
+    rec.reply = msg.content;
+    if (body.stream) streamMessage(res, msg);
+    else sendJson(res, 200, msg);
+  }, { port });
+  return { url: `http://127.0.0.1:${srv.port}`, requests, close: srv.close };
 }

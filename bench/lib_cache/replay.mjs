@@ -4,6 +4,8 @@
 // stream, timing it; and reads llama-server's Prometheus counters around it.
 
 import { sleep } from '../lib/procs.mjs';
+import { llamaCounters } from '../../tests/lib/metrics.mjs';
+import { sseReader } from '../../tests/lib/sse.mjs';
 
 const SKIP_HEADERS = new Set(['host', 'content-length', 'connection', 'transfer-encoding', 'keep-alive', 'expect']);
 
@@ -57,21 +59,9 @@ export async function sendRecorded(baseUrl, rec, { timeoutMs = 180000 } = {}) {
   }
   out.stream = true;
   const dec = new TextDecoder();
-  let buf = '';
-  const onEvent = (block) => {
-    let data = '';
-    let event = '';
-    for (const line of block.split('\n')) {
-      if (line.startsWith('data:')) data += line.slice(5).trimStart();
-      else if (line.startsWith('event:')) event = line.slice(6).trim();
-    }
-    if (!data) return;
-    let j;
-    try {
-      j = JSON.parse(data);
-    } catch {
-      return;
-    }
+  const reader = sseReader();
+  const onEvent = ({ event, data: j }) => {
+    if (typeof j !== 'object' || j === null) return; // no data, or not JSON
     out.events++;
     const type = j.type ?? event;
     out.types.push(type);
@@ -89,15 +79,8 @@ export async function sendRecorded(baseUrl, rec, { timeoutMs = 180000 } = {}) {
     }
   };
   try {
-    for await (const chunk of res.body) {
-      buf += dec.decode(chunk, { stream: true }).replace(/\r\n/g, '\n');
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        onEvent(buf.slice(0, i));
-        buf = buf.slice(i + 2);
-      }
-    }
-    if (buf.trim()) onEvent(buf);
+    for await (const chunk of res.body) for (const ev of reader.push(dec.decode(chunk, { stream: true }))) onEvent(ev);
+    for (const ev of reader.flush()) onEvent(ev);
   } catch (e) {
     out.error = `stream: ${e.message}`;
   }
@@ -110,12 +93,7 @@ export async function sendRecorded(baseUrl, rec, { timeoutMs = 180000 } = {}) {
 export async function metrics(llamaBase) {
   const r = await fetch(`${llamaBase}/metrics`, { signal: AbortSignal.timeout(5000) });
   if (!r.ok) throw new Error(`GET ${llamaBase}/metrics: HTTP ${r.status} (start llama-server with --metrics)`);
-  const m = {};
-  for (const line of (await r.text()).split('\n')) {
-    const x = /^llamacpp:(\w+)\s+([-0-9.e+]+)/.exec(line);
-    if (x) m[x[1]] = Number(x[2]);
-  }
-  return m;
+  return llamaCounters(await r.text());
 }
 
 // Waits until llama-server has no request in flight (the counters are final).

@@ -8,9 +8,21 @@
 // The llama tap reads llama-server's own counters from each answer: chat
 // completions' `timings` (prompt_n prefilled, cache_n cached) or /v1/messages'
 // usage (input_tokens prefilled, cache_read_input_tokens cached). Both tag
-// what they see with the scenario step running (tap.step).
+// what they see with the scenario step running (tap.step), and with what
+// both can see of a request (script.mjs pairKey: number of tools, first
+// turn or not), so the two are paired up per step and key when a subagent
+// or a title request runs beside the main loop. The front tap also names the
+// request's kind: subagent (x-claude-code-agent-id), background (no tools),
+// main.
+//
+// Both can be re-pointed (retarget) when a step restarts what is behind them.
+// A front tap also forwards /fwd/<port>/... to 127.0.0.1:<port>: the wrapper
+// bench/sessions gives `anyclaude --claude` points Claude Code there, at the
+// gateway the launcher started. tap.script(body) may answer a request itself
+// (script.mjs); the request still goes through and its answer is dropped.
 
 import http from 'node:http';
+import { classOf, pairKey, sseAnswer } from './script.mjs';
 
 function forward(target, req, body, res, onDone) {
   const u = new URL(req.url, target);
@@ -80,7 +92,7 @@ export function countersOf(text) {
 }
 
 export async function startTaps(llamaBase) {
-  const tap = { step: 'start', front: [], llama: [] };
+  const tap = { step: 'start', front: [], llama: [], inflight: 0, lastDone: 0, script: null };
   const llamaServer = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (d) => chunks.push(d));
@@ -96,7 +108,7 @@ export async function startTaps(llamaBase) {
           /* counted anyway */
         }
       }
-      const rec = counted ? { step: tap.step, path: p, t0: Date.now(), warm: j?.max_tokens === 1, slot: j?.id_slot ?? null } : null;
+      const rec = counted ? { step: tap.step, path: p, t0: Date.now(), warm: j?.max_tokens === 1, slot: j?.id_slot ?? null, key: pairKey(j), body: process.env.BENCH_DUMP ? j : undefined } : null;
       forward(llamaBase, req, body, res, (status, text) => {
         if (!rec) return;
         Object.assign(rec, { status, t1: Date.now() }, countersOf(text));
@@ -107,30 +119,55 @@ export async function startTaps(llamaBase) {
   const llamaUrl = await listen(llamaServer);
   const servers = [llamaServer];
   // a front tap toward target (several: two gateways, one tap each)
-  const front = async (target) => {
+  const front = async (target0) => {
+    let target = target0;
     const server = http.createServer((req, res) => {
       const chunks = [];
       req.on('data', (d) => chunks.push(d));
       req.on('end', () => {
         const body = Buffer.concat(chunks);
+        let to = target;
+        const fwd = /^\/fwd\/(\d+)(\/.*)$/.exec(req.url);
+        if (fwd) {
+          to = `http://127.0.0.1:${fwd[1]}`;
+          req.url = fwd[2];
+        }
         const p = req.url.split('?')[0];
+        let j = null;
         if (req.method === 'POST' && p === '/v1/messages') {
           try {
-            tap.front.push({ step: tap.step, t0: Date.now(), body: JSON.parse(body.toString('utf8')), agent: req.headers['x-claude-code-agent-id'] ?? null });
+            j = JSON.parse(body.toString('utf8'));
+            const agent = req.headers['x-claude-code-agent-id'] ?? null;
+            tap.front.push({ step: tap.step, t0: Date.now(), body: j, key: pairKey(j), cls: agent ? 'sub' : classOf(j) === 'bg' ? 'bg' : 'main', agent });
           } catch {
             /* not JSON */
           }
         }
-        forward(target, req, body, res, () => {});
+        const answer = j && tap.script && !req.headers['x-claude-code-agent-id'] ? tap.script(j) : null;
+        tap.inflight++;
+        const done = () => {
+          tap.inflight--;
+          tap.lastDone = Date.now();
+        };
+        if (!answer) return forward(to, req, body, res, done);
+        // the path does the real prefill; Claude Code gets the scripted answer
+        const sink = { headersSent: false, writeHead() {}, write() {}, end() {}, destroy() {} };
+        forward(to, req, body, sink, () => {
+          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+          res.end(sseAnswer(j, answer));
+          done();
+        });
       });
     });
     servers.push(server);
-    return listen(server);
+    const url = await listen(server);
+    return { url, retarget: (t) => (target = t) };
   };
   return {
     tap,
     llamaUrl,
     front,
+    retargetLlama: (b) => (llamaBase = b),
     close: () => {
       for (const s of servers) {
         s.closeAllConnections?.();

@@ -163,6 +163,11 @@ int affinity_prime(affinity *a, uint64_t kind, double now_ms)
     return prime_free(a, kind, now_ms);
 }
 
+int affinity_fill(affinity *a, uint64_t kind, double now_ms)
+{
+    return a->nslots ? prime_free(a, kind, now_ms) : -1;
+}
+
 int affinity_prime_spare(affinity *a, uint64_t kind, double now_ms)
 {
     for (int i = 0; i < a->nslots; i++) {

@@ -91,6 +91,12 @@ int affinity_prime(affinity *a, uint64_t kind, double now_ms);
  * slot is free or a prefix of kind no conversation holds (primed, left
  * behind) exists. */
 int affinity_prime_spare(affinity *a, uint64_t kind, double now_ms);
+/* Slot copying (llama-server --slot-save-path): a free slot to receive a
+ * copy of a prefix of kind, whether or not one is already held; -1 when
+ * none is free. The slot then holds that prefix, claimable at once; for a
+ * conversation of another kind it is what it shares with that prefix
+ * (the start of the system prompt: better than an empty slot). */
+int affinity_fill(affinity *a, uint64_t kind, double now_ms);
 /* The slot holding a prefix of kind (a conversation's or a primed one), or -1. */
 int affinity_holds(const affinity *a, uint64_t kind);
 /* What the server or other gateways say about slot (enum affinity_ext;

@@ -90,12 +90,11 @@ int buf_appendf(buf *b, const char *fmt, ...)
     return rc;
 }
 
-int buf_append_json_string(buf *b, const char *s, size_t n)
+/* 0: as is; 'u': \u00xx; else the letter after the backslash */
+static const unsigned char *json_escape_tab(void)
 {
-    /* 0: as is; 'u': \u00xx; else the letter after the backslash */
     static unsigned char tab[256];
     static int init;
-    static const char hex[] = "0123456789abcdef";
     if (!init) {
         for (int i = 0; i < 0x20; i++)
             tab[i] = 'u';
@@ -108,26 +107,110 @@ int buf_append_json_string(buf *b, const char *s, size_t n)
         tab['\t'] = 't';
         init = 1;
     }
-    size_t run = 0;
-    int rc = buf_append(b, "\"", 1);
-    for (size_t i = 0; i < n && !rc; i++) {
-        unsigned char t = tab[(unsigned char)s[i]];
-        if (!t) continue;
-        rc = buf_append(b, s + run, i - run);
-        if (rc) break;
-        if (t == 'u') {
-            unsigned char ch = (unsigned char)s[i];
-            char u[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
-            rc = buf_append(b, u, 6);
-        } else {
-            char e[2] = {'\\', (char)t};
-            rc = buf_append(b, e, 2);
-        }
-        run = i + 1;
+    return tab;
+}
+
+/* Index (0..7) of the first of the 8 bytes at s that needs an escape (below
+ * 0x20, '"' or '\\'), or 8 when none does. The word tests are the usual
+ * has-zero-byte ones: a borrow can only mark bytes above a true match, so
+ * the lowest marked byte is always one. */
+static inline size_t first_special(const char *s)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t w;
+    memcpy(&w, s, sizeof w);
+    uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+    uint64_t hit = (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high;
+    if (!hit) return 8;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+    return (size_t)__builtin_ctzll(hit) >> 3;
+#else
+    size_t k = 0;
+    while (k < 8 && (unsigned char)s[k] >= 0x20 && s[k] != '"' && s[k] != '\\')
+        k++;
+    return k;
+#endif
+}
+
+/* Append the escaped form of byte ch at d; returns the new end. */
+static inline char *put_escaped(char *d, const unsigned char *tab, unsigned char ch)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char t = tab[ch];
+    if (!t) {
+        *d++ = (char)ch;
+    } else if (t == 'u') {
+        memcpy(d, "\\u00", 4);
+        d[4] = hex[ch >> 4];
+        d[5] = hex[ch & 15];
+        d += 6;
+    } else {
+        d[0] = '\\';
+        d[1] = (char)t;
+        d += 2;
     }
-    if (!rc) rc = buf_append(b, s + run, n - run);
-    if (!rc) rc = buf_append(b, "\"", 1);
-    return rc;
+    return d;
+}
+
+/* Write the escaped s[0, n) and the closing quote from d, while the output
+ * stays within lim (NULL: the room is known to be enough). Returns the end,
+ * or NULL when lim might be passed. */
+static char *escape_into(char *d, const char *lim, const unsigned char *tab, const char *s,
+                         size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i + 8 <= n) {
+        /* room for the rest plain, and for this word's escape */
+        if (lim && (size_t)(lim - d) < n - i + 6) return NULL;
+        size_t k = first_special(s + i);
+        memcpy(d, s + i, 8);
+        d += k;
+        i += k;
+        if (k < 8) d = put_escaped(d, tab, u[i++]);
+    }
+    if (lim && (size_t)(lim - d) < 6 * (n - i) + 1) return NULL;
+    for (; i < n; i++)
+        d = put_escaped(d, tab, u[i]);
+    *d++ = '"';
+    return d;
+}
+
+int buf_append_json_string(buf *b, const char *s, size_t n)
+{
+    const unsigned char *tab = json_escape_tab();
+    /* one pass into room for a quarter more than the input (most text);
+     * text that escapes more is sized exactly first */
+    if (n < SIZE_MAX / 4) {
+        size_t room = n + n / 4 + 16;
+        if (buf_reserve(b, room) == BUF_OK) {
+            char *start = b->data + b->len;
+            *start = '"';
+            char *d = escape_into(start + 1, start + room, tab, s, n);
+            if (d) {
+                b->len += (size_t)(d - start);
+                b->data[b->len] = '\0';
+                return BUF_OK;
+            }
+        }
+    }
+    const unsigned char *u = (const unsigned char *)s;
+    size_t out = n + 2, i = 0;
+    while (i + 8 <= n) {
+        size_t k = first_special(s + i);
+        i += k;
+        if (k < 8) out += tab[u[i++]] == 'u' ? 5 : 1;
+    }
+    for (; i < n; i++)
+        out += tab[u[i]] ? (tab[u[i]] == 'u' ? 5 : 1) : 0;
+    int rc = buf_reserve(b, out);
+    if (rc) return rc;
+    char *start = b->data + b->len;
+    *start = '"';
+    escape_into(start + 1, NULL, tab, s, n); /* exactly out bytes */
+    b->len += out;
+    b->data[b->len] = '\0';
+    return BUF_OK;
 }
 
 void buf_consume(buf *b, size_t n)

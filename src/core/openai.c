@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "anthropic.h"
+#include "jparse.h"
 
 static int is_ws(char c)
 {
@@ -21,7 +22,7 @@ static int is_ws(char c)
 cJSON *openai_parse(const char *s, size_t n)
 {
     const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+    cJSON *j = jparse(s, n, &end);
     if (!j) return NULL;
     for (const char *p = end; p && p < s + n; p++) {
         if (!is_ws(*p)) {

@@ -1,6 +1,6 @@
 /*
  * provenance: make a mixed local/Claude conversation valid for the backend
- * it goes to (see provenance.h). Called by messages.c just before a
+ * it goes to (see provenance.h). Called by relay.c (and count_tokens.c) just before a
  * pass-through request leaves; pure cJSON in, cJSON out.
  */
 #include "provenance.h"

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "servertools.h"
+#include "timeouts.h"
 
 static const char *const when_names[] = {"background",  "thinking", "longContext", "subagent",
                                          "serverTools", "vision",   "default"};
@@ -58,7 +59,7 @@ void routes_single(routes *r, const char *name, const mode_profile *mode, const 
                    const char *api_key, const char *model, int slots)
 {
     memset(r, 0, sizeof *r);
-    r->health_ms = 5000;
+    r->health_ms = TIMEOUT_HEALTH_INTERVAL_MS;
     r->nbackends = 1;
     route_backend *b = &r->backends[0];
     snprintf(b->name, sizeof b->name, "%s", name);

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "affinity.h"
+#include "jparse.h"
 #include "jw.h"
 #include "xlate_messages.h"
 #include "xlate_tools.h"
@@ -200,38 +201,35 @@ static int write_request(xctx *c, const cJSON *root, const xlate_request_opts *o
     return from_buf_rc(w->rc);
 }
 
-/* Parse body as one JSON object; trailing bytes other than whitespace make
- * it invalid. Returns the tree or NULL with err set. */
-static cJSON *parse_body(const char *body, size_t len, char *err, size_t errlen)
+/* The body as one JSON object: root and end as cJSON_ParseWithLengthOpts(body,
+ * len, &end, 0) left them; trailing bytes other than whitespace make it
+ * invalid. Returns 0, or XLATE_EINVALID with err set. root is only read. */
+static int check_body(const cJSON *root, const char *end, const char *body, size_t len, char *err,
+                      size_t errlen)
 {
-    const char *end = NULL;
-    cJSON *root = body && len ? cJSON_ParseWithLengthOpts(body, len, &end, 0) : NULL;
     if (root && end) {
         while (end < body + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
             end++;
-        if (end < body + len) {
-            cJSON_Delete(root);
-            root = NULL;
-        }
+        if (end < body + len) root = NULL;
     }
     if (!root) {
         size_t off = end && end >= body && end <= body + len ? (size_t)(end - body) : 0;
         set_err(err, errlen, "request body is not valid JSON (near byte %zu)", off);
-        return NULL;
+        return XLATE_EINVALID;
     }
     if (!cJSON_IsObject(root)) {
         set_err(err, errlen, "request body must be a JSON object");
-        cJSON_Delete(root);
-        return NULL;
+        return XLATE_EINVALID;
     }
-    return root;
+    return 0;
 }
 
 /* Everything both entry points share: parse, validate, translate into out,
  * estimate. */
-static int translate(const char *body, size_t len, const xlate_request_opts *opts,
-                     int need_max_tokens, buf *out, cJSON **rootp, long *estimate,
-                     xlate_request_info *info, char *err, size_t errlen)
+static int translate(const xlate_parsed *pb, const char *body, size_t len,
+                     const xlate_request_opts *opts, int need_max_tokens, buf *out,
+                     const cJSON **rootp, cJSON **ownp, long *estimate, xlate_request_info *info,
+                     char *err, size_t errlen)
 {
     static const xlate_request_opts no_opts = {0};
     size_t start = out->len;
@@ -243,8 +241,13 @@ static int translate(const char *body, size_t len, const xlate_request_opts *opt
     c.err = err;
     c.errlen = errlen;
     if (err && errlen) err[0] = '\0';
-    *rootp = parse_body(body, len, err, errlen);
-    if (!*rootp) return XLATE_EINVALID;
+    const char *end = pb ? pb->end : NULL;
+    if (pb)
+        *rootp = pb->root;
+    else
+        *rootp = *ownp = body && len ? jparse(body, len, &end) : NULL;
+    rc = check_body(*rootp, end, body, len, err, errlen);
+    if (rc) return rc;
     rc = check_top(&c, *rootp, need_max_tokens);
     if (!rc) rc = write_request(&c, *rootp, opts ? opts : &no_opts);
     xlate_messages_free(&c);
@@ -288,12 +291,20 @@ static void copy_utf8(char *dst, size_t size, const char *s)
 int xlate_request_build(const char *body, size_t len, const xlate_request_opts *opts, buf *out,
                         xlate_request_info *info, char *err, size_t errlen)
 {
-    cJSON *root = NULL;
+    return xlate_request_build_parsed(NULL, body, len, opts, out, info, err, errlen);
+}
+
+int xlate_request_build_parsed(const xlate_parsed *pb, const char *body, size_t len,
+                               const xlate_request_opts *opts, buf *out, xlate_request_info *info,
+                               char *err, size_t errlen)
+{
+    const cJSON *root = NULL;
+    cJSON *own = NULL;
     size_t start = out->len;
     long estimate = 0;
     int rc;
     if (info) memset(info, 0, sizeof *info);
-    rc = translate(body, len, opts, 1, out, &root, &estimate, info, err, errlen);
+    rc = translate(pb, body, len, opts, 1, out, &root, &own, &estimate, info, err, errlen);
     if (rc) goto out;
     if (info) {
         const cJSON *tools = get(root, "tools");
@@ -310,7 +321,7 @@ out:
         if (rc == XLATE_ENOMEM) set_err(err, errlen, "out of memory");
         if (rc == XLATE_ETOOBIG) set_err(err, errlen, "translated request is too large");
     }
-    cJSON_Delete(root);
+    cJSON_Delete(own);
     return rc;
 }
 
@@ -323,15 +334,22 @@ void xlate_request_info_free(xlate_request_info *info)
 
 int xlate_request_count_tokens(const char *body, size_t len, long *tokens, char *err, size_t errlen)
 {
-    cJSON *root = NULL;
+    return xlate_request_count_tokens_parsed(NULL, body, len, tokens, err, errlen);
+}
+
+int xlate_request_count_tokens_parsed(const xlate_parsed *pb, const char *body, size_t len,
+                                      long *tokens, char *err, size_t errlen)
+{
+    const cJSON *root = NULL;
+    cJSON *own = NULL;
     buf scratch;
     long estimate = 0;
     buf_init(&scratch, 0);
-    int rc = translate(body, len, NULL, 0, &scratch, &root, &estimate, NULL, err, errlen);
+    int rc = translate(pb, body, len, NULL, 0, &scratch, &root, &own, &estimate, NULL, err, errlen);
     if (!rc) *tokens = estimate;
     if (rc == XLATE_ENOMEM) set_err(err, errlen, "out of memory");
     if (rc == XLATE_ETOOBIG) set_err(err, errlen, "request is too large");
     buf_free(&scratch);
-    cJSON_Delete(root);
+    cJSON_Delete(own);
     return rc;
 }

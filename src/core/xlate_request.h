@@ -58,6 +58,23 @@ int xlate_request_build(const char *body, size_t len, const xlate_request_opts *
                         xlate_request_info *info, char *err, size_t errlen);
 void xlate_request_info_free(xlate_request_info *info);
 
+/* A body the caller already parsed, so it is parsed once per request: root
+ * and end as cJSON_ParseWithLengthOpts(body, len, &end, 0) returned them
+ * (root may be NULL or not an object: the same errors follow as from a parse
+ * here). root is only read, and must outlive the call only. */
+typedef struct xlate_parsed {
+    const cJSON *root;
+    const char *end;
+} xlate_parsed;
+
+/* xlate_request_build and xlate_request_count_tokens for a parsed body (pb
+ * NULL: parse body here). body and len are still needed for the checks. */
+int xlate_request_build_parsed(const xlate_parsed *pb, const char *body, size_t len,
+                               const xlate_request_opts *opts, buf *out, xlate_request_info *info,
+                               char *err, size_t errlen);
+int xlate_request_count_tokens_parsed(const xlate_parsed *pb, const char *body, size_t len,
+                                      long *tokens, char *err, size_t errlen);
+
 /* Estimate the prompt tokens of an Anthropic /v1/messages/count_tokens body.
  * Returns 0 and sets *tokens, or XLATE_EINVALID with err. */
 int xlate_request_count_tokens(const char *body, size_t len, long *tokens, char *err,

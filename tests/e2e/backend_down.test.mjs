@@ -4,23 +4,16 @@
 // it one retry, ~1 s), then shows "API Error: 529 <gateway message>" and
 // exits 1.
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure, freePort } from './helpers.mjs';
+import { BIN, CLAUDE, explainFailure, freePort, e2eScope } from '../lib/claude_code.mjs';
 
-const children = new Children();
-const cleanups = [];
-after(async () => {
-  children.killAll();
-  for (const c of cleanups.reverse()) await c();
-});
+const { children, sandbox } = e2eScope();
 
 for (const format of ['text', 'json']) {
   test(`backend down: claude -p ends with the gateway's message (${format})`, { timeout: 150_000 }, async (t) => {
-    const missing = missingPrereq();
-    if (missing) return t.skip(missing);
-    const sb = makeSandbox('down');
-    cleanups.push(() => sb.cleanup());
+    const sb = sandbox(t, 'down');
+    if (!sb) return;
     const port = await freePort(); // bound then released: nothing listens there
     const backend = `http://127.0.0.1:${port}/v1`;
     const env = { ...sb.env, CLAUDE_CODE_MAX_RETRIES: '1' };

@@ -2,25 +2,16 @@
 // check passes, exit 0; and against a backend that is down: a FAIL verdict
 // with the fix to try, exit 1.
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startScriptedBackend } from './scripted_backend.mjs';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, freePort } from './helpers.mjs';
+import { BIN, CLAUDE, makeSandbox, missingPrereq, freePort, e2eScope } from '../lib/claude_code.mjs';
 
-const children = new Children();
-const cleanups = [];
-after(async () => {
-  children.killAll();
-  for (const c of cleanups.reverse()) await c();
-});
+const { children, cleanups, sandbox, backend } = e2eScope();
 
 test('doctor: claude, backend, models and a round trip all pass', { timeout: 120_000 }, async (t) => {
-  const missing = missingPrereq();
-  if (missing) return t.skip(missing);
-  const sb = makeSandbox('doctor');
-  cleanups.push(() => sb.cleanup());
-  const be = await startScriptedBackend({ models: ['qwen-local'] });
-  cleanups.push(() => be.close());
+  const sb = sandbox(t, 'doctor');
+  if (!sb) return;
+  const be = await backend({ models: ['qwen-local'] });
   const r = await children.run(BIN, ['doctor', '--mode', 'openai', '--backend', be.url, '--claude', CLAUDE], {
     cwd: sb.work,
     env: sb.env,
@@ -37,10 +28,8 @@ test('doctor: claude, backend, models and a round trip all pass', { timeout: 120
 });
 
 test('doctor: a backend that is down fails with the fix to try', { timeout: 60_000 }, async (t) => {
-  const missing = missingPrereq();
-  if (missing) return t.skip(missing);
-  const sb = makeSandbox('doctor-down');
-  cleanups.push(() => sb.cleanup());
+  const sb = sandbox(t, 'doctor-down');
+  if (!sb) return;
   const port = await freePort();
   const r = await children.run(BIN, ['doctor', '--mode', 'mlx-lm', '--backend', `http://127.0.0.1:${port}/v1`, '--claude', CLAUDE], {
     cwd: sb.work,

@@ -4,21 +4,15 @@
 // scripted backend. `make uninstall` removes exactly the files install put
 // there; DESTDIR stages an install under another root.
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startScriptedBackend } from './scripted_backend.mjs';
-import { ROOT, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure } from './helpers.mjs';
+import { ROOT, CLAUDE, missingPrereq, explainFailure, e2eScope } from '../lib/claude_code.mjs';
 
-const children = new Children();
-const cleanups = [];
-after(async () => {
-  children.killAll();
-  for (const c of cleanups.reverse()) await c();
-});
+const { children, cleanups, sandbox, backend } = e2eScope();
 
 // Every file (and symlink) under dir, relative, sorted.
 function filesUnder(dir) {
@@ -39,10 +33,8 @@ function make(...args) {
 }
 
 test('make install PREFIX=<tmp>: the installed anyclaude works from a project directory; make uninstall removes it', { timeout: 240_000 }, async (t) => {
-  const missing = missingPrereq();
-  if (missing) return t.skip(missing);
-  const sb = makeSandbox('install');
-  cleanups.push(() => sb.cleanup());
+  const sb = sandbox(t, 'install');
+  if (!sb) return;
   const prefix = path.join(sb.root, 'prefix');
   // something of the user's already there, which uninstall must leave alone
   fs.mkdirSync(path.join(prefix, 'bin'), { recursive: true });
@@ -61,8 +53,7 @@ test('make install PREFIX=<tmp>: the installed anyclaude works from a project di
   assert.equal(v.code, 0, v.stderr);
   assert.match(v.stdout, /^anyclaude \d+\.\d+\.\d+\n$/);
 
-  const be = await startScriptedBackend({ models: ['local-coder'] });
-  cleanups.push(() => be.close());
+  const be = await backend({ models: ['local-coder'] });
   const d = await children.run('anyclaude', ['doctor', '--mode', 'openai', '--backend', be.url], { cwd: project, env, timeoutMs: 60_000 });
   const dout = `${d.stdout}\n${d.stderr}`;
   assert.equal(d.code, 0, dout);

@@ -7,26 +7,21 @@
 // (a ~370 MB binary). An existing claude is never replaced without asking:
 // refused without a terminal, "n" on a terminal keeps it, --force replaces.
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, Children, missingPrereq } from './helpers.mjs';
+import { ROOT, missingPrereq, e2eScope } from '../lib/claude_code.mjs';
 
 const SCRIPT = path.join(ROOT, 'scripts', 'install-claude.sh');
 const PINNED = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests', 'package.json'), 'utf8')).dependencies['@anthropic-ai/claude-code'];
 const PLATFORM = `@anthropic-ai/claude-code-${process.platform}-${process.arch === 'x64' ? 'x64' : process.arch}`;
 const CACHED_BIN = path.join(ROOT, 'tests', 'node_modules', PLATFORM, 'claude');
 
-const children = new Children();
-const cleanups = [];
-after(async () => {
-  children.killAll();
-  for (const c of cleanups.reverse()) await c();
-});
+const { children, cleanups } = e2eScope();
 
 function sha256(file) {
   return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');

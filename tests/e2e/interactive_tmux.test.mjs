@@ -6,31 +6,21 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startScriptedBackend } from './scripted_backend.mjs';
-import { BIN, CLAUDE, GREETING, makeSandbox, missingPrereq, greetingScenario, report, sleep, canConnect } from './helpers.mjs';
+import { startScriptedBackend } from '../lib/scripted_backend.mjs';
+import { BIN, CLAUDE, GREETING, makeSandbox, missingPrereq, greetingScenario, report, sleep, canConnect } from '../lib/claude_code.mjs';
+import { tmuxOn, killTmuxServer, missingTmux, watchPane, promptBox, q } from '../lib/tmux.mjs';
 
 const SOCKET = `anyclaude-e2e-${process.pid}`;
 const SESSION = 'e2e';
 const cleanups = [];
 let tmuxEnv = process.env;
 
-function tmux(...args) {
-  return execFileSync('tmux', ['-L', SOCKET, '-f', '/dev/null', ...args], {
-    encoding: 'utf8',
-    env: tmuxEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
+const tmux = tmuxOn(SOCKET, () => tmuxEnv);
 
 after(async () => {
-  try {
-    tmux('kill-server'); // only our private server (-L SOCKET)
-  } catch {
-    /* already gone */
-  }
+  killTmuxServer(SOCKET); // only our private server (-L SOCKET)
   for (const c of cleanups.reverse()) await c();
 });
 
@@ -45,16 +35,9 @@ const FORBIDDEN = [
   /Press Enter to continue/i,
 ];
 
-const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
-
 test('interactive: prompt box, "say hi", scripted answer, /exit', { timeout: 240_000 }, async (t) => {
-  const missing = missingPrereq();
+  const missing = missingPrereq() ?? missingTmux();
   if (missing) return t.skip(missing);
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
-  } catch {
-    return t.skip('tmux is not installed');
-  }
   const sb = makeSandbox('tmux');
   const be = await startScriptedBackend({ scenario: greetingScenario() });
   cleanups.push(() => be.close());
@@ -70,32 +53,18 @@ test('interactive: prompt box, "say hi", scripted answer, /exit', { timeout: 240
   tmux('new-session', '-d', '-s', SESSION, '-x', '200', '-y', '50', '-c', sb.work, cmd);
 
   const captures = [];
-  let screen = '';
-  const capture = () => {
-    try {
-      screen = tmux('capture-pane', '-p', '-t', SESSION);
-    } catch (e) {
-      screen = `(capture failed: ${e.message})`;
-    }
-    if (captures.length === 0 || captures[captures.length - 1].screen !== screen) {
+  const pane = watchPane(tmux, SESSION, {
+    exitFile,
+    onNew: (screen) => {
       captures.push({ ms: Date.now() - t0, screen });
       const bad = FORBIDDEN.find((re) => re.test(screen));
       if (bad) assert.fail(`a screen at +${Date.now() - t0} ms matched ${bad}:\n${screen}`);
-    }
-    return screen;
-  };
-  const waitFor = async (pred, ms) => {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      if (pred(capture())) return true;
-      if (fs.existsSync(exitFile)) return pred(capture());
-      await sleep(250);
-    }
-    return false;
-  };
+    },
+  });
+  const capture = () => pane.capture();
+  const waitFor = (pred, ms) => pane.waitFor(pred, ms);
   const early = () =>
     fs.existsSync(exitFile) ? ` (anyclaude already exited with status ${fs.readFileSync(exitFile, 'utf8').trim()})` : '';
-  const promptBox = (s) => /^─{20,}\s*\n❯[^\n]*\n─{20,}/m.test(s);
 
   const steps = {};
   try {
@@ -141,13 +110,13 @@ test('interactive: prompt box, "say hi", scripted answer, /exit', { timeout: 240
     fs.writeFileSync(allFile, captures.map((c) => `==== +${c.ms} ms\n${c.screen}`).join('\n'));
     console.error(
       `\n===== failure context (kept in ${sb.root}) =====\n` +
-        `--- final screen (${finalFile}) ---\n${screen}\n` +
+        `--- final screen (${finalFile}) ---\n${pane.screen}\n` +
         `--- ${captures.length} distinct screens in ${allFile}\n` +
         `${report(be, { 'anyclaude.log': sb.log() })}\n===== end of failure context =====`,
     );
     throw e;
   }
-  fs.writeFileSync(finalFile, screen);
+  fs.writeFileSync(finalFile, pane.screen);
   fs.writeFileSync(allFile, captures.map((c) => `==== +${c.ms} ms\n${c.screen}`).join('\n'));
   t.diagnostic(`timeline (ms): ${JSON.stringify(steps)}; ${captures.length} distinct screens`);
   for (const line of be.summary().split('\n')) t.diagnostic(`backend got ${line}`);

@@ -1,41 +1,16 @@
 // e2e 1: `anyclaude --mode openai --backend ... -p ...` runs the real Claude
 // Code against a scripted OpenAI backend: Write hello.txt, Bash cat it, DONE.
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { startScriptedBackend } from './scripted_backend.mjs';
-import {
-  BIN,
-  CLAUDE,
-  Children,
-  HELLO,
-  HELLO_PROMPT,
-  DONE_TEXT,
-  makeSandbox,
-  missingPrereq,
-  helloScenario,
-  report,
-  explainFailure,
-  clientRequestsFromTraces,
-  checkBackendConversation,
-} from './helpers.mjs';
+import { BIN, CLAUDE, HELLO_PROMPT, helloScenario, report, explainFailure, clientRequestsFromTraces, e2eScope, checkHelloRun } from '../lib/claude_code.mjs';
 
-const children = new Children();
-const cleanups = [];
-after(async () => {
-  children.killAll();
-  for (const c of cleanups.reverse()) await c();
-});
+const { children, cleanups, sandbox, backend } = e2eScope();
 
 test('anyclaude launcher: Write + Bash through an OpenAI backend', { timeout: 240_000 }, async (t) => {
-  const missing = missingPrereq();
-  if (missing) return t.skip(missing);
-  const sb = makeSandbox('launcher');
-  cleanups.push(() => sb.cleanup());
-  const be = await startScriptedBackend({ scenario: helloScenario(sb.work) });
-  cleanups.push(() => be.close());
+  const sb = sandbox(t, 'launcher');
+  if (!sb) return;
+  const be = await backend({ scenario: helloScenario(sb.work) });
 
   const args = ['--mode', 'openai', '--backend', be.url, '--claude', CLAUDE, '--debug', '3'];
   args.push('-p', HELLO_PROMPT, '--allowedTools', 'Write,Bash', '--output-format', 'json');
@@ -43,16 +18,7 @@ test('anyclaude launcher: Write + Bash through an OpenAI backend', { timeout: 24
 
   await explainFailure(
     async () => {
-      assert.equal(r.timedOut, false, 'anyclaude did not finish within 180 s');
-      assert.equal(r.code, 0, `anyclaude exited ${r.code} (signal ${r.signal})`);
-      const file = path.join(sb.work, 'hello.txt');
-      assert.ok(fs.existsSync(file), 'hello.txt was not created');
-      assert.equal(fs.readFileSync(file, 'utf8'), HELLO);
-      const out = JSON.parse(r.stdout);
-      assert.equal(out.is_error, false, 'result is an error');
-      assert.match(out.result, /DONE/);
-      assert.equal(out.result, DONE_TEXT);
-      checkBackendConversation(be, sb.work);
+      checkHelloRun(r, be, sb.work, 'anyclaude');
     },
     () => report(be, { stdout: r.stdout, stderr: r.stderr, 'anyclaude.log': sb.log() }),
   );

@@ -24,15 +24,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { startMlxLmServer, toolCallText } from './mlx_lm_server.mjs';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, explainFailure } from './helpers.mjs';
+import { startMlxLmServer, toolCallText } from '../lib/mlx_lm_server.mjs';
+import { BIN, CLAUDE, makeSandbox, missingPrereq, explainFailure, e2eScope } from '../lib/claude_code.mjs';
 
-const children = new Children();
-const cleanups = [];
-after(async () => {
-  children.killAll();
-  for (const c of cleanups.reverse()) await c();
-});
+const { children, cleanups, sandbox } = e2eScope();
 
 const MODEL = 'mlx-community/Qwen3-Coder-30B-A3B-Instruct-4bit';
 const PONDER = 'PONDER-7c1f: let me think about which tool fits';

@@ -4,8 +4,8 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { startMlxLmServer, LRUPromptCache, toolCallText, parseQwen3CoderCall, pyDumps, tokenize } from './mlx_lm_server.mjs';
+import { sendRaw } from '../lib/net.mjs';
+import { startMlxLmServer, LRUPromptCache, toolCallText, parseQwen3CoderCall, pyDumps, tokenize } from '../lib/mlx_lm_server.mjs';
 
 const MODEL = 'mlx-community/Qwen3-Coder-30B-A3B-Instruct-4bit';
 const tools = [{ type: 'function', function: { name: 'Write', parameters: { type: 'object', properties: { file_path: { type: 'string' }, content: { type: 'string' }, n: { type: 'integer' } } } } }];
@@ -19,15 +19,9 @@ after(() => mlx.close());
 
 // A raw HTTP exchange: the whole bytes the server sent before closing.
 function raw(method, path, body) {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(mlx.port, '127.0.0.1');
-    let out = '';
-    s.on('data', (d) => (out += d));
-    s.on('end', () => resolve(out));
-    s.on('error', reject);
-    const b = body === undefined ? '' : JSON.stringify(body);
-    s.write(`${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n${body === undefined ? '' : `Content-Length: ${Buffer.byteLength(b)}\r\n`}\r\n${b}`);
-  });
+  const b = body === undefined ? '' : JSON.stringify(body);
+  const len = body === undefined ? '' : `Content-Length: ${Buffer.byteLength(b)}\r\n`;
+  return sendRaw(mlx.port, `${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n${len}\r\n${b}`, 'end');
 }
 
 const sys = { role: 'system', content: 'You are a careful coding agent. '.repeat(200) };
@@ -103,13 +97,7 @@ test('/v1/models, /health, unknown paths, missing Content-Length', async () => {
   assert.ok((await raw('GET', '/health')).endsWith('{"status": "ok"}'));
   assert.ok((await raw('GET', '/v1/nothing')).endsWith('\r\n\r\nNot Found'));
   assert.match(await raw('POST', '/v1/messages', { a: 1 }), /^HTTP\/1\.0 404 /);
-  const nolen = await new Promise((resolve) => {
-    const s = net.connect(mlx.port, '127.0.0.1');
-    let out = '';
-    s.on('data', (d) => (out += d));
-    s.on('end', () => resolve(out));
-    s.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n');
-  });
+  const nolen = await sendRaw(mlx.port, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n', 'end');
   assert.match(nolen, /^HTTP\/1\.0 411 /);
 });
 

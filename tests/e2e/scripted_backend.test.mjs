@@ -3,8 +3,8 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startScriptedBackend, FALLBACK_TEXT } from './scripted_backend.mjs';
-import { helloScenario, HELLO } from './helpers.mjs';
+import { startScriptedBackend, FALLBACK_TEXT } from '../lib/scripted_backend.mjs';
+import { helloScenario, HELLO } from '../lib/claude_code.mjs';
 
 const be = await startScriptedBackend({ scenario: helloScenario('/w') });
 after(() => be.close());

@@ -2,42 +2,16 @@
 // started separately (ANTHROPIC_BASE_URL, ANTHROPIC_AUTH_TOKEN=x). A
 // recording proxy between them notes what Claude Code sent.
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { startScriptedBackend } from './scripted_backend.mjs';
-import {
-  BIN,
-  CLAUDE,
-  Children,
-  HELLO,
-  HELLO_PROMPT,
-  DONE_TEXT,
-  makeSandbox,
-  missingPrereq,
-  helloScenario,
-  report,
-  explainFailure,
-  checkBackendConversation,
-  startRecordingProxy,
-  startServe,
-} from './helpers.mjs';
+import { CLAUDE, HELLO_PROMPT, helloScenario, report, explainFailure, startRecordingProxy, startServe, e2eScope, checkHelloRun } from '../lib/claude_code.mjs';
 
-const children = new Children();
-const cleanups = [];
-after(async () => {
-  children.killAll();
-  for (const c of cleanups.reverse()) await c();
-});
+const { children, cleanups, sandbox, backend } = e2eScope();
 
 test('anyclaude serve + separately started claude: Write + Bash', { timeout: 240_000 }, async (t) => {
-  const missing = missingPrereq();
-  if (missing) return t.skip(missing);
-  const sb = makeSandbox('serve');
-  cleanups.push(() => sb.cleanup());
-  const be = await startScriptedBackend({ scenario: helloScenario(sb.work) });
-  cleanups.push(() => be.close());
+  const sb = sandbox(t, 'serve');
+  if (!sb) return;
+  const be = await backend({ scenario: helloScenario(sb.work) });
   const gw = await startServe(children, ['--mode', 'openai', '--backend', be.url], sb.env);
   const proxy = await startRecordingProxy(gw.port);
   cleanups.push(() => proxy.close());
@@ -49,16 +23,7 @@ test('anyclaude serve + separately started claude: Write + Bash', { timeout: 240
 
   await explainFailure(
     async () => {
-      assert.equal(r.timedOut, false, 'claude did not finish within 180 s');
-      assert.equal(r.code, 0, `claude exited ${r.code} (signal ${r.signal})`);
-      const file = path.join(sb.work, 'hello.txt');
-      assert.ok(fs.existsSync(file), 'hello.txt was not created');
-      assert.equal(fs.readFileSync(file, 'utf8'), HELLO);
-      const out = JSON.parse(r.stdout);
-      assert.equal(out.is_error, false, 'result is an error');
-      assert.match(out.result, /DONE/);
-      assert.equal(out.result, DONE_TEXT);
-      checkBackendConversation(be, sb.work);
+      checkHelloRun(r, be, sb.work, 'claude');
       // Every Anthropic request Claude Code made got a 2xx from the gateway.
       const bad = proxy.seen.filter((s) => !(s.status >= 200 && s.status < 300));
       assert.deepEqual(bad.map((s) => `${s.method} ${s.url} ${s.status}`), [], 'gateway refused some requests');

@@ -12,26 +12,14 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { toolMessages, assistantToolCalls, textOf } from './scripted_backend.mjs';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq, report, explainFailure } from './helpers.mjs';
+import { toolMessages, assistantToolCalls, textOf } from '../lib/scripted_backend.mjs';
+import { BIN, CLAUDE, makeSandbox, missingPrereq, report, explainFailure, e2eScope } from '../lib/claude_code.mjs';
 import {
-  startTextBackend,
-  notesTask,
-  notesSteps,
-  renderCall,
-  NOTES_FILE,
-  NOTES_PROMPT,
-  NOTES_CONTENT,
-  NOTES_FINAL,
-  FINAL_MARK,
-} from './textcalls_backend.mjs';
+  startTextBackend, notesTask, notesSteps, renderCall, NOTES_FILE, NOTES_PROMPT, NOTES_CONTENT,
+  NOTES_FINAL, FINAL_MARK,
+} from '../lib/textcalls_backend.mjs';
 
-const children = new Children();
-const cleanups = [];
-after(async () => {
-  children.killAll();
-  for (const c of cleanups.reverse()) await c();
-});
+const { children, cleanups, sandbox } = e2eScope();
 
 const REJECTED = /InputValidationError|Invalid tool parameters|tool_use_error|is expected as|Expected (number|boolean)/i;
 

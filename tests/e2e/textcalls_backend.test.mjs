@@ -4,7 +4,7 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTextBackend, notesTask, notesSteps, renderCall, NOTES_PROMPT, NOTES_CONTENT, FINAL_MARK } from './textcalls_backend.mjs';
+import { startTextBackend, notesTask, notesSteps, renderCall, NOTES_PROMPT, NOTES_CONTENT, FINAL_MARK } from '../lib/textcalls_backend.mjs';
 
 const closers = [];
 after(async () => {

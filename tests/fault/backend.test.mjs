@@ -6,26 +6,12 @@
 // gateway keeps serving.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBackend, sse, chunks, stall, httpError, turn, DONE, waitFor } from '../integration/fake_backend.mjs';
-import { useGateway, startGateway, freePort, basicRequest } from '../integration/gateway.mjs';
+import { startBackend, sse, chunks, stall, httpError, turn, DONE, waitFor } from '../lib/openai_backend.mjs';
+import { useGateway, startGateway, freePort, basicRequest } from '../lib/gateway.mjs';
 import {
-  DEADLINE,
-  memEnv,
-  metrics,
-  waitIdle,
-  waitBackendSettled,
-  memoryCheck,
-  rssKB,
-  vmHWM,
-  post,
-  openStream,
-  assertFailed,
-  assertErrorBody,
-  assertStillServes,
-  startRawBackend,
-  OK_TURN,
-  sleep,
-} from './lib.mjs';
+  DEADLINE, memEnv, metrics, waitIdle, waitBackendSettled, memoryCheck, rssKB, vmHWM, post,
+  openStream, assertFailed, assertErrorBody, assertStillServes, startRawBackend, OK_TURN, sleep,
+} from '../lib/fault.mjs';
 
 const PING_MS = 200;
 const ctx = useGateway({ mode: 'openai', env: memEnv({ ANYCLAUDE_PING_MS: String(PING_MS) }) });

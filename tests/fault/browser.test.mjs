@@ -20,8 +20,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
-import { startBackend, turn } from '../integration/fake_backend.mjs';
-import { startGateway } from '../integration/gateway.mjs';
+import { startBackend, turn } from '../lib/openai_backend.mjs';
+import { startGateway } from '../lib/gateway.mjs';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => fs.existsSync(p));
 const skip = CHROMIUM ? false : 'no chromium: install Debian\'s `chromium` package (scripts/deps.sh does)';

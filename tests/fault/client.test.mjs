@@ -8,29 +8,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startBackend, sse, chunks, stall, turn, waitFor } from '../integration/fake_backend.mjs';
-import { useGateway, startGateway, basicRequest } from '../integration/gateway.mjs';
+import { startBackend, sse, chunks, stall, turn, waitFor } from '../lib/openai_backend.mjs';
+import { useGateway, startGateway, basicRequest } from '../lib/gateway.mjs';
 import {
-  DEADLINE,
-  memEnv,
-  metrics,
-  waitIdle,
-  waitBackendSettled,
-  memoryCheck,
-  rssKB,
-  assertErrorBody,
-  assertStillServes,
-  connect,
-  rawExchange,
-  parseResponses,
-  requestBytes,
-  dribble,
-  sleep,
-  OK_TURN,
-  MEM_SLACK_KB,
-  clientConns,
-  waitConns,
-} from './lib.mjs';
+  DEADLINE, memEnv, metrics, waitIdle, waitBackendSettled, memoryCheck, rssKB, assertErrorBody,
+  assertStillServes, connect, rawExchange, parseResponses, requestBytes, dribble, sleep, OK_TURN,
+  MEM_SLACK_KB, clientConns, waitConns,
+} from '../lib/fault.mjs';
 
 const ctx = useGateway({ mode: 'openai', model: 'm', env: memEnv({ ANYCLAUDE_PING_MS: '200' }) });
 

@@ -11,9 +11,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
-import { startBackend, turn, waitFor } from '../integration/fake_backend.mjs';
-import { startGateway, freePort, BIN, ROOT } from '../integration/gateway.mjs';
-import { DEADLINE, IS_ASAN, sleep, vmHWM, connect, rawExchange } from './lib.mjs';
+import { startBackend, turn, waitFor } from '../lib/openai_backend.mjs';
+import { startGateway, freePort, BIN, ROOT } from '../lib/gateway.mjs';
+import { DEADLINE, IS_ASAN, sleep, vmHWM, connect, rawExchange } from '../lib/fault.mjs';
 
 test('300 MB of pipelined unauthenticated requests on a connection that never reads: RSS stays under 64 MB', async (t) => {
   const be = await startBackend(turn({ text: ['x'], finish: 'stop' }));

@@ -14,7 +14,7 @@ import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { ROOT } from '../integration/gateway.mjs';
+import { ROOT } from '../lib/gateway.mjs';
 
 const DIR = path.join(ROOT, 'tests/golden/h1');
 const CHECK = path.join(ROOT, 'build/h1check');

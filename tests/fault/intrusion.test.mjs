@@ -7,25 +7,15 @@
 // backends, the command-line key warning, and the upstream idle and total
 // timeouts. The numeric checks (pipelined flood RSS, fd exhaustion) are in
 // exhaustion.test.mjs.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { startBackend, sse, chunks, json, completion, turn, waitFor } from '../integration/fake_backend.mjs';
-import { startGateway, basicRequest, BIN, ROOT } from '../integration/gateway.mjs';
-import { rawExchange, assertErrorBody, requestBytes, startRawBackend, DEADLINE, sleep } from './lib.mjs';
+import { startBackend, sse, chunks, json, completion, turn, waitFor } from '../lib/openai_backend.mjs';
+import { startGateway, basicRequest, BIN, ROOT } from '../lib/gateway.mjs';
+import { rawExchange, assertErrorBody, requestBytes, startRawBackend, DEADLINE, sleep, tmpdir } from '../lib/fault.mjs';
 
-const tmpdirs = [];
-after(() => {
-  for (const d of tmpdirs) fs.rmSync(d, { recursive: true, force: true });
-});
-function tmpdir(prefix) {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tmpdirs.push(d);
-  return d;
-}
 
 const BODY = JSON.stringify(basicRequest());
 

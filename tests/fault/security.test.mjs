@@ -2,29 +2,19 @@
 // otherwise, refuses a non-loopback address without --auth-token, enforces
 // the token, and never writes the backend key, the auth token or a client's
 // own key to its log or its --debug 3 traces.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
-import { startBackend, sse, chunks, httpError, turn, waitFor } from '../integration/fake_backend.mjs';
-import { startGateway, freePort, basicRequest, BIN, ROOT, MODEL } from '../integration/gateway.mjs';
-import { DEADLINE, post, assertErrorBody, assertFailed, OK_TURN } from './lib.mjs';
+import { startBackend, sse, chunks, httpError, turn, waitFor } from '../lib/openai_backend.mjs';
+import { startGateway, spawnBin, freePort, basicRequest, BIN, ROOT, MODEL } from '../lib/gateway.mjs';
+import { canConnect } from '../lib/net.mjs';
+import { DEADLINE, post, assertErrorBody, assertFailed, OK_TURN, tcpSockets, tmpdir } from '../lib/fault.mjs';
 
 // An environment without the gateway's own variables, so that the default
 // host is really the default.
-const tmpdirs = [];
-after(() => {
-  for (const d of tmpdirs) fs.rmSync(d, { recursive: true, force: true });
-});
-function tmpdir(prefix) {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tmpdirs.push(d);
-  return d;
-}
 function cleanEnv(extra = {}) {
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (/^(ANYCLAUDE_|OPENAI_|MLX_LM_|LMSTUDIO_|LLAMACPP_)/.test(k)) delete env[k];
@@ -33,51 +23,20 @@ function cleanEnv(extra = {}) {
   return { ...env, ...extra };
 }
 
-function canConnect(port, host = '127.0.0.1') {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 // Run `anyclaude serve ...`; resolves when it exits or listens on port.
 async function spawnServe(args, env, port) {
-  const child = spawn(BIN, ['serve', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const p = { child, stderr: '', exit: null };
-  child.stderr.on('data', (d) => (p.stderr += d));
-  child.stdout.on('data', (d) => (p.stderr += d));
-  p.exited = new Promise((r) => child.once('exit', (code, signal) => r((p.exit = { code, signal }))));
-  await waitFor(async () => p.exit || (p.stderr.includes('listening') && (await canConnect(port))), 'the gateway to listen or exit', DEADLINE, 20);
-  p.stop = async () => {
-    if (!p.exit) child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 10000);
-    await p.exited;
-    clearTimeout(t);
-    return p.exit;
-  };
+  const p = spawnBin(['serve', ...args], { env });
+  await waitFor(async () => p.exit || (p.output.includes('listening') && (await canConnect(port))), 'the gateway to listen or exit', DEADLINE, 20);
   return p;
 }
 
 // Listening TCP sockets on `port` from /proc/net/tcp{,6}: local addresses.
 function listeners(port) {
   const out = [];
-  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text;
-    try {
-      text = fs.readFileSync(f, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const c = line.trim().split(/\s+/);
-      if (c.length < 4 || c[3] !== '0A') continue; // LISTEN
-      const [addr, p] = c[1].split(':');
-      if (parseInt(p, 16) === port) out.push(addr);
-    }
+  for (const c of tcpSockets()) {
+    if (c.length < 4 || c[3] !== '0A') continue; // LISTEN
+    const [addr, p] = c[1].split(':');
+    if (parseInt(p, 16) === port) out.push(addr);
   }
   return out;
 }
@@ -95,8 +54,8 @@ test('by default the gateway listens on 127.0.0.1 only', async (t) => {
   const port = await freePort();
   const g = await spawnServe(['--port', String(port), '--mode', 'openai', '--backend', be.url, '--model', 'm'], cleanEnv(), port);
   try {
-    assert.equal(g.exit, null, `did not start: ${g.stderr}`);
-    assert.match(g.stderr, new RegExp(`listening on http://127\\.0\\.0\\.1:${port}\\b`), g.stderr);
+    assert.equal(g.exit, null, `did not start: ${g.output}`);
+    assert.match(g.output, new RegExp(`listening on http://127\\.0\\.0\\.1:${port}\\b`), g.output);
     assert.deepEqual(listeners(port), ['0100007F'], 'one listening socket, on 127.0.0.1 (/proc/net/tcp)');
     assert.ok(await canConnect(port, '127.0.0.1'));
     const other = nonLoopbackIPv4();
@@ -119,9 +78,9 @@ for (const [label, args, env] of [
     const port = await freePort();
     const g = await spawnServe(['--port', String(port), '--mode', 'openai', '--backend', 'http://127.0.0.1:9/v1', '--model', 'm', ...args], cleanEnv(env), port);
     const exit = g.exit ?? (await g.stop());
-    assert.notEqual(exit.code, 0, `exit ${JSON.stringify(exit)}: ${g.stderr}`);
+    assert.notEqual(exit.code, 0, `exit ${JSON.stringify(exit)}: ${g.output}`);
     assert.equal(exit.signal, null, `exit ${JSON.stringify(exit)}`);
-    assert.match(g.stderr, /--auth-token/, g.stderr);
+    assert.match(g.output, /--auth-token/, g.output);
     assert.equal(await canConnect(port), false, 'nothing listens');
   });
 }
@@ -131,7 +90,7 @@ test('--host 0.0.0.0 with --auth-token starts, on all addresses, and enforces th
   const port = await freePort();
   const g = await spawnServe(['--port', String(port), '--host', '0.0.0.0', '--auth-token', 'tok-0000-open', '--mode', 'openai', '--backend', be.url, '--model', 'm'], cleanEnv(), port);
   try {
-    assert.equal(g.exit, null, g.stderr);
+    assert.equal(g.exit, null, g.output);
     assert.deepEqual(listeners(port), ['00000000']);
     const gw = { url: `http://127.0.0.1:${port}` };
     assertErrorBody((await post(gw, basicRequest())).text, 'authentication_error');

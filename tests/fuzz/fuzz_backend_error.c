@@ -22,26 +22,24 @@ static int mem_has(const char *h, size_t n, const char *needle)
     return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_TARGET(6)
 {
-    fuzz_in in;
-    fuzz_in_init(&in, data, size, 6);
-    int32_t s32 = (int32_t)((uint32_t)in.hdr[0] | (uint32_t)in.hdr[1] << 8 |
-                            (uint32_t)in.hdr[2] << 16 | (uint32_t)in.hdr[3] << 24);
-    long http = (in.hdr[4] & 1) ? (long)s32 : (long)((uint32_t)s32 % 600);
-    if ((in.hdr[4] & 3) == 3) http = (in.hdr[4] & 4) ? 0x7fffffffffffffffL : -0x7fffffffffffffffL;
-    size_t msglen = in.hdr[5] == 255 ? 4096 : 1 + (size_t)in.hdr[5];
+    int32_t s32 = (int32_t)((uint32_t)in->hdr[0] | (uint32_t)in->hdr[1] << 8 |
+                            (uint32_t)in->hdr[2] << 16 | (uint32_t)in->hdr[3] << 24);
+    long http = (in->hdr[4] & 1) ? (long)s32 : (long)((uint32_t)s32 % 600);
+    if ((in->hdr[4] & 3) == 3) http = (in->hdr[4] & 4) ? 0x7fffffffffffffffL : -0x7fffffffffffffffL;
+    size_t msglen = in->hdr[5] == 255 ? 4096 : 1 + (size_t)in->hdr[5];
 
     /* the body in its own exact-size allocation (no NUL after it) */
-    char *body = malloc(in.len ? in.len : 1);
+    char *body = malloc(len ? len : 1);
     char *msg = malloc(msglen);
     if (!body || !msg) abort();
-    if (in.len) memcpy(body, in.data, in.len);
+    if (len) memcpy(body, p, len);
     memset(msg, 'x', msglen);
 
     int status = -1;
     const char *type = NULL;
-    anthropic_error_from_backend(http, body, in.len, &status, &type, msg, msglen);
+    anthropic_error_from_backend(http, body, len, &status, &type, msg, msglen);
     FUZZ_CHECK(type, "no type");
     FUZZ_CHECK(strcmp(type, "invalid_request_error") == 0 ||
                    strcmp(type, "authentication_error") == 0 ||
@@ -51,12 +49,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(status == anthropic_error_status(type), "status %d for type %s", status, type);
     FUZZ_CHECK(memchr(msg, '\0', msglen), "msg not NUL-terminated within %zu bytes", msglen);
 
-    int ctx = mem_has(body, in.len, "exceed_context_size_error") ||
-              mem_has(body, in.len, "exceeds the available context size") ||
-              mem_has(body, in.len, "maximum context length is") ||
-              mem_has(body, in.len, "context length of only") ||
-              mem_has(body, in.len, "context_length_exceeded") ||
-              mem_has(body, in.len, "prompt is too long");
+    int ctx = mem_has(body, len, "exceed_context_size_error") ||
+              mem_has(body, len, "exceeds the available context size") ||
+              mem_has(body, len, "maximum context length is") ||
+              mem_has(body, len, "context length of only") ||
+              mem_has(body, len, "context_length_exceeded") ||
+              mem_has(body, len, "prompt is too long");
     if (ctx && http >= 400 && http < 500) {
         FUZZ_CHECK(status == 400 && strcmp(type, "invalid_request_error") == 0,
                    "context failure mapped to %d %s", status, type);

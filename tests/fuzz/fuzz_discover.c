@@ -21,27 +21,25 @@ static void check_str(const char *s, size_t cap, const char *what)
     FUZZ_CHECK(memchr(s, '\0', cap) != NULL, "%s not NUL-terminated within %zu bytes", what, cap);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_TARGET(3)
 {
-    fuzz_in in;
-    fuzz_in_init(&in, data, size, 3);
-    int port = (int)((unsigned)in.hdr[0] | (unsigned)in.hdr[1] << 8);
+    int port = (int)((unsigned)in->hdr[0] | (unsigned)in->hdr[1] << 8);
     if (port == 0) port = 1;
     char *parts[DISCOVER_NPATHS] = {0};
     discover_answer ans[DISCOVER_NPATHS];
     size_t at = 0;
     for (int i = 0; i < DISCOVER_NPATHS; i++) {
         size_t start = at;
-        while (at < in.len && in.data[at] != 0)
+        while (at < len && p[at] != 0)
             at++;
         size_t n = at - start;
         parts[i] = malloc(n ? n : 1);
         if (!parts[i]) abort();
-        if (n) memcpy(parts[i], in.data + start, n);
-        ans[i].status = (in.hdr[2] >> i) & 1 ? 404 : 200;
+        if (n) memcpy(parts[i], p + start, n);
+        ans[i].status = (in->hdr[2] >> i) & 1 ? 404 : 200;
         ans[i].body = parts[i];
         ans[i].len = n;
-        if (at < in.len) at++; /* the separator */
+        if (at < len) at++; /* the separator */
     }
     discover_found f;
     if (discover_identify(port, ans, &f)) {

@@ -129,28 +129,24 @@ static int two_reads(const char *p, size_t n, size_t cut, record *r)
     return rc;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_TARGET(2)
 {
-    fuzz_in in;
-    fuzz_in_init(&in, data, size, 2);
-    const char *p = (const char *)in.data;
-    size_t n = in.len;
-    size_t cut = ((size_t)in.hdr[0] | (size_t)in.hdr[1] << 8) % (n + 1);
+    size_t cut = fuzz_u16(in, 0) % (len + 1);
     record a, b;
     buf_init(&a.log, 1u << 24);
     buf_init(&b.log, 1u << 24);
     char err[200] = "";
-    int ra = h1_parse_all(p, n, MAX_HEAD, MAX_BODY, on_req, &a, err, sizeof err);
+    int ra = h1_parse_all(p, len, MAX_HEAD, MAX_BODY, on_req, &a, err, sizeof err);
     FUZZ_CHECK(ra == 0 || ra == 1 || ra == 400 || ra == 413 || ra == 431 || ra == 501 || ra == 505,
                "verdict %d", ra);
     FUZZ_CHECK(ra < 400 || (err[0] && !strchr(err, '\n')), "no reason for %d", ra);
-    int rb = two_reads(p, n, cut, &b);
+    int rb = two_reads(p, len, cut, &b);
     FUZZ_CHECK(ra == rb, "verdict %d whole, %d in two reads (cut %zu)", ra, rb, cut);
     FUZZ_CHECK(a.log.len == b.log.len &&
                    (a.log.len == 0 || memcmp(a.log.data, b.log.data, a.log.len) == 0),
                "requests differ when split at %zu", cut);
     char esc[64];
-    h1_escape(p, n < 40 ? n : 40, esc, sizeof esc);
+    h1_escape(p, len < 40 ? len : 40, esc, sizeof esc);
     FUZZ_CHECK(strlen(esc) < sizeof esc, "escape overflow");
     buf_free(&a.log);
     buf_free(&b.log);

@@ -164,13 +164,9 @@ static void provenance_checks(const char *p, size_t len)
     cJSON_Delete(b);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_TARGET(2)
 {
-    fuzz_in in;
-    fuzz_in_init(&in, data, size, 2);
-    const char *p = (const char *)in.data;
-    size_t len = in.len;
-    size_t cut = ((size_t)in.hdr[0] | (size_t)in.hdr[1] << 8) % (len + 1);
+    size_t cut = fuzz_u16(in, 0) % (len + 1);
     passthru_obs a, b;
     observe(p, len, len, &a);
     observe(p, len, cut, &b);

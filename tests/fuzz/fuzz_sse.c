@@ -65,27 +65,16 @@ static int run(const char *p, size_t len, const size_t *cuts, size_t ncuts, size
     return rc;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_TARGET(4)
 {
-    fuzz_in in;
-    fuzz_in_init(&in, data, size, 4);
-    const char *p = (const char *)in.data;
-    size_t len = in.len;
-    size_t max = 16 + (size_t)in.hdr[2] * 16;
-    size_t cut = ((size_t)in.hdr[0] | (size_t)in.hdr[1] << 8) % (len + 1);
+    size_t max = 16 + (size_t)in->hdr[2] * 16;
+    size_t cut = fuzz_u16(in, 0) % (len + 1);
 
     rec whole, two, many;
     int rw = run(p, len, NULL, 0, max, &whole);
     int r2 = run(p, len, &cut, 1, max, &two);
 
-    size_t cap = 2 * len + 2, *cuts = malloc(cap * sizeof *cuts), ncuts = 0, at = 0;
-    uint32_t seed = 0x12345u + in.hdr[3];
-    if (!cuts) abort();
-    while (at < len && ncuts < cap) {
-        at += fuzz_rand(&seed) % 18; /* zero-length pieces included */
-        if (at > len) at = len;
-        cuts[ncuts++] = at;
-    }
+    size_t ncuts, *cuts = fuzz_random_cuts(len, 0x12345u + in->hdr[3], 17, &ncuts);
     int rm = run(p, len, cuts, ncuts, max, &many);
     free(cuts);
 

@@ -111,38 +111,27 @@ static int same(const result *a, const result *b, int canonical)
     return eq;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_TARGET(6)
 {
-    fuzz_in in;
-    fuzz_in_init(&in, data, size, 6);
-    const char *p = (const char *)in.data;
-    size_t len = in.len;
 
     xlate_stream_opts o;
     memset(&o, 0, sizeof o);
-    o.model = (in.hdr[3] & 2) ? NULL : "claude-fuzz";
-    o.msg_id = (in.hdr[3] & 8) ? "fuzz" : "msg_fuzz";
-    o.input_estimate = (in.hdr[3] & 4) ? 0 : 42;
-    o.tools = (in.hdr[3] & 1) ? tools : NULL;
-    o.max_line = in.hdr[1] ? (size_t)in.hdr[1] * 16 : 65536;
-    o.max_tool_args = in.hdr[2] ? (size_t)in.hdr[2] * 8 : 65536;
-    o.tool_recovery = (in.hdr[3] & 16) != 0;
+    o.model = (in->hdr[3] & 2) ? NULL : "claude-fuzz";
+    o.msg_id = (in->hdr[3] & 8) ? "fuzz" : "msg_fuzz";
+    o.input_estimate = (in->hdr[3] & 4) ? 0 : 42;
+    o.tools = (in->hdr[3] & 1) ? tools : NULL;
+    o.max_line = in->hdr[1] ? (size_t)in->hdr[1] * 16 : 65536;
+    o.max_tool_args = in->hdr[2] ? (size_t)in->hdr[2] * 8 : 65536;
+    o.tool_recovery = (in->hdr[3] & 16) != 0;
     if (o.tool_recovery) o.tools = tools;
 
     result whole, two, many;
-    size_t cut = ((size_t)in.hdr[4] | (size_t)in.hdr[5] << 8) % (len + 1);
+    size_t cut = fuzz_u16(in, 4) % (len + 1);
     run(&o, p, len, NULL, 0, &whole);
     run(&o, p, len, &cut, 1, &two);
 
-    size_t cap = 2 * len + 2, *cuts = malloc(cap * sizeof *cuts), ncuts = 0, at = 0;
-    uint32_t seed = 0xabcdu + in.hdr[0];
-    size_t step = 1 + in.hdr[0] % 64;
-    if (!cuts) abort();
-    while (at < len && ncuts < cap) {
-        at += fuzz_rand(&seed) % (step + 1);
-        if (at > len) at = len;
-        cuts[ncuts++] = at;
-    }
+    size_t ncuts,
+           *cuts = fuzz_random_cuts(len, 0xabcdu + in->hdr[0], 1 + in->hdr[0] % 64, &ncuts);
     run(&o, p, len, cuts, ncuts, &many);
     free(cuts);
 

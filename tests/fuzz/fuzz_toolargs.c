@@ -24,13 +24,7 @@ static const char tools_json[] =
     "[{\"name\":\"Bash\",\"input_schema\":{\"type\":\"object\",\"properties\":{"
     "\"command\":{\"type\":\"string\"},\"timeout\":{\"type\":\"number\"},"
     "\"run_in_background\":{\"type\":\"boolean\"}},\"required\":[\"command\"]}},"
-    "{\"name\":\"Read\",\"input_schema\":{\"type\":\"object\",\"properties\":{"
-    "\"file_path\":{\"type\":\"string\"},\"offset\":{\"type\":\"integer\"},"
-    "\"limit\":{\"type\":\"integer\"}}}},"
-    "{\"name\":\"TodoWrite\",\"input_schema\":{\"type\":\"object\",\"properties\":{"
-    "\"todos\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{"
-    "\"content\":{\"type\":\"string\"},\"status\":{\"type\":\"string\"},"
-    "\"priority\":{\"type\":\"integer\"}}}}}}},"
+    FUZZ_TOOL_READ "," FUZZ_TOOL_TODOWRITE ","
     "{\"name\":\"MultiEdit\",\"input_schema\":{\"type\":\"object\",\"properties\":{"
     "\"file_path\":{\"type\":\"string\"},\"edits\":{\"type\":\"array\",\"items\":{"
     "\"type\":\"object\",\"properties\":{\"old_string\":{\"type\":\"string\"},"
@@ -91,14 +85,10 @@ static cJSON *strict_object(const char *p, size_t n)
     return j;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_TARGET(4)
 {
-    fuzz_in in;
-    fuzz_in_init(&in, data, size, 4);
-    const char *p = (const char *)in.data;
-    size_t len = in.len;
-    const cJSON *schema = schemas[in.hdr[0] % nschemas];
-    size_t max = in.hdr[1] ? (size_t)in.hdr[1] * 16 : (size_t)1 << 20;
+    const cJSON *schema = schemas[in->hdr[0] % nschemas];
+    size_t max = in->hdr[1] ? (size_t)in->hdr[1] * 16 : (size_t)1 << 20;
 
     buf out;
     char err[128];
@@ -119,13 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         const char *r = out.data + 3;
         size_t rn = out.len - 3;
-        cJSON *j = cJSON_ParseWithLength(r, rn);
-        FUZZ_CHECK(cJSON_IsObject(j), "repair result is not a JSON object: %.*s", (int)rn, r);
-        char *c = cJSON_PrintUnformatted(j);
-        FUZZ_CHECK(c && strlen(c) == rn && memcmp(c, r, rn) == 0,
-                   "repair result is not compact JSON: %.*s", (int)rn, r);
-        cJSON_free(c);
-        cJSON_Delete(j);
+        fuzz_check_compact_object("repair result", r, rn);
 
         /* idempotent: its own output is left as it is */
         buf again;
@@ -156,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cJSON_Delete(v);
     }
 
-    const cJSON *prop = props[in.hdr[2] % (sizeof props / sizeof props[0])];
+    const cJSON *prop = props[in->hdr[2] % (sizeof props / sizeof props[0])];
     cJSON *val = toolargs_value_from_text(p, len, prop);
     FUZZ_CHECK(val, "toolargs_value_from_text returned NULL");
     if (!memchr(p, '\0', len)) {

@@ -35,13 +35,7 @@ static const char tools_json[] =
     "{\"name\":\"Edit\",\"input_schema\":{\"type\":\"object\",\"properties\":{"
     "\"file_path\":{\"type\":\"string\"},\"old_string\":{\"type\":\"string\"},"
     "\"new_string\":{\"type\":\"string\"},\"replace_all\":{\"type\":\"boolean\"}}}},"
-    "{\"name\":\"Read\",\"input_schema\":{\"type\":\"object\",\"properties\":{"
-    "\"file_path\":{\"type\":\"string\"},\"offset\":{\"type\":\"integer\"},"
-    "\"limit\":{\"type\":\"integer\"}}}},"
-    "{\"name\":\"TodoWrite\",\"input_schema\":{\"type\":\"object\",\"properties\":{"
-    "\"todos\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{"
-    "\"content\":{\"type\":\"string\"},\"status\":{\"type\":\"string\"},"
-    "\"priority\":{\"type\":\"integer\"}}}}}}},"
+    FUZZ_TOOL_READ "," FUZZ_TOOL_TODOWRITE ","
     "{\"name\":\"Mixed\",\"input_schema\":{\"type\":\"object\",\"properties\":{"
     "\"n\":{\"type\":[\"integer\",\"string\"]},\"o\":{\"anyOf\":[{\"type\":\"object\"},"
     "{\"type\":\"null\"}]},\"f\":{\"type\":\"boolean\"},\"a\":{\"type\":\"array\","
@@ -122,13 +116,7 @@ static int on_tool(void *ud, const char *name, size_t nl, const char *args, size
     }
     FUZZ_CHECK(found, "tool call to undeclared tool '%.*s'", (int)nl, name);
     FUZZ_CHECK(args && al > 0, "empty args");
-    cJSON *j = cJSON_ParseWithLength(args, al);
-    FUZZ_CHECK(cJSON_IsObject(j), "tool args are not a JSON object: %.*s", (int)al, args);
-    char *c = cJSON_PrintUnformatted(j);
-    FUZZ_CHECK(c && strlen(c) == al && memcmp(c, args, al) == 0,
-               "tool args are not compact JSON: %.*s", (int)al, args);
-    cJSON_free(c);
-    cJSON_Delete(j);
+    fuzz_check_compact_object("tool args", args, al);
     r->ncalls++;
     r->last = 'C';
     if (buf_appendf(&r->log, "\nC%.*s ", (int)nl, name) || buf_append(&r->log, args, al)) abort();
@@ -211,36 +199,25 @@ static void same(const rec *a, const rec *b, const char *what)
     FUZZ_CHECK(0, "toolcall_text events depend on the split (%s)", what);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+FUZZ_TARGET(6)
 {
-    fuzz_in in;
-    fuzz_in_init(&in, data, size, 6);
-    const char *p = (const char *)in.data;
-    size_t len = in.len;
     cfg c;
-    c.think = (toolcall_text_think)(in.hdr[0] & 3);
-    c.tools = (in.hdr[0] & 4) ? NULL : tools;
-    c.no_thinking_sink = (in.hdr[0] & 8) != 0;
-    c.max_buffer = (size_t)in.hdr[1] * 8;
-    c.lead_max = c.think == TOOLCALL_TEXT_THINK_LEAD ? in.hdr[2] : 0;
+    c.think = (toolcall_text_think)(in->hdr[0] & 3);
+    c.tools = (in->hdr[0] & 4) ? NULL : tools;
+    c.no_thinking_sink = (in->hdr[0] & 8) != 0;
+    c.max_buffer = (size_t)in->hdr[1] * 8;
+    c.lead_max = c.think == TOOLCALL_TEXT_THINK_LEAD ? in->hdr[2] : 0;
 
     rec whole, two, many, bytes;
     FUZZ_CHECK(run(&c, p, len, NULL, 0, &whole, 0) == 0, "whole run failed");
 
-    size_t cut = ((size_t)in.hdr[4] | (size_t)in.hdr[5] << 8) % (len + 1);
+    size_t cut = fuzz_u16(in, 4) % (len + 1);
     FUZZ_CHECK(run(&c, p, len, &cut, 1, &two, 0) == 0, "split run failed");
     same(&whole, &two, "two pieces");
     buf_free(&two.log);
 
-    size_t cap = 2 * len + 2, *cuts = malloc(cap * sizeof *cuts), ncuts = 0, at = 0;
-    uint32_t seed = 0x5eedu + in.hdr[3];
-    size_t step = 1 + in.hdr[3] % 32;
-    if (!cuts) abort();
-    while (at < len && ncuts < cap) {
-        at += fuzz_rand(&seed) % (step + 1);
-        if (at > len) at = len;
-        cuts[ncuts++] = at;
-    }
+    size_t ncuts,
+           *cuts = fuzz_random_cuts(len, 0x5eedu + in->hdr[3], 1 + in->hdr[3] % 32, &ncuts);
     FUZZ_CHECK(run(&c, p, len, cuts, ncuts, &many, 0) == 0, "random-piece run failed");
     same(&whole, &many, "random pieces");
     buf_free(&many.log);
@@ -274,7 +251,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (total > 0) {
         rec f;
-        int k = 1 + (int)(in.hdr[3] % (unsigned)total);
+        int k = 1 + (int)(in->hdr[3] % (unsigned)total);
         FUZZ_CHECK(run(&c, p, len, NULL, 0, &f, k) == -42, "callback failure %d/%d not returned",
                    k, total);
         buf_free(&f.log);

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 G=tests/golden
 OUT=${1:-build/fuzz/corpus}
-mkdir -p "$OUT"/{request,sse,stream,backend_error,toolcall,toolargs,passthru,h1,discover,window}
+mkdir -p "$OUT"/{request,sse,stream,backend_error,toolcall,toolargs,passthru,h1,discover,window,jparse}
 
 # seed TARGET NAME HEADER_PRINTF_FORMAT FILE|-   (- reads stdin)
 seed() {
@@ -21,6 +21,8 @@ seed() {
 # request: the Anthropic bodies as they are (and the OpenAI outputs, which
 # are JSON of another shape worth mutating too)
 for f in "$G"/request/*.json; do cp "$f" "$OUT/request/seed_$(basename "$f")"; done
+# jparse: JSON text as it is (request bodies and their translations)
+for f in "$G"/request/*.json; do cp "$f" "$OUT/jparse/seed_$(basename "$f")"; done
 
 # h1: 2-byte header (cut), then the bytes of one connection (tests/golden/h1,
 # the framing corpus the differential test also uses)

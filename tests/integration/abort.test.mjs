@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
-import { chunks, sse, stall, turn, waitFor } from './fake_backend.mjs';
-import { useGateway, basicRequest } from './gateway.mjs';
+import { chunks, sse, stall, turn, waitFor } from '../lib/openai_backend.mjs';
+import { useGateway, basicRequest } from '../lib/gateway.mjs';
 
 const ctx = useGateway({ mode: 'openai' });
 const CLOSE_WAIT = 5000;

@@ -6,7 +6,7 @@
 // agent id, never the ids; no session id, nothing is sent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startAnthropicBackend, sseBytes, textStreamEvents } from './anthropic_backend.mjs';
+import { startAnthropicBackend, sseBytes, textStreamEvents } from '../lib/anthropic_backend.mjs';
 import { ask, fleet, startRouted, SONNET } from './routes_lib.mjs';
 
 const HEADER = 'x-session-affinity';

@@ -7,9 +7,9 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBackend, turn } from './fake_backend.mjs';
-import { startGateway, rawPost } from './gateway.mjs';
-import { startAnthropicBackend, sseBytes, textStreamEvents } from './anthropic_backend.mjs';
+import { startBackend, turn } from '../lib/openai_backend.mjs';
+import { startGateway, rawPost } from '../lib/gateway.mjs';
+import { startAnthropicBackend, sseBytes, textStreamEvents } from '../lib/anthropic_backend.mjs';
 
 // A request in the shape of a future Claude Code's.
 function futureRequest(stream) {

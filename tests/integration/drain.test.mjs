@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startBackend, chunks, sse, waitFor } from './fake_backend.mjs';
-import { startGateway, parseSSE } from './gateway.mjs';
+import { startBackend, chunks, sse, waitFor } from '../lib/openai_backend.mjs';
+import { startGateway, parseSSE } from '../lib/gateway.mjs';
 
 const BODY = (i) =>
   JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 256, stream: true, messages: [{ role: 'user', content: `stream ${i}` }] });
@@ -114,7 +114,7 @@ test('SIGTERM with three streams in flight: refused at once, all three finish wi
         .join('');
       assert.equal(text, TEXT.join(''));
     }
-    const e = await gw.stop(20000);
+    const e = await gw.wait(20000);
     assert.deepEqual({ code: e.code, signal: e.signal }, { code: 0, signal: null }, gw.stderr);
     assert.ok(Date.now() - t0 < 20000, 'exited before the deadline');
     assert.match(gw.stderr, /draining/);

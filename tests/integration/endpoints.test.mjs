@@ -1,7 +1,7 @@
 // count_tokens, GET /v1/models and GET /health.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useGateway, startGateway, freePort, basicRequest, MODEL, TOOLS } from './gateway.mjs';
+import { useGateway, startGateway, freePort, basicRequest, MODEL, TOOLS } from '../lib/gateway.mjs';
 
 const MODELS = ['qwen3-coder-30b', 'gpt-oss-20b', 'llama-3.1-8b'];
 const ctx = useGateway({ mode: 'openai', models: MODELS });

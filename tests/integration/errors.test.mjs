@@ -4,20 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import Anthropic from '@anthropic-ai/sdk';
-import { turn, chunks, sse, httpError } from './fake_backend.mjs';
-import { useGateway, startGateway, freePort, basicRequest, rawPost, expectAPIError } from './gateway.mjs';
+import { turn, chunks, sse, httpError } from '../lib/openai_backend.mjs';
+import { useGateway, startGateway, freePort, basicRequest, rawPost, expectAPIError, OK_TURN, assertStillServes as stillServes } from '../lib/gateway.mjs';
 
 const ctx = useGateway({ mode: 'openai' });
-const OK = turn({ text: ['still ok'], finish: 'stop', usage: { prompt_tokens: 5, completion_tokens: 2 } });
-
-async function assertStillServes(gw = ctx.gw, be = ctx.be) {
-  if (be) be.script = OK;
-  const c = gw.client();
-  const m = await c.messages.create(basicRequest());
-  assert.deepEqual(m.content, [{ type: 'text', text: 'still ok' }], 'gateway must still serve a normal request');
-  const s = await c.messages.stream(basicRequest()).finalMessage();
-  assert.deepEqual(s.content, [{ type: 'text', text: 'still ok' }], 'gateway must still serve a normal stream');
-}
+const OK = OK_TURN;
+const assertStillServes = (gw = ctx.gw, be = ctx.be) => stillServes({ gw, be });
 
 // Await p, expect an SDK APIError; check the HTTP status (when the error came
 // before the stream: streamed=false requires it), the error type in the body
@@ -54,7 +46,7 @@ test('backend down → 529 overloaded_error naming the backend URL', async () =>
     assert.ok(e instanceof Anthropic.InternalServerError);
     await expectError(client.messages.stream(basicRequest()).finalMessage(), { ...want, streamed: true });
     // It comes back once the backend does.
-    const { startBackend } = await import('./fake_backend.mjs');
+    const { startBackend } = await import('../lib/openai_backend.mjs');
     const be = await startBackend(OK, { port });
     try {
       await assertStillServes(gw, be);

@@ -3,8 +3,8 @@
 // and both must carry what the backend said (stop reasons, usage, cache).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { turn } from './fake_backend.mjs';
-import { useGateway, basicRequest, MODEL, TOOLS } from './gateway.mjs';
+import { turn } from '../lib/openai_backend.mjs';
+import { useGateway, basicRequest, MODEL, TOOLS } from '../lib/gateway.mjs';
 
 const ctx = useGateway({ mode: 'openai' });
 

@@ -9,11 +9,11 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startBackend, turn, httpError } from './fake_backend.mjs';
-import { startRouted, oa, HAIKU, SONNET } from './routes_lib.mjs';
-import { TOOLS } from './gateway.mjs';
-import { startStrictClaude } from './strict_claude.mjs';
-import { startAnthropicBackend, sseBytes, sseEvent, apiError } from './anthropic_backend.mjs';
+import { startBackend, turn, httpError } from '../lib/openai_backend.mjs';
+import { startRouted, oa, HAIKU, SONNET, twoWay } from './routes_lib.mjs';
+import { TOOLS } from '../lib/gateway.mjs';
+import { startStrictClaude } from '../lib/strict_claude.mjs';
+import { startAnthropicBackend, sseBytes, sseEvent, apiError } from '../lib/anthropic_backend.mjs';
 
 // What each turn asks for: who serves it, and what it should answer.
 const PLAN = [
@@ -144,13 +144,7 @@ describe('a conversation alternating local and Claude turns', () => {
   });
 
   test('through routes: ten turns, no 400', async () => {
-    const gw = await startRouted({
-      backends: { local: oa(local.url, 'qwen-local'), claude: { mode: 'claude', url: sc.url } },
-      routes: [
-        { when: 'background', to: 'local' },
-        { when: 'default', to: 'claude' },
-      ],
-    });
+    const gw = await startRouted(twoWay({ local: oa(local.url, 'qwen-local'), claude: { mode: 'claude', url: sc.url } }, 'background', 'local', 'claude'));
     try {
       sc.be.reset();
       // Haiku requests are the "background" class: the local model serves them

@@ -1,4 +1,5 @@
-// routes_lib: helpers for the routing tests (routes.test.mjs).
+// routes_lib: helpers for the routing tests (routes_fallback.test.mjs and
+// the other integration tests that start a gateway from a config file).
 //
 //   const fl = await fleet(['bg', 'def']);      // named fake OpenAI backends
 //   fl.bg.url, fl.bg.be.chatRequests()          // each answers "from bg"
@@ -15,10 +16,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { startBackend, turn, waitFor } from './fake_backend.mjs';
-import { startGateway, freePort, BIN, ROOT, expectAPIError } from './gateway.mjs';
+import { startBackend, turn, waitFor } from '../lib/openai_backend.mjs';
+import { startGateway, spawnBin, freePort, expectAPIError } from '../lib/gateway.mjs';
+import { canConnect, sleep } from '../lib/net.mjs';
+import { serveHttp } from '../lib/http.mjs';
 
 export { expectAPIError };
 
@@ -63,6 +65,11 @@ export function writeConfig(obj) {
   return file;
 }
 
+// A config with two routes: `when` requests go to `to`, the rest to `other`.
+export function twoWay(backends, when, to, other) {
+  return { backends, routes: [{ when, to }, { when: 'default', to: other }] };
+}
+
 // An openai-mode backend entry with a model (so no /models probe is needed).
 export function oa(url, model) {
   return { mode: 'openai', url, model };
@@ -99,6 +106,17 @@ export async function startRouted(config, { debug, args = [], env = {} } = {}) {
     );
   };
   return gw;
+}
+
+// Stop a describe's routed gateway (asserting a clean exit), its fleet and
+// any more backends it started.
+export async function stopRouted(gw, fl, ...more) {
+  try {
+    await gw?.stopAll();
+  } finally {
+    await fl?.close();
+    for (const be of more) await be?.close();
+  }
 }
 
 // Send one request through the SDK, streamed (messages.stream) or whole
@@ -176,21 +194,15 @@ export async function metric(gw, name, labels = '') {
 export async function runServeExpectingExit(configFile, timeoutMs = 15000) {
   const port = await freePort();
   const home = fs.mkdtempSync(path.join(TMP, 'home-'));
-  const child = spawn(BIN, ['serve', '--config', configFile, '--port', String(port), '--host', '127.0.0.1'], {
-    cwd: ROOT,
+  const p = spawnBin(['serve', '--config', configFile, '--port', String(port), '--host', '127.0.0.1'], {
     env: {
       ...process.env,
       XDG_CONFIG_HOME: path.join(home, 'config'),
       XDG_STATE_HOME: path.join(home, 'state'),
       ANYCLAUDE_CONFIG: '',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stderr = '';
-  let stdout = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  child.stdout.on('data', (d) => (stdout += d));
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const { child, exited } = p;
   let started = false;
   const timer = setTimeout(() => {
     started = true;
@@ -198,29 +210,20 @@ export async function runServeExpectingExit(configFile, timeoutMs = 15000) {
   }, timeoutMs);
   // If it is listening, it accepted the bad config: stop it now.
   const probe = (async () => {
-    const net = await import('node:net');
     for (;;) {
-      const ok = await new Promise((resolve) => {
-        const s = net.connect({ port, host: '127.0.0.1' });
-        s.once('connect', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.once('error', () => resolve(false));
-      });
-      if (ok) {
+      if (await canConnect(port)) {
         started = true;
         child.kill('SIGKILL');
         return;
       }
       if (child.exitCode !== null || child.signalCode !== null) return;
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   })();
   const e = await exited;
   clearTimeout(timer);
   await probe;
-  return { ...e, stderr, stdout, started };
+  return { ...e, stderr: p.stderr, stdout: p.stdout, started };
 }
 
 export { waitFor };
@@ -230,36 +233,24 @@ export { waitFor };
 // started, then the backend fails" without relying on timing: the test waits
 // for the client's stream to start, then releases.
 export async function startGated() {
-  const http = await import('node:http');
   const requests = [];
   const held = [];
   let arrived;
-  const server = http.createServer((req, res) => {
-    const parts = [];
-    req.on('data', (d) => parts.push(d));
-    req.on('end', () => {
-      const rec = { method: req.method, path: req.url, raw: Buffer.concat(parts).toString('utf8'), closed: false };
-      requests.push(rec);
-      res.once('close', () => (rec.closed = true));
-      if (req.method === 'GET') {
-        const body = JSON.stringify({ object: 'list', data: [{ id: 'gated-model', object: 'model', created: 0, owned_by: 'fake' }] });
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-        res.end(body);
-        return;
-      }
-      held.push(res);
-      arrived?.();
-    });
+  const srv = await serveHttp((req, res, raw) => {
+    const rec = { method: req.method, path: req.url, raw: raw.toString('utf8'), closed: false };
+    requests.push(rec);
+    res.once('close', () => (rec.closed = true));
+    if (req.method === 'GET') {
+      const body = JSON.stringify({ object: 'list', data: [{ id: 'gated-model', object: 'model', created: 0, owned_by: 'fake' }] });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
+    held.push(res);
+    arrived?.();
   });
-  const sockets = new Set();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = server.address().port;
   return {
-    url: `http://127.0.0.1:${port}/v1`,
+    url: `http://127.0.0.1:${srv.port}/v1`,
     requests,
     chatRequests: () => requests.filter((r) => r.method === 'POST'),
     whenHeld: () => (held.length ? Promise.resolve() : new Promise((r) => (arrived = r))),
@@ -271,10 +262,6 @@ export async function startGated() {
         res.end(text);
       }
     },
-    async close() {
-      const done = new Promise((r) => server.close(r));
-      for (const s of sockets) s.destroy();
-      await done;
-    },
+    close: srv.close,
   };
 }

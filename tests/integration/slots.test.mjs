@@ -13,8 +13,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startBackend, turn } from './fake_backend.mjs';
-import { startGateway, rawPost, MODEL, TOOLS } from './gateway.mjs';
+import { startBackend, turn } from '../lib/openai_backend.mjs';
+import { startGateway, rawPost, MODEL, TOOLS } from '../lib/gateway.mjs';
 
 const dirs = [];
 after(() => {

@@ -3,8 +3,8 @@
 // own record of when it sent its first byte (same process), not wall clocks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chunks, sse } from './fake_backend.mjs';
-import { useGateway, basicRequest, parseSSE } from './gateway.mjs';
+import { chunks, sse } from '../lib/openai_backend.mjs';
+import { useGateway, basicRequest, parseSSE } from '../lib/gateway.mjs';
 
 const ctx = useGateway({ mode: 'openai', env: { ANYCLAUDE_PING_MS: '200' } });
 

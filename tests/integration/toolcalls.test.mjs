@@ -5,8 +5,8 @@
 // are typed by the tools' input_schema, streamed and whole alike.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { turn } from './fake_backend.mjs';
-import { useGateway, basicRequest } from './gateway.mjs';
+import { turn } from '../lib/openai_backend.mjs';
+import { useGateway, basicRequest } from '../lib/gateway.mjs';
 
 const on = useGateway({ mode: 'llamacpp' });
 const off = useGateway({ mode: 'llamacpp', args: ['--tool-recovery', 'off'] });

@@ -1,8 +1,8 @@
 // What reaches the backend: the translated request body per mode.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { turn, startBackend } from './fake_backend.mjs';
-import { useGateway, startGateway, basicRequest, TOOLS, rawPost } from './gateway.mjs';
+import { turn, startBackend } from '../lib/openai_backend.mjs';
+import { useGateway, startGateway, basicRequest, TOOLS, rawPost } from '../lib/gateway.mjs';
 
 const ctx = useGateway({ mode: 'openai', apiKey: 'sk-upstream-secret' });
 const OK = turn({ text: ['ok'], finish: 'stop', usage: { prompt_tokens: 5, completion_tokens: 1 } });

@@ -21,7 +21,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { GATEWAY, sleep, startGateway, startLlama, stopLlama } from './lib.mjs';
+import { GATEWAY, sleep, startGateway, startLlama, stopLlama } from '../lib/llama.mjs';
+import { llamaCounters } from '../lib/metrics.mjs';
 
 const MODEL = 'claude-test-model';
 const CLAMP = 5; // the gateway's --max-tokens
@@ -74,12 +75,7 @@ after(async () => {
 async function metrics(base) {
   const r = await fetch(`${base}/metrics`);
   assert.equal(r.status, 200, `GET ${base}/metrics`);
-  const m = {};
-  for (const line of (await r.text()).split('\n')) {
-    const x = /^llamacpp:(\w+)\s+([-0-9.e+]+)/.exec(line);
-    if (x) m[x[1]] = Number(x[2]);
-  }
-  return m;
+  return llamaCounters(await r.text());
 }
 
 async function idleMetrics(base) {

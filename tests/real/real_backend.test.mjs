@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { GATEWAY, startGateway, startLlama, stopLlama } from './lib.mjs';
+import { GATEWAY, startGateway, startLlama, stopLlama } from '../lib/llama.mjs';
 
 const MODEL = 'claude-test-model';
 

@@ -21,7 +21,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { GATEWAY, ROOT, freePort, sleep, startGateway, startLlama, stopLlama } from './lib.mjs';
+import { GATEWAY, ROOT, freePort, sleep, startGateway, startLlama, stopLlama } from '../lib/llama.mjs';
+import { llamaCounters as countersOf } from '../lib/metrics.mjs';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p)) ?? 'nginx';
 const runDir = mkdtempSync(path.join(os.tmpdir(), 'anyclaude-real-replicas-'));
@@ -123,12 +124,7 @@ function nginxErrors() {
 async function llamaCounters(url) {
   const r = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10000) });
   assert.equal(r.status, 200, `GET ${url}/metrics`);
-  const m = {};
-  for (const line of (await r.text()).split('\n')) {
-    const x = /^llamacpp:(\w+)\s+([-0-9.e+]+)/.exec(line);
-    if (x) m[x[1]] = Number(x[2]);
-  }
-  return m;
+  return countersOf(await r.text());
 }
 
 async function allCounters() {

@@ -31,6 +31,24 @@ const char *test_dir(void)
     return d && *d ? d : "tests";
 }
 
+const char *const *test_env;
+
+const char *test_getenv(const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *const *e = test_env; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+    return NULL;
+}
+
+uint32_t test_rand(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return (uint32_t)(*state >> 16);
+}
+
 char *test_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");

@@ -6,6 +6,7 @@
 #ifndef ANYCLAUDE_TEST_H
 #define ANYCLAUDE_TEST_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,27 @@ extern int test_failed_checks;
 const char *test_dir(void);
 /* Read a whole file; returns malloc'd NUL-terminated bytes or NULL. */
 char *test_read_file(const char *path, size_t *len);
+/* A fake environment for config_resolve and friends: test_getenv looks
+ * NAME up in test_env, a NULL-terminated list of "NAME=VALUE" strings. */
+extern const char *const *test_env;
+const char *test_getenv(const char *name);
+/* xorshift64: the next pseudo-random number from *state (not 0), for
+ * tests that generate inputs reproducibly. */
+uint32_t test_rand(uint64_t *state);
+/* Does s end in suffix? */
+int test_ends_with(const char *s, const char *suffix);
+
+/* Golden files (tests/unit/golden.c). The cases in dir: the sorted names
+ * of its files that end in suffix, without it, leaving out dotfiles and
+ * names ending in one of skip (a NULL-terminated list; skip may be NULL).
+ * Returns the count; *names is malloc'd, free it with golden_free. */
+size_t golden_list(const char *dir, const char *suffix, const char *const *skip, char ***names);
+void golden_free(char **names, size_t n);
+/* Update mode: ANYCLAUDE_UPDATE_GOLDEN set, not empty, not "0": the tests
+ * rewrite the expectations they check instead. */
+int golden_update(void);
+/* Write (data, len) to path; 0 or -1. */
+int golden_write(const char *path, const char *data, size_t len);
 
 #define TEST(name)                                                                                 \
     static void test_##name(void);                                                                 \

@@ -377,3 +377,33 @@ TEST(affinity_spare_prefix_for_the_next_session)
     CHECK(affinity_slot(&a, 301, MAIN, AFFINITY_SHORT, &reused, 1600) == spare && reused == 2);
     CHECK(affinity_slot(&a, 300, MAIN, AFFINITY_SHORT, &reused, 1700) == s && reused == 1);
 }
+
+/* Slot copy (--slot-save-path): every free slot gets a copy of the prefix
+ * that just ran, even when one of its kind is already claimable; a new
+ * project (another kind) then lands on a copy (it shares the start of the
+ * system prompt), never on an empty slot; no slot is free: -1. */
+TEST(affinity_fill_copies_into_every_free_slot)
+{
+    affinity a;
+    affinity_init(&a, 4);
+    int reused;
+    enum { PROJ_Y = 4 };
+    int x = affinity_slot(&a, 100, MAIN, AFFINITY_SHORT, NULL, 1000);
+    affinity_done(&a, x, 100, 1500);
+    int filled[4] = {0, 0, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        int d = affinity_fill(&a, MAIN, 1600);
+        CHECK(d >= 0 && d != x && !filled[d]);
+        if (d >= 0) filled[d] = 1;
+    }
+    CHECK(affinity_fill(&a, MAIN, 1700) == -1);
+    /* project Y: no free slot left; it takes a copy or the finished -p
+     * session, both holding X's prefix */
+    int y = affinity_slot(&a, 200, PROJ_Y, AFFINITY_SHORT, &reused, 2000);
+    CHECK(y >= 0 && (y == x || filled[y]));
+    /* X again: a claimable prefix of its kind */
+    int x2 = affinity_slot(&a, 300, MAIN, AFFINITY_SHORT, &reused, 2500);
+    CHECK(x2 != y && reused == 2);
+    affinity_init(&a, 0);
+    CHECK(affinity_fill(&a, MAIN, 0) == -1);
+}

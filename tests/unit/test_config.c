@@ -10,22 +10,11 @@
 #include "config.h"
 #include "test.h"
 
-/* A fake environment: NAME=VALUE pairs. */
-static const char *const *fake_env;
-static const char *env_get(const char *name)
-{
-    for (const char *const *e = fake_env; e && *e; e++) {
-        size_t n = strlen(name);
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
-    }
-    return NULL;
-}
-
 static int resolve(config *c, const char *const *env, const config_flag *f, size_t nf, char *err)
 {
-    fake_env = env;
+    test_env = env;
     config_defaults(c);
-    return config_resolve(c, f, nf, env_get, err, 512);
+    return config_resolve(c, f, nf, test_getenv, err, 512);
 }
 
 static const char *write_tmp(const char *text)
@@ -222,8 +211,7 @@ TEST(cli_parse_passes_unknown_to_claude)
                     "--",          "--mode",         "x",          NULL};
     cli_args a;
     char err[256];
-    REQUIRE(cli_parse(11, argv, &a, err, sizeof err) == 0);
-    CHECK(a.cmd == CLI_RUN);
+    REQUIRE(cli_parse(10, argv + 1, NULL, &a, err, sizeof err) == 0);
     REQUIRE(a.nflags == 2);
     CHECK_STR(a.flags[0].name, "mode");
     CHECK_STR(a.flags[0].value, "llamacpp");
@@ -243,10 +231,10 @@ TEST(cli_parse_serve_rejects_unknown)
     char *argv[] = {"anyclaude", "serve", "--bogus", NULL};
     cli_args a;
     char err[256];
-    CHECK(cli_parse(3, argv, &a, err, sizeof err) == -1);
+    CHECK(cli_parse(1, argv + 2, "serve", &a, err, sizeof err) == -1);
     CHECK(strstr(err, "unknown option \"--bogus\" for serve") != NULL);
     char *argv2[] = {"anyclaude", "serve", "--port", NULL};
-    CHECK(cli_parse(3, argv2, &a, err, sizeof err) == -1);
+    CHECK(cli_parse(1, argv2 + 2, "serve", &a, err, sizeof err) == -1);
     CHECK(strstr(err, "--port needs a value") != NULL);
 }
 
@@ -390,4 +378,28 @@ TEST(config_context_window)
     config_flag cf[] = {{"config", file}};
     REQUIRE(resolve(&c, none, cf, 1, err) == 0);
     CHECK(c.routing.backends[0].context_window == 40960);
+}
+
+/* "auto" is a mode value everywhere a mode is read; it and every other
+ * mode value mark the mode as chosen (no discovery hints then). */
+TEST(config_mode_auto)
+{
+    config c;
+    char err[512];
+    const char *env0[] = {"HOME=/nonexistent", NULL};
+    REQUIRE(resolve(&c, env0, NULL, 0, err) == 0);
+    CHECK(c.mode_auto == 0 && c.mode_explicit == 0);
+    config_flag f[] = {{"mode", "auto"}};
+    REQUIRE(resolve(&c, env0, f, 1, err) == 0);
+    CHECK(c.mode_auto == 1 && c.mode_explicit == 1);
+    const char *env1[] = {"HOME=/nonexistent", "ANYCLAUDE_MODE=auto", NULL};
+    REQUIRE(resolve(&c, env1, NULL, 0, err) == 0);
+    CHECK(c.mode_auto == 1);
+    const char *env2[] = {"HOME=/nonexistent", "ANYCLAUDE_MODE=lmstudio", NULL};
+    REQUIRE(resolve(&c, env2, NULL, 0, err) == 0);
+    CHECK(c.mode_auto == 0 && c.mode_explicit == 1);
+    config_flag bad[] = {{"mode", "lmstudo"}};
+    CHECK(resolve(&c, env2, bad, 1, err) == -1);
+    CHECK(strstr(err, "accepted: mlx-lm, lmstudio, llamacpp, openai, anthropic, claude, auto") !=
+          NULL);
 }

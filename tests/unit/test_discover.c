@@ -4,12 +4,10 @@
  * api_v0_models.json, version.json: HTTP 200 with that body, or the status
  * in NAME.status; a missing file is a 404), and expected.txt (the name,
  * mode, flags, models and context found, or "none"). */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "discover.h"
 #include "test.h"
 
@@ -55,18 +53,12 @@ static void run_case(const char *name)
 
 TEST(discover_golden)
 {
-    char dir[512];
+    char dir[512], **names;
     snprintf(dir, sizeof dir, "%s/golden/discover", test_dir());
-    DIR *d = opendir(dir);
-    REQUIRE(d != NULL);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.') continue;
-        run_case(e->d_name);
-        n++;
-    }
-    closedir(d);
+    size_t n = golden_list(dir, "", NULL, &names);
+    for (size_t i = 0; i < n; i++)
+        run_case(names[i]);
+    golden_free(names, n);
     CHECK(n >= 8);
 }
 
@@ -182,46 +174,4 @@ TEST(discover_ports_and_pick)
     CHECK(discover_pick(f, 3) == 2);
     f[1].nmodels = 4;
     CHECK(discover_pick(f, 3) == 1);
-}
-
-/* "auto" is a mode value everywhere a mode is read; it and every other
- * mode value mark the mode as chosen (no discovery hints then). */
-static const char *const *auto_env;
-static const char *auto_get(const char *name)
-{
-    for (const char *const *e = auto_env; e && *e; e++) {
-        size_t n = strlen(name);
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
-    }
-    return NULL;
-}
-
-TEST(config_mode_auto)
-{
-    config c;
-    char err[512];
-    const char *env0[] = {"HOME=/nonexistent", NULL};
-    auto_env = env0;
-    config_defaults(&c);
-    REQUIRE(config_resolve(&c, NULL, 0, auto_get, err, sizeof err) == 0);
-    CHECK(c.mode_auto == 0 && c.mode_explicit == 0);
-    config_flag f[] = {{"mode", "auto"}};
-    config_defaults(&c);
-    REQUIRE(config_resolve(&c, f, 1, auto_get, err, sizeof err) == 0);
-    CHECK(c.mode_auto == 1 && c.mode_explicit == 1);
-    const char *env1[] = {"HOME=/nonexistent", "ANYCLAUDE_MODE=auto", NULL};
-    auto_env = env1;
-    config_defaults(&c);
-    REQUIRE(config_resolve(&c, NULL, 0, auto_get, err, sizeof err) == 0);
-    CHECK(c.mode_auto == 1);
-    const char *env2[] = {"HOME=/nonexistent", "ANYCLAUDE_MODE=lmstudio", NULL};
-    auto_env = env2;
-    config_defaults(&c);
-    REQUIRE(config_resolve(&c, NULL, 0, auto_get, err, sizeof err) == 0);
-    CHECK(c.mode_auto == 0 && c.mode_explicit == 1);
-    config_flag bad[] = {{"mode", "lmstudo"}};
-    config_defaults(&c);
-    CHECK(config_resolve(&c, bad, 1, auto_get, err, sizeof err) == -1);
-    CHECK(strstr(err, "accepted: mlx-lm, lmstudio, llamacpp, openai, anthropic, claude, auto") !=
-          NULL);
 }

@@ -6,20 +6,26 @@
 #include "passthru.h"
 #include "test.h"
 
-static char *rewrite(const char *in, const char *model, long cap)
+/* passthru_rewrite of in with o: the malloc'd JSON, or NULL. */
+static char *rewrite_with(const char *in, const passthru_opts *o)
 {
     cJSON *j = cJSON_Parse(in);
     if (!j) return NULL;
     buf out;
     buf_init(&out, 0);
-    passthru_opts o = {model, cap, 0};
-    int rc = passthru_rewrite(j, &o, &out);
+    int rc = passthru_rewrite(j, o, &out);
     cJSON_Delete(j);
     if (rc) {
         buf_free(&out);
         return NULL;
     }
     return out.data;
+}
+
+static char *rewrite(const char *in, const char *model, long cap)
+{
+    passthru_opts o = {model, cap, 0};
+    return rewrite_with(in, &o);
 }
 
 TEST(passthru_rewrite_cache_stabilizing)
@@ -48,18 +54,8 @@ TEST(passthru_rewrite_cache_stabilizing)
 
 static char *lead(const char *in)
 {
-    cJSON *j = cJSON_Parse(in);
-    if (!j) return NULL;
-    buf out;
-    buf_init(&out, 0);
     passthru_opts o = {.lead_system = 1};
-    int rc = passthru_rewrite(j, &o, &out);
-    cJSON_Delete(j);
-    if (rc) {
-        buf_free(&out);
-        return NULL;
-    }
-    return out.data;
+    return rewrite_with(in, &o);
 }
 
 /* anthropic mode renders by volatility: the environment block (a

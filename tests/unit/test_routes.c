@@ -269,28 +269,27 @@ TEST(routes_facts_estimate)
 
 TEST(route_backend_url_per_mode)
 {
-    route_backend b;
-    memset(&b, 0, sizeof b);
-    char u[700];
-    b.mode = mode_find("llamacpp");
-    snprintf(b.url, sizeof b.url, "http://h:8080/v1");
-    route_backend_url(&b, "chat", u, sizeof u);
-    CHECK_STR(u, "http://h:8080/v1/chat/completions");
-    route_backend_url(&b, "models", u, sizeof u);
-    CHECK_STR(u, "http://h:8080/v1/models");
-    route_backend_url(&b, "/props", u, sizeof u);
-    CHECK_STR(u, "http://h:8080/props");
-    b.mode = mode_find("anthropic");
-    snprintf(b.url, sizeof b.url, "http://h:8080");
-    route_backend_url(&b, "messages", u, sizeof u);
-    CHECK_STR(u, "http://h:8080/v1/messages");
-    route_backend_url(&b, "/props", u, sizeof u);
-    CHECK_STR(u, "http://h:8080/props");
-    snprintf(b.url, sizeof b.url, "http://h:8080/v1");
-    route_backend_url(&b, "messages/count_tokens", u, sizeof u);
-    CHECK_STR(u, "http://h:8080/v1/messages/count_tokens");
-    route_backend_url(&b, "/api/v0/models", u, sizeof u);
-    CHECK_STR(u, "http://h:8080/api/v0/models");
+    static const struct {
+        const char *mode, *url, *path, *want;
+    } cases[] = {
+        {"llamacpp", "http://h:8080/v1", "chat", "http://h:8080/v1/chat/completions"},
+        {"llamacpp", "http://h:8080/v1", "models", "http://h:8080/v1/models"},
+        {"llamacpp", "http://h:8080/v1", "/props", "http://h:8080/props"},
+        {"anthropic", "http://h:8080", "messages", "http://h:8080/v1/messages"},
+        {"anthropic", "http://h:8080", "/props", "http://h:8080/props"},
+        {"anthropic", "http://h:8080/v1", "messages/count_tokens",
+         "http://h:8080/v1/messages/count_tokens"},
+        {"anthropic", "http://h:8080/v1", "/api/v0/models", "http://h:8080/api/v0/models"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        route_backend b;
+        memset(&b, 0, sizeof b);
+        char u[700];
+        b.mode = mode_find(cases[i].mode);
+        snprintf(b.url, sizeof b.url, "%s", cases[i].url);
+        route_backend_url(&b, cases[i].path, u, sizeof u);
+        CHECK_STR(u, cases[i].want);
+    }
 }
 
 TEST(routes_server_tools_class)

@@ -218,14 +218,6 @@ TEST(toolargs_limits)
 
 static uint64_t rs = 88172645463325252ull;
 
-static uint32_t rnd32(void)
-{
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return (uint32_t)(rs >> 16);
-}
-
 TEST(toolargs_garbage)
 {
     static const char *frags[] = {"{",  "}",    "[",    "]",     "\"",   "'",      ":",  ",", "\\",
@@ -238,12 +230,12 @@ TEST(toolargs_garbage)
     int bad = 0;
     for (int it = 0; it < 20000; it++) {
         buf_reset(&in);
-        int parts = (int)(rnd32() % 30);
+        int parts = (int)(test_rand(&rs) % 30);
         for (int k = 0; k < parts; k++) {
-            if (rnd32() % 5) {
-                buf_appends(&in, frags[rnd32() % (sizeof frags / sizeof frags[0])]);
+            if (test_rand(&rs) % 5) {
+                buf_appends(&in, frags[test_rand(&rs) % (sizeof frags / sizeof frags[0])]);
             } else {
-                char c = (char)(rnd32() & 0xff);
+                char c = (char)(test_rand(&rs) & 0xff);
                 buf_append(&in, &c, 1);
             }
         }

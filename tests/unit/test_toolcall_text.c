@@ -12,7 +12,6 @@
  *   text "json-escaped"  |  thinking "json-escaped"  |  tool NAME {args}
  * ANYCLAUDE_UPDATE_GOLDEN=1 rewrites the .out files from the current output.
  */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -92,36 +91,18 @@ static void rec_free(rec *r)
 /* s as a JSON string (as cJSON writes it, but NUL bytes kept). */
 static void json_str(buf *out, const buf *s)
 {
+    static const char special[] = "\"\\\n\r\t\b\f", letter[] = "\"\\nrtbf";
     buf_appends(out, "\"");
     for (size_t k = 0; k < s->len; k++) {
         unsigned char c = (unsigned char)s->data[k];
-        switch (c) {
-        case '"':
-            buf_appends(out, "\\\"");
-            break;
-        case '\\':
-            buf_appends(out, "\\\\");
-            break;
-        case '\n':
-            buf_appends(out, "\\n");
-            break;
-        case '\r':
-            buf_appends(out, "\\r");
-            break;
-        case '\t':
-            buf_appends(out, "\\t");
-            break;
-        case '\b':
-            buf_appends(out, "\\b");
-            break;
-        case '\f':
-            buf_appends(out, "\\f");
-            break;
-        default:
-            if (c < 0x20)
-                buf_appendf(out, "\\u%04x", c);
-            else
-                buf_append(out, &c, 1);
+        const char *sp = c ? strchr(special, c) : NULL;
+        if (sp) {
+            char e[2] = {'\\', letter[sp - special]};
+            buf_append(out, e, 2);
+        } else if (c < 0x20) {
+            buf_appendf(out, "\\u%04x", c);
+        } else {
+            buf_append(out, &c, 1);
         }
     }
     buf_appends(out, "\"");
@@ -192,17 +173,6 @@ static int run_bytes(const opts *o, const char *p, size_t n, buf *out)
 
 /* ---- golden corpus ------------------------------------------------------ */
 
-static int ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void read_opts(const char *path, opts *o)
 {
     char *s = test_read_file(path, NULL);
@@ -264,13 +234,7 @@ static int golden_case(const char *dir, const char *name, const cJSON *deftools,
     }
     free(path);
     path = case_path(dir, name, ".out");
-    if (update) {
-        FILE *f = fopen(path, "wb");
-        if (f) {
-            fwrite(got.data ? got.data : "", 1, got.len, f);
-            fclose(f);
-        }
-    }
+    if (update) golden_write(path, got.data ? got.data : "", got.len);
     want = test_read_file(path, NULL);
     if (!want) {
         fprintf(stderr, "  %s: no %s.out; got:\n%s", name, name, got.data ? got.data : "");
@@ -317,34 +281,18 @@ TEST(toolcall_text_golden)
     cJSON *deftools = cJSON_Parse(dj);
     free(dj);
     REQUIRE(deftools != NULL);
-    const char *up = getenv("ANYCLAUDE_UPDATE_GOLDEN");
-    int update = up && *up == '1';
-
-    DIR *d = opendir(dir);
-    REQUIRE(d != NULL);
-    char **names = NULL;
-    int nn = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!ends_with(de->d_name, ".txt")) continue;
-        if (nn == cap) {
-            cap = cap ? cap * 2 : 64;
-            names = realloc(names, (size_t)cap * sizeof *names);
-        }
-        names[nn++] = strndup(de->d_name, strlen(de->d_name) - 4);
-    }
-    closedir(d);
-    if (nn) qsort(names, (size_t)nn, sizeof *names, cmp_names);
+    int update = golden_update();
+    char **names;
+    size_t nn = golden_list(dir, ".txt", NULL, &names);
     int handled = 0;
-    for (int k = 0; k < nn; k++) {
+    for (size_t k = 0; k < nn; k++) {
         int ok = golden_case(dir, names[k], deftools, update);
         handled += ok;
         CHECK(ok);
-        free(names[k]);
     }
-    free(names);
+    golden_free(names, nn);
     cJSON_Delete(deftools);
-    printf("toolcall corpus: %d/%d cases handled (%.0f%%), each fed whole, split in two at every "
+    printf("toolcall corpus: %d/%zu cases handled (%.0f%%), each fed whole, split in two at every "
            "byte, and byte by byte\n",
            handled, nn, nn ? 100.0 * handled / nn : 0.0);
     CHECK(nn >= 40);
@@ -419,33 +367,32 @@ TEST(toolcall_text_streams_text_at_once)
     CHECK(feed_s(l.t, "x") == TOOLCALL_TEXT_EDONE);
     live_close(&l);
 
-    /* thinking streams too, holding only a possible </think> */
-    live_open(&l, tools);
-    CHECK(feed_s(l.t, "<think>abc</th") == 0);
-    CHECK_STR(live_seen(&l, &b), "thinking \"abc\"\n");
-    CHECK(feed_s(l.t, "ink>ok") == 0);
-    CHECK_STR(live_seen(&l, &b), "thinking \"abc\"\ntext \"ok\"\n");
-    live_close(&l);
-
-    /* a leading { is held only while it can still be a call */
-    live_open(&l, tools);
-    CHECK(feed_s(l.t, "{") == 0);
-    CHECK_STR(live_seen(&l, &b), "");
-    CHECK(feed_s(l.t, " x") == 0);
-    CHECK_STR(live_seen(&l, &b), "text \"{ x\"\n");
-    live_close(&l);
-
-    /* <tool_call> followed by prose gives up at the first non-name byte */
-    live_open(&l, tools);
-    CHECK(feed_s(l.t, "a <tool_call> tag") == 0);
-    CHECK_STR(live_seen(&l, &b), "text \"a <tool_call> tag\"\n");
-    live_close(&l);
-
-    /* recovery off: markers are text at once */
-    live_open(&l, NULL);
-    CHECK(feed_s(l.t, "<tool_call>{\"name\":\"Bash\"}") == 0);
-    CHECK_STR(live_seen(&l, &b), "text \"<tool_call>{\\\"name\\\":\\\"Bash\\\"}\"\n");
-    live_close(&l);
+    /* each: fed piece by piece, with what has come out after each piece */
+    static const struct {
+        int tools;
+        const char *feed[2], *seen[2];
+    } cases[] = {
+        /* thinking streams too, holding only a possible </think> */
+        {1,
+         {"<think>abc</th", "ink>ok"},
+         {"thinking \"abc\"\n", "thinking \"abc\"\ntext \"ok\"\n"}},
+        /* a leading { is held only while it can still be a call */
+        {1, {"{", " x"}, {"", "text \"{ x\"\n"}},
+        /* <tool_call> followed by prose gives up at the first non-name byte */
+        {1, {"a <tool_call> tag"}, {"text \"a <tool_call> tag\"\n"}},
+        /* recovery off: markers are text at once */
+        {0,
+         {"<tool_call>{\"name\":\"Bash\"}"},
+         {"text \"<tool_call>{\\\"name\\\":\\\"Bash\\\"}\"\n"}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        live_open(&l, cases[i].tools ? tools : NULL);
+        for (int k = 0; k < 2 && cases[i].feed[k]; k++) {
+            CHECK(feed_s(l.t, cases[i].feed[k]) == 0);
+            CHECK_STR(live_seen(&l, &b), cases[i].seen[k]);
+        }
+        live_close(&l);
+    }
 
     buf_free(&b);
     cJSON_Delete(tools);
@@ -526,14 +473,6 @@ TEST(toolcall_text_max_buffer)
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-
 static const char *frags[] = {
     "<tool_call>", "</tool_call>", "<function=Write>", "<function=Bash>", "<parameter=content>",
     "<parameter=timeout>", "</parameter>", "</function>", "[TOOL_CALLS]", "[ARGS]", "[CALL_ID]",
@@ -557,16 +496,16 @@ static const char *frags[] = {
 static void random_input(buf *b)
 {
     buf_reset(b);
-    int parts = (int)(rnd() % 40);
+    int parts = (int)(test_rand(&rng_state) % 40);
     for (int k = 0; k < parts; k++) {
-        uint32_t r = rnd() % 10;
+        uint32_t r = test_rand(&rng_state) % 10;
         if (r < 7) {
-            const char *f = frags[rnd() % (sizeof frags / sizeof frags[0])];
+            const char *f = frags[test_rand(&rng_state) % (sizeof frags / sizeof frags[0])];
             buf_append(b, f, *f ? strlen(f) : 1);
         } else {
-            int m = (int)(rnd() % 8);
+            int m = (int)(test_rand(&rng_state) % 8);
             for (int j = 0; j < m; j++) {
-                char c = (char)(rnd() & 0xff);
+                char c = (char)(test_rand(&rng_state) & 0xff);
                 buf_append(b, &c, 1);
             }
         }
@@ -603,17 +542,18 @@ TEST(toolcall_text_brute_force)
         bad_pass = 0;
     for (int it = 0; it < iters; it++) {
         random_input(&in);
-        opts o = {tools, maxes[rnd() % 5], (toolcall_text_think)(rnd() % 4)};
-        if (rnd() % 8 == 0) o.tools = NULL;
+        opts o = {tools, maxes[test_rand(&rng_state) % 5],
+                  (toolcall_text_think)(test_rand(&rng_state) % 4)};
+        if (test_rand(&rng_state) % 8 == 0) o.tools = NULL;
         toolcall_text_stats st;
         buf_reset(&a);
         if (run_split(&o, in.data, in.len, NULL, 0, &a, &st, NULL)) bad_acct++;
         /* random splits give the same events */
         size_t cuts[16], nc = 0;
         if (in.len > 1) {
-            nc = rnd() % 16;
+            nc = test_rand(&rng_state) % 16;
             for (size_t k = 0; k < nc; k++)
-                cuts[k] = 1 + rnd() % (in.len - 1);
+                cuts[k] = 1 + test_rand(&rng_state) % (in.len - 1);
             for (size_t k = 1; k < nc; k++) /* sort */
                 for (size_t j = k; j > 0 && cuts[j - 1] > cuts[j]; j--) {
                     size_t x = cuts[j];

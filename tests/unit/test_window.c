@@ -24,55 +24,61 @@ static int parse_file(enum window_src src, const char *name, const char *want, w
     return rc;
 }
 
-TEST(window_llamacpp_props_per_slot)
+/* The answer in tests/golden/window/NAME (asked for model want) gives this
+ * window, and this training length and model name unless 0 / NULL. */
+static void check_window(enum window_src src, const char *name, const char *want, long window,
+                         long train, const char *model)
 {
     window_found f;
+    memset(&f, 0, sizeof f);
+    int rc = parse_file(src, name, want, &f);
+    if (rc != 0 || f.window != window || (train && f.train != train) ||
+        (model && strcmp(f.model, model) != 0)) {
+        fprintf(stderr,
+                "  %s: rc %d, window %ld train %ld model \"%s\"; want window %ld train %ld "
+                "model \"%s\"\n",
+                name, rc, f.window, f.train, f.model, window, train, model ? model : "(any)");
+        test_failed_checks++;
+    }
+}
+
+TEST(window_llamacpp_props_per_slot)
+{
     /* recorded from llama-server (node-llama-cpp 3.21.1's llama.cpp) run with
      * -c 32768 --parallel 2: the slot's 16384 */
-    CHECK(parse_file(WINDOW_LLAMACPP_PROPS, "llamacpp_props.json", NULL, &f) == 0);
-    CHECK(f.window == 16384);
-    CHECK_STR(f.model, "random-llama-e64-l2-s1-b3be7457");
+    check_window(WINDOW_LLAMACPP_PROPS, "llamacpp_props.json", NULL, 16384, 0,
+                 "random-llama-e64-l2-s1-b3be7457");
     /* the same with --kv-unified: every slot may use all 32768 */
-    CHECK(parse_file(WINDOW_LLAMACPP_PROPS, "llamacpp_props_kv_unified.json", NULL, &f) == 0);
-    CHECK(f.window == 32768);
+    check_window(WINDOW_LLAMACPP_PROPS, "llamacpp_props_kv_unified.json", NULL, 32768, 0, NULL);
     /* its /v1/models says the same (meta.n_ctx), for openai/anthropic mode */
-    CHECK(parse_file(WINDOW_MODELS, "llamacpp_models.json", NULL, &f) == 0);
-    CHECK(f.window == 16384);
+    check_window(WINDOW_MODELS, "llamacpp_models.json", NULL, 16384, 0, NULL);
 }
 
 TEST(window_lmstudio_loaded_context)
 {
-    window_found f;
-    CHECK(parse_file(WINDOW_LMSTUDIO, "lmstudio_v0_models.json", NULL, &f) == 0);
-    CHECK(f.window == 4096); /* LM Studio's default load, not the model's 262144 */
-    CHECK(f.train == 262144);
-    CHECK_STR(f.model, "qwen3-coder-30b-a3b-instruct");
+    /* LM Studio's default load, not the model's 262144 */
+    check_window(WINDOW_LMSTUDIO, "lmstudio_v0_models.json", NULL, 4096, 262144,
+                 "qwen3-coder-30b-a3b-instruct");
     /* a model that is not loaded has no window yet */
+    window_found f;
     CHECK(parse_file(WINDOW_LMSTUDIO, "lmstudio_v0_models.json", "qwen2-vl-7b-instruct", &f) < 0);
-    CHECK(parse_file(WINDOW_LMSTUDIO, "lmstudio_v1_models.json", NULL, &f) == 0);
-    CHECK(f.window == 32768);
-    CHECK_STR(f.model, "qwen/qwen3-coder-30b");
+    check_window(WINDOW_LMSTUDIO, "lmstudio_v1_models.json", NULL, 32768, 0,
+                 "qwen/qwen3-coder-30b");
 }
 
 TEST(window_ollama)
 {
-    window_found f;
-    CHECK(parse_file(WINDOW_OLLAMA_PS, "ollama_ps.json", "qwen3-coder:30b", &f) == 0);
-    CHECK(f.window == 8192);
+    check_window(WINDOW_OLLAMA_PS, "ollama_ps.json", "qwen3-coder:30b", 8192, 0, NULL);
     /* no num_ctx: Ollama's default, not the model's 262144 */
-    CHECK(parse_file(WINDOW_OLLAMA_SHOW, "ollama_show_default.json", NULL, &f) == 0);
-    CHECK(f.window == WINDOW_OLLAMA_DEFAULT);
-    CHECK(f.train == 262144);
-    CHECK(parse_file(WINDOW_OLLAMA_SHOW, "ollama_show_num_ctx.json", NULL, &f) == 0);
-    CHECK(f.window == 65536);
+    check_window(WINDOW_OLLAMA_SHOW, "ollama_show_default.json", NULL, WINDOW_OLLAMA_DEFAULT,
+                 262144, NULL);
+    check_window(WINDOW_OLLAMA_SHOW, "ollama_show_num_ctx.json", NULL, 65536, 0, NULL);
 }
 
 TEST(window_vllm_models)
 {
-    window_found f;
-    CHECK(parse_file(WINDOW_MODELS, "vllm_models.json", NULL, &f) == 0);
-    CHECK(f.window == 65536);
-    CHECK_STR(f.model, "Qwen/Qwen3-Coder-30B-A3B-Instruct");
+    check_window(WINDOW_MODELS, "vllm_models.json", NULL, 65536, 0,
+                 "Qwen/Qwen3-Coder-30B-A3B-Instruct");
 }
 
 TEST(window_bad_answers)

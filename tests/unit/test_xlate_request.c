@@ -17,7 +17,6 @@
  * growth between turns, pairs of inputs that must give identical bytes,
  * determinism, info, count_tokens, bounds and failure hygiene.
  */
-#include <dirent.h>
 #include <stdlib.h>
 
 #include "anthropic.h"
@@ -25,26 +24,10 @@
 #include "test.h"
 
 #define DEFAULT_CAP 16384
-#define MAX_CASES 512
-
-static int update_mode(void)
-{
-    const char *u = getenv("ANYCLAUDE_UPDATE_GOLDEN");
-    return u && *u && strcmp(u, "0") != 0;
-}
 
 static void case_path(char *dst, size_t size, const char *name, const char *ext)
 {
     snprintf(dst, size, "%s/golden/request/%s%s", test_dir(), name, ext);
-}
-
-static int write_file(const char *path, const char *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t w = fwrite(data, 1, len, f);
-    int rc = fclose(f);
-    return w == len && rc == 0 ? 0 : -1;
 }
 
 /* Drop one trailing "\n" (golden files end with a newline). */
@@ -110,15 +93,16 @@ static int build_case(const char *name, buf *out, xlate_request_info *info, char
     return rc;
 }
 
-static int ends_with(const char *s, const char *suffix)
+/* Build cases na into a and nb into b (both initialised here; free them);
+ * 0 when both built. */
+static int build_two(const char *na, buf *a, const char *nb, buf *b)
 {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    char err[512];
+    buf_init(a, 0);
+    buf_init(b, 0);
+    int ra = build_case(na, a, NULL, err, sizeof err);
+    int rb = build_case(nb, b, NULL, err, sizeof err);
+    return ra == 0 && rb == 0 ? 0 : -1;
 }
 
 /* One golden case: check (or, in update mode, rewrite) its expectation, and
@@ -141,9 +125,9 @@ static void run_case(const char *name)
         CHECK(info.model[0] != '\0');
         xlate_request_info_free(&info);
         case_path(path, sizeof path, name, ".out.json");
-        if (update_mode()) {
+        if (golden_update()) {
             CHECK(buf_append(&out, "\n", 1) == 0);
-            CHECK(write_file(path, out.data, out.len) == 0);
+            CHECK(golden_write(path, out.data, out.len) == 0);
             goto out;
         }
         size_t len;
@@ -165,12 +149,12 @@ static void run_case(const char *name)
         case_path(path, sizeof path, name, ".err");
         size_t len;
         char *want = test_read_file(path, &len);
-        if (!want && update_mode()) {
+        if (!want && golden_update()) {
             /* a new error case: record the whole message (existing .err
              * files hold hand-picked substrings and are kept) */
             char line[520];
             int n = snprintf(line, sizeof line, "%s\n", err);
-            CHECK(write_file(path, line, (size_t)n) == 0);
+            CHECK(golden_write(path, line, (size_t)n) == 0);
             goto out;
         }
         if (!want) {
@@ -195,42 +179,21 @@ out:
 
 TEST(xlate_request_golden)
 {
-    char dir[512], *names[MAX_CASES];
-    int n = 0;
+    static const char *const not_input[] = {".out.json", ".opts.json", NULL};
+    char dir[512], **names;
     snprintf(dir, sizeof dir, "%s/golden/request", test_dir());
-    DIR *d = opendir(dir);
-    REQUIRE(d != NULL);
-    struct dirent *e;
-    while ((e = readdir(d)) && n < MAX_CASES) {
-        const char *f = e->d_name;
-        if (f[0] == '.' || !ends_with(f, ".json") || ends_with(f, ".out.json") ||
-            ends_with(f, ".opts.json"))
-            continue;
-        size_t len = strlen(f) - strlen(".json");
-        names[n] = malloc(len + 1);
-        REQUIRE(names[n] != NULL);
-        memcpy(names[n], f, len);
-        names[n][len] = '\0';
-        n++;
-    }
-    closedir(d);
-    qsort(names, (size_t)n, sizeof names[0], cmp_names);
+    size_t n = golden_list(dir, ".json", not_input, &names);
     CHECK(n >= 40);
-    for (int i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         run_case(names[i]);
-        free(names[i]);
-    }
+    golden_free(names, n);
 }
 
 /* Build two golden cases and require byte-identical success output. */
 static void check_same(const char *a, const char *b)
 {
-    char err[512];
     buf x, y;
-    buf_init(&x, 0);
-    buf_init(&y, 0);
-    CHECK(build_case(a, &x, NULL, err, sizeof err) == 0);
-    CHECK(build_case(b, &y, NULL, err, sizeof err) == 0);
+    CHECK(build_two(a, &x, b, &y) == 0);
     CHECK(x.len > 0);
     if (x.len != y.len || memcmp(x.data, y.data, x.len) != 0) {
         fprintf(stderr, "  %s and %s differ:\n    %s\n    %s\n", a, b, x.data, y.data);
@@ -273,12 +236,8 @@ TEST(xlate_request_turn_prefix)
  * message after the words) comes before them. */
 TEST(xlate_request_new_session_prefix)
 {
-    char err[512];
     buf a, b;
-    buf_init(&a, 0);
-    buf_init(&b, 0);
-    REQUIRE(build_case("claude_code_turn1", &a, NULL, err, sizeof err) == 0);
-    REQUIRE(build_case("volatility_new_session", &b, NULL, err, sizeof err) == 0);
+    REQUIRE(build_two("claude_code_turn1", &a, "volatility_new_session", &b) == 0);
     size_t common = 0;
     while (common < a.len && common < b.len && a.data[common] == b.data[common])
         common++;
@@ -338,12 +297,8 @@ TEST(xlate_request_warm_prefix_is_a_prefix)
  * next turn's prefix. */
 TEST(xlate_request_text_only_prefix)
 {
-    char err[512];
     buf t1, t2;
-    buf_init(&t1, 0);
-    buf_init(&t2, 0);
-    CHECK(build_case("text_only_png_turn1", &t1, NULL, err, sizeof err) == 0);
-    CHECK(build_case("text_only_png_turn2", &t2, NULL, err, sizeof err) == 0);
+    CHECK(build_two("text_only_png_turn1", &t1, "text_only_png_turn2", &t2) == 0);
     REQUIRE(t1.len > 2 && t2.len > t1.len);
     CHECK(memcmp(t1.data, t2.data, t1.len - 2) == 0);
     CHECK(strstr(t1.data, "image_url") == NULL && strstr(t1.data, "base64") == NULL);

@@ -9,7 +9,6 @@
  *
  * ANYCLAUDE_UPDATE_GOLDEN=1 rewrites the expected files from the current
  * output: review every changed file by eye, they define correctness. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -19,63 +18,6 @@
 #include "test.h"
 
 static const xlate_stream_opts golden_opts = {"claude-test", "msg_test", 42, NULL, 0, 0, 0};
-
-static int update_golden(void)
-{
-    const char *u = getenv("ANYCLAUDE_UPDATE_GOLDEN");
-    return u && *u && strcmp(u, "0") != 0;
-}
-
-static int write_file(const char *path, const char *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return -1;
-    size_t w = fwrite(data, 1, len, f);
-    return fclose(f) == 0 && w == len ? 0 : -1;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted base names (suffix removed) of the files in dir ending in suffix.
- * Returns the count; *names is malloc'd (free with free_names). */
-static size_t list_cases(const char *dir, const char *suffix, char ***names)
-{
-    size_t n = 0, cap = 0, sl = strlen(suffix);
-    char **v = NULL;
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    *names = NULL;
-    if (!d) return 0;
-    while ((e = readdir(d))) {
-        size_t l = strlen(e->d_name);
-        if (l <= sl || strcmp(e->d_name + l - sl, suffix) != 0) continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 32;
-            char **nv = realloc(v, cap * sizeof *v);
-            if (!nv) break;
-            v = nv;
-        }
-        v[n] = malloc(l - sl + 1);
-        if (!v[n]) break;
-        memcpy(v[n], e->d_name, l - sl);
-        v[n][l - sl] = '\0';
-        n++;
-    }
-    closedir(d);
-    if (n) qsort(v, n, sizeof *v, cmp_names);
-    *names = v;
-    return n;
-}
-
-static void free_names(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
 
 static char *path_of(const char *sub, const char *name, const char *suffix)
 {
@@ -282,7 +224,7 @@ static int check_stream_case(const char *name)
         goto out;
     }
     run_stream(in, len, len, 0, &opts, &got, &end_rc);
-    if (update_golden()) write_file(out_path, got.data ? got.data : "", got.len);
+    if (golden_update()) golden_write(out_path, got.data ? got.data : "", got.len);
     want = test_read_file(out_path, &want_len);
     if (!want) {
         fprintf(stderr, "  %s: cannot read %s\n", name, out_path);
@@ -336,7 +278,7 @@ TEST(xlate_stream_golden)
 {
     char **names;
     char *dir = path_of("stream", "", "");
-    size_t n = list_cases(dir, ".sse", &names);
+    size_t n = golden_list(dir, ".sse", NULL, &names);
     free(dir);
     CHECK(n >= 20);
     for (size_t i = 0; i < n; i++) {
@@ -345,7 +287,7 @@ TEST(xlate_stream_golden)
             CHECK(0);
         }
     }
-    free_names(names, n);
+    golden_free(names, n);
 }
 
 /* ---- golden: response ---- */
@@ -383,13 +325,10 @@ TEST(xlate_response_golden)
 {
     char **names;
     char *dir = path_of("response", "", "");
-    size_t n = list_cases(dir, ".json", &names), cases = 0;
+    static const char *const not_input[] = {".out.json", ".opts.json", NULL};
+    size_t n = golden_list(dir, ".json", not_input, &names);
     free(dir);
     for (size_t i = 0; i < n; i++) {
-        size_t l = strlen(names[i]);
-        if (l > 4 && strcmp(names[i] + l - 4, ".out") == 0) continue;  /* NAME.out.json */
-        if (l > 5 && strcmp(names[i] + l - 5, ".opts") == 0) continue; /* NAME.opts.json */
-        cases++;
         char *in_path = path_of("response", names[i], ".json");
         char *out_path = path_of("response", names[i], ".out.json");
         size_t len;
@@ -398,7 +337,7 @@ TEST(xlate_response_golden)
         int bad_opts = case_opts("response", names[i], &opts, &holder);
         char *in = bad_opts ? NULL : test_read_file(in_path, &len);
         char *got = in ? build_pretty(in, len, &opts, NULL) : NULL;
-        if (got && update_golden()) write_file(out_path, got, strlen(got));
+        if (got && golden_update()) golden_write(out_path, got, strlen(got));
         char *want = test_read_file(out_path, NULL);
         if (!got || !want || strcmp(got, want) != 0) {
             fprintf(stderr, "  golden response case %s differs from %s:\n%s\n", names[i], out_path,
@@ -412,8 +351,8 @@ TEST(xlate_response_golden)
         free(in_path);
         free(out_path);
     }
-    CHECK(cases >= 8);
-    free_names(names, n);
+    CHECK(n >= 8);
+    golden_free(names, n);
 }
 
 /* Where stream/NAME.sse and response/NAME.json both exist, a client that
@@ -422,7 +361,7 @@ TEST(xlate_stream_response_equivalence)
 {
     char **names;
     char *dir = path_of("stream", "", "");
-    size_t n = list_cases(dir, ".sse", &names), pairs = 0;
+    size_t n = golden_list(dir, ".sse", NULL, &names), pairs = 0;
     free(dir);
     for (size_t i = 0; i < n; i++) {
         char *resp_path = path_of("response", names[i], ".json");
@@ -465,15 +404,35 @@ TEST(xlate_stream_response_equivalence)
         free(sse_path);
     }
     CHECK(pairs >= 4);
-    free_names(names, n);
+    golden_free(names, n);
 }
 
 /* ---- edges ---- */
 
-static const char *feed_str(xlate_stream *xs, const char *s, buf *out, int *rc)
+/* One translator and its output, for the edge tests. */
+typedef struct fx {
+    xlate_stream *xs;
+    buf out;
+    int rc; /* the last fx_feed's return */
+} fx;
+
+static int fx_open(fx *f, const xlate_stream_opts *o)
 {
-    *rc = xlate_stream_feed(xs, s, strlen(s), out);
-    return out->data ? out->data : "";
+    f->xs = xlate_stream_new(o);
+    buf_init(&f->out, 0);
+    f->rc = 0;
+    return f->xs != NULL;
+}
+
+static void fx_feed(fx *f, const char *s)
+{
+    f->rc = xlate_stream_feed(f->xs, s, strlen(s), &f->out);
+}
+
+static void fx_close(fx *f)
+{
+    xlate_stream_free(f->xs);
+    buf_free(&f->out);
 }
 
 TEST(xlate_stream_ping_bytes)
@@ -488,214 +447,163 @@ TEST(xlate_stream_ping_bytes)
 TEST(xlate_stream_estimate_never_zero)
 {
     xlate_stream_opts o = {"m", "msg_x", 0, NULL, 0, 0, 0};
-    xlate_stream *xs = xlate_stream_new(&o);
-    buf out;
-    buf_init(&out, 0);
-    REQUIRE(xs);
-    CHECK(xlate_stream_begin(xs, &out) == 0);
-    CHECK(xlate_stream_begin(xs, &out) == 0); /* once only */
-    CHECK_STR(out.data, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
-                        "{\"id\":\"msg_x\",\"type\":\"message\",\"role\":\"assistant\","
-                        "\"model\":\"m\",\"content\":[],\"stop_reason\":null,"
-                        "\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,"
-                        "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
-                        "\"output_tokens\":1}}}\n\n");
-    xlate_stream_free(xs);
+    fx f;
+    REQUIRE(fx_open(&f, &o));
+    CHECK(xlate_stream_begin(f.xs, &f.out) == 0);
+    CHECK(xlate_stream_begin(f.xs, &f.out) == 0); /* once only */
+    CHECK_STR(f.out.data, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":"
+                          "{\"id\":\"msg_x\",\"type\":\"message\",\"role\":\"assistant\","
+                          "\"model\":\"m\",\"content\":[],\"stop_reason\":null,"
+                          "\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,"
+                          "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
+                          "\"output_tokens\":1}}}\n\n");
+    fx_close(&f);
     xlate_stream_free(NULL);
-    buf_free(&out);
 }
 
 TEST(xlate_stream_over_after_error)
 {
-    xlate_stream *xs = xlate_stream_new(&golden_opts);
-    buf out;
-    int rc;
-    buf_init(&out, 0);
-    REQUIRE(xs);
-    xlate_stream_begin(xs, &out);
-    feed_str(xs, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n", &out,
-             &rc);
-    CHECK(rc == 0);
-    CHECK(!xlate_stream_over(xs));
-    feed_str(xs, "data: {\"error\":{\"message\":\"server busy\"}}\n\n", &out, &rc);
-    CHECK(rc < 0);
-    CHECK(xlate_stream_over(xs));
-    CHECK(strstr(out.data, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
-                           "\"overloaded_error\",\"message\":\"server busy\"}}\n\n") != NULL);
-    size_t len = out.len;
-    feed_str(xs, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n", &out,
-             &rc);
-    CHECK(rc < 0);
-    CHECK(xlate_stream_end(xs, &out) < 0);
-    CHECK(xlate_stream_fail(xs, "api_error", "late", &out) < 0);
-    CHECK(out.len == len);
+    fx f;
+    REQUIRE(fx_open(&f, &golden_opts));
+    xlate_stream_begin(f.xs, &f.out);
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n");
+    CHECK(f.rc == 0);
+    CHECK(!xlate_stream_over(f.xs));
+    fx_feed(&f, "data: {\"error\":{\"message\":\"server busy\"}}\n\n");
+    CHECK(f.rc < 0);
+    CHECK(xlate_stream_over(f.xs));
+    CHECK(strstr(f.out.data, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
+                             "\"overloaded_error\",\"message\":\"server busy\"}}\n\n") != NULL);
+    size_t len = f.out.len;
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n");
+    CHECK(f.rc < 0);
+    CHECK(xlate_stream_end(f.xs, &f.out) < 0);
+    CHECK(xlate_stream_fail(f.xs, "api_error", "late", &f.out) < 0);
+    CHECK(f.out.len == len);
     xlate_stream_stats st;
-    xlate_stream_get_stats(xs, &st);
+    xlate_stream_get_stats(f.xs, &st);
     CHECK(st.first_content == 1);
     CHECK(st.stop_reason == NULL);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    fx_close(&f);
 }
 
 TEST(xlate_stream_fail_from_shell)
 {
-    xlate_stream *xs = xlate_stream_new(&golden_opts);
-    buf out;
-    buf_init(&out, 0);
-    REQUIRE(xs);
-    CHECK(xlate_stream_fail(xs, "overloaded_error", "upstream timed out", &out) == 0);
-    CHECK_STR(out.data, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
-                        "\"overloaded_error\",\"message\":\"upstream timed out\"}}\n\n");
-    CHECK(xlate_stream_over(xs));
-    CHECK(xlate_stream_feed(xs, "data: [DONE]\n\n", 14, &out) < 0);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    fx f;
+    REQUIRE(fx_open(&f, &golden_opts));
+    CHECK(xlate_stream_fail(f.xs, "overloaded_error", "upstream timed out", &f.out) == 0);
+    CHECK_STR(f.out.data, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":"
+                          "\"overloaded_error\",\"message\":\"upstream timed out\"}}\n\n");
+    CHECK(xlate_stream_over(f.xs));
+    CHECK(xlate_stream_feed(f.xs, "data: [DONE]\n\n", 14, &f.out) < 0);
+    fx_close(&f);
 }
 
 TEST(xlate_stream_after_message_stop)
 {
-    xlate_stream *xs = xlate_stream_new(&golden_opts);
-    buf out;
-    int rc;
-    buf_init(&out, 0);
-    REQUIRE(xs);
-    feed_str(xs,
-             "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},"
-             "\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n",
-             &out, &rc);
-    CHECK(rc == 0);
-    CHECK(xlate_stream_over(xs));
-    size_t len = out.len;
-    feed_str(xs, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"}}]}\n\n", &out,
-             &rc);
-    CHECK(rc == 0);
-    CHECK(xlate_stream_end(xs, &out) == 0);
-    CHECK(xlate_stream_fail(xs, "api_error", "late", &out) < 0);
-    CHECK(out.len == len);
+    fx f;
+    REQUIRE(fx_open(&f, &golden_opts));
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},"
+                "\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+    CHECK(f.rc == 0);
+    CHECK(xlate_stream_over(f.xs));
+    size_t len = f.out.len;
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"}}]}\n\n");
+    CHECK(f.rc == 0);
+    CHECK(xlate_stream_end(f.xs, &f.out) == 0);
+    CHECK(xlate_stream_fail(f.xs, "api_error", "late", &f.out) < 0);
+    CHECK(f.out.len == len);
     xlate_stream_stats st;
-    xlate_stream_get_stats(xs, &st);
+    xlate_stream_get_stats(f.xs, &st);
     CHECK_STR(st.stop_reason, "end_turn");
     CHECK(st.input_tokens == 42 && st.output_tokens == 1 && st.cached_tokens == 0);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    fx_close(&f);
 }
 
 TEST(xlate_stream_max_line)
 {
     xlate_stream_opts o = golden_opts;
     o.max_line = 64;
-    xlate_stream *xs = xlate_stream_new(&o);
-    buf out;
-    int rc;
-    buf_init(&out, 0);
-    REQUIRE(xs);
-    feed_str(xs,
-             "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"this line is far "
-             "too long for the limit\"}}]}\n\n",
-             &out, &rc);
-    CHECK(rc < 0);
-    CHECK(strstr(out.data, "event: error\n") != NULL);
-    CHECK(strstr(out.data, "longer than 64 bytes") != NULL);
-    CHECK(xlate_stream_end(xs, &out) < 0);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    fx f;
+    REQUIRE(fx_open(&f, &o));
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"this line is far "
+                "too long for the limit\"}}]}\n\n");
+    CHECK(f.rc < 0);
+    CHECK(strstr(f.out.data, "event: error\n") != NULL);
+    CHECK(strstr(f.out.data, "longer than 64 bytes") != NULL);
+    CHECK(xlate_stream_end(f.xs, &f.out) < 0);
+    fx_close(&f);
 }
 
 TEST(xlate_stream_max_tool_args)
 {
     xlate_stream_opts o = golden_opts;
     o.max_tool_args = 8;
-    xlate_stream *xs = xlate_stream_new(&o);
-    buf out;
-    int rc;
-    buf_init(&out, 0);
-    REQUIRE(xs);
+    fx f;
+    REQUIRE(fx_open(&f, &o));
     /* before the name: buffered, and the bound applies */
-    feed_str(xs,
-             "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
-             "\"function\":{\"arguments\":\"{\\\"a\\\":\"}}]}}]}\n\n",
-             &out, &rc);
-    CHECK(rc == 0);
-    CHECK(strstr(out.data, "content_block") == NULL);
-    feed_str(xs,
-             "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
-             "\"function\":{\"arguments\":\"12345\"}}]}}]}\n\n",
-             &out, &rc);
-    CHECK(rc < 0);
-    CHECK(strstr(out.data, "more than 8 bytes of tool call arguments") != NULL);
-    xlate_stream_free(xs);
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+                "\"function\":{\"arguments\":\"{\\\"a\\\":\"}}]}}]}\n\n");
+    CHECK(f.rc == 0);
+    CHECK(strstr(f.out.data, "content_block") == NULL);
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+                "\"function\":{\"arguments\":\"12345\"}}]}}]}\n\n");
+    CHECK(f.rc < 0);
+    CHECK(strstr(f.out.data, "more than 8 bytes of tool call arguments") != NULL);
+    fx_close(&f);
 
     /* once the block is open arguments stream through, unbuffered */
-    xs = xlate_stream_new(&o);
-    buf_reset(&out);
-    REQUIRE(xs);
-    feed_str(xs,
-             "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
-             "\"id\":\"c1\",\"function\":{\"name\":\"Read\",\"arguments\":\"{\\\"file_path\\\":"
-             "\\\"/a/long/path/name\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n",
-             &out, &rc);
-    CHECK(rc == 0);
-    CHECK(xlate_stream_end(xs, &out) == 0);
+    REQUIRE(fx_open(&f, &o));
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+                "\"id\":\"c1\",\"function\":{\"name\":\"Read\",\"arguments\":\"{\\\"file_path\\\":"
+                "\\\"/a/long/path/name\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n");
+    CHECK(f.rc == 0);
+    CHECK(xlate_stream_end(f.xs, &f.out) == 0);
     xlate_stream_stats st;
-    xlate_stream_get_stats(xs, &st);
+    xlate_stream_get_stats(f.xs, &st);
     CHECK_STR(st.stop_reason, "tool_use");
     CHECK(st.first_content == 1);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    fx_close(&f);
 }
 
 TEST(xlate_stream_interleaved_tool_args)
 {
-    xlate_stream *xs = xlate_stream_new(&golden_opts);
-    buf out;
-    int rc;
-    buf_init(&out, 0);
-    REQUIRE(xs);
-    feed_str(xs,
-             "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":["
-             "{\"index\":0,\"id\":\"a\",\"function\":{\"name\":\"A\",\"arguments\":\"{\"}},"
-             "{\"index\":1,\"id\":\"b\",\"function\":{\"name\":\"B\",\"arguments\":\"{\"}}]}}]}"
-             "\n\n",
-             &out, &rc);
-    CHECK(rc == 0);
-    feed_str(xs,
-             "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":["
-             "{\"index\":0,\"function\":{\"arguments\":\"}\"}}]}}]}\n\n",
-             &out, &rc);
-    CHECK(rc < 0);
-    CHECK(strstr(out.data, "after another block began") != NULL);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    fx f;
+    REQUIRE(fx_open(&f, &golden_opts));
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":["
+                "{\"index\":0,\"id\":\"a\",\"function\":{\"name\":\"A\",\"arguments\":\"{\"}},"
+                "{\"index\":1,\"id\":\"b\",\"function\":{\"name\":\"B\",\"arguments\":\"{\"}}]}}]}"
+                "\n\n");
+    CHECK(f.rc == 0);
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":["
+                "{\"index\":0,\"function\":{\"arguments\":\"}\"}}]}}]}\n\n");
+    CHECK(f.rc < 0);
+    CHECK(strstr(f.out.data, "after another block began") != NULL);
+    fx_close(&f);
 }
 
 TEST(xlate_stream_stats_usage)
 {
-    xlate_stream *xs = xlate_stream_new(&golden_opts);
-    buf out;
-    int rc;
-    buf_init(&out, 0);
-    REQUIRE(xs);
+    fx f;
+    REQUIRE(fx_open(&f, &golden_opts));
     xlate_stream_stats st;
-    xlate_stream_get_stats(xs, &st);
+    xlate_stream_get_stats(f.xs, &st);
     CHECK(st.input_tokens == 42 && st.output_tokens == 0 && st.first_content == 0);
     CHECK(st.stop_reason == NULL);
-    feed_str(xs,
-             "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},"
-             "\"finish_reason\":\"length\"}]}\n\n"
-             "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":7,"
-             "\"prompt_tokens_details\":{\"cached_tokens\":60}}}\n\n",
-             &out, &rc);
-    CHECK(rc == 0);
-    xlate_stream_get_stats(xs, &st);
+    fx_feed(&f, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},"
+                "\"finish_reason\":\"length\"}]}\n\n"
+                "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":7,"
+                "\"prompt_tokens_details\":{\"cached_tokens\":60}}}\n\n");
+    CHECK(f.rc == 0);
+    xlate_stream_get_stats(f.xs, &st);
     CHECK(st.input_tokens == 40 && st.cached_tokens == 60 && st.output_tokens == 7);
     CHECK_STR(st.stop_reason, "max_tokens");
-    CHECK(!xlate_stream_over(xs));
-    CHECK(xlate_stream_end(xs, &out) == 0);
-    CHECK(xlate_stream_over(xs));
-    CHECK(strstr(out.data, "\"usage\":{\"input_tokens\":40,\"cache_creation_input_tokens\":0,"
-                           "\"cache_read_input_tokens\":60,\"output_tokens\":7}") != NULL);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    CHECK(!xlate_stream_over(f.xs));
+    CHECK(xlate_stream_end(f.xs, &f.out) == 0);
+    CHECK(xlate_stream_over(f.xs));
+    CHECK(strstr(f.out.data, "\"usage\":{\"input_tokens\":40,\"cache_creation_input_tokens\":0,"
+                             "\"cache_read_input_tokens\":60,\"output_tokens\":7}") != NULL);
+    fx_close(&f);
 }
 
 TEST(xlate_response_errors)
@@ -730,6 +638,17 @@ static const char *const recovery_tools_json =
     "{\"name\":\"Bash\",\"input_schema\":{\"type\":\"object\",\"properties\":{"
     "\"command\":{\"type\":\"string\"},\"timeout\":{\"type\":\"number\"}}}}]";
 
+/* golden_opts with tool recovery on and recovery_tools_json's tools; returns
+ * the parsed tools (cJSON_Delete them after), NULL when they do not parse. */
+static cJSON *recovery_opts(xlate_stream_opts *o)
+{
+    cJSON *tools = cJSON_Parse(recovery_tools_json);
+    *o = golden_opts;
+    o->tools = tools;
+    o->tool_recovery = 1;
+    return tools;
+}
+
 /* Recovery off, or on without tools (NULL or []): every case without its
  * own options gives exactly its .out, streamed and whole. */
 TEST(xlate_stream_recovery_off_identical)
@@ -743,7 +662,7 @@ TEST(xlate_stream_recovery_off_identical)
     variants[2].tools = empty;
     char **names;
     char *dir = path_of("stream", "", "");
-    size_t n = list_cases(dir, ".sse", &names), checked = 0;
+    size_t n = golden_list(dir, ".sse", NULL, &names), checked = 0;
     free(dir);
     buf got;
     buf_init(&got, 0);
@@ -768,10 +687,10 @@ TEST(xlate_stream_recovery_off_identical)
         free(out_path);
     }
     CHECK(checked >= 20);
-    free_names(names, n);
+    golden_free(names, n);
 
     dir = path_of("response", "", "");
-    n = list_cases(dir, ".out.json", &names);
+    n = golden_list(dir, ".out.json", NULL, &names);
     free(dir);
     for (size_t i = 0; i < n; i++) {
         if (has_opts("response", names[i])) continue;
@@ -794,7 +713,7 @@ TEST(xlate_stream_recovery_off_identical)
         free(in_path);
         free(out_path);
     }
-    free_names(names, n);
+    golden_free(names, n);
     buf_free(&got);
     cJSON_Delete(tools);
     cJSON_Delete(empty);
@@ -828,11 +747,9 @@ static char *content_json(const cJSON *m)
 
 TEST(xlate_stream_recovery_stats)
 {
-    cJSON *tools = cJSON_Parse(recovery_tools_json);
+    xlate_stream_opts o;
+    cJSON *tools = recovery_opts(&o);
     REQUIRE(tools);
-    xlate_stream_opts o = golden_opts;
-    o.tools = tools;
-    o.tool_recovery = 1;
     xlate_stream_stats st;
     const char *sse = CHUNK(
         "{\"content\":\"<tool_call>{\\\"name\\\":\\\"Bash\\\",\\\"arguments\\\":"
@@ -896,11 +813,9 @@ TEST(xlate_stream_recovery_stats)
  * that arrives after it: blocks stay in arrival order. */
 TEST(xlate_stream_recovery_held_text_order)
 {
-    cJSON *tools = cJSON_Parse(recovery_tools_json);
+    xlate_stream_opts o;
+    cJSON *tools = recovery_opts(&o);
     REQUIRE(tools);
-    xlate_stream_opts o = golden_opts;
-    o.tools = tools;
-    o.tool_recovery = 1;
     const char *sse = CHUNK("{\"content\":\"see <tool\"}") CHUNK("{\"reasoning_content\":\"hm\"}")
         CHUNK("{\"content\":\"x <tool_c\"}")
             CHUNK("{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"function\":{\"name\":\"Bash\","
@@ -923,29 +838,20 @@ TEST(xlate_stream_recovery_held_text_order)
  * keeps for repair even after the name. */
 TEST(xlate_stream_recovery_max_tool_args)
 {
-    cJSON *tools = cJSON_Parse(recovery_tools_json);
+    xlate_stream_opts o;
+    cJSON *tools = recovery_opts(&o);
     REQUIRE(tools);
-    xlate_stream_opts o = golden_opts;
-    o.tools = tools;
-    o.tool_recovery = 1;
     o.max_tool_args = 8;
-    xlate_stream *xs = xlate_stream_new(&o);
-    buf out;
-    int rc;
-    buf_init(&out, 0);
-    REQUIRE(xs);
-    feed_str(xs,
-             CHUNK("{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"function\":{\"name\":\"Bash\","
-                   "\"arguments\":\"{\\\"a\\\":\"}}]}"),
-             &out, &rc);
-    CHECK(rc == 0);
-    CHECK(strstr(out.data, "\"partial_json\":\"{\"") != NULL);
-    feed_str(xs, CHUNK("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"12345\"}}]}"),
-             &out, &rc);
-    CHECK(rc < 0);
-    CHECK(strstr(out.data, "more than 8 bytes of arguments for one tool call") != NULL);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    fx f;
+    REQUIRE(fx_open(&f, &o));
+    fx_feed(&f, CHUNK("{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"function\":{\"name\":\"Bash\","
+                      "\"arguments\":\"{\\\"a\\\":\"}}]}"));
+    CHECK(f.rc == 0);
+    CHECK(strstr(f.out.data, "\"partial_json\":\"{\"") != NULL);
+    fx_feed(&f, CHUNK("{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"12345\"}}]}"));
+    CHECK(f.rc < 0);
+    CHECK(strstr(f.out.data, "more than 8 bytes of arguments for one tool call") != NULL);
+    fx_close(&f);
     cJSON_Delete(tools);
 }
 
@@ -982,18 +888,14 @@ TEST(xlate_stream_late_long_line_after_done)
 {
     xlate_stream_opts o = golden_opts;
     o.max_line = 16;
-    xlate_stream *xs = xlate_stream_new(&o);
-    buf out;
-    int rc;
-    buf_init(&out, 0);
-    REQUIRE(xs);
-    feed_str(xs, "data: [DONE]\n\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n", &out, &rc);
-    CHECK(rc == 0);
-    CHECK(xlate_stream_over(xs));
-    CHECK(strstr(out.data, "event: error") == NULL);
-    CHECK(xlate_stream_end(xs, &out) == 0);
-    xlate_stream_free(xs);
-    buf_free(&out);
+    fx f;
+    REQUIRE(fx_open(&f, &o));
+    fx_feed(&f, "data: [DONE]\n\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n");
+    CHECK(f.rc == 0);
+    CHECK(xlate_stream_over(f.xs));
+    CHECK(strstr(f.out.data, "event: error") == NULL);
+    CHECK(xlate_stream_end(f.xs, &f.out) == 0);
+    fx_close(&f);
 }
 
 /* An index far outside long's range is not undefined behaviour. */

@@ -1,0 +1,393 @@
+/*
+ * jparse: cJSON_ParseWithLengthOpts(s, len, &end, 0), faster (see jparse.h).
+ *
+ * Why: on the request path the gateway parses the client's whole body once
+ * (up to megabytes of tool results). cJSON 1.7.15 walks every string twice a
+ * byte at a time (to find its end, then to copy it); here plain runs are
+ * found a word at a time and copied with memcpy. The tree built is cJSON's
+ * own (nodes from cJSON_CreateNull, strings from cJSON_malloc), freed with
+ * cJSON_Delete as usual.
+ *
+ * Sameness: for any input this parses, the tree (types, valueint,
+ * valuedouble, strings, keys, order, the head's prev link to the last child)
+ * and *end are what cJSON builds; tests/unit/test_jparse.c compares both on
+ * every golden input and on cut and mangled variants. Anything it does not
+ * handle the same way by construction (a BOM, deep nesting, long numbers, any
+ * syntax error) is handed whole to cJSON, so errors and their positions are
+ * cJSON's.
+ */
+#include "jparse.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JP_MAX_DEPTH 512 /* deeper: cJSON decides (its own limit is 1000) */
+
+typedef struct jp {
+    const char *p;   /* next byte */
+    const char *end; /* one past the input */
+    int depth;
+} jp;
+
+static cJSON *value(jp *j);
+
+static void skip_ws(jp *j)
+{
+    /* cJSON's whitespace is every byte up to and including ' ' */
+    while (j->p < j->end && (unsigned char)*j->p <= 32)
+        j->p++;
+}
+
+/* Index (0..7) of the first '"' or '\\' among the 8 bytes at s, or 8. */
+static size_t first_quote_or_backslash(const char *s)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t w;
+    memcpy(&w, s, sizeof w);
+    uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+    uint64_t hit = (((q - ones) & ~q) | ((bs - ones) & ~bs)) & high;
+    if (!hit) return 8;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+    return (size_t)__builtin_ctzll(hit) >> 3;
+#else
+    size_t k = 0;
+    while (s[k] != '"' && s[k] != '\\')
+        k++;
+    return k;
+#endif
+}
+
+static int hex4(const char *s, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = s[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* A \u escape at s (s[0] == '\\', s[1] == 'u'), as cJSON decodes it: a lone
+ * low surrogate, or a high one not followed by \u and a low one, fails.
+ * Writes the UTF-8 at d; returns the escape's length in the input, 0 on
+ * failure. */
+static size_t unicode_escape(const char *s, const char *end, char **d)
+{
+    unsigned first, cp;
+    size_t used = 6;
+    if (end - s < 6 || hex4(s + 2, &first)) return 0;
+    if (first >= 0xDC00 && first <= 0xDFFF) return 0;
+    if (first >= 0xD800 && first <= 0xDBFF) {
+        unsigned second;
+        if (end - s < 12 || s[6] != '\\' || s[7] != 'u' || hex4(s + 8, &second)) return 0;
+        if (second < 0xDC00 || second > 0xDFFF) return 0;
+        cp = 0x10000 + (((first & 0x3FF) << 10) | (second & 0x3FF));
+        used = 12;
+    } else {
+        cp = first;
+    }
+    unsigned char *o = (unsigned char *)*d;
+    if (cp < 0x80) {
+        o[0] = (unsigned char)cp;
+        *d += 1;
+    } else if (cp < 0x800) {
+        o[0] = (unsigned char)(0xC0 | (cp >> 6));
+        o[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        *d += 2;
+    } else if (cp < 0x10000) {
+        o[0] = (unsigned char)(0xE0 | (cp >> 12));
+        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        *d += 3;
+    } else {
+        o[0] = (unsigned char)(0xF0 | (cp >> 18));
+        o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+        o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        o[3] = (unsigned char)(0x80 | (cp & 0x3F));
+        *d += 4;
+    }
+    return used;
+}
+
+/* A string at j->p (on its opening quote): a NUL-terminated copy from
+ * cJSON_malloc, or NULL (bad escape, no closing quote, out of memory). */
+static char *string(jp *j)
+{
+    const char *s = ++j->p, *e = j->end, *q = s;
+    int escapes = 0;
+    /* the closing quote: a backslash hides the byte after it (as in cJSON) */
+    for (;;) {
+        while (e - q >= 8) {
+            size_t k = first_quote_or_backslash(q);
+            q += k;
+            if (k < 8) break;
+        }
+        while (q < e && *q != '"' && *q != '\\')
+            q++;
+        if (q >= e) return NULL;
+        if (*q == '"') break;
+        if (q + 1 >= e) return NULL;
+        escapes = 1;
+        q += 2;
+    }
+    size_t n = (size_t)(q - s);
+    char *out = cJSON_malloc(n + 1);
+    if (!out) return NULL;
+    if (!escapes) {
+        memcpy(out, s, n);
+        out[n] = '\0';
+        j->p = q + 1;
+        return out;
+    }
+    char *d = out;
+    const char *r = s;
+    while (r < q) {
+        const char *bs = memchr(r, '\\', (size_t)(q - r));
+        if (!bs) bs = q;
+        memcpy(d, r, (size_t)(bs - r));
+        d += bs - r;
+        r = bs;
+        if (r >= q) break;
+        switch (r[1]) {
+        case 'b':
+            *d++ = '\b';
+            break;
+        case 'f':
+            *d++ = '\f';
+            break;
+        case 'n':
+            *d++ = '\n';
+            break;
+        case 'r':
+            *d++ = '\r';
+            break;
+        case 't':
+            *d++ = '\t';
+            break;
+        case '"':
+        case '\\':
+        case '/':
+            *d++ = r[1];
+            break;
+        case 'u': {
+            /* cJSON reads the escape against the closing quote it found */
+            size_t used = unicode_escape(r, q, &d);
+            if (!used) {
+                cJSON_free(out);
+                return NULL;
+            }
+            r += used;
+            continue;
+        }
+        default:
+            cJSON_free(out);
+            return NULL;
+        }
+        r += 2;
+    }
+    *d = '\0';
+    j->p = q + 1;
+    return out;
+}
+
+static cJSON *number(jp *j)
+{
+    /* cJSON copies the run of number characters (at most 63), then strtod */
+    char tmp[64];
+    size_t n = 0;
+    const char *p = j->p;
+    while (p + n < j->end && n < sizeof tmp - 1) {
+        char c = p[n];
+        if (!((c >= '0' && c <= '9') || c == '+' || c == '-' || c == 'e' || c == 'E' || c == '.'))
+            break;
+        tmp[n++] = c;
+    }
+    if (n == sizeof tmp - 1) return NULL; /* as long as cJSON's buffer: let it decide */
+    tmp[n] = '\0';
+    char *after = NULL;
+    double d = strtod(tmp, &after);
+    if (after == tmp) return NULL;
+    j->p += after - tmp;
+    return cJSON_CreateNumber(d);
+}
+
+static cJSON *literal(jp *j, const char *word, size_t n, int type)
+{
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0) return NULL;
+    j->p += n;
+    cJSON *v = cJSON_CreateNull();
+    if (!v) return NULL;
+    v->type = type;
+    if (type == cJSON_True) v->valueint = 1;
+    return v;
+}
+
+/* Link child after *last under parent (cJSON's head->prev is the tail). */
+static void append(cJSON *parent, cJSON **last, cJSON *child)
+{
+    if (!*last) {
+        parent->child = child;
+    } else {
+        (*last)->next = child;
+        child->prev = *last;
+    }
+    *last = child;
+    parent->child->prev = child;
+}
+
+static cJSON *array(jp *j)
+{
+    cJSON *a = cJSON_CreateArray(), *last = NULL;
+    if (!a) return NULL;
+    j->p++;
+    skip_ws(j);
+    if (j->p < j->end && *j->p == ']') {
+        j->p++;
+        return a;
+    }
+    for (;;) {
+        skip_ws(j);
+        cJSON *v = value(j);
+        if (!v) goto fail;
+        append(a, &last, v);
+        skip_ws(j);
+        if (j->p >= j->end) goto fail;
+        if (*j->p == ',') {
+            j->p++;
+            continue;
+        }
+        if (*j->p != ']') goto fail;
+        j->p++;
+        return a;
+    }
+fail:
+    cJSON_Delete(a);
+    return NULL;
+}
+
+static cJSON *object(jp *j)
+{
+    cJSON *o = cJSON_CreateObject(), *last = NULL;
+    if (!o) return NULL;
+    j->p++;
+    skip_ws(j);
+    if (j->p < j->end && *j->p == '}') {
+        j->p++;
+        return o;
+    }
+    for (;;) {
+        skip_ws(j);
+        if (j->p >= j->end || *j->p != '"') goto fail;
+        char *key = string(j);
+        if (!key) goto fail;
+        skip_ws(j);
+        if (j->p >= j->end || *j->p != ':') {
+            cJSON_free(key);
+            goto fail;
+        }
+        j->p++;
+        skip_ws(j);
+        cJSON *v = value(j);
+        if (!v) {
+            cJSON_free(key);
+            goto fail;
+        }
+        v->string = key;
+        append(o, &last, v);
+        skip_ws(j);
+        if (j->p >= j->end) goto fail;
+        if (*j->p == ',') {
+            j->p++;
+            continue;
+        }
+        if (*j->p != '}') goto fail;
+        j->p++;
+        return o;
+    }
+fail:
+    cJSON_Delete(o);
+    return NULL;
+}
+
+static cJSON *value(jp *j)
+{
+    if (j->p >= j->end) return NULL;
+    switch (*j->p) {
+    case '"': {
+        char *s = string(j);
+        if (!s) return NULL;
+        cJSON *v = cJSON_CreateNull();
+        if (!v) {
+            cJSON_free(s);
+            return NULL;
+        }
+        v->type = cJSON_String;
+        v->valuestring = s;
+        return v;
+    }
+    case '{':
+    case '[': {
+        if (++j->depth > JP_MAX_DEPTH) return NULL;
+        cJSON *v = *j->p == '{' ? object(j) : array(j);
+        j->depth--;
+        return v;
+    }
+    case 'n':
+        return literal(j, "null", 4, cJSON_NULL);
+    case 't':
+        return literal(j, "true", 4, cJSON_True);
+    case 'f':
+        return literal(j, "false", 5, cJSON_False);
+    default:
+        if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) return number(j);
+        return NULL;
+    }
+}
+
+cJSON *jparse(const char *s, size_t len, const char **end)
+{
+    if (s && len && (unsigned char)s[0] != 0xEF) { /* a BOM: cJSON's way */
+        jp j = {s, s + len, 0};
+        skip_ws(&j);
+        cJSON *v = value(&j);
+        if (v) {
+            if (end) *end = j.p;
+            return v;
+        }
+    }
+    return cJSON_ParseWithLengthOpts(s, len, end, 0);
+}
+
+int jparse_same(const cJSON *a, const cJSON *b)
+{
+    if (!a || !b) return a == b;
+    if (a->type != b->type || a->valueint != b->valueint) return 0;
+    if (memcmp(&a->valuedouble, &b->valuedouble, sizeof a->valuedouble) != 0) return 0;
+    if (!a->valuestring != !b->valuestring) return 0;
+    if (a->valuestring && strcmp(a->valuestring, b->valuestring) != 0) return 0;
+    if (!a->string != !b->string) return 0;
+    if (a->string && strcmp(a->string, b->string) != 0) return 0;
+    const cJSON *ca = a->child, *cb = b->child;
+    if (!ca != !cb) return 0;
+    if (ca && (!ca->prev || !cb->prev)) return 0;
+    const cJSON *la = NULL, *lb = NULL;
+    for (; ca && cb; ca = ca->next, cb = cb->next) {
+        if (!jparse_same(ca, cb)) return 0;
+        if ((la && ca->prev != la) || (lb && cb->prev != lb)) return 0;
+        la = ca;
+        lb = cb;
+    }
+    if (ca || cb) return 0;
+    /* the head links to the tail */
+    return !a->child || (a->child->prev == la && b->child->prev == lb);
+}

@@ -1,0 +1,27 @@
+/*
+ * fuzz_jparse: jparse (src/core/jparse.c) against cJSON's own parse on
+ * arbitrary bytes. The input is the JSON text. Both must fail, or both
+ * succeed with the same tree (jparse_same: every field, the prev links too)
+ * and the same end pointer.
+ */
+#include <cjson/cJSON.h>
+
+#include "fuzz_util.h"
+#include "jparse.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *s = (const char *)data, *e1 = NULL, *e2 = NULL;
+    cJSON *want = cJSON_ParseWithLengthOpts(s, size, &e1, 0);
+    cJSON *got = jparse(s, size, &e2);
+    FUZZ_CHECK(!want == !got, "cJSON %s, jparse %s", want ? "parses" : "fails",
+               got ? "parses" : "fails");
+    FUZZ_CHECK(e1 == e2, "end differs: cJSON at %td, jparse at %td", e1 ? e1 - s : -1,
+               e2 ? e2 - s : -1);
+    if (want) {
+        FUZZ_CHECK(jparse_same(want, got), "the trees differ");
+    }
+    cJSON_Delete(want);
+    cJSON_Delete(got);
+    return 0;
+}

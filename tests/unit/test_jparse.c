@@ -1,0 +1,145 @@
+/* Tests for src/core/jparse.c: the same tree and end as cJSON's parse, on
+ * hand-picked cases, on every JSON file under tests/golden/, and on those
+ * files cut short and with single bytes changed. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jparse.h"
+#include "test.h"
+
+/* jparse agrees with cJSON on s[0, n): tree (or NULL) and end. */
+static int agrees(const char *s, size_t n)
+{
+    const char *e1 = NULL, *e2 = NULL;
+    cJSON *want = cJSON_ParseWithLengthOpts(s, n, &e1, 0);
+    cJSON *got = jparse(s, n, &e2);
+    int ok = jparse_same(want, got) && e1 == e2;
+    cJSON_Delete(want);
+    cJSON_Delete(got);
+    return ok;
+}
+
+TEST(jparse_matches_cjson_on_cases)
+{
+    static const char *cases[] = {
+        "{}",
+        "[]",
+        "{\"a\":1}",
+        " \t\r\n {\"a\" : [1, 2 ,3] } trailing",
+        "\x01 {\"ws\":\x02 true}",
+        "\"plain\"",
+        "\"esc \\\" \\\\ \\/ \\b \\f \\n \\r \\t\"",
+        "\"bad escape \\x\"",
+        "\"\\u0041\\u00e9\\u20ac\\ud83d\\ude00\"",
+        "\"lone low \\udc00\"",
+        "\"lone high \\ud800x\"",
+        "\"high then bad \\ud800\\u0041\"",
+        "\"bad hex \\u12g4\"",
+        "\"nul \\u0000 inside\"",
+        "\"short \\u12\"",
+        "\"ends in backslash \\",
+        "\"no end",
+        "\"raw \x01 control\"",
+        "[-0, 0.5, -1.25e-3, 1e999, -1e999, 2147483647, 2147483648, -2147483649, 12.5e+2]",
+        "[1-2]",
+        "[1e]",
+        "-",
+        "[--1]",
+        "[.5]",
+        "[01]",
+        "[1.]",
+        "[1234567890123456789012345678901234567890123456789012345678901234567890]",
+        "{\"dup\":1,\"dup\":2}",
+        "[true,false,null]",
+        "[tru]",
+        "[nul]",
+        "[nulll]",
+        "nullx",
+        "{\"a\":}",
+        "{\"a\" 1}",
+        "{a:1}",
+        "{\"a\":1,}",
+        "[1,]",
+        "[1 2]",
+        "{\"a\":1",
+        "[",
+        "{",
+        "\xEF\xBB\xBF{\"bom\":1}",
+        "\xEF\xBB{}",
+        "   ",
+        "",
+        "[[[[[[[[[[]]]]]]]]]]",
+        "{\"s\":\"\xc3\xa9\xff\xfe\"}",
+        "[\"a\",\"\",{}, [], {\"x\":{\"y\":[null]}}]",
+    };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        if (!agrees(cases[i], strlen(cases[i]))) {
+            fprintf(stderr, "  jparse differs on %s\n", cases[i]);
+            bad++;
+        }
+    /* a NUL inside the buffer, and deep nesting past both limits */
+    static const char nul[] = "{\"a\":\"x\0y\",\"b\":1}";
+    if (!agrees(nul, sizeof nul - 1)) bad++;
+    char deep[2 * 1100 + 1];
+    for (int d = 500; d <= 1100; d += 100) {
+        memset(deep, '[', (size_t)d);
+        memset(deep + d, ']', (size_t)d);
+        if (!agrees(deep, 2 * (size_t)d)) bad++;
+    }
+    CHECK(bad == 0);
+}
+
+/* Every golden JSON file, whole, cut at a spread of lengths, and with one
+ * byte changed at a spread of places to each of a few troublemakers. */
+static int golden_dir(const char *dir, int *files)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int bad = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t nl = strlen(de->d_name);
+        if (de->d_name[0] == '.') continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (nl < 5 || strcmp(de->d_name + nl - 5, ".json") != 0) {
+            bad += golden_dir(path, files); /* a subfolder (or not: opendir fails) */
+            continue;
+        }
+        size_t n = 0;
+        char *s = test_read_file(path, &n);
+        if (!s) continue;
+        (*files)++;
+        int here = !agrees(s, n);
+        size_t step = n / 40 + 1;
+        for (size_t cut = 0; cut < n; cut += step)
+            here += !agrees(s, cut);
+        static const char mangle[] = "\"\\}],:u0-e \x01";
+        for (size_t at = 0; at < n; at += step) {
+            char keep = s[at];
+            for (size_t m = 0; m < sizeof mangle; m++) {
+                s[at] = mangle[m];
+                here += !agrees(s, n);
+            }
+            s[at] = keep;
+        }
+        if (here) fprintf(stderr, "  jparse differs from cJSON on %s (%d variants)\n", path, here);
+        bad += here;
+        free(s);
+    }
+    closedir(d);
+    return bad;
+}
+
+TEST(jparse_matches_cjson_on_golden_files)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/golden", test_dir());
+    int files = 0;
+    int bad = golden_dir(dir, &files);
+    CHECK(files > 100);
+    CHECK(bad == 0);
+}
