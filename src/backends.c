@@ -3,6 +3,7 @@
  * backend (see backends.h).
  */
 #include "backends.h"
+#include "timeouts.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -139,7 +140,7 @@ static void probe_start(bk_probe *p, const char *method, long total_ms)
         .body_len = p->reqbody.len,
         .bearer = backend_key(b),
         .ca_file = backend_ca(b),
-        .connect_timeout_ms = 3000,
+        .connect_timeout_ms = TIMEOUT_CONNECT_MS,
         .total_timeout_ms = total_ms,
     };
     const char *hdrs[2] = {NULL, NULL};
@@ -404,7 +405,7 @@ static int copy_probe(backend_rt *b, enum probe_kind kind, int src, int dst, uin
     p->slot = dst;
     p->src = src;
     p->copy_kind = copy_kind;
-    probe_start(p, "POST", 120000);
+    probe_start(p, "POST", TIMEOUT_SLOT_COPY_MS);
     return 1;
 }
 
@@ -551,7 +552,7 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
     else
         log_line(1, "warm start: prefilling a saved prompt prefix on %s (%zu bytes)", b->cfg->name,
                  p->reqbody.len);
-    probe_start(p, "POST", 600000);
+    probe_start(p, "POST", TIMEOUT_PREFILL_MS);
     return 1;
 }
 
@@ -601,7 +602,7 @@ static void slots_probe(backend_rt *b)
     bk_probe *p = probe_new(b, P_SLOTS, 4u << 20);
     if (!p) return;
     route_backend_url(b->cfg, "/slots", p->url, sizeof p->url);
-    probe_start(p, "GET", 5000);
+    probe_start(p, "GET", TIMEOUT_HEALTH_PROBE_MS);
 }
 
 static void health_done(bk_probe *p, int ok, long status, const char *err)
@@ -725,14 +726,14 @@ static void backend_probe(backend_rt *b)
         bk_probe *p = probe_new(b, P_MODELS, 4u << 20);
         if (!p) return;
         route_backend_url(b->cfg, "models", p->url, sizeof p->url);
-        probe_start(p, "GET", 5000);
+        probe_start(p, "GET", TIMEOUT_HEALTH_PROBE_MS);
         return;
     }
     if (c->slots < 0 && c->mode->cache_prompt) {
         bk_probe *p = probe_new(b, P_PROPS, 1u << 20);
         if (!p) return;
         route_backend_url(b->cfg, "/props", p->url, sizeof p->url);
-        probe_start(p, "GET", 5000);
+        probe_start(p, "GET", TIMEOUT_HEALTH_PROBE_MS);
         return;
     }
     if (b->use_slots) {
@@ -754,7 +755,7 @@ static void health_check(backend_rt *b)
     else
         route_backend_url(b->cfg, "models", p->url, sizeof p->url);
     long t = b->all->cfg->routing.health_ms;
-    probe_start(p, "GET", t < 5000 ? 5000 : t);
+    probe_start(p, "GET", t < TIMEOUT_HEALTH_PROBE_MS ? TIMEOUT_HEALTH_PROBE_MS : t);
 }
 
 static void health_tick(evutil_socket_t fd, short what, void *arg)

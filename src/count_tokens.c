@@ -5,6 +5,7 @@
  * once by the translation or the estimate) and translated once.
  */
 #include "count_tokens.h"
+#include "timeouts.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -89,8 +90,8 @@ static void count_send(exchange *ex)
         .body_len = ex->cur.upbody.len,
         .headers = outhdrs_build(ex->srv->cfg, b, ex->req, &ph),
         .ca_file = backend_ca(b),
-        .connect_timeout_ms = 3000,
-        .total_timeout_ms = 30000,
+        .connect_timeout_ms = TIMEOUT_CONNECT_MS,
+        .total_timeout_ms = TIMEOUT_SIDE_REQUEST_MS,
     };
     upstream_cbs cbs = {.on_headers = count_headers,
                         .on_header = count_header,

@@ -2,6 +2,7 @@
  * llama_tok: llama.cpp's /apply-template then /tokenize (see llama_tok.h).
  */
 #include "llama_tok.h"
+#include "timeouts.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -94,8 +95,8 @@ static int tok_send(llama_tok *t, const char *path)
         .bearer = backend_key(t->b),
         .headers = t->header[0] ? lines : NULL,
         .ca_file = backend_ca(t->b),
-        .connect_timeout_ms = 3000,
-        .total_timeout_ms = 30000,
+        .connect_timeout_ms = TIMEOUT_CONNECT_MS,
+        .total_timeout_ms = TIMEOUT_SIDE_REQUEST_MS,
     };
     upstream_cbs cbs = {.on_data = tok_data, .on_done = tok_done};
     buf_reset(&t->resp);

@@ -2,6 +2,7 @@
  * models: GET /v1/models and the detailed GET /health (see models.h).
  */
 #include "models.h"
+#include "timeouts.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -192,8 +193,9 @@ static void ask_models(server *s, httpd_req *req, enum exchange_kind kind,
         /* a health probe sends nothing of the caller's upstream */
         .headers = outhdrs_build(s->cfg, b, kind == EXCHANGE_HEALTH ? NULL : req, &ph),
         .ca_file = backend_ca(b),
-        .connect_timeout_ms = 3000,
-        .total_timeout_ms = kind == EXCHANGE_HEALTH ? 5000 : 30000,
+        .connect_timeout_ms = TIMEOUT_CONNECT_MS,
+        .total_timeout_ms =
+            kind == EXCHANGE_HEALTH ? TIMEOUT_HEALTH_PROBE_MS : TIMEOUT_SIDE_REQUEST_MS,
     };
     upstream_cbs cbs = {.on_headers = models_headers, .on_data = models_data, .on_done = done};
     ex->cur.up = upstream_start(s->up, &uo, &cbs, ex);

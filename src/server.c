@@ -6,6 +6,7 @@
  * count_tokens.c, models.c; exchange.c holds what they share.
  */
 #include "server.h"
+#include "timeouts.h"
 
 #include <cjson/cJSON.h>
 #include <event2/event.h>
@@ -130,7 +131,7 @@ static void drain_tick(evutil_socket_t fd, short what, void *arg)
     }
     if (s->active == 0) {
         if (d->idle_t0 == 0) d->idle_t0 = now;
-        if (httpd_unsent(s->http) == 0 || now - d->idle_t0 > 2000) {
+        if (httpd_unsent(s->http) == 0 || now - d->idle_t0 > TIMEOUT_DRAIN_IDLE_MS) {
             log_line(0, "drain: done after %.0f ms", now - d->t0);
             if (d->done) d->done(d->arg);
             return;

@@ -8,6 +8,7 @@
  * removed from the multi handle once curl has returned.
  */
 #include "upstream.h"
+#include "timeouts.h"
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -290,7 +291,8 @@ upstream_req *upstream_start(upstream *u, const upstream_opts *o, const upstream
     if (!r->easy) goto fail;
     CURL *e = r->easy;
     upstream_easy_common(e, o->url, write_cb, r, r->errbuf,
-                         o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000L,
+                         o->connect_timeout_ms > 0 ? o->connect_timeout_ms
+                                                   : (long)TIMEOUT_UPSTREAM_CONNECT_MS,
                          o->total_timeout_ms);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);

@@ -10,10 +10,7 @@
  *
  * The pacing inside one streamed exchange (messages.c: GRACE_MS, TOK_WAIT_MS,
  * CLIENT_STALL_MS) and idle priming (backends.c: IDLE_PRIME_MS) are named
- * beside the code they pace. The gateway's own requests (server.c,
- * messages.c, backends.c, upstream.c) still write the values of the
- * "own requests" group below as literals: those files are being split
- * (issue 14) and switch to these names once that lands.
+ * beside the code they pace.
  */
 #ifndef ANYCLAUDE_TIMEOUTS_H
 #define ANYCLAUDE_TIMEOUTS_H
@@ -52,6 +49,8 @@
 #define TIMEOUT_HEALTH_PROBE_MS 5000
 /* One warm-start or idle-priming prefill of a saved prompt prefix. */
 #define TIMEOUT_PREFILL_MS 600000
+/* One llama-server slot save or restore (the slot copy, docs/cache.md). */
+#define TIMEOUT_SLOT_COPY_MS 120000
 
 /* ---- the gateway and its clients ----------------------------------------- */
 
