@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeAgent, streamOnce } from './lib_overhead/client.mjs';
 import { captureFirstTurn, grow } from './lib_overhead/payloads.mjs';
+import { cleanEnv } from './lib_overhead/procs.mjs';
 import { freePort, register, runScope, sleep, startLogged, tail, waitHttp } from './lib/procs.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,12 +50,6 @@ for (let i = 2; i < process.argv.length; i++) {
 
 const log = (...a) => console.error(...a);
 const { tmpRoot, cleanup } = runScope('overhead-profile', { log });
-
-function cleanEnv(extra = {}) {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (/^(ANYCLAUDE_|LLAMACPP_|OPENAI_|MLX_LM_|LMSTUDIO_|ANTHROPIC_|CLAUDE_)/.test(k)) delete env[k];
-  return { ...env, ...extra };
-}
 
 async function startBackend() {
   const port = await freePort();

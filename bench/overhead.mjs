@@ -43,7 +43,7 @@ import { load, makeAgent, streamOnce } from './lib_overhead/client.mjs';
 import { captureFirstTurn, grow } from './lib_overhead/payloads.mjs';
 import { freePort, register, runScope, sleep, startLogged, tail, waitHttp } from './lib/procs.mjs';
 import { mdTable } from './lib/table.mjs';
-import { cpuNsOf, fdCount, memOf, openFilesLimit } from './lib_overhead/procs.mjs';
+import { cleanEnv, cpuNsOf, fdCount, memOf, openFilesLimit } from './lib_overhead/procs.mjs';
 import { measureFloor } from './lib_overhead/floor.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -185,12 +185,6 @@ function setRt(pid, on, all = true) {
 }
 
 // --- setup -------------------------------------------------------------------------------
-
-function cleanEnv(extra = {}) {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (/^(ANYCLAUDE_|LLAMACPP_|OPENAI_|MLX_LM_|LMSTUDIO_|ANTHROPIC_|CLAUDE_)/.test(k)) delete env[k];
-  return { ...env, ...extra };
-}
 
 async function startBackend() {
   const port = await freePort();
