@@ -47,6 +47,7 @@ struct server_drain;
  * without depending on server, which depends on them. */
 struct server {
     struct event_base *base;
+    struct event *trim; /* memory back to the system once idle (exchange_memory_init) */
     const config *cfg;
     httpd *http;
     upstream *up;
@@ -132,6 +133,14 @@ exchange *exchange_new(server *s, httpd_req *req, enum exchange_kind kind);
 /* Release everything the exchange holds (its attempt's backend load and
  * slot, transfers, timers) and free it. */
 void exchange_free(exchange *ex);
+
+/* The server's memory policy: large buffers (a request body, its
+ * translation) come from the heap and stay there between requests, so a
+ * turn does not fault in megabytes of fresh pages; once the server has been
+ * idle TIMEOUT_TRIM_IDLE_MS, freed memory goes back to the system. An
+ * explicit GLIBC_TUNABLES malloc setting wins over the thresholds. */
+int exchange_memory_init(server *s);
+void exchange_memory_free(server *s);
 /* Forget the current attempt (its backend load and slot, transfers,
  * translation, buffers); the exchange's timers are stopped, not freed. */
 void exchange_attempt_reset(exchange *ex);

@@ -374,6 +374,11 @@ server *server_new(struct event_base *base, const config *cfg, char *err, size_t
     }
     s->base = base;
     s->cfg = cfg;
+    if (exchange_memory_init(s) < 0) {
+        snprintf(err, errlen, "out of memory");
+        server_free(s);
+        return NULL;
+    }
     s->up = upstream_new(base);
     if (!s->up) {
         snprintf(err, errlen, "could not initialise the HTTP client");
@@ -438,6 +443,7 @@ void server_free(server *s)
         }
         exchange_free(ex);
     }
+    exchange_memory_free(s);
     httpd_free(s->http);
     backends_free(&s->bs);
     upstream_free(s->up);

@@ -65,6 +65,10 @@
 /* drain: once nothing is left to send, a connection may stay this long
  * before the drain ends. */
 #define TIMEOUT_DRAIN_IDLE_MS 2000
+/* Once no request is in flight this long, freed memory goes back to the
+ * system (malloc_trim); turns that follow sooner reuse it without faulting
+ * every page in again. */
+#define TIMEOUT_TRIM_IDLE_MS 5000
 
 /* ---- the command line ---------------------------------------------------- */
 
