@@ -5,6 +5,7 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { runCleanups } from '../lib/cleanup.mjs';
 import http from 'node:http';
 import { BIN, CLAUDE, Children, makeSandbox, missingPrereq } from '../lib/claude_code.mjs';
 
@@ -12,7 +13,7 @@ const children = new Children();
 const cleanups = [];
 after(async () => {
   children.killAll();
-  for (const c of cleanups.reverse()) await c();
+  await runCleanups(cleanups);
 });
 
 test('doctor: llama.cpp slot copy on with --slot-save-path, a note without', { timeout: 60_000 }, async (t) => {

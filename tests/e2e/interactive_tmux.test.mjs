@@ -6,6 +6,7 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { runCleanups } from '../lib/cleanup.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startScriptedBackend } from '../lib/scripted_backend.mjs';
@@ -21,7 +22,7 @@ const tmux = tmuxOn(SOCKET, () => tmuxEnv);
 
 after(async () => {
   killTmuxServer(SOCKET); // only our private server (-L SOCKET)
-  for (const c of cleanups.reverse()) await c();
+  await runCleanups(cleanups);
 });
 
 const FORBIDDEN = [
@@ -120,5 +121,5 @@ test('interactive: prompt box, "say hi", scripted answer, /exit', { timeout: 240
   fs.writeFileSync(allFile, captures.map((c) => `==== +${c.ms} ms\n${c.screen}`).join('\n'));
   t.diagnostic(`timeline (ms): ${JSON.stringify(steps)}; ${captures.length} distinct screens`);
   for (const line of be.summary().split('\n')) t.diagnostic(`backend got ${line}`);
-  sb.cleanup();
+  await sb.cleanup();
 });

@@ -55,7 +55,7 @@ test('an 8k window: anyclaude refuses before Claude Code starts, doctor fails th
   assert.match(d.stdout, /\[FAIL\] context window: 8192 tokens \(llama\.cpp \/props\)/);
   const fix = d.stdout.split('\n').find((l) => /^\s+fix: .*8192 tokens, too small/.test(l));
   assert.ok(fix && fix.includes(lines[0].replace(/^anyclaude: /, '').replace(/ \(backend [^)]*\)$/, '')), `doctor's fix line differs:\n${d.stdout}`);
-  sb.cleanup();
+  await sb.cleanup();
 });
 
 // An interactive session in tmux that reads part files until the

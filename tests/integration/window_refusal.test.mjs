@@ -5,13 +5,14 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { runCleanups } from '../lib/cleanup.mjs';
 import { startBackend } from '../lib/openai_backend.mjs';
 import { startGateway, expectAPIError, basicRequest, MODEL } from '../lib/gateway.mjs';
 import { fleet, startRouted, ask, served, counts } from './routes_lib.mjs';
 
 const cleanups = [];
 after(async () => {
-  for (const c of cleanups.reverse()) await c();
+  await runCleanups(cleanups);
 });
 
 // ~6000 tokens by any estimate

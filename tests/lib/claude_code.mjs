@@ -13,6 +13,7 @@ import { toolNames, toolMessages, userTexts, assistantToolCalls, describe, start
 import { BIN, ROOT, launch, killChild } from './gateway.mjs';
 import { freePort, canConnect, waitPort, sleep } from './net.mjs';
 import { readBody, parseJson, listen } from './http.mjs';
+import { runCleanups, killProcsIn } from './cleanup.mjs';
 
 export { BIN, ROOT, freePort, canConnect, waitPort, sleep };
 export const CLAUDE = path.resolve(
@@ -64,11 +65,18 @@ export function makeSandbox(name) {
         return '(no anyclaude.log)';
       }
     },
-    // Claude Code's own children may still be writing under home/.claude for
-    // a moment after it exits: rmSync retries ENOTEMPTY/EBUSY instead of
-    // failing the test that already passed.
-    cleanup: () => {
-      if (!process.env.E2E_KEEP) fs.rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+    // Claude Code and its own children may still be writing under
+    // home/.claude after their terminal is gone: every process working in
+    // the sandbox is killed first, then rmSync retries ENOTEMPTY/EBUSY.
+    cleanup: async () => {
+      if (process.env.E2E_KEEP) return;
+      const left = await killProcsIn(root);
+      try {
+        fs.rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+      } catch (e) {
+        e.message += left.length ? ` (processes still in the sandbox: ${left.join(' ')})` : '';
+        throw e;
+      }
     },
   };
 }
@@ -129,7 +137,7 @@ export function e2eScope({ beforeCleanup } = {}) {
   after(async () => {
     children.killAll();
     if (beforeCleanup) await beforeCleanup();
-    for (const c of cleanups.reverse()) await c();
+    await runCleanups(cleanups);
   });
   const sandbox = (t, name, why = missingPrereq) => {
     const missing = why();

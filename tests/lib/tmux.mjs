@@ -34,7 +34,24 @@ export function tmuxOn(socket, env = () => process.env) {
     execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { encoding: 'utf8', env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+// The panes' process groups get SIGKILL first: kill-server alone sends
+// SIGHUP, and Claude Code may go on writing its session files for a while.
 export function killTmuxServer(socket) {
+  try {
+    const pids = execFileSync('tmux', ['-L', socket, '-f', '/dev/null', 'list-panes', '-a', '-F', '#{pane_pid}'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    for (const pid of pids.split('\n').filter((l) => /^\d+$/.test(l))) {
+      try {
+        process.kill(-Number(pid), 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  } catch {
+    /* not started, or gone */
+  }
   try {
     execFileSync('tmux', ['-L', socket, '-f', '/dev/null', 'kill-server'], { stdio: 'ignore' });
   } catch {
