@@ -409,12 +409,17 @@ server *server_new(struct event_base *base, const config *cfg, char *err, size_t
     httpd_set_head_check(s->http, head_check);
     s->port = httpd_port(s->http);
     const routes *rs = &cfg->routing;
-    s->need_root = routes_need_body(rs);
     if (backends_init(&s->bs, base, s->up, cfg, &s->m) < 0) {
         snprintf(err, errlen, "out of memory");
         server_free(s);
         return NULL;
     }
+    /* The body is parsed up front when routing reads it, or when a backend
+     * translates it anyway (the translation reads the same tree): the scan
+     * for server tools over the raw bytes is then work done twice. */
+    s->need_root = routes_need_body(rs);
+    for (int i = 0; i < s->bs.n; i++)
+        if (!s->bs.b[i].cfg->mode->passthru) s->need_root = 1;
     return s;
 }
 

@@ -15,8 +15,16 @@ void affinity_init(affinity *a, int nslots)
 uint64_t affinity_hash(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
+    /* eight bytes a step: a request's rendered prefix is tens of KiB, and
+     * byte-wise FNV is one multiply of latency per byte */
+    for (; n >= 8; n -= 8, s += 8) {
+        uint64_t w;
+        memcpy(&w, s, sizeof w);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 32;
+    }
+    for (; n; n--, s++) {
+        h ^= *s;
         h *= 1099511628211ULL;
     }
     return h;

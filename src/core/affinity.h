@@ -104,7 +104,10 @@ int affinity_holds(const affinity *a, uint64_t kind);
  * the slot (its prefix is gone) and gets a slot of its own when it comes
  * back. */
 void affinity_external(affinity *a, int slot, int state, uint64_t kind);
-/* FNV-1a over bytes, continuing from h (start with AFFINITY_HASH_INIT). */
+/* A 64-bit hash of bytes, continuing from h (start with AFFINITY_HASH_INIT):
+ * eight bytes a step (multiply and fold), FNV-1a over the last n % 8. Keys
+ * compare only between gateways of one version; splitting the input into
+ * two calls gives another value than one call. */
 #define AFFINITY_HASH_INIT 14695981039346656037ULL
 uint64_t affinity_hash(uint64_t h, const void *p, size_t n);
 

@@ -5,6 +5,7 @@
  */
 #include "jw.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,91 @@ void jw_num(jw *w, double d)
     snprintf(s, sizeof s, "%.15g", d);
     if (strtod(s, NULL) != d) snprintf(s, sizeof s, "%.17g", d);
     jw_lit(w, s);
+}
+
+/* A number as cJSON_PrintUnformatted writes it (%1.15g, or %1.17g when
+ * that does not read back): an integer of up to 15 digits, which %1.15g
+ * writes as its digits, here; every other one (-0 among them) by cJSON
+ * itself, so the format is its own. */
+static void cjson_num(jw *w, const cJSON *v)
+{
+    double d = v->valuedouble;
+    if (d > -1e15 && d < 1e15 && d == (double)(long long)d && !(d == 0 && signbit(d))) {
+        jw_num(w, d); /* integral: its digits */
+        return;
+    }
+    cJSON one = *v;
+    one.next = one.prev = NULL;
+    one.string = NULL;
+    char *s = cJSON_PrintUnformatted(&one);
+    if (!s) {
+        if (!w->rc) w->rc = BUF_ENOMEM;
+        return;
+    }
+    jw_lit(w, s);
+    cJSON_free(s);
+}
+
+static void value_at(jw *w, const cJSON *v, int depth)
+{
+    if (w->rc) return;
+    if (depth > 1000) {
+        w->rc = BUF_ETOOBIG;
+        return;
+    }
+    switch (v->type & 0xFF) {
+    case cJSON_NULL:
+        jw_lit(w, "null");
+        return;
+    case cJSON_False:
+        jw_lit(w, "false");
+        return;
+    case cJSON_True:
+        jw_lit(w, "true");
+        return;
+    case cJSON_Number:
+        cjson_num(w, v);
+        return;
+    case cJSON_String:
+        jw_cstr(w, v->valuestring ? v->valuestring : "");
+        return;
+    case cJSON_Raw:
+        if (!v->valuestring) {
+            w->rc = BUF_ENOMEM;
+            return;
+        }
+        jw_lit(w, v->valuestring);
+        return;
+    case cJSON_Array:
+        jw_raw(w, "[", 1);
+        for (const cJSON *c = v->child; c; c = c->next) {
+            if (c != v->child) jw_raw(w, ",", 1);
+            value_at(w, c, depth + 1);
+        }
+        jw_raw(w, "]", 1);
+        return;
+    case cJSON_Object:
+        jw_raw(w, "{", 1);
+        for (const cJSON *c = v->child; c; c = c->next) {
+            if (c != v->child) jw_raw(w, ",", 1);
+            jw_cstr(w, c->string ? c->string : "");
+            jw_raw(w, ":", 1);
+            value_at(w, c, depth + 1);
+        }
+        jw_raw(w, "}", 1);
+        return;
+    default:
+        w->rc = BUF_ENOMEM;
+    }
+}
+
+void jw_value(jw *w, const cJSON *v)
+{
+    if (!v) {
+        if (!w->rc) w->rc = BUF_ENOMEM;
+        return;
+    }
+    value_at(w, v, 0);
 }
 
 void jw_key(jw *w, int *first, const char *key)

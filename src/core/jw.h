@@ -18,6 +18,8 @@
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "buf.h"
 
 typedef struct jw {
@@ -44,6 +46,11 @@ int jw_is_integral(double d);
  * 1.6384e+04), others in the shorter of %.15g / %.17g that reads back
  * exactly (0.7 stays 0.7). Not for NaN or infinities (JSON has none). */
 void jw_num(jw *w, double d);
+/* A parsed value written exactly as cJSON_PrintUnformatted prints it (the
+ * same bytes: its number format, its escapes), without cJSON's allocations;
+ * depth beyond 1000 is BUF_ETOOBIG. An item cJSON cannot print (an invalid
+ * type) is BUF_ENOMEM, as cJSON_PrintUnformatted's NULL is taken. */
+void jw_value(jw *w, const cJSON *v);
 /* `"key":`, preceded by a comma unless *first (then *first becomes 0). */
 void jw_key(jw *w, int *first, const char *key);
 /* Returns the first error (0 if none); on error, takes back everything

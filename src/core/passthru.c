@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "anthropic.h"
+#include "jw.h"
 
 /* The text of a role:"system" message (a string, or its text blocks joined
  * with "\n") as one "<system-reminder>" text block; NULL when it holds
@@ -123,11 +124,11 @@ int passthru_rewrite(cJSON *root, const passthru_opts *o, buf *out)
         else
             cJSON_AddItemToObject(root, "model", m);
     }
-    char *txt = cJSON_PrintUnformatted(root);
-    if (!txt) return BUF_ENOMEM;
-    int rc = buf_appends(out, txt);
-    cJSON_free(txt);
-    return rc;
+    /* cJSON_PrintUnformatted's bytes, written straight into out */
+    jw w;
+    jw_init(&w, out);
+    jw_value(&w, root);
+    return jw_finish(&w);
 }
 
 static long num(const cJSON *o, const char *k)

@@ -334,9 +334,15 @@ static int assistant_message(xctx *c, const cJSON *content, int mi)
                 rc = FAIL(c, "%s.input: must be an object", path);
                 goto out;
             }
-            char *args = cJSON_PrintUnformatted(input);
-            if (!args) {
-                rc = XLATE_ENOMEM;
+            /* the arguments: the input as cJSON_PrintUnformatted prints
+             * it, then that text as a JSON string */
+            buf args;
+            jw aw;
+            buf_init(&args, 0);
+            jw_init(&aw, &args);
+            jw_value(&aw, input);
+            if ((rc = from_buf_rc(jw_finish(&aw)))) {
+                buf_free(&args);
                 goto out;
             }
             if (ncalls++) jw_raw(&cw, ",", 1);
@@ -345,10 +351,10 @@ static int assistant_message(xctx *c, const cJSON *content, int mi)
             jw_lit(&cw, ",\"type\":\"function\",\"function\":{\"name\":");
             jw_cstr(&cw, name->valuestring);
             jw_lit(&cw, ",\"arguments\":");
-            jw_cstr(&cw, args);
+            jw_str(&cw, args.data ? args.data : "", args.len);
             jw_lit(&cw, "}}");
-            c->text_bytes += strlen(args) + strlen(name->valuestring);
-            cJSON_free(args);
+            c->text_bytes += args.len + strlen(name->valuestring);
+            buf_free(&args);
             rc = from_buf_rc(cw.rc);
         } else if (strcmp(type, "image") == 0 || strcmp(type, "document") == 0 ||
                    strcmp(type, "search_result") == 0 || strcmp(type, "tool_result") == 0) {

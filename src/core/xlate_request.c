@@ -311,7 +311,15 @@ int xlate_request_build_parsed(const xlate_parsed *pb, const char *body, size_t 
         info->stream = cJSON_IsTrue(get(root, "stream"));
         copy_utf8(info->model, sizeof info->model, get(root, "model")->valuestring);
         info->input_estimate = estimate;
-        if (tools && !(info->tools = cJSON_Duplicate(tools, 1))) rc = XLATE_ENOMEM;
+        /* the caller's tree outlives the info: borrow its tools (the stream
+         * reads them); a tree parsed here dies below: copy them */
+        if (tools && !own) {
+            info->tools = (cJSON *)tools;
+        } else if (tools) {
+            info->tools = cJSON_Duplicate(tools, 1);
+            info->tools_owned = 1;
+            if (!info->tools) rc = XLATE_ENOMEM;
+        }
     }
 out:
     if (rc) {
@@ -328,7 +336,7 @@ out:
 void xlate_request_info_free(xlate_request_info *info)
 {
     if (!info) return;
-    cJSON_Delete(info->tools);
+    if (info->tools_owned) cJSON_Delete(info->tools);
     memset(info, 0, sizeof *info);
 }
 

@@ -38,7 +38,10 @@ typedef struct xlate_request_info {
     int stream;          /* the client asked for SSE */
     char model[256];     /* the client's "model", echoed back in responses */
     long input_estimate; /* estimated prompt tokens, >= 1 */
-    cJSON *tools;        /* copy of the Anthropic "tools" array, or NULL; owned */
+    cJSON *tools;        /* the Anthropic "tools" array, or NULL: borrowed from the caller's
+                            parsed tree (xlate_request_build_parsed with a tree: it must
+                            outlive this info), else a copy owned here */
+    int tools_owned;     /* tools is a copy, freed by xlate_request_info_free */
     uint64_t kind_hash;  /* hash of the rendered system prompt and tools */
     uint64_t first_hash; /* kind_hash extended by the first conversational message */
     size_t messages_off; /* offset in the output where the first message starts */

@@ -73,7 +73,7 @@ int xlate_tools_write(xctx *c, const xlate_tool_ref *refs, int n)
     jw_raw(&c->w, "[", 1);
     for (int i = 0; i < n; i++) {
         const cJSON *desc = get(refs[i].tool, "description");
-        char *schema = cJSON_PrintUnformatted(get(refs[i].tool, "input_schema"));
+        const cJSON *schema = get(refs[i].tool, "input_schema");
         if (!schema) return XLATE_ENOMEM;
         if (i) jw_raw(&c->w, ",", 1);
         jw_lit(&c->w, "{\"type\":\"function\",\"function\":{\"name\":");
@@ -83,9 +83,8 @@ int xlate_tools_write(xctx *c, const xlate_tool_ref *refs, int n)
             jw_cstr(&c->w, desc->valuestring);
         }
         jw_lit(&c->w, ",\"parameters\":");
-        jw_lit(&c->w, schema);
+        jw_value(&c->w, schema); /* as cJSON_PrintUnformatted, without its copies */
         jw_lit(&c->w, "}}");
-        cJSON_free(schema);
     }
     jw_raw(&c->w, "]", 1);
     if (!c->w.rc) c->text_bytes += c->w.b->len - start;

@@ -2,12 +2,14 @@
  * fuzz_jparse: jparse (src/core/jparse.c) against cJSON's own parse on
  * arbitrary bytes. The input is the JSON text. Both must fail, or both
  * succeed with the same tree (jparse_same: every field, the prev links too)
- * and the same end pointer.
+ * and the same end pointer. And jw_value (src/core/jw.c) writes every
+ * parsed tree exactly as cJSON_PrintUnformatted prints it.
  */
 #include <cjson/cJSON.h>
 
 #include "fuzz_util.h"
 #include "jparse.h"
+#include "jw.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -20,6 +22,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                e2 ? e2 - s : -1);
     if (want) {
         FUZZ_CHECK(jparse_same(want, got), "the trees differ");
+        char *p = cJSON_PrintUnformatted(want);
+        buf b;
+        jw w;
+        buf_init(&b, 0);
+        jw_init(&w, &b);
+        jw_value(&w, want);
+        int rc = jw_finish(&w);
+        FUZZ_CHECK(p && rc == 0 && b.len == strlen(p) && memcmp(b.data, p, b.len) == 0,
+                   "jw_value differs from cJSON_PrintUnformatted");
+        buf_free(&b);
+        cJSON_free(p);
     }
     cJSON_Delete(want);
     cJSON_Delete(got);

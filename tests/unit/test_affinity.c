@@ -4,6 +4,8 @@
 #include "affinity.h"
 #include "test.h"
 
+#include <string.h>
+
 enum { MAIN = 1, SUB = 2, BG = 3 }; /* kinds: system prompt + tools */
 
 TEST(affinity_disabled)
@@ -61,10 +63,24 @@ TEST(affinity_lru_when_all_returned)
     CHECK(x != y);
 }
 
-TEST(affinity_hash_is_fnv1a)
+TEST(affinity_hash_values)
 {
+    /* under eight bytes it is FNV-1a */
     CHECK(affinity_hash(AFFINITY_HASH_INIT, "", 0) == 14695981039346656037ULL);
     CHECK(affinity_hash(AFFINITY_HASH_INIT, "a", 1) == 0xaf63dc4c8601ec8cULL);
+    /* pinned: a change of function changes every slot and pool key */
+    CHECK(affinity_hash(AFFINITY_HASH_INIT, "0123456789abcdefXYZ", 19) == 0x0babdd02798e0f5fULL);
+    /* every byte counts, in words and in the tail alike */
+    char a[40], b[40];
+    memset(a, 'x', sizeof a);
+    uint64_t h0 = affinity_hash(AFFINITY_HASH_INIT, a, sizeof a);
+    for (size_t i = 0; i < sizeof a; i++) {
+        memcpy(b, a, sizeof a);
+        b[i] ^= 1;
+        CHECK(affinity_hash(AFFINITY_HASH_INIT, b, sizeof b) != h0);
+    }
+    /* the same bytes at another length differ */
+    CHECK(affinity_hash(AFFINITY_HASH_INIT, a, 16) != affinity_hash(AFFINITY_HASH_INIT, a, 17));
 }
 
 /* Two conversations of one kind alternating on a server with a free slot

@@ -1,8 +1,10 @@
 /* Tests for src/core/jw.c: the JSON writer both translators use. */
+#include <dirent.h>
 #include <float.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "jw.h"
 #include "test.h"
@@ -94,4 +96,156 @@ TEST(jw_first_error_sticks_and_rolls_back)
     CHECK(b.len == 2);
     CHECK_STR(b.data, "ab");
     buf_free(&b);
+}
+
+/* ---- jw_value: cJSON_PrintUnformatted's bytes ---------------------------- */
+
+/* jw_value of v and of every value inside it equal cJSON_PrintUnformatted's. */
+static int value_agrees(const cJSON *v)
+{
+    int bad = 0;
+    char *want = cJSON_PrintUnformatted(v);
+    buf b;
+    jw w;
+    buf_init(&b, 0);
+    jw_init(&w, &b);
+    jw_value(&w, v);
+    int rc = jw_finish(&w);
+    if (!want || rc || b.len != strlen(want) || memcmp(b.data, want, b.len) != 0) {
+        fprintf(stderr, "  jw_value: %.200s\n  cJSON:    %.200s\n", b.data ? b.data : "(error)",
+                want ? want : "(NULL)");
+        bad++;
+    }
+    buf_free(&b);
+    cJSON_free(want);
+    for (const cJSON *c = v->child; c && !bad; c = c->next)
+        bad += value_agrees(c);
+    return bad;
+}
+
+TEST(jw_value_prints_as_cjson_on_cases)
+{
+    static const char *cases[] = {
+        "null",
+        "true",
+        "false",
+        "0",
+        "-0",
+        "1",
+        "-1",
+        "2147483647",
+        "-2147483648",
+        "2147483648",
+        "4294967296",
+        "9007199254740993",
+        "1e21",
+        "1e300",
+        "-1e-300",
+        "5e-324",
+        "0.1",
+        "0.7",
+        "1.5",
+        "3.141592653589793",
+        "123456789012345678901234567890",
+        "1.7976931348623157e308",
+        "0.30000000000000004",
+        "100.0",
+        "1E2",
+        "-0.0",
+        "\"\"",
+        "\"a\\\"b\\\\c\\/d\"",
+        "\"\\b\\f\\n\\r\\t\\u0001\\u001f\\u007f\\u00e9\\u2028\\ud83d\\ude00\"",
+        "[]",
+        "{}",
+        "[[],{},[[]],{\"\":{}}]",
+        "{\"k\\n\\u0000x\":1,\"\":\"\",\"a\":[1,2.5,\"x\",null]}",
+        "{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\",\"minimum\":0,"
+        "\"maximum\":9007199254740991},\"f\":{\"type\":\"number\",\"exclusiveMinimum\":0.001}},"
+        "\"required\":[\"n\"],\"additionalProperties\":false}",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *v = cJSON_Parse(cases[i]);
+        REQUIRE(v);
+        CHECK(value_agrees(v) == 0);
+        cJSON_Delete(v);
+    }
+    /* values no parser makes: a raw item, a string and a key without text,
+     * a number whose valueint disagrees with its double */
+    cJSON *o = cJSON_CreateObject();
+    REQUIRE(o);
+    cJSON_AddItemToObject(o, "raw", cJSON_CreateRaw("[1, 2]"));
+    cJSON *s = cJSON_CreateString("x");
+    free(s->valuestring);
+    s->valuestring = NULL;
+    cJSON_AddItemToObject(o, "nulltext", s);
+    cJSON *n = cJSON_CreateNumber(2.5);
+    n->valueint = 7;
+    cJSON_AddItemToObject(o, "n", n);
+    CHECK(value_agrees(o) == 0);
+    cJSON_Delete(o);
+    /* random doubles, bit patterns and short decimals */
+    unsigned long long x = 88172645463325252ULL;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double d;
+        if (i % 2) {
+            memcpy(&d, &x, sizeof d);
+        } else {
+            d = (double)(long long)(x % 2000001) / (double)(1 + (x >> 40) % 1000);
+        }
+        cJSON *v = cJSON_CreateNumber(d);
+        REQUIRE(v);
+        CHECK(value_agrees(v) == 0);
+        cJSON_Delete(v);
+    }
+    /* no value: an error, as cJSON's NULL */
+    buf b;
+    jw w;
+    buf_init(&b, 0);
+    jw_init(&w, &b);
+    jw_value(&w, NULL);
+    CHECK(jw_finish(&w) != 0);
+    buf_free(&b);
+}
+
+static int golden_values(const char *dir, int *files)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int bad = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t nl = strlen(de->d_name);
+        if (de->d_name[0] == '.') continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (nl < 5 || strcmp(de->d_name + nl - 5, ".json") != 0) {
+            bad += golden_values(path, files);
+            continue;
+        }
+        size_t n = 0;
+        char *s = test_read_file(path, &n);
+        cJSON *v = s ? cJSON_ParseWithLength(s, n) : NULL;
+        if (v) {
+            (*files)++;
+            int here = value_agrees(v);
+            if (here) fprintf(stderr, "  jw_value differs from cJSON on %s\n", path);
+            bad += here;
+        }
+        cJSON_Delete(v);
+        free(s);
+    }
+    closedir(d);
+    return bad;
+}
+
+TEST(jw_value_prints_as_cjson_on_golden_files)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/golden", test_dir());
+    int files = 0;
+    CHECK(golden_values(dir, &files) == 0);
+    CHECK(files > 100);
 }
