@@ -9,6 +9,9 @@
 // anyclaude-backend header and the fake that recorded the request must agree.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
 import { startBackend, chunks, sse, httpError, stall } from '../lib/openai_backend.mjs';
 import { rawPost, parseSSE, TOOLS } from '../lib/gateway.mjs';
@@ -609,7 +612,7 @@ async function onePerMember(make, names = ['p1', 'p2', 'p3'], max = 40) {
 describe('pools', () => {
   test('conversations spread over the members by rendezvous, each stays on its member, and a second replica agrees', async () => {
     const pool = await startPool();
-    let gw2;
+    let gw2, ownState;
     try {
       const convs = await onePerMember((i) => new Conv(pool, `sess-${i}`, `Conversation ${i}: something of its own.`));
       for (let round = 0; round < 3; round++) {
@@ -620,14 +623,18 @@ describe('pools', () => {
       }
       // A busy member keeps its conversations: load never splits one.
       // A second gateway with the same config, which has seen none of these
-      // conversations, sends each to the same member (no shared state).
+      // conversations, sends each to the same member (no shared state: a
+      // state directory of its own, as on another machine; the first
+      // gateway's saved warm prefixes would otherwise be prefilled on every
+      // member at its start, chat requests this count would see).
+      ownState = fs.mkdtempSync(path.join(os.tmpdir(), 'anyclaude-replica2-'));
       gw2 = await startRouted(
         {
           backends: { p1: oa(pool.fl.p1.url, 'm-p1'), p2: oa(pool.fl.p2.url, 'm-p2'), p3: oa(pool.fl.p3.url, 'm-p3') },
           routes: [{ when: 'default', to: ['p1', 'p2', 'p3'] }],
           healthCheckMs: 200,
         },
-        { debug: 1 },
+        { debug: 1, env: { XDG_STATE_HOME: ownState } },
       );
       const other = { ...pool, gw: gw2, client: gw2.client() };
       for (const c of convs) {
@@ -638,6 +645,7 @@ describe('pools', () => {
       for (const n of ['p1', 'p2', 'p3']) assert.equal(metricValue(text, 'anyclaude_backend_requests_total', `backend="${n}"`), 1, `replica 2 requests_total for ${n}\n${text}`);
     } finally {
       await gw2?.stopAll();
+      if (ownState) fs.rmSync(ownState, { recursive: true, force: true });
       await pool.stop();
     }
   });
