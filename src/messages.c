@@ -282,7 +282,10 @@ static void arm_ping(exchange *ex)
 }
 
 /* Start the client's stream: 200, SSE headers, message_start. */
-static void commit(exchange *ex)
+/* Commit the stream: headers and message_start. Written at once, except
+ * when the caller writes the backend's first data next (flush 0): then they
+ * leave in the same write, one TCP segment fewer before the first text. */
+static void commit_out(exchange *ex, int flush)
 {
     if (ex->committed || !ex->req) return;
     ex->committed = 1;
@@ -293,13 +296,24 @@ static void commit(exchange *ex)
     httpd_reply_start(ex->req, 200, "text/event-stream; charset=utf-8");
     if (ex->cur.exact_prompt > 0) xlate_stream_set_estimate(ex->cur.xs, ex->cur.exact_prompt);
     xlate_stream_begin(ex->cur.xs, &ex->out);
-    flush_out(ex);
+    if (flush) flush_out(ex);
     arm_ping(ex);
 }
 
+static void commit(exchange *ex)
+{
+    commit_out(ex, 1);
+}
+
+/* The grace timer: commit now; or, committed already (want_commit), write
+ * what is still held at the end of the event loop's current turn. */
 static void grace_cb(evutil_socket_t fd, short what, void *arg)
 {
-    commit(arg);
+    exchange *ex = arg;
+    if (!ex->committed)
+        commit(ex);
+    else
+        flush_out(ex);
 }
 
 /* The backend said 2xx: commit, but give the tokenizer (asked alongside the
@@ -315,7 +329,11 @@ static void want_commit(exchange *ex)
         evtimer_add(ex->grace, &tv);
         return;
     }
-    commit(ex);
+    /* The first data usually came in the same read as the headers: held
+     * until this turn of the event loop ends, message_start leaves in one
+     * write with the first text instead of a segment of its own. */
+    commit_out(ex, 0);
+    event_active(ex->grace, EV_TIMEOUT, 1);
 }
 
 /* Pass-through: relay the backend's status and headers. */
@@ -494,9 +512,17 @@ static int up_data(void *ud, const char *p, size_t n)
         return 0;
     }
     if (ex->cur.t_first == 0) ex->cur.t_first = monotime_ms();
-    commit(ex);
+    commit_out(ex, 0); /* flushed below, with what this data makes */
+    size_t held = ex->out.len;
     int rc = xlate_stream_feed(ex->cur.xs, p, n, &ex->out);
     arm_ping(ex);
+    /* data that made no event (the role-only first chunk) writes nothing
+     * now: what is held leaves with the next event, or when this turn of
+     * the event loop ends (grace_cb) */
+    if (rc >= 0 && ex->out.len == held && !xlate_stream_over(ex->cur.xs)) {
+        if (held) event_active(ex->grace, EV_TIMEOUT, 1);
+        return 0;
+    }
     if (flush_out(ex) < 0) {
         ex->cur.up = NULL; /* returning 1 aborts the transfer without callbacks */
         abort_client(ex);
