@@ -51,6 +51,7 @@ struct server {
     const config *cfg;
     httpd *http;
     upstream *up;
+    struct xlate_tools_cache *tools; /* translated tools kept across requests */
     int port;
     int active;
     struct exchange *exchanges; /* all live exchanges, for server_free */

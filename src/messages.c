@@ -687,6 +687,7 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
         b->cfg->affinity_field[0] && outhdrs_affinity_value(ex->req, aff, sizeof aff) == 0;
     xlate_request_opts o = {
         .model = backend_model(b, t->model),
+        .tools_cache = s->tools,
         .max_tokens_cap = s->cfg->max_tokens,
         .cache_prompt = b->cfg->mode->cache_prompt,
         .use_id_slot = b->use_slots,

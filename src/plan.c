@@ -14,7 +14,9 @@ const route *plan_route(const routes *rs, const cJSON *root, int subagent, route
     if (!facts) facts = &f;
     memset(facts, 0, sizeof *facts);
     if (!root) return routes_default(rs);
-    routes_facts(root, subagent, facts);
+    /* the size estimate only where routing or a pass-through target reads
+     * it (a translating backend counts its own) */
+    routes_facts_sized(root, subagent, routes_need_body(rs), facts);
     return routes_match(rs, facts);
 }
 

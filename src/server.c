@@ -25,6 +25,7 @@
 #include "models.h"
 #include "monotime.h"
 #include "outhdrs.h"
+#include "xlate_tools.h"
 
 static void handle_metrics(server *s, httpd_req *req)
 {
@@ -380,6 +381,7 @@ server *server_new(struct event_base *base, const config *cfg, char *err, size_t
         return NULL;
     }
     s->up = upstream_new(base);
+    s->tools = xlate_tools_cache_new(); /* NULL (no memory): tools written each time */
     if (!s->up) {
         snprintf(err, errlen, "could not initialise the HTTP client");
         server_free(s);
@@ -452,5 +454,6 @@ void server_free(server *s)
     httpd_free(s->http);
     backends_free(&s->bs);
     upstream_free(s->up);
+    xlate_tools_cache_free(s->tools);
     free(s);
 }

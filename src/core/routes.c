@@ -534,7 +534,7 @@ int routes_need_body(const routes *r)
         need |= rt->npool > 1;
         for (int k = 0; k < rt->npool + rt->nfallback; k++) {
             const route_target *t = k < rt->npool ? &rt->pool[k] : &rt->fallback[k - rt->npool];
-            need |= r->backends[t->backend].mode->passthru != 0;
+            need |= r->backends[t->backend].mode && r->backends[t->backend].mode->passthru;
         }
     }
     return need;
@@ -601,6 +601,11 @@ static int has_image(const cJSON *msgs)
 
 void routes_facts(const cJSON *root, int subagent_header, route_facts *f)
 {
+    routes_facts_sized(root, subagent_header, 1, f);
+}
+
+void routes_facts_sized(const cJSON *root, int subagent_header, int sized, route_facts *f)
+{
     memset(f, 0, sizeof *f);
     f->model = "";
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "model");
@@ -614,10 +619,12 @@ void routes_facts(const cJSON *root, int subagent_header, route_facts *f)
     servertools_info st;
     servertools_scan(root, &st);
     f->server_tools = st.server;
-    size_t bytes = text_bytes(cJSON_GetObjectItemCaseSensitive(root, "system"), 0) +
-                   text_bytes(cJSON_GetObjectItemCaseSensitive(root, "messages"), 0) +
-                   text_bytes(cJSON_GetObjectItemCaseSensitive(root, "tools"), 0);
-    f->est_tokens = (long)((bytes + 3) / 4);
+    if (sized) {
+        size_t bytes = text_bytes(cJSON_GetObjectItemCaseSensitive(root, "system"), 0) +
+                       text_bytes(cJSON_GetObjectItemCaseSensitive(root, "messages"), 0) +
+                       text_bytes(cJSON_GetObjectItemCaseSensitive(root, "tools"), 0);
+        f->est_tokens = (long)((bytes + 3) / 4);
+    }
     f->images = has_image(cJSON_GetObjectItemCaseSensitive(root, "messages"));
 }
 

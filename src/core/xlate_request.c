@@ -188,7 +188,7 @@ static int write_request(xctx *c, const cJSON *root, const xlate_request_opts *o
     if (ntools) {
         jw_key(w, &first, "tools");
         c->tools_off = w->b->len;
-        rc = xlate_tools_write(c, refs, ntools);
+        rc = xlate_tools_write_cached(c, opts->tools_cache, get(root, "tools"), refs, ntools);
         c->tools_end = w->b->len;
     }
     free(refs);

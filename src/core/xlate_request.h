@@ -20,12 +20,16 @@
 #include "buf.h"
 #include "xlate_ctx.h" /* XLATE_E* codes, XLATE_IMAGE_LEFT_OUT */
 
+struct xlate_tools_cache;
+
 typedef struct xlate_request_opts {
-    const char *model;   /* model sent upstream; NULL: omit the field */
-    long max_tokens_cap; /* clamp max_tokens to this; <= 0: no clamp */
-    int cache_prompt;    /* add "cache_prompt": true (llama.cpp) */
-    int use_id_slot;     /* add "id_slot": id_slot, two characters wide (llama.cpp slot
-                            affinity; see info.id_slot_off to set it later) */
+    const char *model;                     /* model sent upstream; NULL: omit the field */
+    struct xlate_tools_cache *tools_cache; /* translated tools kept across requests
+                                              (xlate_tools.h); NULL: none */
+    long max_tokens_cap;                   /* clamp max_tokens to this; <= 0: no clamp */
+    int cache_prompt;                      /* add "cache_prompt": true (llama.cpp) */
+    int use_id_slot; /* add "id_slot": id_slot, two characters wide (llama.cpp slot
+                        affinity; see info.id_slot_off to set it later) */
     int id_slot;
     /* a top-level string field for an engine's cache routing (e.g. "user",
      * "prompt_cache_key") and its value; NULL: none */

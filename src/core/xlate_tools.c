@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jparse.h"
+
 static int tool_cmp(const void *a, const void *b)
 {
     const xlate_tool_ref *x = a, *y = b;
@@ -89,4 +91,74 @@ int xlate_tools_write(xctx *c, const xlate_tool_ref *refs, int n)
     jw_raw(&c->w, "]", 1);
     if (!c->w.rc) c->text_bytes += c->w.b->len - start;
     return from_buf_rc(c->w.rc);
+}
+
+/* ---- the cache ---------------------------------------------------------------- */
+
+struct xlate_tools_cache {
+    struct {
+        cJSON *tools; /* the client's array, copied; NULL: empty entry */
+        buf out;      /* what xlate_tools_write made of it */
+        size_t text;  /* what it added to the estimate */
+        long used;    /* tick of the last hit or store */
+    } e[XLATE_TOOLS_CACHE_N];
+    long tick, hits, misses;
+};
+
+xlate_tools_cache *xlate_tools_cache_new(void)
+{
+    return calloc(1, sizeof(xlate_tools_cache));
+}
+
+void xlate_tools_cache_free(xlate_tools_cache *tc)
+{
+    if (!tc) return;
+    for (int i = 0; i < XLATE_TOOLS_CACHE_N; i++) {
+        cJSON_Delete(tc->e[i].tools);
+        buf_free(&tc->e[i].out);
+    }
+    free(tc);
+}
+
+void xlate_tools_cache_stats(const xlate_tools_cache *tc, long *hits, long *misses)
+{
+    *hits = tc ? tc->hits : 0;
+    *misses = tc ? tc->misses : 0;
+}
+
+int xlate_tools_write_cached(xctx *c, xlate_tools_cache *tc, const cJSON *tools,
+                             const xlate_tool_ref *refs, int n)
+{
+    if (!tc || !tools) return xlate_tools_write(c, refs, n);
+    tc->tick++;
+    for (int i = 0; i < XLATE_TOOLS_CACHE_N; i++) {
+        if (!tc->e[i].tools || !jparse_same(tc->e[i].tools, tools)) continue;
+        jw_raw(&c->w, tc->e[i].out.data, tc->e[i].out.len);
+        if (c->w.rc) return from_buf_rc(c->w.rc);
+        c->text_bytes += tc->e[i].text;
+        tc->e[i].used = tc->tick;
+        tc->hits++;
+        return 0;
+    }
+    tc->misses++;
+    size_t start = c->w.b->len, text0 = c->text_bytes;
+    int rc = xlate_tools_write(c, refs, n);
+    size_t len = c->w.b->len - start;
+    if (rc || len > XLATE_TOOLS_CACHE_MAX_BYTES) return rc;
+    /* keep it in the least recently used entry (a failed copy keeps nothing) */
+    int v = 0;
+    for (int i = 1; i < XLATE_TOOLS_CACHE_N; i++)
+        if (tc->e[i].used < tc->e[v].used) v = i;
+    cJSON_Delete(tc->e[v].tools);
+    tc->e[v].tools = cJSON_Duplicate(tools, 1);
+    buf_reset(&tc->e[v].out);
+    if (!tc->e[v].tools || buf_append(&tc->e[v].out, c->w.b->data + start, len) != BUF_OK ||
+        !jparse_same(tc->e[v].tools, tools)) {
+        cJSON_Delete(tc->e[v].tools);
+        tc->e[v].tools = NULL;
+        return 0;
+    }
+    tc->e[v].text = c->text_bytes - text0;
+    tc->e[v].used = tc->tick;
+    return 0;
 }

@@ -27,4 +27,22 @@ int xlate_tools_collect(xctx *c, const cJSON *tools, xlate_tool_ref **refs, int 
  * the estimate). Returns 0 or an XLATE code. */
 int xlate_tools_write(xctx *c, const xlate_tool_ref *refs, int n);
 
+/* The last few translated "tools" arrays, kept by the caller across
+ * requests: Claude Code sends the same tools on every turn, and comparing
+ * two trees costs a small part of writing one (escaping every description,
+ * printing every schema). An entry is the client's array (a copy) and the
+ * bytes xlate_tools_write made of it; a hit needs the same tree in every
+ * field (jparse_same), so the bytes are the ones a write would make. */
+#define XLATE_TOOLS_CACHE_N 4                  /* main loop, -p, subagents, background */
+#define XLATE_TOOLS_CACHE_MAX_BYTES (1u << 20) /* larger arrays are written each time */
+typedef struct xlate_tools_cache xlate_tools_cache;
+xlate_tools_cache *xlate_tools_cache_new(void);
+void xlate_tools_cache_free(xlate_tools_cache *tc);
+/* Hits and misses so far (for the tests and the profile). */
+void xlate_tools_cache_stats(const xlate_tools_cache *tc, long *hits, long *misses);
+/* xlate_tools_write for the array tools (whose function tools are refs),
+ * through the cache when tc is not NULL. */
+int xlate_tools_write_cached(xctx *c, xlate_tools_cache *tc, const cJSON *tools,
+                             const xlate_tool_ref *refs, int n);
+
 #endif

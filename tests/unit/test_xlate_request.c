@@ -21,6 +21,7 @@
 
 #include "anthropic.h"
 #include "xlate_request.h"
+#include "xlate_tools.h"
 #include "test.h"
 
 #define DEFAULT_CAP 16384
@@ -73,8 +74,21 @@ static void case_opts(const char *name, xlate_request_opts *o, char *model_store
 
 /* Build golden case NAME into out (with its options). Returns the build's
  * return code, or -100 when the input cannot be read. */
+/* Translated tools kept across every golden case built through it (run_case
+ * builds each case with and without it): cached bytes must be written bytes. */
+static xlate_tools_cache *shared_tools;
+
+static int build_case_with(const char *name, buf *out, xlate_request_info *info, char *err,
+                           size_t errlen, xlate_tools_cache *tc);
+
 static int build_case(const char *name, buf *out, xlate_request_info *info, char *err,
                       size_t errlen)
+{
+    return build_case_with(name, out, info, err, errlen, NULL);
+}
+
+static int build_case_with(const char *name, buf *out, xlate_request_info *info, char *err,
+                           size_t errlen, xlate_tools_cache *tc)
 {
     char path[512], model[256];
     xlate_request_opts o;
@@ -87,6 +101,7 @@ static int build_case(const char *name, buf *out, xlate_request_info *info, char
         return -100;
     }
     case_opts(name, &o, model, sizeof model);
+    o.tools_cache = tc;
     int rc = xlate_request_build(body, len, &o, out, info ? info : &scratch, err, errlen);
     if (!info && rc == 0) xlate_request_info_free(&scratch);
     free(body);
@@ -115,11 +130,15 @@ static void run_case(const char *name)
     buf_init(&out, 0);
     buf_init(&again, 0);
     int rc = build_case(name, &out, &info, err, sizeof err);
-    int rc2 = build_case(name, &again, NULL, err2, sizeof err2);
     int before = test_failed_checks;
-
-    CHECK(rc == rc2);
-    CHECK(out.len == again.len && (!out.len || memcmp(out.data, again.data, out.len) == 0));
+    /* twice through the shared tools cache (a miss or a hit, then a hit):
+     * the same bytes as without it */
+    for (int k = 0; k < 2; k++) {
+        buf_reset(&again);
+        int rc2 = build_case_with(name, &again, NULL, err2, sizeof err2, shared_tools);
+        CHECK(rc == rc2);
+        CHECK(out.len == again.len && (!out.len || memcmp(out.data, again.data, out.len) == 0));
+    }
     if (rc == 0) {
         CHECK(info.input_estimate >= 1);
         CHECK(info.model[0] != '\0');
@@ -184,9 +203,91 @@ TEST(xlate_request_golden)
     snprintf(dir, sizeof dir, "%s/golden/request", test_dir());
     size_t n = golden_list(dir, ".json", not_input, &names);
     CHECK(n >= 40);
+    REQUIRE((shared_tools = xlate_tools_cache_new()));
     for (size_t i = 0; i < n; i++)
         run_case(names[i]);
     golden_free(names, n);
+    long hits, misses;
+    xlate_tools_cache_stats(shared_tools, &hits, &misses);
+    fprintf(stderr, "golden requests through the tools cache: %ld hits, %ld misses\n", hits,
+            misses);
+    CHECK(hits > 20);                    /* each case's second build at least */
+    CHECK(misses > XLATE_TOOLS_CACHE_N); /* more arrays than entries: evictions */
+    xlate_tools_cache_free(shared_tools);
+    shared_tools = NULL;
+}
+
+/* The cache keeps XLATE_TOOLS_CACHE_N arrays, the least recently used
+ * leaving first, and a tool that differs in one byte is a miss. */
+TEST(xlate_tools_cache_keeps_the_recent_arrays)
+{
+    xlate_tools_cache *tc = xlate_tools_cache_new();
+    REQUIRE(tc);
+    char body[512], err[256];
+    long hits, misses;
+    buf a, b;
+    buf_init(&a, 0);
+    buf_init(&b, 0);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i <= XLATE_TOOLS_CACHE_N; i++) {
+            snprintf(body, sizeof body,
+                     "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\","
+                     "\"content\":\"hi\"}],\"tools\":[{\"name\":\"t%d\",\"description\":"
+                     "\"line\\none\",\"input_schema\":{\"type\":\"object\",\"properties\":"
+                     "{\"n\":{\"type\":\"number\",\"maximum\":%d.5}}}}]}",
+                     i, i);
+            xlate_request_opts o = {.tools_cache = tc};
+            xlate_request_opts plain = {.tools_cache = NULL};
+            xlate_request_info ia, ib;
+            buf_reset(&a);
+            buf_reset(&b);
+            REQUIRE(xlate_request_build(body, strlen(body), &o, &a, &ia, err, sizeof err) == 0);
+            REQUIRE(xlate_request_build(body, strlen(body), &plain, &b, &ib, err, sizeof err) == 0);
+            CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+            CHECK(ia.input_estimate == ib.input_estimate);
+            xlate_request_info_free(&ia);
+            xlate_request_info_free(&ib);
+        }
+    }
+    /* N+1 arrays in turn through N entries: each evicts the next one needed */
+    xlate_tools_cache_stats(tc, &hits, &misses);
+    CHECK(hits == 0 && misses == 2 * (XLATE_TOOLS_CACHE_N + 1));
+    /* the last N are kept: each hits now, newest first */
+    for (int i = XLATE_TOOLS_CACHE_N; i >= 1; i--) {
+        snprintf(body, sizeof body,
+                 "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\","
+                 "\"content\":\"hi\"}],\"tools\":[{\"name\":\"t%d\",\"description\":"
+                 "\"line\\none\",\"input_schema\":{\"type\":\"object\",\"properties\":"
+                 "{\"n\":{\"type\":\"number\",\"maximum\":%d.5}}}}]}",
+                 i, i);
+        xlate_request_opts o = {.tools_cache = tc};
+        xlate_request_info ia;
+        buf_reset(&a);
+        REQUIRE(xlate_request_build(body, strlen(body), &o, &a, &ia, err, sizeof err) == 0);
+        xlate_request_info_free(&ia);
+    }
+    xlate_tools_cache_stats(tc, &hits, &misses);
+    CHECK(hits == XLATE_TOOLS_CACHE_N);
+    /* one byte of a schema differs (5.5 -> 5.25): a miss, and its own bytes */
+    snprintf(body, sizeof body,
+             "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\","
+             "\"content\":\"hi\"}],\"tools\":[{\"name\":\"t%d\",\"description\":"
+             "\"line\\none\",\"input_schema\":{\"type\":\"object\",\"properties\":"
+             "{\"n\":{\"type\":\"number\",\"maximum\":%d.25}}}}]}",
+             XLATE_TOOLS_CACHE_N, XLATE_TOOLS_CACHE_N);
+    xlate_request_opts o = {.tools_cache = tc};
+    xlate_request_info ia;
+    buf_reset(&a);
+    REQUIRE(xlate_request_build(body, strlen(body), &o, &a, &ia, err, sizeof err) == 0);
+    xlate_request_info_free(&ia);
+    char want[32];
+    snprintf(want, sizeof want, "\"maximum\":%d.25", XLATE_TOOLS_CACHE_N);
+    CHECK(strstr(a.data, want) != NULL);
+    xlate_tools_cache_stats(tc, &hits, &misses);
+    CHECK(hits == XLATE_TOOLS_CACHE_N && misses == 2 * (XLATE_TOOLS_CACHE_N + 1) + 1);
+    buf_free(&a);
+    buf_free(&b);
+    xlate_tools_cache_free(tc);
 }
 
 /* Build two golden cases and require byte-identical success output. */
