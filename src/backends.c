@@ -22,6 +22,8 @@
 #include "ledger.h"
 #include "log.h"
 #include "monotime.h"
+#include "passthru.h"
+#include "servertools.h"
 
 enum probe_kind { P_PROPS, P_SLOTS, P_WARM, P_MODELS, P_HEALTH, P_SAVE, P_RESTORE };
 
@@ -190,10 +192,14 @@ static void warm_path(const backend_rt *b, uint64_t kind, char *out, size_t n)
     snprintf(out, n, "%s/%s%016llx.json", b->all->cfg->state_dir, pre, (unsigned long long)kind);
 }
 
+/* Warm start for every local kind of backend: OpenAI-compatible ones get
+ * the saved prefix translated, `anthropic` ones (llama-server's, LM
+ * Studio's /v1/messages) get it rewritten as their requests are; never the
+ * Claude API (claude mode). */
 static int warm_on(const backend_rt *b)
 {
     const config *c = b->all->cfg;
-    return c->warm && c->state_dir[0] && !b->cfg->mode->passthru;
+    return c->warm && c->state_dir[0] && b->cfg->mode->passthru != MODE_CLAUDE;
 }
 
 /* Write slot (0..99) into the two characters xlate_request reserved. */
@@ -484,6 +490,37 @@ static void slot_copy_done(bk_probe *p, int ok, long status, const char *err, co
  * ended): into a free slot, unless a prefix of that kind is already
  * claimable. Returns 1 when a prefill started, 0 when skipped, -1 when no
  * slot is free. */
+/* The saved prefix to an `anthropic` backend: rewritten as relay.c rewrites
+ * its requests (billing block out, the environment block ahead of the first
+ * user turn, server tools out, the model), so the server's cache holds the
+ * bytes the next request starts with. One cache as far as anyclaude knows
+ * (no slots): only the newest kind. */
+static int warm_send_messages(backend_rt *b, bk_probe *p, buf *in, const char *path)
+{
+    cJSON *root = in->data ? cJSON_ParseWithLength(in->data, in->len) : NULL;
+    buf_free(in);
+    passthru_opts po = {.model = backend_model(b, NULL),
+                        .max_tokens_cap = b->all->cfg->max_tokens,
+                        .lead_system = 1};
+    if (!root) {
+        log_line(1, "warm start: ignoring %s (not JSON)", path);
+        probe_free(p);
+        return 0;
+    }
+    servertools_strip(root);
+    int rc = passthru_rewrite(root, &po, &p->reqbody);
+    cJSON_Delete(root);
+    if (rc) {
+        probe_free(p);
+        return 0;
+    }
+    route_backend_url(b->cfg, "messages", p->url, sizeof p->url);
+    log_line(1, "warm start: prefilling a saved prompt prefix on %s (%zu bytes)", b->cfg->name,
+             p->reqbody.len);
+    probe_start(p, "POST", TIMEOUT_PREFILL_MS);
+    return 1;
+}
+
 static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
 {
     FILE *f = fopen(path, "rb");
@@ -500,6 +537,7 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
         buf_free(&in);
         return -1;
     }
+    if (b->cfg->mode->passthru) return warm_send_messages(b, p, &in, path);
     xlate_request_opts o = {
         .model = backend_model(b, NULL),
         .max_tokens_cap = b->all->cfg->max_tokens,
@@ -681,6 +719,10 @@ static void probe_done(void *ud, int ok, int refused, long status, const char *e
         const cJSON *pt = u ? cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens") : NULL;
         const cJSON *d = u ? cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details") : NULL;
         const cJSON *ct = d ? cJSON_GetObjectItemCaseSensitive(d, "cached_tokens") : NULL;
+        if (u && !pt) { /* an Anthropic answer (`anthropic` mode) */
+            pt = cJSON_GetObjectItemCaseSensitive(u, "input_tokens");
+            ct = cJSON_GetObjectItemCaseSensitive(u, "cache_read_input_tokens");
+        }
         if (j && cJSON_IsNumber(pt)) {
             b->all->m->warm_starts++;
             char slot[32] = "";
@@ -716,7 +758,14 @@ static void probe_done(void *ud, int ok, int refused, long status, const char *e
 static void backend_probe(backend_rt *b)
 {
     const route_backend *c = b->cfg;
-    if (c->mode->passthru) return;
+    if (c->mode->passthru) {
+        /* an `anthropic` backend: the saved prefix, nothing to learn first */
+        if (warm_on(b)) {
+            warm_list(b, 0);
+            warm_start(b);
+        }
+        return;
+    }
     if (warm_on(b)) warm_list(b, 0);
     if (c->slots > 0 && c->mode->cache_prompt) {
         affinity_init(&b->aff, c->slots);

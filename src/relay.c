@@ -9,6 +9,7 @@
 
 #include "anthropic.h"
 #include "outhdrs.h"
+#include "pool.h"
 #include "provenance.h"
 #include "servertools.h"
 
@@ -71,6 +72,14 @@ void relay_start(exchange *ex, const route_target *t, const upstream_cbs *cbs)
     const char *body = ex->body;
     size_t len = ex->body_len;
     if (ex->cur.pt == MODE_ANTHROPIC) {
+        /* a conversation with tools: its system prompt and tools are what
+         * the next start prefills (warm start), keyed by their hash */
+        const cJSON *tools = cJSON_GetObjectItemCaseSensitive(ex->root, "tools");
+        uint64_t kind[1];
+        if (cJSON_IsArray(tools) && tools->child && pool_prefix_hashes(ex->root, kind, 1) == 1) {
+            xlate_request_info wi = {.kind_hash = kind[0]};
+            backend_warm_save(b, ex->body, ex->body_len, &wi);
+        }
         passthru_opts po = {.model = backend_model(b, t->model),
                             .max_tokens_cap = s->cfg->max_tokens,
                             .lead_system = 1};
