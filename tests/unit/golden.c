@@ -77,3 +77,29 @@ void golden_free(char **names, size_t n)
         free(names[i]);
     free(names);
 }
+
+int golden_each_json(const char *dir, int (*fn)(const char *path, char *text, size_t n, void *ctx),
+                     void *ctx, int *files)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int bad = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (!test_ends_with(de->d_name, ".json")) {
+            bad += golden_each_json(path, fn, ctx, files); /* a subfolder (or not: opendir fails) */
+            continue;
+        }
+        size_t n = 0;
+        char *s = test_read_file(path, &n);
+        if (!s) continue;
+        (*files)++;
+        bad += fn(path, s, n, ctx);
+        free(s);
+    }
+    closedir(d);
+    return bad;
+}

@@ -33,6 +33,11 @@ int test_ends_with(const char *s, const char *suffix);
  * Returns the count; *names is malloc'd, free it with golden_free. */
 size_t golden_list(const char *dir, const char *suffix, const char *const *skip, char ***names);
 void golden_free(char **names, size_t n);
+/* Every *.json file under dir, at any depth: fn(path, text, len, ctx) with
+ * the file's text (fn may change it; freed after). Returns the sum of fn's
+ * returns (the failures); *files counts the files read. */
+int golden_each_json(const char *dir, int (*fn)(const char *path, char *text, size_t n, void *ctx),
+                     void *ctx, int *files);
 /* Update mode: ANYCLAUDE_UPDATE_GOLDEN set, not empty, not "0": the tests
  * rewrite the expectations they check instead. */
 int golden_update(void);

@@ -217,70 +217,66 @@ TEST(xlate_request_golden)
     shared_tools = NULL;
 }
 
+/* A one-tool request: tool "t<i>" whose schema has maximum <i>.<frac>. */
+static void tool_request(char *body, size_t size, int i, const char *frac)
+{
+    snprintf(body, size,
+             "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\","
+             "\"content\":\"hi\"}],\"tools\":[{\"name\":\"t%d\",\"description\":"
+             "\"line\\none\",\"input_schema\":{\"type\":\"object\",\"properties\":"
+             "{\"n\":{\"type\":\"number\",\"maximum\":%d.%s}}}}]}",
+             i, i, frac);
+}
+
+/* Build body through tc into out (reset first); the estimate in *est. */
+static int build_via(const char *body, xlate_tools_cache *tc, buf *out, long *est)
+{
+    char err[256];
+    xlate_request_opts o = {.tools_cache = tc};
+    xlate_request_info info;
+    buf_reset(out);
+    int rc = xlate_request_build(body, strlen(body), &o, out, &info, err, sizeof err);
+    if (rc == 0) {
+        *est = info.input_estimate;
+        xlate_request_info_free(&info);
+    }
+    return rc;
+}
+
 /* The cache keeps XLATE_TOOLS_CACHE_N arrays, the least recently used
  * leaving first, and a tool that differs in one byte is a miss. */
 TEST(xlate_tools_cache_keeps_the_recent_arrays)
 {
     xlate_tools_cache *tc = xlate_tools_cache_new();
     REQUIRE(tc);
-    char body[512], err[256];
-    long hits, misses;
+    char body[512], want[32];
+    long hits, misses, ea, eb;
     buf a, b;
     buf_init(&a, 0);
     buf_init(&b, 0);
+    /* N+1 arrays in turn, twice, through N entries: each evicts the next
+     * one needed; cached or not, the bytes and the estimate are the same */
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i <= XLATE_TOOLS_CACHE_N; i++) {
-            snprintf(body, sizeof body,
-                     "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\","
-                     "\"content\":\"hi\"}],\"tools\":[{\"name\":\"t%d\",\"description\":"
-                     "\"line\\none\",\"input_schema\":{\"type\":\"object\",\"properties\":"
-                     "{\"n\":{\"type\":\"number\",\"maximum\":%d.5}}}}]}",
-                     i, i);
-            xlate_request_opts o = {.tools_cache = tc};
-            xlate_request_opts plain = {.tools_cache = NULL};
-            xlate_request_info ia, ib;
-            buf_reset(&a);
-            buf_reset(&b);
-            REQUIRE(xlate_request_build(body, strlen(body), &o, &a, &ia, err, sizeof err) == 0);
-            REQUIRE(xlate_request_build(body, strlen(body), &plain, &b, &ib, err, sizeof err) == 0);
+            tool_request(body, sizeof body, i, "5");
+            REQUIRE(build_via(body, tc, &a, &ea) == 0);
+            REQUIRE(build_via(body, NULL, &b, &eb) == 0);
             CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
-            CHECK(ia.input_estimate == ib.input_estimate);
-            xlate_request_info_free(&ia);
-            xlate_request_info_free(&ib);
+            CHECK(ea == eb);
         }
     }
-    /* N+1 arrays in turn through N entries: each evicts the next one needed */
     xlate_tools_cache_stats(tc, &hits, &misses);
     CHECK(hits == 0 && misses == 2 * (XLATE_TOOLS_CACHE_N + 1));
     /* the last N are kept: each hits now, newest first */
     for (int i = XLATE_TOOLS_CACHE_N; i >= 1; i--) {
-        snprintf(body, sizeof body,
-                 "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\","
-                 "\"content\":\"hi\"}],\"tools\":[{\"name\":\"t%d\",\"description\":"
-                 "\"line\\none\",\"input_schema\":{\"type\":\"object\",\"properties\":"
-                 "{\"n\":{\"type\":\"number\",\"maximum\":%d.5}}}}]}",
-                 i, i);
-        xlate_request_opts o = {.tools_cache = tc};
-        xlate_request_info ia;
-        buf_reset(&a);
-        REQUIRE(xlate_request_build(body, strlen(body), &o, &a, &ia, err, sizeof err) == 0);
-        xlate_request_info_free(&ia);
+        tool_request(body, sizeof body, i, "5");
+        REQUIRE(build_via(body, tc, &a, &ea) == 0);
     }
     xlate_tools_cache_stats(tc, &hits, &misses);
     CHECK(hits == XLATE_TOOLS_CACHE_N);
-    /* one byte of a schema differs (5.5 -> 5.25): a miss, and its own bytes */
-    snprintf(body, sizeof body,
-             "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\","
-             "\"content\":\"hi\"}],\"tools\":[{\"name\":\"t%d\",\"description\":"
-             "\"line\\none\",\"input_schema\":{\"type\":\"object\",\"properties\":"
-             "{\"n\":{\"type\":\"number\",\"maximum\":%d.25}}}}]}",
-             XLATE_TOOLS_CACHE_N, XLATE_TOOLS_CACHE_N);
-    xlate_request_opts o = {.tools_cache = tc};
-    xlate_request_info ia;
-    buf_reset(&a);
-    REQUIRE(xlate_request_build(body, strlen(body), &o, &a, &ia, err, sizeof err) == 0);
-    xlate_request_info_free(&ia);
-    char want[32];
+    /* one byte of a schema differs (N.5 -> N.25): a miss, and its own bytes */
+    tool_request(body, sizeof body, XLATE_TOOLS_CACHE_N, "25");
+    REQUIRE(build_via(body, tc, &a, &ea) == 0);
     snprintf(want, sizeof want, "\"maximum\":%d.25", XLATE_TOOLS_CACHE_N);
     CHECK(strstr(a.data, want) != NULL);
     xlate_tools_cache_stats(tc, &hits, &misses);
