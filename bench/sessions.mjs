@@ -57,6 +57,14 @@ import { agentAnswer } from './lib_sessions/script.mjs';
 import { shq, tmuxServer } from './lib_sessions/tmux.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// No flags: everything is set by the environment (above). Anything on the
+// command line prints this file's header instead of starting a long run.
+if (process.argv.length > 2) {
+  const head = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+  const end = head.findIndex((l) => !l.startsWith('//'));
+  console.log(head.slice(0, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(['-h', '--help'].includes(process.argv[2]) ? 0 : 1);
+}
 const CLAUDE = path.resolve(ROOT, process.env.CLAUDE_BIN ?? 'tests/node_modules/@anthropic-ai/claude-code-linux-x64/claude');
 const list = (v, d) => (v ?? d).split(',').map((s) => s.trim()).filter(Boolean);
 const PATHS = list(process.env.BENCH_PATHS, 'llamacpp,anthropic,openai,llama,ccr');
