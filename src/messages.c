@@ -281,10 +281,10 @@ static void arm_ping(exchange *ex)
     if (ex->ping) evtimer_add(ex->ping, &tv);
 }
 
-/* Start the client's stream: 200, SSE headers, message_start. */
-/* Commit the stream: headers and message_start. Written at once, except
- * when the caller writes the backend's first data next (flush 0): then they
- * leave in the same write, one TCP segment fewer before the first text. */
+/* Start the client's stream: 200, SSE headers, message_start. Written at
+ * once, except when the caller writes the backend's first data next (flush
+ * 0): then they leave in the same write, one TCP segment fewer before the
+ * first text. */
 static void commit_out(exchange *ex, int flush)
 {
     if (ex->committed || !ex->req) return;
