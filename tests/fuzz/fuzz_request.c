@@ -11,11 +11,14 @@
  *     two id_slot characters are a space-padded number), estimate >= 1;
  *   - on failure `out` is untouched, info zeroed and err says why;
  *   - count_tokens succeeds whenever build does (it does not need
- *     max_tokens) with the same estimate.
+ *     max_tokens) with the same estimate;
+ *   - a build through the tools cache (xlate_tools_cache, kept across
+ *     inputs) gives the bytes and estimate a build without it gives.
  * The output buffer is capped (OUT_MAX) so memory stays bounded; ETOOBIG is
  * then an expected answer.
  */
 #include "xlate_request.h"
+#include "xlate_tools.h"
 #include "fuzz_util.h"
 
 #define OUT_MAX ((size_t)1 << 20)
@@ -135,16 +138,53 @@ out:
     buf_free(&b);
 }
 
+/* The translated tools kept across inputs (xlate_tools_cache, one for the
+ * whole run, so inputs evict and hit each other's entries) give exactly the
+ * bytes and estimate a build without it gives. */
+static void through_cache(const char *body, size_t len, const xlate_request_opts *o)
+{
+    static xlate_tools_cache *tc;
+    if (!tc && !(tc = xlate_tools_cache_new())) abort();
+    xlate_request_opts co = *o;
+    co.tools_cache = tc;
+    buf a, b;
+    xlate_request_info ia, ib;
+    char ea[256], eb[256];
+    buf_init(&a, OUT_MAX);
+    buf_init(&b, OUT_MAX);
+    int ra = xlate_request_build(body, len, o, &a, &ia, ea, sizeof ea);
+    int rb = xlate_request_build(body, len, &co, &b, &ib, eb, sizeof eb);
+    FUZZ_CHECK(ra == rb || ra == XLATE_ETOOBIG || rb == XLATE_ETOOBIG,
+               "without the tools cache %d, through it %d", ra, rb);
+    if (ra == 0 && rb == 0) {
+        if (a.len != b.len || memcmp(a.data, b.data, a.len) != 0)
+            fuzz_show_diff("without the cache", &a, "through it", &b);
+        FUZZ_CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0,
+                   "the tools cache changed the bytes");
+        FUZZ_CHECK(ia.input_estimate == ib.input_estimate, "the tools cache changed the estimate");
+    }
+    if (ra == 0) xlate_request_info_free(&ia);
+    if (rb == 0) xlate_request_info_free(&ib);
+    buf_free(&a);
+    buf_free(&b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *body = (const char *)data;
-    static const xlate_request_opts plain = {NULL, 0, 0, 0, 0, NULL, NULL, 0};
-    static const xlate_request_opts full = {"local-model",         4096, 1, 1, 7, "user",
-                                            "ac-0123456789abcdef", 0};
+    static const xlate_request_opts plain = {.model = NULL};
+    static const xlate_request_opts full = {.model = "local-model",
+                                            .max_tokens_cap = 4096,
+                                            .cache_prompt = 1,
+                                            .use_id_slot = 1,
+                                            .id_slot = 7,
+                                            .affinity_field = "user",
+                                            .affinity_value = "ac-0123456789abcdef"};
     static const xlate_request_opts text_only = {.model = NULL, .text_only = 1};
     one(body, size, &plain);
     one(body, size, &full);
     one(body, size, &text_only);
+    through_cache(body, size, &plain);
 
     /* count_tokens alone (no max_tokens needed): must not crash or leak */
     long tokens = -1;
