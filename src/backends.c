@@ -49,6 +49,14 @@ const char *backend_model(const backend_rt *b, const char *target_model)
     return b->auto_model[0] ? b->auto_model : NULL;
 }
 
+passthru_opts backend_passthru_opts(const backend_rt *b, const char *target_model)
+{
+    passthru_opts po = {.model = backend_model(b, target_model),
+                        .max_tokens_cap = b->all->cfg->max_tokens,
+                        .lead_system = 1};
+    return po;
+}
+
 const char *backend_key(const backend_rt *b)
 {
     return b->cfg->api_key[0] ? b->cfg->api_key : NULL;
@@ -196,7 +204,7 @@ static void warm_path(const backend_rt *b, uint64_t kind, char *out, size_t n)
  * the saved prefix translated, `anthropic` ones (llama-server's, LM
  * Studio's /v1/messages) get it rewritten as their requests are; never the
  * Claude API (claude mode). */
-static int warm_on(const backend_rt *b)
+int backend_warm_on(const backend_rt *b)
 {
     const config *c = b->all->cfg;
     return c->warm && c->state_dir[0] && b->cfg->mode->passthru != MODE_CLAUDE;
@@ -273,7 +281,7 @@ void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key)
      * one lives) starts warm instead of cold in an empty slot. */
     if (slot < 0 || slot >= b->aff.nslots || b->aff.slot[slot].key != (conv_key ? conv_key : 1))
         return;
-    if (b->inflight > 1 || b->probe || !warm_on(b) || !b->use_slots) return;
+    if (b->inflight > 1 || b->probe || !backend_warm_on(b) || !b->use_slots) return;
     /* not from here: this may run inside a curl callback, where libcurl
      * refuses a new transfer (CURLM_RECURSIVE_API_CALL) */
     b->spare_kind = b->aff.slot[slot].kind;
@@ -352,12 +360,12 @@ static void warm_list(backend_rt *b, int prune)
  * tools, so the next start can prefill them (warm start). A kind's file is
  * written once and touched when that kind is seen again (the newest kinds
  * are primed first). */
-void backend_warm_save(backend_rt *b, const char *body, size_t len, const xlate_request_info *info)
+void backend_warm_save(backend_rt *b, const char *body, size_t len, uint64_t kind)
 {
-    if (!warm_on(b) || info->kind_hash == b->saved_kind) return;
-    b->saved_kind = info->kind_hash;
+    if (!backend_warm_on(b) || kind == b->saved_kind) return;
+    b->saved_kind = kind;
     char path[700], tmp[720];
-    warm_path(b, info->kind_hash, path, sizeof path);
+    warm_path(b, kind, path, sizeof path);
     if (utime(path, NULL) == 0) return;
     cJSON *root = cJSON_ParseWithLength(body, len);
     if (!root) return;
@@ -484,12 +492,6 @@ static void slot_copy_done(bk_probe *p, int ok, long status, const char *err, co
     if (p->kind == P_SAVE && b->inflight == 0) spare_prime(b, p->copy_kind);
 }
 
-/* Send the saved prefix in path as a one-token prefill. At start
- * (spare_kind 0): into a free slot, unless a slot already holds that kind;
- * in the background (spare_kind: the kind of a conversation that just
- * ended): into a free slot, unless a prefix of that kind is already
- * claimable. Returns 1 when a prefill started, 0 when skipped, -1 when no
- * slot is free. */
 /* The saved prefix to an `anthropic` backend: rewritten as relay.c rewrites
  * its requests (billing block out, the environment block ahead of the first
  * user turn, server tools out, the model), so the server's cache holds the
@@ -499,9 +501,7 @@ static int warm_send_messages(backend_rt *b, bk_probe *p, buf *in, const char *p
 {
     cJSON *root = in->data ? cJSON_ParseWithLength(in->data, in->len) : NULL;
     buf_free(in);
-    passthru_opts po = {.model = backend_model(b, NULL),
-                        .max_tokens_cap = b->all->cfg->max_tokens,
-                        .lead_system = 1};
+    passthru_opts po = backend_passthru_opts(b, NULL);
     if (!root) {
         log_line(1, "warm start: ignoring %s (not JSON)", path);
         probe_free(p);
@@ -521,6 +521,12 @@ static int warm_send_messages(backend_rt *b, bk_probe *p, buf *in, const char *p
     return 1;
 }
 
+/* Send the saved prefix in path as a one-token prefill. At start
+ * (spare_kind 0): into a free slot, unless a slot already holds that kind;
+ * in the background (spare_kind: the kind of a conversation that just
+ * ended): into a free slot, unless a prefix of that kind is already
+ * claimable. Returns 1 when a prefill started, 0 when skipped, -1 when no
+ * slot is free. */
 static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
 {
     FILE *f = fopen(path, "rb");
@@ -600,7 +606,7 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
  * the newest (one cache). */
 static void warm_start(backend_rt *b)
 {
-    if (!warm_on(b)) return;
+    if (!backend_warm_on(b)) return;
     while (b->warm_next < b->nwarm) {
         const char *path = b->warm_files[b->warm_next++];
         if (!b->use_slots) backend_warm_stop(b);
@@ -760,13 +766,13 @@ static void backend_probe(backend_rt *b)
     const route_backend *c = b->cfg;
     if (c->mode->passthru) {
         /* an `anthropic` backend: the saved prefix, nothing to learn first */
-        if (warm_on(b)) {
+        if (backend_warm_on(b)) {
             warm_list(b, 0);
             warm_start(b);
         }
         return;
     }
-    if (warm_on(b)) warm_list(b, 0);
+    if (backend_warm_on(b)) warm_list(b, 0);
     if (c->slots > 0 && c->mode->cache_prompt) {
         affinity_init(&b->aff, c->slots);
         b->use_slots = 1;

@@ -17,6 +17,7 @@
 #include "affinity.h"
 #include "config.h"
 #include "metrics.h"
+#include "passthru.h"
 #include "pool.h"
 #include "upstream.h"
 #include "xlate_request.h"
@@ -77,6 +78,9 @@ void backends_free(backends *bs);
 /* The model to send: the target's, else the backend's, else (openai) the one
  * the backend listed first; NULL: none. */
 const char *backend_model(const backend_rt *b, const char *target_model);
+/* How requests to b (anthropic mode) are rewritten, with the target's model:
+ * relay.c's requests and the warm start's alike, so the prefix matches. */
+passthru_opts backend_passthru_opts(const backend_rt *b, const char *target_model);
 /* The backend's API key, or NULL. */
 const char *backend_key(const backend_rt *b);
 /* CA bundle for this backend (its own, else --ca-file), or NULL. */
@@ -103,7 +107,10 @@ int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_
 void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key);
 /* Remember the system prompt and tools for the next start (warm start),
  * one file per kind, the BACKEND_WARM_KINDS newest kept. */
-void backend_warm_save(backend_rt *b, const char *body, size_t len, const xlate_request_info *info);
+void backend_warm_save(backend_rt *b, const char *body, size_t len, uint64_t kind);
+/* Warm start is on for b: the config says so, there is a state directory,
+ * and b is a local backend (never claude mode). */
+int backend_warm_on(const backend_rt *b);
 /* A warm-start prefill is in flight on b. A backend with one cache and no
  * slots (mlx-lm, LM Studio) should hold a request until it ends rather
  * than run a second cold prefill beside it. */

@@ -720,7 +720,7 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
                                         &ex->cur.warm_hit);
         ex->cur.slot_key = key;
     }
-    if (ex->cur.info.tools) backend_warm_save(b, ex->body, ex->body_len, &ex->cur.info);
+    if (ex->cur.info.tools) backend_warm_save(b, ex->body, ex->body_len, ex->cur.info.kind_hash);
     if (log_level() >= 3)
         log_trace_write(ex->trace, "upstream request", ex->cur.upbody.data, ex->cur.upbody.len);
     memset(&ex->cur.xopts, 0, sizeof ex->cur.xopts);

@@ -73,16 +73,15 @@ void relay_start(exchange *ex, const route_target *t, const upstream_cbs *cbs)
     size_t len = ex->body_len;
     if (ex->cur.pt == MODE_ANTHROPIC) {
         /* a conversation with tools: its system prompt and tools are what
-         * the next start prefills (warm start), keyed by their hash */
+         * the next start prefills (warm start), keyed by their hash (a
+         * pool's routing has it already) */
         const cJSON *tools = cJSON_GetObjectItemCaseSensitive(ex->root, "tools");
-        uint64_t kind[1];
-        if (cJSON_IsArray(tools) && tools->child && pool_prefix_hashes(ex->root, kind, 1) == 1) {
-            xlate_request_info wi = {.kind_hash = kind[0]};
-            backend_warm_save(b, ex->body, ex->body_len, &wi);
+        if (backend_warm_on(b) && cJSON_IsArray(tools) && tools->child) {
+            uint64_t kind = ex->key.nprefix > 0 ? ex->key.prefix[0] : 0;
+            if (!kind) pool_prefix_hashes(ex->root, &kind, 1);
+            backend_warm_save(b, ex->body, ex->body_len, kind);
         }
-        passthru_opts po = {.model = backend_model(b, t->model),
-                            .max_tokens_cap = s->cfg->max_tokens,
-                            .lead_system = 1};
+        passthru_opts po = backend_passthru_opts(b, t->model);
         /* rewritten in place, unless another target may need the
          * client's request as it came (a fallback to the Claude API must
          * still see its own signatures and server tools) */
