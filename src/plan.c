@@ -16,7 +16,7 @@ const route *plan_route(const routes *rs, const cJSON *root, int subagent, route
     if (!root) return routes_default(rs);
     /* the size estimate only where routing or a pass-through target reads
      * it (a translating backend counts its own) */
-    routes_facts_sized(root, subagent, routes_need_body(rs), facts);
+    routes_facts(root, subagent, routes_need_body(rs), facts);
     return routes_match(rs, facts);
 }
 

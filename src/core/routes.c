@@ -534,7 +534,7 @@ int routes_need_body(const routes *r)
         need |= rt->npool > 1;
         for (int k = 0; k < rt->npool + rt->nfallback; k++) {
             const route_target *t = k < rt->npool ? &rt->pool[k] : &rt->fallback[k - rt->npool];
-            need |= r->backends[t->backend].mode && r->backends[t->backend].mode->passthru;
+            need |= r->backends[t->backend].mode->passthru != 0;
         }
     }
     return need;
@@ -599,12 +599,7 @@ static int has_image(const cJSON *msgs)
     return 0;
 }
 
-void routes_facts(const cJSON *root, int subagent_header, route_facts *f)
-{
-    routes_facts_sized(root, subagent_header, 1, f);
-}
-
-void routes_facts_sized(const cJSON *root, int subagent_header, int sized, route_facts *f)
+void routes_facts(const cJSON *root, int subagent_header, int sized, route_facts *f)
 {
     memset(f, 0, sizeof *f);
     f->model = "";

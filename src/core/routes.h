@@ -95,11 +95,10 @@ void routes_single(routes *r, const char *name, const mode_profile *mode, const 
  * table (there is always a default). */
 const route *routes_match(const routes *r, const route_facts *f);
 
-/* Facts from a parsed Anthropic request body and its headers' subagent flag. */
-void routes_facts(const cJSON *root, int subagent_header, route_facts *f);
-/* The same; with sized 0, est_tokens is left 0 (a walk over every text of
- * the request that only routing by size and pass-through targets read). */
-void routes_facts_sized(const cJSON *root, int subagent_header, int sized, route_facts *f);
+/* Facts from a parsed Anthropic request body and its headers' subagent flag.
+ * With sized 0, est_tokens is left 0 (a walk over every text of the request
+ * that only routing by size and pass-through targets read). */
+void routes_facts(const cJSON *root, int subagent_header, int sized, route_facts *f);
 
 /* "background", "thinking", ... */
 const char *routes_when_name(enum route_when w);

@@ -58,7 +58,7 @@ static void json_checks(const char *p, size_t len)
         return;
     }
     route_facts f;
-    routes_facts(root, 0, &f);
+    routes_facts(root, 0, 1, &f);
     FUZZ_CHECK(f.est_tokens >= 0 && f.model != NULL, "bad facts");
     static routes rt;
     char err[512] = "";

@@ -23,6 +23,7 @@ static fixture *fixture_new(int n, const int *pool, const int *fallback)
     f->bs.n = n;
     for (int i = 0; i < n; i++) {
         snprintf(f->rs.backends[i].name, sizeof f->rs.backends[i].name, "b%d", i);
+        f->rs.backends[i].mode = mode_find("openai"); /* as config gives every backend */
         f->bs.b[i].cfg = &f->rs.backends[i];
         f->bs.b[i].idx = i;
         f->bs.b[i].up = 1;

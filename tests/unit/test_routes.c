@@ -180,7 +180,7 @@ static const route *match_json(const routes *r, const char *body, int subagent)
 {
     cJSON *j = cJSON_Parse(body);
     route_facts f;
-    routes_facts(j, subagent, &f);
+    routes_facts(j, subagent, 1, &f);
     const route *rt = routes_match(r, &f);
     cJSON_Delete(j);
     return rt;
@@ -256,13 +256,18 @@ TEST(routes_facts_estimate)
                            "\"input_schema\":{}}],\"messages\":[{\"role\":\"user\",\"content\":"
                            "\"hello world\"}],\"max_tokens\":5}");
     route_facts f;
-    routes_facts(j, 0, &f);
+    routes_facts(j, 0, 1, &f);
     CHECK_STR(f.model, "x");
     CHECK(!f.thinking && !f.subagent);
     CHECK(f.est_tokens > 10 && f.est_tokens < 60);
+    /* unsized: the same facts without the estimate */
+    route_facts u;
+    routes_facts(j, 0, 0, &u);
+    CHECK_STR(u.model, "x");
+    CHECK(u.est_tokens == 0 && u.server_tools == f.server_tools && u.images == f.images);
     cJSON_Delete(j);
     j = cJSON_Parse("{\"messages\":[]}");
-    routes_facts(j, 0, &f);
+    routes_facts(j, 0, 1, &f);
     CHECK_STR(f.model, "");
     cJSON_Delete(j);
 }
