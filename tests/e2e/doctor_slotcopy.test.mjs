@@ -3,18 +3,12 @@
 // a copy of the slot that just ran instead of prefilling (issue 11). Asked
 // with a file name llama-server refuses: 400 when on, 501 when off.
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCleanups } from '../lib/cleanup.mjs';
 import http from 'node:http';
-import { BIN, CLAUDE, Children, makeSandbox, missingPrereq } from '../lib/claude_code.mjs';
+import { BIN, CLAUDE, makeSandbox, missingPrereq, e2eScope } from '../lib/claude_code.mjs';
 
-const children = new Children();
-const cleanups = [];
-after(async () => {
-  children.killAll();
-  await runCleanups(cleanups);
-});
+const { children, cleanups } = e2eScope();
 
 test('doctor: llama.cpp slot copy on with --slot-save-path, a note without', { timeout: 60_000 }, async (t) => {
   const missing = missingPrereq();

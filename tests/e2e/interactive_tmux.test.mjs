@@ -4,26 +4,21 @@
 // check that anyclaude (and its gateway) is gone. No first-run, API-key,
 // trust or login screen may appear at any point.
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCleanups } from '../lib/cleanup.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startScriptedBackend } from '../lib/scripted_backend.mjs';
-import { BIN, CLAUDE, GREETING, makeSandbox, missingPrereq, greetingScenario, report, sleep, canConnect } from '../lib/claude_code.mjs';
+import { BIN, CLAUDE, GREETING, makeSandbox, missingPrereq, greetingScenario, report, sleep, canConnect, e2eScope } from '../lib/claude_code.mjs';
 import { tmuxOn, killTmuxServer, missingTmux, watchPane, promptBox, q } from '../lib/tmux.mjs';
 
 const SOCKET = `anyclaude-e2e-${process.pid}`;
 const SESSION = 'e2e';
-const cleanups = [];
+// only our private tmux server (-L SOCKET) goes, before the cleanups
+const { cleanups } = e2eScope({ beforeCleanup: () => killTmuxServer(SOCKET) });
 let tmuxEnv = process.env;
 
 const tmux = tmuxOn(SOCKET, () => tmuxEnv);
-
-after(async () => {
-  killTmuxServer(SOCKET); // only our private server (-L SOCKET)
-  await runCleanups(cleanups);
-});
 
 const FORBIDDEN = [
   /API key/i,
