@@ -20,7 +20,9 @@
 //                        restarted; --continue, --resume
 //              inter     interactive (tmux, `anyclaude` with --claude a
 //                        wrapper): a session, then a second whose first
-//                        question is typed as soon as its prompt box shows
+//                        question is typed 1 s after it starts (before
+//                        Claude Code shows its prompt box; the terminal
+//                        holds the keys until it reads them)
 //              agent     interactive: a question answered (by the bench, see
 //                        lib_sessions/script.mjs) with an Agent call, so a
 //                        subagent runs; title (background) requests on
@@ -71,6 +73,9 @@ const PATHS = list(process.env.BENCH_PATHS, 'llamacpp,anthropic,openai,llama,ccr
 const SCENARIOS = list(process.env.BENCH_SCENARIOS, 'p5,xyx,edit,par2gw,par1,cont,inter,agent,clear,par2tmux');
 const SLOTS = list(process.env.BENCH_SLOTS, '2,4').map(Number);
 const FIRST_SLACK = 0.02;
+// inter: the second session's first question is typed this long after
+// `anyclaude` (or `claude`) starts, before its prompt box shows
+const TYPE_AT_MS = 1000;
 const FOLLOW_TARGET = 0.99;
 
 const log = (...a) => console.error(...a);
@@ -164,7 +169,7 @@ const SCRIPTS = {
     return [p('s1', 'X', ['--session-id', a, ...P('what is in notes.txt?')]), p('s1+', 'X', ['--continue', ...P('and then?')]), { do: 'restart' }, p('cont', 'X', ['--continue', ...P('after the restart?')]), p('resume', 'X', ['--resume', a, ...P('and resumed?')])];
   },
   // interactive: a session, then a second one whose first question is typed
-  // the moment its prompt box shows
+  // TYPE_AT_MS after it starts
   inter: () => [
     { do: 'open', who: 0, proj: 'X' },
     { do: 'type', label: 'i1', who: 0, text: 'what is in notes.txt?' },
@@ -299,9 +304,21 @@ async function runScenario(pathName, scen, slots) {
         runs.push({ label: st.label, code: r.code, err: r.err });
         if (r.code !== 0) log(`bench: ${pathName}/${scen} ${st.label}: claude exited ${r.code}: ${r.err}`);
       } else if (st.do === 'open') {
-        const ms = await tm.open(`s${st.who}`, projects[st.proj], cmdFor(), path.join(dir, `exit-${st.who}`));
-        if (st.fast) notes.push(`second session: prompt box ${ms} ms after \`${GATEWAY.includes(pathName) ? 'anyclaude' : 'claude'}\` started; its first question typed at once`);
-      } else if (st.do === 'type') {
+        const name = `s${st.who}`;
+        await tm.open(name, projects[st.proj], cmdFor(), path.join(dir, `exit-${st.who}`), st.fast ? { typeAt: TYPE_AT_MS } : {});
+        if (st.fast) {
+          // the first question, typed before Claude Code shows its prompt box
+          const q = steps[steps.indexOf(st) + 1];
+          const cmdName = GATEWAY.includes(pathName) ? 'anyclaude' : 'claude';
+          const since = Date.now();
+          taps.tap.step = q.label;
+          const enter = await tm.type(name, q.text, 200);
+          const box = await tm.boxAfter(name);
+          notes.push(`second session: first question typed ${TYPE_AT_MS} ms after \`${cmdName}\` started, Enter at ${enter} ms; the prompt box showed at ${box} ms`);
+          if (!(await tm.settle(name, taps.tap, { since }))) notes.push(`${q.label}: no answer settled in time`);
+          q.done = true;
+        }
+      } else if (st.do === 'type' && !st.done) {
         const since = Date.now();
         taps.tap.script = st.script === 'agent' ? agentAnswer : null;
         await tm.type(`s${st.who}`, st.text);

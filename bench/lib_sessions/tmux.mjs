@@ -30,19 +30,34 @@ export function tmuxServer(socket, env) {
   }
   return {
     // start cmd (a shell command line) in a new session; resolves when the
-    // prompt box shows, with the ms from start to then
-    async open(name, cwd, cmd, exitFile) {
+    // prompt box shows, with the ms from start to then. With typeAt (ms),
+    // resolves at that time after the start instead, box or not: what is
+    // typed then waits in the terminal until Claude Code reads it, as a
+    // person's typing does.
+    async open(name, cwd, cmd, exitFile, { typeAt } = {}) {
       fs.rmSync(exitFile, { force: true });
-      sessions.set(name, { exitFile });
+      sessions.set(name, { exitFile, t0: Date.now() });
       const t0 = Date.now();
       tmux('new-session', '-d', '-s', name, '-x', '200', '-y', '50', '-c', cwd, `${cmd}; echo $? > ${shq(exitFile)}; exec sleep 600`);
+      if (typeAt !== undefined) {
+        await sleep(Math.max(0, t0 + typeAt - Date.now()));
+        return Date.now() - t0;
+      }
       if (!(await waitFor(name, promptBox, 90000))) throw new Error(`${name}: no prompt box in 90 s:\n${capture(name)}`);
       return Date.now() - t0;
     },
-    async type(name, text) {
+    // ms from the session's start until its prompt box showed (polled)
+    async boxAfter(name, ms = 90000) {
+      const { t0 } = sessions.get(name);
+      return (await waitFor(name, promptBox, ms)) ? Date.now() - t0 : -1;
+    },
+    // the text, then Enter gap ms later; resolves with the ms from the
+    // session's start to the Enter
+    async type(name, text, gap = 400) {
       tmux('send-keys', '-t', name, '-l', text);
-      await sleep(400);
+      await sleep(gap);
       tmux('send-keys', '-t', name, 'Enter');
+      return Date.now() - sessions.get(name).t0;
     },
     // until the answer is in: nothing in flight through the taps, and quiet for ms
     async settle(name, tap, { quietMs = 2500, maxMs = 240000, since = Date.now() } = {}) {
