@@ -19,6 +19,8 @@
 #include <utime.h>
 
 #include "anthropic.h"
+#include "backend_probe.h"
+#include "checkpoint.h"
 #include "ledger.h"
 #include "log.h"
 #include "monotime.h"
@@ -27,18 +29,23 @@
 
 enum probe_kind { P_PROPS, P_SLOTS, P_WARM, P_MODELS, P_HEALTH, P_SAVE, P_RESTORE };
 
-typedef struct bk_probe {
-    backend_rt *b;
-    upstream_req *req;
-    buf body;
-    buf reqbody;
-    enum probe_kind kind;
-    double t0;
-    int slot;
-    int src;            /* P_SAVE, P_RESTORE: the slot copied */
-    uint64_t copy_kind; /* P_SAVE, P_RESTORE: its kind */
-    char url[700];
-} bk_probe;
+static void probe_done(bk_probe *p, int ok, long status, const char *err, const cJSON *j);
+
+/* A probe of this file's (its kind in p->ud), answered by probe_done. */
+static bk_probe *probe_new(backend_rt *b, enum probe_kind kind, size_t max_body)
+{
+    bk_probe *p = bk_probe_new(b, probe_done, max_body);
+    if (p) {
+        p->ud = (void *)(intptr_t)kind;
+        p->health = kind == P_HEALTH;
+    }
+    return p;
+}
+
+static enum probe_kind probe_kind(const bk_probe *p)
+{
+    return (enum probe_kind)(intptr_t)p->ud;
+}
 
 /* ---- small accessors -------------------------------------------------------- */
 
@@ -55,17 +62,6 @@ passthru_opts backend_passthru_opts(const backend_rt *b, const char *target_mode
                         .max_tokens_cap = b->all->cfg->max_tokens,
                         .lead_system = 1};
     return po;
-}
-
-const char *backend_key(const backend_rt *b)
-{
-    return b->cfg->api_key[0] ? b->cfg->api_key : NULL;
-}
-
-const char *backend_ca(const backend_rt *b)
-{
-    if (b->cfg->ca_file[0]) return b->cfg->ca_file;
-    return b->all->cfg->ca_file[0] ? b->all->cfg->ca_file : NULL;
 }
 
 /* ---- up and down -------------------------------------------------------------- */
@@ -109,72 +105,6 @@ void backend_outcome(backend_rt *b, long status)
 int backend_usable(const backend_rt *b)
 {
     return b->up && monotime_ms() >= b->ejected_until;
-}
-
-/* ---- probes ---------------------------------------------------------------------- */
-
-static void probe_free(bk_probe *p)
-{
-    if (!p) return;
-    buf_free(&p->body);
-    buf_free(&p->reqbody);
-    free(p);
-}
-
-static int probe_data(void *ud, const char *d, size_t n)
-{
-    return buf_append(&((bk_probe *)ud)->body, d, n) == BUF_OK ? 0 : 1;
-}
-
-static void probe_done(void *ud, int ok, int refused, long status, const char *err);
-
-static bk_probe *probe_new(backend_rt *b, enum probe_kind kind, size_t max_body)
-{
-    bk_probe *p = calloc(1, sizeof *p);
-    if (!p) return NULL;
-    p->b = b;
-    p->kind = kind;
-    p->slot = -1;
-    buf_init(&p->body, max_body);
-    buf_init(&p->reqbody, 64u << 20);
-    return p;
-}
-
-static void probe_start(bk_probe *p, const char *method, long total_ms)
-{
-    backend_rt *b = p->b;
-    upstream_opts o = {
-        .method = method,
-        .url = p->url,
-        .body = p->reqbody.data,
-        .body_len = p->reqbody.len,
-        .bearer = backend_key(b),
-        .ca_file = backend_ca(b),
-        .connect_timeout_ms = TIMEOUT_CONNECT_MS,
-        .total_timeout_ms = total_ms,
-    };
-    const char *hdrs[2] = {NULL, NULL};
-    char xkey[600];
-    if (b->cfg->mode->passthru && backend_key(b)) {
-        snprintf(xkey, sizeof xkey, "x-api-key: %s", backend_key(b));
-        hdrs[0] = xkey;
-        o.headers = hdrs;
-        if (b->cfg->mode->passthru == MODE_CLAUDE) o.bearer = NULL;
-    }
-    upstream_cbs cbs = {.on_data = probe_data, .on_done = probe_done};
-    p->t0 = monotime_ms();
-    if (p->kind == P_HEALTH)
-        b->health = p;
-    else
-        b->probe = p;
-    p->req = upstream_start(b->all->up, &o, &cbs, p);
-    if (!p->req) {
-        if (p->kind == P_HEALTH)
-            b->health = NULL;
-        else
-            b->probe = NULL;
-        probe_free(p);
-    }
 }
 
 /* Files of backend b in the state directory: warm-<b>-<kind>.json (a saved
@@ -295,7 +225,7 @@ void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key)
 
 int backend_warming(const backend_rt *b)
 {
-    return b->probe && b->probe->kind == P_WARM;
+    return b->probe && b->probe->done == probe_done && probe_kind(b->probe) == P_WARM;
 }
 
 void backend_warm_stop(backend_rt *b)
@@ -412,14 +342,14 @@ static int copy_probe(backend_rt *b, enum probe_kind kind, int src, int dst, uin
     snprintf(path, sizeof path, "/slots/%d?action=%s", kind == P_SAVE ? src : dst,
              kind == P_SAVE ? "save" : "restore");
     if (buf_append(&p->reqbody, body, strlen(body)) != BUF_OK) {
-        probe_free(p);
+        bk_probe_free(p);
         return 0;
     }
     route_backend_url(b->cfg, path, p->url, sizeof p->url);
     p->slot = dst;
     p->src = src;
     p->copy_kind = copy_kind;
-    probe_start(p, "POST", TIMEOUT_SLOT_COPY_MS);
+    bk_probe_start(p, "POST", TIMEOUT_SLOT_COPY_MS);
     return 1;
 }
 
@@ -462,8 +392,8 @@ static void slot_copy_done(bk_probe *p, int ok, long status, const char *err, co
     backend_rt *b = p->b;
     if (ok && status == 200) {
         const cJSON *n =
-            cJSON_GetObjectItemCaseSensitive(j, p->kind == P_SAVE ? "n_saved" : "n_restored");
-        if (p->kind == P_SAVE)
+            cJSON_GetObjectItemCaseSensitive(j, probe_kind(p) == P_SAVE ? "n_saved" : "n_restored");
+        if (probe_kind(p) == P_SAVE)
             log_line(1, "slot copy: saved slot %d of %s (%.0f tokens) in %.0f ms", p->src,
                      b->cfg->name, cJSON_IsNumber(n) ? n->valuedouble : -1.0,
                      monotime_ms() - p->t0);
@@ -475,7 +405,7 @@ static void slot_copy_done(bk_probe *p, int ok, long status, const char *err, co
         slot_copy_next(b, p->src, p->copy_kind);
         return;
     }
-    if (p->kind == P_RESTORE && p->slot >= 0) { /* the slot holds nothing claimable */
+    if (probe_kind(p) == P_RESTORE && p->slot >= 0) { /* the slot holds nothing claimable */
         b->primed[p->slot] = 0;
         affinity_external(&b->aff, p->slot, AFFINITY_EXT_EMPTY, 0);
     }
@@ -489,7 +419,7 @@ static void slot_copy_done(bk_probe *p, int ok, long status, const char *err, co
         log_line(1, "slot copy failed on %s (HTTP %ld%s%s)", b->cfg->name, status,
                  err && *err ? ": " : "", err ? err : "");
     }
-    if (p->kind == P_SAVE && b->inflight == 0) spare_prime(b, p->copy_kind);
+    if (probe_kind(p) == P_SAVE && b->inflight == 0) spare_prime(b, p->copy_kind);
 }
 
 /* The saved prefix to an `anthropic` backend: rewritten as relay.c rewrites
@@ -504,20 +434,74 @@ static int warm_send_messages(backend_rt *b, bk_probe *p, buf *in, const char *p
     passthru_opts po = backend_passthru_opts(b, NULL);
     if (!root) {
         log_line(1, "warm start: ignoring %s (not JSON)", path);
-        probe_free(p);
+        bk_probe_free(p);
         return 0;
     }
     servertools_strip(root);
     int rc = passthru_rewrite(root, &po, &p->reqbody);
     cJSON_Delete(root);
     if (rc) {
-        probe_free(p);
+        bk_probe_free(p);
         return 0;
     }
     route_backend_url(b->cfg, "messages", p->url, sizeof p->url);
     log_line(1, "warm start: prefilling a saved prompt prefix on %s (%zu bytes)", b->cfg->name,
              p->reqbody.len);
-    probe_start(p, "POST", TIMEOUT_PREFILL_MS);
+    bk_probe_start(p, "POST", TIMEOUT_PREFILL_MS);
+    return 1;
+}
+
+static void warm_start(backend_rt *b);
+
+/* A restore from a checkpoint answered: the slot holds the kind again
+ * (and more), else the prefill it stood in for goes ahead. */
+static void restore_done(bk_probe *r, int ok, long status, const char *err, const cJSON *j)
+{
+    backend_rt *b = r->b;
+    bk_probe *prefill = r->then;
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "n_restored");
+    if (ok && status == 200 && cJSON_IsNumber(n) && n->valuedouble > 0) {
+        b->all->m->warm_starts++;
+        log_line(0,
+                 "warm start: restored slot %d of %s from the checkpoint saved at the last "
+                 "stop (%.0f tokens, %.0f ms; no prefill)",
+                 r->slot, b->cfg->name, n->valuedouble, monotime_ms() - r->t0);
+        warm_start(b); /* the next kind, if any */
+        return;
+    }
+    r->then = NULL; /* it goes ahead now */
+    checkpoint_forget(b, r->src);
+    log_line(1, "warm start: restoring slot %d of %s failed (HTTP %ld%s%s); prefilling instead",
+             r->slot, b->cfg->name, status, err && *err ? ": " : "", err ? err : "");
+    log_line(1, "warm start: prefilling a saved prompt prefix on %s into slot %d (%zu bytes)",
+             b->cfg->name, prefill->slot, prefill->reqbody.len);
+    if (bk_probe_start(prefill, "POST", TIMEOUT_PREFILL_MS) < 0) {
+        b->primed[r->slot] = 0;
+        affinity_external(&b->aff, r->slot, AFFINITY_EXT_EMPTY, 0);
+    }
+}
+
+/* Warm start into slot p->slot from a checkpoint of kind, if there is one
+ * (checkpoint.h): 1 when the restore started (p is kept to prefill if it
+ * fails), 0 to prefill now. */
+static int warm_restore(backend_rt *b, bk_probe *p, uint64_t kind)
+{
+    char name[96], path[64];
+    int file = checkpoint_find(b, kind, name, sizeof name);
+    if (file < 0) return 0;
+    bk_probe *r = bk_probe_new(b, restore_done, 1u << 16);
+    if (!r) return 0;
+    r->slot = p->slot;
+    r->src = file;
+    snprintf(path, sizeof path, "/slots/%d?action=restore", p->slot);
+    route_backend_url(b->cfg, path, r->url, sizeof r->url);
+    if (buf_appendf(&r->reqbody, "{\"filename\":\"%s\"}", name) != BUF_OK) {
+        bk_probe_free(r);
+        return 0;
+    }
+    log_line(1, "warm start: restoring slot %d of %s from %s", p->slot, b->cfg->name, name);
+    if (bk_probe_start(r, "POST", TIMEOUT_SLOT_COPY_MS) < 0) return 0;
+    r->then = p; /* freed with r, unless the restore fails */
     return 1;
 }
 
@@ -558,7 +542,7 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
     buf_free(&in);
     if (rc < 0) {
         log_line(1, "warm start: ignoring %s (%s)", path, err);
-        probe_free(p);
+        bk_probe_free(p);
         return 0;
     }
     if (b->use_slots && info.id_slot_off) {
@@ -572,7 +556,7 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
         if (held >= 0 || (spare_kind && spare_kind != info.kind_hash)) {
             ledger_unlock(lock);
             xlate_request_info_free(&info);
-            probe_free(p);
+            bk_probe_free(p);
             return 0;
         }
         p->slot = spare_kind ? affinity_prime_spare(&b->aff, spare_kind, monotime_ms())
@@ -580,7 +564,7 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
         if (p->slot < 0) { /* no free slot, or (spare) a claimable prefix exists */
             ledger_unlock(lock);
             xlate_request_info_free(&info);
-            probe_free(p);
+            bk_probe_free(p);
             return spare_kind ? 0 : -1;
         }
         write_slot(p->reqbody.data + info.id_slot_off, p->slot);
@@ -588,15 +572,17 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
         ledger_write(ledger_dir(b), b->cfg->url, p->slot, info.kind_hash, 1);
         ledger_unlock(lock);
     }
+    uint64_t kind = info.kind_hash;
     xlate_request_info_free(&info);
     route_backend_url(b->cfg, "chat", p->url, sizeof p->url);
+    if (!spare_kind && p->slot >= 0 && warm_restore(b, p, kind)) return 1;
     if (p->slot >= 0)
         log_line(1, "%s: prefilling a saved prompt prefix on %s into slot %d (%zu bytes)",
                  spare_kind ? "idle priming" : "warm start", b->cfg->name, p->slot, p->reqbody.len);
     else
         log_line(1, "warm start: prefilling a saved prompt prefix on %s (%zu bytes)", b->cfg->name,
                  p->reqbody.len);
-    probe_start(p, "POST", TIMEOUT_PREFILL_MS);
+    bk_probe_start(p, "POST", TIMEOUT_PREFILL_MS);
     return 1;
 }
 
@@ -646,7 +632,7 @@ static void slots_probe(backend_rt *b)
     bk_probe *p = probe_new(b, P_SLOTS, 4u << 20);
     if (!p) return;
     route_backend_url(b->cfg, "/slots", p->url, sizeof p->url);
-    probe_start(p, "GET", TIMEOUT_HEALTH_PROBE_MS);
+    bk_probe_start(p, "GET", TIMEOUT_HEALTH_PROBE_MS);
 }
 
 static void health_done(bk_probe *p, int ok, long status, const char *err)
@@ -664,27 +650,69 @@ static void health_done(bk_probe *p, int ok, long status, const char *err)
     }
 }
 
-static void probe_done(void *ud, int ok, int refused, long status, const char *err)
+/* A warm-start prefill answered. */
+static void warm_done(bk_probe *p, long status, const char *err, const cJSON *j)
 {
-    bk_probe *p = ud;
     backend_rt *b = p->b;
-    if (p->kind == P_HEALTH) {
-        b->health = NULL;
+    const cJSON *u = j ? cJSON_GetObjectItemCaseSensitive(j, "usage") : NULL;
+    const cJSON *pt = u ? cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens") : NULL;
+    const cJSON *d = u ? cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details") : NULL;
+    const cJSON *ct = d ? cJSON_GetObjectItemCaseSensitive(d, "cached_tokens") : NULL;
+    if (u && !pt) { /* an Anthropic answer (`anthropic` mode) */
+        pt = cJSON_GetObjectItemCaseSensitive(u, "input_tokens");
+        ct = cJSON_GetObjectItemCaseSensitive(u, "cache_read_input_tokens");
+    }
+    if (j && cJSON_IsNumber(pt)) {
+        b->all->m->warm_starts++;
+        char slot[32] = "";
+        if (p->slot >= 0) snprintf(slot, sizeof slot, " into slot %d", p->slot);
+        log_line(0,
+                 "warm start: prefilled a saved system prompt and tools on %s "
+                 "(%.0f tokens, %.0f already cached) in %.0f ms%s",
+                 b->cfg->name, pt->valuedouble, cJSON_IsNumber(ct) ? ct->valuedouble : 0.0,
+                 monotime_ms() - p->t0, slot);
+        return;
+    }
+    if (p->slot >= 0) { /* the slot holds nothing claimable: free it again */
+        b->primed[p->slot] = 0;
+        if (b->aff.slot[p->slot].over) affinity_external(&b->aff, p->slot, AFFINITY_EXT_EMPTY, 0);
+    }
+    log_line(1,
+             "warm start failed on %s (HTTP %ld%s%s); the first request will prefill "
+             "from cold",
+             b->cfg->name, status, err && *err ? ": " : "", err ? err : "");
+}
+
+/* /props answered (llama.cpp): its slots, and what identifies the model
+ * and context it runs (checkpoints are kept for that alone). */
+static void props_seen(backend_rt *b, const cJSON *j, const char *url)
+{
+    const cJSON *n = j ? cJSON_GetObjectItemCaseSensitive(j, "total_slots") : NULL;
+    if (cJSON_IsNumber(n) && n->valuedouble >= 1 && n->valuedouble <= 1e6) {
+        affinity_init(&b->aff, (int)n->valuedouble);
+        b->use_slots = 1;
+        log_line(1, "llama.cpp %s has %d slots: each conversation keeps its own (id_slot)",
+                 b->cfg->name, b->aff.nslots);
+    } else {
+        log_line(1, "slot affinity off for %s: %s did not say how many slots there are",
+                 b->cfg->name, url);
+    }
+    b->server_id = checkpoint_server_id(j);
+}
+
+static void probe_done(bk_probe *p, int ok, long status, const char *err, const cJSON *j)
+{
+    backend_rt *b = p->b;
+    enum probe_kind kind = probe_kind(p);
+    if (kind == P_HEALTH) {
         health_done(p, ok, status, err);
-        probe_free(p);
         return;
     }
-    b->probe = NULL;
-    cJSON *j = ok && status == 200
-                   ? cJSON_ParseWithLength(p->body.data ? p->body.data : "", p->body.len)
-                   : NULL;
-    if (p->kind == P_SAVE || p->kind == P_RESTORE) {
+    if (kind == P_SAVE || kind == P_RESTORE) {
         slot_copy_done(p, ok, status, err, j);
-        cJSON_Delete(j);
-        probe_free(p);
         return;
     }
-    if (p->kind == P_MODELS) {
+    if (kind == P_MODELS) {
         const cJSON *data = j ? cJSON_GetObjectItemCaseSensitive(j, "data") : NULL;
         const cJSON *first = cJSON_IsArray(data) ? cJSON_GetArrayItem(data, 0) : NULL;
         const cJSON *id = first ? cJSON_GetObjectItemCaseSensitive(first, "id") : NULL;
@@ -698,65 +726,21 @@ static void probe_done(void *ud, int ok, int refused, long status, const char *e
                      "a model name",
                      b->cfg->name, p->url, ok ? "no model list" : err);
         }
-    } else if (p->kind == P_PROPS) {
-        const cJSON *n = j ? cJSON_GetObjectItemCaseSensitive(j, "total_slots") : NULL;
-        if (cJSON_IsNumber(n) && n->valuedouble >= 1 && n->valuedouble <= 1e6) {
-            affinity_init(&b->aff, (int)n->valuedouble);
-            b->use_slots = 1;
-            log_line(1, "llama.cpp %s has %d slots: each conversation keeps its own (id_slot)",
-                     b->cfg->name, b->aff.nslots);
-        } else {
-            log_line(1, "slot affinity off for %s: %s did not say how many slots there are",
-                     b->cfg->name, p->url);
-        }
+    } else if (kind == P_PROPS) {
+        props_seen(b, j, p->url);
         if (b->use_slots) {
-            cJSON_Delete(j);
-            probe_free(p);
             slots_probe(b);
             return;
         }
-    } else if (p->kind == P_SLOTS) {
+    } else if (kind == P_SLOTS) {
         if (cJSON_IsArray(j))
             slots_seen(b, j);
         else
             ledger_sync(ledger_dir(b), b->cfg->url, &b->aff);
     } else { /* warm start finished */
-        const cJSON *u = j ? cJSON_GetObjectItemCaseSensitive(j, "usage") : NULL;
-        const cJSON *pt = u ? cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens") : NULL;
-        const cJSON *d = u ? cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details") : NULL;
-        const cJSON *ct = d ? cJSON_GetObjectItemCaseSensitive(d, "cached_tokens") : NULL;
-        if (u && !pt) { /* an Anthropic answer (`anthropic` mode) */
-            pt = cJSON_GetObjectItemCaseSensitive(u, "input_tokens");
-            ct = cJSON_GetObjectItemCaseSensitive(u, "cache_read_input_tokens");
-        }
-        if (j && cJSON_IsNumber(pt)) {
-            b->all->m->warm_starts++;
-            char slot[32] = "";
-            if (p->slot >= 0) snprintf(slot, sizeof slot, " into slot %d", p->slot);
-            log_line(0,
-                     "warm start: prefilled a saved system prompt and tools on %s "
-                     "(%.0f tokens, %.0f already cached) in %.0f ms%s",
-                     b->cfg->name, pt->valuedouble, cJSON_IsNumber(ct) ? ct->valuedouble : 0.0,
-                     monotime_ms() - p->t0, slot);
-        } else {
-            if (p->slot >= 0) { /* the slot holds nothing claimable: free it again */
-                b->primed[p->slot] = 0;
-                if (b->aff.slot[p->slot].over)
-                    affinity_external(&b->aff, p->slot, AFFINITY_EXT_EMPTY, 0);
-            }
-            log_line(1,
-                     "warm start failed on %s (HTTP %ld%s%s); the first request will prefill "
-                     "from cold",
-                     b->cfg->name, status, err && *err ? ": " : "", err ? err : "");
-        }
-        cJSON_Delete(j);
-        probe_free(p);
-        warm_start(b); /* the next kind, if any */
-        return;
+        warm_done(p, status, err, j);
     }
-    cJSON_Delete(j);
-    probe_free(p);
-    warm_start(b);
+    warm_start(b); /* the next kind, if any */
 }
 
 /* At start: learn the backend's slots (llama.cpp) or model (openai), then
@@ -781,14 +765,14 @@ static void backend_probe(backend_rt *b)
         bk_probe *p = probe_new(b, P_MODELS, 4u << 20);
         if (!p) return;
         route_backend_url(b->cfg, "models", p->url, sizeof p->url);
-        probe_start(p, "GET", TIMEOUT_HEALTH_PROBE_MS);
+        bk_probe_start(p, "GET", TIMEOUT_HEALTH_PROBE_MS);
         return;
     }
     if (c->slots < 0 && c->mode->cache_prompt) {
         bk_probe *p = probe_new(b, P_PROPS, 1u << 20);
         if (!p) return;
         route_backend_url(b->cfg, "/props", p->url, sizeof p->url);
-        probe_start(p, "GET", TIMEOUT_HEALTH_PROBE_MS);
+        bk_probe_start(p, "GET", TIMEOUT_HEALTH_PROBE_MS);
         return;
     }
     if (b->use_slots) {
@@ -810,7 +794,7 @@ static void health_check(backend_rt *b)
     else
         route_backend_url(b->cfg, "models", p->url, sizeof p->url);
     long t = b->all->cfg->routing.health_ms;
-    probe_start(p, "GET", t < TIMEOUT_HEALTH_PROBE_MS ? TIMEOUT_HEALTH_PROBE_MS : t);
+    bk_probe_start(p, "GET", t < TIMEOUT_HEALTH_PROBE_MS ? TIMEOUT_HEALTH_PROBE_MS : t);
 }
 
 static void health_tick(evutil_socket_t fd, short what, void *arg)
@@ -869,20 +853,11 @@ int backends_init(backends *bs, struct event_base *base, upstream *up, const con
     return 0;
 }
 
-static void cancel_probe(bk_probe **pp)
-{
-    bk_probe *p = *pp;
-    if (!p) return;
-    upstream_cancel(p->req);
-    probe_free(p);
-    *pp = NULL;
-}
-
 void backends_free(backends *bs)
 {
     for (int i = 0; i < bs->n; i++) {
-        cancel_probe(&bs->b[i].probe);
-        cancel_probe(&bs->b[i].health);
+        bk_probe_cancel(&bs->b[i].probe);
+        bk_probe_cancel(&bs->b[i].health);
     }
     if (bs->health_timer) event_free(bs->health_timer);
     bs->health_timer = NULL;

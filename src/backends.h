@@ -14,60 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "affinity.h"
-#include "config.h"
-#include "metrics.h"
+#include "backend_rt.h"
 #include "passthru.h"
-#include "pool.h"
-#include "upstream.h"
 #include "xlate_request.h"
-
-/* Warm prefixes kept per backend, one per kind (system prompt and tools:
- * interactive, claude -p, subagent, background; per project). */
-#define BACKEND_WARM_KINDS 4
-
-struct event_base;
-struct event;
-struct bk_probe;
-
-typedef struct backend_rt {
-    struct backends *all;
-    int idx;
-    const route_backend *cfg;
-    int used;            /* a route names it */
-    int checked;         /* health-checked: it has alternatives in some route (not claude) */
-    int up;              /* 0 after a refused connection or a failed check, until one passes */
-    int inflight;        /* /v1/messages requests in flight */
-    affinity aff;        /* llama.cpp slots */
-    int use_slots;       /* send id_slot */
-    double est_ratio;    /* calibration of the token estimate: real / estimated */
-    uint64_t saved_kind; /* kind of the prefix last saved for warm start */
-    uint64_t primed[AFFINITY_MAX_SLOTS];      /* kind each slot was primed with, 0 none */
-    char warm_files[BACKEND_WARM_KINDS][700]; /* saved prefixes to prime, newest first */
-    int nwarm, warm_next;                     /* the warm-start queue */
-    uint64_t spare_kind;                      /* idle priming scheduled for this kind, 0 none */
-    int spare_slot;                           /* the slot holding it (see slot copy) */
-    int copy_off;            /* the server cannot save and restore slots (no --slot-save-path) */
-    char auto_model[256];    /* openai mode without a model: the backend's first model */
-    struct bk_probe *probe;  /* start-up probe or warm start in flight */
-    struct bk_probe *health; /* health check in flight */
-    unsigned long long requests, fallbacks;
-    int fails_5xx;        /* 5xx answers in a row (outlier detection) */
-    int ejections;        /* ejections in a row: each doubles the time out */
-    double ejected_until; /* out of its pools until then (monotime_ms) */
-} backend_rt;
-
-typedef struct backends {
-    struct event_base *base;
-    upstream *up;
-    const config *cfg;
-    metrics *m;
-    int n;
-    backend_rt b[ROUTES_MAX_BACKENDS];
-    struct event *health_timer;
-    pool_state *pool;
-    unsigned long long fallbacks; /* requests that went on to another target */
-} backends;
 
 /* Set up every backend a route names, start their probes and, when some
  * backend has alternatives, the health checks. Returns 0 or -1 (no memory). */
@@ -81,10 +30,6 @@ const char *backend_model(const backend_rt *b, const char *target_model);
 /* How requests to b (anthropic mode) are rewritten, with the target's model:
  * relay.c's requests and the warm start's alike, so the prefix matches. */
 passthru_opts backend_passthru_opts(const backend_rt *b, const char *target_model);
-/* The backend's API key, or NULL. */
-const char *backend_key(const backend_rt *b);
-/* CA bundle for this backend (its own, else --ca-file), or NULL. */
-const char *backend_ca(const backend_rt *b);
 
 /* A request could not reach b: it leaves its pools until a check passes. */
 void backend_mark_down(backend_rt *b, const char *why);

@@ -218,11 +218,13 @@ static void check_slot_copy(const route_backend *be, const char *ca)
     buf_free(&b);
     if (st == 400 || st == 200)
         printf("[ ok ] llama.cpp slot copy: on (--slot-save-path): empty slots get a copy of the "
-               "slot that just ran, no prefill\n");
+               "slot that just ran, no prefill; conversations are saved when anyclaude stops and "
+               "restored after llama-server restarts\n");
     else
         printf("[ -- ] llama.cpp slot copy: off (HTTP %ld): empty slots are primed by prefilling; "
                "start llama-server with --slot-save-path DIR to copy instead (a new project's "
-               "first turn then finds the shared start of the system prompt in every slot)\n",
+               "first turn then finds the shared start of the system prompt in every slot, and "
+               "conversations survive a restart of llama-server)\n",
                st);
 }
 

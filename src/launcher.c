@@ -130,10 +130,16 @@ static void mark_onboarded(void)
 
 typedef struct run_state {
     struct event_base *base;
+    server *srv;
     pid_t child;
     int status;
     int exited;
 } run_state;
+
+static void stop_loop(void *arg)
+{
+    event_base_loopbreak(((run_state *)arg)->base);
+}
 
 static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 {
@@ -141,10 +147,11 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
     int status;
     pid_t p;
     while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
-        if (p == st->child) {
+        if (p == st->child && !st->exited) {
             st->status = status;
             st->exited = 1;
-            event_base_loopbreak(st->base);
+            /* save the conversations' slots for the next start, then stop */
+            server_checkpoint(st->srv, stop_loop, st);
         }
     }
 }
@@ -321,7 +328,7 @@ static int run(const config *cfg, config *local, char *const *args, int nargs)
                  cfg->mode->name, cfg->backend, claude);
     mark_onboarded();
 
-    run_state st = {base, -1, 0, 0};
+    run_state st = {base, srv, -1, 0, 0};
     struct event *ev_chld = evsignal_new(base, SIGCHLD, on_sigchld, &st);
     struct event *ev_term = evsignal_new(base, SIGTERM, on_forward, &st);
     struct event *ev_hup = evsignal_new(base, SIGHUP, on_forward, &st);

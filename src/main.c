@@ -79,9 +79,16 @@ typedef struct serve_ctx {
     int signals;
 } serve_ctx;
 
-static void drained(void *arg)
+static void stopped(void *arg)
 {
     event_base_loopbreak(((serve_ctx *)arg)->base);
+}
+
+/* Drained: save the conversations' slots for the next start, then stop. */
+static void drained(void *arg)
+{
+    serve_ctx *c = arg;
+    server_checkpoint(c->srv, stopped, c);
 }
 
 /* First SIGTERM/SIGINT: drain (server_drain), then exit 0. A second one:

@@ -6,6 +6,8 @@
  * count_tokens.c, models.c; exchange.c holds what they share.
  */
 #include "server.h"
+
+#include "checkpoint.h"
 #include "timeouts.h"
 
 #include <cjson/cJSON.h>
@@ -164,6 +166,11 @@ void server_drain(server *s, long deadline_ms, server_drained_fn done, void *arg
     }
     struct timeval tv = {0, 0};
     evtimer_add(d->timer, &tv);
+}
+
+void server_checkpoint(server *s, server_drained_fn done, void *arg)
+{
+    checkpoint_save_all(&s->bs, TIMEOUT_CHECKPOINT_MS, done, arg);
 }
 
 /* ---- routes and access ----------------------------------------------------- */

@@ -37,6 +37,10 @@ int server_active(const server *s);
  * 2 s later). A second call does nothing. */
 typedef void (*server_drained_fn)(void *arg);
 void server_drain(server *s, long deadline_ms, server_drained_fn done, void *arg);
+/* The gateway is stopping and nothing is in flight: save the slots its
+ * conversations hold for the next start (checkpoint.h), then done(arg),
+ * from the loop or at once, within TIMEOUT_CHECKPOINT_MS. */
+void server_checkpoint(server *s, server_drained_fn done, void *arg);
 /* End every request in flight now, as the drain deadline does, and write
  * what the sockets take at once (for a second signal: exit right after). */
 void server_cut_all(server *s, const char *why);

@@ -51,6 +51,9 @@
 #define TIMEOUT_PREFILL_MS 600000
 /* One llama-server slot save or restore (the slot copy, docs/cache.md). */
 #define TIMEOUT_SLOT_COPY_MS 120000
+/* Saving the slots of the gateway's conversations when it stops
+ * (checkpoint.h), all of them: a model's KV cache may be gigabytes. */
+#define TIMEOUT_CHECKPOINT_MS 30000
 
 /* ---- the gateway and its clients ----------------------------------------- */
 

@@ -12,9 +12,10 @@ export const GATEWAY = BIN;
 const LLAMA_SH = path.join(ROOT, 'tests/real/llama.sh');
 
 // `llama.sh start PORT ARGS...`: resolves { port, url } (its base URL), or
-// fails the test (llama.sh cleans up after a failed start).
-export async function startLlama(args = [], env = process.env) {
-  const port = await freePort();
+// fails the test (llama.sh cleans up after a failed start). port: a given
+// one (a restart on the same address), else a free one.
+export async function startLlama(args = [], env = process.env, port = 0) {
+  port = port || (await freePort());
   const r = spawnSync('bash', [LLAMA_SH, 'start', String(port), ...args], {
     encoding: 'utf8',
     env,

@@ -1,0 +1,258 @@
+/*
+ * checkpoint: slots saved when the gateway stops, restored at the next
+ * start (see checkpoint.h).
+ */
+#include "checkpoint.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend_probe.h"
+#include "ledger.h"
+#include "log.h"
+#include "monotime.h"
+#include "slotfiles.h"
+#include "timeouts.h"
+
+uint64_t checkpoint_server_id(const cJSON *props)
+{
+    const cJSON *path = cJSON_GetObjectItemCaseSensitive(props, "model_path");
+    if (!cJSON_IsString(path) || !path->valuestring[0]) return 0;
+    const cJSON *ftype = cJSON_GetObjectItemCaseSensitive(props, "model_ftype");
+    const cJSON *gen = cJSON_GetObjectItemCaseSensitive(props, "default_generation_settings");
+    const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(gen, "n_ctx");
+    char id[1200];
+    snprintf(id, sizeof id, "%s\n%s\n%.0f", path->valuestring,
+             cJSON_IsString(ftype) ? ftype->valuestring : "",
+             cJSON_IsNumber(ctx) ? ctx->valuedouble : 0.0);
+    uint64_t h = affinity_hash(AFFINITY_HASH_INIT, id, strlen(id));
+    return h ? h : 1;
+}
+
+int checkpoint_on(const backend_rt *b)
+{
+    const config *c = b->all->cfg;
+    return b->use_slots && b->server_id && c->warm && c->state_dir[0] && !b->copy_off;
+}
+
+static uint64_t url_hash(const backend_rt *b)
+{
+    return affinity_hash(AFFINITY_HASH_INIT, b->cfg->url, strlen(b->cfg->url));
+}
+
+static void index_path(const backend_rt *b, char *out, size_t n)
+{
+    snprintf(out, n, "%s/checkpoints-%016llx.txt", b->all->cfg->state_dir,
+             (unsigned long long)url_hash(b));
+}
+
+static void file_name(const backend_rt *b, int i, char *out, size_t n)
+{
+    snprintf(out, n, "anyclaude-%016llx-c%d.bin", (unsigned long long)url_hash(b), i);
+}
+
+static void index_read(const backend_rt *b, slotfiles *s)
+{
+    char path[900], text[SLOTFILES_MAX * 80];
+    index_path(b, path, sizeof path);
+    size_t n = 0;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        n = fread(text, 1, sizeof text, f);
+        fclose(f);
+    }
+    slotfiles_parse(s, text, n);
+}
+
+static void index_write(const backend_rt *b, const slotfiles *s)
+{
+    char path[900], tmp[920], text[SLOTFILES_MAX * 80];
+    int n = slotfiles_format(s, text, sizeof text);
+    if (n < 0) return;
+    index_path(b, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return;
+    int ok = fwrite(text, 1, (size_t)n, f) == (size_t)n;
+    if (fclose(f) == 0 && ok && rename(tmp, path) == 0) return;
+    remove(tmp);
+}
+
+/* Read, change and write the index under the slot ledger's lock (shared by
+ * every gateway of the server). op: 0 find, 1 claim for a save (pick),
+ * 2 the save finished (tokens), 3 drop. Returns the file, or -1. */
+static int index_op(const backend_rt *b, int op, uint64_t kind, int i, long tokens)
+{
+    int lock = ledger_hold(b->all->cfg->state_dir, b->cfg->url);
+    slotfiles s;
+    index_read(b, &s);
+    if (op == 0) {
+        i = slotfiles_find(&s, kind, b->server_id);
+    } else if (op == 1) {
+        i = slotfiles_pick(&s, kind, b->server_id);
+        slotfiles_put(&s, i, kind, b->server_id, 0, (long long)time(NULL));
+    } else if (op == 2) {
+        if (tokens > 0)
+            slotfiles_put(&s, i, kind, b->server_id, tokens, (long long)time(NULL));
+        else
+            slotfiles_drop(&s, i);
+    } else {
+        slotfiles_drop(&s, i);
+    }
+    if (op) index_write(b, &s);
+    ledger_unlock(lock);
+    return i;
+}
+
+int checkpoint_find(const backend_rt *b, uint64_t kind, char *name, size_t n)
+{
+    if (!checkpoint_on(b)) return -1;
+    int i = index_op(b, 0, kind, -1, 0);
+    if (i >= 0) file_name(b, i, name, n);
+    return i;
+}
+
+void checkpoint_forget(const backend_rt *b, int i)
+{
+    index_op(b, 3, 0, i, 0);
+}
+
+/* ---- saving at stop --------------------------------------------------------------- */
+
+typedef struct save_job {
+    backend_rt *b;
+    int slot, file;
+    uint64_t kind;
+} save_job;
+
+typedef struct saver {
+    backends *bs;
+    save_job job[ROUTES_MAX_BACKENDS * SLOTFILES_MAX];
+    int njobs, next;
+    void (*done)(void *);
+    void *arg;
+    struct event *deadline;
+    int finished;
+} saver;
+
+static void save_next(saver *sv);
+
+static void finish(saver *sv)
+{
+    if (sv->finished) return;
+    sv->finished = 1;
+    if (sv->deadline) event_free(sv->deadline);
+    void (*done)(void *) = sv->done;
+    void *arg = sv->arg;
+    free(sv);
+    done(arg);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    saver *sv = arg;
+    log_line(0, "checkpoint: the deadline passed with %d slot save(s) unfinished",
+             sv->njobs - sv->next + 1);
+    for (int i = 0; i < sv->bs->n; i++) /* the save in flight answers no one */
+        bk_probe_cancel(&sv->bs->b[i].probe);
+    finish(sv);
+}
+
+static void save_done(bk_probe *p, int ok, long status, const char *err, const cJSON *j)
+{
+    saver *sv = p->ud;
+    save_job *jb = &sv->job[sv->next - 1];
+    backend_rt *b = jb->b;
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "n_saved");
+    long tokens = ok && status == 200 && cJSON_IsNumber(n) ? (long)n->valuedouble : 0;
+    index_op(b, 2, jb->kind, jb->file, tokens);
+    if (tokens > 0)
+        log_line(0, "checkpoint: saved slot %d of %s (%ld tokens) in %.0f ms for the next start",
+                 jb->slot, b->cfg->name, tokens, monotime_ms() - p->t0);
+    else if (ok && (status == 501 || status == 404 || status == 405))
+        log_line(1,
+                 "checkpoint: %s cannot save slots (HTTP %ld): start llama-server with "
+                 "--slot-save-path DIR to keep conversations across its restarts",
+                 b->cfg->name, status);
+    else
+        log_line(0, "checkpoint: saving slot %d of %s failed (HTTP %ld%s%s)", jb->slot,
+                 b->cfg->name, status, err && *err ? ": " : "", err ? err : "");
+    if (!tokens && ok && status >= 400 && status < 500) b->copy_off = 1;
+    save_next(sv);
+}
+
+static void save_next(saver *sv)
+{
+    while (sv->next < sv->njobs) {
+        save_job *jb = &sv->job[sv->next++];
+        backend_rt *b = jb->b;
+        if (b->copy_off) continue;
+        bk_probe *p = bk_probe_new(b, save_done, 1u << 16);
+        if (!p) continue;
+        p->ud = sv;
+        p->slot = jb->slot;
+        p->copy_kind = jb->kind;
+        char name[96], path[64];
+        jb->file = index_op(b, 1, jb->kind, -1, 0);
+        file_name(b, jb->file, name, sizeof name);
+        snprintf(path, sizeof path, "/slots/%d?action=save", jb->slot);
+        route_backend_url(b->cfg, path, p->url, sizeof p->url);
+        if (buf_appendf(&p->reqbody, "{\"filename\":\"%s\"}", name) != BUF_OK) {
+            bk_probe_free(p);
+            index_op(b, 3, 0, jb->file, 0);
+            continue;
+        }
+        if (bk_probe_start(p, "POST", TIMEOUT_SLOT_COPY_MS) == 0) return;
+        index_op(b, 3, 0, jb->file, 0);
+    }
+    finish(sv);
+}
+
+/* The newest conversation of each kind of ours on b, SLOTFILES_MAX at most. */
+static void plan(saver *sv, backend_rt *b)
+{
+    const affinity *a = &b->aff;
+    int taken[AFFINITY_MAX_SLOTS] = {0};
+    for (int k = 0; k < SLOTFILES_MAX; k++) {
+        int best = -1;
+        for (int i = 0; i < a->nslots; i++) {
+            const affinity_slot_state *s = &a->slot[i];
+            if (taken[i] || !s->key || !s->kind || s->over || s->foreign || s->inflight) continue;
+            int dup = 0;
+            for (int j = 0; j < sv->njobs; j++)
+                dup |= sv->job[j].b == b && sv->job[j].kind == s->kind;
+            if (dup) continue;
+            if (best < 0 || s->last_ms > a->slot[best].last_ms) best = i;
+        }
+        if (best < 0) break;
+        taken[best] = 1;
+        sv->job[sv->njobs++] = (save_job){b, best, -1, a->slot[best].kind};
+    }
+}
+
+void checkpoint_save_all(backends *bs, long deadline_ms, void (*done)(void *), void *arg)
+{
+    saver *sv = calloc(1, sizeof *sv);
+    if (!sv) {
+        done(arg);
+        return;
+    }
+    sv->bs = bs;
+    sv->done = done;
+    sv->arg = arg;
+    for (int i = 0; i < bs->n; i++) {
+        backend_rt *b = &bs->b[i];
+        if (!b->used || !checkpoint_on(b)) continue;
+        bk_probe_cancel(&b->probe); /* a warm start or slot copy: moot now */
+        plan(sv, b);
+    }
+    if (sv->njobs) {
+        sv->deadline = evtimer_new(bs->base, on_deadline, sv);
+        struct timeval tv = {deadline_ms / 1000, (deadline_ms % 1000) * 1000};
+        if (sv->deadline) evtimer_add(sv->deadline, &tv);
+    }
+    save_next(sv);
+}

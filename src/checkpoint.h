@@ -1,0 +1,41 @@
+/*
+ * checkpoint: conversations that outlive a restart of llama-server (shell;
+ * the index is slotfiles.h).
+ *
+ * When the gateway stops (Claude Code exited; `serve` drained), it saves
+ * the slots its conversations hold, the newest of each kind, into the
+ * server's --slot-save-path (anyclaude-<server>-c<N>.bin, SLOTFILES_MAX
+ * files reused) and records them in checkpoints-<server>.txt in the state
+ * directory. At the next start, warm start restores a kind's file into a
+ * free slot when the server does not hold that kind (it restarted): read
+ * from disk instead of prefilled, and the last conversation's own turns
+ * come back with it, so `claude --continue` prefills only its new words.
+ *
+ *   stop ─▶ checkpoint_save_all ─▶ POST /slots/N?action=save, one by one
+ *   start ─▶ warm start ─▶ checkpoint_find ─▶ action=restore (else prefill)
+ */
+#ifndef ANYCLAUDE_CHECKPOINT_H
+#define ANYCLAUDE_CHECKPOINT_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend_rt.h"
+
+/* What identifies a llama-server's KV cache format, from its /props (model
+ * path and type, context per slot); 0 when props says none of it. */
+uint64_t checkpoint_server_id(const cJSON *props);
+/* b keeps checkpoints: slots in use, a known server, warm start on. */
+int checkpoint_on(const backend_rt *b);
+/* The file holding kind for b's server: writes the name llama-server
+ * knows it by into name and returns its number, or -1. */
+int checkpoint_find(const backend_rt *b, uint64_t kind, char *name, size_t n);
+/* Restoring file i failed: forget it. */
+void checkpoint_forget(const backend_rt *b, int i);
+/* Save the slots every backend's conversations hold, then done(arg) (at
+ * once when there is nothing to save; after deadline_ms at the latest).
+ * Cancels start-up probes and warm starts still running. */
+void checkpoint_save_all(backends *bs, long deadline_ms, void (*done)(void *), void *arg);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * slotfiles: the index of a gateway's slot checkpoints (see slotfiles.h).
+ */
+#include "slotfiles.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void slotfiles_parse(slotfiles *s, const char *text, size_t n)
+{
+    memset(s, 0, sizeof *s);
+    const char *p = text, *end = text + n;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        char line[160];
+        if (len < sizeof line) {
+            memcpy(line, p, len);
+            line[len] = '\0';
+            int i, used = 0;
+            uint64_t kind, server;
+            long tokens;
+            long long saved;
+            if (sscanf(line, "%d %16" SCNx64 " %16" SCNx64 " %ld %lld%n", &i, &kind, &server,
+                       &tokens, &saved, &used) == 5 &&
+                used == (int)len && i >= 0 && i < SLOTFILES_MAX && kind && tokens >= 0 &&
+                saved >= 0)
+                s->f[i] = (slotfile){kind, server, tokens, saved};
+        }
+        p += len + 1;
+    }
+}
+
+int slotfiles_format(const slotfiles *s, char *out, size_t n)
+{
+    size_t at = 0;
+    if (n) out[0] = '\0';
+    for (int i = 0; i < SLOTFILES_MAX; i++) {
+        const slotfile *f = &s->f[i];
+        if (!f->kind) continue;
+        int w = snprintf(out + at, n - at, "%d %016" PRIx64 " %016" PRIx64 " %ld %lld\n", i,
+                         f->kind, f->server, f->tokens, f->saved);
+        if (w < 0 || (size_t)w >= n - at) return -1;
+        at += (size_t)w;
+    }
+    return n ? (int)at : -1;
+}
+
+int slotfiles_find(const slotfiles *s, uint64_t kind, uint64_t server)
+{
+    if (!kind || !server) return -1;
+    for (int i = 0; i < SLOTFILES_MAX; i++)
+        if (s->f[i].kind == kind && s->f[i].server == server && s->f[i].tokens > 0) return i;
+    return -1;
+}
+
+int slotfiles_pick(const slotfiles *s, uint64_t kind, uint64_t server)
+{
+    int unused = -1, oldest = 0;
+    for (int i = 0; i < SLOTFILES_MAX; i++) {
+        const slotfile *f = &s->f[i];
+        if (f->kind == kind && f->server == server) return i;
+        if (!f->kind && unused < 0) unused = i;
+        if (f->saved < s->f[oldest].saved) oldest = i;
+    }
+    return unused >= 0 ? unused : oldest;
+}
+
+void slotfiles_put(slotfiles *s, int i, uint64_t kind, uint64_t server, long tokens, long long now)
+{
+    if (i < 0 || i >= SLOTFILES_MAX || !kind) return;
+    s->f[i] = (slotfile){kind, server, tokens < 0 ? 0 : tokens, now};
+}
+
+void slotfiles_drop(slotfiles *s, int i)
+{
+    if (i >= 0 && i < SLOTFILES_MAX) memset(&s->f[i], 0, sizeof s->f[i]);
+}

@@ -1,0 +1,54 @@
+/*
+ * slotfiles: which llama.cpp slot checkpoints a gateway keeps on the
+ * server's disk, and what each holds (pure).
+ *
+ * With --slot-save-path, a gateway that stops saves the slots its
+ * conversations hold (POST /slots/N?action=save) so that after llama-server
+ * restarts, the next start restores them (action=restore: read from disk)
+ * instead of prefilling the saved system prompt and tools, and a
+ * `--continue` finds its whole conversation cached. The files are few and
+ * reused (SLOTFILES_MAX, the newest kinds: a kind's KV cache may be
+ * gigabytes); this index, kept by the shell in the state directory, says
+ * which kind of prefix each file holds, for which server (its model and
+ * context) and since when. A file never restores into another model: a
+ * server id of 0 (unknown) matches nothing. Restoring a file that holds
+ * something else than the index says costs cache hits, never a wrong
+ * answer: llama-server keeps the tokens with the cache and compares them.
+ *
+ * The index's text: one line per file in use, "N KIND SERVER TOKENS SAVED"
+ * (file number, kind and server as 16 hex digits, tokens, unix seconds).
+ */
+#ifndef ANYCLAUDE_SLOTFILES_H
+#define ANYCLAUDE_SLOTFILES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SLOTFILES_MAX 2
+
+typedef struct slotfile {
+    uint64_t kind;   /* 0: the file is unused */
+    uint64_t server; /* the server it was saved from */
+    long tokens;     /* tokens it holds (0: the save is under way) */
+    long long saved; /* when (unix seconds) */
+} slotfile;
+
+typedef struct slotfiles {
+    slotfile f[SLOTFILES_MAX];
+} slotfiles;
+
+/* Read the index's text (n bytes); lines that do not parse are left out. */
+void slotfiles_parse(slotfiles *s, const char *text, size_t n);
+/* Write it into out (NUL-terminated); the length, or -1 if out is short. */
+int slotfiles_format(const slotfiles *s, char *out, size_t n);
+/* The file holding a finished save of kind from server, or -1. */
+int slotfiles_find(const slotfiles *s, uint64_t kind, uint64_t server);
+/* The file a save of kind from server goes to: the one already holding
+ * that kind for that server, else an unused one, else the oldest. */
+int slotfiles_pick(const slotfiles *s, uint64_t kind, uint64_t server);
+/* File i now holds kind from server (tokens 0: the save has started). */
+void slotfiles_put(slotfiles *s, int i, uint64_t kind, uint64_t server, long tokens, long long now);
+/* File i holds nothing usable (a failed save or restore). */
+void slotfiles_drop(slotfiles *s, int i);
+
+#endif

@@ -1,0 +1,113 @@
+// Checkpoints (issue 11): a conversation outlives a restart of llama-server.
+//   node --test --test-concurrency=1 tests/real/   (from the repo root; needs build/anyclaude)
+//
+// A real llama-server (small random-weight model, 2 slots, --slot-save-path)
+// behind `anyclaude serve --mode llamacpp`. Two turns of a conversation whose
+// first user message is long (so the conversation is far longer than the
+// system prompt and tools the warm start keeps); the gateway stops (it saves
+// the conversation's slot: "checkpoint: saved slot"), llama-server restarts
+// on the same port (its KV cache is gone), the gateway starts again and
+// restores the slot from disk ("warm start: restored slot"), and the next
+// turn prefills only its new words. The control: the same restart with the
+// checkpoint index removed, where the warm start can only prefill the system
+// prompt and tools, and the next turn prefills the long message again.
+// Tokens prefilled are read from the answer's usage (input_tokens: tokens
+// prefilled; cache_read_input_tokens: reused).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MODEL, TOOLS } from '../lib/gateway.mjs';
+import { freePort, sleep, startGateway, startLlama, stopLlama } from '../lib/llama.mjs';
+
+const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'anyclaude-real-checkpoint-'));
+const slots = path.join(runDir, 'slots');
+const state = path.join(runDir, 'state');
+fs.mkdirSync(slots);
+const LLAMA_ENV = { ...process.env, LLAMA_RUN_DIR: runDir, LLAMA_PARALLEL: '2' };
+const ENV = { ...process.env, XDG_STATE_HOME: state, XDG_CONFIG_HOME: path.join(runDir, 'config') };
+let port = 0;
+let gw = null;
+
+process.on('exit', () => {
+  if (gw && gw.child.exitCode === null) gw.child.kill('SIGKILL');
+  if (port) stopLlama(port, LLAMA_ENV);
+  fs.rmSync(runDir, { recursive: true, force: true });
+});
+after(async () => {
+  if (gw) await gw.stop();
+});
+
+const SYSTEM = 'You are a careful assistant for a software project. '.repeat(40);
+const LONG = Array.from({ length: 300 }, (_, i) => `line ${i}: the quick brown fox ${i * 7} jumps over the lazy dog`).join('\n');
+
+async function turn(messages) {
+  const res = await fetch(`${gw.base}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'x' },
+    body: JSON.stringify({ model: MODEL, max_tokens: 8, system: SYSTEM, tools: TOOLS, messages }),
+  });
+  const j = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(j));
+  messages.push({ role: 'assistant', content: j.content.length ? j.content : [{ type: 'text', text: '.' }] });
+  return j.usage;
+}
+
+async function waitLog(re, ms = 30000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const m = re.exec(gw.log());
+    if (m) return m;
+    await sleep(100);
+  }
+  assert.fail(`no ${re} in the gateway's log:\n${gw.log()}`);
+}
+
+// stop the gateway (it saves), restart llama-server on its port, start the gateway again
+async function restartBoth(beforeStart = () => {}) {
+  await gw.stop();
+  const log = gw.log();
+  stopLlama(port, LLAMA_ENV);
+  beforeStart();
+  await startLlama(['--slot-save-path', slots], LLAMA_ENV, port);
+  gw = await startGateway(['--mode', 'llamacpp', '--backend', `http://127.0.0.1:${port}`, '--debug', '1'], ENV);
+  return log;
+}
+
+test('a conversation is saved when the gateway stops and restored after llama-server restarts', { timeout: 240000 }, async () => {
+  port = await freePort();
+  await startLlama(['--slot-save-path', slots], LLAMA_ENV, port);
+  gw = await startGateway(['--mode', 'llamacpp', '--backend', `http://127.0.0.1:${port}`, '--debug', '1'], ENV);
+
+  const conv = [{ role: 'user', content: LONG }];
+  const u1 = await turn(conv);
+  assert.ok(u1.input_tokens > 2000, `the first turn prefills its whole prompt: ${JSON.stringify(u1)}`);
+  conv.push({ role: 'user', content: 'and then?' });
+  const u2 = await turn(conv);
+  assert.ok(u2.input_tokens < 64, `a follow-up reuses the conversation: ${JSON.stringify(u2)}`);
+
+  const stopLog = await restartBoth();
+  const saved = /checkpoint: saved slot (\d+) of \S+ \((\d+) tokens\)/.exec(stopLog);
+  assert.ok(saved, `the gateway saves the conversation's slot when it stops:\n${stopLog}`);
+  assert.ok(Number(saved[2]) > u1.input_tokens, `the whole conversation is saved (${saved[2]} tokens)`);
+  assert.ok(fs.readdirSync(slots).some((f) => /^anyclaude-[0-9a-f]{16}-c\d\.bin$/.test(f)), 'the file is in --slot-save-path');
+  const restored = await waitLog(/warm start: restored slot \d+ of \S+ from the checkpoint saved at the last stop \((\d+) tokens/);
+  assert.equal(restored[1], saved[2], 'what was saved comes back');
+
+  conv.push({ role: 'user', content: 'after the restart?' });
+  const u3 = await turn(conv);
+  assert.ok(u3.cache_read_input_tokens > u1.input_tokens, `the restored conversation is reused: ${JSON.stringify(u3)}`);
+  assert.ok(u3.input_tokens < 64, `after the restart only the new words are prefilled: ${JSON.stringify(u3)}`);
+
+  // control: without the index the warm start can only prefill the system
+  // prompt and tools, and the long message is prefilled again
+  await restartBoth(() => {
+    for (const f of fs.readdirSync(state, { recursive: true })) if (/checkpoints-[0-9a-f]+\.txt$/.test(f)) fs.rmSync(path.join(state, f));
+  });
+  await waitLog(/warm start: prefilled a saved system prompt and tools/);
+  assert.doesNotMatch(gw.log(), /warm start: restored slot/);
+  conv.push({ role: 'user', content: 'and without the checkpoint?' });
+  const u4 = await turn(conv);
+  assert.ok(u4.input_tokens > 2000, `without the checkpoint the conversation is prefilled again: ${JSON.stringify(u4)}`);
+});
