@@ -16,8 +16,10 @@
 //                        --resume), each through its own anyclaude serve
 //                        (anyclaude paths only; llama and ccr: one endpoint)
 //              par1      the same through one serve
-//              cont      a session, --continue; llama-server and the path
-//                        restarted; --continue, --resume
+//              cont      a session (its question pastes a 300-line log),
+//                        --continue; llama-server and the path restarted
+//                        (a serve path drains first: its checkpoint);
+//                        --continue, --resume
 //              inter     interactive (tmux, `anyclaude` with --claude a
 //                        wrapper): a session, then a second whose first
 //                        question is typed 1 s after it starts (before
@@ -141,6 +143,7 @@ const uuid = () => crypto.randomUUID();
 //   { do: 'close', who }                   /exit
 
 const P = (q) => ['-p', q, '--output-format', 'json'];
+const PASTED_LOG = Array.from({ length: 300 }, (_, i) => `12:${String(i % 60).padStart(2, '0')} worker ${i % 7}: job ${i} finished in ${(i * 37) % 1000} ms`).join('\n');
 const p = (label, proj, args, who = 0) => ({ do: 'p', label, who, proj, args });
 const SCRIPTS = {
   p5: () => {
@@ -164,9 +167,12 @@ const SCRIPTS = {
     return s;
   },
   // --continue and --resume after llama-server and the gateway restarted
+  // (the first question pastes a 300-line log, so the conversation is far
+  // longer than the system prompt and tools the warm start keeps: what the
+  // restart loses unless the conversation itself comes back)
   cont: () => {
     const a = uuid();
-    return [p('s1', 'X', ['--session-id', a, ...P('what is in notes.txt?')]), p('s1+', 'X', ['--continue', ...P('and then?')]), { do: 'restart' }, p('cont', 'X', ['--continue', ...P('after the restart?')]), p('resume', 'X', ['--resume', a, ...P('and resumed?')])];
+    return [p('s1', 'X', ['--session-id', a, ...P(`what went wrong in this log?\n${PASTED_LOG}`)]), p('s1+', 'X', ['--continue', ...P('and then?')]), { do: 'restart' }, p('cont', 'X', ['--continue', ...P('after the restart?')]), p('resume', 'X', ['--resume', a, ...P('and resumed?')])];
   },
   // interactive: a session, then a second one whose first question is typed
   // TYPE_AT_MS after it starts
@@ -228,6 +234,7 @@ async function runScenario(pathName, scen, slots) {
   let llama = await startLlama({ root: ROOT, runDir: dir, port: await freePort(), env: llamaEnv, extraArgs: llamaArgs });
   const taps = await startTaps(llama.base);
   const pathStops = [];
+  const gentleStops = []; // the gateways', for a restart: SIGTERM, drain, checkpoint, exit
   const stops = [() => taps.close(), () => llama.stop()];
   const tty = INTERACTIVE.has(scen);
   let tm = null;
@@ -250,6 +257,7 @@ async function runScenario(pathName, scen, slots) {
       if (GATEWAY.includes(pathName) && !tty) {
         const gw = await startGateway({ root: SNAP, port: await freePort(), backend: `${taps.llamaUrl}/v1`, mode: pathName, logFile: path.join(dir, `gw${i}-${gen}.log`), stateDir });
         pathStops.push(gw.stop);
+        gentleStops.push(gw.stopGently);
         return gw.url;
       }
       if (pathName === 'ccr') {
@@ -261,7 +269,8 @@ async function runScenario(pathName, scen, slots) {
     };
     const fronts = [];
     for (let i = 0; i < nfront; i++) fronts.push(await taps.front(await startPath(i)));
-    const stopPaths = () => {
+    const stopPaths = async () => {
+      while (gentleStops.length) await gentleStops.pop()();
       while (pathStops.length) pathStops.pop()();
     };
     const nonessential = scen === 'agent';
@@ -292,7 +301,7 @@ async function runScenario(pathName, scen, slots) {
       if (st.do === 'edit') {
         fs.writeFileSync(path.join(projects[st.proj], 'notes.txt'), 'alpha\nbeta\n');
       } else if (st.do === 'restart') {
-        stopPaths();
+        await stopPaths();
         llama.stop();
         llama = await startLlama({ root: ROOT, runDir: dir, port: await freePort(), env: llamaEnv, extraArgs: llamaArgs });
         taps.retargetLlama(llama.base);

@@ -150,7 +150,7 @@ static int chat_body(const backend_rt *b, const char *tmodel, cJSON *root, buf *
                             .text_only = route_backend_text_only(b->cfg)};
     xlate_request_info info;
     char err[1024];
-    xlate_parsed pb = {root, NULL}; /* the tree as changed here: no print and re-parse */
+    xlate_parsed pb = {.root = root}; /* the tree as changed here: no print and re-parse */
     int rc = xlate_request_build_parsed(&pb, NULL, 0, &o, out, &info, err, sizeof err);
     if (rc < 0) return -1;
     *n = info.input_estimate;
@@ -194,7 +194,7 @@ void count_tokens_handle(server *s, httpd_req *req)
     int translated = llama && root && chat_body(b, tmodel, root, &chat, &n) == 0;
     char err[1024];
     /* the estimate from the tree parsed above, unless chat_body changed it */
-    xlate_parsed pb = {root, NULL};
+    xlate_parsed pb = {.root = root};
     if (!translated && xlate_request_count_tokens_parsed(root && !llama ? &pb : NULL, body, len, &n,
                                                          err, sizeof err) < 0) {
         exchange_error_req(req, "invalid_request_error", err);

@@ -102,8 +102,10 @@ typedef struct exchange {
     httpd_req *req;
     const char *body; /* the client's body (httpd owns it) */
     size_t body_len;
-    cJSON *root;          /* the parsed body, when routing or a pass-through needs it */
-    const char *root_end; /* where that parse stopped (translation checks what follows) */
+    cJSON *root;            /* the parsed body, when routing or a pass-through needs it */
+    const char *root_end;   /* where that parse stopped (translation checks what follows) */
+    const char *tools_text; /* the body's text of root's "tools" (the tools cache's key) */
+    size_t tools_text_len;
     route_facts facts;
     char client_model[256]; /* facts.model points here: a pass-through rewrite may free the
                                root's string */

@@ -141,6 +141,13 @@ static void stop_loop(void *arg)
     event_base_loopbreak(((run_state *)arg)->base);
 }
 
+/* Saving the conversations' slots at exit is taking a while (a real
+ * model's KV cache is gigabytes): say so, and that Ctrl-C skips it. */
+static void saving_slow(evutil_socket_t fd, short what, void *arg)
+{
+    fprintf(stderr, "anyclaude: saving the model's cache for the next start (Ctrl-C skips)\n");
+}
+
 static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 {
     run_state *st = arg;
@@ -151,6 +158,8 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
             st->status = status;
             st->exited = 1;
             /* save the conversations' slots for the next start, then stop */
+            struct timeval slow = {1, 0};
+            event_base_once(st->base, -1, EV_TIMEOUT, saving_slow, NULL, &slow);
             server_checkpoint(st->srv, stop_loop, st);
         }
     }
@@ -159,12 +168,18 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 static void on_forward(evutil_socket_t sig, short what, void *arg)
 {
     run_state *st = arg;
-    if (st->child > 0) kill(st->child, (int)sig);
+    if (st->exited) /* claude is gone: stop now, without saving the cache */
+        event_base_loopbreak(st->base);
+    else if (st->child > 0)
+        kill(st->child, (int)sig);
 }
 
 static void on_ignore(evutil_socket_t sig, short what, void *arg)
 {
-    /* Ctrl-C: claude got it from the terminal and decides what it means */
+    /* Ctrl-C: claude got it from the terminal and decides what it means;
+     * once claude has exited, it skips saving the cache */
+    run_state *st = arg;
+    if (st->exited) event_base_loopbreak(st->base);
 }
 
 /* With --model, Claude Code shows and sends that name. Without it Claude

@@ -696,7 +696,8 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
         .text_only = route_backend_text_only(b->cfg),
     };
     char err[1024];
-    xlate_parsed pb = {ex->root, ex->root_end}; /* parsed once: for routing, and here */
+    /* parsed once: for routing, and here */
+    xlate_parsed pb = {ex->root, ex->root_end, ex->tools_text, ex->tools_text_len};
     int rc = xlate_request_build_parsed(ex->root ? &pb : NULL, ex->body, ex->body_len, &o,
                                         &ex->cur.upbody, &ex->cur.info, err, sizeof err);
     if (rc == XLATE_EINVALID) {
@@ -883,7 +884,8 @@ void messages_handle(server *s, httpd_req *req)
      * when nothing else needs the parsed body */
     if (s->need_root || servertools_maybe(ex->body, ex->body_len)) {
         const char *end = NULL;
-        ex->root = jparse(ex->body, ex->body_len, &end);
+        ex->root = jparse_member(ex->body, ex->body_len, &end, "tools", &ex->tools_text,
+                                 &ex->tools_text_len);
         ex->root_end = end;
         if (!cJSON_IsObject(ex->root)) {
             char m[200];

@@ -63,7 +63,21 @@ export async function startGateway({ root, port, backend, mode = 'llamacpp', log
     p.stop();
     throw new Error(`anyclaude serve did not come up on ${url}; log:\n${tail(logFile)}`);
   }
-  return { url, stop: p.stop, logFile };
+  // stop as a user's Ctrl-C or a service manager would: SIGTERM, then wait
+  // (without blocking this process's loop: a tap in it may be carrying the
+  // gateway's last requests, such as its checkpoint saves) for it to drain
+  // and exit; killed after ms
+  const stopGently = async (ms = 20000) => {
+    try {
+      process.kill(p.pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+    const until = Date.now() + ms;
+    while (!p.isDead() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    p.stop();
+  };
+  return { url, stop: p.stop, stopGently, logFile };
 }
 
 // claude-code-router 2.0.0: `ccr start` runs the server in the foreground (it

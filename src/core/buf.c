@@ -132,6 +132,20 @@ static inline size_t first_special(const char *s)
 #endif
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* As first_special, for the 16 bytes at s (16 when none needs an escape). */
+static inline size_t first_special16(const char *s)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+    __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v); /* v <= 0x1f */
+    __m128i q = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+    __m128i b = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(ctl, _mm_or_si128(q, b)));
+    return m ? (size_t)__builtin_ctz(m) : 16;
+}
+#endif
+
 /* Append the escaped form of byte ch at d; returns the new end. */
 static inline char *put_escaped(char *d, const unsigned char *tab, unsigned char ch)
 {
@@ -160,6 +174,17 @@ static char *escape_into(char *d, const char *lim, const unsigned char *tab, con
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
+#if defined(__SSE2__)
+    while (i + 16 <= n) {
+        /* room for the rest plain, and for this block's escape */
+        if (lim && (size_t)(lim - d) < n - i + 6) return NULL;
+        size_t k = first_special16(s + i);
+        memcpy(d, s + i, 16);
+        d += k;
+        i += k;
+        if (k < 16) d = put_escaped(d, tab, u[i++]);
+    }
+#endif
     while (i + 8 <= n) {
         /* room for the rest plain, and for this word's escape */
         if (lim && (size_t)(lim - d) < n - i + 6) return NULL;

@@ -28,6 +28,8 @@ typedef struct jp {
     const char *p;   /* next byte */
     const char *end; /* one past the input */
     int depth;
+    const char *want;    /* jparse_member: the top-level key whose text is wanted */
+    const char *vp, *ve; /* its value's text, once found */
 } jp;
 
 static cJSON *value(jp *j);
@@ -119,6 +121,67 @@ static size_t unicode_escape(const char *s, const char *end, char **d)
     return used;
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* Bit i set for each of the 16 bytes at s that is '"' (with quote) or '\\'. */
+static inline unsigned mask16(const char *s, int quote)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+    __m128i m = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    if (quote) m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/* The first '"' or '\\' in [q, e), or e. */
+static const char *find_quote_or_backslash(const char *q, const char *e)
+{
+#if defined(__SSE2__)
+    while (e - q >= 16) {
+        unsigned m = mask16(q, 1);
+        if (m) return q + __builtin_ctz(m);
+        q += 16;
+    }
+#endif
+    while (e - q >= 8) {
+        size_t k = first_quote_or_backslash(q);
+        q += k;
+        if (k < 8) return q;
+    }
+    while (q < e && *q != '"' && *q != '\\')
+        q++;
+    return q;
+}
+
+/* Copy [*r, q) to *d up to its first backslash (or q), advancing both. The
+ * copy may write up to 15 bytes past what it keeps, never past d + (q - *r):
+ * the decoded string is never longer than its source. */
+static void copy_plain(const char **r, char **d, const char *q)
+{
+    const char *s = *r;
+    char *o = *d;
+#if defined(__SSE2__)
+    while (q - s >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+        _mm_storeu_si128((__m128i *)(void *)o, v);
+        unsigned m = mask16(s, 0);
+        if (m) {
+            unsigned k = (unsigned)__builtin_ctz(m);
+            *r = s + k;
+            *d = o + k;
+            return;
+        }
+        s += 16;
+        o += 16;
+    }
+#endif
+    const char *bs = memchr(s, '\\', (size_t)(q - s));
+    if (!bs) bs = q;
+    memcpy(o, s, (size_t)(bs - s));
+    *d = o + (bs - s);
+    *r = bs;
+}
+
 /* A string at j->p (on its opening quote): a NUL-terminated copy from
  * cJSON_malloc, or NULL (bad escape, no closing quote, out of memory). */
 static char *string(jp *j)
@@ -127,13 +190,7 @@ static char *string(jp *j)
     int escapes = 0;
     /* the closing quote: a backslash hides the byte after it (as in cJSON) */
     for (;;) {
-        while (e - q >= 8) {
-            size_t k = first_quote_or_backslash(q);
-            q += k;
-            if (k < 8) break;
-        }
-        while (q < e && *q != '"' && *q != '\\')
-            q++;
+        q = find_quote_or_backslash(q, e);
         if (q >= e) return NULL;
         if (*q == '"') break;
         if (q + 1 >= e) return NULL;
@@ -152,11 +209,7 @@ static char *string(jp *j)
     char *d = out;
     const char *r = s;
     while (r < q) {
-        const char *bs = memchr(r, '\\', (size_t)(q - r));
-        if (!bs) bs = q;
-        memcpy(d, r, (size_t)(bs - r));
-        d += bs - r;
-        r = bs;
+        copy_plain(&r, &d, q);
         if (r >= q) break;
         switch (r[1]) {
         case 'b':
@@ -297,10 +350,16 @@ static cJSON *object(jp *j)
         }
         j->p++;
         skip_ws(j);
+        const char *vstart = j->p;
         cJSON *v = value(j);
         if (!v) {
             cJSON_free(key);
             goto fail;
+        }
+        /* the first member of that name, as cJSON's lookups find it */
+        if (j->want && j->depth == 1 && !j->vp && strcmp(key, j->want) == 0) {
+            j->vp = vstart;
+            j->ve = j->p;
         }
         v->string = key;
         append(o, &last, v);
@@ -354,18 +413,30 @@ static cJSON *value(jp *j)
     }
 }
 
-cJSON *jparse(const char *s, size_t len, const char **end)
+cJSON *jparse_member(const char *s, size_t len, const char **end, const char *key, const char **vp,
+                     size_t *vn)
 {
+    if (vp) *vp = NULL;
+    if (vn) *vn = 0;
     if (s && len && (unsigned char)s[0] != 0xEF) { /* a BOM: cJSON's way */
-        jp j = {s, s + len, 0};
+        jp j = {s, s + len, 0, key, NULL, NULL};
         skip_ws(&j);
         cJSON *v = value(&j);
         if (v) {
             if (end) *end = j.p;
+            if (vp && j.vp) {
+                *vp = j.vp;
+                *vn = (size_t)(j.ve - j.vp);
+            }
             return v;
         }
     }
     return cJSON_ParseWithLengthOpts(s, len, end, 0);
+}
+
+cJSON *jparse(const char *s, size_t len, const char **end)
+{
+    return jparse_member(s, len, end, NULL, NULL, NULL);
 }
 
 int jparse_same(const cJSON *a, const cJSON *b)

@@ -16,6 +16,14 @@
  * cJSON_Delete. */
 cJSON *jparse(const char *s, size_t len, const char **end);
 
+/* jparse, and the text of the value of key in the top-level object (its
+ * first member of that name, as cJSON_GetObjectItemCaseSensitive finds
+ * it): *vp and *vn, or NULL and 0 when there is none or cJSON parsed the
+ * input. The same text always parses to the same tree: a cache can compare
+ * it instead of the tree (the tools of every turn). */
+cJSON *jparse_member(const char *s, size_t len, const char **end, const char *key, const char **vp,
+                     size_t *vn);
+
 /* 1 when a and b are the same tree in every field a parse sets (type,
  * valueint, valuedouble bit for bit, strings, keys, order, the head's prev
  * link to the tail), for the tests that hold jparse to cJSON. (cJSON_Compare

@@ -61,12 +61,14 @@ typedef struct xctx {
     int nmsgs;         /* OpenAI messages written */
     size_t msg_off[3]; /* where the first three messages start in the output */
     size_t tools_off, tools_end, msgs_end;
-    size_t id_slot_off; /* where the two id_slot characters are, 0 if none */
-    int sys_first;      /* message 0 is the system prompt */
-    size_t text_bytes;  /* prompt text and tool JSON written, for the estimate */
-    long images;        /* images written, for the estimate */
-    int short_conv;     /* see xlate_request_info */
-    int text_only;      /* the backend takes no images: they become placeholders */
+    size_t id_slot_off;     /* where the two id_slot characters are, 0 if none */
+    int sys_first;          /* message 0 is the system prompt */
+    size_t text_bytes;      /* prompt text and tool JSON written, for the estimate */
+    long images;            /* images written, for the estimate */
+    int short_conv;         /* see xlate_request_info */
+    int text_only;          /* the backend takes no images: they become placeholders */
+    const char *tools_text; /* the body's text of "tools" (the tools cache's key), or NULL */
+    size_t tools_text_len;
 } xctx;
 
 /* ---- errors ---------------------------------------------------------- */

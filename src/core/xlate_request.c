@@ -242,10 +242,15 @@ static int translate(const xlate_parsed *pb, const char *body, size_t len,
     c.errlen = errlen;
     if (err && errlen) err[0] = '\0';
     const char *end = pb ? pb->end : NULL;
-    if (pb)
+    if (pb) {
         *rootp = pb->root;
-    else
-        *rootp = *ownp = body && len ? jparse(body, len, &end) : NULL;
+        c.tools_text = pb->tools;
+        c.tools_text_len = pb->tools_len;
+    } else {
+        *rootp = *ownp =
+            body && len ? jparse_member(body, len, &end, "tools", &c.tools_text, &c.tools_text_len)
+                        : NULL;
+    }
     rc = check_body(*rootp, end, body, len, err, errlen);
     if (rc) return rc;
     rc = check_top(&c, *rootp, need_max_tokens);

@@ -72,6 +72,8 @@ void xlate_request_info_free(xlate_request_info *info);
 typedef struct xlate_parsed {
     const cJSON *root;
     const char *end;
+    const char *tools; /* the text of root's "tools" (jparse_member), or NULL */
+    size_t tools_len;
 } xlate_parsed;
 
 /* xlate_request_build and xlate_request_count_tokens for a parsed body (pb

@@ -98,6 +98,7 @@ int xlate_tools_write(xctx *c, const xlate_tool_ref *refs, int n)
 struct xlate_tools_cache {
     struct {
         cJSON *tools; /* the client's array, copied; NULL: empty entry */
+        buf src;      /* its text in the body, when the parse gave it */
         buf out;      /* what xlate_tools_write made of it */
         size_t text;  /* what it added to the estimate */
         long used;    /* tick of the last hit or store */
@@ -116,6 +117,7 @@ void xlate_tools_cache_free(xlate_tools_cache *tc)
     for (int i = 0; i < XLATE_TOOLS_CACHE_N; i++) {
         cJSON_Delete(tc->e[i].tools);
         buf_free(&tc->e[i].out);
+        buf_free(&tc->e[i].src);
     }
     free(tc);
 }
@@ -131,8 +133,16 @@ int xlate_tools_write_cached(xctx *c, xlate_tools_cache *tc, const cJSON *tools,
 {
     if (!tc || !tools) return xlate_tools_write(c, refs, n);
     tc->tick++;
+    const char *t = c->tools_text;
+    size_t tn = c->tools_text_len;
     for (int i = 0; i < XLATE_TOOLS_CACHE_N; i++) {
-        if (!tc->e[i].tools || !jparse_same(tc->e[i].tools, tools)) continue;
+        if (!tc->e[i].tools) continue;
+        /* the same text is the same tree (a memcmp, not a walk of both) */
+        if (t && tc->e[i].src.len) {
+            if (tc->e[i].src.len != tn || memcmp(tc->e[i].src.data, t, tn) != 0) continue;
+        } else if (!jparse_same(tc->e[i].tools, tools)) {
+            continue;
+        }
         jw_raw(&c->w, tc->e[i].out.data, tc->e[i].out.len);
         if (c->w.rc) return from_buf_rc(c->w.rc);
         c->text_bytes += tc->e[i].text;
@@ -153,7 +163,10 @@ int xlate_tools_write_cached(xctx *c, xlate_tools_cache *tc, const cJSON *tools,
     cJSON_Delete(tc->e[v].tools);
     tc->e[v].tools = cJSON_Duplicate(tools, 1);
     buf_reset(&tc->e[v].out);
-    if (!tc->e[v].tools || buf_append(&tc->e[v].out, c->w.b->data + start, len) != BUF_OK) {
+    buf_reset(&tc->e[v].src);
+    if (!tc->e[v].tools || buf_append(&tc->e[v].out, c->w.b->data + start, len) != BUF_OK ||
+        (t && tn && buf_append(&tc->e[v].src, t, tn) != BUF_OK)) {
+        buf_reset(&tc->e[v].src);
         cJSON_Delete(tc->e[v].tools);
         tc->e[v].tools = NULL;
         return 0;

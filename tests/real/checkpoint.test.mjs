@@ -10,7 +10,8 @@
 // restores the slot from disk ("warm start: restored slot"), and the next
 // turn prefills only its new words. The control: the same restart with the
 // checkpoint index removed, where the warm start can only prefill the system
-// prompt and tools, and the next turn prefills the long message again.
+// prompt and tools, and the next turn prefills the long message again. Last,
+// a stop while llama-server is down ends at once.
 // Tokens prefilled are read from the answer's usage (input_tokens: tokens
 // prefilled; cache_read_input_tokens: reused).
 import { test, after } from 'node:test';
@@ -110,4 +111,12 @@ test('a conversation is saved when the gateway stops and restored after llama-se
   conv.push({ role: 'user', content: 'and without the checkpoint?' });
   const u4 = await turn(conv);
   assert.ok(u4.input_tokens > 2000, `without the checkpoint the conversation is prefilled again: ${JSON.stringify(u4)}`);
+
+  // stopping while llama-server is down: the save fails at once, and the
+  // gateway exits by itself (not killed after stop()'s 5 s grace)
+  stopLlama(port, LLAMA_ENV);
+  await gw.stop();
+  assert.match(gw.log(), /checkpoint: saving slot \d+ of \S+ failed/);
+  assert.equal(gw.child.signalCode, null, gw.log());
+  assert.equal(gw.child.exitCode, 0, gw.log());
 });
