@@ -14,6 +14,7 @@
 #include "dlist.h"
 #include "monotime.h"
 #include "timeouts.h"
+#include "xlate_tools.h"
 
 /* ---- memory ---------------------------------------------------------------- */
 
@@ -106,6 +107,7 @@ exchange *exchange_new(server *s, httpd_req *req, enum exchange_kind kind)
     if (!ex) return NULL;
     ex->srv = s;
     ex->kind = kind;
+    ex->tools_entry = -1;
     ex->req = req;
     attempt_init(ex);
     buf_init(&ex->out, EXCHANGE_MAX_BACKLOG);
@@ -130,6 +132,7 @@ void exchange_free(exchange *ex)
     if (ex->hold) event_free(ex->hold);
     if (ex->idle) event_free(ex->idle);
     cJSON_Delete(ex->root);
+    xlate_tools_cache_release(s->tools, ex->tools_entry);
     plan_key_free(&ex->key);
     buf_free(&ex->out);
     DLIST_UNLINK(s->exchanges, ex);

@@ -106,6 +106,7 @@ typedef struct exchange {
     const char *root_end;   /* where that parse stopped (translation checks what follows) */
     const char *tools_text; /* the body's text of root's "tools" (the tools cache's key) */
     size_t tools_text_len;
+    int tools_entry; /* root's "tools" refers to this entry of the tools cache (-1: none) */
     route_facts facts;
     char client_model[256]; /* facts.model points here: a pass-through rewrite may free the
                                root's string */

@@ -37,6 +37,7 @@
 #include "relay.h"
 #include "servertools.h"
 #include "xlate_response.h"
+#include "xlate_tools.h"
 
 #define GRACE_MS 1000         /* silent backend: commit after this */
 #define TOK_WAIT_MS 250       /* how long message_start may wait for the tokenizer's count */
@@ -884,8 +885,21 @@ void messages_handle(server *s, httpd_req *req)
      * when nothing else needs the parsed body */
     if (s->need_root || servertools_maybe(ex->body, ex->body_len)) {
         const char *end = NULL;
-        ex->root = jparse_member(ex->body, ex->body_len, &end, "tools", &ex->tools_text,
-                                 &ex->tools_text_len);
+        /* tools as parsed from the same text before: Claude Code sends the
+         * same ones every turn */
+        int reused = 0;
+        ex->root =
+            jparse_member_reuse(ex->body, ex->body_len, &end, "tools", &ex->tools_text,
+                                &ex->tools_text_len, xlate_tools_cache_find, s->tools, &reused);
+        if (reused) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(ex->root, "tools");
+            ex->tools_entry = xlate_tools_cache_hold(s->tools, t ? t->child : NULL);
+            if (ex->tools_entry < 0) { /* cannot happen: parse it whole */
+                cJSON_Delete(ex->root);
+                ex->root = jparse_member(ex->body, ex->body_len, &end, "tools", &ex->tools_text,
+                                         &ex->tools_text_len);
+            }
+        }
         ex->root_end = end;
         if (!cJSON_IsObject(ex->root)) {
             char m[200];

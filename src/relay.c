@@ -86,6 +86,17 @@ void relay_start(exchange *ex, const route_target *t, const upstream_cbs *cbs)
          * client's request as it came (a fallback to the Claude API must
          * still see its own signatures and server tools) */
         cJSON *root = ex->attempt + 1 < ex->plan.n ? cJSON_Duplicate(ex->root, 1) : ex->root;
+        /* tools taken from the tools cache (a reference) become the
+         * request's own before they are rewritten */
+        const cJSON *tref = root ? cJSON_GetObjectItemCaseSensitive(root, "tools") : NULL;
+        if (tref && (tref->type & cJSON_IsReference)) {
+            cJSON *own = cJSON_Duplicate(tref, 1);
+            if (!own || !cJSON_ReplaceItemViaPointer(root, (cJSON *)tref, own)) {
+                cJSON_Delete(own);
+                if (root != ex->root) cJSON_Delete(root);
+                root = NULL;
+            }
+        }
         int rc = root && fit_provenance(ex, root) >= 0 ? 0 : BUF_ENOMEM;
         int stripped = rc ? 0 : servertools_strip(root);
         if (stripped)

@@ -28,8 +28,11 @@ typedef struct jp {
     const char *p;   /* next byte */
     const char *end; /* one past the input */
     int depth;
-    const char *want;    /* jparse_member: the top-level key whose text is wanted */
-    const char *vp, *ve; /* its value's text, once found */
+    const char *want;      /* jparse_member: the top-level key whose text is wanted */
+    const char *vp, *ve;   /* its value's text, once found */
+    jparse_reuse_fn reuse; /* jparse_member_reuse */
+    void *ud;
+    int reused;
 } jp;
 
 static cJSON *value(jp *j);
@@ -328,6 +331,22 @@ fail:
     return NULL;
 }
 
+/* The value at j->p as a reference to a tree parsed before from the same
+ * text (jparse_member_reuse), past it; NULL when there is none. */
+static cJSON *reference(jp *j)
+{
+    size_t n = 0;
+    const cJSON *t = j->reuse(j->ud, j->p, (size_t)(j->end - j->p), &n);
+    if (!t || !n || n > (size_t)(j->end - j->p)) return NULL;
+    cJSON *v = cJSON_IsArray(t)    ? cJSON_CreateArrayReference(t->child)
+               : cJSON_IsObject(t) ? cJSON_CreateObjectReference(t->child)
+                                   : NULL;
+    if (!v) return NULL;
+    j->p += n;
+    j->reused = 1;
+    return v;
+}
+
 static cJSON *object(jp *j)
 {
     cJSON *o = cJSON_CreateObject(), *last = NULL;
@@ -351,13 +370,15 @@ static cJSON *object(jp *j)
         j->p++;
         skip_ws(j);
         const char *vstart = j->p;
-        cJSON *v = value(j);
+        /* the first member of that name, as cJSON's lookups find it */
+        int wanted = j->want && j->depth == 1 && !j->vp && strcmp(key, j->want) == 0;
+        cJSON *v = wanted && j->reuse ? reference(j) : NULL;
+        if (!v) v = value(j);
         if (!v) {
             cJSON_free(key);
             goto fail;
         }
-        /* the first member of that name, as cJSON's lookups find it */
-        if (j->want && j->depth == 1 && !j->vp && strcmp(key, j->want) == 0) {
+        if (wanted) {
             j->vp = vstart;
             j->ve = j->p;
         }
@@ -413,13 +434,15 @@ static cJSON *value(jp *j)
     }
 }
 
-cJSON *jparse_member(const char *s, size_t len, const char **end, const char *key, const char **vp,
-                     size_t *vn)
+cJSON *jparse_member_reuse(const char *s, size_t len, const char **end, const char *key,
+                           const char **vp, size_t *vn, jparse_reuse_fn reuse, void *ud,
+                           int *reused)
 {
     if (vp) *vp = NULL;
     if (vn) *vn = 0;
+    if (reused) *reused = 0;
     if (s && len && (unsigned char)s[0] != 0xEF) { /* a BOM: cJSON's way */
-        jp j = {s, s + len, 0, key, NULL, NULL};
+        jp j = {s, s + len, 0, key, NULL, NULL, key ? reuse : NULL, ud, 0};
         skip_ws(&j);
         cJSON *v = value(&j);
         if (v) {
@@ -428,10 +451,17 @@ cJSON *jparse_member(const char *s, size_t len, const char **end, const char *ke
                 *vp = j.vp;
                 *vn = (size_t)(j.ve - j.vp);
             }
+            if (reused) *reused = j.reused;
             return v;
         }
     }
     return cJSON_ParseWithLengthOpts(s, len, end, 0);
+}
+
+cJSON *jparse_member(const char *s, size_t len, const char **end, const char *key, const char **vp,
+                     size_t *vn)
+{
+    return jparse_member_reuse(s, len, end, key, vp, vn, NULL, NULL, NULL);
 }
 
 cJSON *jparse(const char *s, size_t len, const char **end)

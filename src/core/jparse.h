@@ -24,6 +24,18 @@ cJSON *jparse(const char *s, size_t len, const char **end);
 cJSON *jparse_member(const char *s, size_t len, const char **end, const char *key, const char **vp,
                      size_t *vn);
 
+/* jparse_member, and the value of key taken from a tree parsed before from
+ * the same text when reuse finds one: reuse(ud, p, avail, &n) is asked with
+ * the input at that value (avail bytes left) and returns a tree whose text
+ * is the n bytes at p, or NULL. Then the member is a reference to that
+ * tree's children (cJSON_CreateArrayReference or ObjectReference: freeing
+ * the result leaves them alone; they must outlive it and nothing may change
+ * them through it), and *reused is set. */
+typedef const cJSON *(*jparse_reuse_fn)(void *ud, const char *p, size_t avail, size_t *n);
+cJSON *jparse_member_reuse(const char *s, size_t len, const char **end, const char *key,
+                           const char **vp, size_t *vn, jparse_reuse_fn reuse, void *ud,
+                           int *reused);
+
 /* 1 when a and b are the same tree in every field a parse sets (type,
  * valueint, valuedouble bit for bit, strings, keys, order, the head's prev
  * link to the tail), for the tests that hold jparse to cJSON. (cJSON_Compare

@@ -102,6 +102,7 @@ struct xlate_tools_cache {
         buf out;      /* what xlate_tools_write made of it */
         size_t text;  /* what it added to the estimate */
         long used;    /* tick of the last hit or store */
+        int refs;     /* requests whose parsed body refers to tools (never evicted then) */
     } e[XLATE_TOOLS_CACHE_N];
     long tick, hits, misses;
 };
@@ -120,6 +121,35 @@ void xlate_tools_cache_free(xlate_tools_cache *tc)
         buf_free(&tc->e[i].src);
     }
     free(tc);
+}
+
+const cJSON *xlate_tools_cache_find(void *tc_, const char *p, size_t avail, size_t *n)
+{
+    xlate_tools_cache *tc = tc_;
+    for (int i = 0; tc && i < XLATE_TOOLS_CACHE_N; i++) {
+        size_t len = tc->e[i].src.len;
+        if (tc->e[i].tools && len && len <= avail && memcmp(tc->e[i].src.data, p, len) == 0) {
+            *n = len;
+            return tc->e[i].tools;
+        }
+    }
+    return NULL;
+}
+
+int xlate_tools_cache_hold(xlate_tools_cache *tc, const cJSON *child)
+{
+    for (int i = 0; tc && child && i < XLATE_TOOLS_CACHE_N; i++)
+        if (tc->e[i].tools && tc->e[i].tools->child == child) {
+            tc->e[i].refs++;
+            return i;
+        }
+    return -1;
+}
+
+void xlate_tools_cache_release(xlate_tools_cache *tc, int entry)
+{
+    if (tc && entry >= 0 && entry < XLATE_TOOLS_CACHE_N && tc->e[entry].refs > 0)
+        tc->e[entry].refs--;
 }
 
 void xlate_tools_cache_stats(const xlate_tools_cache *tc, long *hits, long *misses)
@@ -155,11 +185,13 @@ int xlate_tools_write_cached(xctx *c, xlate_tools_cache *tc, const cJSON *tools,
     int rc = xlate_tools_write(c, refs, n);
     size_t len = c->w.b->len - start;
     if (rc || len > XLATE_TOOLS_CACHE_MAX_BYTES) return rc;
-    /* keep it in the least recently used entry (a failed copy keeps
-     * nothing; a copy that differed from its source would only never hit) */
-    int v = 0;
-    for (int i = 1; i < XLATE_TOOLS_CACHE_N; i++)
-        if (tc->e[i].used < tc->e[v].used) v = i;
+    /* keep it in the least recently used entry no request refers to (a
+     * failed copy keeps nothing; a copy that differed from its source would
+     * only never hit) */
+    int v = -1;
+    for (int i = 0; i < XLATE_TOOLS_CACHE_N; i++)
+        if (!tc->e[i].refs && (v < 0 || tc->e[i].used < tc->e[v].used)) v = i;
+    if (v < 0) return 0;
     cJSON_Delete(tc->e[v].tools);
     tc->e[v].tools = cJSON_Duplicate(tools, 1);
     buf_reset(&tc->e[v].out);

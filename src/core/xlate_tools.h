@@ -38,6 +38,16 @@ int xlate_tools_write(xctx *c, const xlate_tool_ref *refs, int n);
 typedef struct xlate_tools_cache xlate_tools_cache;
 xlate_tools_cache *xlate_tools_cache_new(void);
 void xlate_tools_cache_free(xlate_tools_cache *tc);
+/* Parsing a body without parsing its tools again (jparse_member_reuse; the
+ * callers are shell code): xlate_tools_cache_find is a jparse_reuse_fn
+ * (ud: the cache) that finds the entry whose text starts at p. A parse that
+ * took its "tools" from the cache (the member is a reference to the
+ * entry's children) holds that entry with xlate_tools_cache_hold (child:
+ * the reference's child) until its tree is freed, then releases it: a held
+ * entry is never evicted. hold returns the entry for release, or -1. */
+const cJSON *xlate_tools_cache_find(void *tc, const char *p, size_t avail, size_t *n);
+int xlate_tools_cache_hold(xlate_tools_cache *tc, const cJSON *child);
+void xlate_tools_cache_release(xlate_tools_cache *tc, int entry);
 /* Hits and misses so far (for the tests and the profile). */
 void xlate_tools_cache_stats(const xlate_tools_cache *tc, long *hits, long *misses);
 /* xlate_tools_write for the array tools (whose function tools are refs),

@@ -19,6 +19,7 @@
  */
 #include <stdlib.h>
 
+#include "jparse.h"
 #include "anthropic.h"
 #include "xlate_request.h"
 #include "xlate_tools.h"
@@ -102,7 +103,28 @@ static int build_case_with(const char *name, buf *out, xlate_request_info *info,
     }
     case_opts(name, &o, model, sizeof model);
     o.tools_cache = tc;
-    int rc = xlate_request_build(body, len, &o, out, info ? info : &scratch, err, errlen);
+    int rc;
+    if (!tc) {
+        rc = xlate_request_build(body, len, &o, out, info ? info : &scratch, err, errlen);
+    } else {
+        /* as messages.c does: the body parsed once, its tools taken from
+         * the cache when their text is there, the entry held meanwhile */
+        xlate_parsed pb = {0};
+        int reused = 0, entry = -1;
+        cJSON *root = jparse_member_reuse(body, len, &pb.end, "tools", &pb.tools, &pb.tools_len,
+                                          xlate_tools_cache_find, tc, &reused);
+        if (reused) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "tools");
+            CHECK(t && (t->type & cJSON_IsReference));
+            entry = xlate_tools_cache_hold(tc, t ? t->child : NULL);
+            CHECK(entry >= 0);
+        }
+        pb.root = root;
+        rc = xlate_request_build_parsed(&pb, body, len, &o, out, info ? info : &scratch, err,
+                                        errlen);
+        cJSON_Delete(root);
+        xlate_tools_cache_release(tc, entry);
+    }
     if (!info && rc == 0) xlate_request_info_free(&scratch);
     free(body);
     return rc;
@@ -283,6 +305,59 @@ TEST(xlate_tools_cache_keeps_the_recent_arrays)
     CHECK(hits == XLATE_TOOLS_CACHE_N && misses == 2 * (XLATE_TOOLS_CACHE_N + 1) + 1);
     buf_free(&a);
     buf_free(&b);
+    xlate_tools_cache_free(tc);
+}
+
+/* A parse that takes its tools from the cache holds the entry: no store
+ * evicts it until it is released, and freeing the parse leaves the
+ * entry's tree alone (ASan checks that). A text that differs in a byte is
+ * parsed whole. */
+TEST(xlate_tools_cache_held_entries_stay)
+{
+    xlate_tools_cache *tc = xlate_tools_cache_new();
+    REQUIRE(tc);
+    char body[512], other[512];
+    long est;
+    buf a;
+    buf_init(&a, 0);
+    tool_request(body, sizeof body, 0, "5");
+    REQUIRE(build_via(body, tc, &a, &est) == 0); /* stored, with its text */
+    int reused = 0;
+    const char *t = NULL, *end = NULL;
+    size_t tn = 0;
+    cJSON *root = jparse_member_reuse(body, strlen(body), &end, "tools", &t, &tn,
+                                      xlate_tools_cache_find, tc, &reused);
+    REQUIRE(root && reused);
+    const cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
+    REQUIRE(tools && (tools->type & cJSON_IsReference) && cJSON_GetArraySize(tools) == 1);
+    CHECK(t && tn > 2 && t[0] == '[' && t[tn - 1] == ']');
+    int entry = xlate_tools_cache_hold(tc, tools->child);
+    CHECK(entry >= 0);
+    /* every other entry turns over twice; the held one stays */
+    for (int i = 1; i <= 2 * XLATE_TOOLS_CACHE_N; i++) {
+        tool_request(other, sizeof other, i, "5");
+        REQUIRE(build_via(other, tc, &a, &est) == 0);
+    }
+    size_t n = 0;
+    CHECK(xlate_tools_cache_find(tc, t, strlen(t), &n) != NULL && n == tn);
+    cJSON_Delete(root);
+    xlate_tools_cache_release(tc, entry);
+    for (int i = 1; i <= XLATE_TOOLS_CACHE_N; i++) {
+        tool_request(other, sizeof other, 100 + i, "5");
+        REQUIRE(build_via(other, tc, &a, &est) == 0);
+    }
+    tool_request(body, sizeof body, 0, "5");
+    CHECK(xlate_tools_cache_find(tc, strstr(body, "\"tools\":") + 8, strlen(body), &n) == NULL);
+    /* one byte off: parsed whole, not a reference */
+    tool_request(other, sizeof other, 101, "25");
+    root = jparse_member_reuse(other, strlen(other), &end, "tools", &t, &tn, xlate_tools_cache_find,
+                               tc, &reused);
+    REQUIRE(root);
+    CHECK(!reused);
+    tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
+    CHECK(tools && !(tools->type & cJSON_IsReference));
+    cJSON_Delete(root);
+    buf_free(&a);
     xlate_tools_cache_free(tc);
 }
 
