@@ -1,9 +1,11 @@
 // bench/overhead.mjs: what a gateway costs. Run it as `bench/overhead`.
 //
-// Three paths to one fast scripted OpenAI-compatible backend (lib_overhead/
+// Four paths to one fast scripted OpenAI-compatible backend (lib_overhead/
 // backend.c, or backend.mjs with --node-backend) that streams 500 chunks of a
 // few tokens each with no delay, then usage and [DONE]:
 //   direct     the equivalent OpenAI request straight to the backend
+//   relay      the same through lib_overhead/relay.c, a process that only
+//              forwards bytes: the floor of any gateway on this machine
 //   anyclaude  build/anyclaude serve --mode openai --backend ... --model m
 //   ccr        claude-code-router 2.0.0 (ccr start, bench/node_modules)
 //
@@ -68,7 +70,9 @@ const HELP = `usage: bench/overhead [--quick] [options]
   --step S           seconds per ramp level (default 10; quick 5)
   --hold S           seconds for the highest passing level (default 60; quick 15)
   --timeout S        a stream longer than this is an error (default 60)
-  --paths LIST       any of direct,anyclaude,ccr (default all three)
+  --paths LIST       any of direct,relay,anyclaude,ccr (default all four; relay:
+                     lib_overhead/relay.c, a process that only forwards bytes:
+                     the floor of any gateway on this machine)
   --no-load          skip the concurrency runs
   --node-backend     the Node backend (lib_overhead/backend.mjs) instead of the C one
   --rt | --no-rt     force SCHED_RR for the latency runs on or off (default: on
@@ -79,7 +83,7 @@ const HELP = `usage: bench/overhead [--quick] [options]
   --out FILE         Markdown output (default bench/results/overhead-<date>.md)`;
 
 function parseArgs(argv) {
-  const o = { quick: false, load: true, nodeBackend: false, rt: 'auto', paths: ['direct', 'anyclaude', 'ccr'], levels: [100, 250, 500, 1000], timeout: 60 };
+  const o = { quick: false, load: true, nodeBackend: false, rt: 'auto', paths: ['direct', 'relay', 'anyclaude', 'ccr'], levels: [100, 250, 500, 1000], timeout: 60 };
   const num = (v, k) => {
     const n = Number(v);
     if (!Number.isFinite(n) || n <= 0) throw new Error(`${k}: not a positive number: ${v}`);
@@ -117,7 +121,7 @@ function parseArgs(argv) {
   o.step ??= o.quick ? 5 : 10;
   o.hold ??= o.quick ? 15 : 60;
   if (!o.paths.includes('direct')) o.paths.unshift('direct'); // the floor everything is compared to
-  for (const p of o.paths) if (!['direct', 'anyclaude', 'ccr'].includes(p)) throw new Error(`unknown path ${p}`);
+  for (const p of o.paths) if (!['direct', 'relay', 'anyclaude', 'ccr'].includes(p)) throw new Error(`unknown path ${p}`);
   if (o.baseline) o.paths.push('baseline');
   o.levels.sort((a, b) => a - b);
   return o;
@@ -203,6 +207,23 @@ async function startBackend() {
   const url = `http://127.0.0.1:${port}`;
   if (!(await waitHttp(`${url}/health`, { timeoutMs: 10000, isDead: p.isDead }))) throw new Error(`backend did not come up:\n${tail(logFile)}`);
   return { ...p, port, url, v1: `${url}/v1`, kind: opt.nodeBackend ? 'Node (lib_overhead/backend.mjs)' : 'C (lib_overhead/backend.c)' };
+}
+
+// lib_overhead/relay.c in front of the backend: bytes forwarded, nothing
+// else (the floor of any gateway). Ready when it prints "listening".
+async function startRelay(bePort) {
+  const port = await freePort();
+  const logFile = path.join(tmpRoot, 'relay.log');
+  const src = path.join(ROOT, 'bench/lib_overhead/relay.c');
+  const h = crypto.createHash('sha256').update(fs.readFileSync(src)).digest('hex').slice(0, 12);
+  const bin = path.join(tmpRoot, `relay-${h}`);
+  const cc = spawnSync(process.env.CC ?? 'cc', ['-std=c11', '-O2', '-o', bin, src], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`cannot build ${src}:\n${cc.stderr}`);
+  const p = startLogged('relay', bin, [String(port), String(bePort)], { logFile });
+  const until = Date.now() + 10000;
+  while (Date.now() < until && !p.isDead() && !/listening/.test(fs.readFileSync(logFile, 'utf8'))) await sleep(10);
+  if (p.isDead()) throw new Error(`relay did not start:\n${tail(logFile)}`);
+  return { ...p, port, url: `http://127.0.0.1:${port}`, idle: memOf(p.pid) };
 }
 
 // anyclaude serve; idle RSS read once its "listening" line is out, before any request.
@@ -415,6 +436,10 @@ async function main() {
   const be = await startBackend();
   log(`overhead: backend ${be.kind} on ${be.url}, ${CHUNKS} chunks per stream`);
   const gws = {};
+  if (opt.paths.includes('relay')) {
+    gws.relay = await startRelay(be.port);
+    log(`overhead: relay (bytes forwarded, nothing else) on ${gws.relay.url}`);
+  }
   if (opt.paths.includes('anyclaude')) {
     gws.anyclaude = await startAnyclaude(be.v1);
     log(`overhead: anyclaude on ${gws.anyclaude.url} (pid ${gws.anyclaude.pid}, idle RSS ${mb(gws.anyclaude.idle.rssKb)} MB, PSS ${mb(gws.anyclaude.idle.pssKb)} MB, private ${mb(gws.anyclaude.idle.privKb)} MB, open files limit ${openFilesLimit(gws.anyclaude.pid)})`);
@@ -433,8 +458,8 @@ async function main() {
     targets[p] = {};
     for (const s of SIZES) {
       targets[p][s.key] =
-        p === 'direct'
-          ? { port: be.port, path: '/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: 'Bearer bench' }, body: direct[s.key], firstMarker: 'data: ', endMarker: '[DONE]' }
+        p === 'direct' || p === 'relay'
+          ? { port: p === 'relay' ? gws.relay.port : be.port, path: '/v1/chat/completions', headers: { 'content-type': 'application/json', authorization: 'Bearer bench' }, body: direct[s.key], firstMarker: 'data: ', endMarker: '[DONE]' }
           : { port: gws[p].port, path: '/v1/messages?beta=true', headers: anthropicHeaders, body: anth[s.key].body, firstMarker: 'content_block_delta', endMarker: 'message_stop' };
     }
   }
@@ -484,7 +509,7 @@ async function main() {
       log(`    ${r.completed} streams ok, ${r.errors} errors, ${r.rps.toFixed(0)}/s, p50 ${f2(r.p50 / 1000)} s, p99 ${f2(r.p99 / 1000)} s`);
       await sleep(1500);
     }
-    for (const g of Object.keys(gws)) if (g !== 'baseline') conc[g] = await concurrency(g, targets[g]['60k'], gws[g].pid);
+    for (const g of Object.keys(gws)) if (g !== 'baseline' && g !== 'relay') conc[g] = await concurrency(g, targets[g]['60k'], gws[g].pid);
   }
   for (const g of Object.keys(gws)) {
     mem[g].end = memOf(gws[g].pid);
@@ -555,6 +580,17 @@ function report({ env, cap, anth, direct, lat, mem, conc, be, floor }) {
       'Gateway CPU/request: user+system time of all its threads over the run (warmup included) / requests: independent of scheduling and of write coalescing.',
   );
   say();
+  if (gwNames.includes('relay')) {
+    say(
+      'relay: lib_overhead/relay.c, a process that forwards the direct request and reply bytes and does nothing else: what one more process costs on this machine (two more loopback transfers, its wake-ups), the floor of any gateway. ' +
+        (gwNames.includes('anyclaude')
+          ? 'anyclaude above that floor (its own work: reading, parsing and translating the request, translating the stream): ' +
+            SIZES.map((s) => `${s.label}: TTFB ${f3(added[s.key].anyclaude.ttfb - added[s.key].relay.ttfb)} ms, whole stream ${f3(added[s.key].anyclaude.total - added[s.key].relay.total)} ms`).join('; ') +
+            '.'
+          : ''),
+    );
+    say();
+  }
   if (gwNames.includes('anyclaude') && gwNames.includes('ccr')) {
     say(
       'Ratio ccr / anyclaude of added latency: ' +
@@ -573,7 +609,7 @@ function report({ env, cap, anth, direct, lat, mem, conc, be, floor }) {
   say(
     mdTable(
       ['gateway', 'RSS idle (VmRSS after start)', 'idle PSS', 'idle private', 'peak RSS after latency runs (VmHWM)', `peak RSS overall (VmHWM${opt.load ? ', incl. load runs' : ''})`, 'RSS at end', 'processes'],
-      gwNames.map((g) => [
+      gwNames.filter((g) => g !== 'relay').map((g) => [
         g,
         mb(mem[g].idle.rssKb),
         mb(mem[g].idle.pssKb),
@@ -662,6 +698,9 @@ function report({ env, cap, anth, direct, lat, mem, conc, be, floor }) {
     const a1m = added['1m'].anyclaude.ttfb;
     T.push(['anyclaude added TTFB at 60 KiB (median) < 1 ms', `${f3(a60)} ms`, pf(a60 < 1)]);
     T.push(['anyclaude added TTFB at 1 MiB (median) < 5 ms', `${f3(a1m)} ms`, pf(a1m < 5)]);
+    if (gwNames.includes('relay'))
+      for (const s of SIZES)
+        T.push([`(the floor: relay added TTFB at ${s.label}; anyclaude above it)`, `${f3(added[s.key].relay.ttfb)} ms; ${f3(added[s.key].anyclaude.ttfb - added[s.key].relay.ttfb)} ms`, 'info']);
     if (gwNames.includes('ccr')) {
       for (const s of SIZES) {
         const rt = added[s.key].ccr.ttfb / added[s.key].anyclaude.ttfb;

@@ -269,6 +269,16 @@ static cJSON *number(jp *j)
         tmp[n++] = c;
     }
     if (n == sizeof tmp - 1) return NULL; /* as long as cJSON's buffer: let it decide */
+    /* an integer of up to 15 digits (a stream chunk's created, index...) is
+     * exact in a double: the value strtod would give, without strtod */
+    size_t neg = n && tmp[0] == '-', k = neg;
+    uint64_t iv = 0;
+    while (k < n && k - neg < 16 && tmp[k] >= '0' && tmp[k] <= '9')
+        iv = iv * 10 + (uint64_t)(tmp[k++] - '0');
+    if (k == n && k > neg && k - neg <= 15) {
+        j->p += n;
+        return cJSON_CreateNumber(neg ? -(double)iv : (double)iv);
+    }
     tmp[n] = '\0';
     char *after = NULL;
     double d = strtod(tmp, &after);

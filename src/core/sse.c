@@ -97,6 +97,28 @@ static int end_line(sse_parser *p, const char *s, size_t n)
     return rc;
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* Index of the first '\n' or '\r' in s[i, len), or len. */
+static size_t find_eol(const char *s, size_t i, size_t len)
+{
+#if defined(__SSE2__)
+    const __m128i nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+    while (len - i >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        unsigned m =
+            (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, cr)));
+        if (m) return i + (size_t)__builtin_ctz(m);
+        i += 16;
+    }
+#endif
+    while (i < len && s[i] != '\n' && s[i] != '\r')
+        i++;
+    return i;
+}
+
 int sse_parser_feed(sse_parser *p, const char *bytes, size_t len)
 {
     size_t i = 0;
@@ -107,8 +129,7 @@ int sse_parser_feed(sse_parser *p, const char *bytes, size_t len)
     }
     while (i < len) {
         size_t start = i;
-        while (i < len && bytes[i] != '\n' && bytes[i] != '\r')
-            i++;
+        i = find_eol(bytes, i, len);
         if (i == len) {
             /* No terminator in this chunk: keep the partial line. */
             if (p->max && i - start > p->max - p->line.len) return SSE_ETOOLONG;
