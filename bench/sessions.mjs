@@ -275,7 +275,15 @@ async function runScenario(pathName, scen, slots) {
     };
     const nonessential = scen === 'agent';
     const env = claudeEnv(home, fronts[0].url);
-    if (nonessential) delete env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC;
+    // agent: nonessential traffic on, so Claude Code makes its title
+    // requests. Telemetry stays off as `anyclaude` keeps it (DISABLE_TELEMETRY=1)
+    // on every path: with it off Claude Code's system prompt is ~220 tokens
+    // longer (two paragraphs, on pasted content and on privacy), and the
+    // direct paths would otherwise be measured on a shorter prompt.
+    if (nonessential) {
+      delete env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC;
+      env.DISABLE_TELEMETRY = '1';
+    }
     let cmdFor = () => `${shq(CLAUDE)} ${PERMS}`;
     if (tty) {
       tm = tmuxServer(`anyclaude-bench-${process.pid}-${gen++}`, env);
