@@ -43,6 +43,11 @@ typedef struct backend_rt {
     int spare_slot;                           /* the slot holding it (see slot copy) */
     int copy_off;            /* the server cannot save and restore slots (no --slot-save-path) */
     uint64_t server_id;      /* llama.cpp: its model and context (/props); 0 unknown */
+    int mirror_slots;        /* anthropic or openai mode before a llama-server: its slots, whose
+                                checkpoints are kept by slot id (checkpoint.h); 0 none */
+    uint64_t mirror_empty;   /* those of them empty at start (bit per slot) */
+    int mirror_next;         /* the next slot to restore at start */
+    int mirror_probed;       /* /props asked (anthropic, openai modes) */
     char auto_model[256];    /* openai mode without a model: the backend's first model */
     struct bk_probe *probe;  /* start-up probe or warm start in flight */
     struct bk_probe *health; /* health check in flight */

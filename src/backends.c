@@ -586,13 +586,30 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
     return 1;
 }
 
+/* ---- mirror checkpoints (anthropic, openai modes; checkpoint.h) ------------------ */
+
+/* Before the first warm start of an `anthropic` or `openai` backend: is it
+ * a llama-server (GET /props)? 1 when that probe started. */
+static int mirror_probe(backend_rt *b)
+{
+    const mode_profile *m = b->cfg->mode;
+    if (b->mirror_probed || m->cache_prompt ||
+        !(m->passthru == MODE_ANTHROPIC || (!m->passthru && strcmp(m->name, "openai") == 0)))
+        return 0;
+    b->mirror_probed = 1;
+    bk_probe *p = probe_new(b, P_PROPS, 1u << 20);
+    if (!p) return 0;
+    route_backend_url(b->cfg, "/props", p->url, sizeof p->url);
+    return bk_probe_start(p, "GET", TIMEOUT_HEALTH_PROBE_MS) == 0;
+}
+
 /* Prefill the next saved prefix on the backend (at start, newest kind
  * first): with slots, each kind the server does not already hold goes into
  * a free slot until none is left or a real request arrives; without, only
  * the newest (one cache). */
 static void warm_start(backend_rt *b)
 {
-    if (!backend_warm_on(b)) return;
+    if (!backend_warm_on(b) || mirror_probe(b)) return;
     while (b->warm_next < b->nwarm) {
         const char *path = b->warm_files[b->warm_next++];
         if (!b->use_slots) backend_warm_stop(b);
@@ -688,6 +705,13 @@ static void warm_done(bk_probe *p, long status, const char *err, const cJSON *j)
 static void props_seen(backend_rt *b, const cJSON *j, const char *url)
 {
     const cJSON *n = j ? cJSON_GetObjectItemCaseSensitive(j, "total_slots") : NULL;
+    if (!b->cfg->mode->cache_prompt) { /* mirror_probe's: a llama-server? */
+        if (cJSON_IsNumber(n) && n->valuedouble >= 1 && n->valuedouble <= 1e6) {
+            b->mirror_slots = (int)n->valuedouble;
+            b->server_id = checkpoint_server_id(j);
+        }
+        return;
+    }
     if (cJSON_IsNumber(n) && n->valuedouble >= 1 && n->valuedouble <= 1e6) {
         affinity_init(&b->aff, (int)n->valuedouble);
         b->use_slots = 1;
@@ -728,12 +752,14 @@ static void probe_done(bk_probe *p, int ok, long status, const char *err, const 
         }
     } else if (kind == P_PROPS) {
         props_seen(b, j, p->url);
-        if (b->use_slots) {
+        if (b->use_slots || checkpoint_mirror_on(b)) {
             slots_probe(b);
             return;
         }
     } else if (kind == P_SLOTS) {
-        if (cJSON_IsArray(j))
+        if (checkpoint_mirror_on(b)) {
+            if (cJSON_IsArray(j) && checkpoint_mirror_restore(b, j, warm_start)) return;
+        } else if (cJSON_IsArray(j))
             slots_seen(b, j);
         else
             ledger_sync(ledger_dir(b), b->cfg->url, &b->aff);

@@ -38,6 +38,18 @@ int checkpoint_on(const backend_rt *b)
     return b->use_slots && b->server_id && c->warm && c->state_dir[0] && !b->copy_off;
 }
 
+int checkpoint_mirror_on(const backend_rt *b)
+{
+    const config *c = b->all->cfg;
+    return !b->use_slots && b->mirror_slots > 0 && b->server_id && c->warm && c->state_dir[0] &&
+           !b->copy_off && b->cfg->mode->passthru != MODE_CLAUDE;
+}
+
+uint64_t checkpoint_mirror_kind(int slot)
+{
+    return 0x4d4952524f520000ULL + (uint64_t)slot + 1; /* "MIRROR" + slot + 1 */
+}
+
 static uint64_t url_hash(const backend_rt *b)
 {
     return affinity_hash(AFFINITY_HASH_INIT, b->cfg->url, strlen(b->cfg->url));
@@ -109,7 +121,7 @@ static int index_op(const backend_rt *b, int op, uint64_t kind, int i, long toke
 
 int checkpoint_find(const backend_rt *b, uint64_t kind, char *name, size_t n)
 {
-    if (!checkpoint_on(b)) return -1;
+    if (!checkpoint_on(b) && !checkpoint_mirror_on(b)) return -1;
     int i = index_op(b, 0, kind, -1, 0);
     if (i >= 0) file_name(b, i, name, n);
     return i;
@@ -118,6 +130,77 @@ int checkpoint_find(const backend_rt *b, uint64_t kind, char *name, size_t n)
 void checkpoint_forget(const backend_rt *b, int i)
 {
     index_op(b, 3, 0, i, 0);
+}
+
+/* ---- restoring a mirror at start -------------------------------------------------- */
+
+static int mirror_restore_next(backend_rt *b, void (*then)(backend_rt *));
+
+static void mirror_restore_done(bk_probe *r, int ok, long status, const char *err, const cJSON *j)
+{
+    backend_rt *b = r->b;
+    void (*then)(backend_rt *) = (void (*)(backend_rt *))r->ud;
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "n_restored");
+    if (ok && status == 200 && cJSON_IsNumber(n) && n->valuedouble > 0) {
+        b->all->m->warm_starts++;
+        log_line(0,
+                 "warm start: restored slot %d of %s from the checkpoint saved at the last "
+                 "stop (%.0f tokens, %.0f ms; no prefill)",
+                 r->slot, b->cfg->name, n->valuedouble, monotime_ms() - r->t0);
+        /* no saved prefix after it: llama-server would place that prefill
+         * in the restored slot (the longest common prefix) and cut the
+         * conversation back to it */
+        b->warm_next = b->nwarm;
+    } else {
+        checkpoint_forget(b, r->src);
+        log_line(1, "warm start: restoring slot %d of %s failed (HTTP %ld%s%s)", r->slot,
+                 b->cfg->name, status, err && *err ? ": " : "", err ? err : "");
+    }
+    if (!mirror_restore_next(b, then)) then(b);
+}
+
+/* Restore the next empty slot that has a checkpoint of its own: 1 when a
+ * restore started. */
+static int mirror_restore_next(backend_rt *b, void (*then)(backend_rt *))
+{
+    while (b->mirror_next < b->mirror_slots && b->mirror_next < 64) {
+        int i = b->mirror_next++;
+        char name[96], path[64];
+        int file;
+        if (!(b->mirror_empty & (1ULL << i)) ||
+            (file = checkpoint_find(b, checkpoint_mirror_kind(i), name, sizeof name)) < 0)
+            continue;
+        bk_probe *r = bk_probe_new(b, mirror_restore_done, 1u << 16);
+        if (!r) return 0;
+        r->slot = i;
+        r->src = file;
+        r->ud = (void *)then;
+        snprintf(path, sizeof path, "/slots/%d?action=restore", i);
+        route_backend_url(b->cfg, path, r->url, sizeof r->url);
+        log_line(1, "warm start: restoring slot %d of %s from %s", i, b->cfg->name, name);
+        if (buf_appendf(&r->reqbody, "{\"filename\":\"%s\"}", name) != BUF_OK) {
+            bk_probe_free(r);
+            return 0;
+        }
+        if (bk_probe_start(r, "POST", TIMEOUT_SLOT_COPY_MS) == 0) return 1;
+    }
+    return 0;
+}
+
+int checkpoint_mirror_restore(backend_rt *b, const cJSON *j, void (*then)(backend_rt *b))
+{
+    const cJSON *s;
+    b->mirror_empty = 0;
+    cJSON_ArrayForEach(s, j)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(s, "id");
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(s, "n_prompt_tokens");
+        if (cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble < 64 &&
+            (!cJSON_IsNumber(n) || n->valuedouble < 1))
+            b->mirror_empty |= 1ULL << (int)id->valuedouble;
+    }
+    b->mirror_next = 0;
+    return mirror_restore_next(b, then);
 }
 
 /* ---- saving at stop --------------------------------------------------------------- */
@@ -132,6 +215,7 @@ typedef struct saver {
     backends *bs;
     save_job job[ROUTES_MAX_BACKENDS * SLOTFILES_MAX];
     int njobs, next;
+    int scan; /* the next backend whose slots to ask (mirror) */
     void (*done)(void *);
     void *arg;
     struct event *deadline;
@@ -233,6 +317,62 @@ static void plan(saver *sv, backend_rt *b)
     }
 }
 
+/* Mirror: the SLOTFILES_MAX most recently used slots holding a prompt and
+ * not busy, from GET /slots. */
+static void plan_mirror(saver *sv, backend_rt *b, const cJSON *slots)
+{
+    int taken[AFFINITY_MAX_SLOTS] = {0};
+    for (int k = 0; k < SLOTFILES_MAX; k++) {
+        int best = -1;
+        double best_task = -1;
+        const cJSON *s;
+        cJSON_ArrayForEach(s, slots)
+        {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(s, "id");
+            const cJSON *n = cJSON_GetObjectItemCaseSensitive(s, "n_prompt_tokens");
+            const cJSON *task = cJSON_GetObjectItemCaseSensitive(s, "id_task");
+            if (!cJSON_IsNumber(id) || id->valuedouble < 0 ||
+                id->valuedouble >= AFFINITY_MAX_SLOTS || !cJSON_IsNumber(n) || n->valuedouble < 1 ||
+                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "is_processing")))
+                continue;
+            int i = (int)id->valuedouble;
+            double t = cJSON_IsNumber(task) ? task->valuedouble : 0;
+            if (!taken[i] && t > best_task) {
+                best = i;
+                best_task = t;
+            }
+        }
+        if (best < 0) break;
+        taken[best] = 1;
+        sv->job[sv->njobs++] = (save_job){b, best, -1, checkpoint_mirror_kind(best)};
+    }
+}
+
+static void scan_next(saver *sv);
+
+static void scan_done(bk_probe *p, int ok, long status, const char *err, const cJSON *j)
+{
+    saver *sv = p->ud;
+    if (cJSON_IsArray(j)) plan_mirror(sv, p->b, j);
+    scan_next(sv);
+}
+
+/* Ask each mirror backend which slots hold a prompt, one at a time; then
+ * save. */
+static void scan_next(saver *sv)
+{
+    while (sv->scan < sv->bs->n) {
+        backend_rt *b = &sv->bs->b[sv->scan++];
+        if (!b->used || !checkpoint_mirror_on(b)) continue;
+        bk_probe *p = bk_probe_new(b, scan_done, 4u << 20);
+        if (!p) continue;
+        p->ud = sv;
+        route_backend_url(b->cfg, "/slots", p->url, sizeof p->url);
+        if (bk_probe_start(p, "GET", TIMEOUT_HEALTH_PROBE_MS) == 0) return;
+    }
+    save_next(sv);
+}
+
 void checkpoint_save_all(backends *bs, long deadline_ms, void (*done)(void *), void *arg)
 {
     saver *sv = calloc(1, sizeof *sv);
@@ -243,16 +383,21 @@ void checkpoint_save_all(backends *bs, long deadline_ms, void (*done)(void *), v
     sv->bs = bs;
     sv->done = done;
     sv->arg = arg;
+    int scans = 0;
     for (int i = 0; i < bs->n; i++) {
         backend_rt *b = &bs->b[i];
-        if (!b->used || !checkpoint_on(b)) continue;
+        int mirror = b->used && checkpoint_mirror_on(b);
+        if (!mirror && (!b->used || !checkpoint_on(b))) continue;
         bk_probe_cancel(&b->probe); /* a warm start or slot copy: moot now */
-        plan(sv, b);
+        if (mirror)
+            scans++;
+        else
+            plan(sv, b);
     }
-    if (sv->njobs) {
+    if (sv->njobs || scans) {
         sv->deadline = evtimer_new(bs->base, on_deadline, sv);
         struct timeval tv = {deadline_ms / 1000, (deadline_ms % 1000) * 1000};
         if (sv->deadline) evtimer_add(sv->deadline, &tv);
     }
-    save_next(sv);
+    scan_next(sv);
 }

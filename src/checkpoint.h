@@ -13,6 +13,13 @@
  *
  *   stop ─▶ checkpoint_save_all ─▶ POST /slots/N?action=save, one by one
  *   start ─▶ warm start ─▶ checkpoint_find ─▶ action=restore (else prefill)
+ *
+ * `anthropic` and `openai` modes do not place slots: llama-server does, by
+ * the longest common prefix. Before a llama-server (its /props answers)
+ * they keep checkpoints by slot id instead of kind ("mirror"): at stop the
+ * SLOTFILES_MAX most recently used slots that hold a prompt (GET /slots) are
+ * saved; at start, each empty slot gets its own file back, and llama-server
+ * then places the conversation there itself.
  */
 #ifndef ANYCLAUDE_CHECKPOINT_H
 #define ANYCLAUDE_CHECKPOINT_H
@@ -28,9 +35,19 @@
 uint64_t checkpoint_server_id(const cJSON *props);
 /* b keeps checkpoints: slots in use, a known server, warm start on. */
 int checkpoint_on(const backend_rt *b);
+/* b keeps them by slot id (mirror): anthropic or openai mode, a
+ * llama-server's slots known, a known server, warm start on. */
+int checkpoint_mirror_on(const backend_rt *b);
+/* The index's kind for slot i of a mirror. */
+uint64_t checkpoint_mirror_kind(int slot);
 /* The file holding kind for b's server: writes the name llama-server
  * knows it by into name and returns its number, or -1. */
 int checkpoint_find(const backend_rt *b, uint64_t kind, char *name, size_t n);
+/* Mirror, at start: j is b's GET /slots; restore each empty slot that has
+ * a checkpoint of its own, one at a time, then call then(b). Returns 1 when
+ * a restore started (then comes later), 0 when there was none (the caller
+ * goes on). */
+int checkpoint_mirror_restore(backend_rt *b, const cJSON *j, void (*then)(backend_rt *b));
 /* Restoring file i failed: forget it. */
 void checkpoint_forget(const backend_rt *b, int i);
 /* Save the slots every backend's conversations hold, then done(arg) (at
