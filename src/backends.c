@@ -459,20 +459,11 @@ static void restore_done(bk_probe *r, int ok, long status, const char *err, cons
 {
     backend_rt *b = r->b;
     bk_probe *prefill = r->then;
-    const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "n_restored");
-    if (ok && status == 200 && cJSON_IsNumber(n) && n->valuedouble > 0) {
-        b->all->m->warm_starts++;
-        log_line(0,
-                 "warm start: restored slot %d of %s from the checkpoint saved at the last "
-                 "stop (%.0f tokens, %.0f ms; no prefill)",
-                 r->slot, b->cfg->name, n->valuedouble, monotime_ms() - r->t0);
+    if (checkpoint_restored(r, ok, status, err, j)) {
         warm_start(b); /* the next kind, if any */
         return;
     }
     r->then = NULL; /* it goes ahead now */
-    checkpoint_forget(b, r->src);
-    log_line(1, "warm start: restoring slot %d of %s failed (HTTP %ld%s%s); prefilling instead",
-             r->slot, b->cfg->name, status, err && *err ? ": " : "", err ? err : "");
     log_line(1, "warm start: prefilling a saved prompt prefix on %s into slot %d (%zu bytes)",
              b->cfg->name, prefill->slot, prefill->reqbody.len);
     if (bk_probe_start(prefill, "POST", TIMEOUT_PREFILL_MS) < 0) {

@@ -136,10 +136,9 @@ void checkpoint_forget(const backend_rt *b, int i)
 
 static int mirror_restore_next(backend_rt *b, void (*then)(backend_rt *));
 
-static void mirror_restore_done(bk_probe *r, int ok, long status, const char *err, const cJSON *j)
+int checkpoint_restored(bk_probe *r, int ok, long status, const char *err, const cJSON *j)
 {
     backend_rt *b = r->b;
-    void (*then)(backend_rt *) = (void (*)(backend_rt *))r->ud;
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "n_restored");
     if (ok && status == 200 && cJSON_IsNumber(n) && n->valuedouble > 0) {
         b->all->m->warm_starts++;
@@ -147,15 +146,22 @@ static void mirror_restore_done(bk_probe *r, int ok, long status, const char *er
                  "warm start: restored slot %d of %s from the checkpoint saved at the last "
                  "stop (%.0f tokens, %.0f ms; no prefill)",
                  r->slot, b->cfg->name, n->valuedouble, monotime_ms() - r->t0);
-        /* no saved prefix after it: llama-server would place that prefill
-         * in the restored slot (the longest common prefix) and cut the
-         * conversation back to it */
-        b->warm_next = b->nwarm;
-    } else {
-        checkpoint_forget(b, r->src);
-        log_line(1, "warm start: restoring slot %d of %s failed (HTTP %ld%s%s)", r->slot,
-                 b->cfg->name, status, err && *err ? ": " : "", err ? err : "");
+        return 1;
     }
+    checkpoint_forget(b, r->src);
+    log_line(1, "warm start: restoring slot %d of %s failed (HTTP %ld%s%s)", r->slot, b->cfg->name,
+             status, err && *err ? ": " : "", err ? err : "");
+    return 0;
+}
+
+static void mirror_restore_done(bk_probe *r, int ok, long status, const char *err, const cJSON *j)
+{
+    backend_rt *b = r->b;
+    void (*then)(backend_rt *) = (void (*)(backend_rt *))r->ud;
+    /* no saved prefix after a restore: llama-server would place that
+     * prefill in the restored slot (the longest common prefix) and cut the
+     * conversation back to it */
+    if (checkpoint_restored(r, ok, status, err, j)) b->warm_next = b->nwarm;
     if (!mirror_restore_next(b, then)) then(b);
 }
 

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend_probe.h"
 #include "backend_rt.h"
 
 /* What identifies a llama-server's KV cache format, from its /props (model
@@ -48,6 +49,10 @@ int checkpoint_find(const backend_rt *b, uint64_t kind, char *name, size_t n);
  * a restore started (then comes later), 0 when there was none (the caller
  * goes on). */
 int checkpoint_mirror_restore(backend_rt *b, const cJSON *j, void (*then)(backend_rt *b));
+/* A restore (POST /slots/N?action=restore, r->slot) answered: 1 when the
+ * slot holds the file's tokens now (logged and counted as a warm start),
+ * else 0 (the file, r->src, is forgotten; logged). */
+int checkpoint_restored(bk_probe *r, int ok, long status, const char *err, const cJSON *j);
 /* Restoring file i failed: forget it. */
 void checkpoint_forget(const backend_rt *b, int i);
 /* Save the slots every backend's conversations hold, then done(arg) (at
