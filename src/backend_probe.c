@@ -23,6 +23,14 @@ bk_probe *bk_probe_new(backend_rt *b, bk_probe_done_fn done, size_t max_body)
     return p;
 }
 
+int bk_probe_slot_action(bk_probe *p, const char *action, int slot, const char *filename)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/slots/%d?action=%s", slot, action);
+    route_backend_url(p->b->cfg, path, p->url, sizeof p->url);
+    return buf_appendf(&p->reqbody, "{\"filename\":\"%s\"}", filename) == BUF_OK ? 0 : -1;
+}
+
 void bk_probe_free(bk_probe *p)
 {
     if (!p) return;

@@ -47,6 +47,10 @@ bk_probe *bk_probe_new(backend_rt *b, bk_probe_done_fn done, size_t max_body);
  * total_ms; it takes b->health or b->probe. On failure to start, p is
  * freed and done is never called: returns -1, else 0. */
 int bk_probe_start(bk_probe *p, const char *method, long total_ms);
+/* Make p llama-server's POST /slots/<slot>?action=<action> (save or
+ * restore) of the file filename in its --slot-save-path: 0, or -1 when out
+ * of memory (p unchanged but for its url; free it). */
+int bk_probe_slot_action(bk_probe *p, const char *action, int slot, const char *filename);
 /* Free a probe that was never started. */
 void bk_probe_free(bk_probe *p);
 /* Stop the probe in *pp, if any (done is not called), and clear *pp. */

@@ -336,16 +336,13 @@ static int copy_probe(backend_rt *b, enum probe_kind kind, int src, int dst, uin
     bk_probe *p = probe_new(b, kind, 1u << 16);
     if (!p) return 0;
     uint64_t h = affinity_hash(AFFINITY_HASH_INIT, b->cfg->url, strlen(b->cfg->url));
-    char body[160], path[64];
-    snprintf(body, sizeof body, "{\"filename\":\"anyclaude-%016llx-%d.bin\"}",
-             (unsigned long long)h, src);
-    snprintf(path, sizeof path, "/slots/%d?action=%s", kind == P_SAVE ? src : dst,
-             kind == P_SAVE ? "save" : "restore");
-    if (buf_append(&p->reqbody, body, strlen(body)) != BUF_OK) {
+    char name[64];
+    snprintf(name, sizeof name, "anyclaude-%016llx-%d.bin", (unsigned long long)h, src);
+    if (bk_probe_slot_action(p, kind == P_SAVE ? "save" : "restore", kind == P_SAVE ? src : dst,
+                             name) < 0) {
         bk_probe_free(p);
         return 0;
     }
-    route_backend_url(b->cfg, path, p->url, sizeof p->url);
     p->slot = dst;
     p->src = src;
     p->copy_kind = copy_kind;
@@ -477,16 +474,14 @@ static void restore_done(bk_probe *r, int ok, long status, const char *err, cons
  * fails), 0 to prefill now. */
 static int warm_restore(backend_rt *b, bk_probe *p, uint64_t kind)
 {
-    char name[96], path[64];
+    char name[96];
     int file = checkpoint_find(b, kind, name, sizeof name);
     if (file < 0) return 0;
     bk_probe *r = bk_probe_new(b, restore_done, 1u << 16);
     if (!r) return 0;
     r->slot = p->slot;
     r->src = file;
-    snprintf(path, sizeof path, "/slots/%d?action=restore", p->slot);
-    route_backend_url(b->cfg, path, r->url, sizeof r->url);
-    if (buf_appendf(&r->reqbody, "{\"filename\":\"%s\"}", name) != BUF_OK) {
+    if (bk_probe_slot_action(r, "restore", p->slot, name) < 0) {
         bk_probe_free(r);
         return 0;
     }

@@ -93,20 +93,26 @@ static void index_write(const backend_rt *b, const slotfiles *s)
     remove(tmp);
 }
 
+enum index_op {
+    IX_FIND,  /* the file holding a finished save of kind */
+    IX_CLAIM, /* pick a file for a save of kind, and mark it under way */
+    IX_SAVED, /* the save into file i ended with tokens (0: failed) */
+    IX_DROP,  /* file i holds nothing usable */
+};
+
 /* Read, change and write the index under the slot ledger's lock (shared by
- * every gateway of the server). op: 0 find, 1 claim for a save (pick),
- * 2 the save finished (tokens), 3 drop. Returns the file, or -1. */
-static int index_op(const backend_rt *b, int op, uint64_t kind, int i, long tokens)
+ * every gateway of the server). Returns the file, or -1. */
+static int index_op(const backend_rt *b, enum index_op op, uint64_t kind, int i, long tokens)
 {
     int lock = ledger_hold(b->all->cfg->state_dir, b->cfg->url);
     slotfiles s;
     index_read(b, &s);
-    if (op == 0) {
+    if (op == IX_FIND) {
         i = slotfiles_find(&s, kind, b->server_id);
-    } else if (op == 1) {
+    } else if (op == IX_CLAIM) {
         i = slotfiles_pick(&s, kind, b->server_id);
         slotfiles_put(&s, i, kind, b->server_id, 0, (long long)time(NULL));
-    } else if (op == 2) {
+    } else if (op == IX_SAVED) {
         if (tokens > 0)
             slotfiles_put(&s, i, kind, b->server_id, tokens, (long long)time(NULL));
         else
@@ -114,7 +120,7 @@ static int index_op(const backend_rt *b, int op, uint64_t kind, int i, long toke
     } else {
         slotfiles_drop(&s, i);
     }
-    if (op) index_write(b, &s);
+    if (op != IX_FIND) index_write(b, &s);
     ledger_unlock(lock);
     return i;
 }
@@ -122,14 +128,14 @@ static int index_op(const backend_rt *b, int op, uint64_t kind, int i, long toke
 int checkpoint_find(const backend_rt *b, uint64_t kind, char *name, size_t n)
 {
     if (!checkpoint_on(b) && !checkpoint_mirror_on(b)) return -1;
-    int i = index_op(b, 0, kind, -1, 0);
+    int i = index_op(b, IX_FIND, kind, -1, 0);
     if (i >= 0) file_name(b, i, name, n);
     return i;
 }
 
 void checkpoint_forget(const backend_rt *b, int i)
 {
-    index_op(b, 3, 0, i, 0);
+    index_op(b, IX_DROP, 0, i, 0);
 }
 
 /* ---- restoring a mirror at start -------------------------------------------------- */
@@ -171,7 +177,7 @@ static int mirror_restore_next(backend_rt *b, void (*then)(backend_rt *))
 {
     while (b->mirror_next < b->mirror_slots && b->mirror_next < 64) {
         int i = b->mirror_next++;
-        char name[96], path[64];
+        char name[96];
         int file;
         if (!(b->mirror_empty & (1ULL << i)) ||
             (file = checkpoint_find(b, checkpoint_mirror_kind(i), name, sizeof name)) < 0)
@@ -181,10 +187,8 @@ static int mirror_restore_next(backend_rt *b, void (*then)(backend_rt *))
         r->slot = i;
         r->src = file;
         r->ud = (void *)then;
-        snprintf(path, sizeof path, "/slots/%d?action=restore", i);
-        route_backend_url(b->cfg, path, r->url, sizeof r->url);
         log_line(1, "warm start: restoring slot %d of %s from %s", i, b->cfg->name, name);
-        if (buf_appendf(&r->reqbody, "{\"filename\":\"%s\"}", name) != BUF_OK) {
+        if (bk_probe_slot_action(r, "restore", i, name) < 0) {
             bk_probe_free(r);
             return 0;
         }
@@ -258,7 +262,7 @@ static void save_done(bk_probe *p, int ok, long status, const char *err, const c
     backend_rt *b = jb->b;
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "n_saved");
     long tokens = ok && status == 200 && cJSON_IsNumber(n) ? (long)n->valuedouble : 0;
-    index_op(b, 2, jb->kind, jb->file, tokens);
+    index_op(b, IX_SAVED, jb->kind, jb->file, tokens);
     if (tokens > 0)
         log_line(0, "checkpoint: saved slot %d of %s (%ld tokens) in %.0f ms for the next start",
                  jb->slot, b->cfg->name, tokens, monotime_ms() - p->t0);
@@ -285,18 +289,16 @@ static void save_next(saver *sv)
         p->ud = sv;
         p->slot = jb->slot;
         p->copy_kind = jb->kind;
-        char name[96], path[64];
-        jb->file = index_op(b, 1, jb->kind, -1, 0);
+        char name[96];
+        jb->file = index_op(b, IX_CLAIM, jb->kind, -1, 0);
         file_name(b, jb->file, name, sizeof name);
-        snprintf(path, sizeof path, "/slots/%d?action=save", jb->slot);
-        route_backend_url(b->cfg, path, p->url, sizeof p->url);
-        if (buf_appendf(&p->reqbody, "{\"filename\":\"%s\"}", name) != BUF_OK) {
+        if (bk_probe_slot_action(p, "save", jb->slot, name) < 0) {
             bk_probe_free(p);
-            index_op(b, 3, 0, jb->file, 0);
+            index_op(b, IX_DROP, 0, jb->file, 0);
             continue;
         }
         if (bk_probe_start(p, "POST", TIMEOUT_SLOT_COPY_MS) == 0) return;
-        index_op(b, 3, 0, jb->file, 0);
+        index_op(b, IX_DROP, 0, jb->file, 0);
     }
     finish(sv);
 }
