@@ -14,7 +14,21 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // A port nobody listens on right now (bound then released). Someone else may
 // take it before the caller binds it: launchers retry on "address in use".
-export function freePort() {
+// Never the same port twice in one process: a test that keeps a port free on
+// purpose (a backend that refuses) must not see its gateway handed the same
+// number by the next call, which the kernel may do once the first is closed.
+const given = new Set();
+export async function freePort() {
+  for (let i = 0; ; i++) {
+    const port = await probePort();
+    if (!given.has(port) || i >= 50) {
+      given.add(port);
+      return port;
+    }
+  }
+}
+
+function probePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.unref();
