@@ -31,6 +31,7 @@ long backend_http(const route_backend *be, const char *ca, const char *url, cons
         h = curl_slist_append(h, auth);
     }
     if (anthropic) h = curl_slist_append(h, "anthropic-version: 2023-06-01");
+    h = upstream_via(h, NULL);
     if (body) {
         h = curl_slist_append(h, "Content-Type: application/json");
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);

@@ -89,6 +89,7 @@ static void count_send(exchange *ex)
         .body = ex->cur.upbody.data,
         .body_len = ex->cur.upbody.len,
         .headers = outhdrs_build(ex->srv->cfg, b, ex->req, &ph),
+        .via = httpd_req_header(ex->req, VIA_HEADER),
         .ca_file = backend_ca(b),
         .connect_timeout_ms = TIMEOUT_CONNECT_MS,
         .total_timeout_ms = TIMEOUT_SIDE_REQUEST_MS,

@@ -764,6 +764,7 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
         .sse = ex->stream,
         .total_timeout_ms = ex->stream ? 0 : s->cfg->request_timeout_s * 1000,
         .headers = outhdrs_build(s->cfg, b, ex->req, &ph),
+        .via = httpd_req_header(ex->req, VIA_HEADER),
     };
     upstream_cbs cbs = {up_connected, up_headers, up_header, up_data, up_done};
     ex->cur.up = upstream_start(s->up, &uo, &cbs, ex);

@@ -192,6 +192,7 @@ static void ask_models(server *s, httpd_req *req, enum exchange_kind kind,
         .bearer = b->cfg->mode->passthru ? NULL : backend_key(b),
         /* a health probe sends nothing of the caller's upstream */
         .headers = outhdrs_build(s->cfg, b, kind == EXCHANGE_HEALTH ? NULL : req, &ph),
+        .via = httpd_req_header(req, VIA_HEADER),
         .ca_file = backend_ca(b),
         .connect_timeout_ms = TIMEOUT_CONNECT_MS,
         .total_timeout_ms =

@@ -9,6 +9,7 @@
 
 #include "access.h"
 #include "rendezvous.h"
+#include "via.h"
 
 /* Is this credential the gateway's own (its --auth-token, or the
  * launcher's per-run token, or the placeholder older launchers gave)
@@ -24,6 +25,7 @@ static int hop_by_hop(const char *n)
 {
     static const char *const skip[] = {"host",
                                        OUTHDRS_TOKEN_HEADER,
+                                       VIA_HEADER, /* upstream adds the list, this gateway last */
                                        "origin",
                                        "content-length",
                                        "connection",

@@ -149,6 +149,7 @@ send:
         .body = body,
         .body_len = len,
         .headers = outhdrs_build(s->cfg, b, ex->req, &ph),
+        .via = httpd_req_header(ex->req, VIA_HEADER),
         .ca_file = backend_ca(b),
         .sse = ex->stream,
         .total_timeout_ms = ex->stream ? 0 : s->cfg->request_timeout_s * 1000,

@@ -280,6 +280,16 @@ static void head_check(httpd_req *req, void *arg)
     const endpoint *ep = endpoint_of(httpd_req_path(req));
     enum route_id r = ep ? ep->id : R_NONE;
     int want_post = ep && ep->post;
+    if (via_looped(httpd_req_header(req, VIA_HEADER), upstream_self())) {
+        snprintf(m, sizeof m,
+                 "request loop: this request came back to the anyclaude gateway that sent it "
+                 "(port %d), or passed through %d gateways; a backend's URL points at this "
+                 "gateway itself. Point --backend (or the config's backend url) at the model "
+                 "server's address, not at anyclaude's",
+                 s->port, VIA_MAX_HOPS);
+        refuse(req, 508, "api_error", m);
+        return;
+    }
     if (r == R_HEALTH) {
         if (!get) refuse(req, 405, "invalid_request_error", "method not allowed for this path");
         return; /* served to anyone; details only with the token */

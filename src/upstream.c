@@ -18,8 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "dlist.h"
+#include "via.h"
 struct upstream_req {
     upstream *u;
     CURL *easy;
@@ -270,6 +274,27 @@ void upstream_free(upstream *u)
     free(u);
 }
 
+const char *upstream_self(void)
+{
+    static char id[VIA_ID_LEN + 1];
+    if (!id[0]) {
+        unsigned long long v = 0;
+        if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v)
+            v = (unsigned long long)time(NULL) * 0x9e3779b97f4a7c15ULL ^
+                (unsigned long long)getpid();
+        snprintf(id, sizeof id, "%016llx", v);
+    }
+    return id;
+}
+
+struct curl_slist *upstream_via(struct curl_slist *h, const char *list)
+{
+    char line[VIA_LINE_MAX];
+    struct curl_slist *n = curl_slist_append(h, via_line(list, upstream_self(), line, sizeof line));
+    if (!n) curl_slist_free_all(h);
+    return n;
+}
+
 void upstream_easy_common(void *easy, const char *url, upstream_write_fn write, void *ud,
                           char *errbuf, long connect_ms, long total_ms)
 {
@@ -309,6 +334,7 @@ upstream_req *upstream_start(upstream *u, const upstream_opts *o, const upstream
     r->headers = curl_slist_append(r->headers, o->sse ? "Accept: text/event-stream"
                                                       : "Accept: application/json");
     r->headers = curl_slist_append(r->headers, "Expect:");
+    r->headers = upstream_via(r->headers, o->via);
     if (o->bearer && *o->bearer) {
         char h[1024];
         snprintf(h, sizeof h, "Authorization: Bearer %s", o->bearer);

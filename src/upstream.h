@@ -10,6 +10,9 @@
 #ifndef ANYCLAUDE_UPSTREAM_H
 #define ANYCLAUDE_UPSTREAM_H
 
+#include "via.h"
+
+struct curl_slist;
 #include <stddef.h>
 
 struct event_base;
@@ -49,6 +52,8 @@ typedef struct upstream_opts {
     int sse;                    /* ask for text/event-stream */
     long connect_timeout_ms;    /* 0: 10 s */
     long total_timeout_ms;      /* 0: none */
+    const char *via; /* the client request's VIA_HEADER value (NULL: none, or a request of the
+                        gateway's own); every request carries the list with this gateway added */
 } upstream_opts;
 
 /* Create the driver on `base`. NULL on failure. */
@@ -74,6 +79,12 @@ void upstream_pause(upstream_req *r, int pause);
 typedef size_t (*upstream_write_fn)(char *p, size_t size, size_t n, void *ud);
 void upstream_easy_common(void *easy, const char *url, upstream_write_fn write, void *ud,
                           char *errbuf, long connect_ms, long total_ms);
+/* This gateway process's id in VIA_HEADER lists (VIA_ID_LEN hex digits,
+ * random, fixed for the process's life). */
+const char *upstream_self(void);
+/* Append the VIA_HEADER line for a request on behalf of list (NULL: the
+ * gateway's own) to a libcurl header list; returns the new list. */
+struct curl_slist *upstream_via(struct curl_slist *h, const char *list);
 /* Requests in flight. */
 int upstream_active(const upstream *u);
 

@@ -114,10 +114,12 @@ export async function launch(argvFor, opts = {}) {
   }
 }
 
-export async function startGateway({ backend, mode = 'openai', model, apiKey, env = {}, args = [], timeoutMs = 15000 }) {
+// backend: a URL, or a function of the gateway's port that returns one.
+export async function startGateway({ backend, mode = 'openai', model, apiKey, env = {}, args = [], timeoutMs = 15000, port: fixedPort }) {
   const p = await launch(
     (port) => {
-      const argv = ['serve', '--port', String(port), '--host', '127.0.0.1', '--mode', mode, '--backend', backend];
+      const url = typeof backend === 'function' ? backend(port) : backend;
+      const argv = ['serve', '--port', String(port), '--host', '127.0.0.1', '--mode', mode, '--backend', url];
       if (model !== undefined) argv.push('--model', model);
       if (apiKey !== undefined) argv.push('--api-key', apiKey);
       return [...argv, ...args];
@@ -129,6 +131,7 @@ export async function startGateway({ backend, mode = 'openai', model, apiKey, en
       ready: async (q) => q.stderr.includes('\n') && (await canConnect(q.port)),
       attempts: 4,
       timeoutMs,
+      port: fixedPort,
     },
   );
   const { port, child } = p;
