@@ -127,7 +127,7 @@ run:
 #   ./build/fuzz/fuzz_TARGET build/fuzz/crashes/TARGET-crash-*
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= request sse stream backend_error toolcall toolargs passthru h1 discover window jparse
+FUZZ_TARGETS ?= request sse stream backend_error toolcall toolargs passthru h1 discover window jparse slotfiles
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -g -O1 $(FUZZ_SAN) -Isrc/core $(shell pkg-config --cflags libcjson)
 FUZZ_OBJ     := $(patsubst src/core/%.c,build/fuzz/obj/%.o,$(CORE_C))

@@ -47,6 +47,7 @@ typedef struct backend_rt {
                                 checkpoints are kept by slot id (checkpoint.h); 0 none */
     uint64_t mirror_empty;   /* those of them empty at start (bit per slot) */
     int mirror_next;         /* the next slot to restore at start */
+    int restore_next;        /* llamacpp: the next checkpoint to restore at start (newest first) */
     int mirror_probed;       /* /props asked (anthropic, openai modes) */
     char auto_model[256];    /* openai mode without a model: the backend's first model */
     struct bk_probe *probe;  /* start-up probe or warm start in flight */

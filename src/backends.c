@@ -26,6 +26,7 @@
 #include "monotime.h"
 #include "passthru.h"
 #include "servertools.h"
+#include "slotfiles.h"
 
 enum probe_kind { P_PROPS, P_SLOTS, P_WARM, P_MODELS, P_HEALTH, P_SAVE, P_RESTORE };
 
@@ -172,7 +173,7 @@ int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_
     write_slot(upbody->data + info->id_slot_off, slot);
     if (*reuse == 2 && b->primed[slot] == info->kind_hash) *warm_hit = 1;
     if (*reuse != 1) b->primed[slot] = 0;
-    ledger_write(ledger_dir(b), b->cfg->url, slot, info->kind_hash, 0);
+    ledger_write(ledger_dir(b), b->cfg->url, slot, info->kind_hash, 0, conv_key);
     ledger_unlock(lock);
     return slot;
 }
@@ -231,6 +232,7 @@ int backend_warming(const backend_rt *b)
 void backend_warm_stop(backend_rt *b)
 {
     b->warm_next = b->nwarm;
+    b->restore_next = SLOTFILES_MAX;
 }
 
 /* Keep the BACKEND_WARM_KINDS newest warm files of b; fill b->warm_files
@@ -374,7 +376,7 @@ static void slot_copy_next(backend_rt *b, int src, uint64_t kind)
     int dst = affinity_fill(&b->aff, kind, monotime_ms());
     if (dst >= 0) {
         b->primed[dst] = kind;
-        ledger_write(ledger_dir(b), b->cfg->url, dst, kind, 1);
+        ledger_write(ledger_dir(b), b->cfg->url, dst, kind, 1, 0);
     }
     ledger_unlock(lock);
     if (dst >= 0 && !copy_probe(b, P_RESTORE, src, dst, kind)) {
@@ -450,47 +452,6 @@ static int warm_send_messages(backend_rt *b, bk_probe *p, buf *in, const char *p
 
 static void warm_start(backend_rt *b);
 
-/* A restore from a checkpoint answered: the slot holds the kind again
- * (and more), else the prefill it stood in for goes ahead. */
-static void restore_done(bk_probe *r, int ok, long status, const char *err, const cJSON *j)
-{
-    backend_rt *b = r->b;
-    bk_probe *prefill = r->then;
-    if (checkpoint_restored(r, ok, status, err, j)) {
-        warm_start(b); /* the next kind, if any */
-        return;
-    }
-    r->then = NULL; /* it goes ahead now */
-    log_line(1, "warm start: prefilling a saved prompt prefix on %s into slot %d (%zu bytes)",
-             b->cfg->name, prefill->slot, prefill->reqbody.len);
-    if (bk_probe_start(prefill, "POST", TIMEOUT_PREFILL_MS) < 0) {
-        b->primed[r->slot] = 0;
-        affinity_external(&b->aff, r->slot, AFFINITY_EXT_EMPTY, 0);
-    }
-}
-
-/* Warm start into slot p->slot from a checkpoint of kind, if there is one
- * (checkpoint.h): 1 when the restore started (p is kept to prefill if it
- * fails), 0 to prefill now. */
-static int warm_restore(backend_rt *b, bk_probe *p, uint64_t kind)
-{
-    char name[96];
-    int file = checkpoint_find(b, kind, name, sizeof name);
-    if (file < 0) return 0;
-    bk_probe *r = bk_probe_new(b, restore_done, 1u << 16);
-    if (!r) return 0;
-    r->slot = p->slot;
-    r->src = file;
-    if (bk_probe_slot_action(r, "restore", p->slot, name) < 0) {
-        bk_probe_free(r);
-        return 0;
-    }
-    log_line(1, "warm start: restoring slot %d of %s from %s", p->slot, b->cfg->name, name);
-    if (bk_probe_start(r, "POST", TIMEOUT_SLOT_COPY_MS) < 0) return 0;
-    r->then = p; /* freed with r, unless the restore fails */
-    return 1;
-}
-
 /* Send the saved prefix in path as a one-token prefill. At start
  * (spare_kind 0): into a free slot, unless a slot already holds that kind;
  * in the background (spare_kind: the kind of a conversation that just
@@ -555,13 +516,11 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
         }
         write_slot(p->reqbody.data + info.id_slot_off, p->slot);
         b->primed[p->slot] = info.kind_hash;
-        ledger_write(ledger_dir(b), b->cfg->url, p->slot, info.kind_hash, 1);
+        ledger_write(ledger_dir(b), b->cfg->url, p->slot, info.kind_hash, 1, 0);
         ledger_unlock(lock);
     }
-    uint64_t kind = info.kind_hash;
     xlate_request_info_free(&info);
     route_backend_url(b->cfg, "chat", p->url, sizeof p->url);
-    if (!spare_kind && p->slot >= 0 && warm_restore(b, p, kind)) return 1;
     if (p->slot >= 0)
         log_line(1, "%s: prefilling a saved prompt prefix on %s into slot %d (%zu bytes)",
                  spare_kind ? "idle priming" : "warm start", b->cfg->name, p->slot, p->reqbody.len);
@@ -595,7 +554,7 @@ static int mirror_probe(backend_rt *b)
  * the newest (one cache). */
 static void warm_start(backend_rt *b)
 {
-    if (!backend_warm_on(b) || mirror_probe(b)) return;
+    if (!backend_warm_on(b) || mirror_probe(b) || checkpoint_restore_next(b, warm_start)) return;
     while (b->warm_next < b->nwarm) {
         const char *path = b->warm_files[b->warm_next++];
         if (!b->use_slots) backend_warm_stop(b);

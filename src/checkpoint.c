@@ -68,7 +68,7 @@ static void file_name(const backend_rt *b, int i, char *out, size_t n)
 
 static void index_read(const backend_rt *b, slotfiles *s)
 {
-    char path[900], text[SLOTFILES_MAX * 80];
+    char path[900], text[SLOTFILES_MAX * 128];
     index_path(b, path, sizeof path);
     size_t n = 0;
     FILE *f = fopen(path, "r");
@@ -81,7 +81,7 @@ static void index_read(const backend_rt *b, slotfiles *s)
 
 static void index_write(const backend_rt *b, const slotfiles *s)
 {
-    char path[900], tmp[920], text[SLOTFILES_MAX * 80];
+    char path[900], tmp[920], text[SLOTFILES_MAX * 128];
     int n = slotfiles_format(s, text, sizeof text);
     if (n < 0) return;
     index_path(b, path, sizeof path);
@@ -95,14 +95,15 @@ static void index_write(const backend_rt *b, const slotfiles *s)
 
 enum index_op {
     IX_FIND,  /* the file holding a finished save of kind */
-    IX_CLAIM, /* pick a file for a save of kind, and mark it under way */
+    IX_CLAIM, /* pick a file for a save of conversation conv (0: of kind), mark it under way */
     IX_SAVED, /* the save into file i ended with tokens (0: failed) */
     IX_DROP,  /* file i holds nothing usable */
 };
 
 /* Read, change and write the index under the slot ledger's lock (shared by
  * every gateway of the server). Returns the file, or -1. */
-static int index_op(const backend_rt *b, enum index_op op, uint64_t kind, int i, long tokens)
+static int index_op(const backend_rt *b, enum index_op op, uint64_t kind, uint64_t conv, int i,
+                    long tokens)
 {
     int lock = ledger_hold(b->all->cfg->state_dir, b->cfg->url);
     slotfiles s;
@@ -110,11 +111,11 @@ static int index_op(const backend_rt *b, enum index_op op, uint64_t kind, int i,
     if (op == IX_FIND) {
         i = slotfiles_find(&s, kind, b->server_id);
     } else if (op == IX_CLAIM) {
-        i = slotfiles_pick(&s, kind, b->server_id);
-        slotfiles_put(&s, i, kind, b->server_id, 0, (long long)time(NULL));
+        i = slotfiles_pick(&s, kind, conv, b->server_id);
+        slotfiles_put(&s, i, kind, conv, b->server_id, 0, (long long)time(NULL));
     } else if (op == IX_SAVED) {
         if (tokens > 0)
-            slotfiles_put(&s, i, kind, b->server_id, tokens, (long long)time(NULL));
+            slotfiles_put(&s, i, kind, conv, b->server_id, tokens, (long long)time(NULL));
         else
             slotfiles_drop(&s, i);
     } else {
@@ -128,14 +129,14 @@ static int index_op(const backend_rt *b, enum index_op op, uint64_t kind, int i,
 int checkpoint_find(const backend_rt *b, uint64_t kind, char *name, size_t n)
 {
     if (!checkpoint_on(b) && !checkpoint_mirror_on(b)) return -1;
-    int i = index_op(b, IX_FIND, kind, -1, 0);
+    int i = index_op(b, IX_FIND, kind, 0, -1, 0);
     if (i >= 0) file_name(b, i, name, n);
     return i;
 }
 
 void checkpoint_forget(const backend_rt *b, int i)
 {
-    index_op(b, IX_DROP, 0, i, 0);
+    index_op(b, IX_DROP, 0, 0, i, 0);
 }
 
 /* ---- restoring a mirror at start -------------------------------------------------- */
@@ -213,12 +214,98 @@ int checkpoint_mirror_restore(backend_rt *b, const cJSON *j, void (*then)(backen
     return mirror_restore_next(b, then);
 }
 
+/* ---- restoring conversations at start (llamacpp) --------------------------------- */
+
+/* Does a slot hold conversation conv (live, or a prefix it owns), or, for
+ * a file that names no conversation (an index from before), kind? */
+static int conv_held(const affinity *a, uint64_t conv, uint64_t kind)
+{
+    if (!conv) return affinity_holds(a, kind) >= 0;
+    for (int i = 0; i < a->nslots; i++) {
+        const affinity_slot_state *s = &a->slot[i];
+        if (s->over ? s->owner == conv : s->key == conv) return 1;
+    }
+    return 0;
+}
+
+/* A restored slot holds nothing after all: free it for everyone. */
+static void restore_undo(backend_rt *b, int slot)
+{
+    const char *dir = b->all->cfg->state_dir;
+    int lock = ledger_hold(dir, b->cfg->url);
+    b->primed[slot] = 0;
+    affinity_external(&b->aff, slot, AFFINITY_EXT_EMPTY, 0);
+    ledger_forget(dir, b->cfg->url, slot);
+    ledger_unlock(lock);
+}
+
+static void conv_restore_done(bk_probe *r, int ok, long status, const char *err, const cJSON *j)
+{
+    backend_rt *b = r->b;
+    void (*then)(backend_rt *) = (void (*)(backend_rt *))r->ud;
+    if (!checkpoint_restored(r, ok, status, err, j)) restore_undo(b, r->slot);
+    if (!checkpoint_restore_next(b, then)) then(b);
+}
+
+int checkpoint_restore_next(backend_rt *b, void (*then)(backend_rt *b))
+{
+    const char *dir = b->all->cfg->state_dir;
+    while (checkpoint_on(b) && b->restore_next < SLOTFILES_MAX) {
+        int lock = ledger_hold(dir, b->cfg->url);
+        slotfiles s;
+        index_read(b, &s);
+        int order[SLOTFILES_MAX];
+        int n = slotfiles_newest(&s, b->server_id, order);
+        if (b->restore_next >= n) {
+            b->restore_next = SLOTFILES_MAX;
+            ledger_unlock(lock);
+            break;
+        }
+        int i = order[b->restore_next++];
+        const slotfile f = s.f[i];
+        /* what another gateway restored or holds since, it keeps */
+        ledger_sync(dir, b->cfg->url, &b->aff);
+        if ((!f.conv && (f.kind & ~0xffffULL) == checkpoint_mirror_kind(0)) ||
+            conv_held(&b->aff, f.conv, f.kind)) {
+            ledger_unlock(lock);
+            continue;
+        }
+        int slot = affinity_fill(&b->aff, f.kind, monotime_ms());
+        if (slot < 0) { /* no slot is free: what is left stays on disk */
+            b->restore_next = SLOTFILES_MAX;
+            ledger_unlock(lock);
+            break;
+        }
+        affinity_owner(&b->aff, slot, f.conv);
+        b->primed[slot] = f.kind;
+        ledger_write(dir, b->cfg->url, slot, f.kind, 1, f.conv);
+        ledger_unlock(lock);
+        char name[96];
+        file_name(b, i, name, sizeof name);
+        bk_probe *r = bk_probe_new(b, conv_restore_done, 1u << 16);
+        if (r) {
+            r->slot = slot;
+            r->src = i;
+            r->ud = (void *)then;
+            log_line(1, "warm start: restoring slot %d of %s from %s (%ld tokens)", slot,
+                     b->cfg->name, name, f.tokens);
+            if (bk_probe_slot_action(r, "restore", slot, name) == 0 &&
+                bk_probe_start(r, "POST", TIMEOUT_SLOT_COPY_MS) == 0)
+                return 1;
+            bk_probe_free(r);
+        }
+        restore_undo(b, slot);
+        return 0;
+    }
+    return 0;
+}
+
 /* ---- saving at stop --------------------------------------------------------------- */
 
 typedef struct save_job {
     backend_rt *b;
     int slot, file;
-    uint64_t kind;
+    uint64_t kind, conv;
 } save_job;
 
 typedef struct saver {
@@ -262,7 +349,7 @@ static void save_done(bk_probe *p, int ok, long status, const char *err, const c
     backend_rt *b = jb->b;
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "n_saved");
     long tokens = ok && status == 200 && cJSON_IsNumber(n) ? (long)n->valuedouble : 0;
-    index_op(b, IX_SAVED, jb->kind, jb->file, tokens);
+    index_op(b, IX_SAVED, jb->kind, jb->conv, jb->file, tokens);
     if (tokens > 0)
         log_line(0, "checkpoint: saved slot %d of %s (%ld tokens) in %.0f ms for the next start",
                  jb->slot, b->cfg->name, tokens, monotime_ms() - p->t0);
@@ -290,20 +377,21 @@ static void save_next(saver *sv)
         p->slot = jb->slot;
         p->copy_kind = jb->kind;
         char name[96];
-        jb->file = index_op(b, IX_CLAIM, jb->kind, -1, 0);
+        jb->file = index_op(b, IX_CLAIM, jb->kind, jb->conv, -1, 0);
         file_name(b, jb->file, name, sizeof name);
         if (bk_probe_slot_action(p, "save", jb->slot, name) < 0) {
             bk_probe_free(p);
-            index_op(b, IX_DROP, 0, jb->file, 0);
+            index_op(b, IX_DROP, 0, 0, jb->file, 0);
             continue;
         }
         if (bk_probe_start(p, "POST", TIMEOUT_SLOT_COPY_MS) == 0) return;
-        index_op(b, IX_DROP, 0, jb->file, 0);
+        index_op(b, IX_DROP, 0, 0, jb->file, 0);
     }
     finish(sv);
 }
 
-/* The newest conversation of each kind of ours on b, SLOTFILES_MAX at most. */
+/* Our conversations on b, newest first, SLOTFILES_MAX at most: each its
+ * own file (two terminals of one kind keep two). */
 static void plan(saver *sv, backend_rt *b)
 {
     const affinity *a = &b->aff;
@@ -313,15 +401,11 @@ static void plan(saver *sv, backend_rt *b)
         for (int i = 0; i < a->nslots; i++) {
             const affinity_slot_state *s = &a->slot[i];
             if (taken[i] || !s->key || !s->kind || s->over || s->foreign || s->inflight) continue;
-            int dup = 0;
-            for (int j = 0; j < sv->njobs; j++)
-                dup |= sv->job[j].b == b && sv->job[j].kind == s->kind;
-            if (dup) continue;
             if (best < 0 || s->last_ms > a->slot[best].last_ms) best = i;
         }
         if (best < 0) break;
         taken[best] = 1;
-        sv->job[sv->njobs++] = (save_job){b, best, -1, a->slot[best].kind};
+        sv->job[sv->njobs++] = (save_job){b, best, -1, a->slot[best].kind, a->slot[best].key};
     }
 }
 
@@ -352,7 +436,7 @@ static void plan_mirror(saver *sv, backend_rt *b, const cJSON *slots)
         }
         if (best < 0) break;
         taken[best] = 1;
-        sv->job[sv->njobs++] = (save_job){b, best, -1, checkpoint_mirror_kind(best)};
+        sv->job[sv->njobs++] = (save_job){b, best, -1, checkpoint_mirror_kind(best), 0};
     }
 }
 

@@ -3,16 +3,19 @@
  * the index is slotfiles.h).
  *
  * When the gateway stops (Claude Code exited; `serve` drained), it saves
- * the slots its conversations hold, the newest of each kind, into the
+ * the slots its conversations hold, newest first, one file each, into the
  * server's --slot-save-path (anyclaude-<server>-c<N>.bin, SLOTFILES_MAX
- * files reused) and records them in checkpoints-<server>.txt in the state
- * directory. At the next start, warm start restores a kind's file into a
- * free slot when the server does not hold that kind (it restarted): read
- * from disk instead of prefilled, and the last conversation's own turns
- * come back with it, so `claude --continue` prefills only its new words.
+ * files reused) and records them (kind, conversation) in
+ * checkpoints-<server>.txt in the state directory. At the next start, warm
+ * start restores the files into free slots when the server does not hold
+ * those conversations (it restarted): read from disk instead of
+ * prefilled. Each restored slot belongs to its conversation, so
+ * `claude --continue` in each of two terminals finds its own and prefills
+ * only its new words (the session id survives --continue and --resume).
  *
  *   stop ─▶ checkpoint_save_all ─▶ POST /slots/N?action=save, one by one
- *   start ─▶ warm start ─▶ checkpoint_find ─▶ action=restore (else prefill)
+ *   start ─▶ warm start ─▶ checkpoint_restore_next ─▶ action=restore, one by
+ *            one into free slots; then the kinds no slot holds are prefilled
  *
  * `anthropic` and `openai` modes do not place slots: llama-server does, by
  * the longest common prefix. Before a llama-server (its /props answers)
@@ -49,6 +52,14 @@ int checkpoint_find(const backend_rt *b, uint64_t kind, char *name, size_t n);
  * a restore started (then comes later), 0 when there was none (the caller
  * goes on). */
 int checkpoint_mirror_restore(backend_rt *b, const cJSON *j, void (*then)(backend_rt *b));
+/* llamacpp, at start (after the slots are known): restore the next saved
+ * conversation for b's server, newest first, into a free slot, unless a
+ * slot holds it already (the server did not restart, or another gateway
+ * restored it): that slot is then a primed prefix owned by the
+ * conversation (affinity_owner), which takes it back when it comes. 1 when
+ * a restore started (then(b) follows it), 0 when there is none left or no
+ * slot free. */
+int checkpoint_restore_next(backend_rt *b, void (*then)(backend_rt *b));
 /* A restore (POST /slots/N?action=restore, r->slot) answered: 1 when the
  * slot holds the file's tokens now (logged and counted as a warm start),
  * else 0 (the file, r->src, is forgotten; logged). */

@@ -64,7 +64,8 @@ void ledger_unlock(int fd)
 typedef struct ledger_entry {
     long pid;
     uint64_t kind;
-    int primed; /* a primed prefix, claimable by any gateway ("p"), not a conversation ("c") */
+    int primed;    /* a primed prefix, claimable by any gateway ("p"), not a conversation ("c") */
+    uint64_t conv; /* whose conversation the prefix is (0: nobody's) */
 } ledger_entry;
 
 static int ledger_path(const char *dir, const char *url, char *out, size_t n)
@@ -90,10 +91,13 @@ static void ledger_read(const char *dir, const char *url, ledger_entry *e)
         unsigned long long kind = strtoull(end, &end, 16);
         while (*end == ' ')
             end++;
+        int primed = *end == 'p';
+        unsigned long long conv = *end ? strtoull(end + 1, NULL, 16) : 0;
         if (slot >= 0 && slot < AFFINITY_MAX_SLOTS && pid > 0) {
             e[slot].pid = pid;
             e[slot].kind = kind;
-            e[slot].primed = *end == 'p';
+            e[slot].primed = primed;
+            e[slot].conv = conv;
         }
     }
     fclose(f);
@@ -107,21 +111,25 @@ static void ledger_store(const char *path, const ledger_entry *e)
     if (!f) return;
     for (int i = 0; i < AFFINITY_MAX_SLOTS; i++)
         if (e[i].pid > 0)
-            fprintf(f, "%d %ld %016llx %c\n", i, e[i].pid, (unsigned long long)e[i].kind,
-                    e[i].primed ? 'p' : 'c');
+            fprintf(f, "%d %ld %016llx %c %016llx\n", i, e[i].pid, (unsigned long long)e[i].kind,
+                    e[i].primed ? 'p' : 'c', (unsigned long long)e[i].conv);
     if (fclose(f) != 0 || rename(tmp, path) != 0) remove(tmp);
 }
 
-void ledger_write(const char *dir, const char *url, int slot, uint64_t kind, int primed)
+void ledger_write(const char *dir, const char *url, int slot, uint64_t kind, int primed,
+                  uint64_t conv)
 {
     char path[700];
     if (slot < 0 || slot >= AFFINITY_MAX_SLOTS || ledger_path(dir, url, path, sizeof path)) return;
     ledger_entry e[AFFINITY_MAX_SLOTS];
     ledger_read(dir, url, e);
-    if (e[slot].pid == (long)getpid() && e[slot].kind == kind && e[slot].primed == primed) return;
+    if (e[slot].pid == (long)getpid() && e[slot].kind == kind && e[slot].primed == primed &&
+        e[slot].conv == conv)
+        return;
     e[slot].pid = (long)getpid();
     e[slot].kind = kind;
     e[slot].primed = primed;
+    e[slot].conv = conv;
     ledger_store(path, e);
 }
 
@@ -165,7 +173,9 @@ void ledger_sync(const char *dir, const char *url, affinity *aff)
             affinity_external(aff, i, AFFINITY_EXT_NONE, 0);
         else if (pid_alive(e[i].pid) && !e[i].primed)
             affinity_external(aff, i, AFFINITY_EXT_FOREIGN, 0);
-        else /* gone, or a prefix primed for whoever comes first */
+        else { /* gone, or a prefix primed for whoever comes first */
             affinity_external(aff, i, AFFINITY_EXT_LEFT, e[i].kind);
+            affinity_owner(aff, i, e[i].conv);
+        }
     }
 }

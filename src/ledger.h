@@ -1,6 +1,6 @@
 /* ledger: the slot ledger that gateways sharing one llama-server keep in
  * the state directory (slots-<server hash>.txt: slot, gateway pid, kind,
- * primed or conversation), and the lock that makes a placement (read,
+ * primed or conversation, whose conversation), and the lock that makes a placement (read,
  * decide, write) one step: an flock on ledger-<server hash>.lock, so two
  * gateways never both take the slot the ledger showed free. */
 #ifndef ANYCLAUDE_LEDGER_H
@@ -23,8 +23,12 @@
 int ledger_hold(const char *dir, const char *url);
 void ledger_unlock(int fd);
 /* Record that this gateway put kind in slot (primed: a prefix any gateway
- * may claim, else a conversation of its own). */
-void ledger_write(const char *dir, const char *url, int slot, uint64_t kind, int primed);
+ * may claim, else a conversation of its own), and whose conversation it is
+ * (conv, 0: nobody's): when the gateway has exited, or for a primed prefix
+ * restored from a checkpoint, that conversation takes it back first
+ * (affinity_owner). */
+void ledger_write(const char *dir, const char *url, int slot, uint64_t kind, int primed,
+                  uint64_t conv);
 /* The server holds nothing in slot (GET /slots: it restarted): drop the
  * ledger's line for it unless a running gateway placed a conversation
  * there, so a prefix that is gone is not claimed again at the next sync. */

@@ -51,17 +51,24 @@ static int claimable(const affinity *a, int i, int victim, double now_ms)
     return now_ms - a->slot[i].last_ms >= AFFINITY_ACTIVE_MS;
 }
 
+/* Which claimable prefix a new conversation takes first: one nobody owns
+ * (primed, left behind by a conversation that is over), then one a
+ * conversation may come back to (affinity_owner), then a conversation's. */
+static int rank(const affinity_slot_state *s)
+{
+    return !s->over ? 2 : s->owner ? 1 : 0;
+}
+
 /* The least recently used slot holding a prefix of kind: with claim, only
- * claimable ones, and a prefix no conversation holds (primed, left behind)
- * before a conversation's. */
+ * claimable ones, by rank. */
 static int lru_kind(const affinity *a, uint64_t kind, int claim, int victim, double now_ms)
 {
     int best = -1;
     for (int i = 0; i < a->nslots; i++) {
         if (!a->slot[i].key || a->slot[i].kind != kind || a->slot[i].foreign) continue;
         if (claim && !claimable(a, i, victim, now_ms)) continue;
-        if (best >= 0 && claim && a->slot[i].over != a->slot[best].over) {
-            if (a->slot[i].over) best = i;
+        if (best >= 0 && claim && rank(&a->slot[i]) != rank(&a->slot[best])) {
+            if (rank(&a->slot[i]) < rank(&a->slot[best])) best = i;
             continue;
         }
         if (best < 0 || a->slot[i].last < a->slot[best].last) best = i;
@@ -104,6 +111,7 @@ static void take(affinity *a, int i, uint64_t key, uint64_t kind, int flags, dou
     a->slot[i].over = 0;
     a->slot[i].is_short = (flags & AFFINITY_SHORT) != 0;
     a->slot[i].foreign = 0;
+    a->slot[i].owner = 0;
 }
 
 int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int flags, int *reused, double now_ms)
@@ -119,6 +127,14 @@ int affinity_slot(affinity *a, uint64_t key, uint64_t kind, int flags, int *reus
             a->slot[i].uses++;
             if (now_ms > 0) a->slot[i].inflight++;
             if (reused) *reused = 1;
+            return i;
+        }
+    }
+    for (int i = 0; i < a->nslots; i++) {
+        const affinity_slot_state *s = &a->slot[i];
+        if (s->over && s->owner == key && s->kind == kind && !s->foreign) {
+            if (reused) *reused = 2;
+            take(a, i, key, kind, flags, now_ms);
             return i;
         }
     }
@@ -209,5 +225,12 @@ void affinity_external(affinity *a, int slot, int state, uint64_t kind)
         s->over = 1;
         s->foreign = 0;
         s->uses = 1;
+        s->owner = 0; /* the ledger says whose, if anyone's (affinity_owner) */
     }
+}
+
+void affinity_owner(affinity *a, int slot, uint64_t key)
+{
+    if (slot < 0 || slot >= a->nslots || !a->slot[slot].over || !key) return;
+    a->slot[slot].owner = key;
 }

@@ -22,6 +22,12 @@
  *   4. a slot of its kind after all (better than a cold prefill);
  *   5. the least recently used slot.
  *
+ * Before all of these, a conversation takes back a prefix that was its own
+ * (affinity_owner: left by a gateway that exited, or restored from a
+ * checkpoint), and among claimable prefixes of its kind a new conversation
+ * takes one nobody owns before one another conversation may come back to:
+ * two terminals continued after a restart each find their own.
+ *
  * Slots another running gateway uses (affinity_external, from the slot
  * ledger the shell keeps in the state directory) are left alone while
  * there is another choice: two terminals, two gateways, one server. A
@@ -59,6 +65,8 @@ typedef struct affinity_slot_state {
     int over;       /* a prefix without a live conversation: primed, or left behind */
     int is_short;   /* its conversation is AFFINITY_SHORT */
     int foreign;    /* another gateway's */
+    uint64_t owner; /* an over prefix: the conversation it was (a gateway that exited, a
+                       checkpoint restored), which takes it back first; 0: none */
 } affinity_slot_state;
 
 typedef struct affinity {
@@ -104,6 +112,10 @@ int affinity_holds(const affinity *a, uint64_t kind);
  * the slot (its prefix is gone) and gets a slot of its own when it comes
  * back. */
 void affinity_external(affinity *a, int slot, int state, uint64_t kind);
+/* Slot's prefix (an over one: left behind, primed, restored) was the
+ * conversation key's: that conversation takes it back before any other
+ * choice. A no-op for a live conversation's slot or key 0. */
+void affinity_owner(affinity *a, int slot, uint64_t key);
 /* A 64-bit hash of bytes, continuing from h (start with AFFINITY_HASH_INIT):
  * eight bytes a step (multiply and fold), FNV-1a over the last n % 8. Keys
  * compare only between gateways of one version; splitting the input into

@@ -14,7 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:?usage: run.sh SECONDS [TARGET...]}; shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(request sse stream backend_error toolcall toolargs passthru h1 discover window jparse)
+[ ${#targets[@]} -gt 0 ] || targets=(request sse stream backend_error toolcall toolargs passthru h1 discover window jparse slotfiles)
 nice_cmd=${FUZZ_NICE-nice -n 10}
 jobs=${FUZZ_JOBS:-1}
 mkdir -p build/fuzz/logs build/fuzz/crashes

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 G=tests/golden
 OUT=${1:-build/fuzz/corpus}
-mkdir -p "$OUT"/{request,sse,stream,backend_error,toolcall,toolargs,passthru,h1,discover,window,jparse}
+mkdir -p "$OUT"/{request,sse,stream,backend_error,toolcall,toolargs,passthru,h1,discover,window,jparse,slotfiles}
 
 # seed TARGET NAME HEADER_PRINTF_FORMAT FILE|-   (- reads stdin)
 seed() {
@@ -23,6 +23,11 @@ seed() {
 for f in "$G"/request/*.json; do cp "$f" "$OUT/request/seed_$(basename "$f")"; done
 # jparse: JSON text as it is (request bodies and their translations)
 for f in "$G"/request/*.json; do cp "$f" "$OUT/jparse/seed_$(basename "$f")"; done
+
+# slotfiles: a checkpoint index as written now, and one from before
+# conversations were recorded (five fields)
+printf '0 00000000000000ab 0000000000005eed 7093 1764700000 1234567890abcdef\n1 00000000000000ab 0000000000005eed 7100 1764700100 fedcba0987654321\n' > "$OUT/slotfiles/seed_index"
+printf '0 00000000000000ab 0000000000005eed 7093 1764700000\n' > "$OUT/slotfiles/seed_old_index"
 
 # h1: 2-byte header (cut), then the bytes of one connection (tests/golden/h1,
 # the framing corpus the differential test also uses)

@@ -131,3 +131,68 @@ test(`${mode}: a conversation is saved when the gateway stops and restored after
   assert.equal(gw.child.signalCode, null, gw.log());
   assert.equal(gw.child.exitCode, 0, gw.log());
 });
+
+// Two terminals: two gateways, one conversation each, of one kind (same
+// system prompt and tools: both interactive in one project). Both stop, both
+// are saved (not only the newest of the kind); llama-server restarts; both
+// start again, and each conversation's next turn finds its own words cached.
+test('llamacpp: two terminals, two conversations of one kind: each is saved and comes back to its own terminal', { timeout: 240000 }, async (t) => {
+  const state = path.join(runDir, 'state-two');
+  const env = { ...ENV, XDG_STATE_HOME: state };
+  if (port) stopLlama(port, LLAMA_ENV);
+  port = await freePort();
+  await startLlama(['--slot-save-path', slots], LLAMA_ENV, port);
+  const start = () => startGateway(gatewayArgs('llamacpp'), env);
+  let gws = [await start(), await start()];
+  const convs = ['A', 'B'].map((w) => ({
+    sid: `00000000-0000-4000-8000-00000000000${w === 'A' ? 1 : 2}`,
+    messages: [{ role: 'user', content: `project ${w}\n${LONG.replaceAll('fox', `fox-${w}`)}` }],
+  }));
+  const say = async (i, text) => {
+    if (text) convs[i].messages.push({ role: 'user', content: text });
+    return turnOn(gws[i], convs[i]);
+  };
+  try {
+    for (const i of [0, 1]) assert.ok((await say(i)).input_tokens > 2000);
+    for (const i of [0, 1]) assert.ok((await say(i, 'and then?')).input_tokens < 64);
+    await gws[0].stop();
+    await gws[1].stop();
+    const logs = gws.map((g) => g.log());
+    for (const l of logs) assert.match(l, /checkpoint: saved slot \d+ of \S+ \(\d+ tokens\)/, l);
+    stopLlama(port, LLAMA_ENV);
+    await startLlama(['--slot-save-path', slots], LLAMA_ENV, port);
+    gws = [await start(), await start()];
+    await sleep(3000); // the warm starts
+    const u = [];
+    for (const i of [0, 1]) u.push(await say(i, 'after the restart?'));
+    t.diagnostic(`after the restart of llama-server: A prefilled ${u[0].input_tokens} (cached ${u[0].cache_read_input_tokens}), B ${u[1].input_tokens} (cached ${u[1].cache_read_input_tokens})`);
+    const detail = `${JSON.stringify(u)}\nA:\n${gws[0].log()}\nB:\n${gws[1].log()}`;
+    for (const i of [0, 1]) assert.ok(u[i].input_tokens < 64, `conversation ${i ? 'B' : 'A'}: only its new words: ${detail}`);
+    for (const g of gws) assert.match(g.log(), /slot=\d\(took same-prefix slot\) warm-start-hit/, g.log());
+
+    // both gateways restart, llama-server keeps running: the slot ledger says
+    // whose each prefix is, and each comes back to its own, in either order
+    for (const order of [[1, 0], [0, 1]]) {
+      for (const g of gws) await g.stop();
+      gws = [await start(), await start()];
+      const v = [];
+      for (const i of order) v[i] = await say(i, `gateways restarted, order ${order}`);
+      t.diagnostic(`gateways restarted (order ${order}): A prefilled ${v[0].input_tokens}, B ${v[1].input_tokens}`);
+      for (const i of [0, 1]) assert.ok(v[i].input_tokens < 64, `without a llama-server restart, conversation ${i ? 'B' : 'A'} (order ${order}): ${JSON.stringify(v)}\n${gws[i].log()}`);
+    }
+  } finally {
+    for (const g of gws) await g.stop();
+  }
+});
+
+async function turnOn(g, conv) {
+  const res = await fetch(`${g.base}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'x', 'X-Claude-Code-Session-Id': conv.sid },
+    body: JSON.stringify({ model: MODEL, max_tokens: 8, system: SYSTEM, tools: TOOLS, messages: conv.messages }),
+  });
+  const j = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(j));
+  conv.messages.push({ role: 'assistant', content: j.content.length ? j.content : [{ type: 'text', text: '.' }] });
+  return j.usage;
+}

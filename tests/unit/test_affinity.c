@@ -423,3 +423,55 @@ TEST(affinity_fill_copies_into_every_free_slot)
     affinity_init(&a, 0);
     CHECK(affinity_fill(&a, MAIN, 0) == -1);
 }
+
+/* Two terminals of one kind (both interactive in one project), both
+ * gateways exited (or both conversations restored from checkpoints after
+ * llama-server restarted): each conversation that comes back takes its
+ * own prefix, whichever comes first and whatever the LRU order says; a
+ * new conversation takes a prefix nobody owns before one somebody may come
+ * back to, and an owned one only when there is nothing else. */
+TEST(affinity_two_terminals_come_back_to_their_own)
+{
+    for (int order = 0; order < 2; order++) {
+        affinity a;
+        affinity_init(&a, 2);
+        affinity_external(&a, 0, AFFINITY_EXT_LEFT, MAIN);
+        affinity_owner(&a, 0, 100);
+        affinity_external(&a, 1, AFFINITY_EXT_LEFT, MAIN);
+        affinity_owner(&a, 1, 200);
+        int reused;
+        uint64_t first = order ? 200 : 100, second = order ? 100 : 200;
+        CHECK(affinity_slot(&a, first, MAIN, 0, &reused, 1000) == (order ? 1 : 0) && reused == 2);
+        CHECK(affinity_slot(&a, second, MAIN, 0, &reused, 1001) == (order ? 0 : 1) && reused == 2);
+        /* and they keep them */
+        CHECK(affinity_slot(&a, 100, MAIN, 0, &reused, 2000) == 0 && reused == 1);
+        CHECK(affinity_slot(&a, 200, MAIN, 0, &reused, 2001) == 1 && reused == 1);
+    }
+    /* a new conversation: the unowned prefix first, though it is newer */
+    affinity a;
+    affinity_init(&a, 3);
+    affinity_external(&a, 0, AFFINITY_EXT_LEFT, MAIN);
+    affinity_owner(&a, 0, 100);
+    affinity_external(&a, 1, AFFINITY_EXT_LEFT, MAIN);
+    affinity_owner(&a, 1, 200);
+    affinity_external(&a, 2, AFFINITY_EXT_LEFT, MAIN); /* primed, nobody's */
+    int reused;
+    CHECK(affinity_slot(&a, 300, MAIN, 0, &reused, 1000) == 2 && reused == 2);
+    /* then an owned one (LRU) rather than a cold prefill */
+    CHECK(affinity_slot(&a, 400, MAIN, 0, &reused, 1001) == 0 && reused == 2);
+    /* the owner whose prefix was taken is a new conversation now: an owned
+     * prefix before the slot of a live one */
+    CHECK(affinity_slot(&a, 100, MAIN, 0, &reused, 1002) == 1 && reused == 2);
+    /* ownership is for over prefixes only, and a sync resets it */
+    affinity_init(&a, 2);
+    affinity_slot(&a, 100, MAIN, 0, NULL, 1000);
+    affinity_owner(&a, 0, 200);
+    CHECK(a.slot[0].owner == 0);
+    affinity_external(&a, 1, AFFINITY_EXT_LEFT, MAIN);
+    affinity_owner(&a, 1, 300);
+    affinity_external(&a, 1, AFFINITY_EXT_LEFT, MAIN);
+    CHECK(a.slot[1].owner == 0);
+    /* a conversation of another kind never takes back by owner */
+    affinity_owner(&a, 1, 300);
+    CHECK(affinity_slot(&a, 300, SUB, 0, &reused, 2000) != 1 || reused != 2);
+}
