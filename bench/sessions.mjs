@@ -20,6 +20,11 @@
 //                        --continue; llama-server and the path restarted
 //                        (a serve path drains first: its checkpoint);
 //                        --continue, --resume
+//              par2cont  two sessions (each pastes its own 300-line log),
+//                        each through its own anyclaude serve, taking
+//                        turns; llama-server and both paths restarted;
+//                        each --resume'd (two terminals after a restart)
+//              par1cont  the same through one serve
 //              inter     interactive (tmux, `anyclaude` with --claude a
 //                        wrapper): a session, then a second whose first
 //                        question is typed 1 s after it starts (before
@@ -72,7 +77,7 @@ if (process.argv.length > 2) {
 const CLAUDE = path.resolve(ROOT, process.env.CLAUDE_BIN ?? 'tests/node_modules/@anthropic-ai/claude-code-linux-x64/claude');
 const list = (v, d) => (v ?? d).split(',').map((s) => s.trim()).filter(Boolean);
 const PATHS = list(process.env.BENCH_PATHS, 'llamacpp,anthropic,openai,llama,ccr');
-const SCENARIOS = list(process.env.BENCH_SCENARIOS, 'p5,xyx,edit,par2gw,par1,cont,inter,agent,clear,par2tmux');
+const SCENARIOS = list(process.env.BENCH_SCENARIOS, 'p5,xyx,edit,par2gw,par1,cont,par2cont,par1cont,inter,agent,clear,par2tmux');
 const SLOTS = list(process.env.BENCH_SLOTS, '2,4').map(Number);
 const FIRST_SLACK = 0.02;
 // inter: the second session's first question is typed this long after
@@ -174,6 +179,22 @@ const SCRIPTS = {
     const a = uuid();
     return [p('s1', 'X', ['--session-id', a, ...P(`what went wrong in this log?\n${PASTED_LOG}`)]), p('s1+', 'X', ['--continue', ...P('and then?')]), { do: 'restart' }, p('cont', 'X', ['--continue', ...P('after the restart?')]), p('resume', 'X', ['--resume', a, ...P('and resumed?')])];
   },
+  // two terminals, each its own gateway, both conversations long; both
+  // --resume'd after llama-server and the gateways restarted
+  par2cont: () => {
+    const a = uuid();
+    const b = uuid();
+    const logB = PASTED_LOG.replaceAll('worker', 'node');
+    return [
+      p('A1', 'X', ['--session-id', a, ...P(`session A: what went wrong in this log?\n${PASTED_LOG}`)], 0),
+      p('B1', 'X', ['--session-id', b, ...P(`session B: what went wrong in this log?\n${logB}`)], 1),
+      p('A2', 'X', ['--resume', a, ...P('A: and then?')], 0),
+      p('B2', 'X', ['--resume', b, ...P('B: and then?')], 1),
+      { do: 'restart' },
+      p('A3', 'X', ['--resume', a, ...P('A: after the restart?')], 0),
+      p('B3', 'X', ['--resume', b, ...P('B: after the restart?')], 1),
+    ];
+  },
   // interactive: a session, then a second one whose first question is typed
   // TYPE_AT_MS after it starts
   inter: () => [
@@ -215,6 +236,7 @@ const SCRIPTS = {
   },
 };
 SCRIPTS.par1 = SCRIPTS.par2gw;
+SCRIPTS.par1cont = SCRIPTS.par2cont;
 // auto mode's safety check runs on Anthropic's servers and stops the
 // subagent turn with a dialog when the base URL is not theirs
 const PERMS = '--permission-mode acceptEdits';
@@ -251,7 +273,7 @@ async function runScenario(pathName, scen, slots) {
     // gateways for par2gw); interactive anyclaude sessions start their own
     // gateway, which the front tap reaches through /fwd/<port>
     const stateDir = path.join(dir, 'gw-state');
-    const nfront = scen === 'par2gw' ? 2 : 1;
+    const nfront = scen === 'par2gw' || scen === 'par2cont' ? 2 : 1;
     let gen = 0;
     const startPath = async (i) => {
       if (GATEWAY.includes(pathName) && !tty) {
@@ -315,7 +337,7 @@ async function runScenario(pathName, scen, slots) {
         taps.retargetLlama(llama.base);
         gen++;
         for (let i = 0; i < fronts.length; i++) fronts[i].retarget(await startPath(i));
-        notes.push('llama-server and the path restarted before "cont"');
+        notes.push(`llama-server and the path restarted before "${steps[steps.indexOf(st) + 1]?.label}"`);
       } else if (st.do === 'p') {
         const r = await runClaude(st.args, { cwd: projects[st.proj], env: claudeEnv(home, fronts[Math.min(st.who, fronts.length - 1)].url) });
         runs.push({ label: st.label, code: r.code, err: r.err });
@@ -399,7 +421,7 @@ async function main() {
   for (const slots of SLOTS)
     for (const scen of SCENARIOS)
       for (const p of PATHS) {
-        if (scen === 'par1' && !['llamacpp', 'anthropic', 'openai'].includes(p)) continue;
+        if ((scen === 'par1' || scen === 'par1cont') && !['llamacpp', 'anthropic', 'openai'].includes(p)) continue;
         const t0 = Date.now();
         log(`bench: ${p} / ${scen} / ${slots} slots ...`);
         try {
@@ -428,7 +450,7 @@ function writeReport(results, version, from, final) {
     results.map((r) => {
       const f = r.rows.filter((x) => x.first);
       const u = r.rows.filter((x) => !x.first);
-      const d = direct(r.scen === 'par1' ? 'par2gw' : r.scen, r.slots);
+      const d = direct({ par1: 'par2gw', par1cont: 'par2cont' }[r.scen] ?? r.scen, r.slots);
       const dp = d ? sum(d.rows, 'prefilled') : null;
       return [r.slots, r.scen, r.path, r.error ? `error: ${r.error.slice(0, 60)}` : r.rows.length, sum(r.rows, 'prompt'), sum(r.rows, 'prefilled'), sum(r.rows, 'minimum'), `${f.filter((x) => x.ok).length}/${f.length}`, `${u.filter((x) => x.ok).length}/${u.length}`, dp === null || r.path === 'llama' ? '' : sum(r.rows, 'prefilled') <= dp ? 'no worse' : 'WORSE'];
     }),

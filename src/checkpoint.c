@@ -45,9 +45,11 @@ int checkpoint_mirror_on(const backend_rt *b)
            !b->copy_off && b->cfg->mode->passthru != MODE_CLAUDE;
 }
 
+#define MIRROR_KINDS 0x4d4952524f520000ULL /* "MIRROR", then slot + 1 */
+
 uint64_t checkpoint_mirror_kind(int slot)
 {
-    return 0x4d4952524f520000ULL + (uint64_t)slot + 1; /* "MIRROR" + slot + 1 */
+    return MIRROR_KINDS + (uint64_t)slot + 1;
 }
 
 static uint64_t url_hash(const backend_rt *b)
@@ -216,14 +218,15 @@ int checkpoint_mirror_restore(backend_rt *b, const cJSON *j, void (*then)(backen
 
 /* ---- restoring conversations at start (llamacpp) --------------------------------- */
 
-/* Does a slot hold conversation conv (live, or a prefix it owns), or, for
- * a file that names no conversation (an index from before), kind? */
+/* Does a slot hold conversation conv (ours, another gateway's, or a prefix
+ * it owns), or, for a file that names no conversation (an index from
+ * before), kind? */
 static int conv_held(const affinity *a, uint64_t conv, uint64_t kind)
 {
     if (!conv) return affinity_holds(a, kind) >= 0;
     for (int i = 0; i < a->nslots; i++) {
         const affinity_slot_state *s = &a->slot[i];
-        if (s->over ? s->owner == conv : s->key == conv) return 1;
+        if (s->over || s->foreign ? s->owner == conv : s->key == conv) return 1;
     }
     return 0;
 }
@@ -265,7 +268,7 @@ int checkpoint_restore_next(backend_rt *b, void (*then)(backend_rt *b))
         const slotfile f = s.f[i];
         /* what another gateway restored or holds since, it keeps */
         ledger_sync(dir, b->cfg->url, &b->aff);
-        if ((!f.conv && (f.kind & ~0xffffULL) == checkpoint_mirror_kind(0)) ||
+        if ((!f.conv && (f.kind & ~0xffffULL) == MIRROR_KINDS) ||
             conv_held(&b->aff, f.conv, f.kind)) {
             ledger_unlock(lock);
             continue;

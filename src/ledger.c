@@ -173,9 +173,8 @@ void ledger_sync(const char *dir, const char *url, affinity *aff)
             affinity_external(aff, i, AFFINITY_EXT_NONE, 0);
         else if (pid_alive(e[i].pid) && !e[i].primed)
             affinity_external(aff, i, AFFINITY_EXT_FOREIGN, 0);
-        else { /* gone, or a prefix primed for whoever comes first */
+        else /* gone, or a prefix primed for whoever comes first */
             affinity_external(aff, i, AFFINITY_EXT_LEFT, e[i].kind);
-            affinity_owner(aff, i, e[i].conv);
-        }
+        if (e[i].pid > 0) affinity_owner(aff, i, e[i].conv);
     }
 }

@@ -218,6 +218,7 @@ void affinity_external(affinity *a, int slot, int state, uint64_t kind)
         if (s->inflight > 0) return;
         s->foreign = 1;
         s->over = 0;
+        s->owner = 0; /* the ledger says whose, if it knows (affinity_owner) */
     } else if (state == AFFINITY_EXT_LEFT) {
         if (s->inflight > 0) return;
         s->key = kind ? kind : 1;
@@ -231,6 +232,7 @@ void affinity_external(affinity *a, int slot, int state, uint64_t kind)
 
 void affinity_owner(affinity *a, int slot, uint64_t key)
 {
-    if (slot < 0 || slot >= a->nslots || !a->slot[slot].over || !key) return;
+    if (slot < 0 || slot >= a->nslots || !(a->slot[slot].over || a->slot[slot].foreign) || !key)
+        return;
     a->slot[slot].owner = key;
 }

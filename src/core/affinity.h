@@ -66,7 +66,8 @@ typedef struct affinity_slot_state {
     int is_short;   /* its conversation is AFFINITY_SHORT */
     int foreign;    /* another gateway's */
     uint64_t owner; /* an over prefix: the conversation it was (a gateway that exited, a
-                       checkpoint restored), which takes it back first; 0: none */
+                       checkpoint restored), which takes it back first; a foreign slot: the
+                       conversation another gateway runs there; 0: none or unknown */
 } affinity_slot_state;
 
 typedef struct affinity {
@@ -114,7 +115,8 @@ int affinity_holds(const affinity *a, uint64_t kind);
 void affinity_external(affinity *a, int slot, int state, uint64_t kind);
 /* Slot's prefix (an over one: left behind, primed, restored) was the
  * conversation key's: that conversation takes it back before any other
- * choice. A no-op for a live conversation's slot or key 0. */
+ * choice. For a foreign slot: the conversation another gateway runs there
+ * (only noted). A no-op for a slot of our own conversation, or key 0. */
 void affinity_owner(affinity *a, int slot, uint64_t key);
 /* A 64-bit hash of bytes, continuing from h (start with AFFINITY_HASH_INIT):
  * eight bytes a step (multiply and fold), FNV-1a over the last n % 8. Keys

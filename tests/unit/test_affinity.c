@@ -471,6 +471,15 @@ TEST(affinity_two_terminals_come_back_to_their_own)
     affinity_owner(&a, 1, 300);
     affinity_external(&a, 1, AFFINITY_EXT_LEFT, MAIN);
     CHECK(a.slot[1].owner == 0);
+    /* another gateway's slot: its conversation is noted, never taken back
+     * here (it runs there), and a sync without an owner forgets it */
+    affinity_init(&a, 2);
+    affinity_external(&a, 0, AFFINITY_EXT_FOREIGN, 0);
+    affinity_owner(&a, 0, 500);
+    CHECK(a.slot[0].owner == 500);
+    CHECK(affinity_slot(&a, 500, MAIN, 0, &reused, 1000) == 1);
+    affinity_external(&a, 0, AFFINITY_EXT_FOREIGN, 0);
+    CHECK(a.slot[0].owner == 0);
     /* a conversation of another kind never takes back by owner */
     affinity_owner(&a, 1, 300);
     CHECK(affinity_slot(&a, 300, SUB, 0, &reused, 2000) != 1 || reused != 2);
