@@ -352,7 +352,8 @@ static void check_round_trip(const config *cfg)
                        .url = url,
                        .body = body,
                        .body_len = strlen(body),
-                       .total_timeout_ms = TIMEOUT_DOCTOR_TRIP_MS};
+                       .total_timeout_ms = TIMEOUT_DOCTOR_TRIP_MS,
+                       .as_client = 1};
     upstream_cbs cbs = {.on_headers = trip_hdr, .on_data = trip_data, .on_done = trip_done};
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);

@@ -54,6 +54,8 @@ typedef struct upstream_opts {
     long total_timeout_ms;      /* 0: none */
     const char *via; /* the client request's VIA_HEADER value (NULL: none, or a request of the
                         gateway's own); every request carries the list with this gateway added */
+    int as_client;   /* a client's request to a gateway (doctor's round trip to the gateway it
+                        started in this process): no VIA_HEADER, else it would be refused */
 } upstream_opts;
 
 /* Create the driver on `base`. NULL on failure. */
