@@ -652,8 +652,21 @@ static void props_seen(backend_rt *b, const cJSON *j, const char *url)
     const cJSON *n = j ? cJSON_GetObjectItemCaseSensitive(j, "total_slots") : NULL;
     if (!b->cfg->mode->cache_prompt) { /* mirror_probe's: a llama-server? */
         if (cJSON_IsNumber(n) && n->valuedouble >= 1 && n->valuedouble <= 1e6) {
-            b->mirror_slots = (int)n->valuedouble;
             b->server_id = checkpoint_server_id(j);
+            if (b->cfg->mode->passthru) { /* its /v1/messages drops id_slot: follow its slots */
+                b->mirror_slots = (int)n->valuedouble;
+                return;
+            }
+            /* `openai` mode: llama-server's /v1/chat/completions takes id_slot,
+             * so conversations are placed as in llamacpp mode (left to itself,
+             * llama-server puts two sessions of one kind into one slot, by
+             * similarity, and they evict each other every turn) */
+            affinity_init(&b->aff, (int)n->valuedouble);
+            b->use_slots = 1;
+            log_line(1,
+                     "%s is a llama-server with %d slots: each conversation keeps its own "
+                     "(id_slot)",
+                     b->cfg->name, b->aff.nslots);
         }
         return;
     }

@@ -136,13 +136,18 @@ test(`${mode}: a conversation is saved when the gateway stops and restored after
 // system prompt and tools: both interactive in one project). Both stop, both
 // are saved (not only the newest of the kind); llama-server restarts; both
 // start again, and each conversation's next turn finds its own words cached.
-test('llamacpp: two terminals, two conversations of one kind: each is saved and comes back to its own terminal', { timeout: 240000 }, async (t) => {
-  const state = path.join(runDir, 'state-two');
+// In `openai` mode the gateway finds the llama-server (/props) and places
+// conversations itself, as in llamacpp mode (its /v1/chat/completions takes
+// id_slot). `anthropic` mode cannot: llama-server's /v1/messages drops
+// id_slot, and llama-server puts two sessions of one kind in one slot.
+for (const mode of ['llamacpp', 'openai'])
+test(`${mode}: two terminals, two conversations of one kind: each is saved and comes back to its own terminal`, { timeout: 240000 }, async (t) => {
+  const state = path.join(runDir, `state-two-${mode}`);
   const env = { ...ENV, XDG_STATE_HOME: state };
   if (port) stopLlama(port, LLAMA_ENV);
   port = await freePort();
   await startLlama(['--slot-save-path', slots], LLAMA_ENV, port);
-  const start = () => startGateway(gatewayArgs('llamacpp'), env);
+  const start = () => startGateway(gatewayArgs(mode), env);
   let gws = [await start(), await start()];
   const convs = ['A', 'B'].map((w) => ({
     sid: `00000000-0000-4000-8000-00000000000${w === 'A' ? 1 : 2}`,
