@@ -17,9 +17,11 @@
  *   start ─▶ warm start ─▶ checkpoint_restore_next ─▶ action=restore, one by
  *            one into free slots; then the kinds no slot holds are prefilled
  *
- * `anthropic` and `openai` modes do not place slots: llama-server does, by
- * the longest common prefix. Before a llama-server (its /props answers)
- * they keep checkpoints by slot id instead of kind ("mirror"): at stop the
+ * `anthropic` mode does not place slots (llama-server's /v1/messages drops
+ * id_slot; `openai` mode in front of a llama-server places them as llamacpp
+ * mode does): llama-server does, by the longest common prefix. Before a
+ * llama-server (its /props answers) it keeps checkpoints by slot id instead
+ * of conversation ("mirror"): at stop the
  * SLOTFILES_MAX most recently used slots that hold a prompt (GET /slots) are
  * saved; at start, each empty slot gets its own file back, and llama-server
  * then places the conversation there itself.
@@ -39,8 +41,9 @@
 uint64_t checkpoint_server_id(const cJSON *props);
 /* b keeps checkpoints: slots in use, a known server, warm start on. */
 int checkpoint_on(const backend_rt *b);
-/* b keeps them by slot id (mirror): anthropic or openai mode, a
- * llama-server's slots known, a known server, warm start on. */
+/* b keeps them by slot id (mirror): anthropic mode (openai mode before a
+ * llama-server places slots itself: use_slots), a llama-server's slots
+ * known, a known server, warm start on. */
 int checkpoint_mirror_on(const backend_rt *b);
 /* The index's kind for slot i of a mirror. */
 uint64_t checkpoint_mirror_kind(int slot);

@@ -430,15 +430,22 @@ TEST(affinity_fill_copies_into_every_free_slot)
  * own prefix, whichever comes first and whatever the LRU order says; a
  * new conversation takes a prefix nobody owns before one somebody may come
  * back to, and an owned one only when there is nothing else. */
+/* n slots, each a prefix of MAIN left behind; slot i owned by owners[i]
+ * (0: nobody's) */
+static void left_prefixes(affinity *a, int n, const uint64_t *owners)
+{
+    affinity_init(a, n);
+    for (int i = 0; i < n; i++) {
+        affinity_external(a, i, AFFINITY_EXT_LEFT, MAIN);
+        affinity_owner(a, i, owners[i]);
+    }
+}
+
 TEST(affinity_two_terminals_come_back_to_their_own)
 {
     for (int order = 0; order < 2; order++) {
         affinity a;
-        affinity_init(&a, 2);
-        affinity_external(&a, 0, AFFINITY_EXT_LEFT, MAIN);
-        affinity_owner(&a, 0, 100);
-        affinity_external(&a, 1, AFFINITY_EXT_LEFT, MAIN);
-        affinity_owner(&a, 1, 200);
+        left_prefixes(&a, 2, (const uint64_t[]){100, 200});
         int reused;
         uint64_t first = order ? 200 : 100, second = order ? 100 : 200;
         CHECK(affinity_slot(&a, first, MAIN, 0, &reused, 1000) == (order ? 1 : 0) && reused == 2);
@@ -449,12 +456,7 @@ TEST(affinity_two_terminals_come_back_to_their_own)
     }
     /* a new conversation: the unowned prefix first, though it is newer */
     affinity a;
-    affinity_init(&a, 3);
-    affinity_external(&a, 0, AFFINITY_EXT_LEFT, MAIN);
-    affinity_owner(&a, 0, 100);
-    affinity_external(&a, 1, AFFINITY_EXT_LEFT, MAIN);
-    affinity_owner(&a, 1, 200);
-    affinity_external(&a, 2, AFFINITY_EXT_LEFT, MAIN); /* primed, nobody's */
+    left_prefixes(&a, 3, (const uint64_t[]){100, 200, 0});
     int reused;
     CHECK(affinity_slot(&a, 300, MAIN, 0, &reused, 1000) == 2 && reused == 2);
     /* then an owned one (LRU) rather than a cold prefill */
