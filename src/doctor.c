@@ -228,14 +228,17 @@ static void check_slot_copy(const route_backend *be, const char *ca)
                st);
 }
 
-/* The llama-server flags slot placement needs (llamacpp mode): several
- * slots (--parallel: one per conversation, subagents and background
- * requests beside it), the /slots endpoint (the gateway reads which slots
- * hold a prompt at start), and what /props cannot show: --cache-ram kept
- * on and --kv-unified off. */
+/* The llama-server flags slot placement needs (llamacpp mode, and openai
+ * mode when the backend turns out to be a llama-server): several slots
+ * (--parallel: one per conversation, subagents and background requests
+ * beside it), the /slots endpoint (the gateway reads which slots hold a
+ * prompt at start), and what /props cannot show: --cache-ram kept on and
+ * --kv-unified off. */
 static void check_llamacpp_slots(const config *cfg, const route_backend *be)
 {
-    if (!be->mode->cache_prompt) return;
+    int openai =
+        !be->mode->cache_prompt && !be->mode->passthru && strcmp(be->mode->name, "openai") == 0;
+    if (!be->mode->cache_prompt && !openai) return;
     char url[700], err[CURL_ERROR_SIZE + 64] = "", d[300];
     const char *ca = be->ca_file[0] ? be->ca_file : cfg->ca_file[0] ? cfg->ca_file : NULL;
     buf b;
@@ -247,8 +250,8 @@ static void check_llamacpp_slots(const config *cfg, const route_backend *be)
     buf_free(&b);
     const cJSON *n = j ? cJSON_GetObjectItemCaseSensitive(j, "total_slots") : NULL;
     const cJSON *ep = j ? cJSON_GetObjectItemCaseSensitive(j, "endpoint_slots") : NULL;
-    if (!cJSON_IsNumber(n)) {
-        printf("[ -- ] llama.cpp slots: %s did not say (not llama-server?)\n", url);
+    if (!cJSON_IsNumber(n)) { /* openai mode: another server, nothing to say */
+        if (!openai) printf("[ -- ] llama.cpp slots: %s did not say (not llama-server?)\n", url);
         cJSON_Delete(j);
         return;
     }

@@ -47,3 +47,9 @@ test('--mode auto takes the real llama-server: doctor passes with a round trip',
   assert.match(r.out, /\[ ok \] context window: \d+ tokens/, r.out);
   assert.match(r.out, /\[ ok \] round trip through the gateway/, r.out);
 });
+
+test('doctor in openai mode before the real llama-server checks its slots too (the gateway places conversations there)', () => {
+  const r = run(['doctor', '--mode', 'openai', '--backend', `http://127.0.0.1:${llama.port}/v1`, '--model', 'm', '--claude', '/bin/true']);
+  assert.match(r.out, /\[ ok \] llama\.cpp slots: \d+ \(--parallel\)/, r.out);
+  assert.match(r.out, /\[ ok \] round trip through the gateway/, r.out);
+});
