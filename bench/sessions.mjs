@@ -48,7 +48,8 @@
 //
 // Knobs: BENCH_PATHS, BENCH_SCENARIOS, BENCH_SLOTS (2,4), BENCH_SLOT_COPY (0: no
 // --slot-save-path), BENCH_LLAMA_ARGS (more llama-server flags, comma-separated),
-// BENCH_TAG (results file suffix), BENCH_DUMP (keep every body), LLAMA_EMBD (64),
+// BENCH_TAG (results file suffix), BENCH_DUMP (keep every body), BENCH_BIN (the
+// gateway build to measure; default build/anyclaude), LLAMA_EMBD (64),
 // LLAMA_LAYERS (2), CLAUDE_BIN. Exits 0 whatever the numbers.
 
 import { spawn, execFileSync } from 'node:child_process';
@@ -88,10 +89,11 @@ const FOLLOW_TARGET = 0.99;
 const log = (...a) => console.error(...a);
 const { tmpRoot, cleanup } = runScope('sessions', { label: 'bench', log });
 // the gateway binary as it was when the run started (a rebuild mid-run
-// does not change what is measured)
+// does not change what is measured); BENCH_BIN: another build (a before and
+// after comparison)
 const SNAP = path.join(tmpRoot, 'snap');
 fs.mkdirSync(path.join(SNAP, 'build'), { recursive: true });
-fs.copyFileSync(path.join(ROOT, 'build/anyclaude'), path.join(SNAP, 'build/anyclaude'));
+fs.copyFileSync(process.env.BENCH_BIN ?? path.join(ROOT, 'build/anyclaude'), path.join(SNAP, 'build/anyclaude'));
 fs.chmodSync(path.join(SNAP, 'build/anyclaude'), 0o755);
 // llama-server --slot-save-path (slot copy); BENCH_SLOT_COPY=0 leaves it off
 const SLOT_COPY = process.env.BENCH_SLOT_COPY !== '0';
@@ -102,6 +104,7 @@ try {
 } catch {
   /* not a checkout */
 }
+if (process.env.BENCH_BIN) COMMIT = `${process.env.BENCH_BIN} (BENCH_BIN)`;
 const children = killedOnExit('claude runs');
 
 function runClaude(args, { cwd, env }) {
