@@ -28,7 +28,10 @@ function forward(target, req, body, res, onDone) {
   const u = new URL(req.url, target);
   const headers = { ...req.headers, host: u.host };
   delete headers['content-length'];
-  const up = http.request(u, { method: req.method, headers: { ...headers, 'content-length': body.length } }, (ur) => {
+  // a fresh connection each time: node's global agent keeps connections alive,
+  // and a request sent on one llama-server has just closed failed here with a
+  // 502 the path then took for llama-server's (a slot copy "failed")
+  const up = http.request(u, { method: req.method, agent: false, headers: { ...headers, 'content-length': body.length } }, (ur) => {
     res.writeHead(ur.statusCode, ur.headers);
     const chunks = [];
     ur.on('data', (d) => {
