@@ -31,6 +31,16 @@ int bk_probe_slot_action(bk_probe *p, const char *action, int slot, const char *
     return buf_appendf(&p->reqbody, "{\"filename\":\"%s\"}", filename) == BUF_OK ? 0 : -1;
 }
 
+int bk_slot_entry(const cJSON *s, int max, int *holds)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(s, "id");
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(s, "n_prompt_tokens");
+    *holds = cJSON_IsNumber(n) && n->valuedouble >= 1;
+    return cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble < max
+               ? (int)id->valuedouble
+               : -1;
+}
+
 void bk_probe_free(bk_probe *p)
 {
     if (!p) return;

@@ -51,6 +51,10 @@ int bk_probe_start(bk_probe *p, const char *method, long total_ms);
  * restore) of the file filename in its --slot-save-path: 0, or -1 when out
  * of memory (p unchanged but for its url; free it). */
 int bk_probe_slot_action(bk_probe *p, const char *action, int slot, const char *filename);
+/* One entry s of llama-server's GET /slots answer: its slot id when it is
+ * 0..max-1 (else -1), and in *holds whether the slot holds a prompt
+ * (n_prompt_tokens >= 1; a server that does not say holds nothing). */
+int bk_slot_entry(const cJSON *s, int max, int *holds);
 /* Free a probe that was never started. */
 void bk_probe_free(bk_probe *p);
 /* Stop the probe in *pp, if any (done is not called), and clear *pp. */

@@ -576,13 +576,11 @@ static void slots_seen(backend_rt *b, const cJSON *j)
     const cJSON *s;
     cJSON_ArrayForEach(s, j)
     {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(s, "id");
-        const cJSON *n = cJSON_GetObjectItemCaseSensitive(s, "n_prompt_tokens");
-        if (!cJSON_IsNumber(id)) continue;
-        if (!cJSON_IsNumber(n) || n->valuedouble < 1) {
-            affinity_external(&b->aff, (int)id->valuedouble, AFFINITY_EXT_EMPTY, 0);
+        int holds, id = bk_slot_entry(s, AFFINITY_MAX_SLOTS, &holds);
+        if (id >= 0 && !holds) {
+            affinity_external(&b->aff, id, AFFINITY_EXT_EMPTY, 0);
             /* else the next sync would bring the gone prefix back */
-            ledger_forget(ledger_dir(b), b->cfg->url, (int)id->valuedouble);
+            ledger_forget(ledger_dir(b), b->cfg->url, id);
         }
     }
     ledger_unlock(lock);

@@ -206,11 +206,8 @@ int checkpoint_mirror_restore(backend_rt *b, const cJSON *j, void (*then)(backen
     b->mirror_empty = 0;
     cJSON_ArrayForEach(s, j)
     {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(s, "id");
-        const cJSON *n = cJSON_GetObjectItemCaseSensitive(s, "n_prompt_tokens");
-        if (cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble < 64 &&
-            (!cJSON_IsNumber(n) || n->valuedouble < 1))
-            b->mirror_empty |= 1ULL << (int)id->valuedouble;
+        int holds, id = bk_slot_entry(s, 64, &holds);
+        if (id >= 0 && !holds) b->mirror_empty |= 1ULL << id;
     }
     b->mirror_next = 0;
     return mirror_restore_next(b, then);
@@ -423,14 +420,11 @@ static void plan_mirror(saver *sv, backend_rt *b, const cJSON *slots)
         const cJSON *s;
         cJSON_ArrayForEach(s, slots)
         {
-            const cJSON *id = cJSON_GetObjectItemCaseSensitive(s, "id");
-            const cJSON *n = cJSON_GetObjectItemCaseSensitive(s, "n_prompt_tokens");
             const cJSON *task = cJSON_GetObjectItemCaseSensitive(s, "id_task");
-            if (!cJSON_IsNumber(id) || id->valuedouble < 0 ||
-                id->valuedouble >= AFFINITY_MAX_SLOTS || !cJSON_IsNumber(n) || n->valuedouble < 1 ||
+            int holds, i = bk_slot_entry(s, AFFINITY_MAX_SLOTS, &holds);
+            if (i < 0 || !holds ||
                 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "is_processing")))
                 continue;
-            int i = (int)id->valuedouble;
             double t = cJSON_IsNumber(task) ? task->valuedouble : 0;
             if (!taken[i] && t > best_task) {
                 best = i;
