@@ -158,14 +158,15 @@ static const char *ledger_dir(const backend_rt *b)
 /* ---- slots ------------------------------------------------------------------------ */
 
 int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_request_info *info,
-                     int *reuse, int *warm_hit)
+                     int agent, int *reuse, int *warm_hit)
 {
     *warm_hit = 0;
     backend_warm_stop(b);
     int lock = ledger_hold(ledger_dir(b), b->cfg->url);
     ledger_sync(ledger_dir(b), b->cfg->url, &b->aff);
     int slot = affinity_slot(&b->aff, conv_key, info->kind_hash,
-                             info->short_conv ? AFFINITY_SHORT : 0, reuse, monotime_ms());
+                             (info->short_conv ? AFFINITY_SHORT : 0) | (agent ? AFFINITY_AGENT : 0),
+                             reuse, monotime_ms());
     if (slot < 0) {
         ledger_unlock(lock);
         return -1;

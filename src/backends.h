@@ -44,10 +44,10 @@ void backend_outcome(backend_rt *b, long status);
 /* Up (health) and not ejected: may be tried before the others. */
 int backend_usable(const backend_rt *b);
 
-/* Slot for a request of b (llama.cpp): pins it and writes it into the
- * translated request at info->id_slot_off. */
+/* Slot for a request of b (llama.cpp; agent: a subagent's) pins it and
+ * writes it into the translated request at info->id_slot_off. */
 int backend_pin_slot(backend_rt *b, uint64_t conv_key, buf *upbody, const xlate_request_info *info,
-                     int *reuse, int *warm_hit);
+                     int agent, int *reuse, int *warm_hit);
 /* The request pinned to slot for conv_key is over. */
 void backend_slot_done(backend_rt *b, int slot, uint64_t conv_key);
 /* Remember the system prompt and tools for the next start (warm start),

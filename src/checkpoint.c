@@ -390,8 +390,19 @@ static void save_next(saver *sv)
     finish(sv);
 }
 
-/* Our conversations on b, newest first, SLOTFILES_MAX at most: each its
- * own file (two terminals of one kind keep two). */
+/* Is a subagent's conversation of kind on b already planned? */
+static int agent_kind_planned(const saver *sv, const backend_rt *b, uint64_t kind)
+{
+    for (int j = 0; j < sv->njobs; j++)
+        if (sv->job[j].b == b && sv->job[j].kind == kind && b->aff.slot[sv->job[j].slot].is_agent)
+            return 1;
+    return 0;
+}
+
+/* Our conversations on b, SLOTFILES_MAX at most, each its own file (two
+ * terminals of one kind keep two): the main ones newest first, then
+ * subagents', one of each kind (a subagent's conversation never comes
+ * back; the next one of its kind finds its system prompt and tools). */
 static void plan(saver *sv, backend_rt *b)
 {
     const affinity *a = &b->aff;
@@ -401,7 +412,10 @@ static void plan(saver *sv, backend_rt *b)
         for (int i = 0; i < a->nslots; i++) {
             const affinity_slot_state *s = &a->slot[i];
             if (taken[i] || !s->key || !s->kind || s->over || s->foreign || s->inflight) continue;
-            if (best < 0 || s->last_ms > a->slot[best].last_ms) best = i;
+            if (s->is_agent && agent_kind_planned(sv, b, s->kind)) continue;
+            if (best < 0 || s->is_agent < a->slot[best].is_agent ||
+                (s->is_agent == a->slot[best].is_agent && s->last_ms > a->slot[best].last_ms))
+                best = i;
         }
         if (best < 0) break;
         taken[best] = 1;

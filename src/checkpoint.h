@@ -3,7 +3,8 @@
  * the index is slotfiles.h).
  *
  * When the gateway stops (Claude Code exited; `serve` drained), it saves
- * the slots its conversations hold, newest first, one file each, into the
+ * the slots its conversations hold, newest first, one file each (a
+ * subagent's: one per kind), into the
  * server's --slot-save-path (anyclaude-<server>-c<N>.bin, SLOTFILES_MAX
  * files reused) and records them (kind, conversation) in
  * checkpoints-<server>.txt in the state directory. At the next start, warm

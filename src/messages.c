@@ -718,8 +718,9 @@ static void start_openai(exchange *ex, backend_rt *b, const route_target *t)
     if (over_window(ex, b, ex->cur.info.input_estimate)) return;
     if (b->use_slots && ex->cur.info.id_slot_off) {
         uint64_t key = conversation_key(ex->req, ex->cur.info.kind_hash, ex->cur.info.first_hash);
-        ex->cur.slot = backend_pin_slot(b, key, &ex->cur.upbody, &ex->cur.info, &ex->cur.slot_reuse,
-                                        &ex->cur.warm_hit);
+        ex->cur.slot = backend_pin_slot(b, key, &ex->cur.upbody, &ex->cur.info,
+                                        httpd_req_header(ex->req, "x-claude-code-agent-id") != NULL,
+                                        &ex->cur.slot_reuse, &ex->cur.warm_hit);
         ex->cur.slot_key = key;
     }
     if (ex->cur.info.tools) backend_warm_save(b, ex->body, ex->body_len, ex->cur.info.kind_hash);

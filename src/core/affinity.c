@@ -110,6 +110,7 @@ static void take(affinity *a, int i, uint64_t key, uint64_t kind, int flags, dou
     a->slot[i].inflight = now_ms > 0 ? 1 : 0;
     a->slot[i].over = 0;
     a->slot[i].is_short = (flags & AFFINITY_SHORT) != 0;
+    a->slot[i].is_agent = (flags & AFFINITY_AGENT) != 0;
     a->slot[i].foreign = 0;
     a->slot[i].owner = 0;
 }

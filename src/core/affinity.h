@@ -46,6 +46,7 @@
 
 /* affinity_slot flags */
 #define AFFINITY_SHORT 1 /* claude -p or a subagent: over when idle */
+#define AFFINITY_AGENT 2 /* a subagent's (it never comes back; its kind does) */
 
 /* affinity_external states */
 enum affinity_ext {
@@ -64,6 +65,7 @@ typedef struct affinity_slot_state {
     int inflight;   /* its requests in flight (affinity_slot .. affinity_done) */
     int over;       /* a prefix without a live conversation: primed, or left behind */
     int is_short;   /* its conversation is AFFINITY_SHORT */
+    int is_agent;   /* its conversation is AFFINITY_AGENT */
     int foreign;    /* another gateway's */
     uint64_t owner; /* an over prefix: the conversation it was (a gateway that exited, a
                        checkpoint restored), which takes it back first; a foreign slot: the

@@ -201,3 +201,39 @@ async function turnOn(g, conv) {
   conv.messages.push({ role: 'assistant', content: j.content.length ? j.content : [{ type: 'text', text: '.' }] });
   return j.usage;
 }
+
+// A session that ran subagents, 4 slots: at stop the main conversation is
+// saved, and of the subagents' conversations (one kind, each its own agent
+// id) only the newest: a subagent's conversation never comes back, its kind
+// does. The disk and the exit wait stay what one session needs.
+test('llamacpp: at stop, the main conversation and one subagent conversation per kind are saved, not every subagent', { timeout: 240000 }, async () => {
+  const env = { ...ENV, XDG_STATE_HOME: path.join(runDir, 'state-agents') };
+  const llamaEnv = { ...LLAMA_ENV, LLAMA_PARALLEL: '4' };
+  if (port) stopLlama(port, LLAMA_ENV);
+  port = await freePort();
+  await startLlama(['--slot-save-path', slots], llamaEnv, port);
+  gw = await startGateway(gatewayArgs('llamacpp'), env);
+  const sid = '00000000-0000-4000-8000-000000000009';
+  const post = async (system, messages, agent) => {
+    const headers = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': 'x', 'X-Claude-Code-Session-Id': sid };
+    if (agent) headers['x-claude-code-agent-id'] = agent;
+    const res = await fetch(`${gw.base}/v1/messages`, { method: 'POST', headers, body: JSON.stringify({ model: MODEL, max_tokens: 4, system, tools: TOOLS, messages }) });
+    assert.equal(res.status, 200, await res.text());
+  };
+  await post(SYSTEM, [{ role: 'user', content: LONG }]);
+  const SUB = 'You are a subagent: search the code and report. '.repeat(30);
+  // two turns each, within seconds: live conversations, each keeps a slot
+  for (const a of ['agent-1', 'agent-2', 'agent-3']) {
+    const m = [{ role: 'user', content: `${a}: find the config loader` }];
+    await post(SUB, m, a);
+    await post(SUB, [...m, { role: 'assistant', content: 'looking' }, { role: 'user', content: 'go on' }], a);
+  }
+  const slotsUsed = new Set([...gw.log().matchAll(/ slot=(\d+)/g)].map((x) => x[1]));
+  assert.equal(slotsUsed.size, 4, `each conversation in its own slot:\n${gw.log()}`);
+  await gw.stop();
+  const saved = gw.log().match(/checkpoint: saved slot \d+ of \S+ \(\d+ tokens\)/g) ?? [];
+  assert.equal(saved.length, 2, `the main conversation and the newest subagent's:\n${gw.log()}`);
+  gw = null;
+  stopLlama(port, llamaEnv);
+  port = 0;
+});

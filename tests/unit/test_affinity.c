@@ -482,6 +482,11 @@ TEST(affinity_two_terminals_come_back_to_their_own)
     CHECK(affinity_slot(&a, 500, MAIN, 0, &reused, 1000) == 1);
     affinity_external(&a, 0, AFFINITY_EXT_FOREIGN, 0);
     CHECK(a.slot[0].owner == 0);
+    /* a subagent's conversation is marked (checkpoints keep one per kind) */
+    affinity_init(&a, 2);
+    int sa = affinity_slot(&a, 700, SUB, AFFINITY_SHORT | AFFINITY_AGENT, NULL, 1000);
+    int sm = affinity_slot(&a, 800, MAIN, 0, NULL, 1001);
+    CHECK(a.slot[sa].is_agent && a.slot[sa].is_short && !a.slot[sm].is_agent);
     /* a conversation of another kind never takes back by owner */
     affinity_owner(&a, 1, 300);
     CHECK(affinity_slot(&a, 300, SUB, 0, &reused, 2000) != 1 || reused != 2);
