@@ -652,7 +652,10 @@ static void props_seen(backend_rt *b, const cJSON *j, const char *url)
     if (!b->cfg->mode->cache_prompt) { /* mirror_probe's: a llama-server? */
         if (cJSON_IsNumber(n) && n->valuedouble >= 1 && n->valuedouble <= 1e6) {
             b->server_id = checkpoint_server_id(j);
-            if (b->cfg->mode->passthru) { /* its /v1/messages drops id_slot: follow its slots */
+            /* anthropic mode (its /v1/messages drops id_slot), or slots off
+             * (replicas behind a load balancer: llama-server places): follow
+             * its slots */
+            if (b->cfg->mode->passthru || b->cfg->slots == 0) {
                 b->mirror_slots = (int)n->valuedouble;
                 return;
             }

@@ -237,3 +237,20 @@ test('llamacpp: at stop, the main conversation and one subagent conversation per
   stopLlama(port, llamaEnv);
   port = 0;
 });
+
+// `--slots 0` (replicas behind a load balancer, docs/scaling.md): openai mode
+// leaves placement to llama-server even when it finds one, and keeps the
+// slot-id checkpoints instead.
+test('openai --slots 0: llama-server places requests itself', { timeout: 120000 }, async () => {
+  const env = { ...ENV, XDG_STATE_HOME: path.join(runDir, 'state-slots0') };
+  if (port) stopLlama(port, LLAMA_ENV);
+  port = await freePort();
+  await startLlama(['--slot-save-path', slots], LLAMA_ENV, port);
+  gw = await startGateway([...gatewayArgs('openai'), '--slots', '0'], env);
+  await turn([{ role: 'user', content: 'hello' }]);
+  await gw.stop();
+  assert.doesNotMatch(gw.log(), /each conversation keeps its own/, gw.log());
+  assert.doesNotMatch(gw.log(), / slot=\d/, gw.log());
+  assert.match(gw.log(), /checkpoint: saved slot \d+ of \S+/, 'the slot-id checkpoints still work');
+  gw = null;
+});
