@@ -535,12 +535,15 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
 /* ---- mirror checkpoints (anthropic, openai modes; checkpoint.h) ------------------ */
 
 /* Before the first warm start of an `anthropic` or `openai` backend: is it
- * a llama-server (GET /props)? 1 when that probe started. */
+ * a llama-server (GET /props)? `openai` mode then places slots (unless
+ * --slots 0), with or without warm start; `anthropic` mode keeps slot-id
+ * checkpoints, which need warm start. 1 when that probe started. */
 static int mirror_probe(backend_rt *b)
 {
     const mode_profile *m = b->cfg->mode;
-    if (b->mirror_probed || m->cache_prompt ||
-        !(m->passthru == MODE_ANTHROPIC || (!m->passthru && strcmp(m->name, "openai") == 0)))
+    int openai = !m->passthru && strcmp(m->name, "openai") == 0;
+    if (b->mirror_probed || m->cache_prompt || !(m->passthru == MODE_ANTHROPIC || openai) ||
+        !(backend_warm_on(b) || (openai && b->cfg->slots != 0)))
         return 0;
     b->mirror_probed = 1;
     bk_probe *p = probe_new(b, P_PROPS, 1u << 20);
@@ -555,7 +558,7 @@ static int mirror_probe(backend_rt *b)
  * the newest (one cache). */
 static void warm_start(backend_rt *b)
 {
-    if (!backend_warm_on(b) || mirror_probe(b) || checkpoint_restore_next(b, warm_start)) return;
+    if (mirror_probe(b) || !backend_warm_on(b) || checkpoint_restore_next(b, warm_start)) return;
     while (b->warm_next < b->nwarm) {
         const char *path = b->warm_files[b->warm_next++];
         if (!b->use_slots) backend_warm_stop(b);

@@ -254,3 +254,18 @@ test('openai --slots 0: llama-server places requests itself', { timeout: 120000 
   assert.match(gw.log(), /checkpoint: saved slot \d+ of \S+/, 'the slot-id checkpoints still work');
   gw = null;
 });
+
+// Slot placement in openai mode does not depend on warm start: with
+// --warm-start off the gateway still asks /props and pins conversations.
+test('openai --warm-start off: conversations are still placed in slots', { timeout: 120000 }, async () => {
+  const env = { ...ENV, XDG_STATE_HOME: path.join(runDir, 'state-nowarm') };
+  if (port) stopLlama(port, LLAMA_ENV);
+  port = await freePort();
+  await startLlama([], LLAMA_ENV, port);
+  gw = await startGateway([...gatewayArgs('openai'), '--warm-start', 'off'], env);
+  await turn([{ role: 'user', content: 'hello' }]);
+  await gw.stop();
+  assert.match(gw.log(), /is a llama-server with 2 slots: each conversation keeps its own/, gw.log());
+  assert.match(gw.log(), / slot=\d/, gw.log());
+  gw = null;
+});
