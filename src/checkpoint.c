@@ -128,24 +128,42 @@ static int index_op(const backend_rt *b, enum index_op op, uint64_t kind, uint64
     return i;
 }
 
-int checkpoint_find(const backend_rt *b, uint64_t kind, char *name, size_t n)
+/* The file holding kind for b's server (a mirror's slot): writes the name
+ * llama-server knows it by into name and returns its number, or -1. */
+static int checkpoint_find(const backend_rt *b, uint64_t kind, char *name, size_t n)
 {
-    if (!checkpoint_on(b) && !checkpoint_mirror_on(b)) return -1;
+    if (!checkpoint_mirror_on(b)) return -1;
     int i = index_op(b, IX_FIND, kind, 0, -1, 0);
     if (i >= 0) file_name(b, i, name, n);
     return i;
 }
 
-void checkpoint_forget(const backend_rt *b, int i)
+/* ---- restoring at start ------------------------------------------------------------ */
+
+typedef void (*restore_then_fn)(backend_rt *b);
+
+/* Start POST /slots/<slot>?action=restore of file i (name): done answers,
+ * then rides along in r->ud. 1 when it started, else 0 (nothing left to
+ * free). */
+static int restore_start(backend_rt *b, int slot, int i, const char *name, bk_probe_done_fn done,
+                         restore_then_fn then)
 {
-    index_op(b, IX_DROP, 0, 0, i, 0);
+    bk_probe *r = bk_probe_new(b, done, 1u << 16);
+    if (!r) return 0;
+    r->slot = slot;
+    r->src = i;
+    r->ud = (void *)then;
+    if (bk_probe_slot_action(r, "restore", slot, name) == 0 &&
+        bk_probe_start(r, "POST", TIMEOUT_SLOT_COPY_MS) == 0)
+        return 1;
+    bk_probe_free(r);
+    return 0;
 }
 
-/* ---- restoring a mirror at start -------------------------------------------------- */
-
-static int mirror_restore_next(backend_rt *b, void (*then)(backend_rt *));
-
-int checkpoint_restored(bk_probe *r, int ok, long status, const char *err, const cJSON *j)
+/* A restore answered: 1 when the slot holds the file's tokens now (logged
+ * and counted as a warm start), else 0 (the file, r->src, is forgotten;
+ * logged). */
+static int restored(bk_probe *r, int ok, long status, const char *err, const cJSON *j)
 {
     backend_rt *b = r->b;
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "n_restored");
@@ -157,26 +175,30 @@ int checkpoint_restored(bk_probe *r, int ok, long status, const char *err, const
                  r->slot, b->cfg->name, n->valuedouble, monotime_ms() - r->t0);
         return 1;
     }
-    checkpoint_forget(b, r->src);
+    index_op(b, IX_DROP, 0, 0, r->src, 0);
     log_line(1, "warm start: restoring slot %d of %s failed (HTTP %ld%s%s)", r->slot, b->cfg->name,
              status, err && *err ? ": " : "", err ? err : "");
     return 0;
 }
 
+/* ---- a mirror's slots (anthropic mode) ---- */
+
+static int mirror_restore_next(backend_rt *b, restore_then_fn then);
+
 static void mirror_restore_done(bk_probe *r, int ok, long status, const char *err, const cJSON *j)
 {
     backend_rt *b = r->b;
-    void (*then)(backend_rt *) = (void (*)(backend_rt *))r->ud;
+    restore_then_fn then = (restore_then_fn)r->ud;
     /* no saved prefix after a restore: llama-server would place that
      * prefill in the restored slot (the longest common prefix) and cut the
      * conversation back to it */
-    if (checkpoint_restored(r, ok, status, err, j)) b->warm_next = b->nwarm;
+    if (restored(r, ok, status, err, j)) b->warm_next = b->nwarm;
     if (!mirror_restore_next(b, then)) then(b);
 }
 
 /* Restore the next empty slot that has a checkpoint of its own: 1 when a
- * restore started. */
-static int mirror_restore_next(backend_rt *b, void (*then)(backend_rt *))
+ * restore started (a slot whose restore cannot start is passed over). */
+static int mirror_restore_next(backend_rt *b, restore_then_fn then)
 {
     while (b->mirror_next < b->mirror_slots && b->mirror_next < 64) {
         int i = b->mirror_next++;
@@ -185,17 +207,8 @@ static int mirror_restore_next(backend_rt *b, void (*then)(backend_rt *))
         if (!(b->mirror_empty & (1ULL << i)) ||
             (file = checkpoint_find(b, checkpoint_mirror_kind(i), name, sizeof name)) < 0)
             continue;
-        bk_probe *r = bk_probe_new(b, mirror_restore_done, 1u << 16);
-        if (!r) return 0;
-        r->slot = i;
-        r->src = file;
-        r->ud = (void *)then;
         log_line(1, "warm start: restoring slot %d of %s from %s", i, b->cfg->name, name);
-        if (bk_probe_slot_action(r, "restore", i, name) < 0) {
-            bk_probe_free(r);
-            return 0;
-        }
-        if (bk_probe_start(r, "POST", TIMEOUT_SLOT_COPY_MS) == 0) return 1;
+        if (restore_start(b, i, file, name, mirror_restore_done, then)) return 1;
     }
     return 0;
 }
@@ -213,7 +226,7 @@ int checkpoint_mirror_restore(backend_rt *b, const cJSON *j, void (*then)(backen
     return mirror_restore_next(b, then);
 }
 
-/* ---- restoring conversations at start (llamacpp) --------------------------------- */
+/* ---- conversations (llamacpp mode, openai mode before a llama-server) ---- */
 
 /* Does a slot hold conversation conv (ours, another gateway's, or a prefix
  * it owns), or, for a file that names no conversation (an index from
@@ -242,8 +255,8 @@ static void restore_undo(backend_rt *b, int slot)
 static void conv_restore_done(bk_probe *r, int ok, long status, const char *err, const cJSON *j)
 {
     backend_rt *b = r->b;
-    void (*then)(backend_rt *) = (void (*)(backend_rt *))r->ud;
-    if (!checkpoint_restored(r, ok, status, err, j)) restore_undo(b, r->slot);
+    restore_then_fn then = (restore_then_fn)r->ud;
+    if (!restored(r, ok, status, err, j)) restore_undo(b, r->slot);
     if (!checkpoint_restore_next(b, then)) then(b);
 }
 
@@ -282,18 +295,9 @@ int checkpoint_restore_next(backend_rt *b, void (*then)(backend_rt *b))
         ledger_unlock(lock);
         char name[96];
         file_name(b, i, name, sizeof name);
-        bk_probe *r = bk_probe_new(b, conv_restore_done, 1u << 16);
-        if (r) {
-            r->slot = slot;
-            r->src = i;
-            r->ud = (void *)then;
-            log_line(1, "warm start: restoring slot %d of %s from %s (%ld tokens)", slot,
-                     b->cfg->name, name, f.tokens);
-            if (bk_probe_slot_action(r, "restore", slot, name) == 0 &&
-                bk_probe_start(r, "POST", TIMEOUT_SLOT_COPY_MS) == 0)
-                return 1;
-            bk_probe_free(r);
-        }
+        log_line(1, "warm start: restoring slot %d of %s from %s (%ld tokens)", slot, b->cfg->name,
+                 name, f.tokens);
+        if (restore_start(b, slot, i, name, conv_restore_done, then)) return 1;
         restore_undo(b, slot);
         return 0;
     }

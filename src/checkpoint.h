@@ -34,7 +34,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend_probe.h"
 #include "backend_rt.h"
 
 /* What identifies a llama-server's KV cache format, from its /props (model
@@ -48,9 +47,6 @@ int checkpoint_on(const backend_rt *b);
 int checkpoint_mirror_on(const backend_rt *b);
 /* The index's kind for slot i of a mirror. */
 uint64_t checkpoint_mirror_kind(int slot);
-/* The file holding kind for b's server: writes the name llama-server
- * knows it by into name and returns its number, or -1. */
-int checkpoint_find(const backend_rt *b, uint64_t kind, char *name, size_t n);
 /* Mirror, at start: j is b's GET /slots; restore each empty slot that has
  * a checkpoint of its own, one at a time, then call then(b). Returns 1 when
  * a restore started (then comes later), 0 when there was none (the caller
@@ -64,12 +60,6 @@ int checkpoint_mirror_restore(backend_rt *b, const cJSON *j, void (*then)(backen
  * a restore started (then(b) follows it), 0 when there is none left or no
  * slot free. */
 int checkpoint_restore_next(backend_rt *b, void (*then)(backend_rt *b));
-/* A restore (POST /slots/N?action=restore, r->slot) answered: 1 when the
- * slot holds the file's tokens now (logged and counted as a warm start),
- * else 0 (the file, r->src, is forgotten; logged). */
-int checkpoint_restored(bk_probe *r, int ok, long status, const char *err, const cJSON *j);
-/* Restoring file i failed: forget it. */
-void checkpoint_forget(const backend_rt *b, int i);
 /* Save the slots every backend's conversations hold, then done(arg) (at
  * once when there is nothing to save; after deadline_ms at the latest).
  * Cancels start-up probes and warm starts still running. */
