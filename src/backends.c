@@ -541,8 +541,8 @@ static int warm_send(backend_rt *b, const char *path, uint64_t spare_kind)
 static int mirror_probe(backend_rt *b)
 {
     const mode_profile *m = b->cfg->mode;
-    int openai = !m->passthru && strcmp(m->name, "openai") == 0;
-    if (b->mirror_probed || m->cache_prompt || !(m->passthru == MODE_ANTHROPIC || openai) ||
+    int openai = strcmp(m->name, "openai") == 0;
+    if (b->mirror_probed || !(m->passthru == MODE_ANTHROPIC || openai) ||
         !(backend_warm_on(b) || (openai && b->cfg->slots != 0)))
         return 0;
     b->mirror_probed = 1;

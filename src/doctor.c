@@ -236,8 +236,7 @@ static void check_slot_copy(const route_backend *be, const char *ca)
  * --kv-unified off. */
 static void check_llamacpp_slots(const config *cfg, const route_backend *be)
 {
-    int openai =
-        !be->mode->cache_prompt && !be->mode->passthru && strcmp(be->mode->name, "openai") == 0;
+    int openai = strcmp(be->mode->name, "openai") == 0;
     if (!be->mode->cache_prompt && !openai) return;
     char url[700], err[CURL_ERROR_SIZE + 64] = "", d[300];
     const char *ca = be->ca_file[0] ? be->ca_file : cfg->ca_file[0] ? cfg->ca_file : NULL;

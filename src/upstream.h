@@ -10,11 +10,11 @@
 #ifndef ANYCLAUDE_UPSTREAM_H
 #define ANYCLAUDE_UPSTREAM_H
 
+#include <stddef.h>
+
 #include "via.h"
 
 struct curl_slist;
-#include <stddef.h>
-
 struct event_base;
 typedef struct upstream upstream;
 typedef struct upstream_req upstream_req;
