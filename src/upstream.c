@@ -334,7 +334,7 @@ upstream_req *upstream_start(upstream *u, const upstream_opts *o, const upstream
     r->headers = curl_slist_append(r->headers, o->sse ? "Accept: text/event-stream"
                                                       : "Accept: application/json");
     r->headers = curl_slist_append(r->headers, "Expect:");
-    if (!o->as_client) r->headers = upstream_via(r->headers, o->via);
+    if (!o->as_client && !(r->headers = upstream_via(r->headers, o->via))) goto fail;
     if (o->bearer && *o->bearer) {
         char h[1024];
         snprintf(h, sizeof h, "Authorization: Bearer %s", o->bearer);
