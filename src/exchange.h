@@ -94,6 +94,7 @@ typedef struct exchange_attempt {
     long exact_prompt;  /* the backend tokenizer's count, 0 unknown */
     int commit_pending; /* 2xx seen; waiting (briefly) for exact_prompt */
     double t_first;     /* its first byte of answer */
+    int evented;        /* the translated stream made its first event (written at once) */
 } exchange_attempt;
 
 typedef struct exchange {

@@ -42,6 +42,7 @@
 #define GRACE_MS 1000         /* silent backend: commit after this */
 #define TOK_WAIT_MS 250       /* how long message_start may wait for the tokenizer's count */
 #define PAUSE_AT (1u << 20)   /* client backlog that pauses the backend transfer */
+#define FLUSH_AT (16u << 10)  /* stream output written before libcurl's pass ends */
 #define CLIENT_STALL_MS 30000 /* a paused client that reads nothing this long is cut off */
 
 static void start_attempt(exchange *ex);
@@ -313,8 +314,8 @@ static void grace_cb(evutil_socket_t fd, short what, void *arg)
     exchange *ex = arg;
     if (!ex->committed)
         commit(ex);
-    else
-        flush_out(ex);
+    else if (flush_out(ex) < 0)
+        abort_client(ex);
 }
 
 /* The backend said 2xx: commit, but give the tokenizer (asked alongside the
@@ -513,15 +514,21 @@ static int up_data(void *ud, const char *p, size_t n)
         return 0;
     }
     if (ex->cur.t_first == 0) ex->cur.t_first = monotime_ms();
-    commit_out(ex, 0); /* flushed below, with what this data makes */
+    commit_out(ex, 0); /* flushed with what this data makes */
     size_t held = ex->out.len;
     int rc = xlate_stream_feed(ex->cur.xs, p, n, &ex->out);
     arm_ping(ex);
-    /* data that made no event (the role-only first chunk) writes nothing
-     * now: what is held leaves with the next event, or when this turn of
-     * the event loop ends (grace_cb) */
-    if (rc >= 0 && ex->out.len == held && !xlate_stream_over(ex->cur.xs)) {
-        if (held) event_active(ex->grace, EV_TIMEOUT, 1);
+    int first = !ex->cur.evented && ex->out.len > held;
+    if (first) ex->cur.evented = 1;
+    /* The stream's first event leaves at once (time to first token), with
+     * the HTTP head and message_start when they wait. After it, what one
+     * pass of libcurl over the socket makes leaves in one write when the
+     * pass ends (grace_cb runs next in this turn of the event loop), not a
+     * write per upstream chunk: a burst wakes the client once, and the
+     * gateway's time goes to translating, not to writev. Past FLUSH_AT it
+     * leaves at once: one pass may read many buffers. */
+    if (rc >= 0 && !first && !xlate_stream_over(ex->cur.xs) && ex->out.len < FLUSH_AT) {
+        if (ex->out.len) event_active(ex->grace, EV_TIMEOUT, 1);
         return 0;
     }
     if (flush_out(ex) < 0) {

@@ -7,6 +7,8 @@ import { chunks, sse } from '../lib/openai_backend.mjs';
 import { useGateway, basicRequest, parseSSE } from '../lib/gateway.mjs';
 
 const ctx = useGateway({ mode: 'openai', env: { ANYCLAUDE_PING_MS: '200' } });
+// pings (which write what is held) slower than the idle timeout
+const quiet = useGateway({ mode: 'openai', env: { ANYCLAUDE_UPSTREAM_IDLE_TIMEOUT: '4' } });
 
 const DELAY = 3000;
 const DESC = { text: ['after ', 'the wait'], finish: 'stop', usage: { prompt_tokens: 10, completion_tokens: 2 } };
@@ -61,4 +63,48 @@ test('ping events arrive while the backend is silent', async () => {
   );
   for (const p of earlyPings) assert.deepEqual(p.data, { type: 'ping' });
   assert.equal(names.at(-1), 'message_stop', names.join(','));
+});
+
+// The gateway writes what one read of the backend made when that read is
+// done (the first event at once): nothing it has translated may wait for
+// more data. The backend sends two text chunks and then holds the rest
+// back; both must reach the client while it waits, before the idle timeout
+// ends the stream.
+test('each chunk reaches the client while the backend holds the rest back', async () => {
+  const { be, gw } = quiet;
+  be.reset();
+  const desc = { text: ['one ', 'two ', 'three'], finish: 'stop', usage: { prompt_tokens: 10, completion_tokens: 3 } };
+  be.script = sse(chunks(desc), { stallAfter: 3 }); // role, 'one ', 'two '
+  const ac = new AbortController();
+  const res = await fetch(`${gw.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': 'k', 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ ...basicRequest(), stream: true }),
+    signal: ac.signal,
+  });
+  assert.equal(res.status, 200);
+  const dec = new TextDecoder();
+  let buf = '';
+  let text = '';
+  const names = [];
+  try {
+    for await (const part of res.body) {
+      buf += dec.decode(part, { stream: true });
+      let i;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, i + 2);
+        buf = buf.slice(i + 2);
+        for (const e of parseSSE(block)) {
+          names.push(e.event);
+          if (e.event === 'content_block_delta') text += e.data.delta.text;
+        }
+      }
+      if (text === 'one two ') break;
+    }
+  } finally {
+    ac.abort();
+  }
+  assert.equal(text, 'one two ', names.join(','));
+  assert.ok(be.lastChat().stalled, 'the backend was holding the rest back');
+  assert.ok(!names.includes('error') && !names.includes('message_stop'), names.join(','));
 });
