@@ -25,16 +25,23 @@ long backend_http(const route_backend *be, const char *ca, const char *url, cons
     }
     char eb[CURL_ERROR_SIZE] = "", auth[700];
     struct curl_slist *h = NULL;
+    int bad = 0;
     if (be->api_key[0]) {
         snprintf(auth, sizeof auth, anthropic ? "x-api-key: %s" : "Authorization: Bearer %s",
                  be->api_key);
-        h = curl_slist_append(h, auth);
+        bad |= upstream_header(&h, auth);
     }
-    if (anthropic) h = curl_slist_append(h, "anthropic-version: 2023-06-01");
-    h = upstream_via(h, NULL);
+    if (anthropic) bad |= upstream_header(&h, "anthropic-version: 2023-06-01");
     if (body) {
-        h = curl_slist_append(h, "Content-Type: application/json");
+        bad |= upstream_header(&h, "Content-Type: application/json");
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    }
+    if (bad || !(h = upstream_via(h, NULL))) {
+        /* a request without its key or via line is not sent */
+        curl_slist_free_all(h);
+        curl_easy_cleanup(e);
+        if (err) snprintf(err, errlen, "out of memory");
+        return 0;
     }
     const char *cafile = be->ca_file[0] ? be->ca_file : ca;
     if (cafile) curl_easy_setopt(e, CURLOPT_CAINFO, cafile);

@@ -287,6 +287,14 @@ const char *upstream_self(void)
     return id;
 }
 
+int upstream_header(struct curl_slist **h, const char *line)
+{
+    struct curl_slist *n = curl_slist_append(*h, line);
+    if (!n) return -1;
+    *h = n;
+    return 0;
+}
+
 struct curl_slist *upstream_via(struct curl_slist *h, const char *list)
 {
     char line[VIA_LINE_MAX];
@@ -330,23 +338,20 @@ upstream_req *upstream_start(upstream *u, const upstream_opts *o, const upstream
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
-    r->headers = curl_slist_append(r->headers, "Content-Type: application/json");
-    r->headers = curl_slist_append(r->headers, o->sse ? "Accept: text/event-stream"
-                                                      : "Accept: application/json");
-    r->headers = curl_slist_append(r->headers, "Expect:");
+    if (upstream_header(&r->headers, "Content-Type: application/json") < 0 ||
+        upstream_header(&r->headers,
+                        o->sse ? "Accept: text/event-stream" : "Accept: application/json") < 0 ||
+        upstream_header(&r->headers, "Expect:") < 0)
+        goto fail;
     if (!o->as_client && !(r->headers = upstream_via(r->headers, o->via))) goto fail;
     if (o->bearer && *o->bearer) {
         char h[1024];
         snprintf(h, sizeof h, "Authorization: Bearer %s", o->bearer);
-        r->headers = curl_slist_append(r->headers, h);
+        if (upstream_header(&r->headers, h) < 0) goto fail;
     }
-    for (const char *const *h = o->headers; h && *h; h++) {
-        struct curl_slist *n = curl_slist_append(r->headers, *h);
-        if (!n) goto fail;
-        r->headers = n;
-    }
+    for (const char *const *h = o->headers; h && *h; h++)
+        if (upstream_header(&r->headers, *h) < 0) goto fail;
     if (o->ca_file && *o->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
-    if (!r->headers) goto fail;
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
     if (strcmp(o->method, "POST") == 0) {
         curl_easy_setopt(e, CURLOPT_POST, 1L);

@@ -84,6 +84,10 @@ void upstream_easy_common(void *easy, const char *url, upstream_write_fn write, 
 /* This gateway process's id in VIA_HEADER lists (VIA_ID_LEN hex digits,
  * random, fixed for the process's life). */
 const char *upstream_self(void);
+/* Append line to the header list *h: 0, or -1 when libcurl could not (out
+ * of memory), *h then as it was: the caller fails the request rather than
+ * send it without the line. */
+int upstream_header(struct curl_slist **h, const char *line);
 /* Append the VIA_HEADER line for a request on behalf of list (NULL: the
  * gateway's own) to a libcurl header list; returns the new list. */
 struct curl_slist *upstream_via(struct curl_slist *h, const char *list);
