@@ -46,6 +46,7 @@ int checkpoint_mirror_on(const backend_rt *b)
 }
 
 #define MIRROR_KINDS 0x4d4952524f520000ULL /* "MIRROR", then slot + 1 */
+#define MIRROR_MAX 64                      /* slots mirror_empty has a bit for */
 
 uint64_t checkpoint_mirror_kind(int slot)
 {
@@ -200,7 +201,7 @@ static void mirror_restore_done(bk_probe *r, int ok, long status, const char *er
  * restore started (a slot whose restore cannot start is passed over). */
 static int mirror_restore_next(backend_rt *b, restore_then_fn then)
 {
-    while (b->mirror_next < b->mirror_slots && b->mirror_next < 64) {
+    while (b->mirror_next < b->mirror_slots && b->mirror_next < MIRROR_MAX) {
         int i = b->mirror_next++;
         char name[96];
         int file;
@@ -219,7 +220,7 @@ int checkpoint_mirror_restore(backend_rt *b, const cJSON *j, void (*then)(backen
     b->mirror_empty = 0;
     cJSON_ArrayForEach(s, j)
     {
-        int holds, id = bk_slot_entry(s, 64, &holds);
+        int holds, id = bk_slot_entry(s, MIRROR_MAX, &holds);
         if (id >= 0 && !holds) b->mirror_empty |= 1ULL << id;
     }
     b->mirror_next = 0;
