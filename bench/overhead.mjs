@@ -77,6 +77,8 @@ const HELP = `usage: bench/overhead [--quick] [options]
   --node-backend     the Node backend (lib_overhead/backend.mjs) instead of the C one
   --rt | --no-rt     force SCHED_RR for the latency runs on or off (default: on
                      when the load average is above half the CPUs)
+  --no-client-first  under SCHED_RR, skip the second latency pass with the
+                     client one priority above backend and gateways
   --baseline BIN     also measure another anyclaude build (e.g. main's) as path
                      "baseline", interleaved with the others in the latency
                      runs (not in the load runs): before/after in one run
@@ -105,6 +107,7 @@ function parseArgs(argv) {
     else if (a === '--timeout') o.timeout = num(next(), a);
     else if (a === '--paths') o.paths = next().split(',').map((s) => s.trim());
     else if (a === '--no-load') o.load = false;
+    else if (a === '--no-client-first') o.noClientFirst = true;
     else if (a === '--node-backend') o.nodeBackend = true;
     else if (a === '--rt') o.rt = true;
     else if (a === '--no-rt') o.rt = false;
@@ -183,8 +186,8 @@ const loadAvg = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 const ncpu = os.availableParallelism?.() ?? os.cpus().length;
 
 // SCHED_RR for a pid (and all its threads) or back to SCHED_OTHER.
-function setRt(pid, on, all = true) {
-  const args = on ? [...(all ? ['-a'] : []), '-r', '-p', '10', String(pid)] : [...(all ? ['-a'] : []), '-o', '-p', '0', String(pid)];
+function setRt(pid, on, all = true, prio = 10) {
+  const args = on ? [...(all ? ['-a'] : []), '-r', '-p', String(prio), String(pid)] : [...(all ? ['-a'] : []), '-o', '-p', '0', String(pid)];
   return spawnSync('chrt', args, { stdio: 'ignore' }).status === 0;
 }
 
@@ -488,6 +491,21 @@ async function main() {
       log(`  ${p.padEnd(9)} TTFB ${f3(r.ttfbMed)} ms (p90 ${f3(r.ttfbP90)}), total ${f3(r.totalMed)} ms (p90 ${f3(r.totalP90)})${r.cpuMs !== undefined ? `, gateway CPU ${f3(r.cpuMs)} ms/request` : ''}${r.errors ? `, ${r.errors} errors: ${r.errs.join('; ')}` : ''}`);
     }
   }
+  // The same again with the client (this process) one priority above the
+  // backend and gateways: on 2 cores, at equal priority, a client woken by
+  // the first delta waits for a CPU while the gateway translates and the
+  // backend sends the other 499 chunks (none is delayed); first it never
+  // waits, and its TTFB is the paths' own.
+  const latFirst = {};
+  if (rtOk && !opt.noClientFirst) {
+    setRt(process.pid, true, false, 20);
+    for (const s of SIZES) {
+      const reps = s.key === '60k' ? opt.reps60 : opt.reps1m;
+      log(`overhead: latency at ${s.label}, client first: ${opt.warmup} warmup + ${reps} measured requests per path, interleaved...`);
+      latFirst[s.key] = await latency(targets, s.key, reps, opt.warmup);
+      for (const p of opt.paths) log(`  ${p.padEnd(9)} TTFB ${f3(latFirst[s.key][p].ttfbMed)} ms (p90 ${f3(latFirst[s.key][p].ttfbP90)}), total ${f3(latFirst[s.key][p].totalMed)} ms`);
+    }
+  }
   if (rtOk) {
     setRt(process.pid, false, false);
     for (const pid of rtPids()) setRt(pid, false);
@@ -515,14 +533,12 @@ async function main() {
     mem[g].end = memOf(gws[g].pid);
     mem[g].alive = !gws[g].isDead();
   }
-  return { env, cap, anth, direct, lat, mem, conc, be, floor };
+  return { env, cap, anth, direct, lat, latFirst, mem, conc, be, floor };
 }
 
 // --- report --------------------------------------------------------------------------------
 
-function report({ env, cap, anth, direct, lat, mem, conc, be, floor }) {
-  const paths = opt.paths;
-  const gwNames = paths.filter((p) => p !== 'direct');
+function addedOf(lat, gwNames) {
   const added = {};
   for (const s of SIZES) {
     added[s.key] = {};
@@ -534,6 +550,14 @@ function report({ env, cap, anth, direct, lat, mem, conc, be, floor }) {
       added[s.key][p] = { ttfb, perChunk, total: r.totalMed - d.totalMed };
     }
   }
+  return added;
+}
+
+function report({ env, cap, anth, direct, lat, latFirst, mem, conc, be, floor }) {
+  const paths = opt.paths;
+  const gwNames = paths.filter((p) => p !== 'direct');
+  const added = addedOf(lat, gwNames);
+  const first = Object.keys(latFirst).length ? { lat: latFirst, added: addedOf(latFirst, gwNames) } : null;
   const out = [];
   const say = (s = '') => out.push(s);
   say(`# bench/overhead: gateway overhead, ${env.date.slice(0, 10)}`);
@@ -601,6 +625,25 @@ function report({ env, cap, anth, direct, lat, mem, conc, be, floor }) {
           return `${s.label}: TTFB ${ratio(c.ttfb, a.ttfb)}, per chunk ${ratio(c.perChunk, a.perChunk)}, whole stream ${ratio(c.total, a.total)}, gateway CPU per request ${cpu}`;
         }).join('; ') +
         ' (n/a: a non-positive term).',
+    );
+    say();
+  }
+  if (first) {
+    say('### The same, client first');
+    say();
+    const rows2 = [];
+    for (const s of SIZES)
+      for (const p of paths) {
+        const r = first.lat[s.key][p];
+        const a = first.added[s.key][p];
+        rows2.push([s.label, p, `${r.n}/${s.key === '60k' ? opt.reps60 : opt.reps1m}`, f3(r.ttfbMed), f3(r.ttfbP90), f3(r.totalMed), f3(r.totalP90), a ? f3(a.ttfb) : '-', a ? f3(a.total) : '-', r.errors || 0]);
+      }
+    say(mdTable(['size', 'path', 'n', 'TTFB', 'TTFB p90', 'total', 'total p90', 'added TTFB', 'added total', 'errors'], rows2, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+    say();
+    say(
+      'A second pass with the client (this process) at SCHED_RR 20, the backend and gateways at 10. The backend sends its 500 chunks with no delay, so once the first delta is written the gateway (translating) and the backend (sending) ' +
+        'keep both of this machine\'s CPUs busy, and a client of equal priority woken by that delta waits for one of them to block: the first table\'s added TTFB carries that wait for the gateways that work per chunk. ' +
+        'Here the client runs as soon as the delta arrives, and the added TTFB is the path\'s own: one more hop, reading, parsing and translating the request, the backend\'s answer, the first delta written.',
     );
     say();
   }
@@ -698,6 +741,14 @@ function report({ env, cap, anth, direct, lat, mem, conc, be, floor }) {
     const a1m = added['1m'].anyclaude.ttfb;
     T.push(['anyclaude added TTFB at 60 KiB (median) < 1 ms', `${f3(a60)} ms`, pf(a60 < 1)]);
     T.push(['anyclaude added TTFB at 1 MiB (median) < 5 ms', `${f3(a1m)} ms`, pf(a1m < 5)]);
+    const pc = SIZES.map((s) => added[s.key].anyclaude.perChunk);
+    T.push([`anyclaude added time per chunk < 3 µs (${SIZES.map((s) => s.label).join('; ')})`, pc.map((x) => `${us(x)} µs`).join('; '), pf(pc.every((x) => x < 0.003))]);
+    if (first) {
+      const f60 = first.added['60k'].anyclaude.ttfb;
+      const f1m = first.added['1m'].anyclaude.ttfb;
+      T.push(['the same, client first: at 60 KiB < 1 ms', `${f3(f60)} ms`, pf(f60 < 1)]);
+      T.push(['the same, client first: at 1 MiB < 5 ms', `${f3(f1m)} ms`, pf(f1m < 5)]);
+    }
     if (gwNames.includes('relay'))
       for (const s of SIZES)
         T.push([`(the floor: relay added TTFB at ${s.label}; anyclaude above it)`, `${f3(added[s.key].relay.ttfb)} ms; ${f3(added[s.key].anyclaude.ttfb - added[s.key].relay.ttfb)} ms`, 'info']);
