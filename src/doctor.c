@@ -237,7 +237,8 @@ static void check_slot_copy(const route_backend *be, const char *ca)
 static void check_llamacpp_slots(const config *cfg, const route_backend *be)
 {
     int openai = strcmp(be->mode->name, "openai") == 0;
-    if (!be->mode->cache_prompt && !openai) return;
+    int anthropic = be->mode->passthru && be->mode->passthru != MODE_CLAUDE;
+    if (!be->mode->cache_prompt && !openai && !anthropic) return;
     char url[700], err[CURL_ERROR_SIZE + 64] = "", d[300];
     const char *ca = be->ca_file[0] ? be->ca_file : cfg->ca_file[0] ? cfg->ca_file : NULL;
     buf b;
@@ -249,12 +250,24 @@ static void check_llamacpp_slots(const config *cfg, const route_backend *be)
     buf_free(&b);
     const cJSON *n = j ? cJSON_GetObjectItemCaseSensitive(j, "total_slots") : NULL;
     const cJSON *ep = j ? cJSON_GetObjectItemCaseSensitive(j, "endpoint_slots") : NULL;
-    if (!cJSON_IsNumber(n)) { /* openai mode: another server, nothing to say */
-        if (!openai) printf("[ -- ] llama.cpp slots: %s did not say (not llama-server?)\n", url);
+    if (!cJSON_IsNumber(n)) { /* openai or anthropic mode: another server, nothing to say */
+        if (be->mode->cache_prompt)
+            printf("[ -- ] llama.cpp slots: %s did not say (not llama-server?)\n", url);
         cJSON_Delete(j);
         return;
     }
     int slots = (int)n->valuedouble;
+    if (anthropic) {
+        /* its /v1/messages drops id_slot: llama-server places by similarity */
+        if (slots >= 2)
+            printf("[ -- ] llama.cpp slots: %s is a llama-server with %d slots, and anthropic mode "
+                   "cannot choose one for a conversation: two sessions of one project share a "
+                   "slot and re-prefill every turn. For two terminals at once use --mode "
+                   "llamacpp (or openai) with the same server\n",
+                   be->url, slots);
+        cJSON_Delete(j);
+        return;
+    }
     snprintf(d, sizeof d, "%d (--parallel)%s", slots,
              slots < 2 ? "; subagents and background requests will evict the main conversation"
                        : "");

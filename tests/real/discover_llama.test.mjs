@@ -53,3 +53,10 @@ test('doctor in openai mode before the real llama-server checks its slots too (t
   assert.match(r.out, /\[ ok \] llama\.cpp slots: \d+ \(--parallel\)/, r.out);
   assert.match(r.out, /\[ ok \] round trip through the gateway/, r.out);
 });
+
+test('doctor in anthropic mode before the real llama-server says it cannot place two sessions, and which mode can', () => {
+  const r = run(['doctor', '--mode', 'anthropic', '--backend', `http://127.0.0.1:${llama.port}`, '--claude', '/bin/true']);
+  assert.match(r.out, /\[ -- \] llama\.cpp slots: http:\/\/127\.0\.0\.1:\d+ is a llama-server with \d+ slots, and anthropic mode cannot choose one/, r.out);
+  assert.match(r.out, /use --mode llamacpp \(or openai\) with the same server/, r.out);
+  assert.match(r.out, /\[ ok \] round trip through the gateway/, r.out);
+});
