@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chunks, sse } from '../lib/openai_backend.mjs';
-import { useGateway, basicRequest, parseSSE } from '../lib/gateway.mjs';
+import { useGateway, basicRequest } from '../lib/gateway.mjs';
+import { sseReader } from '../lib/sse.mjs';
 
 const ctx = useGateway({ mode: 'openai', env: { ANYCLAUDE_PING_MS: '200' } });
 // pings (which write what is held) slower than the idle timeout
@@ -43,17 +44,10 @@ test('ping events arrive while the backend is silent', async () => {
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
   const dec = new TextDecoder();
-  let buf = '';
+  const reader = sseReader();
   const events = []; // { event, backendSent }
-  for await (const part of res.body) {
-    buf += dec.decode(part, { stream: true });
-    let i;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const block = buf.slice(0, i + 2);
-      buf = buf.slice(i + 2);
-      for (const e of parseSSE(block)) events.push({ ...e, backendSent: !!be.lastChat()?.firstByteAt });
-    }
-  }
+  for await (const part of res.body)
+    for (const e of reader.push(dec.decode(part, { stream: true }))) events.push({ ...e, backendSent: !!be.lastChat()?.firstByteAt });
   const names = events.map((e) => e.event);
   assert.equal(names[0], 'message_start', names.join(','));
   const earlyPings = events.filter((e) => e.event === 'ping' && !e.backendSent);
@@ -84,20 +78,14 @@ test('each chunk reaches the client while the backend holds the rest back', asyn
   });
   assert.equal(res.status, 200);
   const dec = new TextDecoder();
-  let buf = '';
+  const reader = sseReader();
   let text = '';
   const names = [];
   try {
     for await (const part of res.body) {
-      buf += dec.decode(part, { stream: true });
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, i + 2);
-        buf = buf.slice(i + 2);
-        for (const e of parseSSE(block)) {
-          names.push(e.event);
-          if (e.event === 'content_block_delta') text += e.data.delta.text;
-        }
+      for (const e of reader.push(dec.decode(part, { stream: true }))) {
+        names.push(e.event);
+        if (e.event === 'content_block_delta') text += e.data.delta.text;
       }
       if (text === 'one two ') break;
     }
