@@ -602,12 +602,11 @@ static int finish_content(xlate_stream *xs)
 {
     int rc = flush_content_text(xs);
     if (rc) return rc;
+    /* named calls first: a nameless call's text would close a named one's
+     * block before its arguments were completed (a fuzzer's find: "{") */
+    if (xs->recover && (rc = complete_calls(xs))) return rc;
     for (size_t i = 0; i < xs->ncalls; i++) {
         tool_call *c = &xs->calls[i];
-        if (xs->recover && c->name && c->state != CALL_CLOSED) {
-            if ((rc = complete_call(xs, i))) return rc;
-            continue;
-        }
         if (c->state != CALL_PENDING) continue;
         c->state = CALL_CLOSED;
         if (c->pending.len == 0) continue;
