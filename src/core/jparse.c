@@ -6,7 +6,8 @@
  * byte at a time (to find its end, then to copy it); here plain runs are
  * found a word at a time and copied with memcpy. The tree built is cJSON's
  * own (nodes from cJSON_CreateNull, strings from cJSON_malloc), freed with
- * cJSON_Delete as usual.
+ * cJSON_Delete as usual; or, by jparse_in, the same tree in an arena (a
+ * stream chunk's: two malloc calls a node saved, and the free at its end).
  *
  * Sameness: for any input this parses, the tree (types, valueint,
  * valuedouble, strings, keys, order, the head's prev link to the last child)
@@ -18,6 +19,7 @@
  */
 #include "jparse.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@ typedef struct jp {
     const char *p;   /* next byte */
     const char *end; /* one past the input */
     int depth;
+    jparse_arena *arena;   /* jparse_in: nodes and strings from here */
     const char *want;      /* jparse_member: the top-level key whose text is wanted */
     const char *vp, *ve;   /* its value's text, once found */
     jparse_reuse_fn reuse; /* jparse_member_reuse */
@@ -36,6 +39,88 @@ typedef struct jp {
 } jp;
 
 static cJSON *value(jp *j);
+
+/* ---- where nodes and strings come from: cJSON's allocator, or an arena ---- */
+
+#define JP_BLOCK 8192 /* an arena block's usual size (a stream chunk's tree fits) */
+
+static void *arena_alloc(jparse_arena *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    struct jparse_block *b = a->blocks;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = n > JP_BLOCK ? n : JP_BLOCK;
+        b = malloc(sizeof *b + cap);
+        if (!b) return NULL;
+        b->cap = cap;
+        b->used = 0;
+        b->next = a->blocks;
+        a->blocks = b;
+    }
+    void *p = b->mem + b->used;
+    b->used += n;
+    return p;
+}
+
+static char *str_alloc(jp *j, size_t n)
+{
+    return j->arena ? arena_alloc(j->arena, n) : cJSON_malloc(n);
+}
+
+static void str_free(jp *j, char *s)
+{
+    if (!j->arena) cJSON_free(s);
+}
+
+/* A node of type t, every other field zero, as cJSON_CreateNull's. */
+static cJSON *node(jp *j, int t)
+{
+    cJSON *v;
+    if (!j->arena) {
+        v = cJSON_CreateNull();
+    } else if ((v = arena_alloc(j->arena, sizeof *v))) {
+        memset(v, 0, sizeof *v);
+    }
+    if (v) v->type = t;
+    return v;
+}
+
+static void node_free(jp *j, cJSON *v)
+{
+    if (!j->arena) cJSON_Delete(v);
+}
+
+/* cJSON_CreateNumber's fields: valueint saturates at INT_MAX and INT_MIN. */
+static cJSON *number_node(jp *j, double d)
+{
+    if (!j->arena) return cJSON_CreateNumber(d);
+    cJSON *v = node(j, cJSON_Number);
+    if (!v) return NULL;
+    v->valuedouble = d;
+    v->valueint = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
+    return v;
+}
+
+void jparse_arena_drop(jparse_arena *a)
+{
+    if (a->heap) cJSON_Delete(a->heap);
+    a->heap = NULL;
+    struct jparse_block *b = a->blocks;
+    while (b && b->next) { /* keep the oldest block: the usual one */
+        struct jparse_block *n = b->next;
+        free(b);
+        b = n;
+    }
+    a->blocks = b;
+    if (b) b->used = 0;
+}
+
+void jparse_arena_free(jparse_arena *a)
+{
+    jparse_arena_drop(a);
+    free(a->blocks);
+    a->blocks = NULL;
+}
 
 static void skip_ws(jp *j)
 {
@@ -186,7 +271,7 @@ static void copy_plain(const char **r, char **d, const char *q)
 }
 
 /* A string at j->p (on its opening quote): a NUL-terminated copy from
- * cJSON_malloc, or NULL (bad escape, no closing quote, out of memory). */
+ * str_alloc, or NULL (bad escape, no closing quote, out of memory). */
 static char *string(jp *j)
 {
     const char *s = ++j->p, *e = j->end, *q = s;
@@ -201,7 +286,7 @@ static char *string(jp *j)
         q += 2;
     }
     size_t n = (size_t)(q - s);
-    char *out = cJSON_malloc(n + 1);
+    char *out = str_alloc(j, n + 1);
     if (!out) return NULL;
     if (!escapes) {
         memcpy(out, s, n);
@@ -239,14 +324,14 @@ static char *string(jp *j)
             /* cJSON reads the escape against the closing quote it found */
             size_t used = unicode_escape(r, q, &d);
             if (!used) {
-                cJSON_free(out);
+                str_free(j, out);
                 return NULL;
             }
             r += used;
             continue;
         }
         default:
-            cJSON_free(out);
+            str_free(j, out);
             return NULL;
         }
         r += 2;
@@ -277,23 +362,22 @@ static cJSON *number(jp *j)
         iv = iv * 10 + (uint64_t)(tmp[k++] - '0');
     if (k == n && k > neg && k - neg <= 15) {
         j->p += n;
-        return cJSON_CreateNumber(neg ? -(double)iv : (double)iv);
+        return number_node(j, neg ? -(double)iv : (double)iv);
     }
     tmp[n] = '\0';
     char *after = NULL;
     double d = strtod(tmp, &after);
     if (after == tmp) return NULL;
     j->p += after - tmp;
-    return cJSON_CreateNumber(d);
+    return number_node(j, d);
 }
 
 static cJSON *literal(jp *j, const char *word, size_t n, int type)
 {
     if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0) return NULL;
     j->p += n;
-    cJSON *v = cJSON_CreateNull();
+    cJSON *v = node(j, type);
     if (!v) return NULL;
-    v->type = type;
     if (type == cJSON_True) v->valueint = 1;
     return v;
 }
@@ -313,7 +397,7 @@ static void append(cJSON *parent, cJSON **last, cJSON *child)
 
 static cJSON *array(jp *j)
 {
-    cJSON *a = cJSON_CreateArray(), *last = NULL;
+    cJSON *a = node(j, cJSON_Array), *last = NULL;
     if (!a) return NULL;
     j->p++;
     skip_ws(j);
@@ -337,7 +421,7 @@ static cJSON *array(jp *j)
         return a;
     }
 fail:
-    cJSON_Delete(a);
+    node_free(j, a);
     return NULL;
 }
 
@@ -359,7 +443,7 @@ static cJSON *reference(jp *j)
 
 static cJSON *object(jp *j)
 {
-    cJSON *o = cJSON_CreateObject(), *last = NULL;
+    cJSON *o = node(j, cJSON_Object), *last = NULL;
     if (!o) return NULL;
     j->p++;
     skip_ws(j);
@@ -374,7 +458,7 @@ static cJSON *object(jp *j)
         if (!key) goto fail;
         skip_ws(j);
         if (j->p >= j->end || *j->p != ':') {
-            cJSON_free(key);
+            str_free(j, key);
             goto fail;
         }
         j->p++;
@@ -385,7 +469,7 @@ static cJSON *object(jp *j)
         cJSON *v = wanted && j->reuse ? reference(j) : NULL;
         if (!v) v = value(j);
         if (!v) {
-            cJSON_free(key);
+            str_free(j, key);
             goto fail;
         }
         if (wanted) {
@@ -405,7 +489,7 @@ static cJSON *object(jp *j)
         return o;
     }
 fail:
-    cJSON_Delete(o);
+    node_free(j, o);
     return NULL;
 }
 
@@ -416,12 +500,11 @@ static cJSON *value(jp *j)
     case '"': {
         char *s = string(j);
         if (!s) return NULL;
-        cJSON *v = cJSON_CreateNull();
+        cJSON *v = node(j, cJSON_String);
         if (!v) {
-            cJSON_free(s);
+            str_free(j, s);
             return NULL;
         }
-        v->type = cJSON_String;
         v->valuestring = s;
         return v;
     }
@@ -452,7 +535,7 @@ cJSON *jparse_member_reuse(const char *s, size_t len, const char **end, const ch
     if (vn) *vn = 0;
     if (reused) *reused = 0;
     if (s && len && (unsigned char)s[0] != 0xEF) { /* a BOM: cJSON's way */
-        jp j = {s, s + len, 0, key, NULL, NULL, key ? reuse : NULL, ud, 0};
+        jp j = {s, s + len, 0, NULL, key, NULL, NULL, key ? reuse : NULL, ud, 0};
         skip_ws(&j);
         cJSON *v = value(&j);
         if (v) {
@@ -477,6 +560,21 @@ cJSON *jparse_member(const char *s, size_t len, const char **end, const char *ke
 cJSON *jparse(const char *s, size_t len, const char **end)
 {
     return jparse_member(s, len, end, NULL, NULL, NULL);
+}
+
+cJSON *jparse_in(jparse_arena *a, const char *s, size_t len, const char **end)
+{
+    if (s && len && (unsigned char)s[0] != 0xEF) {
+        jp j = {s, s + len, 0, a, NULL, NULL, NULL, NULL, NULL, 0};
+        skip_ws(&j);
+        cJSON *v = value(&j);
+        if (v) {
+            if (end) *end = j.p;
+            return v;
+        }
+        jparse_arena_drop(a); /* what the failed attempt took */
+    }
+    return a->heap = cJSON_ParseWithLengthOpts(s, len, end, 0);
 }
 
 int jparse_same(const cJSON *a, const cJSON *b)

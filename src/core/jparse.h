@@ -36,6 +36,29 @@ cJSON *jparse_member_reuse(const char *s, size_t len, const char **end, const ch
                            const char **vp, size_t *vn, jparse_reuse_fn reuse, void *ud,
                            int *reused);
 
+/* An arena for trees that live a moment (a stream chunk, read and dropped):
+ * jparse_in builds the tree there (nodes and strings in a few blocks instead
+ * of a malloc each), and jparse_arena_drop frees it at once. Such a tree is
+ * read only: nothing may free, detach, replace or re-set anything in it. */
+struct jparse_block {
+    struct jparse_block *next;
+    size_t cap, used;
+    _Alignas(16) unsigned char mem[];
+};
+typedef struct jparse_arena {
+    struct jparse_block *blocks; /* the newest first; the last is kept across drops */
+    cJSON *heap;                 /* a tree cJSON built instead (its fallback), or NULL */
+} jparse_arena;
+
+/* jparse into a (whose earlier tree must have been dropped). The same tree
+ * and *end as jparse; where jparse hands the input to cJSON, the tree is
+ * cJSON's own and jparse_arena_drop deletes it. */
+cJSON *jparse_in(jparse_arena *a, const char *s, size_t len, const char **end);
+/* Forget the tree jparse_in made (all of a's memory but one block). */
+void jparse_arena_drop(jparse_arena *a);
+/* Free everything a holds. */
+void jparse_arena_free(jparse_arena *a);
+
 /* 1 when a and b are the same tree in every field a parse sets (type,
  * valueint, valuedouble bit for bit, strings, keys, order, the head's prev
  * link to the tail), for the tests that hold jparse to cJSON. (cJSON_Compare

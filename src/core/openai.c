@@ -18,17 +18,32 @@ static int is_ws(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+static int only_ws(const char *p, const char *e)
+{
+    for (; p && p < e; p++)
+        if (!is_ws(*p)) return 0;
+    return 1;
+}
+
 /* Parse exactly [s, s+n) as JSON (trailing whitespace allowed). */
 cJSON *openai_parse(const char *s, size_t n)
 {
     const char *end = NULL;
     cJSON *j = jparse(s, n, &end);
-    if (!j) return NULL;
-    for (const char *p = end; p && p < s + n; p++) {
-        if (!is_ws(*p)) {
-            cJSON_Delete(j);
-            return NULL;
-        }
+    if (j && !only_ws(end, s + n)) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+cJSON *openai_parse_in(jparse_arena *a, const char *s, size_t n)
+{
+    const char *end = NULL;
+    cJSON *j = jparse_in(a, s, n, &end);
+    if (j && !only_ws(end, s + n)) {
+        jparse_arena_drop(a);
+        return NULL;
     }
     return j;
 }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "jparse.h"
 
 #define OPENAI_MAX_ERROR_MSG 1024 /* bytes of a backend's text quoted in an error */
 
@@ -28,6 +29,9 @@ typedef struct openai_usage {
 /* Parse exactly [s, s+n) as JSON (trailing whitespace allowed). Returns a
  * new tree (caller frees with cJSON_Delete), NULL when it is not JSON. */
 cJSON *openai_parse(const char *s, size_t n);
+/* The same in arena a (a stream chunk's tree): read only, gone at
+ * jparse_arena_drop(a). */
+cJSON *openai_parse_in(jparse_arena *a, const char *s, size_t n);
 /* A non-empty string member of o, or NULL. Borrowed. */
 const char *openai_str(const cJSON *o, const char *key);
 /* A non-negative number member of o (capped at 1e15), or -1. */

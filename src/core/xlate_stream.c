@@ -51,6 +51,7 @@ typedef struct tool_call {
 } tool_call;
 
 struct xlate_stream {
+    jparse_arena arena; /* the chunk being read */
     char *model;
     char *msg_id;
     char *signature; /* for thinking blocks */
@@ -717,7 +718,8 @@ static int on_event(void *ud, const char *event, size_t event_len, const char *d
         e--;
     if (!named && e - s == 6 && memcmp(s, "[DONE]", 6) == 0) return finish_message(xs);
 
-    cJSON *j = openai_parse(s, (size_t)(e - s));
+    /* the chunk's tree, read and dropped here: in the stream's arena */
+    cJSON *j = openai_parse_in(&xs->arena, s, (size_t)(e - s));
     const cJSON *err = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
     if (is_error_event || (err && !cJSON_IsNull(err))) {
         rc = fail_from_payload(xs, j, s, (size_t)(e - s));
@@ -742,7 +744,7 @@ static int on_event(void *ud, const char *event, size_t event_len, const char *d
     } else {
         rc = handle_chunk(xs, j);
     }
-    cJSON_Delete(j);
+    jparse_arena_drop(&xs->arena);
     return rc;
 }
 
@@ -774,6 +776,7 @@ xlate_stream *xlate_stream_new(const xlate_stream_opts *opts)
 void xlate_stream_free(xlate_stream *xs)
 {
     if (!xs) return;
+    jparse_arena_free(&xs->arena);
     for (size_t i = 0; i < xs->ncalls; i++) {
         free(xs->calls[i].up_id);
         free(xs->calls[i].name);

@@ -2,7 +2,8 @@
  * fuzz_jparse: jparse (src/core/jparse.c) against cJSON's own parse on
  * arbitrary bytes. The input is the JSON text. Both must fail, or both
  * succeed with the same tree (jparse_same: every field, the prev links too)
- * and the same end pointer. And jw_value (src/core/jw.c) writes every
+ * and the same end pointer; jparse_in too, in an arena kept across inputs
+ * (as a stream's chunks keep theirs). And jw_value (src/core/jw.c) writes every
  * parsed tree exactly as cJSON_PrintUnformatted prints it.
  */
 #include <cjson/cJSON.h>
@@ -20,6 +21,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                got ? "parses" : "fails");
     FUZZ_CHECK(e1 == e2, "end differs: cJSON at %td, jparse at %td", e1 ? e1 - s : -1,
                e2 ? e2 - s : -1);
+    static jparse_arena arena;
+    const char *e3 = NULL;
+    cJSON *in = jparse_in(&arena, s, size, &e3);
+    FUZZ_CHECK(jparse_same(want, in) && e1 == e3, "jparse_in differs from cJSON");
+    jparse_arena_drop(&arena);
     if (want) {
         FUZZ_CHECK(jparse_same(want, got), "the trees differ");
         char *p = cJSON_PrintUnformatted(want);
