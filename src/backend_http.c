@@ -36,7 +36,8 @@ long backend_http(const route_backend *be, const char *ca, const char *url, cons
         bad |= upstream_header(&h, "Content-Type: application/json");
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
     }
-    if (bad || !(h = upstream_via(h, NULL))) {
+    bad |= upstream_via(&h, NULL);
+    if (bad) {
         /* a request without its key or via line is not sent */
         curl_slist_free_all(h);
         curl_easy_cleanup(e);

@@ -237,7 +237,7 @@ static void check_slot_copy(const route_backend *be, const char *ca)
 static void check_llamacpp_slots(const config *cfg, const route_backend *be)
 {
     int openai = strcmp(be->mode->name, "openai") == 0;
-    int anthropic = be->mode->passthru && be->mode->passthru != MODE_CLAUDE;
+    int anthropic = be->mode->passthru == MODE_ANTHROPIC;
     if (!be->mode->cache_prompt && !openai && !anthropic) return;
     char url[700], err[CURL_ERROR_SIZE + 64] = "", d[300];
     const char *ca = be->ca_file[0] ? be->ca_file : cfg->ca_file[0] ? cfg->ca_file : NULL;

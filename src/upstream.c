@@ -295,12 +295,10 @@ int upstream_header(struct curl_slist **h, const char *line)
     return 0;
 }
 
-struct curl_slist *upstream_via(struct curl_slist *h, const char *list)
+int upstream_via(struct curl_slist **h, const char *list)
 {
     char line[VIA_LINE_MAX];
-    struct curl_slist *n = curl_slist_append(h, via_line(list, upstream_self(), line, sizeof line));
-    if (!n) curl_slist_free_all(h);
-    return n;
+    return upstream_header(h, via_line(list, upstream_self(), line, sizeof line));
 }
 
 void upstream_easy_common(void *easy, const char *url, upstream_write_fn write, void *ud,
@@ -343,7 +341,7 @@ upstream_req *upstream_start(upstream *u, const upstream_opts *o, const upstream
                         o->sse ? "Accept: text/event-stream" : "Accept: application/json") < 0 ||
         upstream_header(&r->headers, "Expect:") < 0)
         goto fail;
-    if (!o->as_client && !(r->headers = upstream_via(r->headers, o->via))) goto fail;
+    if (!o->as_client && upstream_via(&r->headers, o->via) < 0) goto fail;
     if (o->bearer && *o->bearer) {
         char h[1024];
         snprintf(h, sizeof h, "Authorization: Bearer %s", o->bearer);

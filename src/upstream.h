@@ -89,8 +89,8 @@ const char *upstream_self(void);
  * send it without the line. */
 int upstream_header(struct curl_slist **h, const char *line);
 /* Append the VIA_HEADER line for a request on behalf of list (NULL: the
- * gateway's own) to a libcurl header list; returns the new list. */
-struct curl_slist *upstream_via(struct curl_slist *h, const char *list);
+ * gateway's own) to *h, as upstream_header does. */
+int upstream_via(struct curl_slist **h, const char *list);
 /* Requests in flight. */
 int upstream_active(const upstream *u);
 
