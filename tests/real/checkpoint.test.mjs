@@ -80,15 +80,21 @@ async function restartBoth(mode, env, beforeStart = () => {}) {
 
 // llamacpp: the gateway's own slots, by kind; anthropic and openai: llama-server
 // places requests, the checkpoints follow its slots by id
+// A llama-server of its own for the test that calls it (the one before,
+// if any, stopped): port is its port.
+async function freshLlama(args = ['--slot-save-path', slots], env = LLAMA_ENV) {
+  if (port) stopLlama(port, LLAMA_ENV);
+  port = await freePort();
+  await startLlama(args, env, port);
+}
+
 const gatewayArgs = (mode) => ['--mode', mode, '--backend', `http://127.0.0.1:${port}${mode === 'openai' ? '/v1' : ''}`, '--debug', '1', ...(mode === 'openai' ? ['--model', 'm'] : [])];
 
 for (const mode of ['llamacpp', 'anthropic', 'openai'])
 test(`${mode}: a conversation is saved when the gateway stops and restored after llama-server restarts`, { timeout: 240000 }, async () => {
   const state = path.join(runDir, `state-${mode}`);
   const env = { ...ENV, XDG_STATE_HOME: state };
-  if (port) stopLlama(port, LLAMA_ENV);
-  port = await freePort();
-  await startLlama(['--slot-save-path', slots], LLAMA_ENV, port);
+  await freshLlama();
   gw = await startGateway(gatewayArgs(mode), env);
 
   const conv = [{ role: 'user', content: LONG }];
@@ -144,9 +150,7 @@ for (const mode of ['llamacpp', 'openai'])
 test(`${mode}: two terminals, two conversations of one kind: each is saved and comes back to its own terminal`, { timeout: 240000 }, async (t) => {
   const state = path.join(runDir, `state-two-${mode}`);
   const env = { ...ENV, XDG_STATE_HOME: state };
-  if (port) stopLlama(port, LLAMA_ENV);
-  port = await freePort();
-  await startLlama(['--slot-save-path', slots], LLAMA_ENV, port);
+  await freshLlama();
   const start = () => startGateway(gatewayArgs(mode), env);
   let gws = [await start(), await start()];
   const convs = ['A', 'B'].map((w) => ({
@@ -209,9 +213,7 @@ async function turnOn(g, conv) {
 test('llamacpp: at stop, the main conversation and one subagent conversation per kind are saved, not every subagent', { timeout: 240000 }, async () => {
   const env = { ...ENV, XDG_STATE_HOME: path.join(runDir, 'state-agents') };
   const llamaEnv = { ...LLAMA_ENV, LLAMA_PARALLEL: '4' };
-  if (port) stopLlama(port, LLAMA_ENV);
-  port = await freePort();
-  await startLlama(['--slot-save-path', slots], llamaEnv, port);
+  await freshLlama(['--slot-save-path', slots], llamaEnv);
   gw = await startGateway(gatewayArgs('llamacpp'), env);
   const sid = '00000000-0000-4000-8000-000000000009';
   const post = async (system, messages, agent) => {
@@ -243,9 +245,7 @@ test('llamacpp: at stop, the main conversation and one subagent conversation per
 // slot-id checkpoints instead.
 test('openai --slots 0: llama-server places requests itself', { timeout: 120000 }, async () => {
   const env = { ...ENV, XDG_STATE_HOME: path.join(runDir, 'state-slots0') };
-  if (port) stopLlama(port, LLAMA_ENV);
-  port = await freePort();
-  await startLlama(['--slot-save-path', slots], LLAMA_ENV, port);
+  await freshLlama();
   gw = await startGateway([...gatewayArgs('openai'), '--slots', '0'], env);
   await turn([{ role: 'user', content: 'hello' }]);
   await gw.stop();
@@ -259,9 +259,7 @@ test('openai --slots 0: llama-server places requests itself', { timeout: 120000 
 // --warm-start off the gateway still asks /props and pins conversations.
 test('openai --warm-start off: conversations are still placed in slots', { timeout: 120000 }, async () => {
   const env = { ...ENV, XDG_STATE_HOME: path.join(runDir, 'state-nowarm') };
-  if (port) stopLlama(port, LLAMA_ENV);
-  port = await freePort();
-  await startLlama([], LLAMA_ENV, port);
+  await freshLlama([]);
   gw = await startGateway([...gatewayArgs('openai'), '--warm-start', 'off'], env);
   await turn([{ role: 'user', content: 'hello' }]);
   await gw.stop();
