@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <string.h>
 
 /* The value at the start of s[0, len) (whitespace before it skipped); *end
  * (if end) is set just past it, or where cJSON failed. NULL on any error
@@ -58,6 +59,19 @@ cJSON *jparse_in(jparse_arena *a, const char *s, size_t len, const char **end);
 void jparse_arena_drop(jparse_arena *a);
 /* Free everything a holds. */
 void jparse_arena_free(jparse_arena *a);
+
+/* cJSON_GetObjectItemCaseSensitive(o, key), inline: the first member named
+ * key (NULL when o is NULL or has none; the search stops at a child without
+ * a name, as cJSON's does). A stream chunk asks for about fifteen members,
+ * most of them absent: comparing first bytes before strcmp, without a call
+ * into the library each time, keeps that off the per-chunk profile. */
+static inline const cJSON *jparse_get(const cJSON *o, const char *key)
+{
+    if (!o || !key) return NULL;
+    for (const cJSON *c = o->child; c && c->string; c = c->next)
+        if (c->string[0] == key[0] && strcmp(c->string, key) == 0) return c;
+    return NULL;
+}
 
 /* 1 when a and b are the same tree in every field a parse sets (type,
  * valueint, valuedouble bit for bit, strings, keys, order, the head's prev

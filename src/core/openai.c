@@ -51,13 +51,13 @@ cJSON *openai_parse_in(jparse_arena *a, const char *s, size_t n)
 /* A non-empty string member, or NULL. */
 const char *openai_str(const cJSON *o, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    const cJSON *v = jparse_get(o, key);
     return cJSON_IsString(v) && v->valuestring && v->valuestring[0] ? v->valuestring : NULL;
 }
 
 long openai_long(const cJSON *o, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    const cJSON *v = jparse_get(o, key);
     if (!cJSON_IsNumber(v) || v->valuedouble < 0) return -1;
     return v->valuedouble > 1e15 ? (long)1e15 : (long)v->valuedouble;
 }
@@ -65,7 +65,7 @@ long openai_long(const cJSON *o, const char *key)
 /* The choice with "index" 0 (or the first one). */
 const cJSON *openai_first_choice(const cJSON *root)
 {
-    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+    const cJSON *choices = jparse_get(root, "choices");
     const cJSON *c;
     if (!cJSON_IsArray(choices)) return NULL;
     cJSON_ArrayForEach(c, choices)
@@ -92,21 +92,21 @@ void openai_usage_init(openai_usage *u)
 /* Pick up "usage" and llama.cpp's "timings" from a chunk or a body. */
 void openai_usage_read(openai_usage *u, const cJSON *root)
 {
-    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+    const cJSON *usage = jparse_get(root, "usage");
     if (cJSON_IsObject(usage)) {
         long v;
         if ((v = openai_long(usage, "prompt_tokens")) >= 0) u->prompt = v;
         if ((v = openai_long(usage, "completion_tokens")) >= 0) u->completion = v;
-        const cJSON *det = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
+        const cJSON *det = jparse_get(usage, "prompt_tokens_details");
         if (cJSON_IsObject(det) && (v = openai_long(det, "cached_tokens")) >= 0) u->cached = v;
     }
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "timings");
+    const cJSON *t = jparse_get(root, "timings");
     if (cJSON_IsObject(t)) {
         long v;
         if ((v = openai_long(t, "prompt_n")) >= 0) u->t_prompt_n = v;
         if ((v = openai_long(t, "cache_n")) >= 0) u->t_cache_n = v;
         if ((v = openai_long(t, "predicted_n")) >= 0) u->t_predicted_n = v;
-        const cJSON *pm = cJSON_GetObjectItemCaseSensitive(t, "prompt_ms");
+        const cJSON *pm = jparse_get(t, "prompt_ms");
         if (cJSON_IsNumber(pm) && pm->valuedouble >= 0) u->t_prompt_ms = pm->valuedouble;
     }
 }
@@ -168,7 +168,7 @@ void openai_error_message(const cJSON *j, const char *raw, size_t rawlen, char *
                           int *overloaded)
 {
     const char *m = NULL, *type = NULL;
-    const cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
+    const cJSON *e = j ? jparse_get(j, "error") : NULL;
     if (cJSON_IsObject(e)) {
         m = openai_str(e, "message");
         type = openai_str(e, "type");
@@ -200,7 +200,7 @@ void openai_error_message(const cJSON *j, const char *raw, size_t rawlen, char *
 /* message.content as text: a string, or an array of {"type":"text"} parts. */
 int openai_message_text(const cJSON *msg, buf *t)
 {
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(msg, "content");
+    const cJSON *c = jparse_get(msg, "content");
     const cJSON *part;
     if (cJSON_IsString(c) && c->valuestring) return buf_appends(t, c->valuestring);
     if (!cJSON_IsArray(c)) return 0;

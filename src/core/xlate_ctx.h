@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "buf.h"
+#include "jparse.h"
 #include "jw.h"
 
 #define XLATE_EINVALID (-1) /* the client's request is bad: 400, err says why */
@@ -117,7 +118,7 @@ static inline void msg_begin(xctx *c)
  * optional fields). */
 static inline const cJSON *get(const cJSON *o, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    const cJSON *v = jparse_get(o, key);
     return v && !cJSON_IsNull(v) ? v : NULL;
 }
 

@@ -22,6 +22,7 @@
 
 #include "anthropic.h"
 #include "argstream.h"
+#include "jparse.h"
 #include "jw.h"
 #include "openai.h"
 #include "sse.h"
@@ -522,11 +523,11 @@ static int flush_held_text(xlate_stream *xs)
  * is its own "function" object and carries no index or id). */
 static int handle_tool_call(xlate_stream *xs, const cJSON *tc, int legacy)
 {
-    const cJSON *fn = legacy ? tc : cJSON_GetObjectItemCaseSensitive(tc, "function");
-    const cJSON *ix = legacy ? NULL : cJSON_GetObjectItemCaseSensitive(tc, "index");
+    const cJSON *fn = legacy ? tc : jparse_get(tc, "function");
+    const cJSON *ix = legacy ? NULL : jparse_get(tc, "index");
     const char *id = legacy ? NULL : openai_str(tc, "id");
     const char *name = cJSON_IsObject(fn) ? openai_str(fn, "name") : NULL;
-    const cJSON *a = cJSON_IsObject(fn) ? cJSON_GetObjectItemCaseSensitive(fn, "arguments") : NULL;
+    const cJSON *a = cJSON_IsObject(fn) ? jparse_get(fn, "arguments") : NULL;
     const char *args = NULL;
     char *printed = NULL;
     size_t n = 0;
@@ -659,7 +660,7 @@ static int handle_chunk(xlate_stream *xs, const cJSON *root)
     openai_usage_read(&xs->usage, root);
     const cJSON *choice = openai_first_choice(root);
     if (!choice) return 0;
-    const cJSON *delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
+    const cJSON *delta = jparse_get(choice, "delta");
     if (cJSON_IsObject(delta)) {
         const char *r = openai_reasoning(delta);
         if (r) {
@@ -672,7 +673,7 @@ static int handle_chunk(xlate_stream *xs, const cJSON *root)
             xs->content_deltas++;
             if ((rc = emit_content_text(xs, text, strlen(text)))) return rc;
         }
-        const cJSON *tcs = cJSON_GetObjectItemCaseSensitive(delta, "tool_calls");
+        const cJSON *tcs = jparse_get(delta, "tool_calls");
         const cJSON *tc;
         if (cJSON_IsArray(tcs)) {
             cJSON_ArrayForEach(tc, tcs)
@@ -680,7 +681,7 @@ static int handle_chunk(xlate_stream *xs, const cJSON *root)
                 if (cJSON_IsObject(tc) && (rc = handle_tool_call(xs, tc, 0))) return rc;
             }
         }
-        const cJSON *fc = cJSON_GetObjectItemCaseSensitive(delta, "function_call");
+        const cJSON *fc = jparse_get(delta, "function_call");
         if (cJSON_IsObject(fc) && (rc = handle_tool_call(xs, fc, 1))) return rc;
     }
     const char *seq = openai_stop_string(root, choice);
@@ -720,7 +721,7 @@ static int on_event(void *ud, const char *event, size_t event_len, const char *d
 
     /* the chunk's tree, read and dropped here: in the stream's arena */
     cJSON *j = openai_parse_in(&xs->arena, s, (size_t)(e - s));
-    const cJSON *err = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
+    const cJSON *err = j ? jparse_get(j, "error") : NULL;
     if (is_error_event || (err && !cJSON_IsNull(err))) {
         rc = fail_from_payload(xs, j, s, (size_t)(e - s));
     } else if (named) {

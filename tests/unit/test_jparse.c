@@ -133,6 +133,61 @@ TEST(jparse_matches_cjson_on_golden_files)
     CHECK(bad == 0);
 }
 
+/* jparse_get finds what cJSON_GetObjectItemCaseSensitive finds: every
+ * member name of every object in t, and names that are not there (empty,
+ * one byte longer or shorter, the same first byte). */
+static int get_agrees(const cJSON *t)
+{
+    int bad = 0;
+    for (const cJSON *c = t ? t->child : NULL; c; c = c->next) {
+        bad += get_agrees(c);
+        if (!c->string) continue;
+        char near[64];
+        size_t n = strlen(c->string);
+        if (n + 2 > sizeof near) continue;
+        memcpy(near, c->string, n + 1);
+        const char *keys[5] = {c->string, "", "\x01", near, NULL};
+        for (int k = 0; k < 4; k++)
+            bad += jparse_get(t, keys[k]) != cJSON_GetObjectItemCaseSensitive(t, keys[k]);
+        near[n] = 'x', near[n + 1] = '\0';
+        bad += jparse_get(t, near) != cJSON_GetObjectItemCaseSensitive(t, near);
+        if (n) {
+            near[n - 1] = '\0';
+            bad += jparse_get(t, near) != cJSON_GetObjectItemCaseSensitive(t, near);
+        }
+    }
+    return bad;
+}
+
+static int golden_get(const char *path, char *s, size_t n, void *ctx)
+{
+    (void)ctx;
+    cJSON *t = cJSON_ParseWithLengthOpts(s, n, NULL, 0);
+    int bad = get_agrees(t);
+    if (bad) fprintf(stderr, "  jparse_get differs from cJSON on %s (%d lookups)\n", path, bad);
+    cJSON_Delete(t);
+    return bad;
+}
+
+TEST(jparse_get_finds_what_cjson_finds)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/golden", test_dir());
+    int files = 0;
+    CHECK(golden_each_json(dir, golden_get, NULL, &files) == 0);
+    CHECK(files > 100);
+    /* duplicate names: the first; no object, no name: NULL */
+    cJSON *o = cJSON_Parse("{\"a\":1,\"ab\":2,\"a\":3,\"b\":4}");
+    CHECK(o && jparse_get(o, "a") == o->child && jparse_get(o, "ab") == o->child->next);
+    CHECK(jparse_get(NULL, "a") == NULL && jparse_get(o, NULL) == NULL);
+    /* a child without a name ends the search, in cJSON and here */
+    char *keep = o->child->next->string;
+    o->child->next->string = NULL;
+    CHECK(jparse_get(o, "b") == NULL && cJSON_GetObjectItemCaseSensitive(o, "b") == NULL);
+    o->child->next->string = keep;
+    cJSON_Delete(o);
+}
+
 /* A tree bigger than a block takes more blocks; a drop keeps one, and a
  * tree cJSON built (a BOM: its fallback) is deleted by the drop too (the
  * ASan and valgrind runs would report it otherwise). */
