@@ -94,6 +94,8 @@ typedef struct exchange_attempt {
     long exact_prompt;  /* the backend tokenizer's count, 0 unknown */
     int commit_pending; /* 2xx seen; waiting (briefly) for exact_prompt */
     double t_first;     /* its first byte of answer */
+    double t_data;      /* its latest data: the idle and ping timers, armed
+                         * once, read it when they fire (no re-arm a chunk) */
     int evented;        /* the translated stream made its first event (written at once) */
 } exchange_attempt;
 

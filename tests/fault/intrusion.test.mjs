@@ -260,6 +260,32 @@ test('upstream idle timeout: a backend silent after its answer started is cut; t
   }
 });
 
+// The idle and ping timers are armed once and put off when they fire, not
+// moved at every chunk: a backend that keeps talking, each gap shorter than
+// the idle timeout and the ping interval but the whole answer much longer,
+// is neither cut nor pinged.
+test('upstream idle timeout: a backend that keeps sending is not cut, and its chunks put pings off', async () => {
+  const text = Array.from({ length: 10 }, (_, i) => `w${i} `);
+  const be = await startBackend(sse(chunks({ text, finish: 'stop' }), { gapMs: 300 }));
+  try {
+    const gw = await startGateway({ backend: be.url, model: 'm', args: ['--upstream-idle-timeout', '1', '--ping-ms', '700'] });
+    try {
+      const t0 = Date.now();
+      const s = await post(gw.port, { Host: `127.0.0.1:${gw.port}`, 'Content-Type': 'application/json' }, JSON.stringify(basicRequest({ stream: true })));
+      assert.equal(s.status, 200);
+      assert.ok(Date.now() - t0 > 2500, 'the answer took longer than the idle timeout and the ping interval');
+      assert.doesNotMatch(s.body, /event: error/, s.body.slice(-400));
+      assert.doesNotMatch(s.body, /event: ping/, 'no ping while chunks came every 300 ms');
+      assert.match(s.body, /event: message_stop/);
+      assert.equal([...s.body.matchAll(/"text_delta","text":"(w\d )"/g)].map((m) => m[1]).join(''), text.join(''));
+    } finally {
+      await gw.stop();
+    }
+  } finally {
+    await be.close();
+  }
+});
+
 test('a request dribbled a byte at a time gets 408 at its deadline: the limit is per request, not an inactivity timer', async () => {
   await withGateway({ args: ['--request-deadline', '2'] }, async ({ gw }) => {
     const head = `GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nX-Slow: ${'s'.repeat(200)}\r\n\r\n`;
