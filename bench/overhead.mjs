@@ -668,6 +668,7 @@ function report({ env, cap, anth, direct, lat, latFirst, mem, conc, be, floor })
   say();
   say(
     'RSS counts every shared-library page the process has touched (libcurl, OpenSSL, GnuTLS...) in full; PSS divides shared pages among the processes mapping them; private is what only this process holds. ' +
+      'PSS and private depend on what else maps the same libraries at that moment: the gateway started first (anyclaude) is read before any other process here maps libcurl and OpenSSL, so their pages count as its own; the baseline, started after it, shares them. Compare RSS. ' +
       'Peak after latency runs = one request at a time, up to 1 MiB. RSS at end: after the load runs (what the allocator kept).',
   );
   say();
@@ -690,7 +691,7 @@ function report({ env, cap, anth, direct, lat, latFirst, mem, conc, be, floor })
       say(
         `Of anyclaude's idle ${mb(a.rssKb)} MB RSS, ${mb(c.rssKb)} MB is the floor of the libraries it links once libcurl is initialised ` +
           `(${mb(floor.linked?.rssKb)} MB for loading them at all, ${d1(c.rssKb - (floor.event?.rssKb ?? NaN))} MB more for curl_global_init and a multi handle: OpenSSL's setup); ` +
-          `anyclaude's own share is ${d1(a.rssKb - c.rssKb)} MB RSS, ${d1(a.privKb - c.privKb)} MB private.`,
+          `anyclaude's own share is ${d1(a.rssKb - c.rssKb)} MB RSS. (PSS and private are not comparable here: the floor program is read while the gateways run and share its libraries, anyclaude's idle before.)`,
       );
     say();
   }
