@@ -37,6 +37,8 @@
 //                        /compact, a question
 //              par2tmux  two interactive sessions, each its own `anyclaude`,
 //                        taking turns
+//              par1tmux  the same, both `claude` through one anyclaude serve
+//                        (anyclaude paths only)
 //
 // Per request: prompt tokens and tokens prefilled (llama-server's own
 // counters, read from each answer by a tap in front of llama-server), and
@@ -78,7 +80,7 @@ if (process.argv.length > 2) {
 const CLAUDE = path.resolve(ROOT, process.env.CLAUDE_BIN ?? 'tests/node_modules/@anthropic-ai/claude-code-linux-x64/claude');
 const list = (v, d) => (v ?? d).split(',').map((s) => s.trim()).filter(Boolean);
 const PATHS = list(process.env.BENCH_PATHS, 'llamacpp,anthropic,openai,llama,ccr');
-const SCENARIOS = list(process.env.BENCH_SCENARIOS, 'p5,xyx,edit,par2gw,par1,cont,par2cont,par1cont,inter,agent,clear,par2tmux');
+const SCENARIOS = list(process.env.BENCH_SCENARIOS, 'p5,xyx,edit,par2gw,par1,cont,par2cont,par1cont,inter,agent,clear,par2tmux,par1tmux');
 const SLOTS = list(process.env.BENCH_SLOTS, '2,4').map(Number);
 const FIRST_SLACK = 0.02;
 // inter: the second session's first question is typed this long after
@@ -240,10 +242,13 @@ const SCRIPTS = {
 };
 SCRIPTS.par1 = SCRIPTS.par2gw;
 SCRIPTS.par1cont = SCRIPTS.par2cont;
+SCRIPTS.par1tmux = SCRIPTS.par2tmux;
 // auto mode's safety check runs on Anthropic's servers and stops the
 // subagent turn with a dialog when the base URL is not theirs
 const PERMS = '--permission-mode acceptEdits';
-const INTERACTIVE = new Set(['inter', 'agent', 'clear', 'par2tmux']);
+const INTERACTIVE = new Set(['inter', 'agent', 'clear', 'par2tmux', 'par1tmux']);
+// interactive, but Claude Code itself in tmux, through one serve the bench starts
+const ONE_SERVE_TTY = new Set(['par1tmux']);
 const GATEWAY = ['llamacpp', 'anthropic', 'openai'];
 
 // --- one scenario on one path --------------------------------------------------------
@@ -279,7 +284,7 @@ async function runScenario(pathName, scen, slots) {
     const nfront = scen === 'par2gw' || scen === 'par2cont' ? 2 : 1;
     let gen = 0;
     const startPath = async (i) => {
-      if (GATEWAY.includes(pathName) && !tty) {
+      if (GATEWAY.includes(pathName) && (!tty || ONE_SERVE_TTY.has(scen))) {
         const gw = await startGateway({ root: SNAP, port: await freePort(), backend: `${taps.llamaUrl}/v1`, mode: pathName, logFile: path.join(dir, `gw${i}-${gen}.log`), stateDir });
         pathStops.push(gw.stop);
         gentleStops.push(gw.stopGently);
@@ -313,7 +318,7 @@ async function runScenario(pathName, scen, slots) {
     if (tty) {
       tm = tmuxServer(`anyclaude-bench-${process.pid}-${gen++}`, env);
       stops.unshift(register('tmux', () => tm.kill()));
-      if (GATEWAY.includes(pathName)) {
+      if (GATEWAY.includes(pathName) && !ONE_SERVE_TTY.has(scen)) {
         const wrapper = path.join(dir, 'claude-wrapper.sh');
         fs.writeFileSync(
           wrapper,
@@ -424,7 +429,7 @@ async function main() {
   for (const slots of SLOTS)
     for (const scen of SCENARIOS)
       for (const p of PATHS) {
-        if ((scen === 'par1' || scen === 'par1cont') && !['llamacpp', 'anthropic', 'openai'].includes(p)) continue;
+        if ((scen === 'par1' || scen === 'par1cont' || scen === 'par1tmux') && !['llamacpp', 'anthropic', 'openai'].includes(p)) continue;
         const t0 = Date.now();
         log(`bench: ${p} / ${scen} / ${slots} slots ...`);
         try {
@@ -453,7 +458,7 @@ function writeReport(results, version, from, final) {
     results.map((r) => {
       const f = r.rows.filter((x) => x.first);
       const u = r.rows.filter((x) => !x.first);
-      const d = direct({ par1: 'par2gw', par1cont: 'par2cont' }[r.scen] ?? r.scen, r.slots);
+      const d = direct({ par1: 'par2gw', par1cont: 'par2cont', par1tmux: 'par2tmux' }[r.scen] ?? r.scen, r.slots);
       const dp = d ? sum(d.rows, 'prefilled') : null;
       return [r.slots, r.scen, r.path, r.error ? `error: ${r.error.slice(0, 60)}` : r.rows.length, sum(r.rows, 'prompt'), sum(r.rows, 'prefilled'), sum(r.rows, 'minimum'), `${f.filter((x) => x.ok).length}/${f.length}`, `${u.filter((x) => x.ok).length}/${u.length}`, dp === null || r.path === 'llama' ? '' : sum(r.rows, 'prefilled') <= dp ? 'no worse' : 'WORSE'];
     }),
