@@ -527,6 +527,19 @@ static cJSON *value(jp *j)
     }
 }
 
+/* jparse's own parse of s[0, len) into j: the value (and *end), or NULL
+ * when cJSON must decide (no input, a BOM: cJSON's way; any error). */
+static cJSON *own_parse(jp *j, const char *s, size_t len, const char **end)
+{
+    if (!s || !len || (unsigned char)s[0] == 0xEF) return NULL;
+    j->p = s;
+    j->end = s + len;
+    skip_ws(j);
+    cJSON *v = value(j);
+    if (v && end) *end = j->p;
+    return v;
+}
+
 cJSON *jparse_member_reuse(const char *s, size_t len, const char **end, const char *key,
                            const char **vp, size_t *vn, jparse_reuse_fn reuse, void *ud,
                            int *reused)
@@ -534,21 +547,15 @@ cJSON *jparse_member_reuse(const char *s, size_t len, const char **end, const ch
     if (vp) *vp = NULL;
     if (vn) *vn = 0;
     if (reused) *reused = 0;
-    if (s && len && (unsigned char)s[0] != 0xEF) { /* a BOM: cJSON's way */
-        jp j = {s, s + len, 0, NULL, key, NULL, NULL, key ? reuse : NULL, ud, 0};
-        skip_ws(&j);
-        cJSON *v = value(&j);
-        if (v) {
-            if (end) *end = j.p;
-            if (vp && j.vp) {
-                *vp = j.vp;
-                *vn = (size_t)(j.ve - j.vp);
-            }
-            if (reused) *reused = j.reused;
-            return v;
-        }
+    jp j = {.want = key, .reuse = key ? reuse : NULL, .ud = ud};
+    cJSON *v = own_parse(&j, s, len, end);
+    if (!v) return cJSON_ParseWithLengthOpts(s, len, end, 0);
+    if (vp && j.vp) {
+        *vp = j.vp;
+        *vn = (size_t)(j.ve - j.vp);
     }
-    return cJSON_ParseWithLengthOpts(s, len, end, 0);
+    if (reused) *reused = j.reused;
+    return v;
 }
 
 cJSON *jparse_member(const char *s, size_t len, const char **end, const char *key, const char **vp,
@@ -564,16 +571,10 @@ cJSON *jparse(const char *s, size_t len, const char **end)
 
 cJSON *jparse_in(jparse_arena *a, const char *s, size_t len, const char **end)
 {
-    if (s && len && (unsigned char)s[0] != 0xEF) {
-        jp j = {s, s + len, 0, a, NULL, NULL, NULL, NULL, NULL, 0};
-        skip_ws(&j);
-        cJSON *v = value(&j);
-        if (v) {
-            if (end) *end = j.p;
-            return v;
-        }
-        jparse_arena_drop(a); /* what the failed attempt took */
-    }
+    jp j = {.arena = a};
+    cJSON *v = own_parse(&j, s, len, end);
+    if (v) return v;
+    jparse_arena_drop(a); /* what a failed attempt took */
     return a->heap = cJSON_ParseWithLengthOpts(s, len, end, 0);
 }
 
