@@ -247,9 +247,11 @@ SCRIPTS.par1tmux = SCRIPTS.par2tmux;
 // subagent turn with a dialog when the base URL is not theirs
 const PERMS = '--permission-mode acceptEdits';
 const INTERACTIVE = new Set(['inter', 'agent', 'clear', 'par2tmux', 'par1tmux']);
-// interactive, but Claude Code itself in tmux, through one serve the bench starts
-const ONE_SERVE_TTY = new Set(['par1tmux']);
 const GATEWAY = ['llamacpp', 'anthropic', 'openai'];
+// scenarios through one serve (anyclaude paths only), and their two-gateway
+// twin, whose llama-server direct run they are compared with; an interactive
+// one runs Claude Code itself in tmux against that serve
+const ONE_SERVE = { par1: 'par2gw', par1cont: 'par2cont', par1tmux: 'par2tmux' };
 
 // --- one scenario on one path --------------------------------------------------------
 
@@ -284,7 +286,7 @@ async function runScenario(pathName, scen, slots) {
     const nfront = scen === 'par2gw' || scen === 'par2cont' ? 2 : 1;
     let gen = 0;
     const startPath = async (i) => {
-      if (GATEWAY.includes(pathName) && (!tty || ONE_SERVE_TTY.has(scen))) {
+      if (GATEWAY.includes(pathName) && (!tty || ONE_SERVE[scen])) {
         const gw = await startGateway({ root: SNAP, port: await freePort(), backend: `${taps.llamaUrl}/v1`, mode: pathName, logFile: path.join(dir, `gw${i}-${gen}.log`), stateDir });
         pathStops.push(gw.stop);
         gentleStops.push(gw.stopGently);
@@ -318,7 +320,7 @@ async function runScenario(pathName, scen, slots) {
     if (tty) {
       tm = tmuxServer(`anyclaude-bench-${process.pid}-${gen++}`, env);
       stops.unshift(register('tmux', () => tm.kill()));
-      if (GATEWAY.includes(pathName) && !ONE_SERVE_TTY.has(scen)) {
+      if (GATEWAY.includes(pathName) && !ONE_SERVE[scen]) {
         const wrapper = path.join(dir, 'claude-wrapper.sh');
         fs.writeFileSync(
           wrapper,
@@ -429,7 +431,7 @@ async function main() {
   for (const slots of SLOTS)
     for (const scen of SCENARIOS)
       for (const p of PATHS) {
-        if ((scen === 'par1' || scen === 'par1cont' || scen === 'par1tmux') && !['llamacpp', 'anthropic', 'openai'].includes(p)) continue;
+        if (ONE_SERVE[scen] && !GATEWAY.includes(p)) continue;
         const t0 = Date.now();
         log(`bench: ${p} / ${scen} / ${slots} slots ...`);
         try {
@@ -458,7 +460,7 @@ function writeReport(results, version, from, final) {
     results.map((r) => {
       const f = r.rows.filter((x) => x.first);
       const u = r.rows.filter((x) => !x.first);
-      const d = direct({ par1: 'par2gw', par1cont: 'par2cont', par1tmux: 'par2tmux' }[r.scen] ?? r.scen, r.slots);
+      const d = direct(ONE_SERVE[r.scen] ?? r.scen, r.slots);
       const dp = d ? sum(d.rows, 'prefilled') : null;
       return [r.slots, r.scen, r.path, r.error ? `error: ${r.error.slice(0, 60)}` : r.rows.length, sum(r.rows, 'prompt'), sum(r.rows, 'prefilled'), sum(r.rows, 'minimum'), `${f.filter((x) => x.ok).length}/${f.length}`, `${u.filter((x) => x.ok).length}/${u.length}`, dp === null || r.path === 'llama' ? '' : sum(r.rows, 'prefilled') <= dp ? 'no worse' : 'WORSE'];
     }),
