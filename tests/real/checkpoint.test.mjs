@@ -78,8 +78,6 @@ async function restartBoth(mode, env, beforeStart = () => {}) {
   return log;
 }
 
-// llamacpp: the gateway's own slots, by kind; anthropic and openai: llama-server
-// places requests, the checkpoints follow its slots by id
 // A llama-server of its own for the test that calls it (the one before,
 // if any, stopped): port is its port.
 async function freshLlama(args = ['--slot-save-path', slots], env = LLAMA_ENV) {
@@ -88,6 +86,8 @@ async function freshLlama(args = ['--slot-save-path', slots], env = LLAMA_ENV) {
   await startLlama(args, env, port);
 }
 
+// llamacpp: the gateway's own slots, by kind; anthropic and openai: llama-server
+// places requests, the checkpoints follow its slots by id
 const gatewayArgs = (mode) => ['--mode', mode, '--backend', `http://127.0.0.1:${port}${mode === 'openai' ? '/v1' : ''}`, '--debug', '1', ...(mode === 'openai' ? ['--model', 'm'] : [])];
 
 for (const mode of ['llamacpp', 'anthropic', 'openai'])
