@@ -52,7 +52,7 @@ static int buf_reserve(buf *b, size_t extra)
     return BUF_OK;
 }
 
-int buf_append(buf *b, const void *p, size_t n)
+int buf_append_grow(buf *b, const void *p, size_t n)
 {
     int rc = buf_reserve(b, n);
     if (rc) return rc;

@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #define BUF_OK 0
 #define BUF_ENOMEM (-1)
@@ -31,8 +32,19 @@ void buf_free(buf *b);
 /* Forget the contents but keep the storage. */
 void buf_reset(buf *b);
 /* Append n bytes. Returns BUF_OK, BUF_ETOOBIG (past max; nothing appended)
- * or BUF_ENOMEM. */
-int buf_append(buf *b, const void *p, size_t n);
+ * or BUF_ENOMEM. Inline when there is room (a stream's events are appended
+ * in dozens of small pieces a chunk); buf_append_grow otherwise. */
+int buf_append_grow(buf *b, const void *p, size_t n);
+static inline int buf_append(buf *b, const void *p, size_t n)
+{
+    if (n < b->cap - b->len && (!b->max || n <= b->max - b->len)) {
+        if (n) memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return BUF_OK;
+    }
+    return buf_append_grow(b, p, n);
+}
 /* Append a NUL-terminated string. Same returns as buf_append. */
 int buf_appends(buf *b, const char *s);
 /* Append printf-formatted text. Same returns as buf_append. */

@@ -17,16 +17,6 @@ void jw_init(jw *w, buf *b)
     w->rc = 0;
 }
 
-void jw_raw(jw *w, const char *s, size_t n)
-{
-    if (!w->rc) w->rc = buf_append(w->b, s, n);
-}
-
-void jw_lit(jw *w, const char *s)
-{
-    jw_raw(w, s, strlen(s));
-}
-
 void jw_str(jw *w, const char *s, size_t n)
 {
     if (!w->rc) w->rc = buf_append_json_string(w->b, s, n);

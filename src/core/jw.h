@@ -17,6 +17,7 @@
 #define ANYCLAUDE_JW_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
 
@@ -31,9 +32,16 @@ typedef struct jw {
 /* Start writing at the end of b. */
 void jw_init(jw *w, buf *b);
 /* n bytes as they are (JSON text the caller has made). */
-void jw_raw(jw *w, const char *s, size_t n);
-/* A NUL-terminated literal as it is ("{\"type\":"). */
-void jw_lit(jw *w, const char *s);
+static inline void jw_raw(jw *w, const char *s, size_t n)
+{
+    if (!w->rc) w->rc = buf_append(w->b, s, n);
+}
+/* A NUL-terminated literal as it is ("{\"type\":"). Inline, so that a
+ * literal's length is known where it is written (no strlen). */
+static inline void jw_lit(jw *w, const char *s)
+{
+    jw_raw(w, s, strlen(s));
+}
 /* s (n bytes) as a JSON string literal, quotes included. */
 void jw_str(jw *w, const char *s, size_t n);
 /* A NUL-terminated string as a JSON string; NULL writes null. */
