@@ -44,19 +44,25 @@ static cJSON *value(jp *j);
 
 #define JP_BLOCK 8192 /* an arena block's usual size (a stream chunk's tree fits) */
 
-static void *arena_alloc(jparse_arena *a, size_t n)
+/* A new block in front, for n bytes (rounded) at least. */
+static __attribute__((noinline)) void *arena_grow(jparse_arena *a, size_t n)
+{
+    size_t cap = n > JP_BLOCK ? n : JP_BLOCK;
+    struct jparse_block *b = malloc(sizeof *b + cap);
+    if (!b) return NULL;
+    b->cap = cap;
+    b->used = n;
+    b->next = a->blocks;
+    a->blocks = b;
+    return b->mem;
+}
+
+/* n bytes, 16-aligned; inline, as a chunk's tree takes some twenty */
+static inline void *arena_alloc(jparse_arena *a, size_t n)
 {
     n = (n + 15) & ~(size_t)15;
     struct jparse_block *b = a->blocks;
-    if (!b || b->cap - b->used < n) {
-        size_t cap = n > JP_BLOCK ? n : JP_BLOCK;
-        b = malloc(sizeof *b + cap);
-        if (!b) return NULL;
-        b->cap = cap;
-        b->used = 0;
-        b->next = a->blocks;
-        a->blocks = b;
-    }
+    if (!b || b->cap - b->used < n) return arena_grow(a, n);
     void *p = b->mem + b->used;
     b->used += n;
     return p;
@@ -270,6 +276,31 @@ static void copy_plain(const char **r, char **d, const char *q)
     *r = bs;
 }
 
+/* memcpy(d, s, n), with the short runs most keys and stream values are
+ * (under 16 bytes) copied inline by two overlapping moves that read only
+ * [s, s + n), not by a call. */
+static inline void copy_run(char *d, const char *s, size_t n)
+{
+    uint64_t a, b;
+    uint32_t x, y;
+    if (n >= 16) {
+        memcpy(d, s, n);
+    } else if (n >= 8) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        memcpy(d, &x, 4);
+        memcpy(d + n - 4, &y, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    }
+}
+
 /* A string at j->p (on its opening quote): a NUL-terminated copy from
  * str_alloc, or NULL (bad escape, no closing quote, out of memory). */
 static char *string(jp *j)
@@ -289,7 +320,7 @@ static char *string(jp *j)
     char *out = str_alloc(j, n + 1);
     if (!out) return NULL;
     if (!escapes) {
-        memcpy(out, s, n);
+        copy_run(out, s, n);
         out[n] = '\0';
         j->p = q + 1;
         return out;
