@@ -96,8 +96,7 @@ typedef struct exchange_attempt {
     double t_first;     /* its first byte of answer */
     double t_data;      /* its latest data: the idle and ping timers, armed
                          * once, read it when they fire (no re-arm a chunk) */
-    int evented;        /* the translated stream's first content delta left (until
-                         * then every event is written at once) */
+    int evented;        /* the translated stream made its first event (written at once) */
 } exchange_attempt;
 
 typedef struct exchange {

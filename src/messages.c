@@ -534,19 +534,15 @@ static int up_data(void *ud, const char *p, size_t n)
     commit_out(ex, 0); /* flushed with what this data makes */
     size_t held = ex->out.len;
     int rc = xlate_stream_feed(ex->cur.xs, p, n, &ex->out);
-    /* Until the first content delta (the first token the user sees) has
-     * left, every event leaves at once, with the HTTP head when it waits:
-     * message_start, then the first delta, each in its own write. (A
-     * backend's first chunk often carries only the role, so "the first
-     * event" alone would be message_start, and the first token would wait
-     * for the end of the pass.) After it, what one pass of libcurl over the
-     * socket makes leaves in one write when the pass ends (grace_cb runs
-     * next in this turn of the event loop), not a write per upstream chunk:
-     * a burst wakes the client once, and the gateway's time goes to
-     * translating, not to writev. Past FLUSH_AT it leaves at once: one pass
-     * may read many buffers. */
     int first = !ex->cur.evented && ex->out.len > held;
-    if (first && xlate_stream_has_content(ex->cur.xs)) ex->cur.evented = 1;
+    if (first) ex->cur.evented = 1;
+    /* The stream's first event leaves at once (time to first token), with
+     * the HTTP head and message_start when they wait. After it, what one
+     * pass of libcurl over the socket makes leaves in one write when the
+     * pass ends (grace_cb runs next in this turn of the event loop), not a
+     * write per upstream chunk: a burst wakes the client once, and the
+     * gateway's time goes to translating, not to writev. Past FLUSH_AT it
+     * leaves at once: one pass may read many buffers. */
     if (rc >= 0 && !first && !xlate_stream_over(ex->cur.xs) && ex->out.len < FLUSH_AT) {
         if (ex->out.len) event_active(ex->grace, EV_TIMEOUT, 1);
         return 0;

@@ -885,11 +885,6 @@ int xlate_stream_over(const xlate_stream *xs)
     return xs->message_done || xs->failed;
 }
 
-int xlate_stream_has_content(const xlate_stream *xs)
-{
-    return xs->first_content;
-}
-
 void xlate_stream_get_stats(const xlate_stream *xs, xlate_stream_stats *st)
 {
     long in, cached, outn;

@@ -61,8 +61,6 @@ int xlate_stream_fail(xlate_stream *xs, const char *type, const char *msg, buf *
 int xlate_stream_ping(buf *out);
 /* 1 once message_stop or an error event has been appended. */
 int xlate_stream_over(const xlate_stream *xs);
-/* 1 once a content delta (text, thinking or tool input) has been appended. */
-int xlate_stream_has_content(const xlate_stream *xs);
 
 typedef struct xlate_stream_stats {
     long input_tokens;       /* from upstream usage, else the estimate */
