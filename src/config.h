@@ -74,5 +74,4 @@ typedef struct config_flag {
 int config_resolve(config *c, const config_flag *flags, size_t nflags, config_getenv_fn getenv_fn,
                    char *err, size_t errlen);
 
-
 #endif
