@@ -4,7 +4,7 @@
 #   make unit       C unit tests (golden files, split-at-every-byte)
 #   make asan       unit tests + gateway built with ASan+UBSan
 #   make deps       install build/test dependencies (apt, pinned npm packages)
-#   make format     clang-format the C sources
+#   make format     clang-format the C sources (make format-check: only check)
 #   make check-layout  no import cycles, a pure src/core/, no file over 1,000 lines
 #   make install    build/anyclaude and its man page into $(PREFIX) (default
 #                   /usr/local; PREFIX=$$HOME/.local needs no root; DESTDIR honoured)
@@ -37,7 +37,7 @@ ASAN_OBJ  := $(call objname,build/asan,$(SRC))
 ASAN_CORE := $(call objname,build/asan,$(LIB_SRC))
 ASAN_UNIT := $(patsubst tests/unit/%.c,build/asan/unit/%.o,$(UNIT_SRC))
 
-.PHONY: all test unit asan deps format clean check run install uninstall check-layout
+.PHONY: all test unit asan deps format format-check clean check run install uninstall check-layout
 all: build/anyclaude build/h1check
 
 build/obj/core/%.o: src/core/%.c $(HDRS)
@@ -88,8 +88,12 @@ test:
 	bash scripts/deps.sh
 	bash scripts/test.sh
 
+FORMAT_FILES = src/*.c src/*.h src/core/*.c src/core/*.h tests/unit/*.c tests/unit/*.h
 format:
-	clang-format -i src/*.c src/*.h src/core/*.c src/core/*.h tests/unit/*.c tests/unit/*.h
+	clang-format -i $(FORMAT_FILES)
+# Every C file already as .clang-format writes it (run by make test).
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf build

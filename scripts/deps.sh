@@ -23,7 +23,7 @@ else
   APT_PKGS="build-essential pkg-config libevent-dev libcurl4-openssl-dev libcjson-dev"
   if [ "${1:-}" != "--build-only" ] && [ "${1:-}" != "--run" ]; then
     # chromium: tests/fault/browser.test.mjs drives the gateway from a real browser
-    APT_PKGS="$APT_PKGS cmake git python3 tmux clang libclang-rt-14-dev valgrind chromium"
+    APT_PKGS="$APT_PKGS cmake git python3 tmux clang clang-format libclang-rt-14-dev valgrind chromium"
     # tests/real: nginx in front of two replicas; tests/cli: systemd-analyze verify
     APT_PKGS="$APT_PKGS nginx systemd"
     # Node.js may come from elsewhere (nodesource): only ask apt when absent.

@@ -37,6 +37,7 @@ run() { # name, deadline, command...
   fi
 }
 run layout 120 python3 scripts/check-layout.py
+run format 120 make -s format-check
 run build 600 make -j"$JOBS" all build/unit_tests
 run unit 300 ./build/unit_tests
 run asan-build 600 make -j"$JOBS" build/asan/unit_tests build/asan/anyclaude
