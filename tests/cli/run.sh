@@ -93,7 +93,7 @@ help=$("$BIN" --help)
 missing=""
 for opt in $(grep -o -- '--[a-z][a-z-]*' README.md | sort -u); do
   # claude's, llama-server's and the benches' own flags the README cites
-  case "$opt" in --allowedTools|--output-format|--continue|--jinja|--parallel|--kv-unified|--settings|--test-concurrency|--data|--help|--version|--slot-save-path|--cache-ram|--metrics|--prompt-cache-size|--mmproj|--max-body-|--no-*|--quick|--baseline|--rt|--resume|--slot-prompt-similarity|--prefix|--force|--dry-run|--build-only|--repository) continue;; esac  # the last five: install-claude.sh, deps.sh, brew
+  case "$opt" in --allowedTools|--output-format|--continue|--jinja|--parallel|--kv-unified|--settings|--test-concurrency|--data|--help|--version|--slot-save-path|--cache-ram|--metrics|--prompt-cache-size|--mmproj|--max-body-|--no-*|--quick|--baseline|--rt|--node-backend|--resume|--slot-prompt-similarity|--prefix|--force|--dry-run|--build-only|--repository) continue;; esac  # the last five: install-claude.sh, deps.sh, brew
   grep -q -- "$opt" <<<"$help" || missing="$missing $opt"
 done
 for opt in $(grep -o -- '^  --[a-z-]*' <<<"$help" | tr -d ' ' | sort -u); do
