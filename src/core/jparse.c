@@ -276,31 +276,6 @@ static void copy_plain(const char **r, char **d, const char *q)
     *r = bs;
 }
 
-/* memcpy(d, s, n), with the short runs most keys and stream values are
- * (under 16 bytes) copied inline by two overlapping moves that read only
- * [s, s + n), not by a call. */
-static inline void copy_run(char *d, const char *s, size_t n)
-{
-    uint64_t a, b;
-    uint32_t x, y;
-    if (n >= 16) {
-        memcpy(d, s, n);
-    } else if (n >= 8) {
-        memcpy(&a, s, 8);
-        memcpy(&b, s + n - 8, 8);
-        memcpy(d, &a, 8);
-        memcpy(d + n - 8, &b, 8);
-    } else if (n >= 4) {
-        memcpy(&x, s, 4);
-        memcpy(&y, s + n - 4, 4);
-        memcpy(d, &x, 4);
-        memcpy(d + n - 4, &y, 4);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            d[i] = s[i];
-    }
-}
-
 /* A string at j->p (on its opening quote): a NUL-terminated copy from
  * str_alloc, or NULL (bad escape, no closing quote, out of memory). */
 static char *string(jp *j)
@@ -320,7 +295,7 @@ static char *string(jp *j)
     char *out = str_alloc(j, n + 1);
     if (!out) return NULL;
     if (!escapes) {
-        copy_run(out, s, n);
+        memcpy(out, s, n);
         out[n] = '\0';
         j->p = q + 1;
         return out;
