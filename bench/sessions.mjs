@@ -240,9 +240,6 @@ const SCRIPTS = {
     return s;
   },
 };
-SCRIPTS.par1 = SCRIPTS.par2gw;
-SCRIPTS.par1cont = SCRIPTS.par2cont;
-SCRIPTS.par1tmux = SCRIPTS.par2tmux;
 // auto mode's safety check runs on Anthropic's servers and stops the
 // subagent turn with a dialog when the base URL is not theirs
 const PERMS = '--permission-mode acceptEdits';
@@ -252,6 +249,8 @@ const GATEWAY = ['llamacpp', 'anthropic', 'openai'];
 // twin, whose llama-server direct run they are compared with; an interactive
 // one runs Claude Code itself in tmux against that serve
 const ONE_SERVE = { par1: 'par2gw', par1cont: 'par2cont', par1tmux: 'par2tmux' };
+// each runs its twin's script
+for (const [one, twin] of Object.entries(ONE_SERVE)) SCRIPTS[one] = SCRIPTS[twin];
 
 // --- one scenario on one path --------------------------------------------------------
 
