@@ -19,6 +19,20 @@ import { rawExchange, assertErrorBody, requestBytes, startRawBackend, DEADLINE, 
 
 const BODY = JSON.stringify(basicRequest());
 
+// The backend's request count once the gateway's start-up probes (GETs: the
+// context window, the models) have landed: on a loaded machine one can come
+// after the gateway already answers. Quiet for 500 ms, at most 10 s.
+async function settledRequests(be) {
+  const t0 = Date.now();
+  let n = be.requests.length;
+  for (let quiet = 0; quiet < 5 && Date.now() - t0 < 10000; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    if (be.requests.length === n) quiet++;
+    else (n = be.requests.length), (quiet = 0);
+  }
+  return n;
+}
+
 async function withGateway(opts, fn) {
   const be = opts.be ?? (await startBackend(turn({ text: ['MODEL ANSWER'], finish: 'stop' })));
   const gw = await startGateway({ backend: be.url, model: 'm', ...opts, be: undefined });
@@ -142,7 +156,7 @@ const FRAMINGS = {
 
 test('strict framing through the gateway: each ambiguous request gets one 400/505 and a close, nothing upstream', async () => {
   await withGateway({ args: ['--debug', '2'] }, async ({ gw, be }) => {
-    const atStart = be.requests.length; // the start-up context window probe (GETs)
+    const atStart = await settledRequests(be);
     const bad = [];
     for (const [label, make] of Object.entries(FRAMINGS)) {
       const r = await raw(gw.port, make(`127.0.0.1:${gw.port}`));
@@ -158,7 +172,7 @@ test('strict framing through the gateway: each ambiguous request gets one 400/50
 
 test('/health without the token says only {"status":"ok"} and sends nothing upstream; details need the token', async () => {
   await withGateway({ args: ['--auth-token', 'tok-health-123'] }, async ({ gw, be }) => {
-    const atStart = be.requests.length; // the start-up context window probe (GETs)
+    const atStart = await settledRequests(be);
     for (const p of ['/health', '/']) {
       const r = await raw(gw.port, `GET ${p} HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nX-Probe: leak-me\r\n\r\n`);
       assert.equal(r.status, 200);
