@@ -41,6 +41,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeBackend } from './lib_overhead/backend.mjs';
+import { CCR_CLI, GATEWAY, startAnyclaude as startAnyclaudeIn, startCcr as startCcrIn } from './lib_overhead/gateways.mjs';
 import { load, makeAgent, streamOnce } from './lib_overhead/client.mjs';
 import { captureFirstTurn, grow } from './lib_overhead/payloads.mjs';
 import { freePort, register, runScope, sleep, startLogged, tail, waitHttp } from './lib/procs.mjs';
@@ -51,8 +52,6 @@ import { measureFloor } from './lib_overhead/floor.mjs';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = process.env.ANYCLAUDE_CACHE ?? path.join(os.homedir(), '.cache/anyclaude');
 const CLAUDE = path.resolve(ROOT, process.env.CLAUDE_BIN ?? 'tests/node_modules/@anthropic-ai/claude-code-linux-x64/claude');
-const GATEWAY = path.resolve(ROOT, process.env.ANYCLAUDE_BIN ?? 'build/anyclaude');
-const CCR_CLI = path.join(ROOT, 'bench/node_modules/@musistudio/claude-code-router/dist/cli.js');
 const CHUNKS = 500;
 const SIZES = [
   { key: '60k', label: '60 KiB', bytes: 60 * 1024 },
@@ -229,50 +228,9 @@ async function startRelay(bePort) {
   return { ...p, port, url: `http://127.0.0.1:${port}`, idle: memOf(p.pid) };
 }
 
-// anyclaude serve; idle RSS read once its "listening" line is out, before any request.
-async function startAnyclaude(backendV1, name = 'anyclaude', bin = GATEWAY) {
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(tmpRoot, `${name}-`));
-  const logFile = path.join(dir, 'anyclaude.log');
-  const env = cleanEnv({ XDG_CONFIG_HOME: path.join(dir, 'config'), XDG_STATE_HOME: path.join(dir, 'state'), XDG_CACHE_HOME: path.join(dir, 'cache') });
-  const p = startLogged(name, bin, ['serve', '--port', String(port), '--mode', 'openai', '--backend', backendV1, '--model', 'm'], { env, logFile });
-  const until = Date.now() + 10000;
-  while (Date.now() < until && !p.isDead() && !/listening on/.test(fs.readFileSync(logFile, 'utf8'))) await sleep(10);
-  await sleep(300);
-  const idle = memOf(p.pid);
-  const url = `http://127.0.0.1:${port}`;
-  if (!(await waitHttp(`${url}/health`, { timeoutMs: 10000, isDead: p.isDead, ok: () => true }))) throw new Error(`anyclaude did not come up:\n${tail(logFile)}`);
-  return { ...p, port, url, idle, logFile };
-}
-
-// claude-code-router 2.0.0: `ccr start` runs the server in the foreground (it
-// writes ~/.claude-code-router/.claude-code-router.pid; `ccr stop` just kills
-// that pid), so we run it detached in its own process group with a temp HOME
-// and stop the group. Ready when GET /health answers.
-async function startCcr(backendV1) {
-  const port = await freePort();
-  const home = fs.mkdtempSync(path.join(tmpRoot, 'ccr-home-'));
-  const cfgDir = path.join(home, '.claude-code-router');
-  fs.mkdirSync(cfgDir, { recursive: true });
-  fs.mkdirSync(path.join(home, 'tmp'), { recursive: true });
-  const config = {
-    LOG: false,
-    HOST: '127.0.0.1',
-    PORT: port,
-    API_TIMEOUT_MS: 600000,
-    Providers: [{ name: 'bench', api_base_url: `${backendV1}/chat/completions`, api_key: 'bench', models: ['m'] }],
-    Router: { default: 'bench,m' },
-  };
-  fs.writeFileSync(path.join(cfgDir, 'config.json'), JSON.stringify(config, null, 2));
-  const logFile = path.join(home, 'ccr.log');
-  const env = cleanEnv({ HOME: home, TMPDIR: path.join(home, 'tmp') });
-  const p = startLogged('ccr', process.execPath, [CCR_CLI, 'start'], { env, cwd: home, logFile });
-  const url = `http://127.0.0.1:${port}`;
-  if (!(await waitHttp(`${url}/health`, { timeoutMs: 30000, isDead: p.isDead }))) throw new Error(`ccr start did not come up:\n${tail(logFile)}`);
-  await sleep(300);
-  const idle = memOf(p.pid);
-  return { ...p, port, url, idle, logFile };
-}
+// The gateways, in this run's temp dir (lib_overhead/gateways.mjs).
+const startAnyclaude = (backendV1, name = 'anyclaude', bin = GATEWAY) => startAnyclaudeIn(tmpRoot, backendV1, { name, bin });
+const startCcr = (backendV1) => startCcrIn(tmpRoot, backendV1);
 
 // What anyclaude sends upstream for each Anthropic body: the direct path's request.
 async function captureUpstream(anthropicBodies, headers) {

@@ -80,34 +80,8 @@ export async function startGateway({ root, port, backend, mode = 'llamacpp', log
   return { url, stop: p.stop, stopGently, logFile };
 }
 
-// claude-code-router 2.0.0: `ccr start` runs the server in the foreground (it
-// writes its pid to ~/.claude-code-router/.claude-code-router.pid; `ccr stop`
-// just kills that pid). Readiness: GET /health answers {"status":"ok"}.
-export async function startCcr({ root, port, backendV1, home, logFile }) {
-  const cli = path.join(root, 'bench/node_modules/@musistudio/claude-code-router/dist/cli.js');
-  const cfgDir = path.join(home, '.claude-code-router');
-  const tmp = path.join(home, 'tmp');
-  fs.mkdirSync(cfgDir, { recursive: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  const config = {
-    LOG: false,
-    HOST: '127.0.0.1',
-    PORT: port,
-    API_TIMEOUT_MS: 600000,
-    Providers: [{ name: 'llama', api_base_url: `${backendV1}/chat/completions`, api_key: 'bench', models: ['local'] }],
-    Router: { default: 'llama,local' },
-  };
-  fs.writeFileSync(path.join(cfgDir, 'config.json'), JSON.stringify(config, null, 2));
-  const env = { ...process.env, HOME: home, TMPDIR: tmp };
-  for (const k of Object.keys(env)) if (/^(ANTHROPIC_|CLAUDE_)/.test(k)) delete env[k];
-  const p = startLogged('ccr', process.execPath, [cli, 'start'], { env, cwd: home, logFile });
-  const url = `http://127.0.0.1:${port}`;
-  if (!(await waitHttp(`${url}/health`, { timeoutMs: 30000, isDead: p.isDead }))) {
-    p.stop();
-    throw new Error(`ccr start did not come up on ${url}; log:\n${tail(logFile)}`);
-  }
-  return { url, stop: p.stop, logFile, config };
-}
+// claude-code-router: one starter for every bench (../lib/ccr.mjs).
+export { startCcr } from '../lib/ccr.mjs';
 
 // The llama-server model and slots bench/cache and bench/pool replay on
 // (tests/real/llama.sh's knobs), from the environment or these defaults.
