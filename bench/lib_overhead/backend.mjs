@@ -32,8 +32,10 @@ export function renderStream(chunks, model = 'm') {
   return out;
 }
 
-export function makeBackend({ chunks = 500, onBody = null } = {}) {
-  const events = renderStream(chunks);
+// stream(res), when given, writes each stream instead (after the 200 and its
+// headers): bench/token-latency's paced backend.
+export function makeBackend({ chunks = 500, onBody = null, stream = null } = {}) {
+  const events = stream ? null : renderStream(chunks);
   const json = (res, code, obj) => {
     const b = JSON.stringify(obj);
     res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(b) });
@@ -52,6 +54,7 @@ export function makeBackend({ chunks = 500, onBody = null } = {}) {
         return json(res, 404, { error: { message: `no ${req.method} ${p}`, type: 'not_found' } });
       if (parts) onBody(Buffer.concat(parts), req.headers);
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      if (stream) return stream(res);
       for (const e of events) res.write(e);
       res.end();
     });
