@@ -35,13 +35,12 @@
 // Exits 0 whatever the numbers (it is a benchmark); 1 only if it cannot run.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeBackend } from './lib_overhead/backend.mjs';
-import { CCR_CLI, GATEWAY, startAnyclaude as startAnyclaudeIn, startCcr as startCcrIn } from './lib_overhead/gateways.mjs';
+import { CCR_CLI, GATEWAY, buildC, startAnyclaude as startAnyclaudeIn, startCcr as startCcrIn, startRelay as startRelayIn } from './lib_overhead/gateways.mjs';
 import { load, makeAgent, streamOnce } from './lib_overhead/client.mjs';
 import { captureFirstTurn, grow } from './lib_overhead/payloads.mjs';
 import { freePort, register, runScope, sleep, startLogged, tail, waitHttp } from './lib/procs.mjs';
@@ -199,38 +198,17 @@ async function startBackend() {
   if (opt.nodeBackend) {
     p = startLogged('backend', process.execPath, [path.join(ROOT, 'bench/lib_overhead/backend.mjs'), '--port', String(port), '--chunks', String(CHUNKS)], { logFile });
   } else {
-    const src = path.join(ROOT, 'bench/lib_overhead/backend.c');
-    const h = crypto.createHash('sha256').update(fs.readFileSync(src)).digest('hex').slice(0, 12);
-    const bin = path.join(tmpRoot, `backend-${h}`);
-    const cc = spawnSync(process.env.CC ?? 'cc', ['-std=c11', '-O2', '-o', bin, src], { encoding: 'utf8' });
-    if (cc.status !== 0) throw new Error(`cannot build ${src}:\n${cc.stderr}`);
-    p = startLogged('backend', bin, [String(port), String(CHUNKS)], { logFile });
+    p = startLogged('backend', buildC(tmpRoot, 'backend.c'), [String(port), String(CHUNKS)], { logFile });
   }
   const url = `http://127.0.0.1:${port}`;
   if (!(await waitHttp(`${url}/health`, { timeoutMs: 10000, isDead: p.isDead }))) throw new Error(`backend did not come up:\n${tail(logFile)}`);
   return { ...p, port, url, v1: `${url}/v1`, kind: opt.nodeBackend ? 'Node (lib_overhead/backend.mjs)' : 'C (lib_overhead/backend.c)' };
 }
 
-// lib_overhead/relay.c in front of the backend: bytes forwarded, nothing
-// else (the floor of any gateway). Ready when it prints "listening".
-async function startRelay(bePort) {
-  const port = await freePort();
-  const logFile = path.join(tmpRoot, 'relay.log');
-  const src = path.join(ROOT, 'bench/lib_overhead/relay.c');
-  const h = crypto.createHash('sha256').update(fs.readFileSync(src)).digest('hex').slice(0, 12);
-  const bin = path.join(tmpRoot, `relay-${h}`);
-  const cc = spawnSync(process.env.CC ?? 'cc', ['-std=c11', '-O2', '-o', bin, src], { encoding: 'utf8' });
-  if (cc.status !== 0) throw new Error(`cannot build ${src}:\n${cc.stderr}`);
-  const p = startLogged('relay', bin, [String(port), String(bePort)], { logFile });
-  const until = Date.now() + 10000;
-  while (Date.now() < until && !p.isDead() && !/listening/.test(fs.readFileSync(logFile, 'utf8'))) await sleep(10);
-  if (p.isDead()) throw new Error(`relay did not start:\n${tail(logFile)}`);
-  return { ...p, port, url: `http://127.0.0.1:${port}`, idle: memOf(p.pid) };
-}
-
 // The gateways, in this run's temp dir (lib_overhead/gateways.mjs).
 const startAnyclaude = (backendV1, name = 'anyclaude', bin = GATEWAY) => startAnyclaudeIn(tmpRoot, backendV1, { name, bin });
 const startCcr = (backendV1) => startCcrIn(tmpRoot, backendV1);
+const startRelay = (bePort) => startRelayIn(tmpRoot, bePort);
 
 // What anyclaude sends upstream for each Anthropic body: the direct path's request.
 async function captureUpstream(anthropicBodies, headers) {

@@ -1,8 +1,9 @@
 // bench/token-latency: how long a token takes from the backend's write to
 // the client's read, with the CPUs idle and with every core busy (as when a
-// model computes on the CPU), direct, through anyclaude and through
-// claude-code-router (and, with --baseline, another anyclaude build), side
-// by side in one run.
+// model computes on the CPU), direct, through a relay that only forwards
+// bytes (lib_overhead/relay.c: what one more process costs, the floor of any
+// gateway), through anyclaude and through claude-code-router (and, with
+// --baseline, another anyclaude build), side by side in one run.
 //
 // The backend (lib_overhead/paced_backend.mjs) streams like a model: a token
 // every --gap ms, its content the CLOCK_MONOTONIC time of its write. The
@@ -22,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, runBench, runScope, sleep, startLogged, tail, waitHttp } from './lib/procs.mjs';
 import { mdTable } from './lib/table.mjs';
-import { CCR_CLI, startAnyclaude, startCcr } from './lib_overhead/gateways.mjs';
+import { CCR_CLI, startAnyclaude, startCcr, startRelay } from './lib_overhead/gateways.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -120,7 +121,8 @@ async function main() {
   const be = await startBackend();
   const anthropicBody = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 1024, stream: true, messages: [{ role: 'user', content: 'count' }] });
   const anthropic = (name, gw) => ({ name, port: gw.port, path: '/v1/messages', body: anthropicBody, headers: { 'x-api-key': 'bench', 'anthropic-version': '2023-06-01' }, text: (e) => (e.type === 'content_block_delta' ? e.delta?.text : null) });
-  const targets = [{ name: 'direct', port: be.port, path: '/v1/chat/completions', body: JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'count' }] }), headers: {}, text: (e) => e.choices?.[0]?.delta?.content }];
+  const openai = (name, port) => ({ name, port, path: '/v1/chat/completions', body: JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'count' }] }), headers: {}, text: (e) => e.choices?.[0]?.delta?.content });
+  const targets = [openai('direct', be.port), openai('relay', (await startRelay(tmpRoot, be.port)).port)];
   targets.push(anthropic('anyclaude', await startAnyclaude(tmpRoot, `${be.url}/v1`)));
   if (opt.baseline) targets.push(anthropic('baseline', await startAnyclaude(tmpRoot, `${be.url}/v1`, { name: 'baseline', bin: opt.baseline })));
   if (opt.ccr) {
@@ -164,7 +166,7 @@ async function main() {
       const a = added(cond, 'anyclaude');
       const c = added(cond, 'ccr');
       const ratio = c !== null && a > 0.01 ? ` (${(c / a).toFixed(1)}x anyclaude's)` : '';
-      return `- ${cond}: anyclaude adds ${f(a)} ms to a token at the median${c !== null ? `, claude-code-router ${f(c)} ms${ratio}` : ''}.`;
+      return `- ${cond}: anyclaude adds ${f(a)} ms to a token at the median (the relay, the floor: ${f(added(cond, 'relay'))} ms)${c !== null ? `, claude-code-router ${f(c)} ms${ratio}` : ''}.`;
     })
     .join('\n');
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -173,7 +175,7 @@ async function main() {
 Command: \`bench/token-latency ${process.argv.slice(2).join(' ')}\`; ${Math.round((Date.now() - t0) / 1000)} s.
 Machine: ${cpu} x${os.availableParallelism()}, Linux ${os.release()}; load average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}.
 ${opt.baseline ? `Baseline: \`${opt.baseline}\` as path "baseline".\n` : ''}
-Latency of one token: from the backend's write (its CLOCK_MONOTONIC time is the token) to the client's read of it; ${opt.tokens} tokens ${opt.gap} ms apart per stream, paths interleaved stream by stream. busy: ${opt.hogs} processes spinning at normal priority. added = path minus direct at the same percentile (direct is the physical minimum: the same bytes, no gateway).
+Latency of one token: from the backend's write (its CLOCK_MONOTONIC time is the token) to the client's read of it; ${opt.tokens} tokens ${opt.gap} ms apart per stream, paths interleaved stream by stream. busy: ${opt.hogs} processes spinning at normal priority. added = path minus direct at the same percentile (direct is the physical minimum: the same bytes, no gateway; relay: one more process that only forwards them, the floor of any gateway).
 
 ${table}
 

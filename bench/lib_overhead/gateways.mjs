@@ -7,7 +7,11 @@
 //
 //   startAnyclaude(tmpRoot, backendV1, { name, bin, args })
 //   startCcr(tmpRoot, backendV1)     claude-code-router 2.0.0 (../lib/ccr.mjs)
+//   startRelay(tmpRoot, bePort)      relay.c: bytes forwarded, nothing else
+//   buildC(tmpRoot, src)             a bench C program built once per source
 
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,4 +46,28 @@ export async function startCcr(tmpRoot, backendV1) {
   const p = await startCcrAt({ root: ROOT, port: await freePort(), backendV1, home, logFile: path.join(home, 'ccr.log'), model: 'm' });
   await sleep(300);
   return { ...p, idle: memOf(p.pid) };
+}
+
+// Build bench/lib_overhead/<src> (-O2) into tmpRoot, named by its content's
+// hash; returns the binary's path.
+export function buildC(tmpRoot, src) {
+  const file = path.join(ROOT, 'bench/lib_overhead', src);
+  const h = crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex').slice(0, 12);
+  const bin = path.join(tmpRoot, `${path.basename(src, '.c')}-${h}`);
+  if (fs.existsSync(bin)) return bin;
+  const cc = spawnSync(process.env.CC ?? 'cc', ['-std=c11', '-O2', '-o', bin, file], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`cannot build ${file}:\n${cc.stderr}`);
+  return bin;
+}
+
+// relay.c in front of the backend on bePort: the bytes forwarded both ways
+// and nothing else, the floor of any gateway. Ready when it prints "listening".
+export async function startRelay(tmpRoot, bePort) {
+  const port = await freePort();
+  const logFile = path.join(tmpRoot, 'relay.log');
+  const p = startLogged('relay', buildC(tmpRoot, 'relay.c'), [String(port), String(bePort)], { logFile });
+  const until = Date.now() + 10000;
+  while (Date.now() < until && !p.isDead() && !/listening/.test(fs.readFileSync(logFile, 'utf8'))) await sleep(10);
+  if (p.isDead()) throw new Error(`relay did not start:\n${tail(logFile)}`);
+  return { ...p, port, url: `http://127.0.0.1:${port}`, idle: memOf(p.pid) };
 }
