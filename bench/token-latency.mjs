@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, runBench, runScope, sleep, startLogged, tail, waitHttp } from './lib/procs.mjs';
 import { mdTable } from './lib/table.mjs';
 import { CCR_CLI, startAnyclaude, startCcr, startRelay } from './lib_overhead/gateways.mjs';
+import { cpuNsOf } from './lib_overhead/procs.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -120,9 +121,9 @@ async function main() {
   const t0 = Date.now();
   const be = await startBackend();
   const anthropicBody = JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 1024, stream: true, messages: [{ role: 'user', content: 'count' }] });
-  const anthropic = (name, gw) => ({ name, port: gw.port, path: '/v1/messages', body: anthropicBody, headers: { 'x-api-key': 'bench', 'anthropic-version': '2023-06-01' }, text: (e) => (e.type === 'content_block_delta' ? e.delta?.text : null) });
-  const openai = (name, port) => ({ name, port, path: '/v1/chat/completions', body: JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'count' }] }), headers: {}, text: (e) => e.choices?.[0]?.delta?.content });
-  const targets = [openai('direct', be.port), openai('relay', (await startRelay(tmpRoot, be.port)).port)];
+  const anthropic = (name, gw) => ({ name, port: gw.port, pid: gw.pid, path: '/v1/messages', body: anthropicBody, headers: { 'x-api-key': 'bench', 'anthropic-version': '2023-06-01' }, text: (e) => (e.type === 'content_block_delta' ? e.delta?.text : null) });
+  const openai = (name, p) => ({ name, port: p.port, pid: p.pid, path: '/v1/chat/completions', body: JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'count' }] }), headers: {}, text: (e) => e.choices?.[0]?.delta?.content });
+  const targets = [openai('direct', { port: be.port }), openai('relay', await startRelay(tmpRoot, be.port))];
   targets.push(anthropic('anyclaude', await startAnyclaude(tmpRoot, `${be.url}/v1`)));
   if (opt.baseline) targets.push(anthropic('baseline', await startAnyclaude(tmpRoot, `${be.url}/v1`, { name: 'baseline', bin: opt.baseline })));
   if (opt.ccr) {
@@ -139,11 +140,14 @@ async function main() {
       log(`token-latency: ${cond}${cond === 'busy' ? ` (${opt.hogs} spinning processes)` : ''}: ${opt.reps} streams of ${opt.tokens} tokens ${opt.gap} ms apart per path`);
       const lat = new Map(targets.map((t) => [t.name, []]));
       for (const t of targets) await stream(t, agents.get(t.name)); // warm-up
+      const cpu0 = new Map(targets.map((t) => [t.name, t.pid ? cpuNsOf(t.pid) : null]));
       for (let r = 0; r < opt.reps; r++) for (const t of targets) lat.get(t.name).push(...(await stream(t, agents.get(t.name))));
       for (const t of targets) {
         const s = lat.get(t.name).sort((a, b) => a - b);
         if (s.length !== opt.reps * opt.tokens) throw new Error(`${t.name}: ${s.length} tokens read, ${opt.reps * opt.tokens} sent`);
-        results.push({ cond, path: t.name, n: s.length, p50: q(s, 0.5), p90: q(s, 0.9), p99: q(s, 0.99), max: s[s.length - 1] });
+        // the gateway's CPU (every thread, user and system) per stream
+        const cpuMs = t.pid ? (cpuNsOf(t.pid) - cpu0.get(t.name)) / 1e6 / opt.reps : null;
+        results.push({ cond, path: t.name, n: s.length, p50: q(s, 0.5), p90: q(s, 0.9), p99: q(s, 0.99), max: s[s.length - 1], cpuMs });
       }
     } finally {
       stop();
@@ -153,9 +157,9 @@ async function main() {
   const direct = (cond, k) => results.find((r) => r.cond === cond && r.path === 'direct')[k];
   const f = (x) => x.toFixed(3);
   const table = mdTable(
-    ['condition', 'path', 'tokens', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'added p50', 'added p90', 'added p99'],
-    results.map((r) => [r.cond, r.path, r.n, f(r.p50), f(r.p90), f(r.p99), f(r.max), r.path === 'direct' ? '-' : f(r.p50 - direct(r.cond, 'p50')), r.path === 'direct' ? '-' : f(r.p90 - direct(r.cond, 'p90')), r.path === 'direct' ? '-' : f(r.p99 - direct(r.cond, 'p99'))]),
-    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['condition', 'path', 'tokens', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'added p50', 'added p90', 'added p99', 'CPU/stream ms'],
+    results.map((r) => [r.cond, r.path, r.n, f(r.p50), f(r.p90), f(r.p99), f(r.max), r.path === 'direct' ? '-' : f(r.p50 - direct(r.cond, 'p50')), r.path === 'direct' ? '-' : f(r.p90 - direct(r.cond, 'p90')), r.path === 'direct' ? '-' : f(r.p99 - direct(r.cond, 'p99')), r.cpuMs === null ? '-' : r.cpuMs.toFixed(2)]),
+    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
   const added = (cond, name) => {
     const r = results.find((x) => x.cond === cond && x.path === name);
@@ -175,7 +179,7 @@ async function main() {
 Command: \`bench/token-latency ${process.argv.slice(2).join(' ')}\`; ${Math.round((Date.now() - t0) / 1000)} s.
 Machine: ${cpu} x${os.availableParallelism()}, Linux ${os.release()}; load average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}.
 ${opt.baseline ? `Baseline: \`${opt.baseline}\` as path "baseline".\n` : ''}
-Latency of one token: from the backend's write (its CLOCK_MONOTONIC time is the token) to the client's read of it; ${opt.tokens} tokens ${opt.gap} ms apart per stream, paths interleaved stream by stream. busy: ${opt.hogs} processes spinning at normal priority. added = path minus direct at the same percentile (direct is the physical minimum: the same bytes, no gateway; relay: one more process that only forwards them, the floor of any gateway).
+Latency of one token: from the backend's write (its CLOCK_MONOTONIC time is the token) to the client's read of it; ${opt.tokens} tokens ${opt.gap} ms apart per stream, paths interleaved stream by stream. busy: ${opt.hogs} processes spinning at normal priority. CPU/stream: the gateway's CPU time (every process and thread of it, user and system) per measured stream of ${opt.tokens} tokens. added = path minus direct at the same percentile (direct is the physical minimum: the same bytes, no gateway; relay: one more process that only forwards them, the floor of any gateway).
 
 ${table}
 

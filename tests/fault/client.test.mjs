@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startBackend, sse, chunks, stall, turn, waitFor } from '../lib/openai_backend.mjs';
-import { useGateway, startGateway, basicRequest } from '../lib/gateway.mjs';
+import { useGateway, startGateway, basicRequest, parseSSE } from '../lib/gateway.mjs';
 import {
   DEADLINE, memEnv, metrics, waitIdle, waitBackendSettled, memoryCheck, rssKB, assertErrorBody,
   assertStillServes, connect, rawExchange, parseResponses, requestBytes, dribble, sleep, OK_TURN,
@@ -341,6 +341,43 @@ test('a client that stops reading a large stream: bounded memory, upstream cance
     !cleanEnd || /event: (error|message_stop)/.test(tail),
     `the truncated stream ends like a complete HTTP reply, with neither message_stop nor an error event: ...${JSON.stringify(tail.slice(-160))}`,
   );
+  await assertStillServes(ctx);
+});
+
+test('a client that reads slowly gets every byte of a large stream, in order', async (t) => {
+  const { gw, be } = ctx;
+  be.reset();
+  await waitIdle(gw);
+  // 8 MB of text in 256 numbered pieces: more than the loopback socket
+  // buffers hold while the client waits, so the gateway's writes come back
+  // short, the rest waits in its queue, and the backlog pauses the backend
+  const pieces = Array.from({ length: 256 }, (_, i) => `<${i}>`.padEnd(32 * 1024, String.fromCharCode(97 + (i % 26))));
+  be.script = sse(chunks({ text: pieces, finish: 'stop' }));
+  const r = requestBytes(STREAM);
+  const s = await connect(gw.port);
+  s.on('error', () => {});
+  s.setEncoding('latin1');
+  let raw = '';
+  s.pause();
+  s.write(r.head + r.body);
+  await sleep(500); // the answer piles up against a client that reads nothing yet
+  s.on('data', (d) => {
+    raw += d;
+    s.pause(); // then reads in small steps
+    setTimeout(() => s.resume(), 2);
+  });
+  s.resume();
+  await waitFor(() => parseResponses(raw).responses.length === 1, 'the whole answer', 60000, 50);
+  s.destroy();
+  const { responses } = parseResponses(raw);
+  assert.equal(responses[0].status, 200);
+  const events = parseSSE(responses[0].body);
+  const text = events.filter((e) => e.event === 'content_block_delta').map((e) => e.data.delta.text).join('');
+  t.diagnostic(`${raw.length} bytes read in ${events.length} events`);
+  assert.equal(text.length, pieces.join('').length, 'every byte of the text');
+  assert.ok(text === pieces.join(''), 'the text in order');
+  assert.equal(events.at(-1).event, 'message_stop');
+  await waitIdle(gw);
   await assertStillServes(ctx);
 });
 
