@@ -78,11 +78,13 @@ async function startBackend() {
   return { ...p, port, url };
 }
 
-// One stream; resolves to the latency (ms) of every token it carried.
+// One stream; resolves to the latency (ms) of every token it carried, or
+// rejects (an HTTP error, a line that is not JSON, a broken or stuck stream).
 function stream(target, agent) {
   return new Promise((resolve, reject) => {
     const lat = [];
     let buf = '';
+    const limitMs = opt.tokens * opt.gap + 30000;
     const req = http.request({ host: '127.0.0.1', port: target.port, path: target.path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(target.body), ...target.headers }, agent }, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
@@ -96,7 +98,14 @@ function stream(target, agent) {
         buf = lines.pop();
         for (const line of lines) {
           if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
-          const text = target.text(JSON.parse(line.slice(6)));
+          let event;
+          try {
+            event = JSON.parse(line.slice(6));
+          } catch {
+            req.destroy(new Error(`${target.name}: not JSON: ${line.slice(0, 200)}`));
+            return;
+          }
+          const text = target.text(event);
           if (!text) continue;
           for (const m of text.matchAll(/(\d+)\|/g)) lat.push(Number(now - BigInt(m[1])) / 1e6);
         }
@@ -104,6 +113,7 @@ function stream(target, agent) {
       res.on('end', () => resolve(lat));
       res.on('error', reject);
     });
+    req.setTimeout(limitMs, () => req.destroy(new Error(`${target.name}: no end after ${limitMs} ms`)));
     req.on('error', reject);
     req.end(target.body);
   });
