@@ -99,6 +99,22 @@ TEST(window_bad_answers)
     }
 }
 
+TEST(window_ollama_show_odd_model_info)
+{
+    /* /api/show with "model_info" not an object (found by the window
+     * fuzzer: an array's items have no names, and strlen(NULL) crashed):
+     * Ollama's default window, no training length */
+    const char *odd[] = {"{\"model_info\":[\"completion\",\"tools\"]}",
+                         "{\"model_info\":[{\"x.context_length\":4096}]}", "{\"model_info\":7}",
+                         "{\"model_info\":\"qwen3.context_length\"}",
+                         "{\"model_info\":{\"qwen3.context_length\":\"big\"}}"};
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        window_found f;
+        CHECK(window_parse(WINDOW_OLLAMA_SHOW, odd[i], strlen(odd[i]), NULL, &f) == 0);
+        CHECK(f.window == WINDOW_OLLAMA_DEFAULT && f.train == 0);
+    }
+}
+
 TEST(window_version)
 {
     int v[3];
