@@ -21,8 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeAgent, streamOnce } from './lib_overhead/client.mjs';
 import { captureFirstTurn, grow } from './lib_overhead/payloads.mjs';
-import { cleanEnv } from './lib_overhead/procs.mjs';
-import { freePort, register, runScope, sleep, startLogged, tail, waitHttp } from './lib/procs.mjs';
+import { cleanEnv, freePort, register, runScope, sleep, startLogged, tail, waitHttp } from './lib/procs.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = process.env.ANYCLAUDE_CACHE ?? path.join(os.homedir(), '.cache/anyclaude');

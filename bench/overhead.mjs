@@ -45,7 +45,7 @@ import { load, makeAgent, streamOnce } from './lib_overhead/client.mjs';
 import { captureFirstTurn, grow } from './lib_overhead/payloads.mjs';
 import { freePort, register, runScope, sleep, startLogged, tail, waitHttp } from './lib/procs.mjs';
 import { mdTable } from './lib/table.mjs';
-import { cleanEnv, cpuNsOf, fdCount, memOf, openFilesLimit } from './lib_overhead/procs.mjs';
+import { cpuNsOf, fdCount, memOf, openFilesLimit } from './lib_overhead/procs.mjs';
 import { measureFloor } from './lib_overhead/floor.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -8,7 +8,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { startLogged, tail, waitHttp } from './procs.mjs';
+import { cleanEnv, startLogged, tail, waitHttp } from './procs.mjs';
 
 export const ccrCli = (root) => path.join(root, 'bench/node_modules/@musistudio/claude-code-router/dist/cli.js');
 
@@ -26,8 +26,7 @@ export async function startCcr({ root, port, backendV1, home, logFile, model = '
     Router: { default: `backend,${model}` },
   };
   fs.writeFileSync(path.join(cfgDir, 'config.json'), JSON.stringify(config, null, 2));
-  const env = { ...process.env, HOME: home, TMPDIR: tmp };
-  for (const k of Object.keys(env)) if (/^(ANYCLAUDE_|LLAMACPP_|OPENAI_|MLX_LM_|LMSTUDIO_|ANTHROPIC_|CLAUDE_)/.test(k)) delete env[k];
+  const env = cleanEnv({ HOME: home, TMPDIR: tmp });
   const p = startLogged('ccr', process.execPath, [ccrCli(root), 'start'], { env, cwd: home, logFile });
   const url = `http://127.0.0.1:${port}`;
   if (!(await waitHttp(`${url}/health`, { timeoutMs: 30000, isDead: p.isDead }))) {

@@ -124,6 +124,14 @@ export const tail = (file, n = 20) => {
   }
 };
 
+// The environment for a process under test: this shell's, without any
+// setting that would point anyclaude, ccr or Claude Code elsewhere.
+export function cleanEnv(extra = {}) {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (/^(ANYCLAUDE_|LLAMACPP_|OPENAI_|MLX_LM_|LMSTUDIO_|ANTHROPIC_|CLAUDE_)/.test(k)) delete env[k];
+  return { ...env, ...extra };
+}
+
 // A detached child (its own process group) with stdout+stderr to a log file.
 export function startLogged(name, cmd, args, { env = process.env, cwd, logFile }) {
   const fd = fs.openSync(logFile, 'a');

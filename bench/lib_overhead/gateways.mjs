@@ -16,8 +16,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ccrCli, startCcr as startCcrAt } from '../lib/ccr.mjs';
-import { freePort, sleep, startLogged, tail, waitHttp } from '../lib/procs.mjs';
-import { cleanEnv, memOf } from './procs.mjs';
+import { cleanEnv, freePort, sleep, startLogged, tail, waitHttp } from '../lib/procs.mjs';
+import { memOf } from './procs.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const GATEWAY = path.resolve(ROOT, process.env.ANYCLAUDE_BIN ?? 'build/anyclaude');

@@ -95,11 +95,3 @@ export function fdCount(pid) {
     return null;
   }
 }
-
-// The environment for a process under test: this shell's, without any
-// setting that would point anyclaude, ccr or Claude Code elsewhere.
-export function cleanEnv(extra = {}) {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (/^(ANYCLAUDE_|LLAMACPP_|OPENAI_|MLX_LM_|LMSTUDIO_|ANTHROPIC_|CLAUDE_)/.test(k)) delete env[k];
-  return { ...env, ...extra };
-}
