@@ -152,7 +152,6 @@ static void parse_ollama_show(const cJSON *j, window_found *out)
     if (!cJSON_IsObject(info)) info = NULL; /* an array's items have no names */
     cJSON_ArrayForEach(it, info)
     {
-        if (!it->string) continue;
         size_t l = strlen(it->string);
         if (l > 15 && strcmp(it->string + l - 15, ".context_length") == 0 && cJSON_IsNumber(it) &&
             it->valuedouble >= 1 && it->valuedouble < 1e9)
