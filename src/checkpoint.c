@@ -353,7 +353,10 @@ static void save_done(bk_probe *p, int ok, long status, const char *err, const c
     save_job *jb = &sv->job[sv->next - 1];
     backend_rt *b = jb->b;
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "n_saved");
-    long tokens = ok && status == 200 && cJSON_IsNumber(n) ? (long)n->valuedouble : 0;
+    long tokens =
+        ok && status == 200 && cJSON_IsNumber(n) && n->valuedouble > 0 && n->valuedouble < 1e15
+            ? (long)n->valuedouble
+            : 0;
     index_op(b, IX_SAVED, jb->kind, jb->conv, jb->file, tokens);
     if (tokens > 0)
         log_line(0, "checkpoint: saved slot %d of %s (%ld tokens) in %.0f ms for the next start",

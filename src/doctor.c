@@ -250,7 +250,8 @@ static void check_llamacpp_slots(const config *cfg, const route_backend *be)
     buf_free(&b);
     const cJSON *n = j ? cJSON_GetObjectItemCaseSensitive(j, "total_slots") : NULL;
     const cJSON *ep = j ? cJSON_GetObjectItemCaseSensitive(j, "endpoint_slots") : NULL;
-    if (!cJSON_IsNumber(n)) { /* openai or anthropic mode: another server, nothing to say */
+    /* not a count (or none we could cast): treated as not said */
+    if (!cJSON_IsNumber(n) || n->valuedouble < 0 || n->valuedouble > 1e6) {
         if (be->mode->cache_prompt)
             printf("[ -- ] llama.cpp slots: %s did not say (not llama-server?)\n", url);
         cJSON_Delete(j);

@@ -103,12 +103,16 @@ static void health_done(void *ud, int ok, int refused, long status, const char *
 
 /* ---- GET /v1/models ------------------------------------------------------- */
 
-static void iso_time(long t, char *dst, size_t n)
+/* A backend's "created" (Unix seconds, any JSON number) as an ISO date,
+ * clamped to 1970..9999: a huge or negative value must not be cast to an
+ * integer it does not fit, nor leave gmtime_r's answer unset. */
+static void iso_time(double t, char *dst, size_t n)
 {
-    time_t tt = (time_t)t;
+    const double last = 253402300799.0; /* 9999-12-31T23:59:59Z */
+    time_t tt = (time_t)(t > last ? last : t > 0 ? t : 0);
     struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(dst, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!gmtime_r(&tt, &tm) || !strftime(dst, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(dst, n, "1970-01-01T00:00:00Z");
 }
 
 static void list_done(void *ud, int ok, int refused, long status, const char *err)
@@ -147,7 +151,7 @@ static void list_done(void *ud, int ok, int refused, long status, const char *er
         if (!id) continue;
         const cJSON *cr = cJSON_GetObjectItemCaseSensitive(m, "created");
         char ts[40];
-        iso_time(cJSON_IsNumber(cr) ? (long)cr->valuedouble : 0, ts, sizeof ts);
+        iso_time(cJSON_IsNumber(cr) ? cr->valuedouble : 0, ts, sizeof ts);
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "type", "model");
         cJSON_AddStringToObject(e, "id", id);

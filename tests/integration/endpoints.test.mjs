@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useGateway, startGateway, freePort, basicRequest, MODEL, TOOLS } from '../lib/gateway.mjs';
+import { startBackend } from '../lib/openai_backend.mjs';
 
 const MODELS = ['qwen3-coder-30b', 'gpt-oss-20b', 'llama-3.1-8b'];
 const ctx = useGateway({ mode: 'openai', models: MODELS });
@@ -65,6 +66,33 @@ test("GET /v1/models lists the backend's models in Anthropic's shape", async () 
   const ids = [];
   for await (const m of client.models.list()) ids.push(m.id);
   assert.deepEqual(ids, MODELS);
+});
+
+test("GET /v1/models: a backend's odd created times give valid dates, never garbage", async () => {
+  // created as a huge, negative, far-future, fractional or non-number value:
+  // each still gets an ISO date (clamped), and the list is whole.
+  const odd = [1e300, -1e300, 1e17, -5, 1.7e9 + 0.5, '2024', null];
+  const be = await startBackend(null, { models: odd.map((created, i) => ({ id: `odd-${i}`, object: 'model', created })) });
+  const gw = await startGateway({ mode: 'openai', backend: be.url });
+  try {
+    const r = await fetch(`${gw.url}/v1/models`, { headers: { 'x-api-key': 'k', 'anthropic-version': '2023-06-01' } });
+    assert.equal(r.status, 200);
+    const j = await r.json();
+    assert.deepEqual(j.data.map((m) => m.id), odd.map((_, i) => `odd-${i}`));
+    for (const m of j.data) {
+      assert.match(m.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, JSON.stringify(m));
+      assert.ok(!Number.isNaN(Date.parse(m.created_at)), JSON.stringify(m));
+    }
+    const at = Object.fromEntries(j.data.map((m) => [m.id, m.created_at]));
+    assert.equal(at['odd-1'], '1970-01-01T00:00:00Z');
+    assert.equal(at['odd-3'], '1970-01-01T00:00:00Z');
+    assert.equal(at['odd-0'], '9999-12-31T23:59:59Z');
+    assert.equal(at['odd-2'], '9999-12-31T23:59:59Z');
+    assert.equal(at['odd-4'], new Date(1.7e9 * 1000).toISOString().replace('.000', ''));
+  } finally {
+    await gw.stop();
+    await be.close();
+  }
 });
 
 async function health(gw) {

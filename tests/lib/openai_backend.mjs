@@ -4,6 +4,7 @@
 // request and what became of its connection.
 //
 //   const be = await startBackend(script, { models: ['m1', 'm2'] });
+//     (a model given as an object is listed as it is)
 //   be.url          // "http://127.0.0.1:PORT/v1"
 //   be.requests     // [{ method, path, headers, body, raw, closed, ... }]
 //   be.script = ... // replace the script between tests
@@ -275,7 +276,9 @@ export async function startBackend(script, options = {}) {
     if (req.method === 'GET' && path === '/v1/models') {
       const body = JSON.stringify({
         object: 'list',
-        data: models.map((id, i) => ({ id, object: 'model', created: DEFAULT_CREATED + i, owned_by: 'fake' })),
+        data: models.map((m, i) =>
+          typeof m === 'string' ? { id: m, object: 'model', created: DEFAULT_CREATED + i, owned_by: 'fake' } : m,
+        ),
       });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
