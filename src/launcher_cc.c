@@ -127,6 +127,10 @@ int launcher_cc_plan(const config *cfg, const char *claude, char *const *args, i
     for (int i = 0; i < out->n; i++)
         log_line(1, "%s %s=%s: %s", out->v[i].user ? "kept" : "told Claude Code", out->v[i].name,
                  out->v[i].value, out->v[i].why);
+    if (out->warning[0]) {
+        fprintf(stderr, "anyclaude: %s\n", out->warning);
+        log_line(0, "%s", out->warning);
+    }
     if (out->settings_why[0])
         log_line(1, "%s%s", out->settings_why, out->settings[0] ? " (claude --settings)" : "");
     return 0;

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static ccenv_var *add(ccenv *o, const ccenv_in *in, const char *name, const char *value,
                       const char *why)
@@ -57,6 +58,56 @@ static void statusline_settings(const ccenv_in *in, ccenv *o)
                  "speeds from the gateway");
     }
     cJSON_free(txt);
+}
+
+/* Claude Code reads a flag as on when it is 1, true, yes or on (any case,
+ * spaces trimmed); anything else that is set, even empty, is off. */
+static int cc_flag_off(const char *v)
+{
+    if (!v) return 0;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    static const char *const on[] = {"1", "true", "yes", "on"};
+    for (size_t i = 0; i < sizeof on / sizeof on[0]; i++)
+        if (n == strlen(on[i]) && strncasecmp(v, on[i], n) == 0) return 0;
+    return 1;
+}
+
+/* Auto mode's safety check runs on Anthropic's servers (a `safeguards`
+ * field in each request, the verdict in the stream); a local model cannot
+ * run it, so Claude Code asks before the actions it would check. With
+ * CLAUDE_CODE_AUTO_MODE_SERVER off it checks them itself instead, through
+ * the gateway: up to three classifier requests per action, each with a
+ * prompt of CCENV_CLASSIFIER_TOKENS. Claude Code's own hint suggests that
+ * variable when a gateway does not pass the check, so say what it costs. */
+static void automode_warning(const ccenv_in *in, ccenv *o)
+{
+    const char *v = in->getenv_fn ? in->getenv_fn("CLAUDE_CODE_AUTO_MODE_SERVER") : NULL;
+    if (!cc_flag_off(v) || (in->mode && strcmp(in->mode, "claude") == 0)) return;
+    char shown[24] = "";
+    size_t k = 0;
+    for (; v[k] && k + 1 < sizeof shown; k++)
+        shown[k] = v[k] >= ' ' && v[k] < 127 ? v[k] : '?'; /* no escape reaches the terminal */
+    shown[k] = '\0';
+    long w = in->plan ? in->plan->window : 0;
+    char cost[200];
+    if (w > 0 && w < CCENV_CLASSIFIER_TOKENS + 4096)
+        snprintf(cost, sizeof cost,
+                 "more than this model's %ld-token window holds, so each check fails and the "
+                 "action is blocked",
+                 w);
+    else
+        snprintf(cost, sizeof cost, "minutes of prefill per action on a local model");
+    snprintf(o->warning, sizeof o->warning,
+             "CLAUDE_CODE_AUTO_MODE_SERVER=\"%s\" turns off auto mode's server-side safety check, "
+             "so Claude Code checks risky actions itself through this %s backend: up to three "
+             "requests per action, each with a ~%dk-token prompt (%s). Unset it to have Claude "
+             "Code ask you before those actions instead (README: \"Auto mode can't check "
+             "actions\")",
+             shown, in->mode ? in->mode : "local", CCENV_CLASSIFIER_TOKENS / 1000, cost);
 }
 
 void ccenv_build(const ccenv_in *in, ccenv *o)
@@ -118,4 +169,5 @@ void ccenv_build(const ccenv_in *in, ccenv *o)
         add(o, in, "ANTHROPIC_CUSTOM_MODEL_OPTION_DESCRIPTION", val, "its line in /model");
     }
     statusline_settings(in, o);
+    automode_warning(in, o);
 }

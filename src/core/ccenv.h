@@ -3,7 +3,9 @@
  * talks to (pure): the environment variables for its context window,
  * compaction point, output limit and model name, and the --settings JSON
  * for the status line, each with the reason it was set. The user's own
- * environment and settings win. launcher.c applies the result.
+ * environment and settings win. launcher.c applies the result. It also
+ * warns about a setting of the user's that costs a local model dearly
+ * (auto mode's own classifier, see ccenv_build).
  *
  *   window plan (window.h) + what the user set ─▶ ccenv_build ─▶ variables, settings
  */
@@ -40,7 +42,13 @@ typedef struct ccenv {
     int n;
     char settings[1400]; /* JSON for claude --settings, "" none */
     char settings_why[200];
+    char warning[700]; /* a line to show the user before Claude Code starts, "" none */
 } ccenv;
+
+/* Auto mode's classifier request, as Claude Code 2.1.328-2.1.332 send it when
+ * its server-side check is off: a ~141k-character system prompt, 30,687
+ * tokens in Qwen's tokenizer (33,922 with its messages). */
+#define CCENV_CLASSIFIER_TOKENS 31000
 
 /* Decide. Never fails; with nothing known it only sets the output limit. */
 void ccenv_build(const ccenv_in *in, ccenv *out);

@@ -80,6 +80,12 @@ if [ $rc = 1 ] && grep -q '^\[ -- \] other model servers: none answers on localh
 out=$(ANYCLAUDE_DISCOVER_PORTS=9 MLX_LM_URL=http://127.0.0.1:9/v1 "$BIN" --claude /bin/true -p hi 2>&1); rc=$?
 if [ $rc = 0 ] && [ "$out" = "anyclaude: warning: nothing answers at http://127.0.0.1:9/v1 (mode mlx-lm; no --mode given), nor on localhost ports 9; start your model server (anyclaude doctor helps)" ]; then
   ok "launcher: nothing answers anywhere"; else ko "launcher: nothing answers anywhere" "rc=$rc" "$out"; fi
+# the user turned auto mode's server-side check off: the launcher says what that costs a local model
+out=$(CLAUDE_CODE_AUTO_MODE_SERVER=0 "$BIN" --mode llamacpp --backend http://127.0.0.1:9/v1 --context-window 32768 --claude /bin/true -p hi 2>&1); rc=$?
+if [ $rc = 0 ] && grep -q '^anyclaude: CLAUDE_CODE_AUTO_MODE_SERVER="0" turns off auto mode.s server-side safety check, .*32768-token window' <<<"$out"; then
+  ok "launcher: CLAUDE_CODE_AUTO_MODE_SERVER=0 with a local model warns"; else ko "launcher: CLAUDE_CODE_AUTO_MODE_SERVER=0 with a local model warns" "rc=$rc" "$out"; fi
+out=$(CLAUDE_CODE_AUTO_MODE_SERVER=1 "$BIN" --mode llamacpp --backend http://127.0.0.1:9/v1 --claude /bin/true -p hi 2>&1)
+if ! grep -q 'AUTO_MODE_SERVER' <<<"$out"; then ok "launcher: CLAUDE_CODE_AUTO_MODE_SERVER=1 is quiet"; else ko "launcher: CLAUDE_CODE_AUTO_MODE_SERVER=1 is quiet" "$out"; fi
 out=$("$BIN" doctor --mode mlx-lm --backend http://127.0.0.1:9/v1 --claude /bin/true 2>&1)
 if ! grep -q 'other model servers' <<<"$out"; then ok "doctor: a chosen mode is not second-guessed"
 else ko "doctor: a chosen mode is not second-guessed" "$out"; fi

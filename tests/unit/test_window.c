@@ -203,6 +203,44 @@ TEST(ccenv_user_wins)
     CHECK(e.settings[0] == '\0');
 }
 
+static const char *automode_value;
+static const char *automode_env(const char *n)
+{
+    return strcmp(n, "CLAUDE_CODE_AUTO_MODE_SERVER") == 0 ? automode_value : NULL;
+}
+
+/* CLAUDE_CODE_AUTO_MODE_SERVER off (as Claude Code reads it) with a local
+ * backend: a warning saying what auto mode's own classifier costs there. */
+TEST(ccenv_automode_server_off_warns)
+{
+    int v[3] = {2, 1, 332};
+    window_plan p;
+    window_plan_make(32768, 16384, v, &p);
+    ccenv_in in = {.plan = &p, .mode = "llamacpp", .model = "qwen", .getenv_fn = automode_env};
+    ccenv e;
+    const char *off[] = {"0", "false", "", "off", "no", " 2 ", "\x1b[31m"};
+    for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
+        automode_value = off[i];
+        ccenv_build(&in, &e);
+        CHECK(strstr(e.warning, "CLAUDE_CODE_AUTO_MODE_SERVER=") != NULL);
+        CHECK(strstr(e.warning, "32768-token window") != NULL); /* 31k prompts do not fit */
+        CHECK(strchr(e.warning, '\x1b') == NULL && strchr(e.warning, '\n') == NULL);
+    }
+    const char *on[] = {"1", "true", "YES", " on ", NULL};
+    for (size_t i = 0; i < sizeof on / sizeof on[0]; i++) {
+        automode_value = on[i];
+        ccenv_build(&in, &e);
+        CHECK(e.warning[0] == '\0');
+    }
+    automode_value = "0";
+    window_plan_make(131072, 16384, v, &p); /* it fits, but costs minutes a check */
+    ccenv_build(&in, &e);
+    CHECK(strstr(e.warning, "minutes of prefill") != NULL);
+    in.mode = "claude"; /* the Claude API runs the check itself: nothing to say */
+    ccenv_build(&in, &e);
+    CHECK(e.warning[0] == '\0');
+}
+
 TEST(convstat_table_and_line)
 {
     convstat c;
