@@ -18,6 +18,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "buf.h"
@@ -70,6 +71,8 @@ typedef struct xctx {
     int text_only;          /* the backend takes no images: they become placeholders */
     const char *tools_text; /* the body's text of "tools" (the tools cache's key), or NULL */
     size_t tools_text_len;
+    const cJSON *tools;  /* the request's "tools", for the tool_reference blocks it names */
+    uint64_t tools_hash; /* the tools' part of the kind hash (xlate_request.c) */
 } xctx;
 
 /* ---- errors ---------------------------------------------------------- */

@@ -14,6 +14,7 @@
 
 #include "anthropic.h"
 #include "xlate_content.h"
+#include "xlate_tools.h"
 
 /* Block k of message mi: its path ("messages.MI.content.K", into path) and
  * its checked type. Returns 0 or XLATE_EINVALID. */
@@ -147,6 +148,34 @@ static int user_add_doc(xctx *c, const cJSON *blk, const char *type, const char 
 
 /* ---- messages -------------------------------------------------------- */
 
+/* A tool_reference block (ToolSearch's answer: the deferred tool named is
+ * now loaded) → the tool's definition as text, in the <functions> form
+ * ToolSearch's description promises the model; xlate_tools declares the
+ * tool itself. The bytes depend only on the tool, so every later turn
+ * renders the same text and the prefix stays cached. */
+static int tool_reference_text(xctx *c, const cJSON *blk, buf *text, int *any)
+{
+    const cJSON *name = get(blk, "tool_name");
+    const cJSON *t = is_str(name) ? xlate_tools_find(c->tools, name->valuestring) : NULL;
+    if (!t) return 0; /* names no declared tool: dropped */
+    const cJSON *desc = get(t, "description");
+    buf j;
+    jw w;
+    buf_init(&j, 0);
+    jw_init(&w, &j);
+    jw_lit(&w, "<functions><function>{\"description\":");
+    jw_cstr(&w, is_str(desc) ? desc->valuestring : "");
+    jw_lit(&w, ",\"name\":");
+    jw_cstr(&w, name->valuestring);
+    jw_lit(&w, ",\"parameters\":");
+    jw_value(&w, get(t, "input_schema"));
+    jw_lit(&w, "}</function></functions>");
+    int rc = from_buf_rc(w.rc);
+    if (!rc) rc = join_add(text, any, j.data, j.len);
+    buf_free(&j);
+    return rc;
+}
+
 /* A tool_result block at path → {"role":"tool",...}. Its text blocks are
  * joined; its images go to the pending user message that follows the tool
  * messages (tool messages carry text only), with "(image)" standing in when
@@ -188,6 +217,8 @@ static int tool_message(xctx *c, const cJSON *blk, const char *path)
             } else if (strcmp(type, "image") == 0) {
                 rc = user_add_image(c, b, sub);
                 images++;
+            } else if (strcmp(type, "tool_reference") == 0) {
+                rc = tool_reference_text(c, b, &text, &any);
             } else if (!xlate_content_known(type)) {
                 rc = (t = xlate_content_unknown_text(b, type))
                          ? join_add(&text, &any, t->valuestring, strlen(t->valuestring))

@@ -96,6 +96,32 @@ static int check_top(xctx *c, const cJSON *root, int need_max_tokens)
     return 0;
 }
 
+/* The tools' part of the conversation's kind (xlate_request_info): the
+ * tools as written, but without the deferred ones a tool_reference loaded
+ * (xlate_tools), so that loading one mid-conversation keeps the
+ * conversation where it was (its backend slot and cached prefix): the hash
+ * of what the tools before them would write alone. */
+static int tools_kind_hash(xctx *c, const xlate_tool_ref *refs, int n)
+{
+    int k = n;
+    while (k > 0 && refs[k - 1].deferred)
+        k--;
+    if (k == n) {
+        c->tools_hash = affinity_hash(AFFINITY_HASH_INIT, c->w.b->data + c->tools_off,
+                                      c->tools_end - c->tools_off);
+        return 0;
+    }
+    xctx t;
+    buf b;
+    memset(&t, 0, sizeof t);
+    buf_init(&b, 0);
+    jw_init(&t.w, &b);
+    int rc = xlate_tools_write(&t, refs, k);
+    if (!rc) c->tools_hash = affinity_hash(AFFINITY_HASH_INIT, b.data, b.len);
+    buf_free(&b);
+    return rc;
+}
+
 /* The upstream body: header fields in fixed order, then "messages". */
 static int write_request(xctx *c, const cJSON *root, const xlate_request_opts *opts)
 {
@@ -105,7 +131,9 @@ static int write_request(xctx *c, const cJSON *root, const xlate_request_opts *o
     const cJSON *v, *tc = get(root, "tool_choice");
     int stream = cJSON_IsTrue(get(root, "stream"));
 
-    if ((rc = xlate_tools_collect(c, get(root, "tools"), &refs, &ntools))) return rc;
+    if ((rc = xlate_tools_collect(c, get(root, "tools"), get(root, "messages"), &refs, &ntools)))
+        return rc;
+    c->tools = get(root, "tools");
     jw_raw(w, "{", 1);
     if (opts->model) {
         jw_key(w, &first, "model");
@@ -190,6 +218,7 @@ static int write_request(xctx *c, const cJSON *root, const xlate_request_opts *o
         c->tools_off = w->b->len;
         rc = xlate_tools_write_cached(c, opts->tools_cache, get(root, "tools"), refs, ntools);
         c->tools_end = w->b->len;
+        if (!rc) rc = tools_kind_hash(c, refs, ntools);
     }
     free(refs);
     if (rc) return rc;
@@ -266,8 +295,7 @@ static int translate(const xlate_parsed *pb, const char *body, size_t len,
         size_t first_idx = c.sys_first ? 1 : 0;
         size_t first_end = (size_t)c.nmsgs > first_idx + 1 ? c.msg_off[first_idx + 1] : c.msgs_end;
         uint64_t h = AFFINITY_HASH_INIT;
-        if (c.tools_end > c.tools_off)
-            h = affinity_hash(h, out->data + c.tools_off, c.tools_end - c.tools_off);
+        if (c.tools_end > c.tools_off) h = c.tools_hash; /* chained from AFFINITY_HASH_INIT */
         if (c.sys_first) h = affinity_hash(h, out->data + c.msg_off[0], sys_end - c.msg_off[0]);
         info->kind_hash = h;
         info->first_hash =

@@ -11,8 +11,54 @@
 static int tool_cmp(const void *a, const void *b)
 {
     const xlate_tool_ref *x = a, *y = b;
+    if (x->deferred != y->deferred) return x->deferred - y->deferred;
     int r = strcmp(x->name, y->name);
     return r ? r : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* Is the deferred tool name loaded in messages: named by a tool_reference
+ * in a tool_result (ToolSearch's answer), or already called by a tool_use
+ * (a call the conversation made, whatever removed its reference since)? */
+static int referenced(const cJSON *messages, const char *name)
+{
+    const cJSON *m, *blk, *ref;
+    if (!cJSON_IsArray(messages)) return 0;
+    cJSON_ArrayForEach(m, messages)
+    {
+        const cJSON *content = get(m, "content");
+        if (!cJSON_IsArray(content)) continue;
+        cJSON_ArrayForEach(blk, content)
+        {
+            const cJSON *type = get(blk, "type"), *inner = get(blk, "content");
+            if (!is_str(type)) continue;
+            if (strcmp(type->valuestring, "tool_use") == 0) {
+                const cJSON *n = get(blk, "name");
+                if (is_str(n) && strcmp(n->valuestring, name) == 0) return 1;
+                continue;
+            }
+            if (strcmp(type->valuestring, "tool_result") != 0 || !cJSON_IsArray(inner)) continue;
+            cJSON_ArrayForEach(ref, inner)
+            {
+                const cJSON *rt = get(ref, "type"), *rn = get(ref, "tool_name");
+                if (is_str(rt) && strcmp(rt->valuestring, "tool_reference") == 0 && is_str(rn) &&
+                    strcmp(rn->valuestring, name) == 0)
+                    return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+const cJSON *xlate_tools_find(const cJSON *tools, const char *name)
+{
+    const cJSON *t;
+    if (!cJSON_IsArray(tools)) return NULL;
+    cJSON_ArrayForEach(t, tools)
+    {
+        const cJSON *n = get(t, "name");
+        if (is_str(n) && strcmp(n->valuestring, name) == 0 && get(t, "input_schema")) return t;
+    }
+    return NULL;
 }
 
 /* Validate "tools" and collect the function tools sorted by name (ties in
@@ -20,7 +66,8 @@ static int tool_cmp(const void *a, const void *b)
  * Tools without an input_schema (Anthropic server tools such as
  * web_search_20250305) have no OpenAI form and are skipped. *refs is
  * malloc'd (or NULL when there are none). */
-int xlate_tools_collect(xctx *c, const cJSON *tools, xlate_tool_ref **refs, int *n)
+int xlate_tools_collect(xctx *c, const cJSON *tools, const cJSON *messages, xlate_tool_ref **refs,
+                        int *n)
 {
     const cJSON *t;
     int i = 0, count = 0;
@@ -51,10 +98,12 @@ int xlate_tools_collect(xctx *c, const cJSON *tools, xlate_tool_ref **refs, int 
             free(r);
             return rc;
         }
-        if (schema) {
+        int deferred = cJSON_IsTrue(get(t, "defer_loading"));
+        if (schema && (!deferred || referenced(messages, name->valuestring))) {
             r[count].name = name->valuestring;
             r[count].tool = t;
             r[count].idx = i;
+            r[count].deferred = deferred;
             count++;
         }
         i++;
@@ -100,6 +149,7 @@ struct xlate_tools_cache {
         cJSON *tools; /* the client's array, copied; NULL: empty entry */
         buf src;      /* its text in the body, when the parse gave it */
         buf out;      /* what xlate_tools_write made of it */
+        buf loaded;   /* the deferred tools it wrote, each name and a NUL */
         size_t text;  /* what it added to the estimate */
         long used;    /* tick of the last hit or store */
         int refs;     /* requests whose parsed body refers to tools (never evicted then) */
@@ -119,6 +169,7 @@ void xlate_tools_cache_free(xlate_tools_cache *tc)
         cJSON_Delete(tc->e[i].tools);
         buf_free(&tc->e[i].out);
         buf_free(&tc->e[i].src);
+        buf_free(&tc->e[i].loaded);
     }
     free(tc);
 }
@@ -158,15 +209,39 @@ void xlate_tools_cache_stats(const xlate_tools_cache *tc, long *hits, long *miss
     *misses = tc ? tc->misses : 0;
 }
 
+static int xlate_tools_write_keyed(xctx *c, xlate_tools_cache *tc, const cJSON *tools,
+                                   const xlate_tool_ref *refs, int n, const buf *loaded);
+
 int xlate_tools_write_cached(xctx *c, xlate_tools_cache *tc, const cJSON *tools,
                              const xlate_tool_ref *refs, int n)
 {
     if (!tc || !tools) return xlate_tools_write(c, refs, n);
+    /* the same tools write differently once a deferred one is referenced:
+     * which ones were is part of the key */
+    buf loaded;
+    buf_init(&loaded, 0);
+    for (int i = 0; i < n; i++)
+        if (refs[i].deferred &&
+            buf_append(&loaded, refs[i].name, strlen(refs[i].name) + 1) != BUF_OK) {
+            buf_free(&loaded);
+            return xlate_tools_write(c, refs, n);
+        }
+    int rc = xlate_tools_write_keyed(c, tc, tools, refs, n, &loaded);
+    buf_free(&loaded);
+    return rc;
+}
+
+static int xlate_tools_write_keyed(xctx *c, xlate_tools_cache *tc, const cJSON *tools,
+                                   const xlate_tool_ref *refs, int n, const buf *loaded)
+{
     tc->tick++;
     const char *t = c->tools_text;
     size_t tn = c->tools_text_len;
     for (int i = 0; i < XLATE_TOOLS_CACHE_N; i++) {
         if (!tc->e[i].tools) continue;
+        if (tc->e[i].loaded.len != loaded->len ||
+            (loaded->len && memcmp(tc->e[i].loaded.data, loaded->data, loaded->len) != 0))
+            continue;
         /* the same text is the same tree (a memcmp, not a walk of both) */
         if (t && tc->e[i].src.len) {
             if (tc->e[i].src.len != tn || memcmp(tc->e[i].src.data, t, tn) != 0) continue;
@@ -196,8 +271,10 @@ int xlate_tools_write_cached(xctx *c, xlate_tools_cache *tc, const cJSON *tools,
     tc->e[v].tools = cJSON_Duplicate(tools, 1);
     buf_reset(&tc->e[v].out);
     buf_reset(&tc->e[v].src);
+    buf_reset(&tc->e[v].loaded);
     if (!tc->e[v].tools || buf_append(&tc->e[v].out, c->w.b->data + start, len) != BUF_OK ||
-        (t && tn && buf_append(&tc->e[v].src, t, tn) != BUF_OK)) {
+        (t && tn && buf_append(&tc->e[v].src, t, tn) != BUF_OK) ||
+        (loaded->len && buf_append(&tc->e[v].loaded, loaded->data, loaded->len) != BUF_OK)) {
         buf_reset(&tc->e[v].src);
         cJSON_Delete(tc->e[v].tools);
         tc->e[v].tools = NULL;

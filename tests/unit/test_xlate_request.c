@@ -308,6 +308,74 @@ TEST(xlate_tools_cache_keeps_the_recent_arrays)
     xlate_tools_cache_free(tc);
 }
 
+/* Deferred tools (Claude Code's tool search): the same tools array writes
+ * without the deferred tool until a tool_reference names it, then with it
+ * after every other tool. Through the cache each request gets its own
+ * bytes, in either order; and loading the tool leaves the bytes before it
+ * (the backend's cached prefix) as they were. */
+TEST(xlate_tools_deferred_loaded_by_reference)
+{
+    static const char *tools =
+        "\"tools\":[{\"name\":\"mcp__s__echo\",\"description\":\"Echo\",\"input_schema\":"
+        "{\"type\":\"object\"},\"defer_loading\":true},{\"name\":\"Read\",\"input_schema\":"
+        "{\"type\":\"object\"}},{\"name\":\"DeferredToolPlaceholder\",\"input_schema\":{},"
+        "\"defer_loading\":true}]";
+    char before[1024], after[1024];
+    snprintf(before, sizeof before,
+             "{\"model\":\"m\",\"max_tokens\":10,%s,\"messages\":[{\"role\":\"user\",\"content\":"
+             "\"hi\"}]}",
+             tools);
+    snprintf(after, sizeof after,
+             "{\"model\":\"m\",\"max_tokens\":10,%s,\"messages\":[{\"role\":\"user\",\"content\":"
+             "\"hi\"},"
+             "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\","
+             "\"name\":\"ToolSearch\",\"input\":{}}]},{\"role\":\"user\",\"content\":[{"
+             "\"type\":\"tool_result\",\"tool_use_id\":\"t1\",\"content\":[{\"type\":"
+             "\"tool_reference\",\"tool_name\":\"mcp__s__echo\"}]}]}]}",
+             tools);
+    xlate_tools_cache *tc = xlate_tools_cache_new();
+    REQUIRE(tc);
+    buf a, b, plain;
+    long e;
+    buf_init(&a, 0);
+    buf_init(&b, 0);
+    buf_init(&plain, 0);
+    for (int order = 0; order < 2; order++) {
+        const char *first = order ? after : before, *second = order ? before : after;
+        REQUIRE(build_via(first, tc, &a, &e) == 0);
+        REQUIRE(build_via(second, tc, &b, &e) == 0);
+        REQUIRE(build_via(second, NULL, &plain, &e) == 0);
+        CHECK(b.len == plain.len && memcmp(b.data, plain.data, b.len) == 0);
+    }
+    REQUIRE(build_via(before, NULL, &a, &e) == 0);
+    REQUIRE(build_via(after, NULL, &b, &e) == 0);
+    CHECK(strstr(a.data, "mcp__s__echo") == NULL);
+    CHECK(strstr(a.data, "DeferredToolPlaceholder") == NULL &&
+          strstr(b.data, "Placeholder") == NULL);
+    const char *loaded =
+        strstr(b.data, ",{\"type\":\"function\",\"function\":{\"name\":\"mcp__s__echo\"");
+    REQUIRE(loaded != NULL);
+    size_t fixed = (size_t)(loaded - b.data);
+    CHECK(memcmp(a.data, b.data, fixed) == 0 && a.data[fixed] == ']');
+    CHECK(strstr(b.data, "\"content\":\"<functions><function>{\\\"description\\\":\\\"Echo\\\","
+                         "\\\"name\\\":\\\"mcp__s__echo\\\",\\\"parameters\\\":{\\\"type\\\":"
+                         "\\\"object\\\"}}</function></functions>\"") != NULL);
+    /* and the conversation's kind is the same before and after: it keeps
+     * its slot (the hash covers the tools before the loaded ones) */
+    xlate_request_info ia, ib;
+    char err[256];
+    xlate_request_opts o = {0};
+    REQUIRE(xlate_request_build(before, strlen(before), &o, &a, &ia, err, sizeof err) == 0);
+    REQUIRE(xlate_request_build(after, strlen(after), &o, &b, &ib, err, sizeof err) == 0);
+    CHECK(ia.kind_hash == ib.kind_hash);
+    xlate_request_info_free(&ia);
+    xlate_request_info_free(&ib);
+    buf_free(&a);
+    buf_free(&b);
+    buf_free(&plain);
+    xlate_tools_cache_free(tc);
+}
+
 /* A parse that takes its tools from the cache holds the entry: no store
  * evicts it until it is released, and freeing the parse leaves the
  * entry's tree alone (ASan checks that). A text that differs in a byte is
