@@ -64,7 +64,7 @@ if [ "${ANYCLAUDE_SKIP_CLAUDE:-}" != 1 ]; then
   run claude-e2e-newest 600 env CLAUDE_BIN="$newest" bash -c '"$CLAUDE_BIN" --version && node --test --test-concurrency=1 \
     tests/e2e/launcher_tools.test.mjs tests/e2e/textcalls.test.mjs tests/e2e/websearch_claude_code.test.mjs \
     tests/e2e/claude_mode_claude_code.test.mjs tests/e2e/routes_claude_code.test.mjs tests/e2e/interactive_tmux.test.mjs \
-    tests/e2e/session_id_continue.test.mjs tests/e2e/automode_claude_code.test.mjs'
+    tests/e2e/session_id_continue.test.mjs tests/e2e/automode_claude_code.test.mjs tests/e2e/mcp_toolsearch_claude_code.test.mjs'
 else
   echo "=== claude-e2e: SKIPPED (ANYCLAUDE_SKIP_CLAUDE=1)"
 fi

@@ -26,7 +26,7 @@ import { startAnthropicBackend, sseBytes, sseEvent, apiError } from '../lib/anth
 import { startScriptedBackend, toolNames, userTexts, toolMessages } from '../lib/scripted_backend.mjs';
 import { makeSelfSignedCert } from '../lib/tls.mjs';
 import { BIN, CLAUDE, makeSandbox, missingPrereq, report, e2eScope } from '../lib/claude_code.mjs';
-import { tmuxOn, killTmuxServer, missingTmux, watchPane, promptBox, q } from '../lib/tmux.mjs';
+import { killTmuxServer, missingTmux, startTyped } from '../lib/tmux.mjs';
 
 // One private tmux server per session: a server keeps the environment it
 // started with, and each session needs its own sandbox's HOME.
@@ -86,31 +86,21 @@ function apiScript(verdict) {
 }
 
 // anyclaude ARGS in a tmux pane in a fresh sandbox; types PROMPT once the
-// prompt box shows. Returns { sb, pane, session, fail(e, extra) }.
+// prompt box shows. Returns { sb, pane, session, tmux, fail(e, extra) }.
 async function startSession(name, args, env = {}) {
   const sb = makeSandbox(name);
-  const exitFile = path.join(sb.root, 'anyclaude.exit');
-  const socket = `anyclaude-e2e-${name}-${process.pid}`;
-  sockets.push(socket);
-  const tmux = tmuxOn(socket, () => ({ ...sb.env, ...env }));
-  const cmd = `${[BIN, ...args, '--claude', CLAUDE].map(q).join(' ')}; echo $? > ${q(exitFile)}; exec sleep 600`;
-  tmux('new-session', '-d', '-s', name, '-x', '200', '-y', '50', '-c', sb.work, cmd);
-  const screens = [];
-  const pane = watchPane(tmux, name, { exitFile, onNew: (s) => screens.push(s) });
+  let s = { pane: { screen: '' }, screens: [] };
   const fail = (e, extra) => {
-    fs.writeFileSync(path.join(sb.root, 'all-screens.txt'), screens.join('\n====\n'));
-    console.error(`\n===== ${name}: failure context (kept in ${sb.root}) =====\n--- final screen ---\n${pane.screen}\n${extra}\n--- anyclaude.log ---\n${sb.log().slice(-4000)}`);
+    fs.writeFileSync(path.join(sb.root, 'all-screens.txt'), s.screens.join('\n====\n'));
+    console.error(`\n===== ${name}: failure context (kept in ${sb.root}) =====\n--- final screen ---\n${s.pane.screen}\n${extra}\n--- anyclaude.log ---\n${sb.log().slice(-4000)}`);
     throw e;
   };
   try {
-    assert.ok(await pane.waitFor(promptBox, 90_000), 'the prompt box did not appear within 90 s');
-    tmux('send-keys', '-t', name, '-l', PROMPT);
-    assert.ok(await pane.waitFor((s) => new RegExp(`❯\\s+${PROMPT}`).test(s), 10_000), 'the typed prompt did not show');
-    tmux('send-keys', '-t', name, 'Enter');
+    s = await startTyped({ name, sb, argv: [BIN, ...args, '--claude', CLAUDE], env, prompt: PROMPT, sockets });
   } catch (e) {
     fail(e, '');
   }
-  return { sb, pane, session: name, tmux, fail };
+  return { ...s, sb, fail };
 }
 
 for (const verdict of ['not_flagged', 'flagged']) {

@@ -6,9 +6,12 @@
 //   const pane = watchPane(tmux, name, { exitFile, stepMs, onNew });
 //   await pane.waitFor(promptBox, 90_000);       // polls capture-pane
 //   killTmuxServer(SOCKET);                      // in an after hook
+//   const s = await startTyped({ name, sb, argv, env, prompt, sockets });
+//                                                // a program in a sandbox, a prompt typed
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { sleep } from './net.mjs';
 
 // Single-quote a string for the shell command a pane runs.
@@ -87,4 +90,29 @@ export function watchPane(tmux, session, { exitFile, stepMs = 250, onNew = () =>
     },
   };
   return pane;
+}
+
+// argv (e.g. anyclaude ... --claude CLAUDE) in a pane of a private tmux
+// server of its own (a server keeps the environment it started with, and
+// each session needs its sandbox's HOME; its socket is pushed on sockets
+// for the caller's cleanup), working in sandbox sb (claude_code.mjs
+// makeSandbox) with env added. Waits for Claude Code's prompt box and types
+// prompt. Returns { pane, tmux, session, screens }; throws (with the
+// screen) if the box or the typed prompt does not show.
+export async function startTyped({ name, sb, argv, env = {}, prompt, sockets }) {
+  const exitFile = path.join(sb.root, 'program.exit');
+  const socket = `anyclaude-e2e-${name}-${process.pid}`;
+  sockets.push(socket);
+  const tmux = tmuxOn(socket, () => ({ ...sb.env, ...env }));
+  const cmd = `${argv.map(q).join(' ')}; echo $? > ${q(exitFile)}; exec sleep 600`;
+  tmux('new-session', '-d', '-s', name, '-x', '200', '-y', '50', '-c', sb.work, cmd);
+  const screens = [];
+  const pane = watchPane(tmux, name, { exitFile, onNew: (x) => screens.push(x) });
+  const at = (what) => new Error(`${name}: ${what}\n--- screen ---\n${pane.screen}`);
+  if (!(await pane.waitFor(promptBox, 90_000))) throw at('the prompt box did not appear within 90 s');
+  tmux('send-keys', '-t', name, '-l', prompt);
+  const typed = new RegExp(`❯\\s+${prompt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`);
+  if (!(await pane.waitFor((x) => typed.test(x), 10_000))) throw at('the typed prompt did not show');
+  tmux('send-keys', '-t', name, 'Enter');
+  return { pane, tmux, session: name, screens };
 }
