@@ -26,6 +26,7 @@
 #include "monotime.h"
 #include "passthru.h"
 #include "servertools.h"
+#include "toolsearch.h"
 #include "slotfiles.h"
 
 enum probe_kind { P_PROPS, P_SLOTS, P_WARM, P_MODELS, P_HEALTH, P_SAVE, P_RESTORE };
@@ -438,7 +439,7 @@ static int warm_send_messages(backend_rt *b, bk_probe *p, buf *in, const char *p
         return 0;
     }
     servertools_strip(root);
-    int rc = passthru_rewrite(root, &po, &p->reqbody);
+    int rc = toolsearch_localize(root) < 0 ? BUF_ENOMEM : passthru_rewrite(root, &po, &p->reqbody);
     cJSON_Delete(root);
     if (rc) {
         bk_probe_free(p);

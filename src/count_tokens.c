@@ -15,6 +15,7 @@
 #include "provenance.h"
 #include "relay.h"
 #include "servertools.h"
+#include "toolsearch.h"
 
 static void reply_count(exchange *ex, long n, const char *how)
 {
@@ -113,6 +114,8 @@ static int passthru_body(exchange *ex, cJSON *root, const char *tmodel, const ch
     int changes = 0;
     if (root && b->cfg->mode->passthru == MODE_CLAUDE)
         changes = provenance_for_claude(root, NULL);
+    else if (root && toolsearch_localize(root) < 0)
+        return -1;
     else if (root)
         changes = provenance_for_local(root, NULL) + servertools_strip(root);
     if (b->cfg->mode->passthru == MODE_CLAUDE && !tmodel[0] && !b->cfg->model[0] && !changes)

@@ -12,6 +12,7 @@
 #include "pool.h"
 #include "provenance.h"
 #include "servertools.h"
+#include "toolsearch.h"
 
 void relay_keep_header(exchange *ex, const char *n, size_t nl, const char *v, size_t vl)
 {
@@ -98,6 +99,7 @@ void relay_start(exchange *ex, const route_target *t, const upstream_cbs *cbs)
             }
         }
         int rc = root && fit_provenance(ex, root) >= 0 ? 0 : BUF_ENOMEM;
+        if (!rc && toolsearch_localize(root) < 0) rc = BUF_ENOMEM;
         int stripped = rc ? 0 : servertools_strip(root);
         if (stripped)
             log_line(2,

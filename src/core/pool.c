@@ -9,6 +9,7 @@
 
 #include "affinity.h"
 #include "rendezvous.h"
+#include "toolsearch.h"
 
 void pool_init(pool_state *p)
 {
@@ -205,6 +206,20 @@ static uint64_t hash_json(uint64_t h, const cJSON *v, int depth)
     return affinity_hash(h, "}", 1);
 }
 
+/* The tools as hash_json hashes them, without the deferred ones (Claude
+ * Code's tool search, toolsearch.h): loading one mid-conversation does not
+ * make it another conversation, and the prefix a backend caches (deferred
+ * tools are written after the others) stays the one it was. */
+static uint64_t hash_tools(uint64_t h, const cJSON *tools)
+{
+    if (!cJSON_IsArray(tools)) return hash_json(h, tools, 0);
+    unsigned char tag = (unsigned char)(tools->type & 0xff);
+    h = affinity_hash(h, &tag, 1);
+    for (const cJSON *c = tools->child; c; c = c->next)
+        if (!toolsearch_deferred(c)) h = hash_json(h, c, 1);
+    return affinity_hash(h, "}", 1);
+}
+
 int pool_prefix_hashes(const cJSON *root, uint64_t *out, int max)
 {
     uint64_t h = AFFINITY_HASH_INIT;
@@ -216,7 +231,7 @@ int pool_prefix_hashes(const cJSON *root, uint64_t *out, int max)
         h = hash_json(h, sys, 0);
     }
     h = affinity_hash(h, "\ntools", 6);
-    h = hash_json(h, cJSON_GetObjectItemCaseSensitive(root, "tools"), 0);
+    h = hash_tools(h, cJSON_GetObjectItemCaseSensitive(root, "tools"));
     int n = 0;
     if (max < 1) return 0;
     out[n++] = h ? h : 1;

@@ -14,7 +14,7 @@
 
 #include "anthropic.h"
 #include "xlate_content.h"
-#include "xlate_tools.h"
+#include "toolsearch.h"
 
 /* Block k of message mi: its path ("messages.MI.content.K", into path) and
  * its checked type. Returns 0 or XLATE_EINVALID. */
@@ -149,28 +149,17 @@ static int user_add_doc(xctx *c, const cJSON *blk, const char *type, const char 
 /* ---- messages -------------------------------------------------------- */
 
 /* A tool_reference block (ToolSearch's answer: the deferred tool named is
- * now loaded) → the tool's definition as text, in the <functions> form
- * ToolSearch's description promises the model; xlate_tools declares the
- * tool itself. The bytes depend only on the tool, so every later turn
- * renders the same text and the prefix stays cached. */
+ * now loaded) → the tool's definition as text (toolsearch_definition);
+ * xlate_tools declares the tool itself. One to no declared tool is
+ * dropped. */
 static int tool_reference_text(xctx *c, const cJSON *blk, buf *text, int *any)
 {
     const cJSON *name = get(blk, "tool_name");
-    const cJSON *t = is_str(name) ? xlate_tools_find(c->tools, name->valuestring) : NULL;
-    if (!t) return 0; /* names no declared tool: dropped */
-    const cJSON *desc = get(t, "description");
+    const cJSON *t = is_str(name) ? toolsearch_find(c->tools, name->valuestring) : NULL;
+    if (!t) return 0;
     buf j;
-    jw w;
     buf_init(&j, 0);
-    jw_init(&w, &j);
-    jw_lit(&w, "<functions><function>{\"description\":");
-    jw_cstr(&w, is_str(desc) ? desc->valuestring : "");
-    jw_lit(&w, ",\"name\":");
-    jw_cstr(&w, name->valuestring);
-    jw_lit(&w, ",\"parameters\":");
-    jw_value(&w, get(t, "input_schema"));
-    jw_lit(&w, "}</function></functions>");
-    int rc = from_buf_rc(w.rc);
+    int rc = from_buf_rc(toolsearch_definition(t, &j));
     if (!rc) rc = join_add(text, any, j.data, j.len);
     buf_free(&j);
     return rc;

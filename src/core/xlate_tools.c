@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "jparse.h"
+#include "toolsearch.h"
 
 static int tool_cmp(const void *a, const void *b)
 {
@@ -16,56 +17,6 @@ static int tool_cmp(const void *a, const void *b)
     return r ? r : (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-/* Is the deferred tool name loaded in messages: named by a tool_reference
- * in a tool_result (ToolSearch's answer), or already called by a tool_use
- * (a call the conversation made, whatever removed its reference since)? */
-static int referenced(const cJSON *messages, const char *name)
-{
-    const cJSON *m, *blk, *ref;
-    if (!cJSON_IsArray(messages)) return 0;
-    cJSON_ArrayForEach(m, messages)
-    {
-        const cJSON *content = get(m, "content");
-        if (!cJSON_IsArray(content)) continue;
-        cJSON_ArrayForEach(blk, content)
-        {
-            const cJSON *type = get(blk, "type"), *inner = get(blk, "content");
-            if (!is_str(type)) continue;
-            if (strcmp(type->valuestring, "tool_use") == 0) {
-                const cJSON *n = get(blk, "name");
-                if (is_str(n) && strcmp(n->valuestring, name) == 0) return 1;
-                continue;
-            }
-            if (strcmp(type->valuestring, "tool_result") != 0 || !cJSON_IsArray(inner)) continue;
-            cJSON_ArrayForEach(ref, inner)
-            {
-                const cJSON *rt = get(ref, "type"), *rn = get(ref, "tool_name");
-                if (is_str(rt) && strcmp(rt->valuestring, "tool_reference") == 0 && is_str(rn) &&
-                    strcmp(rn->valuestring, name) == 0)
-                    return 1;
-            }
-        }
-    }
-    return 0;
-}
-
-const cJSON *xlate_tools_find(const cJSON *tools, const char *name)
-{
-    const cJSON *t;
-    if (!cJSON_IsArray(tools)) return NULL;
-    cJSON_ArrayForEach(t, tools)
-    {
-        const cJSON *n = get(t, "name");
-        if (is_str(n) && strcmp(n->valuestring, name) == 0 && get(t, "input_schema")) return t;
-    }
-    return NULL;
-}
-
-/* Validate "tools" and collect the function tools sorted by name (ties in
- * client order), so the bytes do not depend on the order the client sent.
- * Tools without an input_schema (Anthropic server tools such as
- * web_search_20250305) have no OpenAI form and are skipped. *refs is
- * malloc'd (or NULL when there are none). */
 int xlate_tools_collect(xctx *c, const cJSON *tools, const cJSON *messages, xlate_tool_ref **refs,
                         int *n)
 {
@@ -98,8 +49,8 @@ int xlate_tools_collect(xctx *c, const cJSON *tools, const cJSON *messages, xlat
             free(r);
             return rc;
         }
-        int deferred = cJSON_IsTrue(get(t, "defer_loading"));
-        if (schema && (!deferred || referenced(messages, name->valuestring))) {
+        int deferred = toolsearch_deferred(t);
+        if (schema && (!deferred || toolsearch_loaded(messages, name->valuestring))) {
             r[count].name = name->valuestring;
             r[count].tool = t;
             r[count].idx = i;

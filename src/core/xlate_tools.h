@@ -5,16 +5,12 @@
  * input_schema (Anthropic server tools) have no OpenAI form and are left
  * out. Used by xlate_request.
  *
- * Deferred tools ("defer_loading": true; Claude Code's tool search for MCP
- * tools, with a "DeferredToolPlaceholder") are what the Claude API shows
- * the model only once a tool_reference in the conversation names them
- * (ToolSearch's result). The same here (a tool the conversation already
- * called counts as loaded too): an unreferenced one is left out,
- * and a referenced one is written after every other tool, so loading one
- * mid-conversation leaves the system prompt and the tools before it, the
- * backend's cached prefix, byte for byte as they were. (It is declared in
- * the tools array, not only shown in the result, so that a backend whose
- * grammar allows calls to declared tools only can call it.)
+ * Deferred tools (Claude Code's tool search, see toolsearch.h) are declared
+ * only once the conversation loads them, after every other tool, so loading
+ * one mid-conversation leaves the system prompt and the tools before it,
+ * the backend's cached prefix, byte for byte as they were. (Declared, not
+ * only shown in ToolSearch's result, so that a backend whose grammar allows
+ * calls to declared tools only can call it.)
  */
 #ifndef ANYCLAUDE_XLATE_TOOLS_H
 #define ANYCLAUDE_XLATE_TOOLS_H
@@ -38,8 +34,6 @@ typedef struct xlate_tool_ref {
  * XLATE_EINVALID naming the tool, or XLATE_ENOMEM. */
 int xlate_tools_collect(xctx *c, const cJSON *tools, const cJSON *messages, xlate_tool_ref **refs,
                         int *n);
-/* The tool named name in tools (an Anthropic "tools" array), or NULL. */
-const cJSON *xlate_tools_find(const cJSON *tools, const char *name);
 /* Write refs as the upstream "tools" array value through c->w (counted in
  * the estimate). Returns 0 or an XLATE code. */
 int xlate_tools_write(xctx *c, const xlate_tool_ref *refs, int n);

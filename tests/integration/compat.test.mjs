@@ -116,13 +116,54 @@ describe('pass-through modes', () => {
           assert.equal(got.text, body, 'claude mode: byte for byte');
           assert.equal(got.headers['anthropic-beta'], HEADERS['anthropic-beta']);
         } else {
-          // a local server gets no server tools and no signatures
-          assert.deepEqual(j.tools.map((t) => t.name), ['Read', 'future_tool']);
+          // a local server gets no server tools and no signatures; Read,
+          // deferred but already called, is declared last and plainly
+          // (toolsearch.h)
+          assert.deepEqual(j.tools.map((t) => t.name), ['future_tool', 'Read']);
+          assert.equal(j.tools[1].defer_loading, undefined);
           assert.equal(j.messages[1].content[0].signature, '');
         }
       } finally {
         await gw.stopClean();
       }
     });
+  }
+});
+
+// Claude Code's tool search (MCP tools sent deferred, loaded by ToolSearch
+// with a tool_reference), as 2.1.332 sends it, to a local Anthropic-speaking
+// server: what the Claude API would show the model, and nothing else.
+test('anthropic mode: deferred tools declared once loaded, last; a tool_reference becomes the definition', async () => {
+  const api = await startAnthropicBackend(() => sseBytes(textStreamEvents(['ok'], { id: 'msg_01Ts', model: 'm', usage: { input_tokens: 5, output_tokens: 1 }, outputTokens: 1 })));
+  const gw = await startGateway({ backend: api.url, mode: 'anthropic' });
+  try {
+    const echo = { name: 'mcp__s__echo_text', description: 'Echo a text back', input_schema: { type: 'object', properties: { text: { type: 'string' } } }, defer_loading: true };
+    const placeholder = { name: 'DeferredToolPlaceholder', description: 'Reserved placeholder; never call this tool.', input_schema: { type: 'object', properties: {} }, defer_loading: true };
+    const read = { name: 'Read', description: 'Read a file', input_schema: { type: 'object', properties: { file_path: { type: 'string' } } } };
+    const body = {
+      model: 'm',
+      max_tokens: 100,
+      stream: true,
+      tools: [read, placeholder, echo],
+      messages: [
+        { role: 'user', content: 'use echo' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'ToolSearch', input: { query: 'select:mcp__s__echo_text' } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'tool_reference', tool_name: 'mcp__s__echo_text' }] }, { type: 'text', text: 'Tool loaded.' }] },
+      ],
+    };
+    const r = await rawPost(gw, '/v1/messages', JSON.stringify(body), HEADERS);
+    assert.equal(r.status, 200, r.text);
+    const j = api.last().json;
+    assert.deepEqual(j.tools, [read, { name: echo.name, description: echo.description, input_schema: echo.input_schema }]);
+    assert.deepEqual(j.messages[2].content[0].content, [
+      { type: 'text', text: `<functions><function>${JSON.stringify({ description: echo.description, name: echo.name, parameters: echo.input_schema })}</function></functions>` },
+    ]);
+    // before the tool is loaded: neither it nor the placeholder
+    const first = { ...body, messages: body.messages.slice(0, 1) };
+    assert.equal((await rawPost(gw, '/v1/messages', JSON.stringify(first), HEADERS)).status, 200);
+    assert.deepEqual(api.last().json.tools, [read]);
+  } finally {
+    await gw.stopClean();
+    await api.close();
   }
 });

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "passthru.h"
+#include "toolsearch.h"
 #include "test.h"
 
 /* passthru_rewrite of in with o: the malloc'd JSON, or NULL. */
@@ -188,4 +189,45 @@ TEST(passthru_observer_error_and_message)
     CHECK(o.st.stop_reason == NULL);
     CHECK(!o.st.usage_known);
     passthru_obs_free(&o);
+}
+
+/* anthropic mode and tool search (toolsearch_localize): the placeholder and
+ * unloaded deferred tools go, a loaded one moves last without its flag, a
+ * reference becomes the definition as text (one to an undeclared tool
+ * goes), and a request without deferred tools is left as it was. */
+TEST(toolsearch_localize_for_local_backends)
+{
+    cJSON *r = cJSON_Parse(
+        "{\"tools\":[{\"name\":\"mcp__s__echo\",\"description\":\"Echo\",\"input_schema\":"
+        "{\"type\":\"object\"},\"defer_loading\":true},{\"name\":\"Read\",\"input_schema\":{}},"
+        "{\"name\":\"DeferredToolPlaceholder\",\"input_schema\":{},\"defer_loading\":true},"
+        "{\"name\":\"mcp__s__other\",\"input_schema\":{},\"defer_loading\":true}],"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\","
+        "\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"ToolSearch\",\"input\":{}}]},"
+        "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\","
+        "\"content\":[{\"type\":\"tool_reference\",\"tool_name\":\"mcp__s__echo\"},{\"type\":"
+        "\"tool_reference\",\"tool_name\":\"Nope\"}]}]}]}");
+    REQUIRE(r);
+    CHECK(toolsearch_localize(r) == 5); /* 3 deferred tools, 2 references */
+    char *s = cJSON_PrintUnformatted(r);
+    CHECK_STR(
+        s, "{\"tools\":[{\"name\":\"Read\",\"input_schema\":{}},{\"name\":\"mcp__s__echo\","
+           "\"description\":\"Echo\",\"input_schema\":{\"type\":\"object\"}}],\"messages\":[{"
+           "\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":[{"
+           "\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"ToolSearch\",\"input\":{}}]},{"
+           "\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\","
+           "\"content\":[{\"type\":\"text\",\"text\":\"<functions><function>{\\\"description\\\":"
+           "\\\"Echo\\\",\\\"name\\\":\\\"mcp__s__echo\\\",\\\"parameters\\\":{\\\"type\\\":"
+           "\\\"object\\\"}}</function></functions>\"}]}]}]}");
+    free(s);
+    cJSON_Delete(r);
+    const char *plain = "{\"tools\":[{\"name\":\"Read\",\"input_schema\":{}}],\"messages\":[{"
+                        "\"role\":\"user\",\"content\":\"hi\"}]}";
+    r = cJSON_Parse(plain);
+    REQUIRE(r);
+    CHECK(toolsearch_localize(r) == 0);
+    s = cJSON_PrintUnformatted(r);
+    CHECK_STR(s, plain);
+    free(s);
+    cJSON_Delete(r);
 }

@@ -158,3 +158,32 @@ TEST(pool_prefix_hashes_stable)
     cJSON_Delete(b);
     cJSON_Delete(c);
 }
+
+/* Deferred tools (tool search) are no part of a conversation's identity:
+ * loading one keeps every prefix hash; a plain tool still counts. */
+TEST(pool_prefix_hashes_skip_deferred_tools)
+{
+    const char *before =
+        "{\"system\":\"S\",\"tools\":[{\"name\":\"Read\"},{\"name\":\"DeferredToolPlaceholder\","
+        "\"defer_loading\":true}],\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    const char *after =
+        "{\"system\":\"S\",\"tools\":[{\"name\":\"Read\"},{\"name\":\"DeferredToolPlaceholder\","
+        "\"defer_loading\":true},{\"name\":\"mcp__s__echo\",\"defer_loading\":true}],"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    const char *plain = "{\"system\":\"S\",\"tools\":[{\"name\":\"Read\"}],\"messages\":[{\"role\":"
+                        "\"user\",\"content\":\"hi\"}]}";
+    const char *more = "{\"system\":\"S\",\"tools\":[{\"name\":\"Read\"},{\"name\":\"Edit\"}],"
+                       "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    cJSON *a = cJSON_Parse(before), *b = cJSON_Parse(after), *c = cJSON_Parse(plain);
+    cJSON *d = cJSON_Parse(more);
+    REQUIRE(a && b && c && d);
+    uint64_t ha[4], hb[4], hc[4], hd[4];
+    CHECK(pool_prefix_hashes(a, ha, 4) == 2 && pool_prefix_hashes(b, hb, 4) == 2);
+    CHECK(pool_prefix_hashes(c, hc, 4) == 2 && pool_prefix_hashes(d, hd, 4) == 2);
+    CHECK(ha[0] == hb[0] && ha[1] == hb[1] && ha[0] == hc[0]);
+    CHECK(hd[0] != hc[0]);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    cJSON_Delete(c);
+    cJSON_Delete(d);
+}
