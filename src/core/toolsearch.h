@@ -1,6 +1,6 @@
 /*
  * toolsearch: Claude Code's tool search, for backends that cannot run it
- * (pure). Claude Code 2.1.33x sends MCP tools as deferred ("defer_loading":
+ * (pure). Claude Code (2.1.328, 2.1.332) sends MCP tools as deferred ("defer_loading":
  * true, with a "DeferredToolPlaceholder" that keeps the feature on), names
  * them in a reminder, and loads one with its ToolSearch tool, whose result
  * is a tool_reference block. The Claude API shows the model a deferred tool

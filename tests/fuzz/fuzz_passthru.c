@@ -20,13 +20,15 @@
  *   local one none has a signature and no redacted_thinking is left; a
  *   second pass of either changes nothing (the rewrites are stable, so a
  *   growing conversation stays a growing request); after servertools_strip
- *   no server tool is left.
+ *   no server tool is left; after toolsearch_localize no deferred tool nor
+ *   tool_reference is left, and a second pass changes nothing.
  */
 #include "passthru.h"
 #include "pool.h"
 #include "provenance.h"
 #include "routes.h"
 #include "servertools.h"
+#include "toolsearch.h"
 #include "fuzz_util.h"
 
 static void observe(const char *p, size_t len, size_t cut, passthru_obs *o)
@@ -141,6 +143,24 @@ static void local_ok(const cJSON *b)
                "a signature left for a local server");
 }
 
+/* No tool_reference naming a tool is left in any tool result. */
+static void no_reference(const cJSON *root)
+{
+    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
+    for (const cJSON *m = cJSON_IsArray(msgs) ? msgs->child : NULL; m; m = m->next) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content");
+        for (const cJSON *b = cJSON_IsArray(c) ? c->child : NULL; b; b = b->next) {
+            const cJSON *inner = cJSON_GetObjectItemCaseSensitive(b, "content");
+            if (!is_type(b, "tool_result") || !cJSON_IsArray(inner)) continue;
+            for (const cJSON *x = inner->child; x; x = x->next) {
+                const cJSON *n = cJSON_GetObjectItemCaseSensitive(x, "tool_name");
+                FUZZ_CHECK(!is_type(x, "tool_reference") || !cJSON_IsString(n),
+                           "a tool_reference left after localize");
+            }
+        }
+    }
+}
+
 static void provenance_checks(const char *p, size_t len)
 {
     cJSON *a = cJSON_ParseWithLength(p, len), *b = cJSON_ParseWithLength(p, len);
@@ -159,6 +179,13 @@ static void provenance_checks(const char *p, size_t len)
         servertools_info si;
         servertools_scan(b, &si);
         FUZZ_CHECK(si.server == 0, "server tool left after strip");
+        if (toolsearch_localize(b) >= 0) {
+            const cJSON *tools = cJSON_GetObjectItemCaseSensitive(b, "tools");
+            for (const cJSON *t = cJSON_IsArray(tools) ? tools->child : NULL; t; t = t->next)
+                FUZZ_CHECK(!toolsearch_deferred(t), "a deferred tool left after localize");
+            no_reference(b);
+            FUZZ_CHECK(toolsearch_localize(b) == 0, "toolsearch_localize not stable");
+        }
     }
     cJSON_Delete(a);
     cJSON_Delete(b);
