@@ -33,6 +33,10 @@
 //              agent     interactive: a question answered (by the bench, see
 //                        lib_sessions/script.mjs) with an Agent call, so a
 //                        subagent runs; title (background) requests on
+//              mcp       interactive: an MCP server's tool (deferred until
+//                        ToolSearch loads it); the bench answers the first
+//                        turn with ToolSearch, then the tool's call; a
+//                        follow-up
 //              clear     interactive: two turns, /clear, a question,
 //                        /compact, a question
 //              par2tmux  two interactive sessions, each its own `anyclaude`,
@@ -65,7 +69,7 @@ import { mdTable, pct } from './lib/table.mjs';
 import { startCcr, startGateway, startLlama } from './lib_cache/procs.mjs';
 import { minimums } from './lib_sessions/minimum.mjs';
 import { startTaps } from './lib_sessions/proxy.mjs';
-import { agentAnswer } from './lib_sessions/script.mjs';
+import { MCP_TOOL, agentAnswer, mcpAnswer } from './lib_sessions/script.mjs';
 import { shq, tmuxServer } from './lib_sessions/tmux.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -80,7 +84,7 @@ if (process.argv.length > 2) {
 const CLAUDE = path.resolve(ROOT, process.env.CLAUDE_BIN ?? 'tests/node_modules/@anthropic-ai/claude-code-linux-x64/claude');
 const list = (v, d) => (v ?? d).split(',').map((s) => s.trim()).filter(Boolean);
 const PATHS = list(process.env.BENCH_PATHS, 'llamacpp,anthropic,openai,llama,ccr');
-const SCENARIOS = list(process.env.BENCH_SCENARIOS, 'p5,xyx,edit,par2gw,par1,cont,par2cont,par1cont,inter,agent,clear,par2tmux,par1tmux');
+const SCENARIOS = list(process.env.BENCH_SCENARIOS, 'p5,xyx,edit,par2gw,par1,cont,par2cont,par1cont,inter,agent,mcp,clear,par2tmux,par1tmux');
 const SLOTS = list(process.env.BENCH_SLOTS, '2,4').map(Number);
 const FIRST_SLACK = 0.02;
 // inter: the second session's first question is typed this long after
@@ -218,6 +222,14 @@ const SCRIPTS = {
     { do: 'type', label: 'q2', who: 0, text: 'and then?' },
     { do: 'close', who: 0 },
   ],
+  // an MCP server's tool (answering late, as real ones do): the model loads
+  // it with ToolSearch and calls it (both scripted), then a follow-up
+  mcp: () => [
+    { do: 'open', who: 0, proj: 'X' },
+    { do: 'type', label: 'q1', who: 0, text: 'use the echo tool', script: 'mcp' },
+    { do: 'type', label: 'q2', who: 0, text: 'and then?' },
+    { do: 'close', who: 0 },
+  ],
   // /clear, then a question; /compact, then a question
   clear: () => [
     { do: 'open', who: 0, proj: 'X' },
@@ -243,7 +255,9 @@ const SCRIPTS = {
 // auto mode's safety check runs on Anthropic's servers and stops the
 // subagent turn with a dialog when the base URL is not theirs
 const PERMS = '--permission-mode acceptEdits';
-const INTERACTIVE = new Set(['inter', 'agent', 'clear', 'par2tmux', 'par1tmux']);
+// the MCP tool is allowed by name: acceptEdits would ask before calling it
+const permsFor = (scen) => (scen === 'mcp' ? `${PERMS} --allowedTools ${MCP_TOOL}` : PERMS);
+const INTERACTIVE = new Set(['inter', 'agent', 'mcp', 'clear', 'par2tmux', 'par1tmux']);
 const GATEWAY = ['llamacpp', 'anthropic', 'openai'];
 // scenarios through one serve (anyclaude paths only), and their two-gateway
 // twin, whose llama-server direct run they are compared with; an interactive
@@ -276,6 +290,11 @@ async function runScenario(pathName, scen, slots) {
     gitProject(workY);
     const cj = JSON.parse(fs.readFileSync(path.join(home, '.claude.json'), 'utf8'));
     cj.projects[workY] = { hasTrustDialogAccepted: true };
+    if (scen === 'mcp') {
+      const server = { command: process.execPath, args: [path.join(ROOT, 'tests/lib/mcp_server.mjs')], env: { MCP_DELAY_MS: '2000' } };
+      fs.writeFileSync(path.join(work, '.mcp.json'), JSON.stringify({ mcpServers: { bench: server } }));
+      Object.assign(cj.projects[work], { enabledMcpjsonServers: ['bench'], hasCompletedProjectOnboarding: true });
+    }
     fs.writeFileSync(path.join(home, '.claude.json'), JSON.stringify(cj));
     const projects = { X: work, Y: workY };
     // what claude talks to: a front tap per session before each path (two
@@ -315,7 +334,7 @@ async function runScenario(pathName, scen, slots) {
       delete env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC;
       env.DISABLE_TELEMETRY = '1';
     }
-    let cmdFor = () => `${shq(CLAUDE)} ${PERMS}`;
+    let cmdFor = () => `${shq(CLAUDE)} ${permsFor(scen)}`;
     if (tty) {
       tm = tmuxServer(`anyclaude-bench-${process.pid}-${gen++}`, env);
       stops.unshift(register('tmux', () => tm.kill()));
@@ -326,7 +345,7 @@ async function runScenario(pathName, scen, slots) {
           '#!/bin/sh\n# Claude Code through the bench\'s front tap, to the gateway anyclaude started\n' +
             `export ANTHROPIC_BASE_URL=${shq(fronts[0].url)}/fwd/"\${ANTHROPIC_BASE_URL##*:}"\n` +
             (nonessential ? 'unset CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC\n' : '') +
-            `exec ${shq(CLAUDE)} ${PERMS} "$@"\n`,
+            `exec ${shq(CLAUDE)} ${permsFor(scen)} "$@"\n`,
           { mode: 0o755 },
         );
         cmdFor = () => `${shq(path.join(SNAP, 'build/anyclaude'))} --mode ${pathName} --backend ${shq(`${taps.llamaUrl}/v1`)} --claude ${shq(wrapper)} --debug 1 2>>${shq(path.join(dir, 'launcher.log'))}`;
@@ -368,7 +387,7 @@ async function runScenario(pathName, scen, slots) {
         }
       } else if (st.do === 'type' && !st.done) {
         const since = Date.now();
-        taps.tap.script = st.script === 'agent' ? agentAnswer : null;
+        taps.tap.script = st.script === 'agent' ? agentAnswer : st.script === 'mcp' ? mcpAnswer : null;
         await tm.type(`s${st.who}`, st.text);
         if (st.nowait) await sleep(3000);
         else if (!(await tm.settle(`s${st.who}`, taps.tap, { since }))) {

@@ -19,9 +19,14 @@ export function classOf(body) {
 // What the front tap and the llama tap can both see of a request, to pair
 // them up (the gateway renders it anew, drops headers, renames nothing):
 // how many tools it offers, and whether an assistant turn came before.
+// MCP tools (deferred until ToolSearch loads them) and Claude Code's
+// DeferredToolPlaceholder are not counted: a gateway declares them only
+// once loaded, so the two taps would count them differently.
 export function pairKey(body) {
   const first = !(body?.messages ?? []).some((m) => m.role === 'assistant');
-  return `${(body?.tools ?? []).length}:${first ? 'first' : 'more'}`;
+  const names = (body?.tools ?? []).map((t) => t?.name ?? t?.function?.name ?? '');
+  const counted = names.filter((n) => n !== 'DeferredToolPlaceholder' && !n.startsWith('mcp__'));
+  return `${counted.length}:${first ? 'first' : 'more'}`;
 }
 
 const hasToolResult = (body) =>
@@ -41,6 +46,20 @@ export function agentAnswer(body) {
       input: { description: 'Summarize notes', prompt: 'Say in one sentence what notes.txt is about. Do not use tools.', subagent_type: 'general-purpose' },
     },
   };
+}
+
+// The MCP scenario's tool (tests/lib/mcp_server.mjs, configured as "bench").
+export const MCP_TOOL = 'mcp__bench__echo_text';
+
+// The tool calls of the MCP scenario's first main-loop turn: ToolSearch
+// for the MCP tool, then the tool itself; after that the model answers.
+export function mcpAnswer(body) {
+  if (classOf(body) !== 'main') return null;
+  const calls = (body.messages ?? []).flatMap((m) => (m.role === 'assistant' && Array.isArray(m.content) ? m.content.filter((b) => b?.type === 'tool_use') : []));
+  const id = `toolu_bench_${Date.now().toString(36)}`;
+  if (calls.length === 0) return { text: 'Loading the echo tool.', tool: { id, name: 'ToolSearch', input: { query: `select:${MCP_TOOL}` } } };
+  if (calls.length === 1 && calls[0].name === 'ToolSearch') return { text: 'Calling it.', tool: { id, name: MCP_TOOL, input: { text: 'hello from the bench' } } };
+  return null;
 }
 
 const sse = (event, data) => `event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`;
