@@ -24,14 +24,13 @@ typedef struct xlate_tool_ref {
     const char *name;
     const cJSON *tool;
     int idx;
-    int deferred; /* defer_loading, and referenced: written after the others */
+    int deferred; /* defer_loading (and loaded): written after the others */
 } xlate_tool_ref;
 
 /* Validate "tools" (NULL: none) and collect the function tools, sorted,
- * deferred ones only when messages load them (a tool_reference or a
- * tool_use names them). *refs
- * is malloc'd (caller frees; NULL when *n is 0). Returns 0,
- * XLATE_EINVALID naming the tool, or XLATE_ENOMEM. */
+ * deferred ones only when messages load them (toolsearch_loaded). *refs is
+ * malloc'd (caller frees; NULL when *n is 0). Returns 0, XLATE_EINVALID
+ * naming the tool, or XLATE_ENOMEM. */
 int xlate_tools_collect(xctx *c, const cJSON *tools, const cJSON *messages, xlate_tool_ref **refs,
                         int *n);
 /* Write refs as the upstream "tools" array value through c->w (counted in
