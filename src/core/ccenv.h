@@ -45,7 +45,7 @@ typedef struct ccenv {
     char warning[700]; /* a line to show the user before Claude Code starts, "" none */
 } ccenv;
 
-/* Auto mode's classifier request, as Claude Code 2.1.328-2.1.332 send it when
+/* Auto mode's classifier request, as Claude Code 2.1.332 sends it when
  * its server-side check is off: a ~141k-character system prompt, 30,687
  * tokens in Qwen's tokenizer (33,922 with its messages). */
 #define CCENV_CLASSIFIER_TOKENS 31000
